@@ -1,0 +1,16 @@
+# hearth_add_kernel_library(name SOURCES cpu.cc... CUDA_SOURCES op.cu... [LIBS ...] [CUDA_LIBS ...])
+#   One op family: the CPU sources always, the CUDA sources with HEARTH_CUDA=ON. The library is
+#   added to the aggregate target hearth_kernels.
+function(hearth_add_kernel_library name)
+  cmake_parse_arguments(K "" "" "SOURCES;CUDA_SOURCES;LIBS;CUDA_LIBS" ${ARGN})
+  set(srcs ${K_SOURCES})
+  if(HEARTH_CUDA)
+    list(APPEND srcs ${K_CUDA_SOURCES})
+  endif()
+  add_library(${name} ${srcs})
+  target_link_libraries(${name} PUBLIC hearth_core ${K_LIBS})
+  if(HEARTH_CUDA)
+    target_link_libraries(${name} PUBLIC ${K_CUDA_LIBS})
+  endif()
+  set_property(GLOBAL APPEND PROPERTY HEARTH_KERNEL_LIBS ${name})
+endfunction()

@@ -1,0 +1,40 @@
+# hearth_add_test(NAME name SOURCES a.cc b.cu LIBS lib... LABELS cpu|gpu [ASAN])
+#   Adds a GoogleTest executable and registers it with ctest under its label.
+#   Tests labelled gpu are only built with HEARTH_CUDA=ON; they skip (GTEST_SKIP) without a device.
+#   ASAN marks a test as part of the sanitizer suite (the target hearth_asan_tests builds them).
+function(hearth_add_test)
+  cmake_parse_arguments(T "ASAN" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
+  if("gpu" IN_LIST T_LABELS AND NOT HEARTH_CUDA)
+    return()
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} hearth_test_support GTest::gtest GTest::gtest_main)
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+  set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT 900
+                       ENVIRONMENT "HEARTH_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data")
+  if(T_ASAN)
+    if(NOT TARGET hearth_asan_tests)
+      add_custom_target(hearth_asan_tests)
+    endif()
+    add_dependencies(hearth_asan_tests ${T_NAME})
+    set_property(TEST ${T_NAME} APPEND PROPERTY LABELS asan)
+  endif()
+endfunction()
+
+# hearth_add_fuzzer(NAME name SOURCES a.cc LIBS lib...)
+#   A libFuzzer target (HEARTH_FUZZ=ON with clang only). Each runs for a bounded time in CI
+#   (scripts/fuzz.sh) with its seed corpus in tests/fuzz/<name>/.
+function(hearth_add_fuzzer)
+  cmake_parse_arguments(F "" "NAME" "SOURCES;LIBS" ${ARGN})
+  if(NOT HEARTH_FUZZ)
+    return()
+  endif()
+  add_executable(${F_NAME} ${F_SOURCES})
+  target_compile_options(${F_NAME} PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(${F_NAME} PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(${F_NAME} PRIVATE ${F_LIBS})
+  if(NOT TARGET hearth_fuzzers)
+    add_custom_target(hearth_fuzzers)
+  endif()
+  add_dependencies(hearth_fuzzers ${F_NAME})
+endfunction()

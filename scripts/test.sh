@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test:
+#   1. the main tree (CUDA backend when nvcc exists): all ctest tests; gpu-labelled tests skip
+#      without a device;
+#   2. a CPU-only AddressSanitizer + UBSan tree: the tests labelled asan (parsers, corrupt files);
+#   3. a clang libFuzzer tree: each fuzz target for FUZZ_SECONDS (default 60) on its seed corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+stamp() { echo "== $1 ($(( $(date +%s) - start )) s)"; }
+
+stamp "main build"
+scripts/build.sh
+stamp "main tests"
+(cd build && ctest --output-on-failure -j "$(nproc)")
+
+stamp "sanitizer build"
+cmake -S . -B build-asan -G Ninja -DHEARTH_CUDA=OFF -DHEARTH_SANITIZE=ON -DHEARTH_BENCHMARKS=OFF \
+  -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j "$(nproc)" --target hearth_asan_tests
+stamp "sanitizer tests"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -L asan -j "$(nproc)")
+
+if [[ -f scripts/fuzz.sh ]]; then
+  stamp "fuzzers"
+  FUZZ_SECONDS=${FUZZ_SECONDS:-60} scripts/fuzz.sh
+fi
+stamp "all tests passed"

@@ -1,0 +1,13 @@
+// The `hearth` command line: one binary, one subcommand per job. Each Add*Command registers its
+// subcommand on the app; the subcommand's callback stores the process exit code in *exit_code.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace hearth::cli {
+
+void AddVersionCommand(CLI::App& app, int* exit_code);
+
+}  // namespace hearth::cli

@@ -1,0 +1,42 @@
+// Helpers shared by Hearth's tests: GPU skipping, error metrics, poisoning, test data paths.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/core/device.h"
+
+namespace hearth::testing {
+
+// True when a CUDA device is usable (never in a CPU-only build or without a driver).
+bool GpuAvailable();
+
+// Absolute path of a file under tests/data (HEARTH_TEST_DATA overrides the directory).
+std::string TestDataPath(const std::string& relative);
+
+// ||out - ref||_2 / ||ref||_2 in double precision. Returns +inf if any element of `out` or `ref`
+// is NaN or inf, so NaN never passes a tolerance check. With ||ref|| = 0 returns ||out||.
+double RelL2(const float* out, const float* ref, size_t n);
+inline double RelL2(const std::vector<float>& out, const std::vector<float>& ref) {
+  EXPECT_EQ(out.size(), ref.size());
+  return RelL2(out.data(), ref.data(), std::min(out.size(), ref.size()));
+}
+
+// Fills with uniform values in [lo, hi) from a fixed-seed generator.
+void FillUniform(std::vector<float>& v, uint64_t seed, float lo = -1.f, float hi = 1.f);
+std::vector<float> RandomVector(size_t n, uint64_t seed, float lo = -1.f, float hi = 1.f);
+
+// The byte pattern outputs are poisoned with before a kernel runs (a NaN in f32, f16 and bf16).
+constexpr uint8_t kPoisonByte = 0xFF;
+
+}  // namespace hearth::testing
+
+// First statement of every GPU test body.
+#define HEARTH_REQUIRE_GPU()                                              \
+  do {                                                                    \
+    if (!::hearth::testing::GpuAvailable()) GTEST_SKIP() << "no CUDA device"; \
+  } while (0)
