@@ -1,0 +1,128 @@
+#include "benchmarks/kernels/ceiling.h"
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+namespace hearth::bench {
+namespace {
+
+void Check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    std::fprintf(stderr, "bench: %s: %s\n", what, cudaGetErrorString(e));
+    std::abort();  // a benchmark cannot continue without its device
+  }
+}
+
+__global__ void FillRandomBf16(__nv_bfloat16* p, size_t n, uint32_t seed) {
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
+       i += size_t{gridDim.x} * blockDim.x) {
+    uint32_t x = static_cast<uint32_t>(i) * 2654435761u ^ seed;
+    x ^= x >> 13;
+    x *= 0x5bd1e995u;
+    x ^= x >> 15;
+    p[i] = __float2bfloat16((x & 0xffff) / 32768.0f - 1.0f);
+  }
+}
+
+}  // namespace
+
+double TimeUs(const std::function<void(cudaStream_t)>& fn, int warmup, int iters, bool flush_l2) {
+  static void* flush = nullptr;
+  constexpr size_t kFlushBytes = size_t{256} << 20;
+  if (flush_l2 && flush == nullptr) Check(cudaMalloc(&flush, kFlushBytes), "cudaMalloc(flush)");
+  cudaStream_t s;
+  Check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+  cudaEvent_t a, b;
+  Check(cudaEventCreate(&a), "event");
+  Check(cudaEventCreate(&b), "event");
+  for (int i = 0; i < warmup; ++i) fn(s);
+  Check(cudaStreamSynchronize(s), "warmup");
+  std::vector<float> ms(iters);
+  for (int i = 0; i < iters; ++i) {
+    if (flush_l2) Check(cudaMemsetAsync(flush, i & 0xff, kFlushBytes, s), "flush");
+    Check(cudaEventRecord(a, s), "record");
+    fn(s);
+    Check(cudaEventRecord(b, s), "record");
+    Check(cudaEventSynchronize(b), "sync");
+    Check(cudaEventElapsedTime(&ms[i], a, b), "elapsed");
+  }
+  Check(cudaGetLastError(), "kernel launch");
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  cudaStreamDestroy(s);
+  std::sort(ms.begin(), ms.end());
+  return ms[iters / 2] * 1000.0;
+}
+
+double MeasureCopyGBps(size_t bytes) {
+  void *src, *dst;
+  Check(cudaMalloc(&src, bytes), "cudaMalloc");
+  Check(cudaMalloc(&dst, bytes), "cudaMalloc");
+  Check(cudaMemset(src, 1, bytes), "memset");
+  const double us = TimeUs(
+      [&](cudaStream_t s) { Check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s), "copy"); },
+      3, 20, false);
+  cudaFree(src);
+  cudaFree(dst);
+  return 2.0 * bytes / (us * 1e-6) / 1e9;
+}
+
+double MeasureBf16MatmulTflops(int m, int n, int k) {
+  __nv_bfloat16 *a, *b, *c;
+  Check(cudaMalloc(&a, sizeof(__nv_bfloat16) * m * k), "cudaMalloc");
+  Check(cudaMalloc(&b, sizeof(__nv_bfloat16) * k * n), "cudaMalloc");
+  Check(cudaMalloc(&c, sizeof(__nv_bfloat16) * m * n), "cudaMalloc");
+  FillRandomBf16<<<1024, 256>>>(a, size_t{m} * k, 1);
+  FillRandomBf16<<<1024, 256>>>(b, size_t{k} * n, 2);
+  Check(cudaDeviceSynchronize(), "fill");
+  cublasHandle_t h;
+  if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) {
+    std::fprintf(stderr, "bench: cublasCreate failed\n");
+    std::abort();
+  }
+  const float alpha = 1.f, beta = 0.f;
+  const double us = TimeUs(
+      [&](cudaStream_t s) {
+        cublasSetStream(h, s);
+        cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, a, CUDA_R_16BF, m, b,
+                     CUDA_R_16BF, k, &beta, c, CUDA_R_16BF, m, CUBLAS_COMPUTE_32F,
+                     CUBLAS_GEMM_DEFAULT);
+      },
+      3, 10, false);
+  cublasDestroy(h);
+  cudaFree(a);
+  cudaFree(b);
+  cudaFree(c);
+  return 2.0 * m * n * k / (us * 1e-6) / 1e12;
+}
+
+Ceilings MeasureCeilings(bool with_matmul) {
+  Ceilings c;
+  c.copy_gbps = MeasureCopyGBps();
+  if (with_matmul) c.bf16_tflops = MeasureBf16MatmulTflops();
+  cudaDeviceProp p{};
+  cudaGetDeviceProperties(&p, 0);
+  std::printf("CEILING device=\"%s\" sms=%d copy_gbps=%.1f bf16_tflops=%.1f\n", p.name,
+              p.multiProcessorCount, c.copy_gbps, c.bf16_tflops);
+  return c;
+}
+
+void PrintResult(const std::string& op, const std::string& case_name, const std::string& dtype,
+                 double us, double gbps, double tflops, const Ceilings& c) {
+  const bool matmul_bound = tflops > 0 && c.bf16_tflops > 0 &&
+                            (gbps <= 0 || tflops / c.bf16_tflops > gbps / c.copy_gbps);
+  const double pct = matmul_bound ? 100.0 * tflops / c.bf16_tflops
+                                  : (c.copy_gbps > 0 ? 100.0 * gbps / c.copy_gbps : 0);
+  std::printf("RESULT op=%s case=%s dtype=%s us=%.2f gbps=%.1f tflops=%.2f pct=%.1f bound=%s\n",
+              op.c_str(), case_name.c_str(), dtype.c_str(), us, gbps, tflops, pct,
+              matmul_bound ? "matmul" : "copy");
+  std::fflush(stdout);
+}
+
+}  // namespace hearth::bench

@@ -1,0 +1,38 @@
+// The ceilings every kernel benchmark reports against, measured on the device in the same run:
+// device-to-device copy bandwidth and the bf16 tensor-core matmul rate through cuBLAS.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "kernels/core/stream.h"
+
+namespace hearth::bench {
+
+struct Ceilings {
+  double copy_gbps = 0;    // (bytes read + bytes written) / s of a large cudaMemcpyAsync D2D
+  double bf16_tflops = 0;  // 2*M*N*K / s of a large bf16 GEMM (fp32 accumulate) through cuBLAS
+};
+
+// Copy of `bytes` bytes, best of several timed repetitions (GB = 1e9 bytes).
+double MeasureCopyGBps(size_t bytes = size_t{1} << 30);
+// bf16 GEMM m x n x k on random data, best of several timed repetitions (TFLOP = 1e12 FLOP).
+double MeasureBf16MatmulTflops(int m = 8192, int n = 8192, int k = 8192);
+// Both (prints them once).
+Ceilings MeasureCeilings(bool with_matmul = true);
+
+// Median time in microseconds of `fn(stream)` over `iters` timed launches after `warmup`, each
+// timed with CUDA events. If `flush_l2` is set, a 256 MiB buffer is overwritten before every
+// launch so that memory-bound kernels are timed from HBM, not from L2.
+double TimeUs(const std::function<void(cudaStream_t)>& fn, int warmup = 3, int iters = 20,
+              bool flush_l2 = true);
+
+// One benchmark line, printed in a fixed format that scripts/collect_results.py understands:
+//   RESULT op=<op> case=<case> dtype=<dtype> us=<median> gbps=<achieved> tflops=<achieved>
+//          pct=<percent of the ceiling that bounds this case> bound=<copy|matmul>
+// Pass gbps or tflops as 0 when it does not apply.
+void PrintResult(const std::string& op, const std::string& case_name, const std::string& dtype,
+                 double us, double gbps, double tflops, const Ceilings& c);
+
+}  // namespace hearth::bench
