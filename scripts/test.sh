@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 stamp() { echo "== $1 ($(( $(date +%s) - start )) s)"; }
 
+stamp "default model"
+HEARTH_SMOLLM2_GGUF=$(scripts/fetch_default_model.sh)
+export HEARTH_SMOLLM2_GGUF
+
 stamp "main build"
 scripts/build.sh
 stamp "main tests"
