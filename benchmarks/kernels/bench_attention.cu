@@ -84,7 +84,8 @@ void Run(const Case& c, const bench::Ceilings& ceil, int sm_count) {
   std::vector<int32_t> tables(size_t(num_seqs) * max_blocks, -1);
   size_t next = 0;
   for (int i = 0; i < num_seqs; ++i) {
-    for (int b = 0; b < (lens[i] + kBs - 1) / kBs; ++b) tables[size_t(i) * max_blocks + b] = ids[next++];
+    for (int b = 0; b < (lens[i] + kBs - 1) / kBs; ++b)
+      tables[size_t(i) * max_blocks + b] = ids[next++];
   }
 
   kv::PagedKvLayout layout;

@@ -23,11 +23,10 @@ Status CheckArgs(const PagedAttentionArgs& a) {
   }
   if (a.num_decode_seqs + a.num_prefill_seqs > a.num_seqs || a.num_decode_seqs < 0 ||
       a.num_prefill_seqs < 0 || a.max_query_len > a.max_seq_len || a.max_query_len < 0) {
-    return InvalidArgumentError("attention: inconsistent step facts (num_decode_seqs " +
-                                std::to_string(a.num_decode_seqs) + ", num_prefill_seqs " +
-                                std::to_string(a.num_prefill_seqs) + ", max_query_len " +
-                                std::to_string(a.max_query_len) + ", max_seq_len " +
-                                std::to_string(a.max_seq_len) + ")");
+    return InvalidArgumentError(
+        "attention: inconsistent step facts (num_decode_seqs " + std::to_string(a.num_decode_seqs) +
+        ", num_prefill_seqs " + std::to_string(a.num_prefill_seqs) + ", max_query_len " +
+        std::to_string(a.max_query_len) + ", max_seq_len " + std::to_string(a.max_seq_len) + ")");
   }
   if (a.num_tokens == 0) return Status::Ok();
   if (!Aligned16(a.q) || !Aligned16(a.k_cache) || !Aligned16(a.v_cache) || !Aligned16(a.out)) {
@@ -45,7 +44,8 @@ Status PagedAttention(const PagedAttentionArgs& args, const AttentionLaunchPlan&
                       void* workspace, int64_t workspace_bytes, cudaStream_t stream) {
   HEARTH_RETURN_IF_ERROR(CheckArgs(args));
   if (args.num_tokens == 0) return Status::Ok();
-  if (workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && workspace == nullptr)) {
+  if (workspace_bytes < plan.workspace_bytes ||
+      (plan.workspace_bytes > 0 && workspace == nullptr)) {
     return InvalidArgumentError("attention: workspace of " + std::to_string(workspace_bytes) +
                                 " bytes, the plan needs " + std::to_string(plan.workspace_bytes));
   }

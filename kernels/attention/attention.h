@@ -41,7 +41,7 @@ struct PagedAttentionArgs {
 // SMs (pure; also what the workspace must be sized for).
 struct AttentionLaunchPlan {
   StepKernels kernels;
-  DecodePlan decode;          // for the decode kernel (or the per-token path)
+  DecodePlan decode;  // for the decode kernel (or the per-token path)
   int64_t workspace_bytes = 0;
 };
 AttentionLaunchPlan PlanAttention(const PagedAttentionArgs& args, int sm_count);
@@ -55,8 +55,8 @@ Status PagedAttention(const PagedAttentionArgs& args, const AttentionLaunchPlan&
 // Launchers of the two kernel families (decode_attention.cu, prefill_attention.cu).
 // per_token = false: one work item per q_len == 1 sequence (others skipped);
 // per_token = true: one work item per query token of every sequence (causal).
-Status LaunchDecodeAttention(const PagedAttentionArgs& args, const DecodePlan& plan,
-                             bool per_token, void* workspace, cudaStream_t stream);
+Status LaunchDecodeAttention(const PagedAttentionArgs& args, const DecodePlan& plan, bool per_token,
+                             void* workspace, cudaStream_t stream);
 // Every sequence with q_len > 1 (others skipped); bf16 and fp16 only.
 Status LaunchPrefillAttention(const PagedAttentionArgs& args, cudaStream_t stream);
 

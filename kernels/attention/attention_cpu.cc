@@ -8,7 +8,8 @@
 namespace hearth::attention {
 
 Status ValidatePagedBatch(const PagedBatch& b, const kv::PagedKvLayout& layout, int num_heads) {
-  if (b.num_seqs < 0 || b.num_tokens < 0) return InvalidArgumentError("negative num_seqs/num_tokens");
+  if (b.num_seqs < 0 || b.num_tokens < 0)
+    return InvalidArgumentError("negative num_seqs/num_tokens");
   if (layout.num_kv_heads <= 0 || num_heads <= 0 || num_heads % layout.num_kv_heads != 0) {
     return InvalidArgumentError("num_heads (" + std::to_string(num_heads) +
                                 ") must be a positive multiple of num_kv_heads (" +
@@ -30,8 +31,8 @@ Status ValidatePagedBatch(const PagedBatch& b, const kv::PagedKvLayout& layout, 
     const int seq_len = b.seq_lens[s];
     if (q_len < 0 || q_len > seq_len) {
       return InvalidArgumentError("sequence " + std::to_string(s) + ": query length " +
-                                  std::to_string(q_len) + " not in [0, seq_len=" +
-                                  std::to_string(seq_len) + "]");
+                                  std::to_string(q_len) +
+                                  " not in [0, seq_len=" + std::to_string(seq_len) + "]");
     }
     const int64_t used_blocks = (int64_t{seq_len} + layout.block_size - 1) / layout.block_size;
     if (used_blocks > b.max_blocks_per_seq) {
@@ -86,8 +87,8 @@ Status PagedAttentionCpu(const float* q, const float* k_cache, const float* v_ca
       scores.resize(kv_len);
       float max_score = -INFINITY;
       for (int j = 0; j < kv_len; ++j) {
-        const float* kv = k_cache + layout.offset(table[j / layout.block_size], kv_head,
-                                                  j % layout.block_size);
+        const float* kv =
+            k_cache + layout.offset(table[j / layout.block_size], kv_head, j % layout.block_size);
         float dot = 0.f;
         for (int d = 0; d < head_dim; ++d) dot += qv[d] * kv[d];
         scores[j] = dot * scale;
@@ -100,8 +101,8 @@ Status PagedAttentionCpu(const float* q, const float* k_cache, const float* v_ca
       }
       std::fill(acc.begin(), acc.end(), 0.f);
       for (int j = 0; j < kv_len; ++j) {
-        const float* vv = v_cache + layout.offset(table[j / layout.block_size], kv_head,
-                                                  j % layout.block_size);
+        const float* vv =
+            v_cache + layout.offset(table[j / layout.block_size], kv_head, j % layout.block_size);
         const float p = scores[j];
         for (int d = 0; d < head_dim; ++d) acc[d] += p * vv[d];
       }

@@ -35,7 +35,6 @@ Status PagedAttentionCpu(const float* q,        // [num_tokens, num_heads, head_
 
 // Checks the metadata against the layout (the checks PagedAttentionCpu makes); shared with the
 // tests and usable by the CUDA adapter's callers on host copies of the metadata.
-Status ValidatePagedBatch(const PagedBatch& batch, const kv::PagedKvLayout& layout,
-                          int num_heads);
+Status ValidatePagedBatch(const PagedBatch& batch, const kv::PagedKvLayout& layout, int num_heads);
 
 }  // namespace hearth::attention

@@ -1,8 +1,8 @@
 #include "kernels/attention/attention_plan.h"
 
-#include "kernels/attention/attention.h"
-
 #include <algorithm>
+
+#include "kernels/attention/attention.h"
 
 namespace hearth::attention {
 
@@ -13,7 +13,8 @@ int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 DecodePlan PlanDecode(int num_seqs, int num_kv_heads, int max_seq_len, int sm_count,
                       int block_size) {
   DecodePlan plan;
-  plan.tokens_per_split = static_cast<int>(CeilDiv(std::max(max_seq_len, 1), block_size) * block_size);
+  plan.tokens_per_split =
+      static_cast<int>(CeilDiv(std::max(max_seq_len, 1), block_size) * block_size);
   const int64_t ctas = int64_t{std::max(num_seqs, 1)} * std::max(num_kv_heads, 1);
   const int64_t target = int64_t{std::max(sm_count, 1)} * kDecodeTargetCtasPerSm;
   if (ctas >= target || max_seq_len < 2 * kDecodeMinTokensPerSplit) return plan;
@@ -72,16 +73,16 @@ AttentionLaunchPlan PlanAttention(const PagedAttentionArgs& args, int sm_count) 
   plan.kernels = SelectStepKernels(args.dtype, args.num_decode_seqs, args.num_prefill_seqs);
   if (plan.kernels.prefill == PrefillKind::kPerToken) {
     // One work item per query token: plan as if each token were a sequence.
-    plan.decode = PlanDecode(args.num_tokens, args.layout.num_kv_heads, args.max_seq_len,
-                             sm_count, args.layout.block_size);
-    plan.workspace_bytes = DecodeWorkspaceBytes(plan.decode, args.num_tokens, args.num_heads,
-                                                args.layout.head_dim);
+    plan.decode = PlanDecode(args.num_tokens, args.layout.num_kv_heads, args.max_seq_len, sm_count,
+                             args.layout.block_size);
+    plan.workspace_bytes =
+        DecodeWorkspaceBytes(plan.decode, args.num_tokens, args.num_heads, args.layout.head_dim);
   } else if (plan.kernels.decode) {
     plan.decode = PlanDecode(args.num_decode_seqs, args.layout.num_kv_heads, args.max_seq_len,
                              sm_count, args.layout.block_size);
     // Work items are indexed by sequence (prefill sequences' slots stay unused).
-    plan.workspace_bytes = DecodeWorkspaceBytes(plan.decode, args.num_seqs, args.num_heads,
-                                                args.layout.head_dim);
+    plan.workspace_bytes =
+        DecodeWorkspaceBytes(plan.decode, args.num_seqs, args.num_heads, args.layout.head_dim);
   }
   return plan;
 }

@@ -56,7 +56,10 @@ __device__ __forceinline__ bool ResolveWork(const DecodeParams& p, int work, int
   int lo = 0, hi = p.num_seqs;  // answer in [lo, hi)
   while (hi - lo > 1) {
     const int mid = (lo + hi) / 2;
-    if (p.query_start_loc[mid] <= work) lo = mid; else hi = mid;
+    if (p.query_start_loc[mid] <= work)
+      lo = mid;
+    else
+      hi = mid;
   }
   // Skip empty sequences that share this start.
   while (lo + 1 < p.num_seqs && p.query_start_loc[lo + 1] <= work) ++lo;
@@ -70,8 +73,8 @@ __device__ __forceinline__ bool ResolveWork(const DecodeParams& p, int work, int
 // kHeads: query heads per CTA (a divisor of the GQA group).
 template <class T, int kHeadDim, int kHeads>
 __global__ void __launch_bounds__(kThreads) DecodeKernel(const DecodeParams p) {
-  constexpr int kLanes = kHeadDim / 8;          // threads per token (8 dims each)
-  constexpr int kGroups = kThreads / kLanes;    // tokens in flight per unrolled step
+  constexpr int kLanes = kHeadDim / 8;        // threads per token (8 dims each)
+  constexpr int kGroups = kThreads / kLanes;  // tokens in flight per unrolled step
   static_assert(kLanes <= 32 && 32 % kLanes == 0, "a token's lanes must sit in one warp");
 
   const int work = blockIdx.x;
@@ -138,7 +141,7 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const DecodeParams p) {
         float dot = 0.f;
 #pragma unroll
         for (int d = 0; d < 8; ++d) dot = fmaf(qf[h][d], kf[d], dot);
-        // Every lane of the warp takes part (invalid tokens hold zeros), as the shuffle needs.
+          // Every lane of the warp takes part (invalid tokens hold zeros), as the shuffle needs.
 #pragma unroll
         for (int o = kLanes / 2; o > 0; o /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, o, kLanes);
         s[u][h] = valid[u] ? dot : -INFINITY;
@@ -254,11 +257,13 @@ Status DispatchHeads(const DecodeParams& p, int num_work, int num_kv_heads, cuda
 template <class T>
 Status DispatchHeadDim(const DecodeParams& p, int num_work, int num_kv_heads, cudaStream_t s) {
   switch (p.layout.head_dim) {
-    case 64: return DispatchHeads<T, 64>(p, num_work, num_kv_heads, s);
-    case 128: return DispatchHeads<T, 128>(p, num_work, num_kv_heads, s);
+    case 64:
+      return DispatchHeads<T, 64>(p, num_work, num_kv_heads, s);
+    case 128:
+      return DispatchHeads<T, 128>(p, num_work, num_kv_heads, s);
     default:
-      return UnimplementedError("decode attention: head_dim " +
-                                std::to_string(p.layout.head_dim) + " unsupported (64, 128)");
+      return UnimplementedError("decode attention: head_dim " + std::to_string(p.layout.head_dim) +
+                                " unsupported (64, 128)");
   }
 }
 
@@ -288,14 +293,17 @@ Status LaunchDecodeAttention(const PagedAttentionArgs& a, const DecodePlan& plan
   if (p.num_splits > 1) {
     if (workspace == nullptr) return InvalidArgumentError("split-KV decode needs a workspace");
     p.partial_out = static_cast<float*>(workspace);
-    p.partial_lse = p.partial_out + int64_t{num_work} * a.num_heads * p.num_splits *
-                                        a.layout.head_dim;
+    p.partial_lse =
+        p.partial_out + int64_t{num_work} * a.num_heads * p.num_splits * a.layout.head_dim;
   }
   if (p.num_splits > 65535) return InvalidArgumentError("too many KV splits");
   switch (a.dtype) {
-    case DType::kBF16: return DispatchHeadDim<__nv_bfloat16>(p, num_work, a.layout.num_kv_heads, stream);
-    case DType::kF16: return DispatchHeadDim<__half>(p, num_work, a.layout.num_kv_heads, stream);
-    case DType::kF32: return DispatchHeadDim<float>(p, num_work, a.layout.num_kv_heads, stream);
+    case DType::kBF16:
+      return DispatchHeadDim<__nv_bfloat16>(p, num_work, a.layout.num_kv_heads, stream);
+    case DType::kF16:
+      return DispatchHeadDim<__half>(p, num_work, a.layout.num_kv_heads, stream);
+    case DType::kF32:
+      return DispatchHeadDim<float>(p, num_work, a.layout.num_kv_heads, stream);
     default:
       return UnimplementedError("decode attention: dtype " + std::string(DTypeName(a.dtype)) +
                                 " unsupported (BF16, F16, F32)");

@@ -22,8 +22,8 @@ namespace hearth::attention {
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kRows = 64;     // rows (query token x head) per CTA
-constexpr int kKvTile = 64;   // KV positions per tile
+constexpr int kRows = 64;    // rows (query token x head) per CTA
+constexpr int kKvTile = 64;  // KV positions per tile
 constexpr int kBlockSize = 16;
 
 struct PrefillParams {
@@ -120,9 +120,9 @@ __device__ __forceinline__ void LoadKvTile(T* tile, const T* cache, const int32_
     const int c = i % kChunks;
     const int pos = kv0 + r;
     const bool valid = pos < kv_end;
-    const T* src = valid ? cache + layout.offset(table[pos / kBlockSize], kv_head,
-                                                 pos % kBlockSize) + c * 8
-                         : cache;
+    const T* src =
+        valid ? cache + layout.offset(table[pos / kBlockSize], kv_head, pos % kBlockSize) + c * 8
+              : cache;
     CpAsync16(tile + Swz<kHeadDim>(r, c), src, valid);
   }
 }
@@ -326,11 +326,13 @@ Status Launch(const PrefillParams& p, int num_seqs, int num_kv_heads, cudaStream
 template <class T>
 Status DispatchHeadDim(const PrefillParams& p, int num_seqs, int num_kv_heads, cudaStream_t s) {
   switch (p.layout.head_dim) {
-    case 64: return Launch<T, 64>(p, num_seqs, num_kv_heads, s);
-    case 128: return Launch<T, 128>(p, num_seqs, num_kv_heads, s);
+    case 64:
+      return Launch<T, 64>(p, num_seqs, num_kv_heads, s);
+    case 128:
+      return Launch<T, 128>(p, num_seqs, num_kv_heads, s);
     default:
-      return UnimplementedError("prefill attention: head_dim " +
-                                std::to_string(p.layout.head_dim) + " unsupported (64, 128)");
+      return UnimplementedError("prefill attention: head_dim " + std::to_string(p.layout.head_dim) +
+                                " unsupported (64, 128)");
   }
 }
 
@@ -364,8 +366,10 @@ Status LaunchPrefillAttention(const PagedAttentionArgs& a, cudaStream_t stream) 
   if (p.num_m_tiles == 0 || a.num_seqs == 0) return Status::Ok();
   if (a.num_seqs > 65535) return InvalidArgumentError("prefill attention: more than 65535 seqs");
   switch (a.dtype) {
-    case DType::kBF16: return DispatchHeadDim<__nv_bfloat16>(p, a.num_seqs, a.layout.num_kv_heads, stream);
-    case DType::kF16: return DispatchHeadDim<__half>(p, a.num_seqs, a.layout.num_kv_heads, stream);
+    case DType::kBF16:
+      return DispatchHeadDim<__nv_bfloat16>(p, a.num_seqs, a.layout.num_kv_heads, stream);
+    case DType::kF16:
+      return DispatchHeadDim<__half>(p, a.num_seqs, a.layout.num_kv_heads, stream);
     default:
       return UnimplementedError("prefill attention: dtype " + std::string(DTypeName(a.dtype)) +
                                 " unsupported on tensor cores (BF16, F16)");

@@ -1,12 +1,13 @@
 // The CPU paged attention against a dense double-precision oracle (K/V gathered contiguous, full
 // softmax), its batch invariance, and its errors on malformed metadata.
+#include "kernels/attention/attention_cpu.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <vector>
 
-#include "kernels/attention/attention_cpu.h"
 #include "tests/kernels/attention/paged_case.h"
 #include "tests/support/test_support.h"
 
@@ -27,7 +28,7 @@ std::vector<float> RunCpu(const PagedCase& c, float scale) {
 }
 
 // Ragged, mixed prefill/decode batch; chunk and context boundaries off the 16-token blocks.
-const std::vector<SeqSpec> kMixed = {{0, 1},  {0, 37}, {20, 1},  {33, 50},
+const std::vector<SeqSpec> kMixed = {{0, 1},   {0, 37},  {20, 1},  {33, 50},
                                      {200, 1}, {16, 16}, {500, 3}, {5, 0}};
 
 struct Shape {
@@ -73,7 +74,8 @@ TEST(CpuAttention, BatchInvariant) {
 TEST(CpuAttention, EmptyBatch) {
   const PagedCase c = MakePagedCase({}, 4, 4, 64, 1);
   float dummy = 0;
-  EXPECT_TRUE(PagedAttentionCpu(nullptr, nullptr, nullptr, c.Batch(), c.layout, 4, 1.f, &dummy).ok());
+  EXPECT_TRUE(
+      PagedAttentionCpu(nullptr, nullptr, nullptr, c.Batch(), c.layout, 4, 1.f, &dummy).ok());
 }
 
 TEST(CpuAttention, RejectsMalformedMetadata) {

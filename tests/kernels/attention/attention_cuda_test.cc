@@ -23,11 +23,11 @@ using testing::MakePagedCase;
 using testing::PagedCase;
 using testing::SeqSpec;
 
-#define ASSERT_CUDA(stmt)                                                                  \
-  do {                                                                                     \
-    const cudaError_t err_ = (stmt);                                                       \
-    if (err_ != cudaSuccess)                                                               \
-      return ::testing::AssertionFailure() << #stmt << ": " << cudaGetErrorString(err_);   \
+#define ASSERT_CUDA(stmt)                                                                \
+  do {                                                                                   \
+    const cudaError_t err_ = (stmt);                                                     \
+    if (err_ != cudaSuccess)                                                             \
+      return ::testing::AssertionFailure() << #stmt << ": " << cudaGetErrorString(err_); \
   } while (0)
 
 class DeviceBuffer {
@@ -98,8 +98,8 @@ std::string Describe(const std::vector<SeqSpec>& seqs) {
 ::testing::AssertionResult CheckCase(const std::vector<SeqSpec>& seqs, int num_heads,
                                      int num_kv_heads, int head_dim, DType dtype, uint64_t seed,
                                      int forced_split_tokens = 0) {
-  const PagedCase c = MakePagedCase(seqs, num_heads, num_kv_heads, head_dim, seed,
-                                    RounderFor(dtype));
+  const PagedCase c =
+      MakePagedCase(seqs, num_heads, num_kv_heads, head_dim, seed, RounderFor(dtype));
   const float scale = 1.f / std::sqrt(float(head_dim));
   std::vector<float> ref(c.q.size());
   const Status cpu = PagedAttentionCpu(c.q.data(), c.k_cache.data(), c.v_cache.data(), c.Batch(),
@@ -184,12 +184,12 @@ const Shape kShapes[] = {{32, 8, 128}, {8, 8, 64}, {6, 2, 128}, {16, 2, 64}, {14
 const DType kAllDTypes[] = {DType::kBF16, DType::kF16, DType::kF32};
 const DType kTensorCoreDTypes[] = {DType::kBF16, DType::kF16};
 
-const std::vector<SeqSpec> kDecodes = {{0, 1},   {14, 1},  {15, 1},  {16, 1},
-                                       {99, 1},  {999, 1}, {2500, 1}, {37, 1}};
-const std::vector<SeqSpec> kPrefills = {{0, 37}, {33, 50}, {16, 16}, {100, 200},
+const std::vector<SeqSpec> kDecodes = {{0, 1},  {14, 1},  {15, 1},   {16, 1},
+                                       {99, 1}, {999, 1}, {2500, 1}, {37, 1}};
+const std::vector<SeqSpec> kPrefills = {{0, 37}, {33, 50},    {16, 16}, {100, 200},
                                         {0, 2},  {1000, 129}, {7, 64}};
-const std::vector<SeqSpec> kMixed = {{0, 1},  {0, 37},  {20, 1},   {33, 50}, {200, 1},
-                                     {16, 16}, {500, 3}, {5, 0},   {1500, 1}, {40, 100}};
+const std::vector<SeqSpec> kMixed = {{0, 1},   {0, 37},  {20, 1}, {33, 50},  {200, 1},
+                                     {16, 16}, {500, 3}, {5, 0},  {1500, 1}, {40, 100}};
 
 TEST(CudaAttention, Decode) {
   HEARTH_REQUIRE_GPU();

@@ -1,8 +1,9 @@
 // The pure planning functions of the CUDA attention (no GPU needed).
+#include "kernels/attention/attention_plan.h"
+
 #include <gtest/gtest.h>
 
 #include "kernels/attention/attention.h"
-#include "kernels/attention/attention_plan.h"
 
 namespace hearth::attention {
 namespace {

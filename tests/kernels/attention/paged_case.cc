@@ -121,7 +121,8 @@ std::vector<float> DenseReference(const PagedCase& c, float scale) {
         for (double& x : w) sum += (x = std::exp(x - mx));
         for (int i = 0; i < d; ++i) {
           double acc = 0;
-          for (int p = 0; p <= pos; ++p) acc += w[p] * c.v[s][(size_t(p) * kvh + h / group) * d + i];
+          for (int p = 0; p <= pos; ++p)
+            acc += w[p] * c.v[s][(size_t(p) * kvh + h / group) * d + i];
           out[(size_t(t) * c.num_heads + h) * d + i] = static_cast<float>(acc / sum);
         }
       }
@@ -142,7 +143,8 @@ PagedCase SingleSequence(const PagedCase& c, int s) {
   one.block_tables.assign(c.block_tables.begin() + size_t(s) * c.max_blocks_per_seq,
                           c.block_tables.begin() + size_t(s + 1) * c.max_blocks_per_seq);
   const size_t row = size_t(c.num_heads) * c.layout.head_dim;
-  one.q.assign(c.q.begin() + c.query_start_loc[s] * row, c.q.begin() + c.query_start_loc[s + 1] * row);
+  one.q.assign(c.q.begin() + c.query_start_loc[s] * row,
+               c.q.begin() + c.query_start_loc[s + 1] * row);
   one.k = {c.k[s]};
   one.v = {c.v[s]};
   one.k_cache = c.k_cache;

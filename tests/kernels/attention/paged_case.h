@@ -23,9 +23,9 @@ struct PagedCase {
   int max_blocks_per_seq = 0;
   std::vector<SeqSpec> seqs;
   std::vector<int32_t> query_start_loc, seq_lens, block_tables;
-  std::vector<float> q;                   // [num_tokens, num_heads, head_dim]
-  std::vector<std::vector<float>> k, v;   // per sequence [seq_len, num_kv_heads, head_dim]
-  std::vector<float> k_cache, v_cache;    // paged, NaN outside owned slots
+  std::vector<float> q;                  // [num_tokens, num_heads, head_dim]
+  std::vector<std::vector<float>> k, v;  // per sequence [seq_len, num_kv_heads, head_dim]
+  std::vector<float> k_cache, v_cache;   // paged, NaN outside owned slots
 
   PagedBatch Batch() const;
   int max_query_len() const;
