@@ -90,6 +90,8 @@ Status PagedAttentionCpu(const float* q, const float* k_cache, const float* v_ca
         const float* kv =
             k_cache + layout.offset(table[j / layout.block_size], kv_head, j % layout.block_size);
         float dot = 0.f;
+        // A fixed-width SIMD reduction: its order depends only on head_dim, never on the batch.
+#pragma omp simd reduction(+ : dot)
         for (int d = 0; d < head_dim; ++d) dot += qv[d] * kv[d];
         scores[j] = dot * scale;
         max_score = std::max(max_score, scores[j]);
@@ -104,6 +106,7 @@ Status PagedAttentionCpu(const float* q, const float* k_cache, const float* v_ca
         const float* vv =
             v_cache + layout.offset(table[j / layout.block_size], kv_head, j % layout.block_size);
         const float p = scores[j];
+#pragma omp simd
         for (int d = 0; d < head_dim; ++d) acc[d] += p * vv[d];
       }
       const float inv = 1.f / sum;

@@ -3,6 +3,7 @@
 #include "kernels/attention/attention_cpu.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstring>
@@ -69,6 +70,17 @@ TEST(CpuAttention, BatchInvariant) {
                              alone.size() * sizeof(float)))
         << "sequence " << s << " differs alone vs in the batch";
   }
+}
+
+TEST(CpuAttention, IndependentOfThreadCount) {
+  const PagedCase c = MakePagedCase(kMixed, 8, 2, 64, 29);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const std::vector<float> one = RunCpu(c, 0.125f);
+  omp_set_num_threads(3);
+  const std::vector<float> three = RunCpu(c, 0.125f);
+  omp_set_num_threads(threads);
+  EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * sizeof(float)));
 }
 
 TEST(CpuAttention, EmptyBatch) {
