@@ -11,6 +11,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cmath>
 #include <string>
 
@@ -314,9 +315,17 @@ __global__ void __launch_bounds__(kThreads) PrefillKernel(const PrefillParams p)
 template <class T, int kHeadDim>
 Status Launch(const PrefillParams& p, int num_seqs, int num_kv_heads, cudaStream_t stream) {
   constexpr int kSmem = (kRows + 2 * kKvTile) * kHeadDim * static_cast<int>(sizeof(T));
-  // Per device and cheap: set on every launch rather than cached in a static.
-  CUDA_CHECK(cudaFuncSetAttribute(PrefillKernel<T, kHeadDim>,
-                                  cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+  // Once per device (a bit each for devices 0..63): the call is not a stream operation, and
+  // skipping it afterwards keeps launches legal inside CUDA graph capture.
+  static std::atomic<uint64_t> configured{0};
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  const uint64_t bit = device < 64 ? uint64_t{1} << device : 0;
+  if (bit == 0 || (configured.load(std::memory_order_relaxed) & bit) == 0) {
+    CUDA_CHECK(cudaFuncSetAttribute(PrefillKernel<T, kHeadDim>,
+                                    cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+    configured.fetch_or(bit, std::memory_order_relaxed);
+  }
   const dim3 grid(p.num_m_tiles, num_kv_heads, num_seqs);
   PrefillKernel<T, kHeadDim><<<grid, kThreads, kSmem, stream>>>(p);
   CUDA_CHECK_LAUNCH();
