@@ -38,6 +38,7 @@ struct DecodeParams {
   kv::PagedKvLayout layout;
   float scale_log2;  // scale * log2(e)
   int num_splits, tokens_per_split;
+  int block_shift;  // log2(block_size): positions map to blocks by shift and mask
   bool per_token;
 };
 
@@ -114,7 +115,7 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const DecodeParams p) {
     for (int d = 0; d < 8; ++d) acc[h][d] = 0.f;
   }
 
-  const int bs = p.layout.block_size;
+  const int in_block_mask = p.layout.block_size - 1;
   for (int base = start; base < end; base += kGroups * kUnroll) {
     device::Vec8<T> kv[kUnroll], vv[kUnroll];
     bool valid[kUnroll];
@@ -123,7 +124,8 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const DecodeParams p) {
       const int t = base + u * kGroups + grp;
       valid[u] = t < end;
       if (valid[u]) {
-        const int64_t off = p.layout.offset(table[t / bs], kv_head, t % bs) + dim0;
+        const int64_t off =
+            p.layout.offset(table[t >> p.block_shift], kv_head, t & in_block_mask) + dim0;
         kv[u].Load(k_cache + off);
         vv[u].Load(v_cache + off);
       } else {
@@ -288,6 +290,13 @@ Status LaunchDecodeAttention(const PagedAttentionArgs& a, const DecodePlan& plan
   p.num_splits = plan.kind == DecodeKind::kSplitKv ? plan.num_splits : 1;
   p.tokens_per_split = p.num_splits > 1 ? plan.tokens_per_split : (1 << 30);
   p.per_token = per_token;
+  const int bs = a.layout.block_size;
+  if (bs <= 0 || (bs & (bs - 1)) != 0) {
+    return UnimplementedError("decode attention: block_size " + std::to_string(bs) +
+                              " unsupported (a power of two)");
+  }
+  p.block_shift = 0;
+  while ((1 << p.block_shift) < bs) ++p.block_shift;
   const int num_work = per_token ? a.num_tokens : a.num_seqs;
   if (num_work == 0) return Status::Ok();
   if (p.num_splits > 1) {
