@@ -21,7 +21,7 @@ using testing::SeqSpec;
 
 std::vector<float> RunCpu(const PagedCase& c, float scale) {
   std::vector<float> out(c.q.size());
-  std::memset(out.data(), hearth::testing::kPoisonByte, out.size() * sizeof(float));
+  if (!out.empty()) std::memset(out.data(), hearth::testing::kPoisonByte, out.size() * 4);
   const Status st = PagedAttentionCpu(c.q.data(), c.k_cache.data(), c.v_cache.data(), c.Batch(),
                                       c.layout, c.num_heads, scale, out.data());
   EXPECT_TRUE(st.ok()) << st.ToString();
@@ -66,6 +66,7 @@ TEST(CpuAttention, BatchInvariant) {
     const PagedCase one = testing::SingleSequence(c, s);
     const std::vector<float> alone = RunCpu(one, scale);
     ASSERT_EQ(alone.size(), size_t(c.seqs[s].q_len) * row);
+    if (alone.empty()) continue;  // the sequence with no tokens this step
     EXPECT_EQ(0, std::memcmp(alone.data(), batched.data() + c.query_start_loc[s] * row,
                              alone.size() * sizeof(float)))
         << "sequence " << s << " differs alone vs in the batch";
