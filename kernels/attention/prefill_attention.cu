@@ -128,8 +128,10 @@ __device__ __forceinline__ void LoadKvTile(T* tile, const T* cache, const int32_
   }
 }
 
+// 3 CTAs per SM at head_dim 128 (168 registers, 48 KiB smem each), 4 at 64: no spills (ptxas -v).
 template <class T, int kHeadDim>
-__global__ void __launch_bounds__(kThreads) PrefillKernel(const PrefillParams p) {
+__global__ void __launch_bounds__(kThreads, kHeadDim <= 64 ? 4 : 3)
+    PrefillKernel(const PrefillParams p) {
   constexpr int kChunks = kHeadDim / 8;
   constexpr int kDimSteps = kHeadDim / 16;  // k-steps of Q K^T
   constexpr int kDimBlocks = kHeadDim / 8;  // n-blocks of O
