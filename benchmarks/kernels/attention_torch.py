@@ -107,9 +107,12 @@ def sdpa_fn(q, k, v, heads, kv_heads, causal_kind):
     q_len, kv_len = q.shape[2], k.shape[2]
     try:
         from torch.nn.attention.bias import causal_lower_right
-        mask = causal_lower_right(q_len, kv_len)
-    except ImportError:
-        mask = torch.ones(q_len, kv_len, dtype=torch.bool, device="cuda").tril(kv_len - q_len)
+        bias = causal_lower_right(q_len, kv_len)
+        F.scaled_dot_product_attention(q, k, v, attn_mask=bias, **kwargs)  # supported here?
+        return lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=bias, **kwargs)
+    except (ImportError, TypeError, RuntimeError, NotImplementedError) as e:
+        print(f"# causal_lower_right unavailable ({type(e).__name__}): boolean mask instead")
+    mask = torch.ones(q_len, kv_len, dtype=torch.bool, device="cuda").tril(kv_len - q_len)
     return lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, **kwargs)
 
 
