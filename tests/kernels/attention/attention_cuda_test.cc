@@ -191,6 +191,34 @@ const std::vector<SeqSpec> kPrefills = {{0, 37}, {33, 50},    {16, 16}, {100, 20
 const std::vector<SeqSpec> kMixed = {{0, 1},   {0, 37},  {20, 1}, {33, 50},  {200, 1},
                                      {16, 16}, {500, 3}, {5, 0},  {1500, 1}, {40, 100}};
 
+// Ladders from the simplest case up, every rung reported (EXPECT, not ASSERT): when something
+// is wrong, the first failing rung says which feature broke.
+TEST(CudaAttention, DecodeLadder) {
+  HEARTH_REQUIRE_GPU();
+  EXPECT_TRUE(CheckCase({{0, 1}}, 1, 1, 64, DType::kF32, 1)) << "one token, one head";
+  EXPECT_TRUE(CheckCase({{15, 1}}, 1, 1, 64, DType::kF32, 2)) << "one block";
+  EXPECT_TRUE(CheckCase({{40, 1}}, 1, 1, 128, DType::kF32, 3)) << "several blocks, d128";
+  EXPECT_TRUE(CheckCase({{40, 1}}, 4, 1, 64, DType::kF32, 4)) << "GQA group of 4";
+  EXPECT_TRUE(CheckCase({{40, 1}}, 1, 1, 64, DType::kBF16, 5)) << "bf16";
+  EXPECT_TRUE(CheckCase({{40, 1}}, 1, 1, 64, DType::kF16, 6)) << "fp16";
+  EXPECT_TRUE(CheckCase({{600, 1}}, 2, 1, 64, DType::kF32, 7, 256)) << "split-KV";
+  EXPECT_TRUE(CheckCase({{0, 3}, {9, 1}}, 2, 1, 64, DType::kF32, 8)) << "per-token path";
+}
+
+TEST(CudaAttention, PrefillLadder) {
+  HEARTH_REQUIRE_GPU();
+  EXPECT_TRUE(CheckCase({{0, 16}}, 1, 1, 64, DType::kBF16, 1)) << "16 tokens, 1 head, 1 tile";
+  EXPECT_TRUE(CheckCase({{0, 64}}, 1, 1, 64, DType::kBF16, 2)) << "one full CTA";
+  EXPECT_TRUE(CheckCase({{0, 64}}, 1, 1, 128, DType::kBF16, 3)) << "d128";
+  EXPECT_TRUE(CheckCase({{0, 200}}, 1, 1, 64, DType::kBF16, 4)) << "several KV tiles and CTAs";
+  EXPECT_TRUE(CheckCase({{40, 16}}, 1, 1, 64, DType::kBF16, 5)) << "after a context";
+  EXPECT_TRUE(CheckCase({{0, 16}}, 4, 1, 64, DType::kBF16, 6)) << "GQA group of 4";
+  EXPECT_TRUE(CheckCase({{0, 30}}, 3, 1, 64, DType::kBF16, 7)) << "GQA group of 3";
+  EXPECT_TRUE(CheckCase({{0, 16}}, 2, 2, 64, DType::kBF16, 8)) << "two kv heads";
+  EXPECT_TRUE(CheckCase({{0, 16}}, 1, 1, 64, DType::kF16, 9)) << "fp16";
+  EXPECT_TRUE(CheckCase({{0, 16}, {5, 20}}, 1, 1, 64, DType::kBF16, 10)) << "two sequences";
+}
+
 TEST(CudaAttention, Decode) {
   HEARTH_REQUIRE_GPU();
   for (DType t : kAllDTypes) {
