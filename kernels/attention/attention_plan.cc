@@ -53,6 +53,25 @@ StepKernels SelectStepKernels(DType dtype, int num_decode_seqs, int num_prefill_
   return k;
 }
 
+int DecodeHeadsPerCta(int group) {
+  for (int h : {8, 4, 2}) {
+    if (group % h == 0) return h;
+  }
+  return 1;
+}
+
+Grid3 DecodeGrid(int num_work_items, int num_kv_heads, int group, int num_splits) {
+  return {num_work_items, int64_t{num_kv_heads} * (group / DecodeHeadsPerCta(group)), num_splits};
+}
+
+int PrefillTokensPerCta(int group) { return group > 0 ? kPrefillRowsPerCta / group : 0; }
+
+Grid3 PrefillGrid(int max_query_len, int group, int num_kv_heads, int num_seqs) {
+  const int per_cta = PrefillTokensPerCta(group);
+  if (per_cta == 0) return {0, 0, 0};
+  return {CeilDiv(max_query_len, per_cta), num_kv_heads, num_seqs};
+}
+
 std::string ToString(const DecodePlan& plan) {
   if (plan.kind == DecodeKind::kSinglePass) return "decode single-pass";
   return "decode split-kv x" + std::to_string(plan.num_splits) + " (" +

@@ -51,6 +51,21 @@ struct StepKernels {
 // num_decode_seqs: sequences with q_len == 1; num_prefill_seqs: sequences with q_len > 1.
 StepKernels SelectStepKernels(DType dtype, int num_decode_seqs, int num_prefill_seqs);
 
+// Launch geometry (pure, so that it is tested without a GPU).
+struct Grid3 {
+  int64_t x = 1, y = 1, z = 1;
+};
+// Query heads one decode CTA serves: the largest of {8, 4, 2, 1} dividing the GQA group (its
+// K/V loads are shared by those heads).
+int DecodeHeadsPerCta(int group);
+// Decode CTAs: x = work item, y = kv head x head chunk, z = KV split.
+Grid3 DecodeGrid(int num_work_items, int num_kv_heads, int group, int num_splits);
+// Prefill: a CTA holds 64 rows of (query token x query head of one GQA group).
+constexpr int kPrefillRowsPerCta = 64;
+int PrefillTokensPerCta(int group);  // 0 if the group exceeds a CTA
+// Prefill CTAs: x = query tile (of the longest chunk), y = kv head, z = sequence.
+Grid3 PrefillGrid(int max_query_len, int group, int num_kv_heads, int num_seqs);
+
 std::string ToString(const DecodePlan& plan);
 std::string ToString(const StepKernels& k);
 

@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "kernels/attention/attention.h"
@@ -237,8 +238,11 @@ __global__ void __launch_bounds__(kThreads) MergeKernel(const DecodeParams p) {
 
 template <class T, int kHeadDim, int kHeads>
 Status Launch(const DecodeParams& p, int num_work, int num_kv_heads, cudaStream_t stream) {
-  const dim3 grid(num_work, num_kv_heads * (p.group / kHeads), p.num_splits);
-  DecodeKernel<T, kHeadDim, kHeads><<<grid, kThreads, 0, stream>>>(p);
+  const Grid3 g = DecodeGrid(num_work, num_kv_heads, p.group, p.num_splits);
+  if (g.x > INT32_MAX || g.y > 65535 || g.z > 65535) {
+    return InvalidArgumentError("decode attention: grid too large");
+  }
+  DecodeKernel<T, kHeadDim, kHeads><<<dim3(g.x, g.y, g.z), kThreads, 0, stream>>>(p);
   CUDA_CHECK_LAUNCH();
   if (p.num_splits > 1) {
     MergeKernel<T, kHeadDim><<<dim3(num_work, p.num_heads), kThreads, 0, stream>>>(p);
@@ -247,13 +251,21 @@ Status Launch(const DecodeParams& p, int num_work, int num_kv_heads, cudaStream_
   return Status::Ok();
 }
 
-// Largest of {8, 4, 2, 1} dividing the group: the query heads one CTA serves.
+// One instantiation per heads-per-CTA value DecodeHeadsPerCta can return.
 template <class T, int kHeadDim>
 Status DispatchHeads(const DecodeParams& p, int num_work, int num_kv_heads, cudaStream_t s) {
-  if (p.group % 8 == 0) return Launch<T, kHeadDim, 8>(p, num_work, num_kv_heads, s);
-  if (p.group % 4 == 0) return Launch<T, kHeadDim, 4>(p, num_work, num_kv_heads, s);
-  if (p.group % 2 == 0) return Launch<T, kHeadDim, 2>(p, num_work, num_kv_heads, s);
-  return Launch<T, kHeadDim, 1>(p, num_work, num_kv_heads, s);
+  switch (DecodeHeadsPerCta(p.group)) {
+    case 8:
+      return Launch<T, kHeadDim, 8>(p, num_work, num_kv_heads, s);
+    case 4:
+      return Launch<T, kHeadDim, 4>(p, num_work, num_kv_heads, s);
+    case 2:
+      return Launch<T, kHeadDim, 2>(p, num_work, num_kv_heads, s);
+    case 1:
+      return Launch<T, kHeadDim, 1>(p, num_work, num_kv_heads, s);
+    default:
+      return InternalError("decode attention: unexpected heads per CTA");
+  }
 }
 
 template <class T>

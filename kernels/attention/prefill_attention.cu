@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "kernels/attention/attention.h"
@@ -23,8 +24,8 @@ namespace hearth::attention {
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kRows = 64;    // rows (query token x head) per CTA
-constexpr int kKvTile = 64;  // KV positions per tile
+constexpr int kRows = kPrefillRowsPerCta;  // rows (query token x head) per CTA
+constexpr int kKvTile = 64;                // KV positions per tile
 constexpr int kBlockSize = 16;
 
 struct PrefillParams {
@@ -315,7 +316,7 @@ __global__ void __launch_bounds__(kThreads, kHeadDim <= 64 ? 4 : 3)
 }
 
 template <class T, int kHeadDim>
-Status Launch(const PrefillParams& p, int num_seqs, int num_kv_heads, cudaStream_t stream) {
+Status Launch(const PrefillParams& p, const Grid3& g, cudaStream_t stream) {
   constexpr int kSmem = (kRows + 2 * kKvTile) * kHeadDim * static_cast<int>(sizeof(T));
   // Once per device (a bit each for devices 0..63): the call is not a stream operation, and
   // skipping it afterwards keeps launches legal inside CUDA graph capture.
@@ -328,19 +329,18 @@ Status Launch(const PrefillParams& p, int num_seqs, int num_kv_heads, cudaStream
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
     configured.fetch_or(bit, std::memory_order_relaxed);
   }
-  const dim3 grid(p.num_m_tiles, num_kv_heads, num_seqs);
-  PrefillKernel<T, kHeadDim><<<grid, kThreads, kSmem, stream>>>(p);
+  PrefillKernel<T, kHeadDim><<<dim3(g.x, g.y, g.z), kThreads, kSmem, stream>>>(p);
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }
 
 template <class T>
-Status DispatchHeadDim(const PrefillParams& p, int num_seqs, int num_kv_heads, cudaStream_t s) {
+Status DispatchHeadDim(const PrefillParams& p, const Grid3& g, cudaStream_t s) {
   switch (p.layout.head_dim) {
     case 64:
-      return Launch<T, 64>(p, num_seqs, num_kv_heads, s);
+      return Launch<T, 64>(p, g, s);
     case 128:
-      return Launch<T, 128>(p, num_seqs, num_kv_heads, s);
+      return Launch<T, 128>(p, g, s);
     default:
       return UnimplementedError("prefill attention: head_dim " + std::to_string(p.layout.head_dim) +
                                 " unsupported (64, 128)");
@@ -369,18 +369,21 @@ Status LaunchPrefillAttention(const PagedAttentionArgs& a, cudaStream_t stream) 
   p.block_tables = a.block_tables;
   p.num_heads = a.num_heads;
   p.group = group;
-  p.tokens_per_cta = kRows / group;
+  p.tokens_per_cta = PrefillTokensPerCta(group);
   p.max_blocks_per_seq = a.max_blocks_per_seq;
   p.layout = a.layout;
   p.scale_log2 = a.scale * device::kLog2e;
-  p.num_m_tiles = (a.max_query_len + p.tokens_per_cta - 1) / p.tokens_per_cta;
-  if (p.num_m_tiles == 0 || a.num_seqs == 0) return Status::Ok();
-  if (a.num_seqs > 65535) return InvalidArgumentError("prefill attention: more than 65535 seqs");
+  const Grid3 g = PrefillGrid(a.max_query_len, group, a.layout.num_kv_heads, a.num_seqs);
+  p.num_m_tiles = static_cast<int>(g.x);
+  if (g.x == 0 || g.z == 0) return Status::Ok();
+  if (g.x > INT32_MAX || g.y > 65535 || g.z > 65535) {
+    return InvalidArgumentError("prefill attention: grid too large (at most 65535 sequences)");
+  }
   switch (a.dtype) {
     case DType::kBF16:
-      return DispatchHeadDim<__nv_bfloat16>(p, a.num_seqs, a.layout.num_kv_heads, stream);
+      return DispatchHeadDim<__nv_bfloat16>(p, g, stream);
     case DType::kF16:
-      return DispatchHeadDim<__half>(p, a.num_seqs, a.layout.num_kv_heads, stream);
+      return DispatchHeadDim<__half>(p, g, stream);
     default:
       return UnimplementedError("prefill attention: dtype " + std::string(DTypeName(a.dtype)) +
                                 " unsupported on tensor cores (BF16, F16)");

@@ -111,5 +111,40 @@ TEST(PlanAttention, WorkspaceFollowsTheKernels) {
   EXPECT_EQ(p.workspace_bytes, DecodeWorkspaceBytes(p.decode, a.num_tokens, 32, 128));
 }
 
+TEST(LaunchGeometry, DecodeHeadsPerCtaDividesTheGroup) {
+  EXPECT_EQ(DecodeHeadsPerCta(1), 1);
+  EXPECT_EQ(DecodeHeadsPerCta(3), 1);  // SmolLM2-135M: 9 heads over 3 kv heads
+  EXPECT_EQ(DecodeHeadsPerCta(4), 4);  // Llama-3-8B
+  EXPECT_EQ(DecodeHeadsPerCta(6), 2);
+  EXPECT_EQ(DecodeHeadsPerCta(7), 1);  // Qwen2-0.5B
+  EXPECT_EQ(DecodeHeadsPerCta(8), 8);
+  EXPECT_EQ(DecodeHeadsPerCta(16), 8);
+  for (int g = 1; g <= 64; ++g) EXPECT_EQ(g % DecodeHeadsPerCta(g), 0) << g;
+}
+
+TEST(LaunchGeometry, DecodeGridCoversEveryHead) {
+  const Grid3 g = DecodeGrid(64, 8, 4, 3);
+  EXPECT_EQ(g.x, 64);
+  EXPECT_EQ(g.y, 8);  // one chunk of 4 heads per kv head
+  EXPECT_EQ(g.z, 3);
+  const Grid3 h = DecodeGrid(5, 2, 7, 1);
+  EXPECT_EQ(h.y * DecodeHeadsPerCta(7), 2 * 7);
+}
+
+TEST(LaunchGeometry, PrefillGridCoversTheLongestChunk) {
+  EXPECT_EQ(PrefillTokensPerCta(1), 64);
+  EXPECT_EQ(PrefillTokensPerCta(4), 16);
+  EXPECT_EQ(PrefillTokensPerCta(3), 21);
+  EXPECT_EQ(PrefillTokensPerCta(65), 0);
+  Grid3 g = PrefillGrid(4096, 4, 8, 1);
+  EXPECT_EQ(g.x, 256);
+  EXPECT_EQ(g.y, 8);
+  EXPECT_EQ(g.z, 1);
+  g = PrefillGrid(100, 3, 2, 5);
+  EXPECT_EQ(g.x, 5);  // ceil(100 / 21)
+  EXPECT_GE(g.x * PrefillTokensPerCta(3), 100);
+  EXPECT_EQ(PrefillGrid(0, 4, 8, 3).x, 0);
+}
+
 }  // namespace
 }  // namespace hearth::attention
