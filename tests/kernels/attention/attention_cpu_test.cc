@@ -51,6 +51,15 @@ INSTANTIATE_TEST_SUITE_P(Heads, CpuAttentionShapes,
                          ::testing::Values(Shape{4, 4, 64}, Shape{8, 2, 64}, Shape{6, 2, 128},
                                            Shape{8, 1, 128}, Shape{4, 4, 256}));
 
+TEST(CpuAttention, OtherBlockSizes) {
+  for (int block_size : {1, 8, 32, 48}) {
+    const PagedCase c = MakePagedCase(kMixed, 4, 2, 64, 19, nullptr, block_size);
+    const std::vector<float> out = RunCpu(c, 0.125f);
+    EXPECT_LT(hearth::testing::RelL2(out, testing::DenseReference(c, 0.125f)), 1e-5)
+        << "block_size " << block_size;
+  }
+}
+
 TEST(CpuAttention, LongDecodeAndCustomScale) {
   const PagedCase c = MakePagedCase({{3000, 1}, {1234, 7}}, 8, 2, 128, 5);
   const std::vector<float> out = RunCpu(c, 0.3f);

@@ -97,9 +97,9 @@ std::string Describe(const std::vector<SeqSpec>& seqs) {
 // Forced decode split length (0: the planner's choice).
 ::testing::AssertionResult CheckCase(const std::vector<SeqSpec>& seqs, int num_heads,
                                      int num_kv_heads, int head_dim, DType dtype, uint64_t seed,
-                                     int forced_split_tokens = 0) {
+                                     int forced_split_tokens = 0, int block_size = 16) {
   const PagedCase c =
-      MakePagedCase(seqs, num_heads, num_kv_heads, head_dim, seed, RounderFor(dtype));
+      MakePagedCase(seqs, num_heads, num_kv_heads, head_dim, seed, RounderFor(dtype), block_size);
   const float scale = 1.f / std::sqrt(float(head_dim));
   std::vector<float> ref(c.q.size());
   const Status cpu = PagedAttentionCpu(c.q.data(), c.k_cache.data(), c.v_cache.data(), c.Batch(),
@@ -276,6 +276,21 @@ TEST(CudaAttention, LongContexts) {
   }
   ASSERT_TRUE(CheckCase({{32767, 1}, {9000, 1}}, 32, 8, 128, DType::kF32, 55));
   ASSERT_TRUE(CheckCase({{3000, 70}}, 8, 2, 64, DType::kF32, 56));
+}
+
+TEST(CudaAttention, DecodeOtherBlockSizes) {
+  HEARTH_REQUIRE_GPU();
+  for (DType t : kAllDTypes) {
+    for (int block_size : {8, 32}) {
+      ASSERT_TRUE(CheckCase(kDecodes, 32, 8, 128, t, 71, 0, block_size)) << block_size;
+      ASSERT_TRUE(CheckCase(kDecodes, 32, 8, 128, t, 72, 320, block_size)) << block_size;
+    }
+  }
+  // The tensor-core prefill reads whole 16-token blocks only.
+  const ::testing::AssertionResult r = CheckCase({{0, 5}}, 4, 4, 64, DType::kBF16, 73, 0, 32);
+  ASSERT_FALSE(r);
+  EXPECT_NE(std::string(r.message()).find("block_size 32 unsupported"), std::string::npos)
+      << r.message();
 }
 
 TEST(CudaAttention, UnsupportedShapesAreErrors) {

@@ -37,13 +37,13 @@ int PagedCase::num_decode_seqs() const {
 }
 
 PagedCase MakePagedCase(const std::vector<SeqSpec>& seqs, int num_heads, int num_kv_heads,
-                        int head_dim, uint64_t seed, float (*round)(float)) {
+                        int head_dim, uint64_t seed, float (*round)(float), int block_size) {
   PagedCase c;
   c.seqs = seqs;
   c.num_heads = num_heads;
   c.layout.num_kv_heads = num_kv_heads;
   c.layout.head_dim = head_dim;
-  c.layout.block_size = kv::kDefaultBlockSize;
+  c.layout.block_size = block_size;
   const int bs = c.layout.block_size;
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);

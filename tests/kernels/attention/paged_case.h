@@ -36,7 +36,8 @@ struct PagedCase {
 // Builds a case; `round` (optional) is applied to q and K/V values, e.g. to make them exactly
 // representable in bf16 so that the CPU reference sees the GPU's inputs.
 PagedCase MakePagedCase(const std::vector<SeqSpec>& seqs, int num_heads, int num_kv_heads,
-                        int head_dim, uint64_t seed, float (*round)(float) = nullptr);
+                        int head_dim, uint64_t seed, float (*round)(float) = nullptr,
+                        int block_size = kv::kDefaultBlockSize);
 
 // out[t, h, :] in double precision from the logical K/V, full softmax: the dense oracle.
 std::vector<float> DenseReference(const PagedCase& c, float scale);
