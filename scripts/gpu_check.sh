@@ -6,7 +6,12 @@
 # (default "tests sanitize bench torch").
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}; mkdir -p "$OUT"
-STEPS=${STEPS:-"tests sanitize bench torch"}
+STEPS=${STEPS:-"tests bench torch sanitize"}
+# The whole script stays inside BUDGET_S seconds (the device call's limit is 600): each slow
+# step gets at most what is left.
+BUDGET_S=${BUDGET_S:-560}
+t0=$(date +%s)
+left() { local l=$(( BUDGET_S - ($(date +%s) - t0) )); (( l < 5 )) && l=5; (( l > $1 )) && l=$1; echo $l; }
 tar -xzf .device/bundle.tar.gz -C /tmp
 B=/tmp/bundle
 export LD_LIBRARY_PATH="$B/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
@@ -19,7 +24,7 @@ for step in $STEPS; do
   case $step in
     tests)
       for t in $tests; do
-        if timeout 300 "$B/bin/$t" --gtest_brief=1 > "$OUT/test_$t.log" 2>&1; then r=PASS; else r="FAIL($?)"; fi
+        if timeout $(left 300) "$B/bin/$t" --gtest_brief=1 > "$OUT/test_$t.log" 2>&1; then r=PASS; else r="FAIL($?)"; fi
         echo "test $t $r $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/test_$t.log" | tr '\n' ' ')" | tee -a "$summary"
       done ;;
     sanitize)
@@ -27,20 +32,20 @@ for step in $STEPS; do
         tools="memcheck"
         case $t in *attention*|*sampling*|*kv_cache*|*norm*) tools="memcheck racecheck" ;; esac
         for tool in $tools; do
-          timeout 400 compute-sanitizer --tool $tool --error-exitcode 9 "$B/bin/$t" --gtest_brief=1 \
+          timeout $(left 300) compute-sanitizer --tool $tool --error-exitcode 9 "$B/bin/$t" --gtest_brief=1 ${SAN_FILTER:+--gtest_filter=$SAN_FILTER} \
             > "$OUT/san_${tool}_$t.log" 2>&1; rc=$?
           echo "sanitize $tool $t rc=$rc $(grep -E 'ERROR SUMMARY' "$OUT/san_${tool}_$t.log" | tail -1)" | tee -a "$summary"
         done
       done ;;
     bench)
       for b in $benches; do
-        timeout 300 "$B/bin/$b" > "$OUT/bench_$b.log" 2>&1; echo "bench $b rc=$?" | tee -a "$summary"
+        timeout $(left 240) "$B/bin/$b" ${BENCH_ARGS:-} > "$OUT/bench_$b.log" 2>&1; echo "bench $b rc=$?" | tee -a "$summary"
         grep -E '^(CEILING|RESULT)' "$OUT/bench_$b.log" >> "$OUT/results.txt"
       done ;;
     torch)
       for py in $B/data/*.py; do
         [[ -f $py ]] || continue
-        PYTHONUNBUFFERED=1 timeout 300 python3 "$py" > "$OUT/torch_$(basename $py .py).log" 2>&1
+        PYTHONUNBUFFERED=1 timeout $(left 240) python3 "$py" > "$OUT/torch_$(basename $py .py).log" 2>&1
         echo "torch $(basename $py) rc=$?" | tee -a "$summary"
         grep -E '^(CEILING|RESULT)' "$OUT/torch_$(basename $py .py).log" >> "$OUT/results.txt"
       done ;;
