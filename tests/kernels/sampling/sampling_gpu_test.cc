@@ -26,7 +26,9 @@ struct Batch {
 };
 
 Batch MakeBatch(int vocab, int num_seqs, uint64_t seed) {
-  Batch b{vocab, num_seqs};
+  Batch b;
+  b.vocab = vocab;
+  b.num_seqs = num_seqs;
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.f, 2.f);
   b.logits.resize(int64_t{vocab} * num_seqs);
@@ -123,11 +125,12 @@ TEST(SamplerGpu, MatchesCpuTwin) {
           continue;
         }
         EXPECT_NEAR(gpu.top_lp[i], cpu.top_lp[i], 1e-3) << "row " << s << " rank " << j;
-        if (gpu.top_lp[i] != cpu.top_lp[i] || gpu.top_ids[i] != cpu.top_ids[i])
+        if (gpu.top_lp[i] != cpu.top_lp[i] || gpu.top_ids[i] != cpu.top_ids[i]) {
           EXPECT_EQ(b.logits[int64_t{s} * c.vocab + gpu.top_ids[i]],
                     b.logits[int64_t{s} * c.vocab + cpu.top_ids[i]])
               << "row " << s << " rank " << j << ": ids " << gpu.top_ids[i] << " vs "
               << cpu.top_ids[i] << " differ and are not tied";
+        }
       }
     }
     std::printf("vocab %d: %d rows (%d sampled), %d sampled-token mismatches\n", c.vocab,
