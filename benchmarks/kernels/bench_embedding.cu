@@ -46,8 +46,8 @@ int main() {
     }
     if (c.num_rows <= c.vocab) {
       const double us = bench::TimeUs([&](cudaStream_t s) {
-        const Status st = GatherRows(DType::kBF16, table, c.vocab, c.hidden, dids, c.num_rows,
-                                     out, s);
+        const Status st =
+            GatherRows(DType::kBF16, table, c.vocab, c.hidden, dids, c.num_rows, out, s);
         if (!st.ok()) Die(st.ToString());
       });
       bench::PrintResult("gather_rows", name, "BF16", us,

@@ -33,7 +33,8 @@ int main() {
   const DType dtype = DType::kBF16;
   for (const auto& c : kv_cache_cases::kBenchCases) {
     const kv::PagedKvLayout layout{.num_blocks = c.num_tokens / c.block_size * 2 + 16,
-                                   .num_kv_heads = c.num_kv_heads, .block_size = c.block_size,
+                                   .num_kv_heads = c.num_kv_heads,
+                                   .block_size = c.block_size,
                                    .head_dim = c.head_dim};
     const int64_t row = int64_t{c.num_kv_heads} * c.head_dim;
     std::vector<int64_t> slots(c.num_tokens);
@@ -50,14 +51,16 @@ int main() {
                              "_bs" + std::to_string(c.block_size) + "_tokens" +
                              std::to_string(c.num_tokens);
     const double us = bench::TimeUs([&](cudaStream_t s) {
-      const Status st = WriteKvCache(dtype, k, row, v, row, dslots, c.num_tokens, layout, kc, vc, s);
+      const Status st =
+          WriteKvCache(dtype, k, row, v, row, dslots, c.num_tokens, layout, kc, vc, s);
       if (!st.ok()) Die(st.ToString());
     });
     bench::PrintResult("write_kv_cache", name, "BF16", us,
                        4.0 * c.num_tokens * row * 2 / (us * 1e3), 0, ceil);
     // Block copy: one layer's K and V, num_tokens / block_size pairs.
     const int num_pairs = static_cast<int>(c.num_tokens / c.block_size) > 0
-                              ? static_cast<int>(c.num_tokens / c.block_size) : 1;
+                              ? static_cast<int>(c.num_tokens / c.block_size)
+                              : 1;
     std::vector<int32_t> pairs;
     for (int p = 0; p < num_pairs; ++p) pairs.push_back(2 * p), pairs.push_back(2 * p + 1);
     int32_t* dpairs = Upload(pairs);

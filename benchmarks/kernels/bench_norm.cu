@@ -51,8 +51,8 @@ int main() {
                          2.0 * n * eb / (us * 1e3), 0, ceil);
       // Fused: reads x and residual, writes residual and out.
       const double us_f = bench::TimeUs([&](cudaStream_t s) {
-        CheckStatus(FusedAddRmsNorm(dtype, x, r, w, out, c.num_tokens, c.hidden,
-                                    norm_cases::kEps, s));
+        CheckStatus(
+            FusedAddRmsNorm(dtype, x, r, w, out, c.num_tokens, c.hidden, norm_cases::kEps, s));
       });
       bench::PrintResult("fused_add_rms_norm", name, std::string(DTypeName(dtype)), us_f,
                          4.0 * n * eb / (us_f * 1e3), 0, ceil);

@@ -22,8 +22,8 @@ int main() {
   using namespace hearth;
   const bench::Ceilings ceil = bench::MeasureCeilings(/*with_matmul=*/false);
   for (const auto& c : rope_cases::kModels) {
-    auto inv = RopeInvFreq({.head_dim = c.head_dim, .theta = c.theta, .style = c.style,
-                            .scaling = c.scaling});
+    auto inv = RopeInvFreq(
+        {.head_dim = c.head_dim, .theta = c.theta, .style = c.style, .scaling = c.scaling});
     if (!inv.ok()) Die(inv.status().ToString());
     for (int64_t tokens : rope_cases::kBenchTokenCounts) {
       std::vector<int32_t> pos(tokens);
@@ -37,7 +37,8 @@ int main() {
           cudaMalloc(&freq, inv->size() * 4) || cudaMalloc(&w, c.head_dim * 4) ||
           cudaMalloc(&dpos, tokens * 4))
         Die("cudaMalloc failed");
-      cudaMemset(q, 0, q_elems * 2), cudaMemset(k, 0, k_elems * 2), cudaMemset(w, 0, c.head_dim * 4);
+      cudaMemset(q, 0, q_elems * 2), cudaMemset(k, 0, k_elems * 2),
+          cudaMemset(w, 0, c.head_dim * 4);
       cudaMemcpy(freq, inv->data(), inv->size() * 4, cudaMemcpyHostToDevice);
       cudaMemcpy(dpos, pos.data(), tokens * 4, cudaMemcpyHostToDevice);
       const std::string name = std::string(c.model) + "_tokens" + std::to_string(tokens);
@@ -53,8 +54,8 @@ int main() {
                            c.num_kv_heads, s);
           if (!st.ok()) Die(st.ToString());
         });
-        bench::PrintResult(fused ? "qk_norm_rope" : "rope", name, "BF16", us,
-                           bytes / (us * 1e3), 0, ceil);
+        bench::PrintResult(fused ? "qk_norm_rope" : "rope", name, "BF16", us, bytes / (us * 1e3), 0,
+                           ceil);
       }
       cudaFree(q), cudaFree(k), cudaFree(freq), cudaFree(w), cudaFree(dpos);
     }

@@ -11,13 +11,13 @@ using cuda::FromFloat;
 using cuda::ToFloat;
 using cuda::Vec;
 
-// Grid (ceil(ffn / (N * blockDim.x)), num_tokens): each thread one N-element access of one row.
+// Grid (num_tokens, ceil(ffn / (N * blockDim.x))): each thread one N-element access of one row.
 template <class T, int N>
 __global__ void SiluMulKernel(const T* __restrict__ gate, int64_t gate_stride,
                               const T* __restrict__ up, int64_t up_stride, T* __restrict__ out,
                               int ffn) {
-  const int64_t t = blockIdx.y;
-  const int i = (blockIdx.x * blockDim.x + threadIdx.x) * N;
+  const int64_t t = blockIdx.x;
+  const int i = (blockIdx.y * blockDim.x + threadIdx.x) * N;
   if (i >= ffn) return;
   const Vec<T, N> g = cuda::LoadVec<T, N>(gate + t * gate_stride + i);
   const Vec<T, N> u = cuda::LoadVec<T, N>(up + t * up_stride + i);
@@ -40,19 +40,17 @@ template <class T>
 Status LaunchSiluMul(const T* gate, int64_t gate_stride, const T* up, int64_t up_stride, T* out,
                      int64_t num_tokens, int ffn, AccessPath path, cudaStream_t stream) {
   if (num_tokens == 0) return Status::Ok();
-  if (num_tokens > 65535)
-    return InvalidArgumentError("silu_mul: num_tokens " + std::to_string(num_tokens) +
-                                " exceeds the grid limit 65535; split the batch");
+  if (num_tokens > 0x7fffffff) return InvalidArgumentError("silu_mul: too many tokens");
   constexpr int kN = cuda::kVec16<T>;
   switch (path) {
     case AccessPath::kVector16: {
-      const dim3 grid((ffn / kN + kThreads - 1) / kThreads, static_cast<unsigned>(num_tokens));
+      const dim3 grid(static_cast<unsigned>(num_tokens), (ffn / kN + kThreads - 1) / kThreads);
       activation_kernels::SiluMulKernel<T, kN>
           <<<grid, kThreads, 0, stream>>>(gate, gate_stride, up, up_stride, out, ffn);
       break;
     }
     case AccessPath::kScalar: {
-      const dim3 grid((ffn + kThreads - 1) / kThreads, static_cast<unsigned>(num_tokens));
+      const dim3 grid(static_cast<unsigned>(num_tokens), (ffn + kThreads - 1) / kThreads);
       activation_kernels::SiluMulKernel<T, 1>
           <<<grid, kThreads, 0, stream>>>(gate, gate_stride, up, up_stride, out, ffn);
       break;
@@ -96,8 +94,8 @@ Status SiluMul(DType dtype, const void* gate, int64_t gate_stride, const void* u
 
 Status SiluMulConcat(DType dtype, const void* gate_up, void* out, int64_t num_tokens, int ffn,
                      cudaStream_t stream) {
-  const char* up = static_cast<const char*>(gate_up) +
-                   int64_t{ffn} * GetDTypeInfo(dtype).block_bytes;
+  const char* up =
+      static_cast<const char*>(gate_up) + int64_t{ffn} * GetDTypeInfo(dtype).block_bytes;
   return SiluMul(dtype, gate_up, 2 * int64_t{ffn}, up, 2 * int64_t{ffn}, out, num_tokens, ffn,
                  stream);
 }

@@ -12,9 +12,13 @@ namespace hearth::cuda {
 template <class T>
 __device__ __forceinline__ float ToFloat(T x);
 template <>
-__device__ __forceinline__ float ToFloat<float>(float x) { return x; }
+__device__ __forceinline__ float ToFloat<float>(float x) {
+  return x;
+}
 template <>
-__device__ __forceinline__ float ToFloat<__half>(__half x) { return __half2float(x); }
+__device__ __forceinline__ float ToFloat<__half>(__half x) {
+  return __half2float(x);
+}
 template <>
 __device__ __forceinline__ float ToFloat<__nv_bfloat16>(__nv_bfloat16 x) {
   return __bfloat162float(x);
@@ -23,9 +27,13 @@ __device__ __forceinline__ float ToFloat<__nv_bfloat16>(__nv_bfloat16 x) {
 template <class T>
 __device__ __forceinline__ T FromFloat(float x);
 template <>
-__device__ __forceinline__ float FromFloat<float>(float x) { return x; }
+__device__ __forceinline__ float FromFloat<float>(float x) {
+  return x;
+}
 template <>
-__device__ __forceinline__ __half FromFloat<__half>(float x) { return __float2half_rn(x); }
+__device__ __forceinline__ __half FromFloat<__half>(float x) {
+  return __float2half_rn(x);
+}
 template <>
 __device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float x) {
   return __float2bfloat16_rn(x);

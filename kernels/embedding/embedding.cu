@@ -94,18 +94,18 @@ Status GatherAdapter(const char* op, DType table_dtype, const void* table, int64
   const AccessPath path = ChooseEmbeddingPath(table_dtype, out_dtype, hidden, table, out);
   switch (table_dtype) {
     case DType::kF32:
-      return DispatchOut(static_cast<const float*>(table), vocab, hidden, ids, num_rows,
-                         out_dtype, out, path, stream);
+      return DispatchOut(static_cast<const float*>(table), vocab, hidden, ids, num_rows, out_dtype,
+                         out, path, stream);
     case DType::kF16:
-      return DispatchOut(static_cast<const __half*>(table), vocab, hidden, ids, num_rows,
-                         out_dtype, out, path, stream);
+      return DispatchOut(static_cast<const __half*>(table), vocab, hidden, ids, num_rows, out_dtype,
+                         out, path, stream);
     case DType::kBF16:
       return DispatchOut(static_cast<const __nv_bfloat16*>(table), vocab, hidden, ids, num_rows,
                          out_dtype, out, path, stream);
     default:
-      return UnimplementedError(std::string(op) + ": unsupported table dtype " +
-                                std::string(DTypeName(table_dtype)) +
-                                " (F32, F16, BF16; dequantize quantized tables with kernels/quant)");
+      return UnimplementedError(
+          std::string(op) + ": unsupported table dtype " + std::string(DTypeName(table_dtype)) +
+          " (F32, F16, BF16; dequantize quantized tables with kernels/quant)");
   }
 }
 

@@ -24,9 +24,9 @@ Status CopyKvBlocks(DType dtype, void* const* layer_caches, int num_layers,
                     const int32_t* block_pairs, int num_pairs, const kv::PagedKvLayout& layout,
                     cudaStream_t stream) {
   if (num_layers < 0 || num_pairs < 0 || layout.block_stride() <= 0)
-    return InvalidArgumentError("copy_kv_blocks: bad counts or layout: " +
-                                std::to_string(num_layers) + " layers, " +
-                                std::to_string(num_pairs) + " pairs");
+    return InvalidArgumentError(
+        "copy_kv_blocks: bad counts or layout: " + std::to_string(num_layers) + " layers, " +
+        std::to_string(num_pairs) + " pairs");
   if (num_layers == 0 || num_pairs == 0) return Status::Ok();
   if (layer_caches == nullptr || block_pairs == nullptr)
     return InvalidArgumentError("copy_kv_blocks: null pointer");

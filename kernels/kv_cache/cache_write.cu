@@ -65,28 +65,26 @@ Status WriteKvCache(DType dtype, const void* k, int64_t k_token_stride, const vo
   const int64_t row = int64_t{layout.num_kv_heads} * layout.head_dim;
   if (layout.num_blocks < 0 || layout.num_kv_heads <= 0 || layout.block_size <= 0 ||
       layout.head_dim <= 0 || num_tokens < 0 || k_token_stride < row || v_token_stride < row)
-    return InvalidArgumentError("write_kv_cache: bad shape: num_tokens " +
-                                std::to_string(num_tokens) + ", num_kv_heads " +
-                                std::to_string(layout.num_kv_heads) + ", head_dim " +
-                                std::to_string(layout.head_dim) + ", token strides " +
-                                std::to_string(k_token_stride) + "/" +
-                                std::to_string(v_token_stride));
+    return InvalidArgumentError(
+        "write_kv_cache: bad shape: num_tokens " + std::to_string(num_tokens) + ", num_kv_heads " +
+        std::to_string(layout.num_kv_heads) + ", head_dim " + std::to_string(layout.head_dim) +
+        ", token strides " + std::to_string(k_token_stride) + "/" + std::to_string(v_token_stride));
   if (num_tokens > 0 && (k == nullptr || v == nullptr || slot_mapping == nullptr ||
                          k_cache == nullptr || v_cache == nullptr))
     return InvalidArgumentError("write_kv_cache: null pointer");
-  const AccessPath path = ChooseKvWritePath(dtype, layout.head_dim, k_token_stride,
-                                            v_token_stride, k, v, k_cache, v_cache);
+  const AccessPath path = ChooseKvWritePath(dtype, layout.head_dim, k_token_stride, v_token_stride,
+                                            k, v, k_cache, v_cache);
   switch (dtype) {
     case DType::kF32:
       return LaunchWriteKv(static_cast<const float*>(k), k_token_stride,
                            static_cast<const float*>(v), v_token_stride, slot_mapping, num_tokens,
-                           layout, static_cast<float*>(k_cache), static_cast<float*>(v_cache),
-                           path, stream);
+                           layout, static_cast<float*>(k_cache), static_cast<float*>(v_cache), path,
+                           stream);
     case DType::kF16:
       return LaunchWriteKv(static_cast<const __half*>(k), k_token_stride,
-                           static_cast<const __half*>(v), v_token_stride, slot_mapping,
-                           num_tokens, layout, static_cast<__half*>(k_cache),
-                           static_cast<__half*>(v_cache), path, stream);
+                           static_cast<const __half*>(v), v_token_stride, slot_mapping, num_tokens,
+                           layout, static_cast<__half*>(k_cache), static_cast<__half*>(v_cache),
+                           path, stream);
     case DType::kBF16:
       return LaunchWriteKv(static_cast<const __nv_bfloat16*>(k), k_token_stride,
                            static_cast<const __nv_bfloat16*>(v), v_token_stride, slot_mapping,

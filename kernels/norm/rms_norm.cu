@@ -15,8 +15,8 @@ using cuda::Vec;
 // reduces the sum of squares; pass 2 re-reads the row (now in L1/L2) and writes the output.
 // N = elements per access: 16 / sizeof(T) on the vector path, 1 on the scalar path.
 template <class T, int N, bool kFusedAdd>
-__global__ void RmsNormKernel(const T* x, T* residual, const float* __restrict__ w,
-                              T* out, int hidden, float eps) {
+__global__ void RmsNormKernel(const T* x, T* residual, const float* __restrict__ w, T* out,
+                              int hidden, float eps) {
   const int64_t row = blockIdx.x;
   const int num_vecs = hidden / N;
   const T* xr = x + row * hidden;
@@ -68,8 +68,8 @@ Status LaunchRmsNorm(const T* x, T* residual, const float* w, T* out, int64_t nu
       break;
     case AccessPath::kScalar:
       norm_kernels::RmsNormKernel<T, 1, kFusedAdd>
-          <<<static_cast<unsigned>(num_tokens), RowThreads(hidden), 0, stream>>>(
-              x, residual, w, out, hidden, eps);
+          <<<static_cast<unsigned>(num_tokens), RowThreads(hidden), 0, stream>>>(x, residual, w,
+                                                                                 out, hidden, eps);
       break;
     default:
       return UnimplementedError("rms_norm: unsupported access path");
@@ -84,21 +84,19 @@ Status RmsNormAdapter(DType dtype, const void* x, void* residual, const float* w
   if (num_tokens < 0 || hidden <= 0)
     return InvalidArgumentError("rms_norm: need num_tokens >= 0 and hidden > 0, got " +
                                 std::to_string(num_tokens) + " x " + std::to_string(hidden));
-  if (num_tokens > 0 && (x == nullptr || w == nullptr || out == nullptr ||
-                         (kFusedAdd && residual == nullptr)))
+  if (num_tokens > 0 &&
+      (x == nullptr || w == nullptr || out == nullptr || (kFusedAdd && residual == nullptr)))
     return InvalidArgumentError("rms_norm: null pointer");
   const AccessPath path = ChooseRmsNormPath(dtype, hidden, x, residual, out);
   switch (dtype) {
     case DType::kF32:
-      return LaunchRmsNorm<float, kFusedAdd>(static_cast<const float*>(x),
-                                             static_cast<float*>(residual), w,
-                                             static_cast<float*>(out), num_tokens, hidden, eps,
-                                             path, stream);
+      return LaunchRmsNorm<float, kFusedAdd>(
+          static_cast<const float*>(x), static_cast<float*>(residual), w, static_cast<float*>(out),
+          num_tokens, hidden, eps, path, stream);
     case DType::kF16:
-      return LaunchRmsNorm<__half, kFusedAdd>(static_cast<const __half*>(x),
-                                              static_cast<__half*>(residual), w,
-                                              static_cast<__half*>(out), num_tokens, hidden, eps,
-                                              path, stream);
+      return LaunchRmsNorm<__half, kFusedAdd>(
+          static_cast<const __half*>(x), static_cast<__half*>(residual), w,
+          static_cast<__half*>(out), num_tokens, hidden, eps, path, stream);
     case DType::kBF16:
       return LaunchRmsNorm<__nv_bfloat16, kFusedAdd>(
           static_cast<const __nv_bfloat16*>(x), static_cast<__nv_bfloat16*>(residual), w,

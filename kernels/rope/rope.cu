@@ -93,10 +93,10 @@ Status LaunchRope(const RopeArgs& a, cudaStream_t stream) {
   if (warps == 0) return Status::Ok();
   const int64_t blocks = (warps * 32 + kThreads - 1) / kThreads;
   if (blocks > 0x7fffffff) return InvalidArgumentError("rope: too many tokens for one launch");
-  rope_kernels::RopeKernel<T, kHeadDim, kNorm><<<static_cast<unsigned>(blocks), kThreads, 0,
-                                                 stream>>>(
-      a.style, a.inv_freq, a.positions, a.num_tokens, static_cast<T*>(a.q), a.q_stride,
-      a.num_heads, static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w, a.k_w, a.eps);
+  rope_kernels::RopeKernel<T, kHeadDim, kNorm>
+      <<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+          a.style, a.inv_freq, a.positions, a.num_tokens, static_cast<T*>(a.q), a.q_stride,
+          a.num_heads, static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w, a.k_w, a.eps);
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }
@@ -104,9 +104,12 @@ Status LaunchRope(const RopeArgs& a, cudaStream_t stream) {
 template <class T, bool kNorm>
 Status DispatchHeadDim(const RopeArgs& a, cudaStream_t stream) {
   switch (a.head_dim) {
-    case 64: return LaunchRope<T, 64, kNorm>(a, stream);
-    case 128: return LaunchRope<T, 128, kNorm>(a, stream);
-    case 256: return LaunchRope<T, 256, kNorm>(a, stream);
+    case 64:
+      return LaunchRope<T, 64, kNorm>(a, stream);
+    case 128:
+      return LaunchRope<T, 128, kNorm>(a, stream);
+    case 256:
+      return LaunchRope<T, 256, kNorm>(a, stream);
     default:
       return UnimplementedError("rope: head_dim " + std::to_string(a.head_dim) +
                                 " is not compiled for the GPU (64, 128, 256)");
@@ -124,13 +127,15 @@ Status RopeAdapter(DType dtype, const RopeArgs& a, cudaStream_t stream) {
                                 std::to_string(a.q_stride) + "/" + std::to_string(a.k_stride));
   if (a.num_tokens > 0 &&
       (a.inv_freq == nullptr || a.positions == nullptr || (a.num_heads > 0 && a.q == nullptr) ||
-       (a.num_kv_heads > 0 && a.k == nullptr) ||
-       (kNorm && (a.q_w == nullptr || a.k_w == nullptr))))
+       (a.num_kv_heads > 0 && a.k == nullptr) || (kNorm && (a.q_w == nullptr || a.k_w == nullptr))))
     return InvalidArgumentError("rope: null pointer");
   switch (dtype) {
-    case DType::kF32: return DispatchHeadDim<float, kNorm>(a, stream);
-    case DType::kF16: return DispatchHeadDim<__half, kNorm>(a, stream);
-    case DType::kBF16: return DispatchHeadDim<__nv_bfloat16, kNorm>(a, stream);
+    case DType::kF32:
+      return DispatchHeadDim<float, kNorm>(a, stream);
+    case DType::kF16:
+      return DispatchHeadDim<__half, kNorm>(a, stream);
+    case DType::kBF16:
+      return DispatchHeadDim<__nv_bfloat16, kNorm>(a, stream);
     default:
       return UnimplementedError("rope: unsupported activation dtype " +
                                 std::string(DTypeName(dtype)) + " (F32, F16, BF16)");
@@ -141,8 +146,7 @@ Status RopeAdapter(DType dtype, const RopeArgs& a, cudaStream_t stream) {
 
 Status Rope(DType dtype, RopeStyle style, int head_dim, const float* inv_freq,
             const int32_t* positions, int64_t num_tokens, void* q, int64_t q_token_stride,
-            int num_heads, void* k, int64_t k_token_stride, int num_kv_heads,
-            cudaStream_t stream) {
+            int num_heads, void* k, int64_t k_token_stride, int num_kv_heads, cudaStream_t stream) {
   return RopeAdapter<false>(dtype,
                             {style, head_dim, inv_freq, positions, num_tokens, q, q_token_stride,
                              num_heads, k, k_token_stride, num_kv_heads, nullptr, nullptr, 0.f},
@@ -154,11 +158,11 @@ Status QkNormRope(DType dtype, RopeStyle style, int head_dim, const float* inv_f
                   int num_heads, void* k, int64_t k_token_stride, int num_kv_heads,
                   const float* q_norm_weight, const float* k_norm_weight, float eps,
                   cudaStream_t stream) {
-  return RopeAdapter<true>(dtype,
-                           {style, head_dim, inv_freq, positions, num_tokens, q, q_token_stride,
-                            num_heads, k, k_token_stride, num_kv_heads, q_norm_weight,
-                            k_norm_weight, eps},
-                           stream);
+  return RopeAdapter<true>(
+      dtype,
+      {style, head_dim, inv_freq, positions, num_tokens, q, q_token_stride, num_heads, k,
+       k_token_stride, num_kv_heads, q_norm_weight, k_norm_weight, eps},
+      stream);
 }
 
 }  // namespace hearth

@@ -29,9 +29,9 @@ enum class RopeStyle : uint8_t { kAdjacentPairs, kHalves };
 struct RopeScaling {
   enum class Kind : uint8_t { kNone, kLinear, kLlama3 };
   Kind kind = Kind::kNone;
-  float factor = 1.f;            // linear and llama3
-  float low_freq_factor = 1.f;   // llama3
-  float high_freq_factor = 4.f;  // llama3
+  float factor = 1.f;                           // linear and llama3
+  float low_freq_factor = 1.f;                  // llama3
+  float high_freq_factor = 4.f;                 // llama3
   int original_max_position_embeddings = 8192;  // llama3
 };
 
@@ -52,7 +52,7 @@ bool RopeHeadDimSupportedOnGpu(int head_dim);
 
 // ---- CPU twins (float32) ---------------------------------------------------------------------
 Status RopeCpu(RopeStyle style, int head_dim,
-               const float* inv_freq,   // [head_dim / 2]
+               const float* inv_freq,     // [head_dim / 2]
                const int32_t* positions,  // [num_tokens]
                int64_t num_tokens,
                float* q,  // [num_tokens, num_heads, head_dim], row q_token_stride
@@ -60,10 +60,9 @@ Status RopeCpu(RopeStyle style, int head_dim,
                float* k,  // [num_tokens, num_kv_heads, head_dim], row k_token_stride
                int64_t k_token_stride, int num_kv_heads);
 
-Status QkNormRopeCpu(RopeStyle style, int head_dim, const float* inv_freq,
-                     const int32_t* positions, int64_t num_tokens, float* q,
-                     int64_t q_token_stride, int num_heads, float* k, int64_t k_token_stride,
-                     int num_kv_heads,
+Status QkNormRopeCpu(RopeStyle style, int head_dim, const float* inv_freq, const int32_t* positions,
+                     int64_t num_tokens, float* q, int64_t q_token_stride, int num_heads, float* k,
+                     int64_t k_token_stride, int num_kv_heads,
                      const float* q_norm_weight,  // [head_dim]
                      const float* k_norm_weight,  // [head_dim]
                      float eps);
@@ -71,8 +70,7 @@ Status QkNormRopeCpu(RopeStyle style, int head_dim, const float* inv_freq,
 // ---- CUDA (device pointers; q, k in `dtype`: F32, F16 or BF16; inv_freq, weights float32) ----
 Status Rope(DType dtype, RopeStyle style, int head_dim, const float* inv_freq,
             const int32_t* positions, int64_t num_tokens, void* q, int64_t q_token_stride,
-            int num_heads, void* k, int64_t k_token_stride, int num_kv_heads,
-            cudaStream_t stream);
+            int num_heads, void* k, int64_t k_token_stride, int num_kv_heads, cudaStream_t stream);
 
 Status QkNormRope(DType dtype, RopeStyle style, int head_dim, const float* inv_freq,
                   const int32_t* positions, int64_t num_tokens, void* q, int64_t q_token_stride,

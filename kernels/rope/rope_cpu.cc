@@ -6,12 +6,11 @@
 namespace hearth {
 namespace {
 
-Status CheckArgs(int head_dim, const float* inv_freq, const int32_t* positions,
-                 int64_t num_tokens, const float* q, int64_t q_stride, int num_heads,
-                 const float* k, int64_t k_stride, int num_kv_heads) {
-  if (head_dim <= 0 || head_dim % 2 != 0 || num_tokens < 0 || num_heads < 0 ||
-      num_kv_heads < 0 || q_stride < int64_t{num_heads} * head_dim ||
-      k_stride < int64_t{num_kv_heads} * head_dim)
+Status CheckArgs(int head_dim, const float* inv_freq, const int32_t* positions, int64_t num_tokens,
+                 const float* q, int64_t q_stride, int num_heads, const float* k, int64_t k_stride,
+                 int num_kv_heads) {
+  if (head_dim <= 0 || head_dim % 2 != 0 || num_tokens < 0 || num_heads < 0 || num_kv_heads < 0 ||
+      q_stride < int64_t{num_heads} * head_dim || k_stride < int64_t{num_kv_heads} * head_dim)
     return InvalidArgumentError("rope: bad shape: head_dim " + std::to_string(head_dim) +
                                 ", num_heads " + std::to_string(num_heads) + ", num_kv_heads " +
                                 std::to_string(num_kv_heads) + ", token strides " +
@@ -69,11 +68,10 @@ Status RopeCpu(RopeStyle style, int head_dim, const float* inv_freq, const int32
                k_token_stride, num_kv_heads, nullptr, nullptr, 0.f);
 }
 
-Status QkNormRopeCpu(RopeStyle style, int head_dim, const float* inv_freq,
-                     const int32_t* positions, int64_t num_tokens, float* q,
-                     int64_t q_token_stride, int num_heads, float* k, int64_t k_token_stride,
-                     int num_kv_heads, const float* q_norm_weight, const float* k_norm_weight,
-                     float eps) {
+Status QkNormRopeCpu(RopeStyle style, int head_dim, const float* inv_freq, const int32_t* positions,
+                     int64_t num_tokens, float* q, int64_t q_token_stride, int num_heads, float* k,
+                     int64_t k_token_stride, int num_kv_heads, const float* q_norm_weight,
+                     const float* k_norm_weight, float eps) {
   if (q_norm_weight == nullptr || k_norm_weight == nullptr)
     return InvalidArgumentError("qk_norm_rope: null norm weight");
   return Apply(style, head_dim, inv_freq, positions, num_tokens, q, q_token_stride, num_heads, k,

@@ -38,8 +38,8 @@ Result<std::vector<float>> RopeInvFreq(const RopeConfig& c) {
         if (wavelen > low_wavelen) {
           f /= s.factor;
         } else if (wavelen >= high_wavelen) {
-          const double smooth = (old_ctx / wavelen - s.low_freq_factor) /
-                                (s.high_freq_factor - s.low_freq_factor);
+          const double smooth =
+              (old_ctx / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
           f = (1 - smooth) * f / s.factor + smooth * f;
         }
         break;

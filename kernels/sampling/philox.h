@@ -39,9 +39,9 @@ HEARTH_HD U32x4 Philox4x32x10(U32x4 ctr, uint32_t k0, uint32_t k1) {
 // The sampler's stream: token `i` of sequence step `step` under `seed` uses word i % 4 of the
 // block with counter (i / 4, step low, step high, 0) and key (seed low, seed high).
 HEARTH_HD U32x4 SamplerBlock(uint64_t seed, uint64_t step, uint32_t block) {
-  return Philox4x32x10(U32x4{{block, static_cast<uint32_t>(step),
-                              static_cast<uint32_t>(step >> 32), 0u}},
-                       static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  return Philox4x32x10(
+      U32x4{{block, static_cast<uint32_t>(step), static_cast<uint32_t>(step >> 32), 0u}},
+      static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
 }
 
 // A 32-bit word to a float uniform in the open interval (0, 1): the top 23 bits, centred in

@@ -210,7 +210,9 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
     if (tok < 0 || tok >= vocab) continue;
     float v = x[tok];
     v = v > 0.f ? v / p.repetition_penalty : v * p.repetition_penalty;
-    if (count > 0) v -= p.frequency_penalty * static_cast<float>(count) + p.presence_penalty;
+    // Explicit roundings (no FMA contraction) so the CPU twin computes the same float.
+    if (count > 0)
+      v -= __fadd_rn(__fmul_rn(p.frequency_penalty, static_cast<float>(count)), p.presence_penalty);
     x[tok] = v;
   }
   __syncthreads();
@@ -230,9 +232,10 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
       local = fmaxf(local, __fmul_rn(x[i], inv_t));
     const float m = BlockMax(local, sh);
     float t = -INFINITY;
-    if (p.min_p > 0.f) t = m + logf(p.min_p);
+    if (p.min_p > 0.f) t = __fadd_rn(m, logf(p.min_p));
     if (p.top_k > 0 && p.top_k < vocab) {
-      const uint32_t k = RadixSelect<false>(x, vocab, inv_t, m, 0u, static_cast<float>(p.top_k), sh);
+      const uint32_t k =
+          RadixSelect<false>(x, vocab, inv_t, m, 0u, static_cast<float>(p.top_k), sh);
       t = fmaxf(t, KeyToFloat(k));
     }
     if (p.top_p < 1.f) {
@@ -264,7 +267,7 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
       for (int j = 0; j < 4; ++j) {
         const int i = 4 * g + j;
         if (i >= vocab || !(v[j] >= t)) continue;
-        const float score = v[j] - logf(-logf(philox::ToOpenUnitFloat(r.v[j])));
+        const float score = __fsub_rn(v[j], logf(-logf(philox::ToOpenUnitFloat(r.v[j]))));
         if (Better(score, i, bv, bi)) bv = score, bi = i;
       }
     }
@@ -285,7 +288,8 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
     if (a.pen.tokens[e] != token) continue;
     const int count = a.pen.output_counts[e];
     float v = x[token];
-    if (count > 0) v += p.frequency_penalty * static_cast<float>(count) + p.presence_penalty;
+    if (count > 0)
+      v += __fadd_rn(__fmul_rn(p.frequency_penalty, static_cast<float>(count)), p.presence_penalty);
     sh.raw_token_logit = v > 0.f ? v * p.repetition_penalty : v / p.repetition_penalty;
   }
   __syncthreads();

@@ -55,8 +55,8 @@ int32_t SampleRow(std::vector<float>& x, int vocab, const SamplingParams& p, int
   float best_score = kNegInf;
   for (int i = 0; i < vocab; ++i) {
     if (!(x[i] >= t)) continue;
-    const philox::U32x4 r = philox::SamplerBlock(p.seed, static_cast<uint64_t>(step),
-                                                 static_cast<uint32_t>(i / 4));
+    const philox::U32x4 r =
+        philox::SamplerBlock(p.seed, static_cast<uint64_t>(step), static_cast<uint32_t>(i / 4));
     const float u = philox::ToOpenUnitFloat(r.v[i % 4]);
     const float score = x[i] - std::log(-std::log(u));
     if (score > best_score) best_score = score, best = i;
@@ -78,8 +78,7 @@ Status SampleCpu(const float* logits, int num_seqs, int vocab, const SamplingPar
     return InvalidArgumentError("sample: null pointer");
   if (pen.offsets != nullptr && (pen.tokens == nullptr || pen.output_counts == nullptr))
     return InvalidArgumentError("sample: penalty offsets without tokens/counts");
-  for (int i = 0; i < num_seqs; ++i)
-    HEARTH_RETURN_IF_ERROR(ValidateSamplingParams(params[i]));
+  for (int i = 0; i < num_seqs; ++i) HEARTH_RETURN_IF_ERROR(ValidateSamplingParams(params[i]));
 
   for (int seq = 0; seq < num_seqs; ++seq) {
     const SamplingParams& p = params[seq];

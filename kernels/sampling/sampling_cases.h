@@ -23,14 +23,14 @@ inline constexpr SamplerCase kBenchCases[] = {
 
 // temperature, top_k, top_p, min_p, repetition, presence, frequency, num_logprobs, seed
 inline constexpr SamplingParams kParamMix[] = {
-    {0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 0},        // greedy
-    {0.f, 0, 1.f, 0.f, 1.3f, 0.5f, 0.2f, 5, 0},     // greedy with penalties and logprobs
-    {1.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 1},        // pure sampling
-    {0.7f, 50, 1.f, 0.f, 1.f, 0.f, 0.f, 20, 2},     // top-k
-    {0.8f, 0, 0.9f, 0.f, 1.f, 0.f, 0.f, 1, 3},      // top-p
-    {1.2f, 0, 1.f, 0.05f, 1.f, 0.f, 0.f, 0, 4},     // min-p
+    {0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 0},          // greedy
+    {0.f, 0, 1.f, 0.f, 1.3f, 0.5f, 0.2f, 5, 0},       // greedy with penalties and logprobs
+    {1.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 1},          // pure sampling
+    {0.7f, 50, 1.f, 0.f, 1.f, 0.f, 0.f, 20, 2},       // top-k
+    {0.8f, 0, 0.9f, 0.f, 1.f, 0.f, 0.f, 1, 3},        // top-p
+    {1.2f, 0, 1.f, 0.05f, 1.f, 0.f, 0.f, 0, 4},       // min-p
     {0.9f, 40, 0.8f, 0.02f, 1.1f, 0.3f, 0.1f, 3, 5},  // everything
-    {1.f, 1, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 6},        // top-k 1 = greedy by filtering
+    {1.f, 1, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 6},          // top-k 1 = greedy by filtering
 };
 
 }  // namespace hearth::sampling_cases

@@ -43,7 +43,8 @@ HEARTH_HD bool IsGreedy(const SamplingParams& p) { return !(p.temperature >= kGr
 // OK, or InvalidArgument naming the field and its allowed range (for request validation).
 inline Status ValidateSamplingParams(const SamplingParams& p) {
   auto bad = [](const std::string& what) { return InvalidArgumentError("sampling: " + what); };
-  if (!(p.temperature >= 0.f) || p.temperature > 100.f) return bad("temperature must be in [0, 100]");
+  if (!(p.temperature >= 0.f) || p.temperature > 100.f)
+    return bad("temperature must be in [0, 100]");
   if (!(p.top_p > 0.f && p.top_p <= 1.f)) return bad("top_p must be in (0, 1]");
   if (!(p.min_p >= 0.f && p.min_p <= 1.f)) return bad("min_p must be in [0, 1]");
   if (!(p.repetition_penalty > 0.f) || p.repetition_penalty > 100.f)

@@ -17,11 +17,11 @@
 #include "tests/support/test_support.h"
 
 // Aborts the test binary with the statement, file and line if a CUDA call fails.
-#define HEARTH_CUDA_OK(stmt)                                                               \
-  do {                                                                                     \
-    const cudaError_t hearth_e_ = (stmt);                                                  \
-    if (hearth_e_ != cudaSuccess)                                                          \
-      ::hearth::internal::CheckFailed(__FILE__, __LINE__,                                  \
+#define HEARTH_CUDA_OK(stmt)                                                                      \
+  do {                                                                                            \
+    const cudaError_t hearth_e_ = (stmt);                                                         \
+    if (hearth_e_ != cudaSuccess)                                                                 \
+      ::hearth::internal::CheckFailed(__FILE__, __LINE__,                                         \
                                       std::string(#stmt) + ": " + cudaGetErrorString(hearth_e_)); \
   } while (0)
 
@@ -109,7 +109,9 @@ class DeviceBuffer {
 
   void* get() const { return ptr_; }
   template <class T>
-  T* as() const { return static_cast<T*>(ptr_); }
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
   size_t bytes() const { return bytes_; }
 
  private:
@@ -122,15 +124,14 @@ class DeviceBuffer {
 inline ::testing::AssertionResult CloseRelL2(const std::vector<float>& out,
                                              const std::vector<float>& ref, double tol) {
   if (out.size() != ref.size())
-    return ::testing::AssertionFailure()
-           << "size " << out.size() << " vs reference " << ref.size();
+    return ::testing::AssertionFailure() << "size " << out.size() << " vs reference " << ref.size();
   const double err = RelL2(out, ref);
   if (err <= tol) return ::testing::AssertionSuccess();
   size_t worst = 0;
   double worst_d = -1;
   for (size_t i = 0; i < out.size(); ++i) {
-    const double d = std::isfinite(out[i]) ? std::fabs(static_cast<double>(out[i]) - ref[i])
-                                           : INFINITY;
+    const double d =
+        std::isfinite(out[i]) ? std::fabs(static_cast<double>(out[i]) - ref[i]) : INFINITY;
     if (d > worst_d) worst_d = d, worst = i;
     if (std::isinf(d)) break;
   }

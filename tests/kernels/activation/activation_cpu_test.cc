@@ -55,8 +55,7 @@ TEST(SiluMulPath, ConcatOfOddFfnIsScalar) {
   EXPECT_EQ(ChooseSiluMulPath(DType::kBF16, 1536, 3072, 3072, buf, buf, buf),
             AccessPath::kVector16);
   EXPECT_EQ(ChooseSiluMulPath(DType::kBF16, 769, 1538, 1538, buf, buf, buf), AccessPath::kScalar);
-  EXPECT_EQ(ChooseSiluMulPath(DType::kBF16, 1536, 3076, 3076, buf, buf, buf),
-            AccessPath::kScalar);
+  EXPECT_EQ(ChooseSiluMulPath(DType::kBF16, 1536, 3076, 3076, buf, buf, buf), AccessPath::kScalar);
 }
 
 }  // namespace

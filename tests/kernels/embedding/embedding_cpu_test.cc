@@ -18,14 +18,16 @@ TEST(EmbeddingCpu, LooksUpRowsOfEveryTableDtype) {
   }
   const std::vector<int32_t> ids = {3, 0, 10, 3};
   std::vector<float> out(ids.size() * hidden);
-  ASSERT_TRUE(EmbeddingCpu(DType::kF32, values.data(), vocab, hidden, ids.data(), 4, out.data()).ok());
+  ASSERT_TRUE(
+      EmbeddingCpu(DType::kF32, values.data(), vocab, hidden, ids.data(), 4, out.data()).ok());
   for (int t = 0; t < 4; ++t)
     for (int i = 0; i < hidden; ++i) EXPECT_EQ(out[t * hidden + i], values[ids[t] * hidden + i]);
   ASSERT_TRUE(EmbeddingCpu(DType::kF16, f16.data(), vocab, hidden, ids.data(), 4, out.data()).ok());
   for (int t = 0; t < 4; ++t)
     for (int i = 0; i < hidden; ++i)
       EXPECT_EQ(out[t * hidden + i], Fp16ToFloat(f16[ids[t] * hidden + i]));
-  ASSERT_TRUE(EmbeddingCpu(DType::kBF16, bf16.data(), vocab, hidden, ids.data(), 4, out.data()).ok());
+  ASSERT_TRUE(
+      EmbeddingCpu(DType::kBF16, bf16.data(), vocab, hidden, ids.data(), 4, out.data()).ok());
   for (int t = 0; t < 4; ++t)
     for (int i = 0; i < hidden; ++i)
       EXPECT_EQ(out[t * hidden + i], Bf16ToFloat(bf16[ids[t] * hidden + i]));

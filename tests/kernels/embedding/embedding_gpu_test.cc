@@ -92,7 +92,8 @@ TEST_P(GatherRowsGpuTest, MatchesCpuTwin) {
     const auto x = RoundTo(dtype, RandomVector(c.vocab * c.hidden, 5));
     const auto idx = RandomIds(c.num_rows, c.vocab, 7);
     std::vector<float> ref(c.num_rows * c.hidden);
-    ASSERT_TRUE(GatherRowsCpu(x.data(), c.vocab, c.hidden, idx.data(), c.num_rows, ref.data()).ok());
+    ASSERT_TRUE(
+        GatherRowsCpu(x.data(), c.vocab, c.hidden, idx.data(), c.num_rows, ref.data()).ok());
     DeviceBuffer dx = DeviceBuffer::FromFloats(dtype, x);
     DeviceBuffer di = DeviceBuffer::FromVector(idx);
     DeviceBuffer dout(ref.size() * GetDTypeInfo(dtype).block_bytes);

@@ -16,8 +16,8 @@ int64_t Idx(int64_t b, int h, int off, int d, int H, int bs, int D) {
 
 TEST(WriteKvCacheCpu, WritesSlotsAndSkipsPadding) {
   const int H = 2, D = 4, bs = 4;
-  const kv::PagedKvLayout layout{.num_blocks = 3, .num_kv_heads = H, .block_size = bs,
-                                 .head_dim = D};
+  const kv::PagedKvLayout layout{
+      .num_blocks = 3, .num_kv_heads = H, .block_size = bs, .head_dim = D};
   const int64_t tokens = 4, stride = 3 * H * D;  // K/V inside a wider fused row
   const auto k = testing::RandomVector(tokens * stride, 1);
   const auto v = testing::RandomVector(tokens * stride, 2);
@@ -43,8 +43,8 @@ TEST(WriteKvCacheCpu, WritesSlotsAndSkipsPadding) {
 }
 
 TEST(WriteKvCacheCpu, RejectsSlotsPastTheCacheAndBadStrides) {
-  const kv::PagedKvLayout layout{.num_blocks = 1, .num_kv_heads = 1, .block_size = 4,
-                                 .head_dim = 2};
+  const kv::PagedKvLayout layout{
+      .num_blocks = 1, .num_kv_heads = 1, .block_size = 4, .head_dim = 2};
   std::vector<float> k(2), kc(8), vc(8);
   const int64_t slot[] = {4};
   EXPECT_EQ(WriteKvCacheCpu(k.data(), 2, k.data(), 2, slot, 1, layout, kc.data(), vc.data()).code(),
@@ -55,8 +55,8 @@ TEST(WriteKvCacheCpu, RejectsSlotsPastTheCacheAndBadStrides) {
 }
 
 TEST(CopyKvBlocksCpu, CopiesEveryLayerKAndV) {
-  const kv::PagedKvLayout layout{.num_blocks = 4, .num_kv_heads = 2, .block_size = 2,
-                                 .head_dim = 3};
+  const kv::PagedKvLayout layout{
+      .num_blocks = 4, .num_kv_heads = 2, .block_size = 2, .head_dim = 3};
   const int layers = 2;
   std::vector<std::vector<float>> k(layers), v(layers);
   std::vector<float*> kp, vp;
@@ -89,10 +89,10 @@ TEST(KvPaths, VectorWhenHeadDimAndStridesAllow) {
   EXPECT_EQ(ChooseKvWritePath(DType::kBF16, 76, 76, 76, buf, buf, buf, buf), AccessPath::kScalar);
   EXPECT_EQ(ChooseKvWritePath(DType::kBF16, 128, 1028, 1024, buf, buf, buf, buf),
             AccessPath::kScalar);
-  EXPECT_TRUE(KvBlockCopyVectorizable(DType::kBF16, {.num_blocks = 1, .num_kv_heads = 8,
-                                                     .block_size = 16, .head_dim = 128}));
-  EXPECT_FALSE(KvBlockCopyVectorizable(DType::kBF16, {.num_blocks = 1, .num_kv_heads = 1,
-                                                      .block_size = 1, .head_dim = 76}));
+  EXPECT_TRUE(KvBlockCopyVectorizable(
+      DType::kBF16, {.num_blocks = 1, .num_kv_heads = 8, .block_size = 16, .head_dim = 128}));
+  EXPECT_FALSE(KvBlockCopyVectorizable(
+      DType::kBF16, {.num_blocks = 1, .num_kv_heads = 1, .block_size = 1, .head_dim = 76}));
 }
 
 }  // namespace

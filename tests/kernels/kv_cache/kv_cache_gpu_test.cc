@@ -33,9 +33,11 @@ TEST_P(KvCacheGpuTest, WriteMatchesCpuTwinAndTouchesNothingElse) {
                    " tokens=" + std::to_string(c.num_tokens) + (fused_rows ? " fused rows" : ""));
       const int64_t row = int64_t{c.num_kv_heads} * c.head_dim;
       const int64_t stride = fused_rows ? 3 * row + 8 : row;  // K/V as columns of a wider row
-      kv::PagedKvLayout layout{.num_blocks = (c.num_tokens + c.block_size - 1) / c.block_size * 2 + 3,
-                               .num_kv_heads = c.num_kv_heads, .block_size = c.block_size,
-                               .head_dim = c.head_dim};
+      kv::PagedKvLayout layout{
+          .num_blocks = (c.num_tokens + c.block_size - 1) / c.block_size * 2 + 3,
+          .num_kv_heads = c.num_kv_heads,
+          .block_size = c.block_size,
+          .head_dim = c.head_dim};
       std::vector<int64_t> slots(layout.num_blocks * c.block_size);
       std::iota(slots.begin(), slots.end(), 0);
       std::shuffle(slots.begin(), slots.end(), std::mt19937(c.num_tokens));
@@ -52,9 +54,8 @@ TEST_P(KvCacheGpuTest, WriteMatchesCpuTwinAndTouchesNothingElse) {
       DeviceBuffer dkc(kc.size() * eb), dvc(vc.size() * eb);
       dkc.Poison();
       dvc.Poison();
-      const Status s = WriteKvCache(dtype, dk.get(), stride, dv.get(), stride,
-                                    ds.as<int64_t>(), c.num_tokens, layout, dkc.get(), dvc.get(),
-                                    nullptr);
+      const Status s = WriteKvCache(dtype, dk.get(), stride, dv.get(), stride, ds.as<int64_t>(),
+                                    c.num_tokens, layout, dkc.get(), dvc.get(), nullptr);
       ASSERT_TRUE(s.ok()) << s.ToString();
       for (int which = 0; which < 2; ++which) {
         const std::vector<float>& ref = which == 0 ? kc : vc;
@@ -83,8 +84,10 @@ TEST_P(KvCacheGpuTest, BlockCopyMatchesCpuTwin) {
     SCOPED_TRACE("kv_heads=" + std::to_string(c.num_kv_heads) + " head_dim=" +
                  std::to_string(c.head_dim) + " block_size=" + std::to_string(c.block_size));
     const int layers = 3;
-    const kv::PagedKvLayout layout{.num_blocks = 12, .num_kv_heads = c.num_kv_heads,
-                                   .block_size = c.block_size, .head_dim = c.head_dim};
+    const kv::PagedKvLayout layout{.num_blocks = 12,
+                                   .num_kv_heads = c.num_kv_heads,
+                                   .block_size = c.block_size,
+                                   .head_dim = c.head_dim};
     const std::vector<int32_t> pairs = {0, 5, 3, 1, 7, 11, 2, 9};
     std::vector<std::vector<float>> host(2 * layers);
     std::vector<DeviceBuffer> dev;
@@ -95,18 +98,19 @@ TEST_P(KvCacheGpuTest, BlockCopyMatchesCpuTwin) {
       ptrs.push_back(dev.back().get());
     }
     std::vector<float*> kp, vp;
-    for (int l = 0; l < layers; ++l) kp.push_back(host[2 * l].data()), vp.push_back(host[2 * l + 1].data());
+    for (int l = 0; l < layers; ++l)
+      kp.push_back(host[2 * l].data()), vp.push_back(host[2 * l + 1].data());
     ASSERT_TRUE(CopyKvBlocksCpu(kp.data(), vp.data(), layers, pairs.data(), 4, layout).ok());
     DeviceBuffer dptrs = DeviceBuffer::FromVector(ptrs);
     DeviceBuffer dpairs = DeviceBuffer::FromVector(pairs);
-    const Status s = CopyKvBlocks(dtype, dptrs.as<void*>(), layers, dpairs.as<int32_t>(), 4,
-                                  layout, nullptr);
+    const Status s =
+        CopyKvBlocks(dtype, dptrs.as<void*>(), layers, dpairs.as<int32_t>(), 4, layout, nullptr);
     ASSERT_TRUE(s.ok()) << s.ToString();
     for (int i = 0; i < 2 * layers; ++i) {
       const auto got = dev[i].Floats(dtype);
       for (size_t j = 0; j < got.size(); ++j)
-        ASSERT_EQ(got[j], host[i][j]) << "cache " << i << " element " << j << " (" << eb
-                                      << "-byte elements)";
+        ASSERT_EQ(got[j], host[i][j])
+            << "cache " << i << " element " << j << " (" << eb << "-byte elements)";
     }
   }
 }

@@ -51,9 +51,9 @@ TEST(FusedAddRmsNormCpu, UpdatesResidualAndNormalizesSum) {
     std::vector<float> sum(x.size());
     for (size_t i = 0; i < x.size(); ++i) sum[i] = x[i] + residual[i];
     std::vector<float> out(x.size(), NAN);
-    ASSERT_TRUE(FusedAddRmsNormCpu(x.data(), residual.data(), w.data(), out.data(), tokens,
-                                   hidden, 1e-6f)
-                    .ok());
+    ASSERT_TRUE(
+        FusedAddRmsNormCpu(x.data(), residual.data(), w.data(), out.data(), tokens, hidden, 1e-6f)
+            .ok());
     EXPECT_EQ(RelL2(residual, sum), 0.0);
     EXPECT_LT(RelL2(out, RefRmsNorm(sum, w, tokens, hidden, 1e-6)), 1e-6);
   }

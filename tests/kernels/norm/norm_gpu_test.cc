@@ -53,16 +53,16 @@ void RunCase(DType dtype, int64_t tokens, int hidden, bool fused, int offset_ele
 
   std::vector<float> ref(n), ref_res = res0;
   if (fused) {
-    ASSERT_TRUE(FusedAddRmsNormCpu(x.data(), ref_res.data(), w.data(), ref.data(), tokens,
-                                   hidden, norm_cases::kEps)
+    ASSERT_TRUE(FusedAddRmsNormCpu(x.data(), ref_res.data(), w.data(), ref.data(), tokens, hidden,
+                                   norm_cases::kEps)
                     .ok());
     const Status s = FusedAddRmsNorm(dtype, px, pr, dw.as<float>(), po, tokens, hidden,
                                      norm_cases::kEps, nullptr);
     ASSERT_TRUE(s.ok()) << s.ToString();
   } else {
     ASSERT_TRUE(RmsNormCpu(x.data(), w.data(), ref.data(), tokens, hidden, norm_cases::kEps).ok());
-    const Status s = RmsNorm(dtype, px, dw.as<float>(), po, tokens, hidden, norm_cases::kEps,
-                             nullptr);
+    const Status s =
+        RmsNorm(dtype, px, dw.as<float>(), po, tokens, hidden, norm_cases::kEps, nullptr);
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   HEARTH_CUDA_OK(cudaDeviceSynchronize());

@@ -30,7 +30,8 @@ void RefRope(RopeStyle style, int d, double theta, const std::vector<int32_t>& p
 }
 
 TEST(RopeInvFreq, PlainMatchesFormula) {
-  auto f = RopeInvFreq({.head_dim = 128, .theta = 500000.f, .style = RopeStyle::kHalves, .scaling = {}});
+  auto f =
+      RopeInvFreq({.head_dim = 128, .theta = 500000.f, .style = RopeStyle::kHalves, .scaling = {}});
   ASSERT_TRUE(f.ok());
   ASSERT_EQ(f->size(), 64u);
   for (int i = 0; i < 64; ++i)
@@ -58,18 +59,19 @@ TEST(RopeInvFreq, Llama3ScalingKeepsHighAndDividesLowFrequencies) {
   // Llama 3.1 with these parameters has all three bands.
   EXPECT_FLOAT_EQ((*f)[0], 1.f);
   EXPECT_FLOAT_EQ((*f)[63], float(std::pow(500000.0, -126.0 / 128) / 8));
-  auto lin = RopeInvFreq({.head_dim = 64, .theta = 10000.f,
-                          .scaling = {RopeScaling::Kind::kLinear, 4.f}});
+  auto lin =
+      RopeInvFreq({.head_dim = 64, .theta = 10000.f, .scaling = {RopeScaling::Kind::kLinear, 4.f}});
   ASSERT_TRUE(lin.ok());
   EXPECT_FLOAT_EQ((*lin)[5], float(std::pow(10000.0, -10.0 / 64) / 4));
 }
 
 TEST(RopeInvFreq, RejectsBadConfigs) {
   EXPECT_FALSE(RopeInvFreq({.head_dim = 63, .style = RopeStyle::kHalves, .scaling = {}}).ok());
-  EXPECT_FALSE(RopeInvFreq({.head_dim = 64, .theta = 0.f, .style = RopeStyle::kHalves, .scaling = {}}).ok());
-  EXPECT_FALSE(RopeInvFreq({.head_dim = 64, .scaling = {RopeScaling::Kind::kLlama3, 8.f, 4.f,
-                                                        1.f, 8192}})
-                   .ok());
+  EXPECT_FALSE(
+      RopeInvFreq({.head_dim = 64, .theta = 0.f, .style = RopeStyle::kHalves, .scaling = {}}).ok());
+  EXPECT_FALSE(
+      RopeInvFreq({.head_dim = 64, .scaling = {RopeScaling::Kind::kLlama3, 8.f, 4.f, 1.f, 8192}})
+          .ok());
 }
 
 class RopeCpuStyleTest : public ::testing::TestWithParam<RopeStyle> {};
@@ -83,7 +85,8 @@ TEST_P(RopeCpuStyleTest, MatchesDoubleFormula) {
     for (int64_t t = 0; t < tokens; ++t) pos[t] = int32_t(t * 37);  // small: tight bound
     auto q = RandomVector(tokens * stride, d), k = q;
     auto rq = q, rk = k;
-    auto f = RopeInvFreq({.head_dim = d, .theta = 10000.f, .style = RopeStyle::kHalves, .scaling = {}});
+    auto f =
+        RopeInvFreq({.head_dim = d, .theta = 10000.f, .style = RopeStyle::kHalves, .scaling = {}});
     ASSERT_TRUE(f.ok());
     ASSERT_TRUE(RopeCpu(style, d, f->data(), pos.data(), tokens, q.data(), stride, heads,
                         k.data() + heads * d, stride, kv_heads)
@@ -105,10 +108,11 @@ TEST_P(RopeCpuStyleTest, LargePositionsStayWithinFloatAngleError) {
   const int d = 128;
   std::vector<int32_t> pos = {0, 1, 4095, 8191, 32767, 131071};
   auto q = RandomVector(pos.size() * d, 3), rq = q;
-  auto f = RopeInvFreq({.head_dim = d, .theta = 500000.f, .style = RopeStyle::kHalves, .scaling = {}});
+  auto f =
+      RopeInvFreq({.head_dim = d, .theta = 500000.f, .style = RopeStyle::kHalves, .scaling = {}});
   ASSERT_TRUE(f.ok());
-  ASSERT_TRUE(RopeCpu(style, d, f->data(), pos.data(), pos.size(), q.data(), d, 1, nullptr, 0, 0)
-                  .ok());
+  ASSERT_TRUE(
+      RopeCpu(style, d, f->data(), pos.data(), pos.size(), q.data(), d, 1, nullptr, 0, 0).ok());
   RefRope(style, d, 500000.0, pos, rq, d, 1);
   // float angles: error ~ pos * 2^-24 rad for the fastest pair.
   EXPECT_LT(RelL2(q, rq), 1e-2);
@@ -155,13 +159,13 @@ TEST(RopeCpu, AdjacentStyleIsHalvesStyleUnderInterleaving) {
     interleaved[2 * i] = x[i];
     interleaved[2 * i + 1] = x[i + d / 2];
   }
-  auto f = RopeInvFreq({.head_dim = d, .theta = 10000.f, .style = RopeStyle::kHalves, .scaling = {}});
+  auto f =
+      RopeInvFreq({.head_dim = d, .theta = 10000.f, .style = RopeStyle::kHalves, .scaling = {}});
   ASSERT_TRUE(f.ok());
   const int32_t pos[] = {1234};
   auto halves = x;
-  ASSERT_TRUE(RopeCpu(RopeStyle::kHalves, d, f->data(), pos, 1, halves.data(), d, 1, nullptr, 0,
-                      0)
-                  .ok());
+  ASSERT_TRUE(
+      RopeCpu(RopeStyle::kHalves, d, f->data(), pos, 1, halves.data(), d, 1, nullptr, 0, 0).ok());
   ASSERT_TRUE(RopeCpu(RopeStyle::kAdjacentPairs, d, f->data(), pos, 1, interleaved.data(), d, 1,
                       nullptr, 0, 0)
                   .ok());
@@ -181,9 +185,9 @@ TEST(RopeCpu, RejectsBadShapes) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(RopeCpu(RopeStyle::kHalves, 8, nullptr, pos, 1, x, 8, 1, x, 8, 1).code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(QkNormRopeCpu(RopeStyle::kHalves, 8, f, pos, 1, x, 8, 1, x, 8, 1, nullptr, f, 1e-6f)
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      QkNormRopeCpu(RopeStyle::kHalves, 8, f, pos, 1, x, 8, 1, x, 8, 1, nullptr, f, 1e-6f).code(),
+      StatusCode::kInvalidArgument);
 }
 
 TEST(RopeGpuSupport, HeadDims) {

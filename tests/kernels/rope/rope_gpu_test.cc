@@ -31,8 +31,8 @@ void RunCase(DType dtype, const rope_cases::RopeCase& c, int64_t tokens, bool fu
   std::vector<int32_t> pos(tokens);
   std::mt19937 rng(tokens);
   for (auto& p : pos) p = static_cast<int32_t>(rng() % rope_cases::kMaxPosition);
-  auto inv_freq = RopeInvFreq({.head_dim = d, .theta = c.theta, .style = c.style,
-                               .scaling = c.scaling});
+  auto inv_freq =
+      RopeInvFreq({.head_dim = d, .theta = c.theta, .style = c.style, .scaling = c.scaling});
   ASSERT_TRUE(inv_freq.ok()) << inv_freq.status().ToString();
   const auto qw = RandomVector(d, 1, 0.5f, 1.5f), kw = RandomVector(d, 2, 0.5f, 1.5f);
 

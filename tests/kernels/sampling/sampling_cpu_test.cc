@@ -34,7 +34,8 @@ TEST(Philox, UnitFloatsAreInsideTheOpenInterval) {
   EXPECT_GT(philox::ToOpenUnitFloat(0), 0.f);
   EXPECT_LT(philox::ToOpenUnitFloat(~0u), 1.f);
   double sum = 0;
-  for (uint32_t i = 0; i < 4000; ++i) sum += philox::ToOpenUnitFloat(philox::SamplerBlock(7, 1, i).v[i % 4]);
+  for (uint32_t i = 0; i < 4000; ++i)
+    sum += philox::ToOpenUnitFloat(philox::SamplerBlock(7, 1, i).v[i % 4]);
   EXPECT_NEAR(sum / 4000, 0.5, 0.02);
 }
 
@@ -91,10 +92,10 @@ TEST(SampleCpu, GreedyPicksArgmaxLowestIdOnTies) {
 TEST(SampleCpu, RepetitionPenaltyDividesPositiveAndMultipliesNegativeLogits) {
   SamplingParams p = Greedy();
   p.repetition_penalty = 1.1f;
-  EXPECT_EQ(SampleOne({2.f, 1.9f, -1.f}, p, 0, {0}, {0}).token, 1);       // 2/1.1 < 1.9
-  EXPECT_EQ(SampleOne({2.f, 1.7f, -1.f}, p, 0, {0}, {0}).token, 0);       // 2/1.1 > 1.7
-  EXPECT_EQ(SampleOne({-1.f, -1.05f}, p, 0, {0}, {0}).token, 1);          // -1*1.1 < -1.05
-  EXPECT_EQ(SampleOne({-1.f, -1.05f}, Greedy(), 0, {0}, {0}).token, 0);   // penalty 1: off
+  EXPECT_EQ(SampleOne({2.f, 1.9f, -1.f}, p, 0, {0}, {0}).token, 1);      // 2/1.1 < 1.9
+  EXPECT_EQ(SampleOne({2.f, 1.7f, -1.f}, p, 0, {0}, {0}).token, 0);      // 2/1.1 > 1.7
+  EXPECT_EQ(SampleOne({-1.f, -1.05f}, p, 0, {0}, {0}).token, 1);         // -1*1.1 < -1.05
+  EXPECT_EQ(SampleOne({-1.f, -1.05f}, Greedy(), 0, {0}, {0}).token, 0);  // penalty 1: off
 }
 
 TEST(SampleCpu, FrequencyAndPresencePenaltiesUseOutputCounts) {
@@ -174,7 +175,8 @@ TEST(SampleCpu, TemperatureSamplesTheScaledSoftmax) {
   const auto f = Draw(LogitsOf(kProbs), p, 6000);
   double z = 0;
   for (double q : kProbs) z += std::sqrt(q);
-  for (int i = 0; i < 5; ++i) EXPECT_NEAR(f.count(i) ? f.at(i) : 0.0, std::sqrt(kProbs[i]) / z, 0.03) << i;
+  for (int i = 0; i < 5; ++i)
+    EXPECT_NEAR(f.count(i) ? f.at(i) : 0.0, std::sqrt(kProbs[i]) / z, 0.03) << i;
 }
 
 TEST(SampleCpu, SameSeedAndStepSameTokenOtherwiseIndependent) {
@@ -223,9 +225,9 @@ TEST(SampleCpu, RejectsBadInput) {
             StatusCode::kInvalidArgument);
   p = {};
   const int32_t off[2] = {0, 1}, bad_tok[1] = {2}, cnt[1] = {1};
-  EXPECT_EQ(SampleCpu(logits.data(), 1, 2, &p, &step, {off, bad_tok, cnt}, {&tok, &lp, tid, tlp})
-                .code(),
-            StatusCode::kOutOfRange);
+  EXPECT_EQ(
+      SampleCpu(logits.data(), 1, 2, &p, &step, {off, bad_tok, cnt}, {&tok, &lp, tid, tlp}).code(),
+      StatusCode::kOutOfRange);
   EXPECT_EQ(SampleCpu(logits.data(), 1, 0, &p, &step, {}, {&tok, &lp, tid, tlp}).code(),
             StatusCode::kInvalidArgument);
 }

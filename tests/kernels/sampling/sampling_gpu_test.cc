@@ -65,17 +65,17 @@ Result RunGpu(const Batch& b) {
   DeviceBuffer params = DeviceBuffer::FromVector(b.params);
   DeviceBuffer steps = DeviceBuffer::FromVector(b.steps);
   DeviceBuffer off = DeviceBuffer::FromVector(b.offsets);
-  DeviceBuffer tok = DeviceBuffer::FromVector(b.tokens.empty() ? std::vector<int32_t>{0} : b.tokens);
-  DeviceBuffer cnt = DeviceBuffer::FromVector(b.counts.empty() ? std::vector<int32_t>{0} : b.counts);
+  DeviceBuffer tok =
+      DeviceBuffer::FromVector(b.tokens.empty() ? std::vector<int32_t>{0} : b.tokens);
+  DeviceBuffer cnt =
+      DeviceBuffer::FromVector(b.counts.empty() ? std::vector<int32_t>{0} : b.counts);
   DeviceBuffer ids(b.num_seqs * 4), lp(b.num_seqs * 4);
   DeviceBuffer top_ids(b.num_seqs * kMaxLogprobs * 4), top_lp(b.num_seqs * kMaxLogprobs * 4);
   for (DeviceBuffer* d : {&ids, &lp, &top_ids, &top_lp}) d->Poison();
-  const Status s = Sample(logits.as<float>(), b.num_seqs, b.vocab, params.as<SamplingParams>(),
-                          steps.as<int64_t>(),
-                          {off.as<int32_t>(), tok.as<int32_t>(), cnt.as<int32_t>()},
-                          {ids.as<int32_t>(), lp.as<float>(), top_ids.as<int32_t>(),
-                           top_lp.as<float>()},
-                          nullptr);
+  const Status s = Sample(
+      logits.as<float>(), b.num_seqs, b.vocab, params.as<SamplingParams>(), steps.as<int64_t>(),
+      {off.as<int32_t>(), tok.as<int32_t>(), cnt.as<int32_t>()},
+      {ids.as<int32_t>(), lp.as<float>(), top_ids.as<int32_t>(), top_lp.as<float>()}, nullptr);
   EXPECT_TRUE(s.ok()) << s.ToString();
   HEARTH_CUDA_OK(cudaDeviceSynchronize());
   return {ids.ToVector<int32_t>(), top_ids.ToVector<int32_t>(), lp.ToVector<float>(),
@@ -85,8 +85,8 @@ Result RunGpu(const Batch& b) {
 Result RunCpu(const Batch& b) {
   Result r{std::vector<int32_t>(b.num_seqs), std::vector<int32_t>(b.num_seqs * kMaxLogprobs),
            std::vector<float>(b.num_seqs), std::vector<float>(b.num_seqs * kMaxLogprobs)};
-  const Status s = SampleCpu(b.logits.data(), b.num_seqs, b.vocab, b.params.data(),
-                             b.steps.data(), {b.offsets.data(), b.tokens.data(), b.counts.data()},
+  const Status s = SampleCpu(b.logits.data(), b.num_seqs, b.vocab, b.params.data(), b.steps.data(),
+                             {b.offsets.data(), b.tokens.data(), b.counts.data()},
                              {r.ids.data(), r.lp.data(), r.top_ids.data(), r.top_lp.data()});
   EXPECT_TRUE(s.ok()) << s.ToString();
   return r;
@@ -109,10 +109,11 @@ TEST(SamplerGpu, MatchesCpuTwin) {
         const float* row = b.logits.data() + int64_t{s} * c.vocab;
         if (greedy) ADD_FAILURE() << "greedy row " << s << " differs (details below)";
         mismatches += !greedy;
-        std::printf("row %d (%s, T=%g k=%d p=%g min_p=%g): gpu token %d (raw logit %g), cpu "
-                    "token %d (raw logit %g)\n",
-                    s, greedy ? "greedy" : "sampled", p.temperature, p.top_k, p.top_p, p.min_p,
-                    gpu.ids[s], row[gpu.ids[s]], cpu.ids[s], row[cpu.ids[s]]);
+        std::printf(
+            "row %d (%s, T=%g k=%d p=%g min_p=%g): gpu token %d (raw logit %g), cpu "
+            "token %d (raw logit %g)\n",
+            s, greedy ? "greedy" : "sampled", p.temperature, p.top_k, p.top_p, p.min_p, gpu.ids[s],
+            row[gpu.ids[s]], cpu.ids[s], row[cpu.ids[s]]);
         continue;
       }
       EXPECT_NEAR(gpu.lp[s], cpu.lp[s], 1e-3) << "token logprob, row " << s;
