@@ -51,6 +51,9 @@ for step in $STEPS; do
       done ;;
   esac
 done
+# Logs go back as one archive (the device tool returns at most 8 files); the summary prints last
+# so that it is never cut from the end of the output.
+(cd "$OUT" && tar -czf logs.tar.gz --remove-files *.log 2>/dev/null)
+if [[ -f $OUT/results.txt ]]; then echo "== results"; grep -c RESULT "$OUT/results.txt"; fi
 echo "== summary"; cat "$summary"
-[[ -f $OUT/results.txt ]] && { echo "== results"; cat "$OUT/results.txt"; }
 exit 0
