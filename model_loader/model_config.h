@@ -35,6 +35,8 @@ struct RopeScaling {
   double low_freq_factor = 1.0;
   double high_freq_factor = 1.0;
   int64_t original_max_position = 0;
+
+  bool operator==(const RopeScaling&) const = default;
 };
 
 struct ModelConfig {
