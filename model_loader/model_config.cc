@@ -41,9 +41,12 @@ Status GgufOptionalFloat(const gguf::GgufFile& f, const std::string& key, double
 
 std::string_view ArchitectureName(Architecture a) {
   switch (a) {
-    case Architecture::kLlama: return "llama";
-    case Architecture::kQwen2: return "qwen2";
-    case Architecture::kQwen3: return "qwen3";
+    case Architecture::kLlama:
+      return "llama";
+    case Architecture::kQwen2:
+      return "qwen2";
+    case Architecture::kQwen3:
+      return "qwen3";
   }
   return "unknown";
 }
@@ -53,10 +56,10 @@ Status ValidateConfig(const ModelConfig& c, const std::string& source) {
     return InvalidArgumentError(source + ": invalid model config: " + what);
   };
   const std::pair<const char*, int64_t> dims[] = {
-      {"hidden_size", c.hidden_size},   {"num_layers", c.num_layers},
-      {"num_heads", c.num_heads},       {"num_kv_heads", c.num_kv_heads},
-      {"head_dim", c.head_dim},         {"ffn_size", c.ffn_size},
-      {"vocab_size", c.vocab_size},     {"context_length", c.context_length}};
+      {"hidden_size", c.hidden_size}, {"num_layers", c.num_layers},
+      {"num_heads", c.num_heads},     {"num_kv_heads", c.num_kv_heads},
+      {"head_dim", c.head_dim},       {"ffn_size", c.ffn_size},
+      {"vocab_size", c.vocab_size},   {"context_length", c.context_length}};
   for (const auto& [name, v] : dims) {
     if (v <= 0 || v > kMaxDim) {
       return bad(std::string(name) + " = " + std::to_string(v) + " is not in [1, 2^31]");
@@ -77,7 +80,9 @@ Status ValidateConfig(const ModelConfig& c, const std::string& source) {
       (!(c.rope_scaling.factor > 0) || !std::isfinite(c.rope_scaling.factor))) {
     return bad("rope scaling factor must be > 0");
   }
-  if (c.bos_id >= c.vocab_size) return bad("bos id " + std::to_string(c.bos_id) + " >= vocab size");
+  if (c.bos_id < -1 || c.bos_id >= c.vocab_size) {
+    return bad("bos id " + std::to_string(c.bos_id) + " is not in the vocabulary");
+  }
   for (int64_t e : c.eos_ids) {
     if (e < 0 || e >= c.vocab_size) return bad("eos id " + std::to_string(e) + " not in vocab");
   }
@@ -87,9 +92,12 @@ Status ValidateConfig(const ModelConfig& c, const std::string& source) {
 Result<ModelConfig> ConfigFromGguf(const gguf::GgufFile& f) {
   HEARTH_ASSIGN_OR_RETURN(const std::string arch_name, f.GetString("general.architecture"));
   ModelConfig c;
-  if (arch_name == "llama") c.arch = Architecture::kLlama;
-  else if (arch_name == "qwen2") c.arch = Architecture::kQwen2;
-  else if (arch_name == "qwen3") c.arch = Architecture::kQwen3;
+  if (arch_name == "llama")
+    c.arch = Architecture::kLlama;
+  else if (arch_name == "qwen2")
+    c.arch = Architecture::kQwen2;
+  else if (arch_name == "qwen3")
+    c.arch = Architecture::kQwen3;
   else {
     return UnimplementedError(f.path() + ": unknown architecture '" + arch_name +
                               "' (supported: llama, qwen2, qwen3)");
@@ -110,8 +118,9 @@ Result<ModelConfig> ConfigFromGguf(const gguf::GgufFile& f) {
   int64_t value_length = c.head_dim;
   HEARTH_RETURN_IF_ERROR(GgufOptionalInt(f, p + "attention.value_length", &value_length));
   if (value_length != c.head_dim) {
-    return UnimplementedError(f.path() + ": attention.value_length " + std::to_string(value_length) +
-                              " differs from key_length " + std::to_string(c.head_dim));
+    return UnimplementedError(f.path() + ": attention.value_length " +
+                              std::to_string(value_length) + " differs from key_length " +
+                              std::to_string(c.head_dim));
   }
   int64_t rope_dims = c.head_dim;
   HEARTH_RETURN_IF_ERROR(GgufOptionalInt(f, p + "rope.dimension_count", &rope_dims));
@@ -121,8 +130,7 @@ Result<ModelConfig> ConfigFromGguf(const gguf::GgufFile& f) {
                               std::to_string(c.head_dim) + ") is not supported");
   }
   HEARTH_RETURN_IF_ERROR(GgufOptionalFloat(f, p + "rope.freq_base", &c.rope_theta));
-  HEARTH_RETURN_IF_ERROR(
-      GgufOptionalFloat(f, p + "attention.layer_norm_rms_epsilon", &c.norm_eps));
+  HEARTH_RETURN_IF_ERROR(GgufOptionalFloat(f, p + "attention.layer_norm_rms_epsilon", &c.norm_eps));
   // Vocabulary: {arch}.vocab_size, else the tokenizer's token list, else the embedding rows.
   if (f.Find(p + "vocab_size") != nullptr) {
     HEARTH_ASSIGN_OR_RETURN(c.vocab_size, f.GetInt(p + "vocab_size"));
@@ -140,7 +148,8 @@ Result<ModelConfig> ConfigFromGguf(const gguf::GgufFile& f) {
     HEARTH_ASSIGN_OR_RETURN(const std::string type, f.GetString(p + "rope.scaling.type"));
     if (type == "linear") {
       c.rope_scaling.type = RopeScalingType::kLinear;
-      HEARTH_RETURN_IF_ERROR(GgufOptionalFloat(f, p + "rope.scaling.factor", &c.rope_scaling.factor));
+      HEARTH_RETURN_IF_ERROR(
+          GgufOptionalFloat(f, p + "rope.scaling.factor", &c.rope_scaling.factor));
     } else if (type != "none") {
       return UnimplementedError(f.path() + ": rope.scaling.type '" + type + "' is not supported");
     }
@@ -221,7 +230,8 @@ Status ParseRopeScaling(const json& j, const std::string& src, RopeScaling* out)
     HEARTH_RETURN_IF_ERROR(JsonInt(rs, "original_max_position_embeddings",
                                    &out->original_max_position, src, /*required=*/true));
     if (!(out->high_freq_factor > out->low_freq_factor) || out->original_max_position <= 0) {
-      return InvalidArgumentError(src + ": llama3 rope_scaling needs high_freq_factor > "
+      return InvalidArgumentError(src +
+                                  ": llama3 rope_scaling needs high_freq_factor > "
                                   "low_freq_factor and original_max_position_embeddings > 0");
     }
   } else {
@@ -242,9 +252,12 @@ Result<ModelConfig> ConfigFromHfJson(std::string_view text, const std::string& s
   }
   const std::string arch = (*archs)[0].get<std::string>();
   ModelConfig c;
-  if (arch == "LlamaForCausalLM" || arch == "MistralForCausalLM") c.arch = Architecture::kLlama;
-  else if (arch == "Qwen2ForCausalLM") c.arch = Architecture::kQwen2;
-  else if (arch == "Qwen3ForCausalLM") c.arch = Architecture::kQwen3;
+  if (arch == "LlamaForCausalLM" || arch == "MistralForCausalLM")
+    c.arch = Architecture::kLlama;
+  else if (arch == "Qwen2ForCausalLM")
+    c.arch = Architecture::kQwen2;
+  else if (arch == "Qwen3ForCausalLM")
+    c.arch = Architecture::kQwen3;
   else {
     return UnimplementedError(src + ": unknown architecture '" + arch +
                               "' (supported: LlamaForCausalLM, MistralForCausalLM, "
@@ -273,7 +286,8 @@ Result<ModelConfig> ConfigFromHfJson(std::string_view text, const std::string& s
     bool bias = false;
     HEARTH_RETURN_IF_ERROR(JsonBool(j, "attention_bias", &bias, src));
     if (bias) {
-      return UnimplementedError(src + ": attention_bias=true (biased o_proj) is not supported for " + arch);
+      return UnimplementedError(
+          src + ": attention_bias=true (biased o_proj) is not supported for " + arch);
     }
   }
   HEARTH_RETURN_IF_ERROR(JsonInt(j, "bos_token_id", &c.bos_id, src, false));
@@ -281,7 +295,8 @@ Result<ModelConfig> ConfigFromHfJson(std::string_view text, const std::string& s
   if (eos != j.end() && !eos->is_null()) {
     if (eos->is_array()) {
       for (const json& e : *eos) {
-        if (!e.is_number_integer()) return InvalidArgumentError(src + ": eos_token_id entries must be integers");
+        if (!e.is_number_integer())
+          return InvalidArgumentError(src + ": eos_token_id entries must be integers");
         c.eos_ids.push_back(e.get<int64_t>());
       }
     } else {

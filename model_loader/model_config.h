@@ -54,10 +54,10 @@ struct ModelConfig {
   RopeStyle rope_style = RopeStyle::kAdjacentPairs;
   double norm_eps = 1e-5;
   bool tied_embeddings = false;
-  bool attention_bias = false;  // q/k/v projections carry biases (qwen2)
-  bool qk_norm = false;         // per-head RMSNorm on q and k before RoPE (qwen3)
-  int64_t bos_id = -1;          // -1: none
-  std::vector<int64_t> eos_ids; // the first is the canonical EOS; may be empty
+  bool attention_bias = false;   // q/k/v projections carry biases (qwen2)
+  bool qk_norm = false;          // per-head RMSNorm on q and k before RoPE (qwen3)
+  int64_t bos_id = -1;           // -1: none
+  std::vector<int64_t> eos_ids;  // the first is the canonical EOS; may be empty
 
   bool operator==(const ModelConfig&) const = default;
 };

@@ -21,13 +21,20 @@ constexpr NameRule kGgufGlobal[] = {
     {"rope_freqs.weight", "rope_freqs"},
 };
 constexpr NameRule kGgufLayer[] = {
-    {"attn_norm.weight", "attn_norm"}, {"attn_q.weight", "wq"},
-    {"attn_k.weight", "wk"},           {"attn_v.weight", "wv"},
-    {"attn_output.weight", "wo"},      {"attn_q.bias", "bq"},
-    {"attn_k.bias", "bk"},             {"attn_v.bias", "bv"},
-    {"attn_q_norm.weight", "q_norm"},  {"attn_k_norm.weight", "k_norm"},
-    {"ffn_norm.weight", "ffn_norm"},   {"ffn_gate.weight", "w_gate"},
-    {"ffn_up.weight", "w_up"},         {"ffn_down.weight", "w_down"},
+    {"attn_norm.weight", "attn_norm"},
+    {"attn_q.weight", "wq"},
+    {"attn_k.weight", "wk"},
+    {"attn_v.weight", "wv"},
+    {"attn_output.weight", "wo"},
+    {"attn_q.bias", "bq"},
+    {"attn_k.bias", "bk"},
+    {"attn_v.bias", "bv"},
+    {"attn_q_norm.weight", "q_norm"},
+    {"attn_k_norm.weight", "k_norm"},
+    {"ffn_norm.weight", "ffn_norm"},
+    {"ffn_gate.weight", "w_gate"},
+    {"ffn_up.weight", "w_up"},
+    {"ffn_down.weight", "w_down"},
 };
 constexpr NameRule kHfGlobal[] = {
     {"model.embed_tokens.weight", "embed"},
@@ -219,8 +226,8 @@ Status Weights::CheckAgainst(const ModelConfig& c) const {
     }
     if (wanted_names.count(name) == 0 && name != "lm_head") {
       return InvalidArgumentError(v.source_file + ": tensor '" + v.source_name + "' (" + name +
-                                  ") is not used by this " +
-                                  std::string(ArchitectureName(c.arch)) + " configuration");
+                                  ") is not used by this " + std::string(ArchitectureName(c.arch)) +
+                                  " configuration");
     }
   }
   return Status::Ok();

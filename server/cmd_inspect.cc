@@ -69,8 +69,7 @@ int Inspect(const std::string& path, int64_t context, const std::string& kv_name
               (long long)c.num_kv_heads, (long long)c.head_dim, (long long)c.ffn_size);
   std::printf("vocab %lld, context %lld, rope theta %g (%s), norm eps %g\n",
               (long long)c.vocab_size, (long long)c.context_length, c.rope_theta,
-              c.rope_style == RopeStyle::kAdjacentPairs ? "adjacent pairs" : "halves",
-              c.norm_eps);
+              c.rope_style == RopeStyle::kAdjacentPairs ? "adjacent pairs" : "halves", c.norm_eps);
   std::printf("tied embeddings: %s, attention bias: %s, q/k norm: %s\n",
               c.tied_embeddings ? "yes" : "no", c.attention_bias ? "yes" : "no",
               c.qk_norm ? "yes" : "no");
@@ -101,8 +100,9 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
   auto context = std::make_shared<int64_t>(0);
   auto kv = std::make_shared<std::string>("f16");
   cmd->add_option("path", *path, "A .gguf file or a Hugging Face model directory")->required();
-  cmd->add_option("--context", *context, "Context length for the memory estimate "
-                                         "(default: the model's)");
+  cmd->add_option("--context", *context,
+                  "Context length for the memory estimate "
+                  "(default: the model's)");
   cmd->add_option("--kv-dtype", *kv, "KV-cache element type: f16, bf16 or f32")->default_str("f16");
   cmd->callback([=] { *exit_code = Inspect(*path, *context, *kv); });
 }

@@ -29,32 +29,59 @@ constexpr uint64_t kDefaultAlignment = 32;
 // GGML type ids (ggml.h) to Hearth dtypes; nullopt for ids Hearth does not load.
 std::optional<DType> DTypeFromGgmlType(uint32_t id) {
   switch (id) {
-    case 0: return DType::kF32;
-    case 1: return DType::kF16;
-    case 2: return DType::kQ4_0;
-    case 3: return DType::kQ4_1;
-    case 6: return DType::kQ5_0;
-    case 7: return DType::kQ5_1;
-    case 8: return DType::kQ8_0;
-    case 10: return DType::kQ2_K;
-    case 11: return DType::kQ3_K;
-    case 12: return DType::kQ4_K;
-    case 13: return DType::kQ5_K;
-    case 14: return DType::kQ6_K;
-    case 30: return DType::kBF16;
-    default: return std::nullopt;
+    case 0:
+      return DType::kF32;
+    case 1:
+      return DType::kF16;
+    case 2:
+      return DType::kQ4_0;
+    case 3:
+      return DType::kQ4_1;
+    case 6:
+      return DType::kQ5_0;
+    case 7:
+      return DType::kQ5_1;
+    case 8:
+      return DType::kQ8_0;
+    case 10:
+      return DType::kQ2_K;
+    case 11:
+      return DType::kQ3_K;
+    case 12:
+      return DType::kQ4_K;
+    case 13:
+      return DType::kQ5_K;
+    case 14:
+      return DType::kQ6_K;
+    case 30:
+      return DType::kBF16;
+    default:
+      return std::nullopt;
   }
 }
 
 // Smallest encoded size of one value of type t (used to bound counts before allocating).
 uint64_t MinEncodedSize(ValueType t) {
   switch (t) {
-    case ValueType::kUint8: case ValueType::kInt8: case ValueType::kBool: return 1;
-    case ValueType::kUint16: case ValueType::kInt16: return 2;
-    case ValueType::kUint32: case ValueType::kInt32: case ValueType::kFloat32: return 4;
-    case ValueType::kUint64: case ValueType::kInt64: case ValueType::kFloat64: return 8;
-    case ValueType::kString: return 8;
-    case ValueType::kArray: return 12;
+    case ValueType::kUint8:
+    case ValueType::kInt8:
+    case ValueType::kBool:
+      return 1;
+    case ValueType::kUint16:
+    case ValueType::kInt16:
+      return 2;
+    case ValueType::kUint32:
+    case ValueType::kInt32:
+    case ValueType::kFloat32:
+      return 4;
+    case ValueType::kUint64:
+    case ValueType::kInt64:
+    case ValueType::kFloat64:
+      return 8;
+    case ValueType::kString:
+      return 8;
+    case ValueType::kArray:
+      return 12;
   }
   return 1;
 }
@@ -65,19 +92,32 @@ bool IsValidValueType(uint32_t t) { return t <= static_cast<uint32_t>(ValueType:
 
 std::string_view ValueTypeName(ValueType t) {
   switch (t) {
-    case ValueType::kUint8: return "uint8";
-    case ValueType::kInt8: return "int8";
-    case ValueType::kUint16: return "uint16";
-    case ValueType::kInt16: return "int16";
-    case ValueType::kUint32: return "uint32";
-    case ValueType::kInt32: return "int32";
-    case ValueType::kFloat32: return "float32";
-    case ValueType::kBool: return "bool";
-    case ValueType::kString: return "string";
-    case ValueType::kArray: return "array";
-    case ValueType::kUint64: return "uint64";
-    case ValueType::kInt64: return "int64";
-    case ValueType::kFloat64: return "float64";
+    case ValueType::kUint8:
+      return "uint8";
+    case ValueType::kInt8:
+      return "int8";
+    case ValueType::kUint16:
+      return "uint16";
+    case ValueType::kInt16:
+      return "int16";
+    case ValueType::kUint32:
+      return "uint32";
+    case ValueType::kInt32:
+      return "int32";
+    case ValueType::kFloat32:
+      return "float32";
+    case ValueType::kBool:
+      return "bool";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kArray:
+      return "array";
+    case ValueType::kUint64:
+      return "uint64";
+    case ValueType::kInt64:
+      return "int64";
+    case ValueType::kFloat64:
+      return "float64";
   }
   return "unknown";
 }
@@ -93,8 +133,9 @@ class GgufParser {
   explicit GgufParser(GgufFile& f) : f_(f) {}
 
   Status Parse() {
-    if (f_.size_ < 4) return Error(0, DataLoss, "file is " + std::to_string(f_.size_) +
-                                                    " bytes, too short for the GGUF magic");
+    if (f_.size_ < 4)
+      return Error(0, DataLoss,
+                   "file is " + std::to_string(f_.size_) + " bytes, too short for the GGUF magic");
     uint32_t magic = 0;
     HEARTH_RETURN_IF_ERROR(ReadU32(&magic, "magic"));
     if (magic != kMagic) return Error(0, Invalid, "bad magic (not a GGUF file)");
@@ -110,13 +151,15 @@ class GgufParser {
     HEARTH_RETURN_IF_ERROR(ReadU64(&kv_count, "metadata count"));
     // A key-value pair takes at least 8 (key length) + 4 (type) + 1 bytes.
     if (kv_count > Remaining() / 13) {
-      return Error(kv_count_at, OutOfRange, "metadata count " + std::to_string(kv_count) +
-                                                " exceeds what the file can hold");
+      return Error(
+          kv_count_at, OutOfRange,
+          "metadata count " + std::to_string(kv_count) + " exceeds what the file can hold");
     }
     // A tensor info takes at least 8 (name length) + 4 (n_dims) + 8 (ne) + 4 + 8 bytes.
     if (tensor_count > Remaining() / 32) {
-      return Error(tensor_count_at, OutOfRange, "tensor count " + std::to_string(tensor_count) +
-                                                    " exceeds what the file can hold");
+      return Error(
+          tensor_count_at, OutOfRange,
+          "tensor count " + std::to_string(tensor_count) + " exceeds what the file can hold");
     }
     f_.metadata_.reserve(kv_count);
     for (uint64_t i = 0; i < kv_count; ++i) HEARTH_RETURN_IF_ERROR(ParseKeyValue());
@@ -132,10 +175,14 @@ class GgufParser {
   Status Error(uint64_t at, Kind kind, const std::string& what) const {
     std::string m = f_.path_ + ": byte " + std::to_string(at) + ": " + what;
     switch (kind) {
-      case Invalid: return InvalidArgumentError(std::move(m));
-      case OutOfRange: return OutOfRangeError(std::move(m));
-      case DataLoss: return DataLossError(std::move(m));
-      case Unimplemented: return UnimplementedError(std::move(m));
+      case Invalid:
+        return InvalidArgumentError(std::move(m));
+      case OutOfRange:
+        return OutOfRangeError(std::move(m));
+      case DataLoss:
+        return DataLossError(std::move(m));
+      case Unimplemented:
+        return UnimplementedError(std::move(m));
     }
     return InvalidArgumentError(std::move(m));
   }
@@ -144,9 +191,9 @@ class GgufParser {
 
   Status Need(uint64_t n, std::string_view what) const {
     if (n > Remaining()) {
-      return Error(pos_, DataLoss, "truncated: " + std::string(what) + " needs " +
-                                       std::to_string(n) + " bytes, " +
-                                       std::to_string(Remaining()) + " left in the file");
+      return Error(pos_, DataLoss,
+                   "truncated: " + std::string(what) + " needs " + std::to_string(n) + " bytes, " +
+                       std::to_string(Remaining()) + " left in the file");
     }
     return Status::Ok();
   }
@@ -158,6 +205,14 @@ class GgufParser {
     pos_ += sizeof(T);
     return Status::Ok();
   }
+  // Reads a Raw and stores it widened (integers to 64 bits, floats to double).
+  template <class Raw, class Wide>
+  Status ReadScalar(Value* out, std::string_view what) {
+    Raw x;
+    HEARTH_RETURN_IF_ERROR(ReadPod(&x, what));
+    out->v = static_cast<Wide>(x);
+    return Status::Ok();
+  }
   Status ReadU32(uint32_t* out, std::string_view what) { return ReadPod(out, what); }
   Status ReadU64(uint64_t* out, std::string_view what) { return ReadPod(out, what); }
 
@@ -166,9 +221,9 @@ class GgufParser {
     uint64_t len = 0;
     HEARTH_RETURN_IF_ERROR(ReadU64(&len, what));
     if (len > Remaining()) {
-      return Error(at, DataLoss, std::string(what) + " length " + std::to_string(len) +
-                                     " exceeds the " + std::to_string(Remaining()) +
-                                     " bytes left in the file");
+      return Error(at, DataLoss,
+                   std::string(what) + " length " + std::to_string(len) + " exceeds the " +
+                       std::to_string(Remaining()) + " bytes left in the file");
     }
     out->assign(reinterpret_cast<const char*>(f_.data_ + pos_), len);
     pos_ += len;
@@ -177,8 +232,8 @@ class GgufParser {
 
   Status CountValue(uint64_t at) {
     if (++num_values_ > kMaxMetadataValues) {
-      return Error(at, OutOfRange, "more than " + std::to_string(kMaxMetadataValues) +
-                                       " metadata values in total");
+      return Error(at, OutOfRange,
+                   "more than " + std::to_string(kMaxMetadataValues) + " metadata values in total");
     }
     return Status::Ok();
   }
@@ -188,16 +243,26 @@ class GgufParser {
     HEARTH_RETURN_IF_ERROR(CountValue(at));
     out->type = type;
     switch (type) {
-      case ValueType::kUint8: { uint8_t x; HEARTH_RETURN_IF_ERROR(ReadPod(&x, "uint8")); out->v = uint64_t{x}; break; }
-      case ValueType::kUint16: { uint16_t x; HEARTH_RETURN_IF_ERROR(ReadPod(&x, "uint16")); out->v = uint64_t{x}; break; }
-      case ValueType::kUint32: { uint32_t x; HEARTH_RETURN_IF_ERROR(ReadPod(&x, "uint32")); out->v = uint64_t{x}; break; }
-      case ValueType::kUint64: { uint64_t x; HEARTH_RETURN_IF_ERROR(ReadPod(&x, "uint64")); out->v = x; break; }
-      case ValueType::kInt8: { int8_t x; HEARTH_RETURN_IF_ERROR(ReadPod(&x, "int8")); out->v = int64_t{x}; break; }
-      case ValueType::kInt16: { int16_t x; HEARTH_RETURN_IF_ERROR(ReadPod(&x, "int16")); out->v = int64_t{x}; break; }
-      case ValueType::kInt32: { int32_t x; HEARTH_RETURN_IF_ERROR(ReadPod(&x, "int32")); out->v = int64_t{x}; break; }
-      case ValueType::kInt64: { int64_t x; HEARTH_RETURN_IF_ERROR(ReadPod(&x, "int64")); out->v = x; break; }
-      case ValueType::kFloat32: { float x; HEARTH_RETURN_IF_ERROR(ReadPod(&x, "float32")); out->v = double{x}; break; }
-      case ValueType::kFloat64: { double x; HEARTH_RETURN_IF_ERROR(ReadPod(&x, "float64")); out->v = x; break; }
+      case ValueType::kUint8:
+        return ReadScalar<uint8_t, uint64_t>(out, "uint8");
+      case ValueType::kUint16:
+        return ReadScalar<uint16_t, uint64_t>(out, "uint16");
+      case ValueType::kUint32:
+        return ReadScalar<uint32_t, uint64_t>(out, "uint32");
+      case ValueType::kUint64:
+        return ReadScalar<uint64_t, uint64_t>(out, "uint64");
+      case ValueType::kInt8:
+        return ReadScalar<int8_t, int64_t>(out, "int8");
+      case ValueType::kInt16:
+        return ReadScalar<int16_t, int64_t>(out, "int16");
+      case ValueType::kInt32:
+        return ReadScalar<int32_t, int64_t>(out, "int32");
+      case ValueType::kInt64:
+        return ReadScalar<int64_t, int64_t>(out, "int64");
+      case ValueType::kFloat32:
+        return ReadScalar<float, double>(out, "float32");
+      case ValueType::kFloat64:
+        return ReadScalar<double, double>(out, "float64");
       case ValueType::kBool: {
         uint8_t x;
         HEARTH_RETURN_IF_ERROR(ReadPod(&x, "bool"));
@@ -226,14 +291,15 @@ class GgufParser {
         Array arr;
         arr.elem_type = static_cast<ValueType>(elem);
         if (count > Remaining() / MinEncodedSize(arr.elem_type)) {
-          return Error(count_at, DataLoss, "array count " + std::to_string(count) + " of " +
-                                               std::string(ValueTypeName(arr.elem_type)) +
-                                               " exceeds the " + std::to_string(Remaining()) +
-                                               " bytes left in the file");
+          return Error(count_at, DataLoss,
+                       "array count " + std::to_string(count) + " of " +
+                           std::string(ValueTypeName(arr.elem_type)) + " exceeds the " +
+                           std::to_string(Remaining()) + " bytes left in the file");
         }
         if (count > kMaxMetadataValues - num_values_) {
-          return Error(count_at, OutOfRange, "array count " + std::to_string(count) +
-                                                 " exceeds the metadata value limit");
+          return Error(
+              count_at, OutOfRange,
+              "array count " + std::to_string(count) + " exceeds the metadata value limit");
         }
         arr.items.resize(count);
         for (uint64_t i = 0; i < count; ++i) {
@@ -274,13 +340,19 @@ class GgufParser {
     const auto* a = std::get_if<uint64_t>(&v->v);
     const auto* s = std::get_if<int64_t>(&v->v);
     uint64_t align = 0;
-    if (a != nullptr) align = *a;
-    else if (s != nullptr && *s > 0) align = static_cast<uint64_t>(*s);
+    if (a != nullptr)
+      align = *a;
+    else if (s != nullptr && *s > 0)
+      align = static_cast<uint64_t>(*s);
     if (align == 0 || !std::has_single_bit(align) || align % 8 != 0 || align > (1u << 30)) {
       return Error(0, Invalid,
                    "general.alignment must be a power of two, a multiple of 8 and at most 2^30 "
-                   "(got type " + std::string(ValueTypeName(v->type)) + ", value " +
-                       (a ? std::to_string(*a) : s ? std::to_string(*s) : std::string("?")) + ")");
+                   "(got type " +
+                       std::string(ValueTypeName(v->type)) + ", value " +
+                       (a   ? std::to_string(*a)
+                        : s ? std::to_string(*s)
+                            : std::string("?")) +
+                       ")");
     }
     f_.alignment_ = align;
     return Status::Ok();
@@ -297,8 +369,9 @@ class GgufParser {
     const uint64_t dims_at = pos_;
     HEARTH_RETURN_IF_ERROR(ReadU32(&n_dims, "tensor n_dims"));
     if (n_dims == 0 || n_dims > kMaxDims) {
-      return Error(dims_at, Invalid, "tensor '" + t.name + "' has " + std::to_string(n_dims) +
-                                         " dimensions (need 1 to " + std::to_string(kMaxDims) + ")");
+      return Error(dims_at, Invalid,
+                   "tensor '" + t.name + "' has " + std::to_string(n_dims) +
+                       " dimensions (need 1 to " + std::to_string(kMaxDims) + ")");
     }
     int64_t num_elems = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
@@ -307,9 +380,9 @@ class GgufParser {
       HEARTH_RETURN_IF_ERROR(ReadU64(&ne, "tensor dimension"));
       if (ne == 0 || ne > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
           static_cast<int64_t>(ne) > std::numeric_limits<int64_t>::max() / num_elems) {
-        return Error(ne_at, OutOfRange, "tensor '" + t.name + "' dimension " + std::to_string(d) +
-                                            " = " + std::to_string(ne) +
-                                            " is zero or overflows the element count");
+        return Error(ne_at, OutOfRange,
+                     "tensor '" + t.name + "' dimension " + std::to_string(d) + " = " +
+                         std::to_string(ne) + " is zero or overflows the element count");
       }
       num_elems *= static_cast<int64_t>(ne);
       t.shape.push_back(static_cast<int64_t>(ne));
@@ -319,16 +392,17 @@ class GgufParser {
     HEARTH_RETURN_IF_ERROR(ReadU32(&ggml_type, "tensor type"));
     const std::optional<DType> dtype = DTypeFromGgmlType(ggml_type);
     if (!dtype) {
-      return Error(type_at, Unimplemented, "tensor '" + t.name + "': unknown/unsupported tensor type " +
-                                               std::to_string(ggml_type));
+      return Error(
+          type_at, Unimplemented,
+          "tensor '" + t.name + "': unknown/unsupported tensor type " + std::to_string(ggml_type));
     }
     t.dtype = *dtype;
     const DTypeInfo info = GetDTypeInfo(t.dtype);
     if (t.shape[0] % info.block_elems != 0) {
-      return Error(type_at, Invalid, "tensor '" + t.name + "' row length " +
-                                         std::to_string(t.shape[0]) + " is not a multiple of the " +
-                                         std::string(info.name) + " block size " +
-                                         std::to_string(info.block_elems));
+      return Error(type_at, Invalid,
+                   "tensor '" + t.name + "' row length " + std::to_string(t.shape[0]) +
+                       " is not a multiple of the " + std::string(info.name) + " block size " +
+                       std::to_string(info.block_elems));
     }
     const std::optional<int64_t> nbytes = DTypeBytes(t.dtype, num_elems);
     if (!nbytes) return Error(type_at, OutOfRange, "tensor '" + t.name + "' byte size overflows");
@@ -348,9 +422,9 @@ class GgufParser {
       TensorInfo& t = f_.tensors_[i];
       const uint64_t rel = t.offset;
       if (rel % align != 0) {
-        return Error(offsets_at_[i], Invalid, "tensor '" + t.name + "' offset " +
-                                                  std::to_string(rel) + " is not a multiple of " +
-                                                  "the alignment " + std::to_string(align));
+        return Error(offsets_at_[i], Invalid,
+                     "tensor '" + t.name + "' offset " + std::to_string(rel) +
+                         " is not a multiple of " + "the alignment " + std::to_string(align));
       }
       if (data_start > f_.size_ || rel > f_.size_ - data_start ||
           t.nbytes > f_.size_ - data_start - rel) {
@@ -365,9 +439,8 @@ class GgufParser {
     }
     std::vector<size_t> order(f_.tensors_.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return f_.tensors_[a].offset < f_.tensors_[b].offset;
-    });
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return f_.tensors_[a].offset < f_.tensors_[b].offset; });
     for (size_t k = 1; k < order.size(); ++k) {
       const TensorInfo& prev = f_.tensors_[order[k - 1]];
       const TensorInfo& cur = f_.tensors_[order[k]];

@@ -36,7 +36,8 @@ std::optional<double> AsFloat(const Value& v) {
 
 Result<int64_t> GgufFile::GetInt(std::string_view key) const {
   const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
+  if (v == nullptr)
+    return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
   const std::optional<int64_t> x = AsInt(*v);
   if (!x) return WrongType(path_, key, *v, "an integer that fits int64");
   return *x;
@@ -44,7 +45,8 @@ Result<int64_t> GgufFile::GetInt(std::string_view key) const {
 
 Result<double> GgufFile::GetFloat(std::string_view key) const {
   const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
+  if (v == nullptr)
+    return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
   if (v->type == ValueType::kBool) return WrongType(path_, key, *v, "a number");
   const std::optional<double> x = AsFloat(*v);
   if (!x) return WrongType(path_, key, *v, "a number");
@@ -53,7 +55,8 @@ Result<double> GgufFile::GetFloat(std::string_view key) const {
 
 Result<bool> GgufFile::GetBool(std::string_view key) const {
   const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
+  if (v == nullptr)
+    return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
   const auto* b = std::get_if<bool>(&v->v);
   if (b == nullptr) return WrongType(path_, key, *v, "bool");
   return *b;
@@ -61,7 +64,8 @@ Result<bool> GgufFile::GetBool(std::string_view key) const {
 
 Result<std::string> GgufFile::GetString(std::string_view key) const {
   const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
+  if (v == nullptr)
+    return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
   const auto* s = std::get_if<std::string>(&v->v);
   if (s == nullptr) return WrongType(path_, key, *v, "string");
   return *s;
@@ -69,7 +73,8 @@ Result<std::string> GgufFile::GetString(std::string_view key) const {
 
 Result<std::vector<std::string>> GgufFile::GetStringArray(std::string_view key) const {
   const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
+  if (v == nullptr)
+    return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
   const auto* a = std::get_if<Array>(&v->v);
   if (a == nullptr || a->elem_type != ValueType::kString) {
     return WrongType(path_, key, *v, "array of string");
@@ -82,7 +87,8 @@ Result<std::vector<std::string>> GgufFile::GetStringArray(std::string_view key) 
 
 Result<std::vector<double>> GgufFile::GetFloatArray(std::string_view key) const {
   const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
+  if (v == nullptr)
+    return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
   const auto* a = std::get_if<Array>(&v->v);
   if (a == nullptr || a->elem_type == ValueType::kString || a->elem_type == ValueType::kArray ||
       a->elem_type == ValueType::kBool) {
@@ -96,7 +102,8 @@ Result<std::vector<double>> GgufFile::GetFloatArray(std::string_view key) const 
 
 Result<std::vector<int64_t>> GgufFile::GetIntArray(std::string_view key) const {
   const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
+  if (v == nullptr)
+    return NotFoundError(path_ + ": metadata key '" + std::string(key) + "' not found");
   const auto* a = std::get_if<Array>(&v->v);
   if (a == nullptr || a->elem_type == ValueType::kString || a->elem_type == ValueType::kArray ||
       a->elem_type == ValueType::kFloat32 || a->elem_type == ValueType::kFloat64) {

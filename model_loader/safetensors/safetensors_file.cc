@@ -104,7 +104,8 @@ Status SafetensorsFile::Parse() {
     if (name == "__metadata__") {
       if (!entry.is_object()) return err(8, "__metadata__ is not an object");
       for (auto m = entry.begin(); m != entry.end(); ++m) {
-        if (!m.value().is_string()) return err(8, "__metadata__['" + m.key() + "'] is not a string");
+        if (!m.value().is_string())
+          return err(8, "__metadata__['" + m.key() + "'] is not a string");
         metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -135,7 +136,8 @@ Status SafetensorsFile::Parse() {
       if (!dim || *dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
           (*dim != 0 &&
            num_elems > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(*dim))) {
-        return err(8, where + "shape entries must be non-negative integers whose product fits int64");
+        return err(8,
+                   where + "shape entries must be non-negative integers whose product fits int64");
       }
       t.shape.push_back(static_cast<int64_t>(*dim));
       num_elems *= static_cast<int64_t>(*dim);
@@ -169,8 +171,8 @@ Status SafetensorsFile::Parse() {
     if (i > 0) {
       const TensorInfo& prev = tensors_[i - 1];
       if (prev.offset + prev.nbytes > tensors_[i].offset) {
-        return err(tensors_[i].offset, "tensor '" + tensors_[i].name + "' overlaps tensor '" +
-                                           prev.name + "'");
+        return err(tensors_[i].offset,
+                   "tensor '" + tensors_[i].name + "' overlaps tensor '" + prev.name + "'");
       }
     }
     index_.emplace(tensors_[i].name, i);
@@ -244,12 +246,14 @@ Result<std::unique_ptr<SafetensorsSet>> SafetensorsSet::Open(const std::string& 
         }
       }
     }
-    if (set->shards_.empty()) return InvalidArgumentError(index_path.string() + ": empty weight_map");
+    if (set->shards_.empty())
+      return InvalidArgumentError(index_path.string() + ": empty weight_map");
     return set;
   }
   const fs::path single = fs::path(dir) / "model.safetensors";
   if (!fs::exists(single, ec)) {
-    return NotFoundError(dir + ": neither model.safetensors.index.json nor model.safetensors found");
+    return NotFoundError(dir +
+                         ": neither model.safetensors.index.json nor model.safetensors found");
   }
   HEARTH_ASSIGN_OR_RETURN(auto f, SafetensorsFile::Open(single.string()));
   set->shards_.push_back(std::move(f));

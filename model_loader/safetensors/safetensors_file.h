@@ -72,7 +72,8 @@ class SafetensorsSet {
 
   const std::vector<std::unique_ptr<SafetensorsFile>>& shards() const { return shards_; }
   // The tensor and the shard holding it, or null.
-  const TensorInfo* FindTensor(std::string_view name, const SafetensorsFile** shard = nullptr) const;
+  const TensorInfo* FindTensor(std::string_view name,
+                               const SafetensorsFile** shard = nullptr) const;
   uint64_t total_file_bytes() const;
 
  private:

@@ -35,8 +35,19 @@ struct Bytes {
 
 // GGUF value type ids.
 enum GgufType : uint32_t {
-  kGU8 = 0, kGI8 = 1, kGU16 = 2, kGI16 = 3, kGU32 = 4, kGI32 = 5, kGF32 = 6, kGBool = 7,
-  kGStr = 8, kGArr = 9, kGU64 = 10, kGI64 = 11, kGF64 = 12,
+  kGU8 = 0,
+  kGI8 = 1,
+  kGU16 = 2,
+  kGI16 = 3,
+  kGU32 = 4,
+  kGI32 = 5,
+  kGF32 = 6,
+  kGBool = 7,
+  kGStr = 8,
+  kGArr = 9,
+  kGU64 = 10,
+  kGI64 = 11,
+  kGF64 = 12,
 };
 
 class GgufBuilder {
@@ -54,8 +65,12 @@ class GgufBuilder {
   }
   GgufBuilder& U32(std::string_view key, uint32_t v) { return Kv(key, kGU32, Bytes().Put(v)); }
   GgufBuilder& F32(std::string_view key, float v) { return Kv(key, kGF32, Bytes().Put(v)); }
-  GgufBuilder& Str(std::string_view key, std::string_view v) { return Kv(key, kGStr, Bytes().Str(v)); }
-  GgufBuilder& Bool(std::string_view key, bool v) { return Kv(key, kGBool, Bytes().Put<uint8_t>(v)); }
+  GgufBuilder& Str(std::string_view key, std::string_view v) {
+    return Kv(key, kGStr, Bytes().Str(v));
+  }
+  GgufBuilder& Bool(std::string_view key, bool v) {
+    return Kv(key, kGBool, Bytes().Put<uint8_t>(v));
+  }
 
   // A tensor info; data_bytes of pattern data are placed at `offset` (relative to the data
   // section; default: after the previous tensor, aligned).
@@ -96,7 +111,8 @@ class GgufBuilder {
 inline std::string WriteTempFile(const std::string& name, const std::vector<uint8_t>& bytes) {
   const std::string path = std::string(::testing::TempDir()) + name;
   std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
   return path;
 }
 

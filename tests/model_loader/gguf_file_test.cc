@@ -34,9 +34,11 @@ GgufBuilder EveryType(uint32_t version) {
       .Kv("u64", kGU64, Bytes().Put<uint64_t>(~uint64_t{0}))
       .Kv("i64", kGI64, Bytes().Put<int64_t>(-(int64_t{1} << 40)))
       .Kv("f64", kGF64, Bytes().Put<double>(-2.25))
-      .Kv("arr_str", kGArr, Bytes().Put<uint32_t>(kGStr).Put<uint64_t>(3).Str("a").Str("").Str("ccc"))
+      .Kv("arr_str", kGArr,
+          Bytes().Put<uint32_t>(kGStr).Put<uint64_t>(3).Str("a").Str("").Str("ccc"))
       .Kv("arr_f32", kGArr, Bytes().Put<uint32_t>(kGF32).Put<uint64_t>(2).Put(1.5f).Put(-3.f))
-      .Kv("arr_i16", kGArr, Bytes().Put<uint32_t>(kGI16).Put<uint64_t>(2).Put<int16_t>(-1).Put<int16_t>(7))
+      .Kv("arr_i16", kGArr,
+          Bytes().Put<uint32_t>(kGI16).Put<uint64_t>(2).Put<int16_t>(-1).Put<int16_t>(7))
       .Kv("arr_empty", kGArr, Bytes().Put<uint32_t>(kGU64).Put<uint64_t>(0));
   // [[[1, 2], []], [[3]]] as arrays of arrays of arrays of uint8.
   Bytes inner12 = Bytes().Put<uint32_t>(kGU8).Put<uint64_t>(2).Put<uint8_t>(1).Put<uint8_t>(2);
@@ -147,7 +149,9 @@ TEST(GgufFile, TruncatedAtEveryOffsetIsAnError) {
     std::vector<uint8_t> cut(full.begin(), full.begin() + n);
     auto f = Parse(cut);
     EXPECT_FALSE(f.ok()) << "accepted a file truncated to " << n << " of " << full.size();
-    if (!f.ok()) EXPECT_NE(f.status().message().find("test.gguf: byte "), std::string::npos);
+    if (!f.ok()) {
+      EXPECT_NE(f.status().message().find("test.gguf: byte "), std::string::npos);
+    }
   }
 }
 
@@ -182,7 +186,8 @@ TEST(GgufFile, HostileCountsAreRejectedBeforeAllocating) {
     g.Kv("s", kGStr, Bytes().Put<uint64_t>(uint64_t{1} << 60));
     auto f = Parse(g.Build());
     ASSERT_FALSE(f.ok());
-    EXPECT_NE(f.status().message().find("string length"), std::string::npos) << f.status().message();
+    EXPECT_NE(f.status().message().find("string length"), std::string::npos)
+        << f.status().message();
   }
   {
     GgufBuilder g;
@@ -298,7 +303,8 @@ TEST(GgufFile, UnknownTensorTypesNameTensorAndOffset) {
     ASSERT_FALSE(f.ok());
     EXPECT_EQ(f.status().code(), StatusCode::kUnimplemented);
     const std::string& m = f.status().message();
-    EXPECT_NE(m.find("unknown/unsupported tensor type " + std::to_string(type)), std::string::npos) << m;
+    EXPECT_NE(m.find("unknown/unsupported tensor type " + std::to_string(type)), std::string::npos)
+        << m;
     EXPECT_NE(m.find("blk.0.attn_q.weight"), std::string::npos) << m;
     EXPECT_NE(m.find("test.gguf: byte "), std::string::npos) << m;
   }

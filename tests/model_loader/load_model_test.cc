@@ -1,13 +1,12 @@
 // LoadModel on real files: stories260K as GGUF and as an HF directory (same model), every
 // tiny-random-llama GGUF type, SmolLM2-135M; and the weight check's error messages.
-#include "model_loader/loaded_model.h"
-
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
+#include "model_loader/loaded_model.h"
 #include "tests/model_loader/gguf_builder.h"
 #include "tests/support/test_support.h"
 
@@ -96,15 +95,16 @@ TEST(LoadModel, Stories260KGgufAndHfAreTheSameModel) {
   EXPECT_EQ(g->weights().Find("layers.0.wk")->shape, (std::vector<int64_t>{32, 64}));
   EXPECT_EQ(g->weights().Find("layers.0.w_down")->shape, (std::vector<int64_t>{64, 172}));
   EXPECT_EQ(g->weights().Find("layers.4.w_down")->source_name, "blk.4.ffn_down.weight");
-  EXPECT_EQ(h->weights().Find("layers.4.w_down")->source_name, "model.layers.4.mlp.down_proj.weight");
+  EXPECT_EQ(h->weights().Find("layers.4.w_down")->source_name,
+            "model.layers.4.mlp.down_proj.weight");
 }
 
 struct TinyCase {
   const char* file;
-  uint64_t total_bytes;        // sum of every tensor's bytes, from gguf-py's GGUFReader
-  uint64_t down1_offset;       // blk.1.ffn_down.weight's data offset and size, from gguf-py
+  uint64_t total_bytes;   // sum of every tensor's bytes, from gguf-py's GGUFReader
+  uint64_t down1_offset;  // blk.1.ffn_down.weight's data offset and size, from gguf-py
   uint64_t down1_bytes;
-  const char* embed_type;      // per-tensor types, from gguf-py
+  const char* embed_type;  // per-tensor types, from gguf-py
   const char* lm_head_type;
   const char* wq_type;
   const char* down_type;
@@ -127,7 +127,8 @@ TEST(LoadModel, EveryTinyRandomLlamaType) {
       {"Q8_0", 1954816, 1339776, 208896, "Q8_0", "Q8_0", "Q8_0", "Q8_0"},
   };
   for (const TinyCase& tc : cases) {
-    const std::string file = std::string("tiny-random-llama/tiny-random-llama-") + tc.file + ".gguf";
+    const std::string file =
+        std::string("tiny-random-llama/tiny-random-llama-") + tc.file + ".gguf";
     SCOPED_TRACE(file);
     auto m = MustLoad(TestDataPath(file));
     ASSERT_TRUE(m);
@@ -194,13 +195,16 @@ TEST(LoadModel, SmolLM2) {
 }
 
 // A minimal GGUF model with the given tensors' shapes (in [out, in] order), all F32.
-std::vector<uint8_t> MiniModel(const std::string& arch,
-                               const std::vector<std::pair<std::string, std::vector<uint64_t>>>& ts) {
+std::vector<uint8_t> MiniModel(
+    const std::string& arch, const std::vector<std::pair<std::string, std::vector<uint64_t>>>& ts) {
   testing::GgufBuilder g;
   g.Str("general.architecture", arch)
-      .U32(arch + ".embedding_length", 8).U32(arch + ".block_count", 1)
-      .U32(arch + ".attention.head_count", 2).U32(arch + ".attention.head_count_kv", 1)
-      .U32(arch + ".feed_forward_length", 16).U32(arch + ".context_length", 32)
+      .U32(arch + ".embedding_length", 8)
+      .U32(arch + ".block_count", 1)
+      .U32(arch + ".attention.head_count", 2)
+      .U32(arch + ".attention.head_count_kv", 1)
+      .U32(arch + ".feed_forward_length", 16)
+      .U32(arch + ".context_length", 32)
       .U32(arch + ".vocab_size", 10);
   for (const auto& [name, shape] : ts) {
     std::vector<uint64_t> ne(shape.rbegin(), shape.rend());
@@ -231,7 +235,8 @@ std::vector<std::pair<std::string, std::vector<uint64_t>>> MiniTensors(bool qwen
   return t;
 }
 
-Result<std::unique_ptr<LoadedModel>> LoadBytes(const std::string& name, const std::vector<uint8_t>& b) {
+Result<std::unique_ptr<LoadedModel>> LoadBytes(const std::string& name,
+                                               const std::vector<uint8_t>& b) {
   return LoadModel(testing::WriteTempFile(name, b));
 }
 
@@ -254,15 +259,18 @@ TEST(LoadModel, WeightCheckNamesMissingAndMismatched) {
   t.erase(t.begin() + 9);  // blk.0.ffn_up.weight
   auto missing = LoadBytes("missing.gguf", MiniModel("llama", t));
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("missing weight 'layers.0.w_up' (expected shape [16, 8])"),
-            std::string::npos) << missing.status().message();
+  EXPECT_NE(
+      missing.status().message().find("missing weight 'layers.0.w_up' (expected shape [16, 8])"),
+      std::string::npos)
+      << missing.status().message();
   t = MiniTensors(false, false);
   t[4].second = {8, 8};  // wk should be [4, 8]
   auto wrong = LoadBytes("wrong.gguf", MiniModel("llama", t));
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().message().find("'layers.0.wk' (blk.0.attn_k.weight) has shape [8, 8], "
                                           "expected [4, 8]"),
-            std::string::npos) << wrong.status().message();
+            std::string::npos)
+      << wrong.status().message();
   t = MiniTensors(false, false);
   t.push_back({"blk.7.attn_norm.weight", {8}});
   EXPECT_FALSE(LoadBytes("extra_layer.gguf", MiniModel("llama", t)).ok());

@@ -53,7 +53,8 @@ TEST(ModelConfig, HfQwen2Qwen3Mistral) {
   auto q2 = ConfigFromHfJson(R"({"architectures":["Qwen2ForCausalLM"],"bos_token_id":151643,
     "eos_token_id":151645,"hidden_size":896,"intermediate_size":4864,"max_position_embeddings":32768,
     "num_attention_heads":14,"num_hidden_layers":24,"num_key_value_heads":2,"rms_norm_eps":1e-06,
-    "rope_theta":1000000.0,"tie_word_embeddings":true,"vocab_size":151936,"rope_scaling":null})", "q2");
+    "rope_theta":1000000.0,"tie_word_embeddings":true,"vocab_size":151936,"rope_scaling":null})",
+                             "q2");
   ASSERT_TRUE(q2.ok()) << q2.status().ToString();
   EXPECT_EQ(q2->arch, Architecture::kQwen2);
   EXPECT_TRUE(q2->attention_bias);
@@ -66,7 +67,8 @@ TEST(ModelConfig, HfQwen2Qwen3Mistral) {
     "bos_token_id":151643,"eos_token_id":151645,"head_dim":128,"hidden_size":1024,
     "intermediate_size":3072,"max_position_embeddings":40960,"num_attention_heads":16,
     "num_hidden_layers":28,"num_key_value_heads":8,"rms_norm_eps":1e-06,"rope_theta":1000000,
-    "tie_word_embeddings":true,"vocab_size":151936})", "q3");
+    "tie_word_embeddings":true,"vocab_size":151936})",
+                             "q3");
   ASSERT_TRUE(q3.ok()) << q3.status().ToString();
   EXPECT_EQ(q3->arch, Architecture::kQwen3);
   EXPECT_EQ(q3->head_dim, 128);
@@ -74,10 +76,12 @@ TEST(ModelConfig, HfQwen2Qwen3Mistral) {
   EXPECT_FALSE(q3->attention_bias);
   EXPECT_EQ(q3->rope_theta, 1e6);
   // mistralai/Mistral-7B-Instruct-v0.2 (head_dim null, sliding_window null)
-  auto m = ConfigFromHfJson(R"({"architectures":["MistralForCausalLM"],"bos_token_id":1,"eos_token_id":2,
+  auto m =
+      ConfigFromHfJson(R"({"architectures":["MistralForCausalLM"],"bos_token_id":1,"eos_token_id":2,
     "hidden_size":4096,"intermediate_size":14336,"max_position_embeddings":32768,"head_dim":null,
     "num_attention_heads":32,"num_hidden_layers":32,"num_key_value_heads":8,"rms_norm_eps":1e-05,
-    "rope_theta":1000000.0,"sliding_window":null,"tie_word_embeddings":false,"vocab_size":32000})", "m");
+    "rope_theta":1000000.0,"sliding_window":null,"tie_word_embeddings":false,"vocab_size":32000})",
+                       "m");
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->arch, Architecture::kLlama);
   EXPECT_EQ(m->head_dim, 128);
@@ -131,7 +135,8 @@ GgufBuilder GgufModel(const std::string& arch) {
 TEST(ModelConfig, GgufArchitectures) {
   for (const std::string arch : {"llama", "qwen2", "qwen3"}) {
     GgufBuilder g = GgufModel(arch);
-    if (arch == "qwen3") g.U32("qwen3.attention.key_length", 128).U32("qwen3.attention.value_length", 128);
+    if (arch == "qwen3")
+      g.U32("qwen3.attention.key_length", 128).U32("qwen3.attention.value_length", 128);
     const auto bytes = g.Build();
     auto f = gguf::GgufFile::FromBuffer(bytes.data(), bytes.size(), arch + ".gguf");
     ASSERT_TRUE(f.ok()) << f.status().ToString();

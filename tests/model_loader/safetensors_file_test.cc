@@ -30,11 +30,10 @@ Result<std::unique_ptr<SafetensorsFile>> Parse(const std::vector<uint8_t>& b) {
   return SafetensorsFile::FromBuffer(b.data(), b.size(), "test.safetensors");
 }
 
-const char* kGood =
-    R"({"__metadata__":{"format":"pt"},)"
-    R"("b":{"dtype":"F16","shape":[2,3],"data_offsets":[16,28]},)"
-    R"("a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
-    R"("c":{"dtype":"BF16","shape":[],"data_offsets":[28,30]}})";
+const char* kGood = R"({"__metadata__":{"format":"pt"},)"
+                    R"("b":{"dtype":"F16","shape":[2,3],"data_offsets":[16,28]},)"
+                    R"("a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                    R"("c":{"dtype":"BF16","shape":[],"data_offsets":[28,30]}})";
 
 TEST(Safetensors, ParsesHeader) {
   auto f = Parse(Make(kGood, 30));
@@ -74,8 +73,9 @@ TEST(Safetensors, RejectsBadHeaders) {
   ExpectRejected(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[16,0]}})", 16, "begin <= end");
   ExpectRejected(R"({"a":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}})", 16, "shape");
   ExpectRejected(R"({"a":{"dtype":"F32","shape":[4.5],"data_offsets":[0,16]}})", 16, "shape");
-  ExpectRejected(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,16]}})",
-                 16, "shape");
+  ExpectRejected(
+      R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,16]}})",
+      16, "shape");
   ExpectRejected(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,18446744073709551615]}})", 16,
                  "run past", StatusCode::kOutOfRange);
   ExpectRejected(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0]}})", 16, "data_offsets");
@@ -119,7 +119,8 @@ TEST(Safetensors, Stories260KCheckpoint) {
   ASSERT_TRUE(set.ok()) << set.status().ToString();
   ASSERT_EQ((*set)->shards().size(), 1u);
   EXPECT_EQ((*set)->shards()[0]->tensors().size(), 47u);
-  for (const TensorInfo& t : (*set)->shards()[0]->tensors()) EXPECT_EQ(t.dtype, DType::kF32) << t.name;
+  for (const TensorInfo& t : (*set)->shards()[0]->tensors())
+    EXPECT_EQ(t.dtype, DType::kF32) << t.name;
   const TensorInfo* emb = (*set)->FindTensor("model.embed_tokens.weight");
   ASSERT_NE(emb, nullptr);
   EXPECT_EQ(emb->shape, (std::vector<int64_t>{512, 64}));
@@ -160,8 +161,9 @@ TEST(Safetensors, ShardedDirectory) {
   EXPECT_NE(shard->path().find("00002"), std::string::npos);
 
   // The index names a tensor its shard lacks.
-  WriteText(dir / "model.safetensors.index.json",
-            R"({"weight_map":{"x":"model-00002-of-00002.safetensors","y":"model-00002-of-00002.safetensors"}})");
+  WriteText(
+      dir / "model.safetensors.index.json",
+      R"({"weight_map":{"x":"model-00002-of-00002.safetensors","y":"model-00002-of-00002.safetensors"}})");
   auto bad = SafetensorsSet::Open(dir.string());
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("tensor 'x'"), std::string::npos);
