@@ -18,11 +18,11 @@ using hearth::testing::TestDataPath;
 
 // A file with the given JSON header and `data_bytes` bytes of data.
 std::vector<uint8_t> Make(const std::string& header, size_t data_bytes) {
-  std::vector<uint8_t> b(8);
+  std::vector<uint8_t> b(8 + header.size() + data_bytes);
   const uint64_t n = header.size();
   std::memcpy(b.data(), &n, 8);
-  b.insert(b.end(), header.begin(), header.end());
-  for (size_t i = 0; i < data_bytes; ++i) b.push_back(static_cast<uint8_t>(i));
+  std::memcpy(b.data() + 8, header.data(), header.size());
+  for (size_t i = 0; i < data_bytes; ++i) b[8 + header.size() + i] = static_cast<uint8_t>(i);
   return b;
 }
 
@@ -36,7 +36,8 @@ const char* kGood = R"({"__metadata__":{"format":"pt"},)"
                     R"("c":{"dtype":"BF16","shape":[],"data_offsets":[28,30]}})";
 
 TEST(Safetensors, ParsesHeader) {
-  auto f = Parse(Make(kGood, 30));
+  const auto bytes = Make(kGood, 30);  // must outlive the parsed file's views
+  auto f = Parse(bytes);
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   ASSERT_EQ((*f)->tensors().size(), 3u);
   EXPECT_EQ((*f)->tensors()[0].name, "a");  // offset order
