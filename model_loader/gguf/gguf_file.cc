@@ -324,6 +324,7 @@ class GgufParser {
       return Error(type_at, Invalid,
                    "metadata key '" + key + "' has unknown value type " + std::to_string(type));
     }
+    if (key == "general.alignment") alignment_at_ = type_at;
     Value v;
     HEARTH_RETURN_IF_ERROR(ParseValue(static_cast<ValueType>(type), 0, &v));
     f_.metadata_index_.emplace(key, f_.metadata_.size());
@@ -345,7 +346,7 @@ class GgufParser {
     else if (s != nullptr && *s > 0)
       align = static_cast<uint64_t>(*s);
     if (align == 0 || !std::has_single_bit(align) || align % 8 != 0 || align > (1u << 30)) {
-      return Error(0, Invalid,
+      return Error(alignment_at_, Invalid,
                    "general.alignment must be a power of two, a multiple of 8 and at most 2^30 "
                    "(got type " +
                        std::string(ValueTypeName(v->type)) + ", value " +
@@ -457,6 +458,7 @@ class GgufParser {
   GgufFile& f_;
   uint64_t pos_ = 0;
   uint64_t num_values_ = 0;
+  uint64_t alignment_at_ = 0;  // where general.alignment's type field sits, for errors
   std::vector<uint64_t> offsets_at_;  // where each tensor's offset field sits, for errors
 };
 

@@ -228,7 +228,10 @@ TEST(GgufFile, Alignment) {
     GgufBuilder g;
     g.U32("general.alignment", a);
     auto f = Parse(g.Build());
-    EXPECT_FALSE(f.ok()) << "alignment " << a;
+    ASSERT_FALSE(f.ok()) << "alignment " << a;
+    // The value's type field: after the 24-byte header and the key (8 + 17 bytes).
+    EXPECT_NE(f.status().message().find("test.gguf: byte 49: general.alignment"), std::string::npos)
+        << f.status().message();
   }
   GgufBuilder wrong_type;
   wrong_type.Str("general.alignment", "64");
