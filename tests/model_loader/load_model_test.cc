@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "model_loader/loaded_model.h"
 #include "tests/model_loader/gguf_builder.h"
@@ -97,6 +99,52 @@ TEST(LoadModel, Stories260KGgufAndHfAreTheSameModel) {
   EXPECT_EQ(g->weights().Find("layers.4.w_down")->source_name, "blk.4.ffn_down.weight");
   EXPECT_EQ(h->weights().Find("layers.4.w_down")->source_name,
             "model.layers.4.mlp.down_proj.weight");
+}
+
+// Splits stories260K's model.safetensors into two shards with an index; the sharded directory
+// must load to the same config and byte-identical weights.
+TEST(LoadModel, ShardedHfDirectoryMatchesSingleFile) {
+  namespace fs = std::filesystem;
+  auto single = MustLoad(TestDataPath("stories260K/hf"));
+  ASSERT_TRUE(single);
+  const fs::path dir = fs::path(::testing::TempDir()) / "stories_sharded";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(TestDataPath("stories260K/hf/config.json"), dir / "config.json");
+  nlohmann::json headers[2], index;
+  std::vector<uint8_t> data[2];
+  const auto& tensors = single->safetensors()->shards()[0]->tensors();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& t = tensors[i];
+    const int s = static_cast<int>(i % 2);
+    headers[s][t.name] = {{"dtype", "F32"},
+                          {"shape", t.shape},
+                          {"data_offsets", {data[s].size(), data[s].size() + t.nbytes}}};
+    data[s].insert(data[s].end(), t.data, t.data + t.nbytes);
+    index["weight_map"][t.name] = "model-0000" + std::to_string(s + 1) + "-of-00002.safetensors";
+  }
+  for (int s = 0; s < 2; ++s) {
+    const std::string h = headers[s].dump();
+    const uint64_t n = h.size();
+    std::ofstream out(dir / ("model-0000" + std::to_string(s + 1) + "-of-00002.safetensors"),
+                      std::ios::binary);
+    out.write(reinterpret_cast<const char*>(&n), 8).write(h.data(), h.size());
+    out.write(reinterpret_cast<const char*>(data[s].data()), data[s].size());
+  }
+  std::ofstream(dir / "model.safetensors.index.json") << index.dump();
+  auto sharded = MustLoad(dir.string());
+  ASSERT_TRUE(sharded);
+  EXPECT_EQ(sharded->safetensors()->shards().size(), 2u);
+  EXPECT_EQ(sharded->config(), single->config());
+  ASSERT_EQ(sharded->weights().all().size(), single->weights().all().size());
+  for (const auto& [name, a] : single->weights().all()) {
+    const WeightView* b = sharded->weights().Find(name);
+    ASSERT_NE(b, nullptr) << name;
+    EXPECT_EQ(a.shape, b->shape) << name;
+    ASSERT_EQ(a.nbytes, b->nbytes) << name;
+    EXPECT_EQ(std::memcmp(a.data, b->data, a.nbytes), 0) << name;
+  }
+  fs::remove_all(dir);
 }
 
 struct TinyCase {
