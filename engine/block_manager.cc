@@ -38,6 +38,7 @@ uint64_t HashBlock(uint64_t parent_hash, std::span<const int32_t> tokens) {
 BlockManager::BlockManager(BlockManagerConfig config) : config_(config) {
   HEARTH_CHECK_GT(config_.num_blocks, 0);
   HEARTH_CHECK_GT(config_.block_size, 0);
+  if (config_.hash_fn == nullptr) config_.hash_fn = &HashBlock;
   blocks_.resize(config_.num_blocks);
   block_tokens_.assign(static_cast<size_t>(config_.num_blocks) * config_.block_size, -1);
   free_list_.reserve(config_.num_blocks);
@@ -61,7 +62,7 @@ void BlockManager::ExtendHashes(Sequence& seq, int num_full_blocks) const {
   while (static_cast<int>(hashes.size()) < num_full_blocks) {
     const size_t i = hashes.size();
     const uint64_t parent = i == 0 ? kRootHash : hashes.back();
-    hashes.push_back(HashBlock(parent, seq.token_ids().subspan(i * bs, bs)));
+    hashes.push_back(config_.hash_fn(parent, seq.token_ids().subspan(i * bs, bs)));
   }
 }
 
@@ -181,7 +182,11 @@ void BlockManager::Unpublish(int32_t b) {
   }
 }
 
-void BlockManager::MarkComputed(Sequence& seq) {
+void BlockManager::MarkComputed(Sequence& seq, int num_new_tokens) {
+  HEARTH_CHECK_GE(num_new_tokens, 0);
+  seq.num_computed_tokens_ += num_new_tokens;
+  HEARTH_CHECK_LE(seq.num_computed_tokens_, seq.num_tokens());
+  HEARTH_CHECK_LE(NumBlocksFor(seq.num_computed_tokens_), static_cast<int>(seq.block_table_.size()));
   const int bs = config_.block_size;
   const int num_full = seq.num_computed_tokens_ / bs;
   HEARTH_CHECK_LE(num_full, static_cast<int>(seq.block_table_.size()));

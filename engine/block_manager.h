@@ -32,10 +32,17 @@
 
 namespace hearth::engine {
 
+// The prefix hash of one full block: a pure function of the parent's hash (kRootHash for the
+// first block) and the block's tokens.
+inline constexpr uint64_t kRootHash = 0x6a09e667f3bcc909ull;
+uint64_t HashBlock(uint64_t parent_hash, std::span<const int32_t> tokens);
+using BlockHashFn = uint64_t (*)(uint64_t parent_hash, std::span<const int32_t> tokens);
+
 struct BlockManagerConfig {
   int num_blocks = 0;
   int block_size = kv::kDefaultBlockSize;
   bool enable_prefix_caching = true;
+  BlockHashFn hash_fn = nullptr;  // nullptr = HashBlock; tests pass a colliding one
 };
 
 struct BlockManagerStats {
@@ -51,11 +58,6 @@ struct BlockManagerStats {
                                     : static_cast<double>(prefix_hit_tokens) / prefix_query_tokens;
   }
 };
-
-// The prefix hash of one full block: a pure function of the parent's hash (kRootHash for the
-// first block) and the block's tokens. Exposed for tests.
-inline constexpr uint64_t kRootHash = 0x6a09e667f3bcc909ull;
-uint64_t HashBlock(uint64_t parent_hash, std::span<const int32_t> tokens);
 
 class BlockManager {
  public:
@@ -87,9 +89,10 @@ class BlockManager {
   // it (and, at the first admission, records num_cached_tokens). Requires CanAllocate.
   void Allocate(Sequence& seq, int num_new_tokens);
 
-  // Publishes seq's full blocks below seq.num_computed_tokens() to the prefix cache. Call after
-  // the step that wrote their KV has completed (the scheduler does, in Update).
-  void MarkComputed(Sequence& seq);
+  // Records that a step wrote the KV of seq's next num_new_tokens tokens (advancing
+  // num_computed_tokens) and publishes the blocks that became full to the prefix cache. Call only
+  // after that step has completed (the scheduler does, in Update).
+  void MarkComputed(Sequence& seq, int num_new_tokens);
 
   // Drops all of seq's block references; its num_computed_tokens becomes 0. Blocks whose last
   // reference goes become cached (if published) or free. Tail blocks are released first so they

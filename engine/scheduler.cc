@@ -193,9 +193,7 @@ std::vector<SeqId> Scheduler::Update(const SchedulerOutput& output,
   for (const ScheduledSeq& s : output.seqs) {
     Sequence& seq = Live(s.seq_id);
     HEARTH_CHECK(seq.status() == SeqStatus::kRunning);
-    seq.num_computed_tokens_ += s.num_new_tokens;
-    HEARTH_CHECK_LE(seq.num_computed_tokens_, seq.num_tokens());
-    block_manager_.MarkComputed(seq);
+    block_manager_.MarkComputed(seq, s.num_new_tokens);
     if (!s.samples) continue;
     HEARTH_CHECK_EQ(seq.num_computed_tokens_, seq.num_tokens());
     HEARTH_CHECK_LT(next_sample, sampled.size());

@@ -43,7 +43,7 @@ struct SchedulerConfig {
 struct ScheduledSeq {
   SeqId seq_id = -1;
   int num_new_tokens = 0;  // tokens computed this step: [num_computed, num_computed + this)
-  bool is_prefill = false;  // false: one token on top of a computed context (a decode)
+  bool is_prefill = false;  // false: a decode (one generated token on a computed context)
   bool samples = false;     // this step computes the sequence's last token: sample one
 };
 
@@ -100,8 +100,10 @@ class Scheduler {
   void Admit(SchedulerOutput& out, int& budget);
   void Preempt(Sequence& victim, SchedulerOutput& out, int& budget);
   void FinishSeq(Sequence& seq, FinishReason reason, std::string error = {});
+  // A decode computes one generated token (the last sampled one) on top of a computed context.
   static bool IsDecode(const Sequence& seq) {
-    return seq.num_uncomputed_tokens() == 1 && seq.num_computed_tokens() > 0;
+    return seq.num_uncomputed_tokens() == 1 &&
+           seq.num_computed_tokens() >= seq.num_prompt_tokens();
   }
 
   SchedulerConfig config_;
