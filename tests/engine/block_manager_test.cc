@@ -120,6 +120,32 @@ TEST_F(BlockManagerTest, HashCollisionIsAMissNotWrongKv) {
   EXPECT_EQ(bm2.MatchPrefix(f), 0);
 }
 
+uint64_t TokensOnlyHash(uint64_t, std::span<const int32_t> tokens) {
+  return HashBlock(kRootHash, tokens);
+}
+
+TEST_F(BlockManagerTest, SameTokensAfterADifferentParentIsAMiss) {
+  // The hash ignores the parent: x's second block and y's second block share a key and tokens,
+  // but x's was computed after a different first block, so its KV is wrong for y.
+  BlockManager bm({.num_blocks = 16, .block_size = 4, .hash_fn = &TokensOnlyHash});
+  const std::vector<int32_t> a = {1, 2, 3, 4}, b = {5, 6, 7, 8}, c = {9, 9, 9, 9};
+  auto cat = [](std::vector<std::vector<int32_t>> parts) {
+    std::vector<int32_t> v;
+    for (auto& p : parts) v.insert(v.end(), p.begin(), p.end());
+    v.push_back(0);
+    return v;
+  };
+  Sequence x(0, cat({a, c}), {}, 0, 0);
+  Compute(bm, x, 9);
+  Sequence z(1, cat({b}), {}, 0, 1);
+  Compute(bm, z, 5);
+  Sequence y(2, cat({b, c}), {}, 0, 2);
+  EXPECT_EQ(bm.MatchPrefix(y), 4) << "matched x's block c, whose KV follows a, not b";
+  Sequence w(3, cat({a, c}), {}, 0, 3);
+  EXPECT_EQ(bm.MatchPrefix(w), 8);
+  Check(bm, {&x, &z});
+}
+
 TEST_F(BlockManagerTest, EvictsLeastRecentlyReleasedTailFirst) {
   BlockManager bm({.num_blocks = 4, .block_size = 2});
   Sequence a(0, Iota(5, 0), {}, 0, 0);

@@ -1,0 +1,158 @@
+// Random request mixes under fixed seeds: arrivals over time, shared prefixes, priorities, stop
+// rules, aborts, a KV cache small enough to force preemptions. Invariants are checked after every
+// step (Harness::Step); at the end every request's output must equal what the fake model
+// generates for it alone (ReferenceOutput), whatever chunking, batching, preemption and prefix
+// hits it went through.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "engine/scheduler.h"
+#include "tests/engine/fake_runner.h"
+
+namespace hearth::engine {
+namespace {
+
+using testing::Harness;
+
+// Ignores the parent and keeps 2 bits: blocks with equal tokens after different prefixes share a
+// key all the time, so only the token and parent checks keep the KV right.
+uint64_t CollidingHash(uint64_t, std::span<const int32_t> tokens) {
+  return static_cast<uint32_t>(tokens[0]) & 3;
+}
+
+struct MixCase {
+  const char* name;
+  int block_size;
+  int num_blocks;
+  int budget;
+  int max_seqs;
+  bool prefix_caching;
+  bool colliding_hash;
+  uint64_t seed;
+};
+
+class RandomMixTest : public ::testing::TestWithParam<MixCase> {};
+
+struct Request {
+  std::vector<int32_t> prompt;
+  SamplingParams params;
+  int priority = 0;
+  int arrival_step = 0;
+  int abort_step = -1;  // -1: never
+  SeqId id = -1;
+};
+
+TEST_P(RandomMixTest, OutputsDoNotDependOnTheSchedule) {
+  const MixCase& c = GetParam();
+  constexpr int kVocab = 40;  // small, so EOS (token 0) and stop tokens actually occur
+  SchedulerConfig config;
+  config.max_num_batched_tokens = c.budget;
+  config.max_num_seqs = c.max_seqs;
+  config.eos_token_ids = {0};
+  BlockManagerConfig blocks{.num_blocks = c.num_blocks,
+                            .block_size = c.block_size,
+                            .enable_prefix_caching = c.prefix_caching,
+                            .hash_fn = c.colliding_hash ? &CollidingHash : nullptr};
+  Harness h(config, blocks, kVocab);
+
+  std::mt19937_64 rng(c.seed);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  std::vector<std::vector<int32_t>> families(4);
+  for (auto& f : families) {
+    f.resize(uniform(0, 80));
+    for (auto& t : f) t = uniform(1, 999);
+  }
+  std::vector<Request> reqs(150);
+  int step = 0;
+  for (auto& r : reqs) {
+    step += uniform(0, 2);
+    r.arrival_step = step;
+    if (uniform(0, 3) > 0) r.prompt = families[uniform(0, 3)];
+    const int suffix = uniform(r.prompt.empty() ? 1 : 0, 60);
+    for (int i = 0; i < suffix; ++i) r.prompt.push_back(uniform(1, 999));
+    r.params.max_tokens = uniform(1, 40);
+    r.params.ignore_eos = uniform(0, 1) == 1;
+    if (uniform(0, 4) == 0) r.params.stop_token_ids = {uniform(1, kVocab - 1)};
+    r.priority = uniform(0, 2);
+    if (uniform(0, 19) == 0) r.abort_step = r.arrival_step + uniform(0, 30);
+  }
+
+  std::multimap<int, size_t> aborts;
+  size_t next = 0;
+  int preemptions = 0;
+  int max_running = 0;
+  for (step = 0; next < reqs.size() || h.scheduler().HasUnfinished(); ++step) {
+    ASSERT_LT(step, 20000) << "no progress";
+    for (; next < reqs.size() && reqs[next].arrival_step <= step; ++next) {
+      Request& r = reqs[next];
+      r.id = h.scheduler().AddRequest(r.prompt, r.params, r.priority);
+      if (r.abort_step >= 0) aborts.emplace(r.abort_step, next);
+    }
+    for (auto it = aborts.begin(); it != aborts.end() && it->first <= step;) {
+      h.scheduler().Abort(reqs[it->second].id);
+      it = aborts.erase(it);
+    }
+    const SchedulerOutput out = h.Step();
+    if (::testing::Test::HasFatalFailure()) return;
+    preemptions += static_cast<int>(out.preempted.size());
+    max_running = std::max(max_running, h.scheduler().num_running());
+  }
+  h.Step();  // report aborts queued for finished requests
+
+  int num_rejected = 0, num_aborted = 0;
+  for (const Request& r : reqs) {
+    const Sequence* seq = h.Finished(r.id);
+    ASSERT_NE(seq, nullptr) << "request " << r.id << " never finished";
+    const auto ref = h.ReferenceFor(r.prompt, r.params);
+    const auto got = seq->generated_token_ids();
+    const std::vector<int32_t> out(got.begin(), got.end());
+    if (static_cast<int>(r.prompt.size()) >= h.scheduler().max_seq_len()) {
+      EXPECT_EQ(seq->finish_reason(), FinishReason::kRejected) << r.id;
+      ++num_rejected;
+    } else if (seq->finish_reason() == FinishReason::kAbort) {
+      ++num_aborted;
+      ASSERT_LE(out.size(), ref.tokens.size()) << r.id;
+      EXPECT_TRUE(std::equal(out.begin(), out.end(), ref.tokens.begin()))
+          << "aborted request " << r.id << " diverged before its abort";
+    } else {
+      EXPECT_EQ(out, ref.tokens) << "request " << r.id << " (prompt " << r.prompt.size()
+                                 << " tokens, " << seq->num_preemptions() << " preemptions, "
+                                 << seq->num_cached_tokens() << " cached)";
+      EXPECT_EQ(seq->finish_reason(), ref.reason) << r.id;
+    }
+  }
+  const auto stats = h.blocks().stats();
+  EXPECT_EQ(stats.num_used_blocks, 0);
+  EXPECT_EQ(stats.num_free_blocks + stats.num_cached_blocks, c.num_blocks);
+  // The mix must actually exercise what it claims to test.
+  EXPECT_GT(preemptions, 0) << "cache too large for this case to preempt";
+  EXPECT_GT(num_aborted, 0);
+  if (c.prefix_caching) {
+    EXPECT_GT(stats.prefix_hit_tokens, 0);
+  } else {
+    EXPECT_EQ(stats.prefix_hit_tokens, 0);
+  }
+  std::printf("[%s] %d steps, %d preemptions, %d rejected, %d aborted, max %d running, "
+              "hit rate %.3f, %lld evictions\n",
+              c.name, step, preemptions, num_rejected, num_aborted, max_running,
+              stats.hit_rate(), static_cast<long long>(stats.num_evictions));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Mixes, RandomMixTest,
+    ::testing::Values(
+        MixCase{"bs16_cached", 16, 24, 64, 16, true, false, 1},
+        MixCase{"bs16_uncached", 16, 20, 256, 32, false, false, 2},
+        MixCase{"bs4_colliding_hash", 4, 30, 37, 8, true, true, 3},
+        MixCase{"bs1", 1, 300, 23, 6, true, false, 4},
+        MixCase{"bs1_colliding_hash", 1, 200, 23, 6, true, true, 7},
+        MixCase{"bs5_tight", 5, 30, 50, 12, true, false, 5},
+        MixCase{"bs16_big_budget", 16, 16, 1024, 64, true, false, 6}),
+    [](const ::testing::TestParamInfo<MixCase>& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace hearth::engine
