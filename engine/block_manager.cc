@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <string>
-#include <unordered_set>
+#include <utility>
 
 #include "kernels/core/check.h"
 
@@ -186,7 +186,8 @@ void BlockManager::MarkComputed(Sequence& seq, int num_new_tokens) {
   HEARTH_CHECK_GE(num_new_tokens, 0);
   seq.num_computed_tokens_ += num_new_tokens;
   HEARTH_CHECK_LE(seq.num_computed_tokens_, seq.num_tokens());
-  HEARTH_CHECK_LE(NumBlocksFor(seq.num_computed_tokens_), static_cast<int>(seq.block_table_.size()));
+  HEARTH_CHECK_LE(NumBlocksFor(seq.num_computed_tokens_),
+                  static_cast<int>(seq.block_table_.size()));
   const int bs = config_.block_size;
   const int num_full = seq.num_computed_tokens_ / bs;
   HEARTH_CHECK_LE(num_full, static_cast<int>(seq.block_table_.size()));
@@ -216,8 +217,7 @@ void BlockManager::MarkComputed(Sequence& seq, int num_new_tokens) {
     block.hash = hash;
     block.content_id = next_content_id_++;
     block.parent_content_id = parent_content;
-    std::copy(tokens.begin(), tokens.end(),
-              block_tokens_.begin() + static_cast<ptrdiff_t>(b) * bs);
+    std::copy(tokens.begin(), tokens.end(), block_tokens_.begin() + static_cast<ptrdiff_t>(b) * bs);
     index_[hash] = b;
   }
   seq.num_published_blocks_ = std::max(seq.num_published_blocks_, num_full);
@@ -254,18 +254,24 @@ void BlockManager::LruPushBack(int32_t b) {
   block.in_lru = true;
   block.lru_prev = lru_tail_;
   block.lru_next = -1;
-  if (lru_tail_ >= 0) blocks_[lru_tail_].lru_next = b;
-  else lru_head_ = b;
+  if (lru_tail_ >= 0)
+    blocks_[lru_tail_].lru_next = b;
+  else
+    lru_head_ = b;
   lru_tail_ = b;
 }
 
 void BlockManager::LruRemove(int32_t b) {
   Block& block = blocks_[b];
   HEARTH_CHECK(block.in_lru);
-  if (block.lru_prev >= 0) blocks_[block.lru_prev].lru_next = block.lru_next;
-  else lru_head_ = block.lru_next;
-  if (block.lru_next >= 0) blocks_[block.lru_next].lru_prev = block.lru_prev;
-  else lru_tail_ = block.lru_prev;
+  if (block.lru_prev >= 0)
+    blocks_[block.lru_prev].lru_next = block.lru_next;
+  else
+    lru_head_ = block.lru_next;
+  if (block.lru_next >= 0)
+    blocks_[block.lru_next].lru_prev = block.lru_prev;
+  else
+    lru_tail_ = block.lru_prev;
   block.lru_prev = block.lru_next = -1;
   block.in_lru = false;
 }
@@ -286,13 +292,15 @@ Status BlockManager::CheckInvariants(std::span<const Sequence* const> holders) c
   const int n = config_.num_blocks;
   auto fail = [](std::string what) { return InternalError("block manager: " + what); };
   std::vector<int> refs(n, 0);
-  for (const Sequence* seq : holders) {
+  std::vector<size_t> last_holder(n, SIZE_MAX);
+  for (size_t h = 0; h < holders.size(); ++h) {
+    const Sequence* seq = holders[h];
     const auto& table = seq->block_table_;
-    std::unordered_set<int32_t> seen;
     for (int32_t b : table) {
-      if (b < 0 || b >= n) return fail("seq " + std::to_string(seq->id()) + " has block id " +
-                                       std::to_string(b) + " out of range");
-      if (!seen.insert(b).second)
+      if (b < 0 || b >= n)
+        return fail("seq " + std::to_string(seq->id()) + " has block id " + std::to_string(b) +
+                    " out of range");
+      if (std::exchange(last_holder[b], h) == h)
         return fail("seq " + std::to_string(seq->id()) + " lists block " + std::to_string(b) +
                     " twice");
       ++refs[b];

@@ -5,7 +5,8 @@
 //   free      ref_count 0, no published content     on the free list
 //   used      ref_count > 0 (one per block-table reference; shared prefix blocks have > 1)
 //   cached    ref_count 0, published content        on the LRU list, reusable by a prefix hit
-//                                                    or evicted (oldest first) when no block is free
+//                                                    or evicted (oldest first) when no block is
+//                                                    free
 // so free + used + cached == num_blocks at all times (CheckInvariants verifies it).
 //
 // Prefix caching. A FULL block's key is a 64-bit hash of (parent block's hash, its block_size
@@ -47,9 +48,9 @@ struct BlockManagerConfig {
 
 struct BlockManagerStats {
   int num_blocks = 0;
-  int num_free_blocks = 0;    // on the free list
-  int num_used_blocks = 0;    // referenced by at least one block table
-  int num_cached_blocks = 0;  // unreferenced, holding published KV (evictable)
+  int num_free_blocks = 0;          // on the free list
+  int num_used_blocks = 0;          // referenced by at least one block table
+  int num_cached_blocks = 0;        // unreferenced, holding published KV (evictable)
   int64_t prefix_query_tokens = 0;  // prompt tokens looked up at admissions
   int64_t prefix_hit_tokens = 0;    // of those, served from the cache
   int64_t num_evictions = 0;        // cached blocks recycled for new content
@@ -113,7 +114,7 @@ class BlockManager {
   struct Block {
     int ref_count = 0;
     uint64_t hash = 0;
-    uint64_t content_id = 0;  // 0: unpublished; else unique per publication
+    uint64_t content_id = 0;         // 0: unpublished; else unique per publication
     uint64_t parent_content_id = 0;  // content id of logical predecessor (0 for a first block)
     int32_t lru_prev = -1;
     int32_t lru_next = -1;

@@ -202,9 +202,8 @@ std::vector<SeqId> Scheduler::Update(const SchedulerOutput& output,
     const auto& p = seq.params();
     const bool is_eos = std::find(config_.eos_token_ids.begin(), config_.eos_token_ids.end(),
                                   token) != config_.eos_token_ids.end();
-    const bool is_stop =
-        std::find(p.stop_token_ids.begin(), p.stop_token_ids.end(), token) !=
-        p.stop_token_ids.end();
+    const bool is_stop = std::find(p.stop_token_ids.begin(), p.stop_token_ids.end(), token) !=
+                         p.stop_token_ids.end();
     FinishReason reason = FinishReason::kNone;
     if (is_stop || (is_eos && !p.ignore_eos)) {
       reason = FinishReason::kStop;

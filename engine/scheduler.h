@@ -42,7 +42,7 @@ struct SchedulerConfig {
 
 struct ScheduledSeq {
   SeqId seq_id = -1;
-  int num_new_tokens = 0;  // tokens computed this step: [num_computed, num_computed + this)
+  int num_new_tokens = 0;   // tokens computed this step: [num_computed, num_computed + this)
   bool is_prefill = false;  // false: a decode (one generated token on a computed context)
   bool samples = false;     // this step computes the sequence's last token: sample one
 };
@@ -102,8 +102,7 @@ class Scheduler {
   void FinishSeq(Sequence& seq, FinishReason reason, std::string error = {});
   // A decode computes one generated token (the last sampled one) on top of a computed context.
   static bool IsDecode(const Sequence& seq) {
-    return seq.num_uncomputed_tokens() == 1 &&
-           seq.num_computed_tokens() >= seq.num_prompt_tokens();
+    return seq.num_uncomputed_tokens() == 1 && seq.num_computed_tokens() >= seq.num_prompt_tokens();
   }
 
   SchedulerConfig config_;

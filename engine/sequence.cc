@@ -8,21 +8,30 @@ namespace hearth::engine {
 
 const char* SeqStatusName(SeqStatus status) {
   switch (status) {
-    case SeqStatus::kWaiting: return "waiting";
-    case SeqStatus::kRunning: return "running";
-    case SeqStatus::kPreempted: return "preempted";
-    case SeqStatus::kFinished: return "finished";
+    case SeqStatus::kWaiting:
+      return "waiting";
+    case SeqStatus::kRunning:
+      return "running";
+    case SeqStatus::kPreempted:
+      return "preempted";
+    case SeqStatus::kFinished:
+      return "finished";
   }
   return "unknown";
 }
 
 const char* FinishReasonName(FinishReason reason) {
   switch (reason) {
-    case FinishReason::kNone: return "none";
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kAbort: return "abort";
-    case FinishReason::kRejected: return "rejected";
+    case FinishReason::kNone:
+      return "none";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kAbort:
+      return "abort";
+    case FinishReason::kRejected:
+      return "rejected";
   }
   return "unknown";
 }

@@ -39,7 +39,7 @@ struct StepPlan {
   // Flat-batch rows whose logits are sampled, one per sampling sequence in seqs order (the last
   // token of each sequence that samples this step). Sampled tokens go back to Update() in this
   // order.
-  std::vector<int32_t> logits_indices;   // [num_sampling_seqs]
+  std::vector<int32_t> logits_indices;  // [num_sampling_seqs]
 };
 
 // Requires: `output` is the latest Schedule() result and Update() has not run yet.

@@ -9,8 +9,8 @@
 namespace hearth::engine::testing {
 
 uint64_t ChainHash(uint64_t prev, int32_t token, int32_t position) {
-  uint64_t x = prev ^ (uint64_t{static_cast<uint32_t>(token)} << 32 |
-                       static_cast<uint32_t>(position));
+  uint64_t x =
+      prev ^ (uint64_t{static_cast<uint32_t>(token)} << 32 | static_cast<uint32_t>(position));
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ull;
   x ^= x >> 27;
@@ -31,7 +31,8 @@ FakeRunner::FakeRunner(int num_blocks, int block_size, int vocab_size)
 std::vector<int32_t> FakeRunner::Run(const StepPlan& plan) {
   std::vector<uint64_t> row_history(plan.num_padded_tokens, 0);
   for (int i = 0; i < plan.num_seqs; ++i) {
-    const int32_t* table = plan.block_tables.data() + static_cast<size_t>(i) * plan.max_blocks_per_seq;
+    const int32_t* table =
+        plan.block_tables.data() + static_cast<size_t>(i) * plan.max_blocks_per_seq;
     auto slot_of = [&](int pos) -> int64_t {
       const int32_t block = table[pos / block_size_];
       EXPECT_GE(block, 0) << "seq " << plan.seq_ids[i] << " position " << pos;
@@ -53,7 +54,8 @@ std::vector<int32_t> FakeRunner::Run(const StepPlan& plan) {
     }
   }
   std::vector<int32_t> sampled;
-  for (int32_t row : plan.logits_indices) sampled.push_back(TokenFromHash(row_history[row], vocab_size_));
+  for (int32_t row : plan.logits_indices)
+    sampled.push_back(TokenFromHash(row_history[row], vocab_size_));
   return sampled;
 }
 
@@ -101,7 +103,8 @@ void CheckPlan(const StepPlan& plan, const SchedulerOutput& output, const Schedu
     ASSERT_EQ(end - begin, output.seqs[i].num_new_tokens);
     ASSERT_GT(end - begin, 0);
     ASSERT_EQ(plan.seq_lens[i], seq->num_computed_tokens() + (end - begin));
-    const int32_t* row = plan.block_tables.data() + static_cast<size_t>(i) * plan.max_blocks_per_seq;
+    const int32_t* row =
+        plan.block_tables.data() + static_cast<size_t>(i) * plan.max_blocks_per_seq;
     const int used_blocks = (plan.seq_lens[i] + bs - 1) / bs;
     for (int b = 0; b < plan.max_blocks_per_seq; ++b) {
       if (b < used_blocks) {
@@ -133,7 +136,8 @@ void CheckPlan(const StepPlan& plan, const SchedulerOutput& output, const Schedu
       }
     }
   }
-  for (int t = plan.num_tokens; t < plan.num_padded_tokens; ++t) ASSERT_EQ(plan.slot_mapping[t], -1);
+  for (int t = plan.num_tokens; t < plan.num_padded_tokens; ++t)
+    ASSERT_EQ(plan.slot_mapping[t], -1);
   for (size_t k = 0; k < plan.logits_indices.size(); ++k) {
     ASSERT_GE(plan.logits_indices[k], 0);
     ASSERT_LT(plan.logits_indices[k], plan.num_tokens);

@@ -78,8 +78,8 @@ TEST(SchedulerTest, StopTokenEosAndIgnoreEos) {
     if (std::find(ref.tokens.begin(), ref.tokens.end(), kEos) != ref.tokens.end()) break;
   }
   const SamplingParams stop_on_eos = Greedy(200, /*ignore_eos=*/false);
-  const SamplingParams stop_token = {.max_tokens = 200, .ignore_eos = true,
-                                     .stop_token_ids = {ref.tokens[2]}};
+  const SamplingParams stop_token = {
+      .max_tokens = 200, .ignore_eos = true, .stop_token_ids = {ref.tokens[2]}};
   const SeqId a = h.scheduler().AddRequest(prompt, stop_on_eos);
   const SeqId b = h.scheduler().AddRequest(prompt, Greedy(200));
   const SeqId c = h.scheduler().AddRequest(prompt, stop_token);

@@ -25,8 +25,8 @@ SamplingParams Params(int max_tokens) {
   return p;
 }
 
-// Steps 1-3: A prefills 17 tokens in chunks (blocks 0, 1). Step 4: A decodes position 17 and B (5 tokens,
-// block 2) is admitted; B's prompt is 9 tokens but the budget leaves it a 5-token chunk.
+// Steps 1-3: A prefills 17 tokens in chunks (blocks 0, 1). Step 4: A decodes position 17 and B (5
+// tokens, block 2) is admitted; B's prompt is 9 tokens but the budget leaves it a 5-token chunk.
 class StepPlanTest : public ::testing::Test {
  protected:
   StepPlanTest() : scheduler_(MakeConfig(), {.num_blocks = 8, .block_size = 16}) {
@@ -68,8 +68,8 @@ TEST_F(StepPlanTest, ExactArrays) {
 }
 
 TEST_F(StepPlanTest, PaddedToBucketAndFixedWidth) {
-  const StepPlan plan = BuildStepPlan(step_, scheduler_,
-                                      {.token_buckets = {4, 8, 16}, .max_blocks_per_seq = 4});
+  const StepPlan plan =
+      BuildStepPlan(step_, scheduler_, {.token_buckets = {4, 8, 16}, .max_blocks_per_seq = 4});
   EXPECT_EQ(plan.num_tokens, 6);
   EXPECT_EQ(plan.num_padded_tokens, 8);
   EXPECT_EQ(plan.token_ids, (std::vector<int32_t>{7, 200, 201, 202, 203, 204, 0, 0}));
