@@ -1,6 +1,7 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <climits>
 #include <string>
 #include <utility>
 
@@ -13,11 +14,32 @@ int SchedulerOutput::num_sampling_seqs() const {
       std::count_if(seqs.begin(), seqs.end(), [](const ScheduledSeq& s) { return s.samples; }));
 }
 
+Status ValidateConfig(const SchedulerConfig& config, const BlockManagerConfig& block_config) {
+  auto positive = [](const char* name, int64_t value) {
+    return value > 0 ? Status::Ok()
+                     : InvalidArgumentError(std::string(name) + " must be positive, got " +
+                                            std::to_string(value));
+  };
+  HEARTH_RETURN_IF_ERROR(positive("max_num_batched_tokens", config.max_num_batched_tokens));
+  HEARTH_RETURN_IF_ERROR(positive("max_num_seqs", config.max_num_seqs));
+  HEARTH_RETURN_IF_ERROR(positive("num_blocks", block_config.num_blocks));
+  HEARTH_RETURN_IF_ERROR(positive("block_size", block_config.block_size));
+  if (config.max_model_len < 0) {
+    return InvalidArgumentError("max_model_len must be >= 0 (0 = the KV cache's capacity), got " +
+                                std::to_string(config.max_model_len));
+  }
+  const int64_t capacity = int64_t{block_config.num_blocks} * block_config.block_size;
+  if (capacity > INT32_MAX) {
+    return InvalidArgumentError("num_blocks * block_size = " + std::to_string(capacity) +
+                                " tokens exceeds the int32 token positions; use fewer blocks");
+  }
+  return Status::Ok();
+}
+
 Scheduler::Scheduler(SchedulerConfig config, BlockManagerConfig block_config)
     : config_(std::move(config)), block_manager_(block_config) {
-  HEARTH_CHECK_GT(config_.max_num_batched_tokens, 0);
-  HEARTH_CHECK_GT(config_.max_num_seqs, 0);
-  HEARTH_CHECK_GE(config_.max_model_len, 0);
+  const Status valid = ValidateConfig(config_, block_config);
+  HEARTH_CHECK(valid.ok());
   const int capacity = block_config.num_blocks * block_config.block_size;
   max_seq_len_ = config_.max_model_len > 0 ? std::min(config_.max_model_len, capacity) : capacity;
 }

@@ -40,6 +40,10 @@ struct SchedulerConfig {
   std::vector<int32_t> eos_token_ids;  // the model's end-of-sequence tokens (unless ignore_eos)
 };
 
+// Checks a configuration from the outside world (flags, config files) with actionable messages;
+// the Scheduler constructor requires it to pass.
+Status ValidateConfig(const SchedulerConfig& config, const BlockManagerConfig& block_config);
+
 struct ScheduledSeq {
   SeqId seq_id = -1;
   int num_new_tokens = 0;   // tokens computed this step: [num_computed, num_computed + this)
@@ -59,6 +63,7 @@ struct SchedulerOutput {
 
 class Scheduler {
  public:
+  // Requires ValidateConfig(config, block_config).ok().
   Scheduler(SchedulerConfig config, BlockManagerConfig block_config);
 
   // Queues a request. Priority: lower value = more urgent. A request that can never run is

@@ -334,5 +334,20 @@ TEST(SchedulerTest, RespectsSequenceLimitAndTokenBudget) {
   }
 }
 
+TEST(SchedulerTest, ValidateConfigExplainsBadValues) {
+  const BlockManagerConfig blocks{.num_blocks = 16, .block_size = 16};
+  EXPECT_TRUE(ValidateConfig(Config(64), blocks).ok());
+  const Status zero_budget = ValidateConfig(Config(0), blocks);
+  EXPECT_EQ(zero_budget.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(zero_budget.message().find("max_num_batched_tokens"), std::string::npos);
+  EXPECT_FALSE(ValidateConfig(Config(64, 0), blocks).ok());
+  EXPECT_FALSE(ValidateConfig(Config(64), {.num_blocks = 0, .block_size = 16}).ok());
+  EXPECT_FALSE(ValidateConfig(Config(64), {.num_blocks = 16, .block_size = 0}).ok());
+  EXPECT_FALSE(ValidateConfig(Config(64), {.num_blocks = 1 << 28, .block_size = 16}).ok());
+  SchedulerConfig negative_len = Config(64);
+  negative_len.max_model_len = -1;
+  EXPECT_FALSE(ValidateConfig(negative_len, blocks).ok());
+}
+
 }  // namespace
 }  // namespace hearth::engine
