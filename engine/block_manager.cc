@@ -210,7 +210,21 @@ void BlockManager::MarkComputed(Sequence& seq, int num_new_tokens) {
       const auto other_tokens = TokensOf(it->second);
       if (other.parent_content_id == parent_content &&
           std::equal(tokens.begin(), tokens.end(), other_tokens.begin())) {
-        continue;  // same content already published (e.g. computed concurrently): keep ours private
+        // The same content was published meanwhile (two same-prefix sequences computed it in
+        // the same step): adopt the published block and drop our copy, so the chain goes on
+        // and the sequence's later blocks can still be published. Our copy is fresh, hence
+        // referenced by this sequence alone, and not written again (it is full and computed).
+        const int32_t shared = it->second;
+        if (blocks_[shared].ref_count == 0) {
+          LruRemove(shared);
+          --num_cached_;
+        }
+        ++blocks_[shared].ref_count;
+        HEARTH_CHECK_EQ(block.ref_count, 1);
+        block.ref_count = 0;
+        free_list_.push_back(b);
+        seq.block_table_[i] = shared;
+        continue;
       }
       Unpublish(it->second);  // a stale entry or a collision: the fresher content wins the key
     }

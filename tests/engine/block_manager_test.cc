@@ -94,6 +94,33 @@ TEST_F(BlockManagerTest, DivergingTokensStopTheMatch) {
   EXPECT_EQ(bm.MatchPrefix(c), 12);
 }
 
+TEST_F(BlockManagerTest, ConcurrentCopyIsAdoptedSoTheChainContinues) {
+  // a and b share two blocks of prompt but differ in the third; both are computed in the same
+  // step, so b's first two blocks are private copies until a publishes. b must then adopt a's
+  // blocks, and b's own third block must still become findable.
+  BlockManager bm({.num_blocks = 16, .block_size = 4});
+  std::vector<int32_t> pa = Iota(13), pb = Iota(13);
+  pb[9] = 777;
+  Sequence a(0, pa, {}, 0, 0), b(1, pb, {}, 0, 1);
+  bm.Allocate(a, 13);
+  bm.Allocate(b, 13);
+  Check(bm, {&a, &b});
+  EXPECT_EQ(bm.stats().num_used_blocks, 8);
+  bm.MarkComputed(a, 13);
+  bm.MarkComputed(b, 13);
+  Check(bm, {&a, &b});
+  EXPECT_EQ(bm.stats().num_used_blocks, 6);  // b's two copies went back to the free list
+  EXPECT_EQ(a.block_table()[0], b.block_table()[0]);
+  EXPECT_EQ(a.block_table()[1], b.block_table()[1]);
+  std::vector<int32_t> pc = pb;
+  pc.push_back(5);
+  Sequence c(2, pc, {}, 0, 2);
+  EXPECT_EQ(bm.MatchPrefix(c), 12);
+  bm.Free(a);
+  bm.Free(b);
+  Check(bm, {});
+}
+
 uint64_t CollidingHash(uint64_t, std::span<const int32_t>) { return 42; }
 
 TEST_F(BlockManagerTest, HashCollisionIsAMissNotWrongKv) {

@@ -153,7 +153,13 @@ TEST(SchedulerTest, SamePrefixInOneStepDoesNotShareUnwrittenBlocks) {
   const auto& plan = h.last_plan();
   for (int i = 0; i < 3; ++i)
     EXPECT_NE(plan.block_tables[i], plan.block_tables[plan.max_blocks_per_seq + i]);
-  // After the step both published (first wins); a third request now hits two blocks.
+  // After the step the second adopted the first's published blocks (its copies freed).
+  const Sequence* sa = h.scheduler().Find(a);
+  const Sequence* sb = h.scheduler().Find(b);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(sa->block_table()[i], sb->block_table()[i]);
+  EXPECT_EQ(h.blocks().stats().num_used_blocks, 3);  // the 49th tokens get blocks next step
+  EXPECT_EQ(h.blocks().stats().num_free_blocks, 32 - 3);
+  // A third request now hits two blocks.
   const SeqId c = h.scheduler().AddRequest(prompt, Greedy(4));
   h.RunToCompletion();
   EXPECT_EQ(h.Finished(c)->num_cached_tokens(), 32);
