@@ -62,6 +62,13 @@ StepPlan BuildStepPlan(const SchedulerOutput& output, const Scheduler& scheduler
     std::copy_n(seq.block_table().begin(), num_blocks,
                 plan.block_tables.begin() + static_cast<ptrdiff_t>(i) * plan.max_blocks_per_seq);
     if (s.samples) plan.logits_indices.push_back(t - 1);
+    if (!s.is_prefill) {
+      HEARTH_CHECK_EQ(plan.num_decode_seqs, i);  // the scheduler lists decodes first
+      HEARTH_CHECK_EQ(s.num_new_tokens, 1);
+      ++plan.num_decode_seqs;
+    }
+    plan.max_query_len = std::max(plan.max_query_len, s.num_new_tokens);
+    plan.max_seq_len = std::max(plan.max_seq_len, seq_len);
   }
   HEARTH_CHECK_EQ(t, plan.num_tokens);
   plan.query_start_loc[plan.num_seqs] = t;

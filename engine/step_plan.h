@@ -28,6 +28,11 @@ struct StepPlan {
   int num_padded_tokens = 0;  // length of the per-token arrays
   int max_blocks_per_seq = 0;
   int block_size = 0;
+  // Sequences [0, num_decode_seqs) are decodes (one query token each); the rest are prefill
+  // chunks. Attention may split the batch there.
+  int num_decode_seqs = 0;
+  int max_query_len = 0;  // longest chunk this step (launch geometry)
+  int max_seq_len = 0;    // longest seq_lens entry
 
   std::vector<SeqId> seq_ids;            // [num_seqs], the SchedulerOutput's order
   std::vector<int32_t> token_ids;        // [num_padded_tokens]

@@ -65,6 +65,9 @@ TEST_F(StepPlanTest, ExactArrays) {
   EXPECT_EQ(plan.seq_lens, (std::vector<int32_t>{18, 5}));
   EXPECT_EQ(plan.block_tables, (std::vector<int32_t>{0, 1, 2, -1}));
   EXPECT_EQ(plan.logits_indices, (std::vector<int32_t>{0}));  // B's chunk is not its last
+  EXPECT_EQ(plan.num_decode_seqs, 1);
+  EXPECT_EQ(plan.max_query_len, 5);
+  EXPECT_EQ(plan.max_seq_len, 18);
 }
 
 TEST_F(StepPlanTest, PaddedToBucketAndFixedWidth) {
