@@ -100,6 +100,8 @@ void Scheduler::FinishSeq(Sequence& seq, FinishReason reason, std::string error)
     waiting_.erase(KeyOf(seq));
   }
   seq.Finish(reason, std::move(error));
+  num_rejected_ += reason == FinishReason::kRejected ? 1 : 0;
+  num_aborted_ += reason == FinishReason::kAbort ? 1 : 0;
   auto it = live_.find(id);
   HEARTH_CHECK(it != live_.end());
   finished_.push_back(std::move(it->second));
@@ -123,6 +125,7 @@ void Scheduler::Preempt(Sequence& victim, SchedulerOutput& out, int& budget) {
   running_.erase(KeyOf(victim));
   victim.status_ = SeqStatus::kPreempted;
   ++victim.num_preemptions_;
+  ++num_preemptions_;
   waiting_.insert(KeyOf(victim));
   out.preempted.push_back(victim.id());
 }
@@ -239,6 +242,15 @@ std::vector<SeqId> Scheduler::Update(const SchedulerOutput& output,
   }
   HEARTH_CHECK_EQ(next_sample, sampled.size());
   return finished;
+}
+
+SchedulerStats Scheduler::stats() const {
+  return {.num_waiting = num_waiting(),
+          .num_running = num_running(),
+          .num_preemptions = num_preemptions_,
+          .num_rejected = num_rejected_,
+          .num_aborted = num_aborted_,
+          .blocks = block_manager_.stats()};
 }
 
 Status Scheduler::CheckInvariants() const {

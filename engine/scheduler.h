@@ -61,6 +61,16 @@ struct SchedulerOutput {
   bool empty() const { return seqs.empty(); }
 };
 
+// Counters for metrics (queue depth, running sequences, KV usage, prefix-cache hit rate).
+struct SchedulerStats {
+  int num_waiting = 0;  // includes preempted sequences waiting to be recomputed
+  int num_running = 0;
+  int64_t num_preemptions = 0;  // since start
+  int64_t num_rejected = 0;
+  int64_t num_aborted = 0;
+  BlockManagerStats blocks;
+};
+
 class Scheduler {
  public:
   // Requires ValidateConfig(config, block_config).ok().
@@ -89,6 +99,7 @@ class Scheduler {
   int num_waiting() const { return static_cast<int>(waiting_.size()); }
   int num_running() const { return static_cast<int>(running_.size()); }
   int max_seq_len() const { return max_seq_len_; }
+  SchedulerStats stats() const;
   const SchedulerConfig& config() const { return config_; }
   const BlockManager& block_manager() const { return block_manager_; }
 
@@ -122,6 +133,9 @@ class Scheduler {
   std::vector<SeqId> pending_aborts_;
   std::vector<SeqId> pending_rejections_;
   bool awaiting_update_ = false;
+  int64_t num_preemptions_ = 0;
+  int64_t num_rejected_ = 0;
+  int64_t num_aborted_ = 0;
 };
 
 }  // namespace hearth::engine

@@ -221,6 +221,8 @@ TEST(SchedulerTest, AbortMidPrefillFreesAllBlocks) {
   EXPECT_EQ(stats.num_cached_blocks, 4) << "the 4 full computed blocks stay reusable";
   EXPECT_EQ(h.Finished(a)->finish_reason(), FinishReason::kAbort);
   EXPECT_EQ(h.Finished(waiting)->finish_reason(), FinishReason::kAbort);
+  EXPECT_EQ(h.scheduler().stats().num_aborted, 2);
+  EXPECT_EQ(h.scheduler().stats().num_waiting + h.scheduler().stats().num_running, 0);
 }
 
 TEST(SchedulerTest, KvExhaustionPreemptsInsteadOfFailing) {
@@ -237,6 +239,7 @@ TEST(SchedulerTest, KvExhaustionPreemptsInsteadOfFailing) {
     preemptions += static_cast<int>(h.Step().preempted.size());
   }
   EXPECT_GT(preemptions, 0);
+  EXPECT_EQ(h.scheduler().stats().num_preemptions, preemptions);
   for (const auto& [id, p] : reqs) ExpectMatchesReference(h, id, p, Greedy(20));
 }
 
@@ -302,6 +305,7 @@ TEST(SchedulerTest, PromptThatCanNeverFitIsRejected) {
   const SeqId ok = h.scheduler().AddRequest(Prompt(63), Greedy(5));
   const auto out = h.Step();
   EXPECT_EQ(out.finished_or_rejected, (std::vector<SeqId>{big, empty}));
+  EXPECT_EQ(h.scheduler().stats().num_rejected, 2);
   h.RunToCompletion();
   ASSERT_NE(h.Finished(big), nullptr);
   EXPECT_EQ(h.Finished(big)->finish_reason(), FinishReason::kRejected);
