@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "kernels/core/dtype.h"
+#include "kernels/core/half.h"
 #include "kernels/core/status.h"
 #include "kernels/quant/blocks.h"
 
@@ -21,7 +22,6 @@
 #include <cuda_fp16.h>
 #define HEARTH_HD __host__ __device__ __forceinline__
 #else
-#include "kernels/core/half.h"
 #define HEARTH_HD inline
 #endif
 
