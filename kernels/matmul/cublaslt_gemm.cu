@@ -55,10 +55,7 @@ Status CublasLtGemm::MakePlan(const Key& key, Plan* plan) {
   const cublasLtEpilogue_t epilogue = has_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
   LT_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
                                           sizeof(epilogue)));
-  if (has_bias) {
-    LT_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &dt,
-                                            sizeof(dt)));
-  }
+  // The bias takes D's type (bf16/fp16) by default, which is what callers pass.
   LT_CHECK(cublasLtMatrixLayoutCreate(&plan->a, dt, k, n, k));
   LT_CHECK(cublasLtMatrixLayoutCreate(&plan->b, dt, k, m, k));
   LT_CHECK(cublasLtMatrixLayoutCreate(&plan->c, dt, n, m, n));

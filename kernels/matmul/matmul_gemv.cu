@@ -83,7 +83,7 @@ __device__ __forceinline__ void LoadChunk(const uint8_t* base,  // 16-byte align
     if (p + 16 <= tensor_end) {
       regs[j] = __ldg(reinterpret_cast<const uint4*>(p));
     } else {
-      uint8_t tmp[16] = {};
+      alignas(16) uint8_t tmp[16] = {};
       for (int b = 0; p + b < tensor_end && b < 16; ++b) tmp[b] = p[b];
       regs[j] = *reinterpret_cast<const uint4*>(tmp);
     }
