@@ -3,7 +3,7 @@
 // One warp per weight row. The warp walks its row in chunks of whole blocks (~1 KiB): it loads a
 // chunk with 16-byte loads into registers (the next chunk is loaded while the current one is
 // decoded, to keep two chunks of every row in flight), stages it in shared memory, and each lane
-// decodes 8-element groups from there (block_decode.h) and multiplies them with every token's x.
+// decodes 8-element groups from there (block_decode.h, reading 32-bit words) and multiplies them with every token's x.
 // Each weight byte is read from HBM exactly once for all num_tokens rows of x. The blocks stay in
 // their GGUF layout; rows need not be 16-byte aligned (a chunk's loads start at the 16-byte
 // boundary below it; only the last vector of the tensor is read bytewise if it would overrun).
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/matmul/gemv_chunk.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/quant/block_decode.h"
 
@@ -20,15 +21,6 @@ namespace hearth {
 namespace gemv_internal {
 
 constexpr int kWarpsPerBlock = 4;
-
-template <DType T>
-struct ChunkGeometry {
-  using Codec = quant::BlockCodec<T>;
-  static constexpr int kBlocks = (1024 + Codec::kBytes - 1) / Codec::kBytes;  // per chunk
-  static constexpr int kBytes = kBlocks * Codec::kBytes;
-  static constexpr int kVecs = (kBytes + 15) / 16 + 1;  // +1: the chunk may start mid-vector
-  static constexpr int kVecsPerLane = (kVecs + 31) / 32;
-};
 
 template <class A>
 struct Act;
@@ -100,7 +92,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   using Codec = quant::BlockCodec<T>;
   using Geo = ChunkGeometry<T>;
   constexpr int kGroupsPerBlock = Codec::kElems / 8;
-  __shared__ __align__(16) uint8_t stage[kWarpsPerBlock][Geo::kVecsPerLane * 32 * 16];
+  __shared__ __align__(16) uint8_t stage[kWarpsPerBlock][Geo::kStageBytes];
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int row = blockIdx.x * kWarpsPerBlock + warp;
@@ -110,43 +102,32 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   const int blocks_per_row = k / Codec::kElems;
   const int num_chunks = (blocks_per_row + Geo::kBlocks - 1) / Geo::kBlocks;
 
-  auto chunk_geometry = [&](int c, const uint8_t** base, int* lead, int* num_vecs) {
-    const uint8_t* start = row_ptr + static_cast<int64_t>(c) * Geo::kBytes;
-    const int blocks_here = min(Geo::kBlocks, blocks_per_row - c * Geo::kBlocks);
-    *base = reinterpret_cast<const uint8_t*>(reinterpret_cast<uintptr_t>(start) & ~uintptr_t{15});
-    *lead = static_cast<int>(start - *base);
-    *num_vecs = (*lead + blocks_here * Codec::kBytes + 15) / 16;
-    return blocks_here;
-  };
-
   float acc[kMaxTokens];
 #pragma unroll
   for (int t = 0; t < kMaxTokens; ++t) acc[t] = 0.f;
 
   uint4 regs[Geo::kVecsPerLane];
-  const uint8_t* base;
-  int lead, num_vecs;
-  int blocks_here = chunk_geometry(0, &base, &lead, &num_vecs);
-  LoadChunk<Geo::kVecsPerLane>(base, num_vecs, tensor_end, lane, regs);
+  ChunkSpan next = ChunkAt<T>(row_ptr, 0, blocks_per_row);
+  LoadChunk<Geo::kVecsPerLane>(next.base, next.num_vecs, tensor_end, lane, regs);
   for (int c = 0; c < num_chunks; ++c) {
     __syncwarp();
 #pragma unroll
     for (int j = 0; j < Geo::kVecsPerLane; ++j) {
       const int v = lane + 32 * j;
-      if (v < num_vecs) reinterpret_cast<uint4*>(stage[warp])[v] = regs[j];
+      if (v < next.num_vecs) reinterpret_cast<uint4*>(stage[warp])[v] = regs[j];
     }
     __syncwarp();
-    const int cur_lead = lead, cur_blocks = blocks_here;
+    const ChunkSpan cur = next;
     if (c + 1 < num_chunks) {
-      blocks_here = chunk_geometry(c + 1, &base, &lead, &num_vecs);
-      LoadChunk<Geo::kVecsPerLane>(base, num_vecs, tensor_end, lane, regs);
+      next = ChunkAt<T>(row_ptr, c + 1, blocks_per_row);
+      LoadChunk<Geo::kVecsPerLane>(next.base, next.num_vecs, tensor_end, lane, regs);
     }
-    const int groups = cur_blocks * kGroupsPerBlock;
+    const int groups = cur.num_blocks * kGroupsPerBlock;
     const int64_t elem0 = static_cast<int64_t>(c) * Geo::kBlocks * Codec::kElems;
     for (int g = lane; g < groups; g += 32) {
       float wv[8];
-      Codec::Decode8(stage[warp] + cur_lead + (g / kGroupsPerBlock) * Codec::kBytes,
-                     g % kGroupsPerBlock, wv);
+      Codec::template Decode8<quant::WordReader>(
+          stage[warp] + cur.lead + (g / kGroupsPerBlock) * Codec::kBytes, g % kGroupsPerBlock, wv);
 #pragma unroll
       for (int t = 0; t < kMaxTokens; ++t) {
         if (t < num_tokens) {

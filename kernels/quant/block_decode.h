@@ -69,14 +69,12 @@ HEARTH_HD float Bf16BitsToFloat(uint16_t h) {
 #endif
 }
 
-HEARTH_HD float F32At(const uint8_t* p) {
+HEARTH_HD float U32BitsToFloat(uint32_t bits) {
 #ifdef __CUDA_ARCH__
-  const uint32_t bits = static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
-                        (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
   return __uint_as_float(bits);
 #else
   float f;
-  std::memcpy(&f, p, 4);
+  std::memcpy(&f, &bits, 4);
   return f;
 #endif
 }
@@ -92,94 +90,147 @@ HEARTH_HD void ScaleMinK4(const uint8_t* s, int j, int* sc, int* m) {
   }
 }
 
-// BlockCodec<T>: kElems elements in kBytes bytes; Decode8(blk, g, out) writes elements
-// 8g .. 8g+7 of the block at `blk` (only byte-aligned access: blocks are 2-byte aligned at best).
+// Readers of 8 consecutive bytes (byte i in bits 8i..8i+7). ByteReader makes only byte-sized
+// accesses (blocks are 2-byte aligned at best) and never reads outside [p, p + 8). WordReader is
+// for shared memory staged by the GEMV: three aligned 32-bit loads and two funnel shifts instead
+// of eight byte loads; it may read up to 3 bytes before p and 4 bytes after p + 8.
+struct ByteReader {
+  static HEARTH_HD uint64_t Load8(const uint8_t* p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+    return v;
+  }
+};
+struct WordReader {
+  static HEARTH_HD uint64_t Load8(const uint8_t* p) {
+    const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
+    const uint32_t* w = reinterpret_cast<const uint32_t*>(addr & ~uintptr_t{3});
+    const uint32_t shift = 8 * static_cast<uint32_t>(addr & 3);
+    const uint32_t w0 = w[0], w1 = w[1], w2 = w[2];
+#ifdef __CUDA_ARCH__
+    const uint32_t lo = __funnelshift_r(w0, w1, shift);
+    const uint32_t hi = __funnelshift_r(w1, w2, shift);
+#else
+    const uint32_t lo = static_cast<uint32_t>(((static_cast<uint64_t>(w1) << 32) | w0) >> shift);
+    const uint32_t hi = static_cast<uint32_t>(((static_cast<uint64_t>(w2) << 32) | w1) >> shift);
+#endif
+    return static_cast<uint64_t>(lo) | (static_cast<uint64_t>(hi) << 32);
+  }
+};
+
+HEARTH_HD int ByteOf(uint64_t v, int i) { return static_cast<int>((v >> (8 * i)) & 0xFF); }
+
+// BlockCodec<T>: kElems elements in kBytes bytes; Decode8<Reader>(blk, g, out) writes elements
+// 8g .. 8g+7 of the block at `blk`.
 template <DType T>
 struct BlockCodec;
 
 template <>
 struct BlockCodec<DType::kF32> {
   static constexpr int kElems = 8, kBytes = 32;
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    for (int i = 0; i < 8; ++i) out[i] = F32At(b + 32 * g + 4 * i);
+    for (int h = 0; h < 4; ++h) {
+      const uint64_t v = R::Load8(b + 32 * g + 8 * h);
+      out[2 * h] = U32BitsToFloat(static_cast<uint32_t>(v));
+      out[2 * h + 1] = U32BitsToFloat(static_cast<uint32_t>(v >> 32));
+    }
   }
 };
 template <>
 struct BlockCodec<DType::kF16> {
   static constexpr int kElems = 8, kBytes = 16;
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    for (int i = 0; i < 8; ++i) out[i] = HalfBitsToFloat(LoadU16(b + 16 * g + 2 * i));
+    for (int h = 0; h < 2; ++h) {
+      const uint64_t v = R::Load8(b + 16 * g + 8 * h);
+      for (int i = 0; i < 4; ++i) out[4 * h + i] = HalfBitsToFloat(static_cast<uint16_t>(v >> (16 * i)));
+    }
   }
 };
 template <>
 struct BlockCodec<DType::kBF16> {
   static constexpr int kElems = 8, kBytes = 16;
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    for (int i = 0; i < 8; ++i) out[i] = Bf16BitsToFloat(LoadU16(b + 16 * g + 2 * i));
+    for (int h = 0; h < 2; ++h) {
+      const uint64_t v = R::Load8(b + 16 * g + 8 * h);
+      for (int i = 0; i < 4; ++i) out[4 * h + i] = Bf16BitsToFloat(static_cast<uint16_t>(v >> (16 * i)));
+    }
   }
 };
 
 template <>
 struct BlockCodec<DType::kQ8_0> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ8_0);
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
     const float d = HalfBitsToFloat(LoadU16(b));
-    for (int i = 0; i < 8; ++i) out[i] = MulRn(static_cast<float>(static_cast<int8_t>(b[2 + 8 * g + i])), d);
+    const uint64_t q = R::Load8(b + 2 + 8 * g);
+    for (int i = 0; i < 8; ++i) {
+      out[i] = MulRn(static_cast<float>(static_cast<int8_t>(ByteOf(q, i))), d);
+    }
   }
 };
 
-// Legacy 4-bit nibble of element e (0..31) from qs: low nibbles hold 0..15, high 16..31.
-HEARTH_HD int Nibble32(const uint8_t* qs, int e) {
-  return e < 16 ? (qs[e] & 0x0F) : (qs[e - 16] >> 4);
+// Legacy 4-bit nibbles: group g (0..3) of a 32-block; groups 0, 1 are the low nibbles of
+// qs[0..15], groups 2, 3 the high nibbles.
+template <class R>
+HEARTH_HD void Nibbles8(const uint8_t* qs, int g, int* q) {
+  const uint64_t v = R::Load8(qs + 8 * (g % 2));
+  const int shift = g < 2 ? 0 : 4;
+  for (int i = 0; i < 8; ++i) q[i] = (ByteOf(v, i) >> shift) & 0x0F;
 }
 
 template <>
 struct BlockCodec<DType::kQ4_0> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ4_0);
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
     const float d = HalfBitsToFloat(LoadU16(b));
-    for (int i = 0; i < 8; ++i) {
-      out[i] = MulRn(d, static_cast<float>(Nibble32(b + 2, 8 * g + i) - 8));
-    }
+    int q[8];
+    Nibbles8<R>(b + 2, g, q);
+    for (int i = 0; i < 8; ++i) out[i] = MulRn(d, static_cast<float>(q[i] - 8));
   }
 };
 template <>
 struct BlockCodec<DType::kQ4_1> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ4_1);
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
     const float d = HalfBitsToFloat(LoadU16(b));
     const float m = HalfBitsToFloat(LoadU16(b + 2));
-    for (int i = 0; i < 8; ++i) {
-      out[i] = AddRn(MulRn(d, static_cast<float>(Nibble32(b + 4, 8 * g + i))), m);
-    }
+    int q[8];
+    Nibbles8<R>(b + 4, g, q);
+    for (int i = 0; i < 8; ++i) out[i] = AddRn(MulRn(d, static_cast<float>(q[i])), m);
   }
 };
 template <>
 struct BlockCodec<DType::kQ5_0> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ5_0);
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
     const float d = HalfBitsToFloat(LoadU16(b));
-    const uint32_t qh = static_cast<uint32_t>(LoadU16(b + 2)) |
-                        (static_cast<uint32_t>(LoadU16(b + 4)) << 16);
+    const int qh = b[2 + g];  // bits 8g .. 8g+7 of the little-endian uint32
+    int q[8];
+    Nibbles8<R>(b + 6, g, q);
     for (int i = 0; i < 8; ++i) {
-      const int e = 8 * g + i;
-      const int q = Nibble32(b + 6, e) | (((qh >> e) & 1) << 4);
-      out[i] = MulRn(d, static_cast<float>(q - 16));
+      out[i] = MulRn(d, static_cast<float>((q[i] | (((qh >> i) & 1) << 4)) - 16));
     }
   }
 };
 template <>
 struct BlockCodec<DType::kQ5_1> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ5_1);
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
     const float d = HalfBitsToFloat(LoadU16(b));
     const float m = HalfBitsToFloat(LoadU16(b + 2));
-    const uint32_t qh = static_cast<uint32_t>(LoadU16(b + 4)) |
-                        (static_cast<uint32_t>(LoadU16(b + 6)) << 16);
+    const int qh = b[4 + g];
+    int q[8];
+    Nibbles8<R>(b + 8, g, q);
     for (int i = 0; i < 8; ++i) {
-      const int e = 8 * g + i;
-      const int q = Nibble32(b + 8, e) | (((qh >> e) & 1) << 4);
-      out[i] = AddRn(MulRn(d, static_cast<float>(q)), m);
+      out[i] = AddRn(MulRn(d, static_cast<float>(q[i] | (((qh >> i) & 1) << 4))), m);
     }
   }
 };
@@ -188,27 +239,26 @@ struct BlockCodec<DType::kQ5_1> {
 template <>
 struct BlockCodec<DType::kQ2_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ2_K);
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    const uint8_t* qs = b + 16;
     const float d = HalfBitsToFloat(LoadU16(b + 80));
     const float dmin = HalfBitsToFloat(LoadU16(b + 82));
     const int e0 = 8 * g;
     const uint8_t sc = b[e0 / 16];
     const float dl = MulRn(d, static_cast<float>(sc & 0x0F));
     const float ml = MulRn(dmin, static_cast<float>(sc >> 4));
-    const int h = e0 / 128, shift = 2 * ((e0 % 128) / 32), l0 = e0 % 32;
+    const int shift = 2 * ((e0 % 128) / 32);
+    const uint64_t qs = R::Load8(b + 16 + (e0 / 128) * 32 + e0 % 32);
     for (int i = 0; i < 8; ++i) {
-      const int q = (qs[h * 32 + l0 + i] >> shift) & 3;
-      out[i] = SubRn(MulRn(dl, static_cast<float>(q)), ml);
+      out[i] = SubRn(MulRn(dl, static_cast<float>((ByteOf(qs, i) >> shift) & 3)), ml);
     }
   }
 };
 template <>
 struct BlockCodec<DType::kQ3_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ3_K);
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    const uint8_t* hmask = b;
-    const uint8_t* qs = b + 32;
     const uint8_t* sc = b + 96;
     const float d = HalfBitsToFloat(LoadU16(b + 108));
     const int e0 = 8 * g;
@@ -217,10 +267,11 @@ struct BlockCodec<DType::kQ3_K> {
     const int high = (sc[8 + j % 4] >> (2 * (j / 4))) & 3;
     const int scale = static_cast<int8_t>(static_cast<uint8_t>(low | (high << 4))) - 32;
     const float dl = MulRn(d, static_cast<float>(scale));
-    const int h = e0 / 128, shift = 2 * ((e0 % 128) / 32), l0 = e0 % 32, hbit = e0 / 32;
+    const int shift = 2 * ((e0 % 128) / 32), hbit = e0 / 32;
+    const uint64_t qs = R::Load8(b + 32 + (e0 / 128) * 32 + e0 % 32);
+    const uint64_t hm = R::Load8(b + e0 % 32);
     for (int i = 0; i < 8; ++i) {
-      const int ql = (qs[h * 32 + l0 + i] >> shift) & 3;
-      const int q = ql - (((hmask[l0 + i] >> hbit) & 1) ? 0 : 4);
+      const int q = ((ByteOf(qs, i) >> shift) & 3) - (((ByteOf(hm, i) >> hbit) & 1) ? 0 : 4);
       out[i] = MulRn(dl, static_cast<float>(q));
     }
   }
@@ -228,6 +279,7 @@ struct BlockCodec<DType::kQ3_K> {
 template <>
 struct BlockCodec<DType::kQ4_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ4_K);
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
     const float d = HalfBitsToFloat(LoadU16(b));
     const float dmin = HalfBitsToFloat(LoadU16(b + 2));
@@ -236,16 +288,17 @@ struct BlockCodec<DType::kQ4_K> {
     ScaleMinK4(b + 4, e0 / 32, &sc, &m);
     const float dl = MulRn(d, static_cast<float>(sc));
     const float ml = MulRn(dmin, static_cast<float>(m));
-    const uint8_t* qs = b + 16 + (e0 / 64) * 32 + e0 % 32;
+    const uint64_t qs = R::Load8(b + 16 + (e0 / 64) * 32 + e0 % 32);
     const int shift = 4 * ((e0 % 64) / 32);
     for (int i = 0; i < 8; ++i) {
-      out[i] = SubRn(MulRn(dl, static_cast<float>((qs[i] >> shift) & 0x0F)), ml);
+      out[i] = SubRn(MulRn(dl, static_cast<float>((ByteOf(qs, i) >> shift) & 0x0F)), ml);
     }
   }
 };
 template <>
 struct BlockCodec<DType::kQ5_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ5_K);
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
     const float d = HalfBitsToFloat(LoadU16(b));
     const float dmin = HalfBitsToFloat(LoadU16(b + 2));
@@ -254,11 +307,11 @@ struct BlockCodec<DType::kQ5_K> {
     ScaleMinK4(b + 4, e0 / 32, &sc, &m);
     const float dl = MulRn(d, static_cast<float>(sc));
     const float ml = MulRn(dmin, static_cast<float>(m));
-    const uint8_t* qh = b + 16 + e0 % 32;
-    const uint8_t* qs = b + 48 + (e0 / 64) * 32 + e0 % 32;
+    const uint64_t qh = R::Load8(b + 16 + e0 % 32);
+    const uint64_t qs = R::Load8(b + 48 + (e0 / 64) * 32 + e0 % 32);
     const int shift = 4 * ((e0 % 64) / 32), hbit = e0 / 32;
     for (int i = 0; i < 8; ++i) {
-      const int q = ((qs[i] >> shift) & 0x0F) | (((qh[i] >> hbit) & 1) << 4);
+      const int q = ((ByteOf(qs, i) >> shift) & 0x0F) | (((ByteOf(qh, i) >> hbit) & 1) << 4);
       out[i] = SubRn(MulRn(dl, static_cast<float>(q)), ml);
     }
   }
@@ -266,16 +319,17 @@ struct BlockCodec<DType::kQ5_K> {
 template <>
 struct BlockCodec<DType::kQ6_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ6_K);
+  template <class R = ByteReader>
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
     const int e0 = 8 * g;
     const float d = HalfBitsToFloat(LoadU16(b + 208));
     const float dl = MulRn(d, static_cast<float>(static_cast<int8_t>(b[192 + e0 / 16])));
     const int h = e0 / 128, r = e0 % 128;
-    const uint8_t* ql = b + h * 64 + r % 64;
-    const uint8_t* qh = b + 128 + h * 32 + r % 32;
+    const uint64_t ql = R::Load8(b + h * 64 + r % 64);
+    const uint64_t qh = R::Load8(b + 128 + h * 32 + r % 32);
     const int lshift = 4 * (r / 64), hshift = 2 * (r / 32);
     for (int i = 0; i < 8; ++i) {
-      const int q = (((ql[i] >> lshift) & 0x0F) | (((qh[i] >> hshift) & 3) << 4)) - 32;
+      const int q = (((ByteOf(ql, i) >> lshift) & 0x0F) | (((ByteOf(qh, i) >> hshift) & 3) << 4)) - 32;
       out[i] = MulRn(dl, static_cast<float>(q));
     }
   }
