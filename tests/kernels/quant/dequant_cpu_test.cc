@@ -8,12 +8,20 @@
 #include <vector>
 
 #include "kernels/core/half.h"
+#include "kernels/quant/block_decode.h"
 #include "kernels/quant/blocks.h"
 #include "kernels/quant/dequant.h"
 #include "tests/kernels/quant/random_blocks.h"
 
 namespace hearth {
 namespace {
+
+// The decoders' conversion trick is exact over its whole documented range.
+TEST(DequantCpuTest, ExactFloatEqualsConversion) {
+  for (int q = -(1 << 22) + 1; q < (1 << 22); ++q) {
+    ASSERT_EQ(quant::ExactFloat(q), static_cast<float>(q)) << q;
+  }
+}
 
 TEST(DequantCpuTest, Q8_0HandMadeBlock) {
   quant::BlockQ8_0 b{};
