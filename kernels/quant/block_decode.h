@@ -175,17 +175,39 @@ struct BlockCodec<DType::kBF16> {
   }
 };
 
+// Quantized codecs are affine per group of 8: element i = scale * q[i] (- min when kHasMin),
+// each product and difference rounded to float32 as ggml does. Quants8 returns the integers and
+// the group's scale/min (the GEMV folds the scale out of its inner product); Decode8 applies the
+// formula (the dequantizers, bit-exact with ggml).
+template <class Codec, class R>
+HEARTH_HD void DecodeAffine8(const uint8_t* b, int g, float* out) {
+  int q[8];
+  float scale, min;
+  Codec::template Quants8<R>(b, g, q, &scale, &min);
+  for (int i = 0; i < 8; ++i) {
+    const float v = MulRn(scale, ExactFloat(q[i]));
+    out[i] = Codec::kHasMin ? SubRn(v, min) : v;
+  }
+}
+
+#define HEARTH_AFFINE_DECODE8                                    \
+  template <class R = ByteReader>                                \
+  static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) { \
+    DecodeAffine8<BlockCodec, R>(b, g, out);                     \
+  }
+
 template <>
 struct BlockCodec<DType::kQ8_0> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ8_0);
-  template <class R = ByteReader>
-  static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    const float d = HalfBitsToFloat(LoadU16(b));
-    const uint64_t q = R::Load8(b + 2 + 8 * g);
-    for (int i = 0; i < 8; ++i) {
-      out[i] = MulRn(ExactFloat(static_cast<int8_t>(ByteOf(q, i))), d);
-    }
+  static constexpr bool kHasMin = false;
+  template <class R>
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+    *scale = HalfBitsToFloat(LoadU16(b));
+    *min = 0.f;
+    const uint64_t v = R::Load8(b + 2 + 8 * g);
+    for (int i = 0; i < 8; ++i) q[i] = static_cast<int8_t>(ByteOf(v, i));
   }
+  HEARTH_AFFINE_DECODE8
 };
 
 // Legacy 4-bit nibbles: group g (0..3) of a 32-block; groups 0, 1 are the low nibbles of
@@ -200,155 +222,157 @@ HEARTH_HD void Nibbles8(const uint8_t* qs, int g, int* q) {
 template <>
 struct BlockCodec<DType::kQ4_0> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ4_0);
-  template <class R = ByteReader>
-  static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    const float d = HalfBitsToFloat(LoadU16(b));
-    int q[8];
+  static constexpr bool kHasMin = false;
+  template <class R>
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+    *scale = HalfBitsToFloat(LoadU16(b));
+    *min = 0.f;
     Nibbles8<R>(b + 2, g, q);
-    for (int i = 0; i < 8; ++i) out[i] = MulRn(d, ExactFloat(q[i] - 8));
+    for (int i = 0; i < 8; ++i) q[i] -= 8;
   }
+  HEARTH_AFFINE_DECODE8
 };
+// x = d * q + m, computed as d * q - (-m): the same float32 result.
 template <>
 struct BlockCodec<DType::kQ4_1> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ4_1);
-  template <class R = ByteReader>
-  static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    const float d = HalfBitsToFloat(LoadU16(b));
-    const float m = HalfBitsToFloat(LoadU16(b + 2));
-    int q[8];
+  static constexpr bool kHasMin = true;
+  template <class R>
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+    *scale = HalfBitsToFloat(LoadU16(b));
+    *min = -HalfBitsToFloat(LoadU16(b + 2));
     Nibbles8<R>(b + 4, g, q);
-    for (int i = 0; i < 8; ++i) out[i] = AddRn(MulRn(d, ExactFloat(q[i])), m);
   }
+  HEARTH_AFFINE_DECODE8
 };
 template <>
 struct BlockCodec<DType::kQ5_0> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ5_0);
-  template <class R = ByteReader>
-  static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    const float d = HalfBitsToFloat(LoadU16(b));
+  static constexpr bool kHasMin = false;
+  template <class R>
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+    *scale = HalfBitsToFloat(LoadU16(b));
+    *min = 0.f;
     const int qh = b[2 + g];  // bits 8g .. 8g+7 of the little-endian uint32
-    int q[8];
     Nibbles8<R>(b + 6, g, q);
-    for (int i = 0; i < 8; ++i) {
-      out[i] = MulRn(d, ExactFloat((q[i] | (((qh >> i) & 1) << 4)) - 16));
-    }
+    for (int i = 0; i < 8; ++i) q[i] = (q[i] | (((qh >> i) & 1) << 4)) - 16;
   }
+  HEARTH_AFFINE_DECODE8
 };
 template <>
 struct BlockCodec<DType::kQ5_1> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ5_1);
-  template <class R = ByteReader>
-  static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    const float d = HalfBitsToFloat(LoadU16(b));
-    const float m = HalfBitsToFloat(LoadU16(b + 2));
+  static constexpr bool kHasMin = true;
+  template <class R>
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+    *scale = HalfBitsToFloat(LoadU16(b));
+    *min = -HalfBitsToFloat(LoadU16(b + 2));
     const int qh = b[4 + g];
-    int q[8];
     Nibbles8<R>(b + 8, g, q);
-    for (int i = 0; i < 8; ++i) {
-      out[i] = AddRn(MulRn(d, ExactFloat(q[i] | (((qh >> i) & 1) << 4))), m);
-    }
+    for (int i = 0; i < 8; ++i) q[i] |= ((qh >> i) & 1) << 4;
   }
+  HEARTH_AFFINE_DECODE8
 };
 
 // k-quants. Element e of a 256-block; groups of 8 never straddle a 16-element sub-block.
 template <>
 struct BlockCodec<DType::kQ2_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ2_K);
-  template <class R = ByteReader>
-  static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    const float d = HalfBitsToFloat(LoadU16(b + 80));
-    const float dmin = HalfBitsToFloat(LoadU16(b + 82));
+  static constexpr bool kHasMin = true;
+  template <class R>
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
     const int e0 = 8 * g;
     const uint8_t sc = b[e0 / 16];
-    const float dl = MulRn(d, ExactFloat(sc & 0x0F));
-    const float ml = MulRn(dmin, ExactFloat(sc >> 4));
+    *scale = MulRn(HalfBitsToFloat(LoadU16(b + 80)), ExactFloat(sc & 0x0F));
+    *min = MulRn(HalfBitsToFloat(LoadU16(b + 82)), ExactFloat(sc >> 4));
     const int shift = 2 * ((e0 % 128) / 32);
     const uint64_t qs = R::Load8(b + 16 + (e0 / 128) * 32 + e0 % 32);
-    for (int i = 0; i < 8; ++i) {
-      out[i] = SubRn(MulRn(dl, ExactFloat((ByteOf(qs, i) >> shift) & 3)), ml);
-    }
+    for (int i = 0; i < 8; ++i) q[i] = (ByteOf(qs, i) >> shift) & 3;
   }
+  HEARTH_AFFINE_DECODE8
 };
 template <>
 struct BlockCodec<DType::kQ3_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ3_K);
-  template <class R = ByteReader>
-  static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
+  static constexpr bool kHasMin = false;
+  template <class R>
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
     const uint8_t* sc = b + 96;
-    const float d = HalfBitsToFloat(LoadU16(b + 108));
     const int e0 = 8 * g;
     const int j = e0 / 16;
     const int low = j < 8 ? (sc[j] & 0x0F) : (sc[j - 8] >> 4);
     const int high = (sc[8 + j % 4] >> (2 * (j / 4))) & 3;
-    const int scale = static_cast<int8_t>(static_cast<uint8_t>(low | (high << 4))) - 32;
-    const float dl = MulRn(d, ExactFloat(scale));
+    const int s6 = static_cast<int8_t>(static_cast<uint8_t>(low | (high << 4))) - 32;
+    *scale = MulRn(HalfBitsToFloat(LoadU16(b + 108)), ExactFloat(s6));
+    *min = 0.f;
     const int shift = 2 * ((e0 % 128) / 32), hbit = e0 / 32;
     const uint64_t qs = R::Load8(b + 32 + (e0 / 128) * 32 + e0 % 32);
     const uint64_t hm = R::Load8(b + e0 % 32);
     for (int i = 0; i < 8; ++i) {
-      const int q = ((ByteOf(qs, i) >> shift) & 3) - (((ByteOf(hm, i) >> hbit) & 1) ? 0 : 4);
-      out[i] = MulRn(dl, ExactFloat(q));
+      q[i] = ((ByteOf(qs, i) >> shift) & 3) - (((ByteOf(hm, i) >> hbit) & 1) ? 0 : 4);
     }
   }
+  HEARTH_AFFINE_DECODE8
 };
 template <>
 struct BlockCodec<DType::kQ4_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ4_K);
-  template <class R = ByteReader>
-  static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    const float d = HalfBitsToFloat(LoadU16(b));
-    const float dmin = HalfBitsToFloat(LoadU16(b + 2));
+  static constexpr bool kHasMin = true;
+  template <class R>
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
     const int e0 = 8 * g;
     int sc, m;
     ScaleMinK4(b + 4, e0 / 32, &sc, &m);
-    const float dl = MulRn(d, ExactFloat(sc));
-    const float ml = MulRn(dmin, ExactFloat(m));
+    *scale = MulRn(HalfBitsToFloat(LoadU16(b)), ExactFloat(sc));
+    *min = MulRn(HalfBitsToFloat(LoadU16(b + 2)), ExactFloat(m));
     const uint64_t qs = R::Load8(b + 16 + (e0 / 64) * 32 + e0 % 32);
     const int shift = 4 * ((e0 % 64) / 32);
-    for (int i = 0; i < 8; ++i) {
-      out[i] = SubRn(MulRn(dl, ExactFloat((ByteOf(qs, i) >> shift) & 0x0F)), ml);
-    }
+    for (int i = 0; i < 8; ++i) q[i] = (ByteOf(qs, i) >> shift) & 0x0F;
   }
+  HEARTH_AFFINE_DECODE8
 };
 template <>
 struct BlockCodec<DType::kQ5_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ5_K);
-  template <class R = ByteReader>
-  static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
-    const float d = HalfBitsToFloat(LoadU16(b));
-    const float dmin = HalfBitsToFloat(LoadU16(b + 2));
+  static constexpr bool kHasMin = true;
+  template <class R>
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
     const int e0 = 8 * g;
     int sc, m;
     ScaleMinK4(b + 4, e0 / 32, &sc, &m);
-    const float dl = MulRn(d, ExactFloat(sc));
-    const float ml = MulRn(dmin, ExactFloat(m));
+    *scale = MulRn(HalfBitsToFloat(LoadU16(b)), ExactFloat(sc));
+    *min = MulRn(HalfBitsToFloat(LoadU16(b + 2)), ExactFloat(m));
     const uint64_t qh = R::Load8(b + 16 + e0 % 32);
     const uint64_t qs = R::Load8(b + 48 + (e0 / 64) * 32 + e0 % 32);
     const int shift = 4 * ((e0 % 64) / 32), hbit = e0 / 32;
     for (int i = 0; i < 8; ++i) {
-      const int q = ((ByteOf(qs, i) >> shift) & 0x0F) | (((ByteOf(qh, i) >> hbit) & 1) << 4);
-      out[i] = SubRn(MulRn(dl, ExactFloat(q)), ml);
+      q[i] = ((ByteOf(qs, i) >> shift) & 0x0F) | (((ByteOf(qh, i) >> hbit) & 1) << 4);
     }
   }
+  HEARTH_AFFINE_DECODE8
 };
 template <>
 struct BlockCodec<DType::kQ6_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ6_K);
-  template <class R = ByteReader>
-  static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
+  static constexpr bool kHasMin = false;
+  template <class R>
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
     const int e0 = 8 * g;
-    const float d = HalfBitsToFloat(LoadU16(b + 208));
-    const float dl = MulRn(d, ExactFloat(static_cast<int8_t>(b[192 + e0 / 16])));
+    *scale = MulRn(HalfBitsToFloat(LoadU16(b + 208)),
+                   ExactFloat(static_cast<int8_t>(b[192 + e0 / 16])));
+    *min = 0.f;
     const int h = e0 / 128, r = e0 % 128;
     const uint64_t ql = R::Load8(b + h * 64 + r % 64);
     const uint64_t qh = R::Load8(b + 128 + h * 32 + r % 32);
     const int lshift = 4 * (r / 64), hshift = 2 * (r / 32);
     for (int i = 0; i < 8; ++i) {
-      const int q = (((ByteOf(ql, i) >> lshift) & 0x0F) | (((ByteOf(qh, i) >> hshift) & 3) << 4)) - 32;
-      out[i] = MulRn(dl, ExactFloat(q));
+      q[i] = (((ByteOf(ql, i) >> lshift) & 0x0F) | (((ByteOf(qh, i) >> hshift) & 3) << 4)) - 32;
     }
   }
+  HEARTH_AFFINE_DECODE8
 };
+
+#undef HEARTH_AFFINE_DECODE8
 
 // The one dispatch switch over weight types: calls fn(std::integral_constant<DType, T>{}) for
 // every type with a BlockCodec and returns an Unimplemented error for the others.
