@@ -125,16 +125,45 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     const int groups = cur.num_blocks * kGroupsPerBlock;
     const int64_t elem0 = static_cast<int64_t>(c) * Geo::kBlocks * Codec::kElems;
     for (int g = lane; g < groups; g += 32) {
-      float wv[8];
-      Codec::template Decode8<quant::WordReader>(
-          stage[warp] + cur.lead + (g / kGroupsPerBlock) * Codec::kBytes, g % kGroupsPerBlock, wv);
+      const uint8_t* blk = stage[warp] + cur.lead + (g / kGroupsPerBlock) * Codec::kBytes;
+      const int64_t x_off = elem0 + 8 * g;
+      if constexpr (GetDTypeInfo(T).quantized) {
+        // w[i] = scale * q[i] - min: the scale and min come out of the sums,
+        // acc += scale * sum(q x) - min * sum(x).
+        int q[8];
+        float scale, min;
+        Codec::template Quants8<quant::WordReader>(blk, g % kGroupsPerBlock, q, &scale, &min);
+        float qf[8];
 #pragma unroll
-      for (int t = 0; t < kMaxTokens; ++t) {
-        if (t < num_tokens) {
-          float xv[8];
-          Act<A>::Load8(x + static_cast<int64_t>(t) * k + elem0 + 8 * g, xv);
+        for (int i = 0; i < 8; ++i) qf[i] = quant::ExactFloat(q[i]);
 #pragma unroll
-          for (int i = 0; i < 8; ++i) acc[t] = fmaf(wv[i], xv[i], acc[t]);
+        for (int t = 0; t < kMaxTokens; ++t) {
+          if (t < num_tokens) {
+            float xv[8];
+            Act<A>::Load8(x + static_cast<int64_t>(t) * k + x_off, xv);
+            float qx = 0.f;
+#pragma unroll
+            for (int i = 0; i < 8; ++i) qx = fmaf(qf[i], xv[i], qx);
+            acc[t] = fmaf(scale, qx, acc[t]);
+            if constexpr (Codec::kHasMin) {
+              float sx = 0.f;
+#pragma unroll
+              for (int i = 0; i < 8; ++i) sx += xv[i];
+              acc[t] = fmaf(-min, sx, acc[t]);
+            }
+          }
+        }
+      } else {
+        float wv[8];
+        Codec::template Decode8<quant::WordReader>(blk, g % kGroupsPerBlock, wv);
+#pragma unroll
+        for (int t = 0; t < kMaxTokens; ++t) {
+          if (t < num_tokens) {
+            float xv[8];
+            Act<A>::Load8(x + static_cast<int64_t>(t) * k + x_off, xv);
+#pragma unroll
+            for (int i = 0; i < 8; ++i) acc[t] = fmaf(wv[i], xv[i], acc[t]);
+          }
         }
       }
     }
