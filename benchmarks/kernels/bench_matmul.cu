@@ -18,13 +18,13 @@ namespace {
 
 using hearth::DType;
 
-#define BENCH_CHECK_CUDA(stmt)                                                         \
-  do {                                                                                 \
-    const cudaError_t e_ = (stmt);                                                     \
-    if (e_ != cudaSuccess) {                                                           \
-      std::fprintf(stderr, "%s failed: %s\n", #stmt, cudaGetErrorString(e_));          \
-      std::exit(1);                                                                    \
-    }                                                                                  \
+#define BENCH_CHECK_CUDA(stmt)                                                \
+  do {                                                                        \
+    const cudaError_t e_ = (stmt);                                            \
+    if (e_ != cudaSuccess) {                                                  \
+      std::fprintf(stderr, "%s failed: %s\n", #stmt, cudaGetErrorString(e_)); \
+      std::exit(1);                                                           \
+    }                                                                         \
   } while (0)
 
 struct Shape {
@@ -49,9 +49,8 @@ int main(int argc, char** argv) {
     }
   }
   if (types.empty()) {
-    types = {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0, DType::kBF16, DType::kQ4_0,
-             DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K, DType::kQ3_K,
-             DType::kQ5_K, DType::kF16};
+    types = {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0, DType::kBF16, DType::kQ4_0, DType::kQ4_1,
+             DType::kQ5_0, DType::kQ5_1, DType::kQ2_K, DType::kQ3_K, DType::kQ5_K, DType::kF16};
   }
   const hearth::bench::Ceilings ceilings = hearth::bench::MeasureCeilings(true);
   auto mm = hearth::GpuMatmul::Create();
@@ -77,12 +76,11 @@ int main(int argc, char** argv) {
       const int64_t w_bytes = *hearth::DTypeBytes(type, int64_t{s.n} * s.k);
       for (int num_tokens : kTokens) {
         if (num_tokens > max_tokens) continue;
-        const hearth::MatmulKernel kernel =
-            hearth::SelectMatmulKernel(type, num_tokens, s.n, s.k);
+        const hearth::MatmulKernel kernel = hearth::SelectMatmulKernel(type, num_tokens, s.n, s.k);
         hearth::Status status;
         const double us = hearth::bench::TimeUs([&](cudaStream_t stream) {
-          const hearth::Status st = (*mm)->Run(type, dw, act, dx, nullptr, dy, num_tokens, s.n,
-                                               s.k, stream);
+          const hearth::Status st =
+              (*mm)->Run(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k, stream);
           if (!st.ok()) status = st;
         });
         if (!status.ok()) {
@@ -96,8 +94,8 @@ int main(int argc, char** argv) {
                                       "_t" + std::to_string(num_tokens) + "_" +
                                       std::string(hearth::MatmulKernelName(kernel));
         // For few tokens the weight read bounds the time; for many, the tensor cores.
-        hearth::bench::PrintResult("matmul", case_name, tname, us,
-                                   num_tokens <= 8 ? gbps : 0, tflops, ceilings);
+        hearth::bench::PrintResult("matmul", case_name, tname, us, num_tokens <= 8 ? gbps : 0,
+                                   tflops, ceilings);
       }
     }
     BENCH_CHECK_CUDA(cudaFree(dw));

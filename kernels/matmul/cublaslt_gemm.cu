@@ -1,11 +1,10 @@
-#include "kernels/matmul/cublaslt_gemm.h"
-
 #include <cuda_runtime.h>
 
 #include <cstdio>
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/matmul/cublaslt_gemm.h"
 
 namespace hearth::matmul_internal {
 namespace {
@@ -15,11 +14,11 @@ Status LtError(cublasStatus_t s, const char* stmt, const char* file, int line) {
                        ": cublas status " + std::to_string(static_cast<int>(s)));
 }
 
-#define LT_CHECK(stmt)                                                       \
-  do {                                                                       \
-    const cublasStatus_t lt_status_ = (stmt);                                \
-    if (lt_status_ != CUBLAS_STATUS_SUCCESS)                                 \
-      return LtError(lt_status_, #stmt, __FILE__, __LINE__);                 \
+#define LT_CHECK(stmt)                                       \
+  do {                                                       \
+    const cublasStatus_t lt_status_ = (stmt);                \
+    if (lt_status_ != CUBLAS_STATUS_SUCCESS)                 \
+      return LtError(lt_status_, #stmt, __FILE__, __LINE__); \
   } while (0)
 
 }  // namespace
@@ -65,11 +64,21 @@ Status CublasLtGemm::MakePlan(const Key& key, Plan* plan) {
   const uint64_t ws = kWorkspaceBytes;
   cublasStatus_t st = cublasLtMatmulPreferenceSetAttribute(
       pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  // Algorithms may assume 256-byte aligned operands unless told otherwise; callers pass slices
+  // of larger buffers, so only the 16-byte alignment Gemm checks is promised.
+  const uint32_t align = kMinAlignment;
+  for (const auto attr :
+       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES}) {
+    if (st == CUBLAS_STATUS_SUCCESS) {
+      st = cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof(align));
+    }
+  }
   cublasLtMatmulHeuristicResult_t result{};
   int count = 0;
   if (st == CUBLAS_STATUS_SUCCESS) {
-    st = cublasLtMatmulAlgoGetHeuristic(handle_, plan->op, plan->a, plan->b, plan->c, plan->c,
-                                        pref, 1, &result, &count);
+    st = cublasLtMatmulAlgoGetHeuristic(handle_, plan->op, plan->a, plan->b, plan->c, plan->c, pref,
+                                        1, &result, &count);
   }
   cublasLtMatmulPreferenceDestroy(pref);
   LT_CHECK(st);
@@ -92,6 +101,11 @@ Status CublasLtGemm::Gemm(DType type, const void* w, const void* x, const void* 
                               " is not supported (BF16, F16)");
   }
   if (handle_ == nullptr) return FailedPreconditionError("cuBLASLt GEMM used before Init()");
+  for (const void* p : {w, x, static_cast<const void*>(y)}) {
+    if (reinterpret_cast<uintptr_t>(p) % kMinAlignment != 0) {
+      return InvalidArgumentError("cuBLASLt GEMM: w, x and y must be 16-byte aligned");
+    }
+  }
   const Key key{type, num_tokens, n, k, bias != nullptr};
   auto it = plans_.find(key);
   if (it == plans_.end()) {

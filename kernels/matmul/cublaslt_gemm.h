@@ -16,6 +16,7 @@ namespace hearth::matmul_internal {
 class CublasLtGemm {
  public:
   static constexpr size_t kWorkspaceBytes = size_t{32} << 20;
+  static constexpr uint32_t kMinAlignment = 16;  // bytes, of w, x and y
 
   CublasLtGemm() = default;
   ~CublasLtGemm();

@@ -52,7 +52,7 @@ class GpuMatmul {
   // act_type: BF16 or F16 for every kernel; F32 only where the selected kernel is kQuantGemv.
   // x, y, bias are device pointers of act_type; w is device memory in w_type's GGUF layout.
   Status Run(DType w_type,
-             const void* w,     // [n, k] of w_type
+             const void* w,  // [n, k] of w_type
              DType act_type,
              const void* x,     // [num_tokens, k]
              const void* bias,  // [n] or nullptr
@@ -67,8 +67,7 @@ class GpuMatmul {
 
 // The fused dequantize + skinny GEMM alone (num_tokens <= kMaxGemvTokens, k a multiple of the
 // block size); act_type BF16, F16 or F32. Exposed for tests and benchmarks.
-Status LaunchQuantGemv(DType w_type, const void* w, DType act_type, const void* x,
-                       const void* bias, void* y, int num_tokens, int n, int k,
-                       cudaStream_t stream);
+Status LaunchQuantGemv(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
+                       void* y, int num_tokens, int n, int k, cudaStream_t stream);
 
 }  // namespace hearth

@@ -32,9 +32,9 @@ float Dot(const float* a, const float* b, int k) {
 Status MatmulCpu(DType w_type, const void* w, const float* x, const float* bias, float* y,
                  int num_tokens, int n, int k) {
   if (num_tokens < 0 || n < 0 || k < 0) {
-    return InvalidArgumentError("MatmulCpu: negative shape num_tokens=" +
-                                std::to_string(num_tokens) + " n=" + std::to_string(n) +
-                                " k=" + std::to_string(k));
+    return InvalidArgumentError(
+        "MatmulCpu: negative shape num_tokens=" + std::to_string(num_tokens) +
+        " n=" + std::to_string(n) + " k=" + std::to_string(k));
   }
   const auto row_bytes = DTypeBytes(w_type, k);
   if (!row_bytes.has_value()) {

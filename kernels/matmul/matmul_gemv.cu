@@ -3,7 +3,8 @@
 // One warp per weight row. The warp walks its row in chunks of whole blocks (~1 KiB): it loads a
 // chunk with 16-byte loads into registers (the next chunk is loaded while the current one is
 // decoded, to keep two chunks of every row in flight), stages it in shared memory, and each lane
-// decodes 8-element groups from there (block_decode.h, reading 32-bit words) and multiplies them with every token's x.
+// decodes 8-element groups from there (block_decode.h, reading 32-bit words) and multiplies them
+// with every token's x.
 // Each weight byte is read from HBM exactly once for all num_tokens rows of x. The blocks stay in
 // their GGUF layout; rows need not be 16-byte aligned (a chunk's loads start at the 16-byte
 // boundary below it; only the last vector of the tensor is read bytewise if it would overrun).
@@ -185,8 +186,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 }
 
 template <DType T, class A>
-Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int num_tokens,
-                   int n, int k, cudaStream_t stream) {
+Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
+                   int k, cudaStream_t stream) {
   const int64_t row_bytes = *DTypeBytes(T, k);
   const dim3 grid((n + kWarpsPerBlock - 1) / kWarpsPerBlock);
   const dim3 block(kWarpsPerBlock * 32);
@@ -196,25 +197,25 @@ Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int 
   auto* ya = static_cast<A*>(y);
   // One switch over the token bucket; f32 activations are for validation: one bucket.
   if constexpr (std::is_same_v<A, float>) {
-    QuantGemvKernel<T, A, 8><<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k,
-                                                          row_bytes);
+    QuantGemvKernel<T, A, 8>
+        <<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k, row_bytes);
   } else {
     switch (num_tokens <= 1 ? 1 : num_tokens <= 2 ? 2 : num_tokens <= 4 ? 4 : 8) {
       case 1:
-        QuantGemvKernel<T, A, 1><<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k,
-                                                              row_bytes);
+        QuantGemvKernel<T, A, 1>
+            <<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k, row_bytes);
         break;
       case 2:
-        QuantGemvKernel<T, A, 2><<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k,
-                                                              row_bytes);
+        QuantGemvKernel<T, A, 2>
+            <<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k, row_bytes);
         break;
       case 4:
-        QuantGemvKernel<T, A, 4><<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k,
-                                                              row_bytes);
+        QuantGemvKernel<T, A, 4>
+            <<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k, row_bytes);
         break;
       default:
-        QuantGemvKernel<T, A, 8><<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k,
-                                                              row_bytes);
+        QuantGemvKernel<T, A, 8>
+            <<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k, row_bytes);
         break;
     }
   }
@@ -224,9 +225,8 @@ Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int 
 
 }  // namespace gemv_internal
 
-Status LaunchQuantGemv(DType w_type, const void* w, DType act_type, const void* x,
-                       const void* bias, void* y, int num_tokens, int n, int k,
-                       cudaStream_t stream) {
+Status LaunchQuantGemv(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
+                       void* y, int num_tokens, int n, int k, cudaStream_t stream) {
   if (num_tokens < 1 || num_tokens > kMaxGemvTokens || n < 1 || k < 1 || k % 8 != 0 ||
       !DTypeBytes(w_type, k).has_value()) {
     return InvalidArgumentError(
@@ -257,7 +257,8 @@ Status LaunchQuantGemv(DType w_type, const void* w, DType act_type, const void* 
           return gemv_internal::LaunchTyped<kT, __half>(w, x, bias, y, num_tokens, n, k, stream);
         case DType::kF32:
           return gemv_internal::LaunchTyped<kT, float>(w, x, bias, y, num_tokens, n, k, stream);
-        default: break;
+        default:
+          break;
       }
       return UnimplementedError("LaunchQuantGemv: activation type " +
                                 std::string(DTypeName(act_type)) +

@@ -17,10 +17,14 @@ MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k) {
 
 std::string_view MatmulKernelName(MatmulKernel kernel) {
   switch (kernel) {
-    case MatmulKernel::kCublasLt: return "cublaslt";
-    case MatmulKernel::kQuantGemv: return "quant_gemv";
-    case MatmulKernel::kDequantCublasLt: return "dequant_cublaslt";
-    case MatmulKernel::kUnsupported: return "unsupported";
+    case MatmulKernel::kCublasLt:
+      return "cublaslt";
+    case MatmulKernel::kQuantGemv:
+      return "quant_gemv";
+    case MatmulKernel::kDequantCublasLt:
+      return "dequant_cublaslt";
+    case MatmulKernel::kUnsupported:
+      return "unsupported";
   }
   return "?";
 }

@@ -159,7 +159,8 @@ struct BlockCodec<DType::kF16> {
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
     for (int h = 0; h < 2; ++h) {
       const uint64_t v = R::Load8(b + 16 * g + 8 * h);
-      for (int i = 0; i < 4; ++i) out[4 * h + i] = HalfBitsToFloat(static_cast<uint16_t>(v >> (16 * i)));
+      for (int i = 0; i < 4; ++i)
+        out[4 * h + i] = HalfBitsToFloat(static_cast<uint16_t>(v >> (16 * i)));
     }
   }
 };
@@ -170,7 +171,8 @@ struct BlockCodec<DType::kBF16> {
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) {
     for (int h = 0; h < 2; ++h) {
       const uint64_t v = R::Load8(b + 16 * g + 8 * h);
-      for (int i = 0; i < 4; ++i) out[4 * h + i] = Bf16BitsToFloat(static_cast<uint16_t>(v >> (16 * i)));
+      for (int i = 0; i < 4; ++i)
+        out[4 * h + i] = Bf16BitsToFloat(static_cast<uint16_t>(v >> (16 * i)));
     }
   }
 };
@@ -190,10 +192,10 @@ HEARTH_HD void DecodeAffine8(const uint8_t* b, int g, float* out) {
   }
 }
 
-#define HEARTH_AFFINE_DECODE8                                    \
-  template <class R = ByteReader>                                \
+#define HEARTH_AFFINE_DECODE8                                          \
+  template <class R = ByteReader>                                      \
   static HEARTH_HD void Decode8(const uint8_t* b, int g, float* out) { \
-    DecodeAffine8<BlockCodec, R>(b, g, out);                     \
+    DecodeAffine8<BlockCodec, R>(b, g, out);                           \
   }
 
 template <>
@@ -358,8 +360,8 @@ struct BlockCodec<DType::kQ6_K> {
   template <class R>
   static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
     const int e0 = 8 * g;
-    *scale = MulRn(HalfBitsToFloat(LoadU16(b + 208)),
-                   ExactFloat(static_cast<int8_t>(b[192 + e0 / 16])));
+    *scale =
+        MulRn(HalfBitsToFloat(LoadU16(b + 208)), ExactFloat(static_cast<int8_t>(b[192 + e0 / 16])));
     *min = 0.f;
     const int h = e0 / 128, r = e0 % 128;
     const uint64_t ql = R::Load8(b + h * 64 + r % 64);
@@ -379,20 +381,34 @@ struct BlockCodec<DType::kQ6_K> {
 template <class Fn>
 Status VisitWeightType(DType type, Fn&& fn) {
   switch (type) {
-    case DType::kF32: return fn(std::integral_constant<DType, DType::kF32>{});
-    case DType::kF16: return fn(std::integral_constant<DType, DType::kF16>{});
-    case DType::kBF16: return fn(std::integral_constant<DType, DType::kBF16>{});
-    case DType::kQ8_0: return fn(std::integral_constant<DType, DType::kQ8_0>{});
-    case DType::kQ4_0: return fn(std::integral_constant<DType, DType::kQ4_0>{});
-    case DType::kQ4_1: return fn(std::integral_constant<DType, DType::kQ4_1>{});
-    case DType::kQ5_0: return fn(std::integral_constant<DType, DType::kQ5_0>{});
-    case DType::kQ5_1: return fn(std::integral_constant<DType, DType::kQ5_1>{});
-    case DType::kQ2_K: return fn(std::integral_constant<DType, DType::kQ2_K>{});
-    case DType::kQ3_K: return fn(std::integral_constant<DType, DType::kQ3_K>{});
-    case DType::kQ4_K: return fn(std::integral_constant<DType, DType::kQ4_K>{});
-    case DType::kQ5_K: return fn(std::integral_constant<DType, DType::kQ5_K>{});
-    case DType::kQ6_K: return fn(std::integral_constant<DType, DType::kQ6_K>{});
-    case DType::kI32: break;
+    case DType::kF32:
+      return fn(std::integral_constant<DType, DType::kF32>{});
+    case DType::kF16:
+      return fn(std::integral_constant<DType, DType::kF16>{});
+    case DType::kBF16:
+      return fn(std::integral_constant<DType, DType::kBF16>{});
+    case DType::kQ8_0:
+      return fn(std::integral_constant<DType, DType::kQ8_0>{});
+    case DType::kQ4_0:
+      return fn(std::integral_constant<DType, DType::kQ4_0>{});
+    case DType::kQ4_1:
+      return fn(std::integral_constant<DType, DType::kQ4_1>{});
+    case DType::kQ5_0:
+      return fn(std::integral_constant<DType, DType::kQ5_0>{});
+    case DType::kQ5_1:
+      return fn(std::integral_constant<DType, DType::kQ5_1>{});
+    case DType::kQ2_K:
+      return fn(std::integral_constant<DType, DType::kQ2_K>{});
+    case DType::kQ3_K:
+      return fn(std::integral_constant<DType, DType::kQ3_K>{});
+    case DType::kQ4_K:
+      return fn(std::integral_constant<DType, DType::kQ4_K>{});
+    case DType::kQ5_K:
+      return fn(std::integral_constant<DType, DType::kQ5_K>{});
+    case DType::kQ6_K:
+      return fn(std::integral_constant<DType, DType::kQ6_K>{});
+    case DType::kI32:
+      break;
   }
   return UnimplementedError("weight type " + std::string(DTypeName(type)) +
                             " is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, "

@@ -15,13 +15,17 @@ namespace dequant_internal {
 template <class Out>
 __device__ __forceinline__ Out FromFloat(float v);
 template <>
-__device__ __forceinline__ float FromFloat<float>(float v) { return v; }
+__device__ __forceinline__ float FromFloat<float>(float v) {
+  return v;
+}
 template <>
 __device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
 template <>
-__device__ __forceinline__ __half FromFloat<__half>(float v) { return __float2half_rn(v); }
+__device__ __forceinline__ __half FromFloat<__half>(float v) {
+  return __float2half_rn(v);
+}
 
 template <DType T, class Out>
 __global__ void DequantizeKernel(const uint8_t* __restrict__ src,  // [num_elems] of T
@@ -86,11 +90,14 @@ Status DequantizeGpu(DType type, const void* src, DType out_type, void* dst, int
   return quant::VisitWeightType(type, [&](auto tag) -> Status {
     constexpr DType kT = decltype(tag)::value;
     switch (out_type) {
-      case DType::kF32: return dequant_internal::Launch<kT, float>(src, dst, num_elems, stream);
+      case DType::kF32:
+        return dequant_internal::Launch<kT, float>(src, dst, num_elems, stream);
       case DType::kBF16:
         return dequant_internal::Launch<kT, __nv_bfloat16>(src, dst, num_elems, stream);
-      case DType::kF16: return dequant_internal::Launch<kT, __half>(src, dst, num_elems, stream);
-      default: break;
+      case DType::kF16:
+        return dequant_internal::Launch<kT, __half>(src, dst, num_elems, stream);
+      default:
+        break;
     }
     return UnimplementedError("DequantizeGpu: output type " + std::string(DTypeName(out_type)) +
                               " is not supported (F32, BF16, F16)");

@@ -3,6 +3,8 @@
 // stage of ChunkGeometry::kStageBytes, bytes past the tensor zero-filled) and decoded with the
 // kernel's WordReader; the result must equal DequantizeCpu bit for bit, for row sizes that are
 // and are not multiples of 16 bytes.
+#include "kernels/matmul/gemv_chunk.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -10,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "kernels/matmul/gemv_chunk.h"
 #include "kernels/quant/dequant.h"
 #include "tests/kernels/quant/random_blocks.h"
 

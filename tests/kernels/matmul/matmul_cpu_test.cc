@@ -24,7 +24,8 @@ std::vector<double> ReferenceMatmul(const std::vector<float>& wf, const std::vec
   for (int t = 0; t < num_tokens; ++t) {
     for (int r = 0; r < n; ++r) {
       double acc = bias ? bias[r] : 0.0;
-      for (int i = 0; i < k; ++i) acc += static_cast<double>(wf[size_t(r) * k + i]) * x[size_t(t) * k + i];
+      for (int i = 0; i < k; ++i)
+        acc += static_cast<double>(wf[size_t(r) * k + i]) * x[size_t(t) * k + i];
       y[size_t(t) * n + r] = acc;
     }
   }
@@ -71,7 +72,8 @@ TEST_P(MatmulCpuTest, BatchAndThreadInvariant) {
     for (int t = 0; t < num_tokens; ++t) {
       std::vector<float> single(n);
       ASSERT_TRUE(
-          MatmulCpu(type, w.data(), x.data() + size_t(t) * k, nullptr, single.data(), 1, n, k).ok());
+          MatmulCpu(type, w.data(), x.data() + size_t(t) * k, nullptr, single.data(), 1, n, k)
+              .ok());
       ASSERT_EQ(std::memcmp(single.data(), batch.data() + size_t(t) * n, n * 4), 0)
           << DTypeName(type) << " token " << t << " threads " << threads;
     }
@@ -98,9 +100,9 @@ TEST(MatmulCpuErrors, RejectsBadShapesAndTypes) {
 TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
   EXPECT_EQ(SelectMatmulKernel(DType::kBF16, 1, 4096, 4096), MatmulKernel::kCublasLt);
   EXPECT_EQ(SelectMatmulKernel(DType::kF16, 512, 4096, 4096), MatmulKernel::kCublasLt);
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
-                  DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
-                  DType::kF32}) {
+  for (DType t :
+       {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K,
+        DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kF32}) {
     for (int num_tokens = 1; num_tokens <= kMaxGemvTokens; ++num_tokens) {
       EXPECT_EQ(SelectMatmulKernel(t, num_tokens, 4096, 4096), MatmulKernel::kQuantGemv);
     }

@@ -68,21 +68,25 @@ float ToFloat(DType act, const uint8_t* p) {
 // only see float32 accumulation-order differences.
 double Tolerance(DType act) {
   switch (act) {
-    case DType::kF32: return 2e-5;
-    case DType::kF16: return 3e-3;
-    default: return 1.2e-2;
+    case DType::kF32:
+      return 2e-5;
+    case DType::kF16:
+      return 3e-3;
+    default:
+      return 1.2e-2;
   }
 }
 
 void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int k, bool with_bias) {
   std::ostringstream name;
   name << DTypeName(w_type) << " act=" << DTypeName(act) << " num_tokens=" << num_tokens
-       << " n=" << n << " k=" << k << " bias=" << with_bias << " kernel="
-       << MatmulKernelName(SelectMatmulKernel(w_type, num_tokens, n, k));
+       << " n=" << n << " k=" << k << " bias=" << with_bias
+       << " kernel=" << MatmulKernelName(SelectMatmulKernel(w_type, num_tokens, n, k));
   SCOPED_TRACE(name.str());
   const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 100 + n + k);
   std::vector<uint8_t> x_bytes, b_bytes;
-  const auto x = RoundTo(act, testing::RandomVector(size_t(num_tokens) * k, 7 + num_tokens), &x_bytes);
+  const auto x =
+      RoundTo(act, testing::RandomVector(size_t(num_tokens) * k, 7 + num_tokens), &x_bytes);
   const auto bias = RoundTo(act, testing::RandomVector(n, 9, -0.5f, 0.5f), &b_bytes);
 
   std::vector<float> ref(size_t(num_tokens) * n);
@@ -96,8 +100,8 @@ void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int 
   ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
   ASSERT_CUDA(cudaMemcpy(db.p, b_bytes.data(), b_bytes.size(), cudaMemcpyHostToDevice));
   ASSERT_CUDA(cudaMemset(dy.p, testing::kPoisonByte, ref.size() * ActBytes(act)));
-  const Status s = mm.Run(w_type, dw.p, act, dx.p, with_bias ? db.p : nullptr, dy.p, num_tokens,
-                          n, k, nullptr);
+  const Status s =
+      mm.Run(w_type, dw.p, act, dx.p, with_bias ? db.p : nullptr, dy.p, num_tokens, n, k, nullptr);
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_CUDA(cudaDeviceSynchronize());
   std::vector<uint8_t> got_bytes(ref.size() * ActBytes(act));
@@ -109,9 +113,8 @@ void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int 
     if (!(std::fabs(got[i] - ref[i]) <= std::fabs(got[worst] - ref[worst]))) worst = i;
   }
   const double err = testing::RelL2(got, ref);
-  EXPECT_LT(err, Tolerance(act)) << "worst element " << worst << " (token " << worst / n
-                                 << ", row " << worst % n << "): gpu " << got[worst] << " cpu "
-                                 << ref[worst];
+  EXPECT_LT(err, Tolerance(act)) << "worst element " << worst << " (token " << worst / n << ", row "
+                                 << worst % n << "): gpu " << got[worst] << " cpu " << ref[worst];
 }
 
 class MatmulGpuTest : public ::testing::TestWithParam<DType> {};
@@ -150,21 +153,26 @@ TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
   ASSERT_TRUE(mm.ok()) << mm.status().ToString();
   DeviceBuffer buf(1 << 20);
   ASSERT_TRUE(buf.p);
-  EXPECT_EQ((*mm)->Run(DType::kQ4_K, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 1, 16, 100,
-                       nullptr).code(),
+  EXPECT_EQ((*mm)
+                ->Run(DType::kQ4_K, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 1, 16, 100, nullptr)
+                .code(),
             StatusCode::kUnimplemented);
-  EXPECT_EQ((*mm)->Run(DType::kBF16, buf.p, DType::kF16, buf.p, nullptr, buf.p, 1, 16, 256,
-                       nullptr).code(),
+  EXPECT_EQ((*mm)
+                ->Run(DType::kBF16, buf.p, DType::kF16, buf.p, nullptr, buf.p, 1, 16, 256, nullptr)
+                .code(),
             StatusCode::kUnimplemented);
-  EXPECT_EQ((*mm)->Run(DType::kQ8_0, buf.p, DType::kF32, buf.p, nullptr, buf.p, 64, 16, 256,
-                       nullptr).code(),
+  EXPECT_EQ((*mm)
+                ->Run(DType::kQ8_0, buf.p, DType::kF32, buf.p, nullptr, buf.p, 64, 16, 256, nullptr)
+                .code(),
             StatusCode::kUnimplemented);
   EXPECT_EQ(LaunchQuantGemv(DType::kQ8_0, static_cast<char*>(buf.p) + 2, DType::kBF16, buf.p,
-                            nullptr, buf.p, 1, 16, 256, nullptr).code(),
+                            nullptr, buf.p, 1, 16, 256, nullptr)
+                .code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(LaunchQuantGemv(DType::kQ8_0, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 9, 16, 256,
-                            nullptr).code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      LaunchQuantGemv(DType::kQ8_0, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 9, 16, 256, nullptr)
+          .code(),
+      StatusCode::kInvalidArgument);
 }
 
 }  // namespace

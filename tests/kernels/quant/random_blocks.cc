@@ -14,15 +14,21 @@ std::vector<int> HalfFieldOffsets(DType type) {
   switch (type) {
     case DType::kQ8_0:
     case DType::kQ4_0:
-    case DType::kQ5_0: return {0};
+    case DType::kQ5_0:
+      return {0};
     case DType::kQ4_1:
     case DType::kQ5_1:
     case DType::kQ4_K:
-    case DType::kQ5_K: return {0, 2};
-    case DType::kQ2_K: return {80, 82};
-    case DType::kQ3_K: return {108};
-    case DType::kQ6_K: return {208};
-    default: return {};
+    case DType::kQ5_K:
+      return {0, 2};
+    case DType::kQ2_K:
+      return {80, 82};
+    case DType::kQ3_K:
+      return {108};
+    case DType::kQ6_K:
+      return {208};
+    default:
+      return {};
   }
 }
 
