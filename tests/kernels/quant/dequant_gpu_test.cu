@@ -63,6 +63,20 @@ TEST_P(DequantGpuTest, MatchesCpuBitForBit) {
                              << ": first mismatch at element " << first << " (cpu value "
                              << (first >= 0 ? ref[first] : 0.f) << ")";
   }
+  // A source that is only 2-byte aligned takes the bytewise reads: same values.
+  {
+    void* d_shifted = nullptr;
+    ASSERT_CUDA(cudaMalloc(&d_shifted, w.size() + 16));
+    uint8_t* src2 = static_cast<uint8_t*>(d_shifted) + 2;
+    ASSERT_CUDA(cudaMemcpy(src2, w.data(), w.size(), cudaMemcpyHostToDevice));
+    ASSERT_CUDA(cudaMemset(d_dst, testing::kPoisonByte, num_elems * 4));
+    ASSERT_TRUE(DequantizeGpu(type, src2, DType::kF32, d_dst, num_elems, nullptr).ok());
+    std::vector<float> got(num_elems);
+    ASSERT_CUDA(cudaMemcpy(got.data(), d_dst, num_elems * 4, cudaMemcpyDeviceToHost));
+    EXPECT_EQ(std::memcmp(got.data(), ref.data(), num_elems * 4), 0)
+        << DTypeName(type) << " from a 2-byte aligned source";
+    ASSERT_CUDA(cudaFree(d_shifted));
+  }
   // A partial group of a plain type.
   if (!GetDTypeInfo(type).quantized) {
     ASSERT_CUDA(cudaMemset(d_dst, testing::kPoisonByte, 16 * 4));
