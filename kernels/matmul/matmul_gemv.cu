@@ -131,12 +131,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
       if constexpr (GetDTypeInfo(T).quantized) {
         // w[i] = scale * q[i] - min: the scale and min come out of the sums,
         // acc += scale * sum(q x) - min * sum(x).
-        int q[8];
-        float scale, min;
-        Codec::template Quants8<quant::WordReader>(blk, g % kGroupsPerBlock, q, &scale, &min);
         float qf[8];
-#pragma unroll
-        for (int i = 0; i < 8; ++i) qf[i] = quant::ExactFloat(q[i]);
+        float scale, min;
+        Codec::template Quants8<quant::WordReader>(blk, g % kGroupsPerBlock, qf, &scale, &min);
 #pragma unroll
         for (int t = 0; t < kMaxTokens; ++t) {
           if (t < num_tokens) {

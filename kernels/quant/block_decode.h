@@ -178,16 +178,36 @@ struct BlockCodec<DType::kBF16> {
 };
 
 // Quantized codecs are affine per group of 8: element i = scale * q[i] (- min when kHasMin),
-// each product and difference rounded to float32 as ggml does. Quants8 returns the integers and
-// the group's scale/min (the GEMV folds the scale out of its inner product); Decode8 applies the
-// formula (the dequantizers, bit-exact with ggml).
+// each product and difference rounded to float32 as ggml does. Quants8 returns q as exact floats
+// and the group's scale/min (the GEMV folds the scale out of its inner product); Decode8 applies
+// the formula (the dequantizers, bit-exact with ggml).
+//
+// Quants are unpacked four at a time: a 32-bit word holds four unsigned byte values u, and
+// QuantFloats4 turns byte i into float(u_i - offset) by placing it in the low mantissa byte of
+// 1.5 * 2^23 (one byte permute on the GPU) and subtracting 1.5 * 2^23 + offset: exact.
+HEARTH_HD void QuantFloats4(uint32_t u, int offset, float* out) {
+  const float bias = 12582912.f + static_cast<float>(offset);
+  for (int i = 0; i < 4; ++i) {
+#ifdef __CUDA_ARCH__
+    const float f = __uint_as_float(__byte_perm(u, 0x4B400000u, 0x7650 + i));
+#else
+    const float f = U32BitsToFloat(0x4B400000u | ((u >> (8 * i)) & 0xFFu));
+#endif
+    out[i] = SubRn(f, bias);
+  }
+}
+HEARTH_HD void QuantFloats8(uint64_t u, int offset, float* out) {
+  QuantFloats4(static_cast<uint32_t>(u), offset, out);
+  QuantFloats4(static_cast<uint32_t>(u >> 32), offset, out + 4);
+}
+
 template <class Codec, class R>
 HEARTH_HD void DecodeAffine8(const uint8_t* b, int g, float* out) {
-  int q[8];
+  float q[8];
   float scale, min;
   Codec::template Quants8<R>(b, g, q, &scale, &min);
   for (int i = 0; i < 8; ++i) {
-    const float v = MulRn(scale, ExactFloat(q[i]));
+    const float v = MulRn(scale, q[i]);
     out[i] = Codec::kHasMin ? SubRn(v, min) : v;
   }
 }
@@ -198,16 +218,25 @@ HEARTH_HD void DecodeAffine8(const uint8_t* b, int g, float* out) {
     DecodeAffine8<BlockCodec, R>(b, g, out);                           \
   }
 
+constexpr uint64_t kBytes01 = 0x0101010101010101ull;
+
+// Spreads bit i of `bits` (i < 8) to bit 0 of byte i.
+HEARTH_HD uint64_t SpreadBits8(uint32_t bits) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>((bits >> i) & 1u) << (8 * i);
+  return v;
+}
+
 template <>
 struct BlockCodec<DType::kQ8_0> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ8_0);
   static constexpr bool kHasMin = false;
   template <class R>
-  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, float* q, float* scale, float* min) {
     *scale = HalfBitsToFloat(LoadU16(b));
     *min = 0.f;
-    const uint64_t v = R::Load8(b + 2 + 8 * g);
-    for (int i = 0; i < 8; ++i) q[i] = static_cast<int8_t>(ByteOf(v, i));
+    // int8 -> unsigned by flipping the sign bit (q + 128), offset 128.
+    QuantFloats8(R::Load8(b + 2 + 8 * g) ^ (kBytes01 * 0x80), 128, q);
   }
   HEARTH_AFFINE_DECODE8
 };
@@ -215,10 +244,8 @@ struct BlockCodec<DType::kQ8_0> {
 // Legacy 4-bit nibbles: group g (0..3) of a 32-block; groups 0, 1 are the low nibbles of
 // qs[0..15], groups 2, 3 the high nibbles.
 template <class R>
-HEARTH_HD void Nibbles8(const uint8_t* qs, int g, int* q) {
-  const uint64_t v = R::Load8(qs + 8 * (g % 2));
-  const int shift = g < 2 ? 0 : 4;
-  for (int i = 0; i < 8; ++i) q[i] = (ByteOf(v, i) >> shift) & 0x0F;
+HEARTH_HD uint64_t Nibbles8(const uint8_t* qs, int g) {
+  return (R::Load8(qs + 8 * (g % 2)) >> (g < 2 ? 0 : 4)) & (kBytes01 * 0x0F);
 }
 
 template <>
@@ -226,11 +253,10 @@ struct BlockCodec<DType::kQ4_0> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ4_0);
   static constexpr bool kHasMin = false;
   template <class R>
-  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, float* q, float* scale, float* min) {
     *scale = HalfBitsToFloat(LoadU16(b));
     *min = 0.f;
-    Nibbles8<R>(b + 2, g, q);
-    for (int i = 0; i < 8; ++i) q[i] -= 8;
+    QuantFloats8(Nibbles8<R>(b + 2, g), 8, q);
   }
   HEARTH_AFFINE_DECODE8
 };
@@ -240,10 +266,10 @@ struct BlockCodec<DType::kQ4_1> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ4_1);
   static constexpr bool kHasMin = true;
   template <class R>
-  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, float* q, float* scale, float* min) {
     *scale = HalfBitsToFloat(LoadU16(b));
     *min = -HalfBitsToFloat(LoadU16(b + 2));
-    Nibbles8<R>(b + 4, g, q);
+    QuantFloats8(Nibbles8<R>(b + 4, g), 0, q);
   }
   HEARTH_AFFINE_DECODE8
 };
@@ -252,12 +278,11 @@ struct BlockCodec<DType::kQ5_0> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ5_0);
   static constexpr bool kHasMin = false;
   template <class R>
-  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, float* q, float* scale, float* min) {
     *scale = HalfBitsToFloat(LoadU16(b));
     *min = 0.f;
-    const int qh = b[2 + g];  // bits 8g .. 8g+7 of the little-endian uint32
-    Nibbles8<R>(b + 6, g, q);
-    for (int i = 0; i < 8; ++i) q[i] = (q[i] | (((qh >> i) & 1) << 4)) - 16;
+    // qh byte g holds bit 4 of elements 8g .. 8g+7 (bits of the little-endian uint32).
+    QuantFloats8(Nibbles8<R>(b + 6, g) | (SpreadBits8(b[2 + g]) << 4), 16, q);
   }
   HEARTH_AFFINE_DECODE8
 };
@@ -266,12 +291,10 @@ struct BlockCodec<DType::kQ5_1> {
   static constexpr int kElems = kQK, kBytes = sizeof(BlockQ5_1);
   static constexpr bool kHasMin = true;
   template <class R>
-  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, float* q, float* scale, float* min) {
     *scale = HalfBitsToFloat(LoadU16(b));
     *min = -HalfBitsToFloat(LoadU16(b + 2));
-    const int qh = b[4 + g];
-    Nibbles8<R>(b + 8, g, q);
-    for (int i = 0; i < 8; ++i) q[i] |= ((qh >> i) & 1) << 4;
+    QuantFloats8(Nibbles8<R>(b + 8, g) | (SpreadBits8(b[4 + g]) << 4), 0, q);
   }
   HEARTH_AFFINE_DECODE8
 };
@@ -282,23 +305,24 @@ struct BlockCodec<DType::kQ2_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ2_K);
   static constexpr bool kHasMin = true;
   template <class R>
-  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, float* q, float* scale, float* min) {
     const int e0 = 8 * g;
     const uint8_t sc = b[e0 / 16];
     *scale = MulRn(HalfBitsToFloat(LoadU16(b + 80)), ExactFloat(sc & 0x0F));
     *min = MulRn(HalfBitsToFloat(LoadU16(b + 82)), ExactFloat(sc >> 4));
     const int shift = 2 * ((e0 % 128) / 32);
     const uint64_t qs = R::Load8(b + 16 + (e0 / 128) * 32 + e0 % 32);
-    for (int i = 0; i < 8; ++i) q[i] = (ByteOf(qs, i) >> shift) & 3;
+    QuantFloats8((qs >> shift) & (kBytes01 * 3), 0, q);
   }
   HEARTH_AFFINE_DECODE8
 };
+// q = low 2 bits - (high bit set ? 0 : 4) = (low | high << 2) - 4.
 template <>
 struct BlockCodec<DType::kQ3_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ3_K);
   static constexpr bool kHasMin = false;
   template <class R>
-  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, float* q, float* scale, float* min) {
     const uint8_t* sc = b + 96;
     const int e0 = 8 * g;
     const int j = e0 / 16;
@@ -310,9 +334,7 @@ struct BlockCodec<DType::kQ3_K> {
     const int shift = 2 * ((e0 % 128) / 32), hbit = e0 / 32;
     const uint64_t qs = R::Load8(b + 32 + (e0 / 128) * 32 + e0 % 32);
     const uint64_t hm = R::Load8(b + e0 % 32);
-    for (int i = 0; i < 8; ++i) {
-      q[i] = ((ByteOf(qs, i) >> shift) & 3) - (((ByteOf(hm, i) >> hbit) & 1) ? 0 : 4);
-    }
+    QuantFloats8(((qs >> shift) & (kBytes01 * 3)) | (((hm >> hbit) & kBytes01) << 2), 4, q);
   }
   HEARTH_AFFINE_DECODE8
 };
@@ -321,15 +343,14 @@ struct BlockCodec<DType::kQ4_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ4_K);
   static constexpr bool kHasMin = true;
   template <class R>
-  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, float* q, float* scale, float* min) {
     const int e0 = 8 * g;
     int sc, m;
     ScaleMinK4(b + 4, e0 / 32, &sc, &m);
     *scale = MulRn(HalfBitsToFloat(LoadU16(b)), ExactFloat(sc));
     *min = MulRn(HalfBitsToFloat(LoadU16(b + 2)), ExactFloat(m));
     const uint64_t qs = R::Load8(b + 16 + (e0 / 64) * 32 + e0 % 32);
-    const int shift = 4 * ((e0 % 64) / 32);
-    for (int i = 0; i < 8; ++i) q[i] = (ByteOf(qs, i) >> shift) & 0x0F;
+    QuantFloats8((qs >> (4 * ((e0 % 64) / 32))) & (kBytes01 * 0x0F), 0, q);
   }
   HEARTH_AFFINE_DECODE8
 };
@@ -338,7 +359,7 @@ struct BlockCodec<DType::kQ5_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ5_K);
   static constexpr bool kHasMin = true;
   template <class R>
-  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, float* q, float* scale, float* min) {
     const int e0 = 8 * g;
     int sc, m;
     ScaleMinK4(b + 4, e0 / 32, &sc, &m);
@@ -347,9 +368,7 @@ struct BlockCodec<DType::kQ5_K> {
     const uint64_t qh = R::Load8(b + 16 + e0 % 32);
     const uint64_t qs = R::Load8(b + 48 + (e0 / 64) * 32 + e0 % 32);
     const int shift = 4 * ((e0 % 64) / 32), hbit = e0 / 32;
-    for (int i = 0; i < 8; ++i) {
-      q[i] = ((ByteOf(qs, i) >> shift) & 0x0F) | (((ByteOf(qh, i) >> hbit) & 1) << 4);
-    }
+    QuantFloats8(((qs >> shift) & (kBytes01 * 0x0F)) | (((qh >> hbit) & kBytes01) << 4), 0, q);
   }
   HEARTH_AFFINE_DECODE8
 };
@@ -358,7 +377,7 @@ struct BlockCodec<DType::kQ6_K> {
   static constexpr int kElems = kQK_K, kBytes = sizeof(BlockQ6_K);
   static constexpr bool kHasMin = false;
   template <class R>
-  static HEARTH_HD void Quants8(const uint8_t* b, int g, int* q, float* scale, float* min) {
+  static HEARTH_HD void Quants8(const uint8_t* b, int g, float* q, float* scale, float* min) {
     const int e0 = 8 * g;
     *scale =
         MulRn(HalfBitsToFloat(LoadU16(b + 208)), ExactFloat(static_cast<int8_t>(b[192 + e0 / 16])));
@@ -366,10 +385,9 @@ struct BlockCodec<DType::kQ6_K> {
     const int h = e0 / 128, r = e0 % 128;
     const uint64_t ql = R::Load8(b + h * 64 + r % 64);
     const uint64_t qh = R::Load8(b + 128 + h * 32 + r % 32);
-    const int lshift = 4 * (r / 64), hshift = 2 * (r / 32);
-    for (int i = 0; i < 8; ++i) {
-      q[i] = (((ByteOf(ql, i) >> lshift) & 0x0F) | (((ByteOf(qh, i) >> hshift) & 3) << 4)) - 32;
-    }
+    const uint64_t u = ((ql >> (4 * (r / 64))) & (kBytes01 * 0x0F)) |
+                       (((qh >> (2 * (r / 32))) & (kBytes01 * 3)) << 4);
+    QuantFloats8(u, 32, q);
   }
   HEARTH_AFFINE_DECODE8
 };
