@@ -147,6 +147,37 @@ TEST_P(MatmulGpuTest, MatchesCpu) {
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulGpuTest, ::testing::ValuesIn(testing::kMatmulWeightTypes),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
+// The fused GEMV computes each token's outputs with the same operation sequence whatever the
+// number of tokens: a row of x gives bit-identical outputs alone or in a batch of up to 8.
+TEST(MatmulGpuGemv, BatchInvariant) {
+  HEARTH_REQUIRE_GPU();
+  const int n = 769, k = 512, num_tokens = 8;
+  for (DType w_type : {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0, DType::kQ4_1}) {
+    const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 77);
+    std::vector<uint8_t> x_bytes;
+    RoundTo(DType::kBF16, testing::RandomVector(size_t(num_tokens) * k, 78), &x_bytes);
+    DeviceBuffer dw(w.size()), dx(x_bytes.size()), dy(size_t(num_tokens) * n * 2), dy1(n * 2);
+    ASSERT_TRUE(dw.p && dx.p && dy.p && dy1.p) << "cudaMalloc failed";
+    ASSERT_CUDA(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
+    ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
+    ASSERT_TRUE(
+        LaunchQuantGemv(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p, num_tokens, n, k, nullptr)
+            .ok());
+    std::vector<uint16_t> batch(size_t(num_tokens) * n), single(n);
+    ASSERT_CUDA(cudaMemcpy(batch.data(), dy.p, batch.size() * 2, cudaMemcpyDeviceToHost));
+    for (int t = 0; t < num_tokens; ++t) {
+      ASSERT_CUDA(cudaMemset(dy1.p, testing::kPoisonByte, n * 2));
+      ASSERT_TRUE(LaunchQuantGemv(w_type, dw.p, DType::kBF16,
+                                  static_cast<uint8_t*>(dx.p) + size_t(t) * k * 2, nullptr, dy1.p,
+                                  1, n, k, nullptr)
+                      .ok());
+      ASSERT_CUDA(cudaMemcpy(single.data(), dy1.p, n * 2, cudaMemcpyDeviceToHost));
+      EXPECT_EQ(std::memcmp(single.data(), batch.data() + size_t(t) * n, n * 2), 0)
+          << DTypeName(w_type) << " token " << t;
+    }
+  }
+}
+
 TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
   HEARTH_REQUIRE_GPU();
   auto mm = GpuMatmul::Create();
