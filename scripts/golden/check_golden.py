@@ -9,7 +9,8 @@
 3. stories260K: greedy from BOS alone (transformers generate) against the independently produced
    expected_greedy_bos_256.ids (llama.cpp and llama2.c output), all 256 ids; and the recorded
    greedy_ids against ids 21..52 of that file.
-4. SmolLM2: the recorded greedy_ids and a greedy chat answer, decoded with the GGUF's own BPE
+4. The recorded greedy ids are each step's argmax; the closest top-2 logit gaps on that path.
+5. SmolLM2: the recorded greedy_ids and a greedy chat answer, decoded with the GGUF's own BPE
    vocabulary, printed for a person to read.
 
 Needs numpy, gguf, safetensors, tokenizers; torch + transformers for checks 3 and 4.
@@ -141,6 +142,21 @@ def CheckStoriesGreedy():
     return ok
 
 
+def ReportGreedyGaps(name, model_dir):
+    """The recorded greedy path must be each step's argmax; prints its closest top-2 gaps."""
+    record, _ = LoadGolden(name)
+    prompt, greedy = record["prompts"][0], record["greedy_ids"]
+    model = gen_golden.LoadModel(model_dir)
+    logits = gen_golden.PromptLogits(model, prompt + greedy[:-1])[len(prompt) - 1:]
+    top2 = np.sort(logits, axis=-1)[:, -2:]
+    gaps = top2[:, 1] - top2[:, 0]
+    ok = [int(i) for i in logits.argmax(-1)] == greedy
+    closest = [(int(i), round(float(gaps[i]), 4)) for i in np.argsort(gaps)[:3]]
+    print(f"{'PASS' if ok else 'FAIL'} {name}: greedy_ids are the step argmaxes; closest top-2 "
+          f"logit gaps (step, gap): {closest}")
+    return ok
+
+
 def ShowSmolLM2Text():
     import torch
     tokenizer, _ = GgufTokenizer(gen_golden.SMOLLM2_GGUF)
@@ -176,6 +192,9 @@ def main():
                                 weights=RawGgufWeights(gen_golden.SMOLLM2_GGUF),
                                 adjacent_pairs=True)
     ok &= CheckStoriesGreedy()
+    ok &= ReportGreedyGaps("stories260K", os.path.join(data, "stories260K", "hf"))
+    if not args.skip_smollm2:
+        ok &= ReportGreedyGaps("smollm2-135m", gen_golden.SMOLLM2_F32)
     if not args.skip_smollm2:
         ShowSmolLM2Text()
     print("ALL PASS" if ok else "SOME CHECKS FAILED")

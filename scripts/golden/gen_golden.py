@@ -48,9 +48,11 @@ def Stories260KPrompts():
 
 
 def SmolLM2Prompts():
-    # "Once upon a time, there was a little" in SmolLM2's BPE (GPT-2 style, no BOS: the GGUF has
-    # add_bos_token false), then 6 random ids. 15 positions x 49152 x 4 bytes = 2.9 MB.
-    return [[6403, 1980, 253, 655, 28, 665, 436, 253, 1838], RandomIds(SEED + 2, 6, 49152)]
+    # "Photosynthesis is the process by which" in SmolLM2's BPE (GPT-2 style, no BOS: the GGUF
+    # has add_bos_token false), then 8 random ids. 15 positions x 49152 x 4 bytes = 2.9 MB.
+    # Chosen for its greedy path: the smallest top-2 logit gap over 32 steps is 0.07 (for
+    # "Once upon a time, there was a little" it was 0.003, too close for a greedy parity test).
+    return [[33580, 14870, 314, 260, 980, 411, 527], RandomIds(SEED + 2, 8, 49152)]
 
 
 def TinyPrompts(seed, lengths):
