@@ -151,7 +151,10 @@ def TensorToFloat32(tensor):
 
 
 def Convert(gguf_path, out_dir, log=print):
-    reader = GGUFReader(gguf_path)
+    try:
+        reader = GGUFReader(gguf_path)
+    except (ValueError, OSError) as e:  # the reader raises ValueError on a malformed file
+        raise ConversionError(f"not a readable GGUF file: {e}") from e
     config = ReadConfig(reader)
     tensors = {}
     layer_re = re.compile(r"^blk\.(\d+)\.(.+)$")
