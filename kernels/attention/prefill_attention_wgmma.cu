@@ -1,0 +1,389 @@
+// Prefill attention on Hopper warpgroup MMA (wgmma, sm_90a): the flash-attention loop of
+// prefill_attention.cu with S = Q K^T and O += P V issued as asynchronous warpgroup MMAs.
+//
+// A CTA owns 128 rows of one sequence and kv head (row r: query token tok0 + r / group, query
+// head kv_head * group + r % group, so the GQA group shares each K/V tile); warpgroup g of its
+// two owns rows [64g, 64g + 64). Q stays in shared memory as the A operand of S. K/V tiles of 64
+// positions (4 paged blocks of 16) are copied by all 256 threads with cp.async into a two-stage
+// ring, the next tile's copy overlapping this tile's math, in the 128-byte-swizzled layout wgmma
+// reads (tensor_core.cuh). S arrives in registers in the mma.sync C layout, so the online
+// softmax is the mma.sync kernel's, and P goes back as the register A operand of P V, with V read
+// N-major (transposed B) straight from its [position][head_dim] tile. Every wgmma is
+// m64n64k16: P V is issued per 64-wide chunk of head_dim, so no descriptor spans two swizzle
+// atoms along n (the leading-dimension offset never matters).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "kernels/attention/attention.h"
+#include "kernels/attention/attention_device.cuh"
+#include "kernels/attention/tensor_core.cuh"
+#include "kernels/core/cuda_check.h"
+
+namespace hearth::attention {
+namespace {
+
+using namespace device;  // NOLINT: the tensor-core helpers
+
+constexpr int kWarpgroups = 2;
+constexpr int kThreads = 128 * kWarpgroups;
+constexpr int kRows = kPrefillWgmmaRowsPerCta;  // rows (query token x head) per CTA
+static_assert(kRows == 64 * kWarpgroups, "a warpgroup's wgmma covers 64 rows");
+constexpr int kKvTile = 64;  // KV positions per tile
+constexpr int kBlockSize = 16;
+constexpr int kStages = 2;
+constexpr uint32_t kRowBytes = 128;    // one 64-element chunk of a row
+constexpr uint32_t kAtomBytes = 1024;  // 8 swizzled rows
+
+struct PrefillParams {
+  const void* q;
+  const void* k_cache;
+  const void* v_cache;
+  void* out;
+  const int32_t* query_start_loc;
+  const int32_t* seq_lens;
+  const int32_t* block_tables;
+  int num_heads, group, tokens_per_cta, max_blocks_per_seq, num_m_tiles;
+  kv::PagedKvLayout layout;
+  float scale_log2;
+};
+
+template <int kHeadDim>
+struct SmemLayout {
+  static constexpr uint32_t kQBytes = kRows * kHeadDim * 2;
+  static constexpr uint32_t kTileBytes = kKvTile * kHeadDim * 2;       // one K or V tile
+  static constexpr uint32_t kStageBytes = 2 * kTileBytes;              // K then V
+  static constexpr uint32_t kBytes = kQBytes + kStages * kStageBytes;  // from a 1024-aligned base
+  static constexpr uint32_t kAllocBytes = kBytes + kAtomBytes;         // + alignment slack
+};
+
+// Byte offset of 16-byte piece `piece` (of kHeadDim / 8) of row `row` in a swizzled tile of
+// kTileRows rows stored as [kHeadDim / 64 chunks][kTileRows][64 elements].
+template <int kTileRows>
+__device__ __forceinline__ uint32_t TileOffset(int row, int piece) {
+  return static_cast<uint32_t>(piece / 8) * (kTileRows * kRowBytes) + Swizzle128(row, piece % 8);
+}
+
+// Copies KV positions [kv0, kv0 + kKvTile) of one kv head into a swizzled tile, zero past kv_end.
+template <class T, int kHeadDim>
+__device__ __forceinline__ void LoadKvTile(unsigned char* tile, const T* cache,
+                                           const int32_t* table, const kv::PagedKvLayout& layout,
+                                           int kv_head, int kv0, int kv_end) {
+  constexpr int kPieces = kHeadDim / 8;
+#pragma unroll
+  for (int i = threadIdx.x; i < kKvTile * kPieces; i += kThreads) {
+    const int r = i / kPieces;
+    const int c = i % kPieces;
+    const int pos = kv0 + r;
+    const bool valid = pos < kv_end;
+    const T* src =
+        valid ? cache + layout.offset(table[pos / kBlockSize], kv_head, pos % kBlockSize) + c * 8
+              : cache;
+    CpAsync16(tile + TileOffset<kKvTile>(r, c), src, valid);
+  }
+}
+
+template <class T, int kHeadDim>
+__global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const PrefillParams p) {
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  __trap();  // built for an architecture without wgmma; SelectPrefillKernel never picks it there
+#else
+  using Smem = SmemLayout<kHeadDim>;
+  constexpr int kChunks = kHeadDim / 64;    // 64-wide chunks of head_dim (n-chunks of O)
+  constexpr int kDimSteps = kHeadDim / 16;  // k-steps of Q K^T
+  constexpr int kKvSteps = kKvTile / 16;    // k-steps of P V
+  constexpr int kKvBlocks = kKvTile / 8;    // n8 blocks of S
+  constexpr int kPieces = kHeadDim / 8;
+
+  const int seq = blockIdx.z;
+  const int kv_head = blockIdx.y;
+  // Heavy (late, long-causal) tiles first: they decide the makespan.
+  const int m_tile = p.num_m_tiles - 1 - blockIdx.x;
+  const int q_begin = p.query_start_loc[seq];
+  const int q_len = p.query_start_loc[seq + 1] - q_begin;
+  const int tok0 = m_tile * p.tokens_per_cta;
+  if (q_len <= 1 || tok0 >= q_len) return;  // decode tokens go to the decode kernel
+  const int seq_len = p.seq_lens[seq];
+  const int context = seq_len - q_len;
+  const int last_tok = min(q_len, tok0 + p.tokens_per_cta) - 1;
+  const int kv_end = context + last_tok + 1;
+  const int num_tiles = (kv_end + kKvTile - 1) / kKvTile;
+  const int valid_rows = (last_tok - tok0 + 1) * p.group;
+
+  // Swizzle atoms must start on 1024-byte shared-memory boundaries.
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  unsigned char* smem =
+      smem_raw + ((kAtomBytes - (SmemAddr(smem_raw) & (kAtomBytes - 1))) & (kAtomBytes - 1));
+  unsigned char* q_s = smem;
+  unsigned char* stage_s = smem + Smem::kQBytes;  // [kStages][K tile, V tile]
+
+  const T* q = static_cast<const T*>(p.q);
+  const T* k_cache = static_cast<const T*>(p.k_cache);
+  const T* v_cache = static_cast<const T*>(p.v_cache);
+  const int32_t* table = p.block_tables + int64_t{seq} * p.max_blocks_per_seq;
+
+  for (int i = threadIdx.x; i < kRows * kPieces; i += kThreads) {
+    const int r = i / kPieces;
+    const int c = i % kPieces;
+    const bool valid = r < valid_rows;
+    const int tok = tok0 + r / p.group;
+    const int head = kv_head * p.group + r % p.group;
+    const T* src = valid ? q + (int64_t{q_begin + tok} * p.num_heads + head) * kHeadDim + c * 8 : q;
+    CpAsync16(q_s + TileOffset<kRows>(r, c), src, valid);
+  }
+  LoadKvTile<T, kHeadDim>(stage_s, k_cache, table, p.layout, kv_head, 0, kv_end);
+  LoadKvTile<T, kHeadDim>(stage_s + Smem::kTileBytes, v_cache, table, p.layout, kv_head, 0, kv_end);
+  CpAsyncCommit();
+
+  const int wg = threadIdx.x / 128;
+  const int warp = (threadIdx.x % 128) / 32;  // within the warpgroup
+  const int lane = threadIdx.x % 32;
+  // The two rows this thread holds in the accumulators, and their query positions.
+  const int row_a = wg * 64 + warp * 16 + lane / 4;
+  const int row_b = row_a + 8;
+  const int pos_a = context + tok0 + row_a / p.group;
+  const int pos_b = context + tok0 + row_b / p.group;
+  const int warp_first_pos = context + tok0 + (wg * 64 + warp * 16) / p.group;
+  // This warpgroup's 64 Q rows: the A operand of S.
+  const uint32_t q_addr = SmemAddr(q_s) + wg * 64 * kRowBytes;
+
+  float o[kChunks][32];
+#pragma unroll
+  for (int c = 0; c < kChunks; ++c) {
+#pragma unroll
+    for (int i = 0; i < 32; ++i) o[c][i] = 0.f;
+  }
+  float m_a = -INFINITY, m_b = -INFINITY, l_a = 0.f, l_b = 0.f;
+
+  for (int tile = 0; tile < num_tiles; ++tile) {
+    const int kv0 = tile * kKvTile;
+    const int stage = tile % kStages;
+    if (tile + 1 < num_tiles) {
+      unsigned char* next = stage_s + (stage ^ 1) * Smem::kStageBytes;
+      LoadKvTile<T, kHeadDim>(next, k_cache, table, p.layout, kv_head, kv0 + kKvTile, kv_end);
+      LoadKvTile<T, kHeadDim>(next + Smem::kTileBytes, v_cache, table, p.layout, kv_head,
+                              kv0 + kKvTile, kv_end);
+    }
+    CpAsyncCommit();   // possibly empty: keeps the group count uniform
+    CpAsyncWait<1>();  // Q and this tile have landed (the next may still be in flight)
+    FenceProxyAsyncShared();
+    __syncthreads();
+
+    const uint32_t k_addr = SmemAddr(stage_s + stage * Smem::kStageBytes);
+    const uint32_t v_addr = k_addr + Smem::kTileBytes;
+
+    // S[64 x kKvTile] = Q K^T: both K-major; k-step ks is 32 bytes into chunk ks / 4.
+    float s[32];
+#pragma unroll
+    for (int i = 0; i < 32; ++i) s[i] = 0.f;
+#pragma unroll
+    for (int i = 0; i < 32; ++i) PinRegister(s[i]);
+    WgmmaFence();
+#pragma unroll
+    for (int ks = 0; ks < kDimSteps; ++ks) {
+      const uint32_t in_chunk = (ks % 4) * 32;
+      const uint64_t a_desc =
+          WgmmaDesc(q_addr + (ks / 4) * (kRows * kRowBytes) + in_chunk, 16, kAtomBytes);
+      const uint64_t b_desc =
+          WgmmaDesc(k_addr + (ks / 4) * (kKvTile * kRowBytes) + in_chunk, 16, kAtomBytes);
+      WgmmaSS<T>(s, a_desc, b_desc);
+    }
+    WgmmaCommit();
+    WgmmaWait<0>();
+#pragma unroll
+    for (int i = 0; i < 32; ++i) PinRegister(s[i]);
+
+    // Scale into the log2 domain and mask: causal, and nothing at or past kv_end.
+    const bool needs_mask = kv0 + kKvTile - 1 > warp_first_pos;
+#pragma unroll
+    for (int n = 0; n < kKvBlocks; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        float& x = s[n * 4 + i];
+        x *= p.scale_log2;
+        if (needs_mask) {
+          const int pos = kv0 + n * 8 + (lane % 4) * 2 + (i & 1);
+          const int qpos = i < 2 ? pos_a : pos_b;
+          if (pos > qpos || pos >= kv_end) x = -INFINITY;
+        }
+      }
+    }
+    float mx_a = m_a, mx_b = m_b;
+#pragma unroll
+    for (int n = 0; n < kKvBlocks; ++n) {
+      mx_a = fmaxf(mx_a, fmaxf(s[n * 4 + 0], s[n * 4 + 1]));
+      mx_b = fmaxf(mx_b, fmaxf(s[n * 4 + 2], s[n * 4 + 3]));
+    }
+#pragma unroll
+    for (int off = 1; off < 4; off *= 2) {
+      mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffffu, mx_a, off));
+      mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffffu, mx_b, off));
+    }
+    // A row with nothing visible yet keeps -inf; subtracting 0 then gives exp2(-inf) = 0.
+    const float ref_a = mx_a == -INFINITY ? 0.f : mx_a;
+    const float ref_b = mx_b == -INFINITY ? 0.f : mx_b;
+    const float c_a = FastExp2(m_a - ref_a);
+    const float c_b = FastExp2(m_b - ref_b);
+    m_a = mx_a;
+    m_b = mx_b;
+    l_a *= c_a;
+    l_b *= c_b;
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        o[c][4 * j + 0] *= c_a;
+        o[c][4 * j + 1] *= c_a;
+        o[c][4 * j + 2] *= c_b;
+        o[c][4 * j + 3] *= c_b;
+      }
+    }
+    // C layout of n8 blocks 2k, 2k+1 -> register A operand of k-step k.
+    uint32_t p_frag[kKvSteps][4];
+#pragma unroll
+    for (int n = 0; n < kKvBlocks; ++n) {
+      const float p0 = FastExp2(s[n * 4 + 0] - ref_a), p1 = FastExp2(s[n * 4 + 1] - ref_a);
+      const float p2 = FastExp2(s[n * 4 + 2] - ref_b), p3 = FastExp2(s[n * 4 + 3] - ref_b);
+      l_a += p0 + p1;
+      l_b += p2 + p3;
+      p_frag[n / 2][(n % 2) * 2 + 0] = Pack2<T>(p0, p1);
+      p_frag[n / 2][(n % 2) * 2 + 1] = Pack2<T>(p2, p3);
+    }
+
+    // O[64 x kHeadDim] += P V per 64-wide chunk of head_dim: V N-major (transposed B), k-step
+    // ks is 16 positions = 2 atoms further; k rows 8 apart by one atom.
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+#pragma unroll
+      for (int i = 0; i < 32; ++i) PinRegister(o[c][i]);
+    }
+    WgmmaFence();
+#pragma unroll
+    for (int ks = 0; ks < kKvSteps; ++ks) {
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) {
+        const uint64_t b_desc = WgmmaDesc(v_addr + c * (kKvTile * kRowBytes) + ks * 2 * kAtomBytes,
+                                          kAtomBytes, kAtomBytes);
+        WgmmaRSTransB<T>(o[c], p_frag[ks], b_desc);
+      }
+    }
+    WgmmaCommit();
+    WgmmaWait<0>();
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+#pragma unroll
+      for (int i = 0; i < 32; ++i) PinRegister(o[c][i]);
+    }
+    __syncthreads();  // every warpgroup is done with this stage before it is refilled
+  }
+  CpAsyncWait<0>();
+
+#pragma unroll
+  for (int off = 1; off < 4; off *= 2) {
+    l_a += __shfl_xor_sync(0xffffffffu, l_a, off);
+    l_b += __shfl_xor_sync(0xffffffffu, l_b, off);
+  }
+  T* out = static_cast<T*>(p.out);
+  const int rows[2] = {row_a, row_b};
+  const float inv[2] = {1.f / l_a, 1.f / l_b};
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int r = rows[half];
+    if (r >= valid_rows) continue;
+    const int tok = tok0 + r / p.group;
+    const int head = kv_head * p.group + r % p.group;
+    T* dst = out + (int64_t{q_begin + tok} * p.num_heads + head) * kHeadDim + (lane % 4) * 2;
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const uint32_t v =
+            Pack2<T>(o[c][4 * j + half * 2] * inv[half], o[c][4 * j + half * 2 + 1] * inv[half]);
+        *reinterpret_cast<uint32_t*>(dst + c * 64 + j * 8) = v;
+      }
+    }
+  }
+#endif
+}
+
+template <class T, int kHeadDim>
+Status Launch(const PrefillParams& p, const Grid3& g, cudaStream_t stream) {
+  constexpr int kSmem = static_cast<int>(SmemLayout<kHeadDim>::kAllocBytes);
+  // Once per device (a bit each for devices 0..63): the call is not a stream operation, and
+  // skipping it afterwards keeps launches legal inside CUDA graph capture.
+  static std::atomic<uint64_t> configured{0};
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  const uint64_t bit = device < 64 ? uint64_t{1} << device : 0;
+  if (bit == 0 || (configured.load(std::memory_order_relaxed) & bit) == 0) {
+    CUDA_CHECK(cudaFuncSetAttribute(PrefillWgmmaKernel<T, kHeadDim>,
+                                    cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+    configured.fetch_or(bit, std::memory_order_relaxed);
+  }
+  PrefillWgmmaKernel<T, kHeadDim><<<dim3(g.x, g.y, g.z), kThreads, kSmem, stream>>>(p);
+  CUDA_CHECK_LAUNCH();
+  return Status::Ok();
+}
+
+template <class T>
+Status DispatchHeadDim(const PrefillParams& p, const Grid3& g, cudaStream_t s) {
+  switch (p.layout.head_dim) {
+    case 64:
+      return Launch<T, 64>(p, g, s);
+    case 128:
+      return Launch<T, 128>(p, g, s);
+    default:
+      return UnimplementedError("prefill attention (wgmma): head_dim " +
+                                std::to_string(p.layout.head_dim) + " unsupported (64, 128)");
+  }
+}
+
+}  // namespace
+
+Status LaunchPrefillAttentionWgmma(const PagedAttentionArgs& a, cudaStream_t stream) {
+  if (a.layout.block_size != kBlockSize) {
+    return UnimplementedError("prefill attention: block_size " +
+                              std::to_string(a.layout.block_size) + " unsupported (16)");
+  }
+  const int group = a.num_heads / a.layout.num_kv_heads;
+  if (group > kRows) {
+    return UnimplementedError("prefill attention (wgmma): GQA group " + std::to_string(group) +
+                              " larger than " + std::to_string(kRows));
+  }
+  PrefillParams p{};
+  p.q = a.q;
+  p.k_cache = a.k_cache;
+  p.v_cache = a.v_cache;
+  p.out = a.out;
+  p.query_start_loc = a.query_start_loc;
+  p.seq_lens = a.seq_lens;
+  p.block_tables = a.block_tables;
+  p.num_heads = a.num_heads;
+  p.group = group;
+  p.tokens_per_cta = PrefillTokensPerCta(group, kRows);
+  p.max_blocks_per_seq = a.max_blocks_per_seq;
+  p.layout = a.layout;
+  p.scale_log2 = a.scale * device::kLog2e;
+  const Grid3 g = PrefillGrid(a.max_query_len, group, a.layout.num_kv_heads, a.num_seqs, kRows);
+  p.num_m_tiles = static_cast<int>(g.x);
+  if (g.x == 0 || g.z == 0) return Status::Ok();
+  if (g.x > INT32_MAX || g.y > 65535 || g.z > 65535) {
+    return InvalidArgumentError("prefill attention: grid too large (at most 65535 sequences)");
+  }
+  switch (a.dtype) {
+    case DType::kBF16:
+      return DispatchHeadDim<__nv_bfloat16>(p, g, stream);
+    case DType::kF16:
+      return DispatchHeadDim<__half>(p, g, stream);
+    default:
+      return UnimplementedError("prefill attention: dtype " + std::string(DTypeName(a.dtype)) +
+                                " unsupported on tensor cores (BF16, F16)");
+  }
+}
+
+}  // namespace hearth::attention
