@@ -88,8 +88,10 @@ __device__ __forceinline__ void LoadKvTile(unsigned char* tile, const T* cache,
   }
 }
 
+// Two CTAs per SM (ptxas: 127 registers at head_dim 128, 114 at 64, no spills; 97 KiB of shared
+// memory each at 128), so one CTA's softmax overlaps the other's MMAs.
 template <class T, int kHeadDim>
-__global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const PrefillParams p) {
+__global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillParams p) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   __trap();  // built for an architecture without wgmma; SelectPrefillKernel never picks it there
 #else
