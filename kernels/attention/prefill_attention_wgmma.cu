@@ -69,23 +69,54 @@ __device__ __forceinline__ uint32_t TileOffset(int row, int piece) {
   return static_cast<uint32_t>(piece / 8) * (kTileRows * kRowBytes) + Swizzle128(row, piece % 8);
 }
 
-// Copies KV positions [kv0, kv0 + kKvTile) of one kv head into a swizzled tile, zero past kv_end.
+// Copies K/V tiles of one kv head into swizzled tiles. A thread's pieces lie kRowsPerPass rows
+// apart (a multiple of the block size and of the swizzle period), so they share one offset inside
+// their physical blocks and one swizzle phase: per tile a thread reads kPasses block-table
+// entries, each serving one K and one V piece.
 template <class T, int kHeadDim>
-__device__ __forceinline__ void LoadKvTile(unsigned char* tile, const T* cache,
-                                           const int32_t* table, const kv::PagedKvLayout& layout,
-                                           int kv_head, int kv0, int kv_end) {
-  constexpr int kPieces = kHeadDim / 8;
-#pragma unroll
-  for (int i = threadIdx.x; i < kKvTile * kPieces; i += kThreads) {
-    const int r = i / kPieces;
-    const int c = i % kPieces;
-    const int pos = kv0 + r;
-    const bool valid = pos < kv_end;
-    const T* src =
-        valid ? cache + layout.offset(table[pos / kBlockSize], kv_head, pos % kBlockSize) + c * 8
-              : cache;
-    CpAsync16(tile + TileOffset<kKvTile>(r, c), src, valid);
+struct KvTileCopier {
+  static constexpr int kPieces = kHeadDim / 8;
+  static constexpr int kRowsPerPass = kThreads / kPieces;  // 16 at head_dim 128, 32 at 64
+  static constexpr int kPasses = kKvTile / kRowsPerPass;
+  static_assert(kRowsPerPass % kBlockSize == 0 && kRowsPerPass % 8 == 0 &&
+                    kKvTile % kRowsPerPass == 0,
+                "a thread's rows must share block offset and swizzle phase");
+
+  int row0;          // this thread's first row of a tile
+  uint32_t dst0;     // its byte offset in a tile
+  int64_t in_block;  // element offset of (kv head, row0 % block_size, piece) in a block
+  int64_t block_stride;
+
+  __device__ __forceinline__ KvTileCopier(const kv::PagedKvLayout& layout, int kv_head) {
+    row0 = static_cast<int>(threadIdx.x) / kPieces;
+    const int piece = static_cast<int>(threadIdx.x) % kPieces;
+    dst0 = TileOffset<kKvTile>(row0, piece);
+    in_block = layout.offset(0, kv_head, row0 % kBlockSize) + piece * 8;
+    block_stride = layout.block_stride();
   }
+
+  // KV positions [kv0, kv0 + kKvTile) into k_tile / v_tile; zero at and past kv_end, where the
+  // block table is not read.
+  __device__ __forceinline__ void Copy(unsigned char* k_tile, unsigned char* v_tile,
+                                       const T* k_cache, const T* v_cache, const int32_t* table,
+                                       int kv0, int kv_end) const {
+#pragma unroll
+    for (int i = 0; i < kPasses; ++i) {
+      const int pos = kv0 + row0 + i * kRowsPerPass;
+      const bool valid = pos < kv_end;
+      const int64_t off = valid ? int64_t{table[pos / kBlockSize]} * block_stride + in_block : 0;
+      const uint32_t dst = dst0 + i * kRowsPerPass * kRowBytes;
+      CpAsync16(k_tile + dst, k_cache + off, valid);
+      CpAsync16(v_tile + dst, v_cache + off, valid);
+    }
+  }
+};
+
+// The descriptor of `desc`'s operand moved by `bytes` (a multiple of 16): the start address field
+// (bits 0-13, in 16-byte units) cannot carry out, shared memory being under 256 KiB.
+__device__ __forceinline__ uint64_t DescPlus(uint64_t desc, uint32_t bytes) {
+  const uint32_t lo = static_cast<uint32_t>(desc) + (bytes >> 4);
+  return (desc & 0xFFFFFFFF00000000ull) | lo;
 }
 
 // Two CTAs per SM (ptxas: 127 registers at head_dim 128, 114 at 64, no spills; 97 KiB of shared
@@ -138,8 +169,8 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
     const T* src = valid ? q + (int64_t{q_begin + tok} * p.num_heads + head) * kHeadDim + c * 8 : q;
     CpAsync16(q_s + TileOffset<kRows>(r, c), src, valid);
   }
-  LoadKvTile<T, kHeadDim>(stage_s, k_cache, table, p.layout, kv_head, 0, kv_end);
-  LoadKvTile<T, kHeadDim>(stage_s + Smem::kTileBytes, v_cache, table, p.layout, kv_head, 0, kv_end);
+  const KvTileCopier<T, kHeadDim> copier(p.layout, kv_head);
+  copier.Copy(stage_s, stage_s + Smem::kTileBytes, k_cache, v_cache, table, 0, kv_end);
   CpAsyncCommit();
 
   const int wg = threadIdx.x / 128;
@@ -150,6 +181,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
   const int row_b = row_a + 8;
   const int pos_a = context + tok0 + row_a / p.group;
   const int pos_b = context + tok0 + row_b / p.group;
+  // Smallest query position of this warp's rows: tiles wholly at or below it need no mask.
   const int warp_first_pos = context + tok0 + (wg * 64 + warp * 16) / p.group;
   // This warpgroup's 64 Q rows: the A operand of S.
   const uint32_t q_addr = SmemAddr(q_s) + wg * 64 * kRowBytes;
@@ -167,9 +199,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
     const int stage = tile % kStages;
     if (tile + 1 < num_tiles) {
       unsigned char* next = stage_s + (stage ^ 1) * Smem::kStageBytes;
-      LoadKvTile<T, kHeadDim>(next, k_cache, table, p.layout, kv_head, kv0 + kKvTile, kv_end);
-      LoadKvTile<T, kHeadDim>(next + Smem::kTileBytes, v_cache, table, p.layout, kv_head,
-                              kv0 + kKvTile, kv_end);
+      copier.Copy(next, next + Smem::kTileBytes, k_cache, v_cache, table, kv0 + kKvTile, kv_end);
     }
     CpAsyncCommit();   // possibly empty: keeps the group count uniform
     CpAsyncWait<1>();  // Q and this tile have landed (the next may still be in flight)
@@ -177,7 +207,9 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
     __syncthreads();
 
     const uint32_t k_addr = SmemAddr(stage_s + stage * Smem::kStageBytes);
-    const uint32_t v_addr = k_addr + Smem::kTileBytes;
+    const uint64_t q_desc = WgmmaDesc(q_addr, 16, kAtomBytes);
+    const uint64_t k_desc = WgmmaDesc(k_addr, 16, kAtomBytes);
+    const uint64_t v_desc = WgmmaDesc(k_addr + Smem::kTileBytes, kAtomBytes, kAtomBytes);
 
     // S[64 x kKvTile] = Q K^T: both K-major; k-step ks is 32 bytes into chunk ks / 4.
     float s[32];
@@ -189,29 +221,26 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
 #pragma unroll
     for (int ks = 0; ks < kDimSteps; ++ks) {
       const uint32_t in_chunk = (ks % 4) * 32;
-      const uint64_t a_desc =
-          WgmmaDesc(q_addr + (ks / 4) * (kRows * kRowBytes) + in_chunk, 16, kAtomBytes);
-      const uint64_t b_desc =
-          WgmmaDesc(k_addr + (ks / 4) * (kKvTile * kRowBytes) + in_chunk, 16, kAtomBytes);
-      WgmmaSS<T>(s, a_desc, b_desc);
+      WgmmaSS<T>(s, DescPlus(q_desc, (ks / 4) * (kRows * kRowBytes) + in_chunk),
+                 DescPlus(k_desc, (ks / 4) * (kKvTile * kRowBytes) + in_chunk));
     }
     WgmmaCommit();
     WgmmaWait<0>();
 #pragma unroll
     for (int i = 0; i < 32; ++i) PinRegister(s[i]);
 
-    // Scale into the log2 domain and mask: causal, and nothing at or past kv_end.
-    const bool needs_mask = kv0 + kKvTile - 1 > warp_first_pos;
+    // Mask (causal, and nothing at or past kv_end) in raw scores; the scale (> 0, so the max
+    // commutes with it) folds into the exponent: p = 2^(s * scale_log2 - m * scale_log2).
+    if (kv0 + kKvTile - 1 > warp_first_pos) {
+      // Last visible column of each row relative to this thread's first column in the tile.
+      const int col0 = kv0 + (lane % 4) * 2;
+      const int lim_a = min(pos_a, kv_end - 1) - col0;
+      const int lim_b = min(pos_b, kv_end - 1) - col0;
 #pragma unroll
-    for (int n = 0; n < kKvBlocks; ++n) {
+      for (int n = 0; n < kKvBlocks; ++n) {
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        float& x = s[n * 4 + i];
-        x *= p.scale_log2;
-        if (needs_mask) {
-          const int pos = kv0 + n * 8 + (lane % 4) * 2 + (i & 1);
-          const int qpos = i < 2 ? pos_a : pos_b;
-          if (pos > qpos || pos >= kv_end) x = -INFINITY;
+        for (int i = 0; i < 4; ++i) {
+          if (n * 8 + (i & 1) > (i < 2 ? lim_a : lim_b)) s[n * 4 + i] = -INFINITY;
         }
       }
     }
@@ -226,11 +255,11 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
       mx_a = fmaxf(mx_a, __shfl_xor_sync(0xffffffffu, mx_a, off));
       mx_b = fmaxf(mx_b, __shfl_xor_sync(0xffffffffu, mx_b, off));
     }
-    // A row with nothing visible yet keeps -inf; subtracting 0 then gives exp2(-inf) = 0.
-    const float ref_a = mx_a == -INFINITY ? 0.f : mx_a;
-    const float ref_b = mx_b == -INFINITY ? 0.f : mx_b;
-    const float c_a = FastExp2(m_a - ref_a);
-    const float c_b = FastExp2(m_b - ref_b);
+    // A row with nothing visible yet keeps -inf; subtracting 0 then gives 2^-inf = 0.
+    const float ref_a = mx_a == -INFINITY ? 0.f : mx_a * p.scale_log2;
+    const float ref_b = mx_b == -INFINITY ? 0.f : mx_b * p.scale_log2;
+    const float c_a = FastExp2(m_a * p.scale_log2 - ref_a);
+    const float c_b = FastExp2(m_b * p.scale_log2 - ref_b);
     m_a = mx_a;
     m_b = mx_b;
     l_a *= c_a;
@@ -249,8 +278,10 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
     uint32_t p_frag[kKvSteps][4];
 #pragma unroll
     for (int n = 0; n < kKvBlocks; ++n) {
-      const float p0 = FastExp2(s[n * 4 + 0] - ref_a), p1 = FastExp2(s[n * 4 + 1] - ref_a);
-      const float p2 = FastExp2(s[n * 4 + 2] - ref_b), p3 = FastExp2(s[n * 4 + 3] - ref_b);
+      const float p0 = FastExp2(fmaf(s[n * 4 + 0], p.scale_log2, -ref_a));
+      const float p1 = FastExp2(fmaf(s[n * 4 + 1], p.scale_log2, -ref_a));
+      const float p2 = FastExp2(fmaf(s[n * 4 + 2], p.scale_log2, -ref_b));
+      const float p3 = FastExp2(fmaf(s[n * 4 + 3], p.scale_log2, -ref_b));
       l_a += p0 + p1;
       l_b += p2 + p3;
       p_frag[n / 2][(n % 2) * 2 + 0] = Pack2<T>(p0, p1);
@@ -269,8 +300,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
     for (int ks = 0; ks < kKvSteps; ++ks) {
 #pragma unroll
       for (int c = 0; c < kChunks; ++c) {
-        const uint64_t b_desc = WgmmaDesc(v_addr + c * (kKvTile * kRowBytes) + ks * 2 * kAtomBytes,
-                                          kAtomBytes, kAtomBytes);
+        const uint64_t b_desc = DescPlus(v_desc, c * (kKvTile * kRowBytes) + ks * 2 * kAtomBytes);
         WgmmaRSTransB<T>(o[c], p_frag[ks], b_desc);
       }
     }
@@ -351,6 +381,10 @@ Status LaunchPrefillAttentionWgmma(const PagedAttentionArgs& a, cudaStream_t str
   if (a.layout.block_size != kBlockSize) {
     return UnimplementedError("prefill attention: block_size " +
                               std::to_string(a.layout.block_size) + " unsupported (16)");
+  }
+  if (!(a.scale > 0.f)) {
+    return InvalidArgumentError("prefill attention (wgmma): softmax scale " +
+                                std::to_string(a.scale) + " must be positive");
   }
   const int group = a.num_heads / a.layout.num_kv_heads;
   if (group > kRows) {
