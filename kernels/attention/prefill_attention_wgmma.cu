@@ -264,14 +264,18 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
     m_b = mx_b;
     l_a *= c_a;
     l_b *= c_b;
+    // Once the running maxima settle, most tiles leave every row's max unchanged (c == 1
+    // exactly): the warp then skips the 64 multiplications by one.
+    if (!__all_sync(0xffffffffu, c_a == 1.f && c_b == 1.f)) {
 #pragma unroll
-    for (int c = 0; c < kChunks; ++c) {
+      for (int c = 0; c < kChunks; ++c) {
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        o[c][4 * j + 0] *= c_a;
-        o[c][4 * j + 1] *= c_a;
-        o[c][4 * j + 2] *= c_b;
-        o[c][4 * j + 3] *= c_b;
+        for (int j = 0; j < 8; ++j) {
+          o[c][4 * j + 0] *= c_a;
+          o[c][4 * j + 1] *= c_a;
+          o[c][4 * j + 2] *= c_b;
+          o[c][4 * j + 3] *= c_b;
+        }
       }
     }
     // C layout of n8 blocks 2k, 2k+1 -> register A operand of k-step k.
