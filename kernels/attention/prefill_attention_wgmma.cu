@@ -5,7 +5,8 @@
 // head kv_head * group + r % group, so the GQA group shares each K/V tile); warpgroup g of its
 // two owns rows [64g, 64g + 64). Q stays in shared memory as the A operand of S. K/V tiles of 64
 // positions (4 paged blocks of 16) are copied by all 256 threads with cp.async into a two-stage
-// ring, the next tile's copy overlapping this tile's math, in the 128-byte-swizzled layout wgmma
+// ring, the next tile's copy landing during this tile's math (one barrier per tile), in the
+// 128-byte-swizzled layout wgmma
 // reads (tensor_core.cuh). S arrives in registers in the mma.sync C layout, so the online
 // softmax is the mma.sync kernel's, and P goes back as the register A operand of P V, with V read
 // N-major (transposed B) straight from its [position][head_dim] tile. Every wgmma is
@@ -82,32 +83,35 @@ struct KvTileCopier {
                     kKvTile % kRowsPerPass == 0,
                 "a thread's rows must share block offset and swizzle phase");
 
-  int row0;          // this thread's first row of a tile
-  uint32_t dst0;     // its byte offset in a tile
-  int64_t in_block;  // element offset of (kv head, row0 % block_size, piece) in a block
-  int64_t block_stride;
+  int row0;              // this thread's first row of a tile
+  uint32_t dst0;         // its byte offset in a tile
+  const T* k_src;        // its piece in physical block 0 of the K cache: (kv head, row0 % 16)
+  const T* v_src;        // the same in the V cache
+  int64_t block_stride;  // elements
 
-  __device__ __forceinline__ KvTileCopier(const kv::PagedKvLayout& layout, int kv_head) {
+  __device__ __forceinline__ KvTileCopier(const T* k_cache, const T* v_cache,
+                                          const kv::PagedKvLayout& layout, int kv_head) {
     row0 = static_cast<int>(threadIdx.x) / kPieces;
     const int piece = static_cast<int>(threadIdx.x) % kPieces;
     dst0 = TileOffset<kKvTile>(row0, piece);
-    in_block = layout.offset(0, kv_head, row0 % kBlockSize) + piece * 8;
+    const int64_t in_block = layout.offset(0, kv_head, row0 % kBlockSize) + piece * 8;
+    k_src = k_cache + in_block;
+    v_src = v_cache + in_block;
     block_stride = layout.block_stride();
   }
 
   // KV positions [kv0, kv0 + kKvTile) into k_tile / v_tile; zero at and past kv_end, where the
-  // block table is not read.
+  // block table is not read (nor the cache: the zero-filling copy reads no bytes).
   __device__ __forceinline__ void Copy(unsigned char* k_tile, unsigned char* v_tile,
-                                       const T* k_cache, const T* v_cache, const int32_t* table,
-                                       int kv0, int kv_end) const {
+                                       const int32_t* table, int kv0, int kv_end) const {
 #pragma unroll
     for (int i = 0; i < kPasses; ++i) {
       const int pos = kv0 + row0 + i * kRowsPerPass;
       const bool valid = pos < kv_end;
-      const int64_t off = valid ? int64_t{table[pos / kBlockSize]} * block_stride + in_block : 0;
+      const int64_t off = valid ? int64_t{table[pos / kBlockSize]} * block_stride : 0;
       const uint32_t dst = dst0 + i * kRowsPerPass * kRowBytes;
-      CpAsync16(k_tile + dst, k_cache + off, valid);
-      CpAsync16(v_tile + dst, v_cache + off, valid);
+      CpAsync16(k_tile + dst, k_src + off, valid);
+      CpAsync16(v_tile + dst, v_src + off, valid);
     }
   }
 };
@@ -169,8 +173,8 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
     const T* src = valid ? q + (int64_t{q_begin + tok} * p.num_heads + head) * kHeadDim + c * 8 : q;
     CpAsync16(q_s + TileOffset<kRows>(r, c), src, valid);
   }
-  const KvTileCopier<T, kHeadDim> copier(p.layout, kv_head);
-  copier.Copy(stage_s, stage_s + Smem::kTileBytes, k_cache, v_cache, table, 0, kv_end);
+  const KvTileCopier<T, kHeadDim> copier(k_cache, v_cache, p.layout, kv_head);
+  copier.Copy(stage_s, stage_s + Smem::kTileBytes, table, 0, kv_end);
   CpAsyncCommit();
 
   const int wg = threadIdx.x / 128;
@@ -197,14 +201,17 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
   for (int tile = 0; tile < num_tiles; ++tile) {
     const int kv0 = tile * kKvTile;
     const int stage = tile % kStages;
-    if (tile + 1 < num_tiles) {
-      unsigned char* next = stage_s + (stage ^ 1) * Smem::kStageBytes;
-      copier.Copy(next, next + Smem::kTileBytes, k_cache, v_cache, table, kv0 + kKvTile, kv_end);
-    }
-    CpAsyncCommit();   // possibly empty: keeps the group count uniform
-    CpAsyncWait<1>();  // Q and this tile have landed (the next may still be in flight)
+    // This tile (and Q) has landed for every thread, and every warpgroup is done with the last
+    // tile, whose stage the copy below refills: one barrier a tile.
+    CpAsyncWait<0>();
     FenceProxyAsyncShared();
     __syncthreads();
+    // The next tile's copy lands during this tile's math.
+    if (tile + 1 < num_tiles) {
+      unsigned char* next = stage_s + (stage ^ 1) * Smem::kStageBytes;
+      copier.Copy(next, next + Smem::kTileBytes, table, kv0 + kKvTile, kv_end);
+      CpAsyncCommit();
+    }
 
     const uint32_t k_addr = SmemAddr(stage_s + stage * Smem::kStageBytes);
     const uint64_t q_desc = WgmmaDesc(q_addr, 16, kAtomBytes);
@@ -315,9 +322,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
 #pragma unroll
       for (int i = 0; i < 32; ++i) PinRegister(o[c][i]);
     }
-    __syncthreads();  // every warpgroup is done with this stage before it is refilled
   }
-  CpAsyncWait<0>();
 
 #pragma unroll
   for (int off = 1; off < 4; off *= 2) {
