@@ -123,7 +123,7 @@ __device__ __forceinline__ uint64_t DescPlus(uint64_t desc, uint32_t bytes) {
   return (desc & 0xFFFFFFFF00000000ull) | lo;
 }
 
-// Two CTAs per SM (ptxas: 127 registers at head_dim 128, 114 at 64, no spills; 97 KiB of shared
+// Two CTAs per SM (ptxas: 128 registers at head_dim 128, 113 at 64, no spills; 97 KiB of shared
 // memory each at 128), so one CTA's softmax overlaps the other's MMAs.
 template <class T, int kHeadDim>
 __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillParams p) {
