@@ -364,6 +364,11 @@ Status Launch(const PrefillParams& p, const Grid3& g, cudaStream_t stream) {
   if (bit == 0 || (configured.load(std::memory_order_relaxed) & bit) == 0) {
     CUDA_CHECK(cudaFuncSetAttribute(PrefillWgmmaKernel<T, kHeadDim>,
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+    // All of the unified L1/shared storage as shared memory, so that two CTAs fit an SM (the
+    // copies bypass L1 anyway).
+    CUDA_CHECK(cudaFuncSetAttribute(PrefillWgmmaKernel<T, kHeadDim>,
+                                    cudaFuncAttributePreferredSharedMemoryCarveout,
+                                    cudaSharedmemCarveoutMaxShared));
     configured.fetch_or(bit, std::memory_order_relaxed);
   }
   PrefillWgmmaKernel<T, kHeadDim><<<dim3(g.x, g.y, g.z), kThreads, kSmem, stream>>>(p);
