@@ -6,7 +6,9 @@
 //            one sees), i.e. the two matmuls (QK^T, PV) at 2 FLOP per MAC counted over the causal
 //            triangle only (~ 4*q*k*d/2 per head for a prompt with q = k); reported against
 //            the cuBLAS bf16 matmul rate.
-// Usage: bench_attention [decode|prefill|all]   (default all)
+// Usage: bench_attention [decode|prefill|all] [mma_sync|wgmma|both]   (default all both)
+//   The second argument picks the prefill kernel(s); with both, each prefill case runs twice,
+//   its name suffixed _mma_sync / _wgmma.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -57,7 +59,8 @@ struct Case {
   int num_heads = 32, num_kv_heads = 8, head_dim = 128;
 };
 
-void Run(const Case& c, const bench::Ceilings& ceil, int sm_count) {
+void Run(const Case& c, const bench::Ceilings& ceil, const GpuInfo& gpu,
+         PrefillKernel prefill_kernel) {
   const int num_seqs = static_cast<int>(c.q_len.size());
   constexpr int kBs = 16;
   std::vector<int32_t> qsl{0}, lens;
@@ -131,10 +134,21 @@ void Run(const Case& c, const bench::Ceilings& ceil, int sm_count) {
   a.max_seq_len = max_len;
   a.num_decode_seqs = decodes;
   a.num_prefill_seqs = prefills;
-  const AttentionLaunchPlan plan = PlanAttention(a, sm_count);
+  const AttentionLaunchPlan plan =
+      PlanAttention(a, gpu.sm_count, gpu.cc_major * 10 + gpu.cc_minor, prefill_kernel);
+  std::string name = c.name;
+  if (prefills > 0) {
+    if (plan.kernels.prefill_kernel != prefill_kernel) {
+      std::fprintf(stderr, "bench_attention: %s: asked for %s, the plan has %s; skipped\n",
+                   c.name.c_str(), PrefillKernelName(prefill_kernel),
+                   PrefillKernelName(plan.kernels.prefill_kernel));
+      return;
+    }
+    name += std::string("_") + PrefillKernelName(prefill_kernel);
+  }
   void* workspace = nullptr;
   if (plan.workspace_bytes > 0) Check(cudaMalloc(&workspace, plan.workspace_bytes), "workspace");
-  std::printf("# %s: %s, %s\n", c.name.c_str(), ToString(plan.kernels).c_str(),
+  std::printf("# %s: %s, %s\n", name.c_str(), ToString(plan.kernels).c_str(),
               ToString(plan.decode).c_str());
   Check(PagedAttention(a, plan, workspace, plan.workspace_bytes, nullptr), "warm-up launch");
   Check(cudaDeviceSynchronize(), "warm-up");
@@ -145,7 +159,7 @@ void Run(const Case& c, const bench::Ceilings& ceil, int sm_count) {
   const double bytes = double(kv_tokens) * c.num_kv_heads * c.head_dim * 2 * 2 + 2.0 * q_elems * 2;
   const double flops = 4.0 * c.num_heads * c.head_dim * visible;
   const bool is_decode = prefills == 0;
-  bench::PrintResult("attention", c.name, "bf16", us, is_decode ? bytes / us / 1e3 : 0,
+  bench::PrintResult("attention", name, "bf16", us, is_decode ? bytes / us / 1e3 : 0,
                      is_decode ? 0 : flops / us / 1e6, ceil);
   cudaFree(q);
   cudaFree(out);
@@ -189,8 +203,16 @@ Case Prefill(int batch, int prompt, int context = 0, int heads = 32, int kv_head
 int main(int argc, char** argv) {
   using namespace hearth::attention;
   const std::string which = argc > 1 ? argv[1] : "all";
-  if (which != "all" && which != "decode" && which != "prefill") {
-    std::fprintf(stderr, "usage: %s [decode|prefill|all]\n", argv[0]);
+  const std::string kernels = argc > 2 ? argv[2] : "both";
+  std::vector<PrefillKernel> prefill_kernels;
+  if (kernels == "both") {
+    prefill_kernels = {PrefillKernel::kMmaSync, PrefillKernel::kWgmma};
+  } else if (hearth::Result<PrefillKernel> k = ParsePrefillKernel(kernels);
+             k.ok() && *k != PrefillKernel::kAuto) {
+    prefill_kernels = {*k};
+  }
+  if ((which != "all" && which != "decode" && which != "prefill") || prefill_kernels.empty()) {
+    std::fprintf(stderr, "usage: %s [decode|prefill|all] [mma_sync|wgmma|both]\n", argv[0]);
     return 2;
   }
   const hearth::GpuInfo gpu = hearth::GetGpuInfo(0);
@@ -216,6 +238,13 @@ int main(int argc, char** argv) {
     cases.push_back(Prefill(1, 4096, 0, 32, 32, 128));
     cases.push_back(Prefill(1, 4096, 0, 32, 8, 64));
   }
-  for (const Case& c : cases) Run(c, ceil, gpu.sm_count);
+  for (const Case& c : cases) {
+    const bool is_prefill = c.name.rfind("prefill", 0) == 0;
+    if (!is_prefill) {
+      Run(c, ceil, gpu, PrefillKernel::kAuto);
+      continue;
+    }
+    for (PrefillKernel k : prefill_kernels) Run(c, ceil, gpu, k);
+  }
   return 0;
 }

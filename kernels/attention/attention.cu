@@ -40,6 +40,19 @@ Status CheckArgs(const PagedAttentionArgs& a) {
 
 }  // namespace
 
+Status LaunchPrefillAttention(const PagedAttentionArgs& args, PrefillKernel kernel,
+                              cudaStream_t stream) {
+  switch (kernel) {
+    case PrefillKernel::kMmaSync:
+      return LaunchPrefillAttentionMmaSync(args, stream);
+    case PrefillKernel::kWgmma:
+      return LaunchPrefillAttentionWgmma(args, stream);
+    default:
+      return InvalidArgumentError(std::string("prefill attention: kernel ") +
+                                  PrefillKernelName(kernel) + " unresolved (mma_sync, wgmma)");
+  }
+}
+
 Status PagedAttention(const PagedAttentionArgs& args, const AttentionLaunchPlan& plan,
                       void* workspace, int64_t workspace_bytes, cudaStream_t stream) {
   HEARTH_RETURN_IF_ERROR(CheckArgs(args));
@@ -57,7 +70,7 @@ Status PagedAttention(const PagedAttentionArgs& args, const AttentionLaunchPlan&
         LaunchDecodeAttention(args, plan.decode, /*per_token=*/false, workspace, stream));
   }
   if (plan.kernels.prefill == PrefillKind::kTensorCore) {
-    HEARTH_RETURN_IF_ERROR(LaunchPrefillAttention(args, stream));
+    HEARTH_RETURN_IF_ERROR(LaunchPrefillAttention(args, plan.kernels.prefill_kernel, stream));
   }
   return Status::Ok();
 }

@@ -38,13 +38,17 @@ struct PagedAttentionArgs {
 };
 
 // The kernels and decode plan `PagedAttention` will use for `args` on a device with `sm_count`
-// SMs (pure; also what the workspace must be sized for).
+// SMs of compute capability `compute_capability` (major * 10 + minor); also what the workspace
+// must be sized for. `prefill_kernel` kAuto takes HEARTH_PREFILL_KERNEL (PrefillKernelFromEnv,
+// the only impure input), then SelectPrefillKernel's default.
 struct AttentionLaunchPlan {
   StepKernels kernels;
   DecodePlan decode;  // for the decode kernel (or the per-token path)
   int64_t workspace_bytes = 0;
 };
-AttentionLaunchPlan PlanAttention(const PagedAttentionArgs& args, int sm_count);
+AttentionLaunchPlan PlanAttention(const PagedAttentionArgs& args, int sm_count,
+                                  int compute_capability = 90,
+                                  PrefillKernel prefill_kernel = PrefillKernel::kAuto);
 
 // Runs the step's attention on `stream`. `workspace` (device, >= plan.workspace_bytes bytes, may
 // be null when that is 0) holds split-KV partials. Errors: unsupported dtype / head_dim (64, 128)
@@ -57,7 +61,12 @@ Status PagedAttention(const PagedAttentionArgs& args, const AttentionLaunchPlan&
 // per_token = true: one work item per query token of every sequence (causal).
 Status LaunchDecodeAttention(const PagedAttentionArgs& args, const DecodePlan& plan, bool per_token,
                              void* workspace, cudaStream_t stream);
-// Every sequence with q_len > 1 (others skipped); bf16 and fp16 only.
-Status LaunchPrefillAttention(const PagedAttentionArgs& args, cudaStream_t stream);
+// Every sequence with q_len > 1 (others skipped); bf16 and fp16 only. `kernel` kMmaSync or
+// kWgmma (kAuto is an error: the plan resolves it).
+Status LaunchPrefillAttention(const PagedAttentionArgs& args, PrefillKernel kernel,
+                              cudaStream_t stream);
+// The two implementations (prefill_attention.cu, prefill_attention_wgmma.cu).
+Status LaunchPrefillAttentionMmaSync(const PagedAttentionArgs& args, cudaStream_t stream);
+Status LaunchPrefillAttentionWgmma(const PagedAttentionArgs& args, cudaStream_t stream);
 
 }  // namespace hearth::attention

@@ -1,6 +1,8 @@
 #include "kernels/attention/attention_plan.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "kernels/attention/attention.h"
 
@@ -42,15 +44,62 @@ int64_t DecodeWorkspaceBytes(const DecodePlan& plan, int num_work_items, int num
   return slots * (int64_t{head_dim} + 1) * static_cast<int64_t>(sizeof(float));
 }
 
-StepKernels SelectStepKernels(DType dtype, int num_decode_seqs, int num_prefill_seqs) {
+StepKernels SelectStepKernels(DType dtype, int num_decode_seqs, int num_prefill_seqs, int head_dim,
+                              int group, int compute_capability, PrefillKernel requested) {
   StepKernels k;
   if (num_prefill_seqs > 0 && dtype == DType::kF32) {
     k.prefill = PrefillKind::kPerToken;  // covers the decode tokens too
     return k;
   }
   k.decode = num_decode_seqs > 0;
-  if (num_prefill_seqs > 0) k.prefill = PrefillKind::kTensorCore;
+  if (num_prefill_seqs > 0) {
+    k.prefill = PrefillKind::kTensorCore;
+    k.prefill_kernel = SelectPrefillKernel(head_dim, group, compute_capability, requested);
+  }
   return k;
+}
+
+PrefillKernel SelectPrefillKernel(int head_dim, int group, int compute_capability,
+                                  PrefillKernel requested) {
+  const bool wgmma_runs = compute_capability == 90 && (head_dim == 64 || head_dim == 128) &&
+                          group >= 1 && group <= kPrefillWgmmaRowsPerCta;
+  if (requested == PrefillKernel::kMmaSync) return PrefillKernel::kMmaSync;
+  return wgmma_runs ? PrefillKernel::kWgmma : PrefillKernel::kMmaSync;
+}
+
+Result<PrefillKernel> ParsePrefillKernel(std::string_view name) {
+  if (name.empty() || name == "auto") return PrefillKernel::kAuto;
+  if (name == "mma_sync") return PrefillKernel::kMmaSync;
+  if (name == "wgmma") return PrefillKernel::kWgmma;
+  return InvalidArgumentError("prefill kernel '" + std::string(name) +
+                              "' unknown (mma_sync, wgmma, auto)");
+}
+
+PrefillKernel PrefillKernelFromEnv() {
+  static const PrefillKernel kernel = [] {
+    const char* v = std::getenv("HEARTH_PREFILL_KERNEL");
+    if (v == nullptr) return PrefillKernel::kAuto;
+    Result<PrefillKernel> k = ParsePrefillKernel(v);
+    if (!k.ok()) {
+      std::fprintf(stderr, "hearth: ignoring HEARTH_PREFILL_KERNEL: %s\n",
+                   k.status().ToString().c_str());
+      return PrefillKernel::kAuto;
+    }
+    return *k;
+  }();
+  return kernel;
+}
+
+const char* PrefillKernelName(PrefillKernel k) {
+  switch (k) {
+    case PrefillKernel::kAuto:
+      return "auto";
+    case PrefillKernel::kMmaSync:
+      return "mma_sync";
+    case PrefillKernel::kWgmma:
+      return "wgmma";
+  }
+  return "?";
 }
 
 int DecodeHeadsPerCta(int group) {
@@ -64,10 +113,12 @@ Grid3 DecodeGrid(int num_work_items, int num_kv_heads, int group, int num_splits
   return {num_work_items, int64_t{num_kv_heads} * (group / DecodeHeadsPerCta(group)), num_splits};
 }
 
-int PrefillTokensPerCta(int group) { return group > 0 ? kPrefillRowsPerCta / group : 0; }
+int PrefillTokensPerCta(int group, int rows_per_cta) {
+  return group > 0 ? rows_per_cta / group : 0;
+}
 
-Grid3 PrefillGrid(int max_query_len, int group, int num_kv_heads, int num_seqs) {
-  const int per_cta = PrefillTokensPerCta(group);
+Grid3 PrefillGrid(int max_query_len, int group, int num_kv_heads, int num_seqs, int rows_per_cta) {
+  const int per_cta = PrefillTokensPerCta(group, rows_per_cta);
   if (per_cta == 0) return {0, 0, 0};
   return {CeilDiv(max_query_len, per_cta), num_kv_heads, num_seqs};
 }
@@ -80,16 +131,21 @@ std::string ToString(const DecodePlan& plan) {
 
 std::string ToString(const StepKernels& k) {
   std::string s = k.decode ? "decode" : "";
-  const char* p = k.prefill == PrefillKind::kTensorCore ? "prefill-tc"
+  const char* p = k.prefill == PrefillKind::kTensorCore
+                      ? (k.prefill_kernel == PrefillKernel::kWgmma ? "prefill-wgmma" : "prefill-tc")
                   : k.prefill == PrefillKind::kPerToken ? "per-token"
                                                         : nullptr;
   if (p != nullptr) s += (s.empty() ? "" : "+") + std::string(p);
   return s.empty() ? "none" : s;
 }
 
-AttentionLaunchPlan PlanAttention(const PagedAttentionArgs& args, int sm_count) {
+AttentionLaunchPlan PlanAttention(const PagedAttentionArgs& args, int sm_count,
+                                  int compute_capability, PrefillKernel prefill_kernel) {
   AttentionLaunchPlan plan;
-  plan.kernels = SelectStepKernels(args.dtype, args.num_decode_seqs, args.num_prefill_seqs);
+  const int group = args.layout.num_kv_heads > 0 ? args.num_heads / args.layout.num_kv_heads : 0;
+  if (prefill_kernel == PrefillKernel::kAuto) prefill_kernel = PrefillKernelFromEnv();
+  plan.kernels = SelectStepKernels(args.dtype, args.num_decode_seqs, args.num_prefill_seqs,
+                                   args.layout.head_dim, group, compute_capability, prefill_kernel);
   if (plan.kernels.prefill == PrefillKind::kPerToken) {
     // One work item per query token: plan as if each token were a sequence.
     plan.decode = PlanDecode(args.num_tokens, args.layout.num_kv_heads, args.max_seq_len, sm_count,

@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "kernels/core/dtype.h"
+#include "kernels/core/status.h"
 
 namespace hearth::attention {
 
@@ -43,13 +45,40 @@ int64_t DecodeWorkspaceBytes(const DecodePlan& plan, int num_work_items, int num
 // once per query token (kPerToken).
 enum class PrefillKind : uint8_t { kNone, kTensorCore, kPerToken };
 
+// The tensor-core prefill kernel: kMmaSync (prefill_attention.cu, any tensor-core GPU, CTA of
+// 64 rows) or kWgmma (prefill_attention_wgmma.cu, Hopper warpgroup MMA, CTA of 128 rows in two
+// warpgroups). kAuto resolves through SelectPrefillKernel.
+enum class PrefillKernel : uint8_t { kAuto, kMmaSync, kWgmma };
+
 struct StepKernels {
   bool decode = false;  // decode kernel over the q_len == 1 sequences
   PrefillKind prefill = PrefillKind::kNone;
+  PrefillKernel prefill_kernel = PrefillKernel::kMmaSync;  // when prefill == kTensorCore
 };
 
 // num_decode_seqs: sequences with q_len == 1; num_prefill_seqs: sequences with q_len > 1.
-StepKernels SelectStepKernels(DType dtype, int num_decode_seqs, int num_prefill_seqs);
+// `prefill_kernel` is resolved with SelectPrefillKernel (kAuto: the default choice).
+StepKernels SelectStepKernels(DType dtype, int num_decode_seqs, int num_prefill_seqs,
+                              int head_dim = 128, int group = 1, int compute_capability = 90,
+                              PrefillKernel requested = PrefillKernel::kAuto);
+
+// Rows (query token x query head of one GQA group) one wgmma prefill CTA holds.
+constexpr int kPrefillWgmmaRowsPerCta = 128;
+
+// The prefill kernel for a step. kWgmma needs compute capability 9.0 exactly (sm_90a code),
+// head_dim 64 or 128 and a GQA group of at most kPrefillWgmmaRowsPerCta; otherwise kMmaSync
+// (whose launcher reports any shape it cannot run). A request other than kAuto is honoured
+// when it can run; kAuto picks kWgmma where it can run.
+PrefillKernel SelectPrefillKernel(int head_dim, int group, int compute_capability,
+                                  PrefillKernel requested = PrefillKernel::kAuto);
+
+// "mma_sync", "wgmma", "auto" (also the empty string) -> the enum; anything else is an error.
+// The server reads HEARTH_PREFILL_KERNEL through it (see PrefillKernelFromEnv).
+Result<PrefillKernel> ParsePrefillKernel(std::string_view name);
+// HEARTH_PREFILL_KERNEL of the environment, read once; kAuto when unset or invalid (an invalid
+// value is reported once on stderr).
+PrefillKernel PrefillKernelFromEnv();
+const char* PrefillKernelName(PrefillKernel k);
 
 // Launch geometry (pure, so that it is tested without a GPU).
 struct Grid3 {
@@ -60,11 +89,14 @@ struct Grid3 {
 int DecodeHeadsPerCta(int group);
 // Decode CTAs: x = work item, y = kv head x head chunk, z = KV split.
 Grid3 DecodeGrid(int num_work_items, int num_kv_heads, int group, int num_splits);
-// Prefill: a CTA holds 64 rows of (query token x query head of one GQA group).
+// Prefill: a CTA holds rows_per_cta rows of (query token x query head of one GQA group); 64
+// for the mma.sync kernel, kPrefillWgmmaRowsPerCta for the wgmma kernel.
 constexpr int kPrefillRowsPerCta = 64;
-int PrefillTokensPerCta(int group);  // 0 if the group exceeds a CTA
+// 0 if the group exceeds a CTA.
+int PrefillTokensPerCta(int group, int rows_per_cta = kPrefillRowsPerCta);
 // Prefill CTAs: x = query tile (of the longest chunk), y = kv head, z = sequence.
-Grid3 PrefillGrid(int max_query_len, int group, int num_kv_heads, int num_seqs);
+Grid3 PrefillGrid(int max_query_len, int group, int num_kv_heads, int num_seqs,
+                  int rows_per_cta = kPrefillRowsPerCta);
 
 std::string ToString(const DecodePlan& plan);
 std::string ToString(const StepKernels& k);

@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -94,10 +95,12 @@ std::string Describe(const std::vector<SeqSpec>& seqs) {
   return os.str();
 }
 
-// Forced decode split length (0: the planner's choice).
+// Forced decode split length (0: the planner's choice); prefill kernel requested from the plan
+// (kAuto: the planner's choice).
 ::testing::AssertionResult CheckCase(const std::vector<SeqSpec>& seqs, int num_heads,
                                      int num_kv_heads, int head_dim, DType dtype, uint64_t seed,
-                                     int forced_split_tokens = 0, int block_size = 16) {
+                                     int forced_split_tokens = 0, int block_size = 16,
+                                     PrefillKernel prefill_kernel = PrefillKernel::kAuto) {
   const PagedCase c =
       MakePagedCase(seqs, num_heads, num_kv_heads, head_dim, seed, RounderFor(dtype), block_size);
   const float scale = 1.f / std::sqrt(float(head_dim));
@@ -139,7 +142,15 @@ std::string Describe(const std::vector<SeqSpec>& seqs) {
   a.num_prefill_seqs = 0;
   for (const SeqSpec& s : seqs) a.num_prefill_seqs += s.q_len > 1;
 
-  AttentionLaunchPlan plan = PlanAttention(a, GetGpuInfo(0).sm_count);
+  const GpuInfo gpu = GetGpuInfo(0);
+  AttentionLaunchPlan plan =
+      PlanAttention(a, gpu.sm_count, gpu.cc_major * 10 + gpu.cc_minor, prefill_kernel);
+  if (prefill_kernel != PrefillKernel::kAuto && plan.kernels.prefill == PrefillKind::kTensorCore &&
+      plan.kernels.prefill_kernel != prefill_kernel) {
+    return ::testing::AssertionFailure()
+           << "asked for prefill kernel " << PrefillKernelName(prefill_kernel) << ", the plan has "
+           << PrefillKernelName(plan.kernels.prefill_kernel) << " (not a Hopper GPU?)";
+  }
   if (forced_split_tokens > 0) {
     plan.decode.tokens_per_split = forced_split_tokens;
     plan.decode.num_splits = (a.max_seq_len + forced_split_tokens - 1) / forced_split_tokens;
@@ -205,18 +216,63 @@ TEST(CudaAttention, DecodeLadder) {
   EXPECT_TRUE(CheckCase({{0, 3}, {9, 1}}, 2, 1, 64, DType::kF32, 8)) << "per-token path";
 }
 
+// The tensor-core prefill kernels under test: both, or only the one HEARTH_PREFILL_KERNEL names
+// (so that a kernel that faults, which poisons the CUDA context, can be tested apart). Failure
+// messages name the kernel.
+std::vector<PrefillKernel> PrefillKernelsUnderTest() {
+  const PrefillKernel only = PrefillKernelFromEnv();
+  if (only != PrefillKernel::kAuto) return {only};
+  return {PrefillKernel::kMmaSync, PrefillKernel::kWgmma};
+}
+const std::vector<PrefillKernel> kPrefillKernels = PrefillKernelsUnderTest();
+bool Tested(PrefillKernel k) {
+  return std::find(kPrefillKernels.begin(), kPrefillKernels.end(), k) != kPrefillKernels.end();
+}
+
 TEST(CudaAttention, PrefillLadder) {
   HEARTH_REQUIRE_GPU();
-  EXPECT_TRUE(CheckCase({{0, 16}}, 1, 1, 64, DType::kBF16, 1)) << "16 tokens, 1 head, 1 tile";
-  EXPECT_TRUE(CheckCase({{0, 64}}, 1, 1, 64, DType::kBF16, 2)) << "one full CTA";
-  EXPECT_TRUE(CheckCase({{0, 64}}, 1, 1, 128, DType::kBF16, 3)) << "d128";
-  EXPECT_TRUE(CheckCase({{0, 200}}, 1, 1, 64, DType::kBF16, 4)) << "several KV tiles and CTAs";
-  EXPECT_TRUE(CheckCase({{40, 16}}, 1, 1, 64, DType::kBF16, 5)) << "after a context";
-  EXPECT_TRUE(CheckCase({{0, 16}}, 4, 1, 64, DType::kBF16, 6)) << "GQA group of 4";
-  EXPECT_TRUE(CheckCase({{0, 30}}, 3, 1, 64, DType::kBF16, 7)) << "GQA group of 3";
-  EXPECT_TRUE(CheckCase({{0, 16}}, 2, 2, 64, DType::kBF16, 8)) << "two kv heads";
-  EXPECT_TRUE(CheckCase({{0, 16}}, 1, 1, 64, DType::kF16, 9)) << "fp16";
-  EXPECT_TRUE(CheckCase({{0, 16}, {5, 20}}, 1, 1, 64, DType::kBF16, 10)) << "two sequences";
+  for (PrefillKernel pk : kPrefillKernels) {
+    SCOPED_TRACE(PrefillKernelName(pk));
+    const auto check = [pk](const std::vector<SeqSpec>& seqs, int heads, int kv_heads, int d,
+                            DType t, uint64_t seed) {
+      return CheckCase(seqs, heads, kv_heads, d, t, seed, 0, 16, pk);
+    };
+    EXPECT_TRUE(check({{0, 16}}, 1, 1, 64, DType::kBF16, 1)) << "16 tokens, 1 head, 1 tile";
+    EXPECT_TRUE(check({{0, 64}}, 1, 1, 64, DType::kBF16, 2)) << "one full KV tile";
+    EXPECT_TRUE(check({{0, 64}}, 1, 1, 128, DType::kBF16, 3)) << "d128";
+    EXPECT_TRUE(check({{0, 128}}, 1, 1, 128, DType::kBF16, 11)) << "one full 128-row CTA";
+    EXPECT_TRUE(check({{0, 200}}, 1, 1, 64, DType::kBF16, 4)) << "several KV tiles and CTAs";
+    EXPECT_TRUE(check({{0, 300}}, 1, 1, 128, DType::kBF16, 12)) << "several tiles, d128";
+    EXPECT_TRUE(check({{40, 16}}, 1, 1, 64, DType::kBF16, 5)) << "after a context";
+    EXPECT_TRUE(check({{0, 16}}, 4, 1, 64, DType::kBF16, 6)) << "GQA group of 4";
+    EXPECT_TRUE(check({{0, 30}}, 3, 1, 64, DType::kBF16, 7)) << "GQA group of 3";
+    EXPECT_TRUE(check({{0, 16}}, 2, 2, 64, DType::kBF16, 8)) << "two kv heads";
+    EXPECT_TRUE(check({{0, 16}}, 1, 1, 64, DType::kF16, 9)) << "fp16";
+    EXPECT_TRUE(check({{0, 16}, {5, 20}}, 1, 1, 64, DType::kBF16, 10)) << "two sequences";
+  }
+}
+
+// The wgmma kernel's own edges: 128-row CTAs split across two warpgroups (rows of one token in
+// both), groups up to 128, chunks starting off block and tile boundaries.
+TEST(CudaAttention, PrefillWgmmaEdges) {
+  HEARTH_REQUIRE_GPU();
+  if (!Tested(PrefillKernel::kWgmma)) GTEST_SKIP() << "HEARTH_PREFILL_KERNEL excludes wgmma";
+  const PrefillKernel pk = PrefillKernel::kWgmma;
+  for (DType t : kTensorCoreDTypes) {
+    for (int d : {64, 128}) {
+      EXPECT_TRUE(CheckCase({{0, 129}}, 1, 1, d, t, 81, 0, 16, pk)) << "one row past a CTA";
+      EXPECT_TRUE(CheckCase({{0, 50}}, 5, 1, d, t, 82, 0, 16, pk)) << "group 5: 25 tokens/CTA";
+      EXPECT_TRUE(CheckCase({{0, 40}}, 48, 1, d, t, 83, 0, 16, pk)) << "group 48 > 1 warpgroup";
+      EXPECT_TRUE(CheckCase({{0, 9}, {3, 5}}, 128, 1, d, t, 84, 0, 16, pk)) << "group 128";
+      EXPECT_TRUE(CheckCase({{63, 65}, {65, 63}, {1, 127}, {17, 2}}, 8, 2, d, t, 85, 0, 16, pk))
+          << "chunks off block and tile boundaries";
+      EXPECT_TRUE(CheckCase({{2047, 700}, {5, 1}, {0, 1}}, 16, 2, d, t, 86, 0, 16, pk))
+          << "long chunk after an odd context, beside decodes";
+    }
+  }
+  // The mma.sync kernel cannot hold a group over 64 (an error, no launch); wgmma can.
+  EXPECT_FALSE(CheckCase({{0, 9}}, 96, 1, 64, DType::kBF16, 87, 0, 16, PrefillKernel::kMmaSync));
+  EXPECT_TRUE(CheckCase({{0, 9}}, 96, 1, 64, DType::kBF16, 87, 0, 16, pk)) << "group 96";
 }
 
 TEST(CudaAttention, Decode) {
@@ -240,29 +296,38 @@ TEST(CudaAttention, DecodeForcedSplits) {
 
 TEST(CudaAttention, Prefill) {
   HEARTH_REQUIRE_GPU();
-  for (DType t : kAllDTypes) {  // fp32 runs the per-token path
-    for (const Shape& s : kShapes) {
-      ASSERT_TRUE(CheckCase(kPrefills, s.num_heads, s.num_kv_heads, s.head_dim, t, 21));
+  for (PrefillKernel pk : kPrefillKernels) {
+    for (DType t : kAllDTypes) {  // fp32 runs the per-token path (once)
+      if (t == DType::kF32 && pk != PrefillKernel::kMmaSync) continue;
+      for (const Shape& s : kShapes) {
+        EXPECT_TRUE(
+            CheckCase(kPrefills, s.num_heads, s.num_kv_heads, s.head_dim, t, 21, 0, 16, pk));
+      }
     }
   }
 }
 
 TEST(CudaAttention, MixedStep) {
   HEARTH_REQUIRE_GPU();
-  for (DType t : kAllDTypes) {
-    for (const Shape& s : kShapes) {
-      ASSERT_TRUE(CheckCase(kMixed, s.num_heads, s.num_kv_heads, s.head_dim, t, 31));
+  for (PrefillKernel pk : kPrefillKernels) {
+    for (DType t : kAllDTypes) {
+      if (t == DType::kF32 && pk != PrefillKernel::kMmaSync) continue;  // per-token path
+      for (const Shape& s : kShapes) {
+        EXPECT_TRUE(CheckCase(kMixed, s.num_heads, s.num_kv_heads, s.head_dim, t, 31, 0, 16, pk));
+      }
+      EXPECT_TRUE(CheckCase(kMixed, 32, 8, 128, t, 32, /*forced_split_tokens=*/128, 16, pk));
     }
-    ASSERT_TRUE(CheckCase(kMixed, 32, 8, 128, t, 32, /*forced_split_tokens=*/128));
   }
 }
 
 TEST(CudaAttention, SingleTokenPrompts) {
   HEARTH_REQUIRE_GPU();
-  for (DType t : kAllDTypes) {
-    ASSERT_TRUE(CheckCase({{0, 1}}, 8, 2, 64, t, 41));
-    ASSERT_TRUE(CheckCase({{0, 2}}, 8, 2, 128, t, 42));
-    ASSERT_TRUE(CheckCase({{0, 1}, {0, 1}, {0, 2}}, 4, 4, 128, t, 43));
+  for (PrefillKernel pk : kPrefillKernels) {
+    for (DType t : kAllDTypes) {
+      EXPECT_TRUE(CheckCase({{0, 1}}, 8, 2, 64, t, 41, 0, 16, pk));
+      EXPECT_TRUE(CheckCase({{0, 2}}, 8, 2, 128, t, 42, 0, 16, pk));
+      EXPECT_TRUE(CheckCase({{0, 1}, {0, 1}, {0, 2}}, 4, 4, 128, t, 43, 0, 16, pk));
+    }
   }
 }
 
@@ -270,9 +335,11 @@ TEST(CudaAttention, LongContexts) {
   HEARTH_REQUIRE_GPU();
   for (DType t : kTensorCoreDTypes) {
     ASSERT_TRUE(CheckCase({{32767, 1}, {20000, 1}, {5, 1}}, 32, 8, 128, t, 51));
-    ASSERT_TRUE(CheckCase({{0, 4096}}, 8, 2, 128, t, 52));
-    ASSERT_TRUE(CheckCase({{7000, 1000}, {3, 1}, {16000, 1}}, 8, 2, 128, t, 53));
-    ASSERT_TRUE(CheckCase({{30000, 300}}, 8, 8, 64, t, 54));
+    for (PrefillKernel pk : kPrefillKernels) {
+      EXPECT_TRUE(CheckCase({{0, 4096}}, 8, 2, 128, t, 52, 0, 16, pk));
+      EXPECT_TRUE(CheckCase({{7000, 1000}, {3, 1}, {16000, 1}}, 8, 2, 128, t, 53, 0, 16, pk));
+      EXPECT_TRUE(CheckCase({{30000, 300}}, 8, 8, 64, t, 54, 0, 16, pk));
+    }
   }
   ASSERT_TRUE(CheckCase({{32767, 1}, {9000, 1}}, 32, 8, 128, DType::kF32, 55));
   ASSERT_TRUE(CheckCase({{3000, 70}}, 8, 2, 64, DType::kF32, 56));
@@ -286,11 +353,13 @@ TEST(CudaAttention, DecodeOtherBlockSizes) {
       ASSERT_TRUE(CheckCase(kDecodes, 32, 8, 128, t, 72, 320, block_size)) << block_size;
     }
   }
-  // The tensor-core prefill reads whole 16-token blocks only.
-  const ::testing::AssertionResult r = CheckCase({{0, 5}}, 4, 4, 64, DType::kBF16, 73, 0, 32);
-  ASSERT_FALSE(r);
-  EXPECT_NE(std::string(r.message()).find("block_size 32 unsupported"), std::string::npos)
-      << r.message();
+  // The tensor-core prefill kernels read whole 16-token blocks only.
+  for (PrefillKernel pk : kPrefillKernels) {
+    const ::testing::AssertionResult r = CheckCase({{0, 5}}, 4, 4, 64, DType::kBF16, 73, 0, 32, pk);
+    ASSERT_FALSE(r) << PrefillKernelName(pk);
+    EXPECT_NE(std::string(r.message()).find("block_size 32 unsupported"), std::string::npos)
+        << r.message();
+  }
 }
 
 TEST(CudaAttention, UnsupportedShapesAreErrors) {
@@ -299,6 +368,13 @@ TEST(CudaAttention, UnsupportedShapesAreErrors) {
   ASSERT_FALSE(r);
   EXPECT_NE(std::string(r.message()).find("head_dim 96 unsupported"), std::string::npos)
       << r.message();
+  // Asking for wgmma at head_dim 96 falls back to mma.sync in the plan (reported by CheckCase;
+  // nothing launches).
+  const ::testing::AssertionResult w =
+      CheckCase({{0, 5}}, 4, 4, 96, DType::kBF16, 62, 0, 16, PrefillKernel::kWgmma);
+  ASSERT_FALSE(w);
+  EXPECT_NE(std::string(w.message()).find("the plan has mma_sync"), std::string::npos)
+      << w.message();
 }
 
 }  // namespace

@@ -75,6 +75,10 @@ TEST(SelectStepKernels, ByBatchComposition) {
   k = SelectStepKernels(DType::kF16, 3, 2);
   EXPECT_TRUE(k.decode);
   EXPECT_EQ(k.prefill, PrefillKind::kTensorCore);
+  EXPECT_EQ(k.prefill_kernel, PrefillKernel::kWgmma);
+  EXPECT_EQ(ToString(k), "decode+prefill-wgmma");
+  k = SelectStepKernels(DType::kF16, 3, 2, 128, 4, 90, PrefillKernel::kMmaSync);
+  EXPECT_EQ(k.prefill_kernel, PrefillKernel::kMmaSync);
   EXPECT_EQ(ToString(k), "decode+prefill-tc");
   k = SelectStepKernels(DType::kF32, 3, 2);  // no fp32 tensor-core prefill: per-token covers all
   EXPECT_FALSE(k.decode);
@@ -83,6 +87,74 @@ TEST(SelectStepKernels, ByBatchComposition) {
   EXPECT_TRUE(k.decode);
   EXPECT_EQ(k.prefill, PrefillKind::kNone);
   EXPECT_EQ(ToString(SelectStepKernels(DType::kBF16, 0, 0)), "none");
+}
+
+TEST(SelectPrefillKernel, WgmmaWhereItRuns) {
+  // Llama-3-8B, Llama-2-7B, SmolLM2-135M (group 3, head_dim 64), a group of 128.
+  EXPECT_EQ(SelectPrefillKernel(128, 4, 90), PrefillKernel::kWgmma);
+  EXPECT_EQ(SelectPrefillKernel(128, 1, 90), PrefillKernel::kWgmma);
+  EXPECT_EQ(SelectPrefillKernel(64, 3, 90), PrefillKernel::kWgmma);
+  EXPECT_EQ(SelectPrefillKernel(64, kPrefillWgmmaRowsPerCta, 90), PrefillKernel::kWgmma);
+  // Not Hopper, other head_dims, too large a group: the mma.sync kernel (which reports what it
+  // cannot run).
+  EXPECT_EQ(SelectPrefillKernel(128, 4, 80), PrefillKernel::kMmaSync);
+  EXPECT_EQ(SelectPrefillKernel(128, 4, 89), PrefillKernel::kMmaSync);
+  EXPECT_EQ(SelectPrefillKernel(128, 4, 100), PrefillKernel::kMmaSync);
+  EXPECT_EQ(SelectPrefillKernel(96, 4, 90), PrefillKernel::kMmaSync);
+  EXPECT_EQ(SelectPrefillKernel(256, 4, 90), PrefillKernel::kMmaSync);
+  EXPECT_EQ(SelectPrefillKernel(128, kPrefillWgmmaRowsPerCta + 1, 90), PrefillKernel::kMmaSync);
+  EXPECT_EQ(SelectPrefillKernel(128, 0, 90), PrefillKernel::kMmaSync);
+}
+
+TEST(SelectPrefillKernel, RequestsAreHonouredWhereTheyRun) {
+  EXPECT_EQ(SelectPrefillKernel(128, 4, 90, PrefillKernel::kMmaSync), PrefillKernel::kMmaSync);
+  EXPECT_EQ(SelectPrefillKernel(128, 4, 90, PrefillKernel::kWgmma), PrefillKernel::kWgmma);
+  EXPECT_EQ(SelectPrefillKernel(128, 4, 90, PrefillKernel::kAuto), PrefillKernel::kWgmma);
+  EXPECT_EQ(SelectPrefillKernel(128, 4, 80, PrefillKernel::kWgmma), PrefillKernel::kMmaSync);
+  EXPECT_EQ(SelectPrefillKernel(96, 4, 90, PrefillKernel::kWgmma), PrefillKernel::kMmaSync);
+  // Never kAuto out.
+  for (int cc : {80, 89, 90, 100}) {
+    for (int d : {64, 96, 128}) {
+      for (PrefillKernel r :
+           {PrefillKernel::kAuto, PrefillKernel::kMmaSync, PrefillKernel::kWgmma}) {
+        EXPECT_NE(SelectPrefillKernel(d, 4, cc, r), PrefillKernel::kAuto) << cc << " " << d;
+      }
+    }
+  }
+}
+
+TEST(ParsePrefillKernel, NamesRoundTrip) {
+  for (PrefillKernel k : {PrefillKernel::kAuto, PrefillKernel::kMmaSync, PrefillKernel::kWgmma}) {
+    Result<PrefillKernel> r = ParsePrefillKernel(PrefillKernelName(k));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(*r, k);
+  }
+  Result<PrefillKernel> empty = ParsePrefillKernel("");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*empty, PrefillKernel::kAuto);
+  Result<PrefillKernel> bad = ParsePrefillKernel("new");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().ToString().find("mma_sync, wgmma"), std::string::npos)
+      << bad.status().ToString();
+}
+
+TEST(PlanAttention, PrefillKernelRequest) {
+  PagedAttentionArgs a;
+  a.dtype = DType::kBF16;
+  a.num_heads = 32;
+  a.layout.num_kv_heads = 8;
+  a.layout.head_dim = 128;
+  a.num_seqs = 1;
+  a.num_tokens = 4096;
+  a.num_prefill_seqs = 1;
+  a.max_query_len = 4096;
+  a.max_seq_len = 4096;
+  EXPECT_EQ(PlanAttention(a, kH100Sms, 90, PrefillKernel::kMmaSync).kernels.prefill_kernel,
+            PrefillKernel::kMmaSync);
+  EXPECT_EQ(PlanAttention(a, kH100Sms, 90, PrefillKernel::kWgmma).kernels.prefill_kernel,
+            PrefillKernel::kWgmma);
+  EXPECT_EQ(PlanAttention(a, kH100Sms, 80, PrefillKernel::kWgmma).kernels.prefill_kernel,
+            PrefillKernel::kMmaSync);
 }
 
 TEST(PlanAttention, WorkspaceFollowsTheKernels) {
@@ -144,6 +216,27 @@ TEST(LaunchGeometry, PrefillGridCoversTheLongestChunk) {
   EXPECT_EQ(g.x, 5);  // ceil(100 / 21)
   EXPECT_GE(g.x * PrefillTokensPerCta(3), 100);
   EXPECT_EQ(PrefillGrid(0, 4, 8, 3).x, 0);
+}
+
+TEST(LaunchGeometry, WgmmaPrefillGridHolds128Rows) {
+  constexpr int kRows = kPrefillWgmmaRowsPerCta;
+  EXPECT_EQ(PrefillTokensPerCta(1, kRows), 128);
+  EXPECT_EQ(PrefillTokensPerCta(4, kRows), 32);
+  EXPECT_EQ(PrefillTokensPerCta(3, kRows), 42);
+  EXPECT_EQ(PrefillTokensPerCta(128, kRows), 1);
+  EXPECT_EQ(PrefillTokensPerCta(129, kRows), 0);
+  Grid3 g = PrefillGrid(4096, 4, 8, 1, kRows);
+  EXPECT_EQ(g.x, 128);
+  EXPECT_EQ(g.y, 8);
+  EXPECT_EQ(g.z, 1);
+  for (int group : {1, 2, 3, 4, 5, 7, 8, 16, 64, 128}) {
+    for (int q : {2, 31, 32, 33, 1000, 4096}) {
+      g = PrefillGrid(q, group, 2, 3, kRows);
+      EXPECT_GE(g.x * PrefillTokensPerCta(group, kRows), q) << group << " " << q;
+      EXPECT_LT((g.x - 1) * PrefillTokensPerCta(group, kRows), q) << group << " " << q;
+      EXPECT_LE(PrefillTokensPerCta(group, kRows) * group, kRows);
+    }
+  }
 }
 
 }  // namespace
