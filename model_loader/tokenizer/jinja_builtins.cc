@@ -215,7 +215,7 @@ Result<Value> DictMethod(const Value& d, const std::string& name, const CallArgs
   ValueList out;
   for (const auto& [k, v] : d.as_dict().entries) {
     if (name == "items") {
-      out.push_back(Value::List({Value::String(k), v}));
+      out.push_back(Value::Tuple({Value::String(k), v}));
     } else if (name == "keys") {
       out.push_back(Value::String(k));
     } else {

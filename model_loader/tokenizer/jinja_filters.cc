@@ -236,7 +236,7 @@ Result<Value> ApplyFilter(const std::string& name, const Value& value, const Cal
     if (!value.is_dict()) return InvalidArgumentError("items(): can only iterate a mapping");
     ValueList out;
     for (const auto& [k, v] : value.as_dict().entries) {
-      out.push_back(Value::List({Value::String(k), v}));
+      out.push_back(Value::Tuple({Value::String(k), v}));
     }
     return Value::List(std::move(out));
   }

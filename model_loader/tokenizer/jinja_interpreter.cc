@@ -519,6 +519,7 @@ Result<Value> Interpreter::EvalInner(const Expr& e) {
         HEARTH_ASSIGN_OR_RETURN(Value v, Eval(*a));
         items.push_back(std::move(v));
       }
+      if (e.kind == Expr::Kind::kTuple) return Value::Tuple(std::move(items));
       return Value::List(std::move(items));
     }
     case Expr::Kind::kDict: {

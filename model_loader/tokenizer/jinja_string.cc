@@ -84,9 +84,7 @@ std::vector<std::string> SplitWhitespace(std::string_view s, int64_t maxsplit, b
       while (i < s.size() && IsPySpace(s[i])) ++i;
       if (i == s.size()) break;
       if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-        size_t e = s.size();
-        while (e > i && IsPySpace(s[e - 1])) --e;
-        parts.emplace_back(s.substr(i, e - i));
+        parts.emplace_back(s.substr(i));  // the remainder keeps its trailing whitespace
         break;
       }
       size_t j = i;
@@ -101,9 +99,7 @@ std::vector<std::string> SplitWhitespace(std::string_view s, int64_t maxsplit, b
     while (e > 0 && IsPySpace(s[e - 1])) --e;
     if (e == 0) break;
     if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-      size_t b = 0;
-      while (b < e && IsPySpace(s[b])) ++b;
-      parts.emplace_back(s.substr(b, e - b));
+      parts.emplace_back(s.substr(0, e));  // the remainder keeps its leading whitespace
       break;
     }
     size_t j = e;

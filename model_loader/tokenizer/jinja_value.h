@@ -49,6 +49,8 @@ class Value {
   static Value Float(double d) { Value v; v.kind_ = Kind::kFloat; v.float_ = d; return v; }
   static Value String(std::string s);
   static Value List(ValueList items);
+  // A list that prints as a Python tuple: (a, b), (a,), ().
+  static Value Tuple(ValueList items);
   static Value Dict(ValueDict dict);
   static Value Namespace(ValueDict dict);
   static Value Function(std::string name, Callable fn);
@@ -99,6 +101,7 @@ class Value {
  private:
   Kind kind_ = Kind::kUndefined;
   int depth_ = 0;
+  bool tuple_ = false;
   int64_t int_ = 0;
   double float_ = 0;
   std::shared_ptr<const std::string> string_;
