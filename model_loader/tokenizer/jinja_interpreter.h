@@ -16,7 +16,7 @@ namespace hearth::jinja {
 struct RenderLimits {
   size_t max_output_bytes = 4 << 20;
   int64_t max_loop_iterations = 1'000'000;  // summed over all loops of one render
-  int max_depth = 400;                      // nested evaluation (statements, expressions, calls)
+  int max_depth = 1000;                     // nested evaluation (statements, expressions, calls)
 };
 
 class Interpreter {

@@ -58,6 +58,13 @@ class Parser {
     }
     return Status::Ok();
   }
+  // Bounds the depth of left-nested trees built by loops (which the depth guard cannot see).
+  Status CheckChain(int& length) const {
+    if (++length > kMaxChainLength) {
+      return Error(Cur().pos, "expression chain longer than " + std::to_string(kMaxChainLength));
+    }
+    return Status::Ok();
+  }
   Result<std::string> ExpectName(const char* what) {
     if (Cur().type != T::kName) return Unexpected(what);
     std::string name = Cur().text;
@@ -251,7 +258,9 @@ class Parser {
     DepthGuard guard(depth_);
     HEARTH_RETURN_IF_ERROR(CheckDepth());
     HEARTH_ASSIGN_OR_RETURN(ExprPtr expr, ParseOr());
+    int chain = 0;
     while (IsName("if")) {
+      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
       SourcePos pos = Cur().pos;
       Advance();
       ExprPtr cond_expr = Make(Expr::Kind::kCondExpr, pos);
@@ -278,7 +287,9 @@ class Parser {
 
   Result<ExprPtr> ParseOr() {
     HEARTH_ASSIGN_OR_RETURN(ExprPtr left, ParseAnd());
+    int chain = 0;
     while (IsName("or")) {
+      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
       SourcePos pos = Cur().pos;
       Advance();
       HEARTH_ASSIGN_OR_RETURN(ExprPtr right, ParseAnd());
@@ -289,7 +300,9 @@ class Parser {
 
   Result<ExprPtr> ParseAnd() {
     HEARTH_ASSIGN_OR_RETURN(ExprPtr left, ParseNot());
+    int chain = 0;
     while (IsName("and")) {
+      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
       SourcePos pos = Cur().pos;
       Advance();
       HEARTH_ASSIGN_OR_RETURN(ExprPtr right, ParseNot());
@@ -343,7 +356,9 @@ class Parser {
 
   Result<ExprPtr> ParseMath1() {
     HEARTH_ASSIGN_OR_RETURN(ExprPtr left, ParseConcat());
+    int chain = 0;
     while (IsOp("+") || IsOp("-")) {
+      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
       std::string op = Cur().text;
       SourcePos pos = Cur().pos;
       Advance();
@@ -355,7 +370,9 @@ class Parser {
 
   Result<ExprPtr> ParseConcat() {
     HEARTH_ASSIGN_OR_RETURN(ExprPtr left, ParseMath2());
+    int chain = 0;
     while (IsOp("~")) {
+      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
       SourcePos pos = Cur().pos;
       Advance();
       HEARTH_ASSIGN_OR_RETURN(ExprPtr right, ParseMath2());
@@ -366,7 +383,9 @@ class Parser {
 
   Result<ExprPtr> ParseMath2() {
     HEARTH_ASSIGN_OR_RETURN(ExprPtr left, ParsePow());
+    int chain = 0;
     while (IsOp("*") || IsOp("/") || IsOp("//") || IsOp("%")) {
+      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
       std::string op = Cur().text;
       SourcePos pos = Cur().pos;
       Advance();
@@ -378,7 +397,9 @@ class Parser {
 
   Result<ExprPtr> ParsePow() {
     HEARTH_ASSIGN_OR_RETURN(ExprPtr left, ParseUnary(true));
+    int chain = 0;
     while (IsOp("**")) {
+      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
       SourcePos pos = Cur().pos;
       Advance();
       HEARTH_ASSIGN_OR_RETURN(ExprPtr right, ParseUnary(true));
@@ -525,7 +546,9 @@ class Parser {
   }
 
   Result<ExprPtr> ParsePostfix(ExprPtr node) {
+    int chain = 0;
     while (true) {
+      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
       SourcePos pos = Cur().pos;
       if (IsOp(".")) {
         Advance();
@@ -586,7 +609,9 @@ class Parser {
   }
 
   Result<ExprPtr> ParseFilterExpr(ExprPtr node) {
+    int chain = 0;
     while (true) {
+      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
       SourcePos pos = Cur().pos;
       if (IsOp("|")) {
         Advance();

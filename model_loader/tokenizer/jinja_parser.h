@@ -11,6 +11,8 @@ namespace hearth::jinja {
 
 // Statement and expression nesting beyond this is an error, not a stack overflow.
 inline constexpr int kMaxNestingDepth = 128;
+// Left-nested chains (a + b + c ..., x|f|g ..., a.b.c ...) longer than this are an error.
+inline constexpr int kMaxChainLength = 256;
 
 Result<StmtList> ParseTemplate(std::string_view source);
 
