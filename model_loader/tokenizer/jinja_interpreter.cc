@@ -328,6 +328,11 @@ Value Interpreter::MakeMacro(const Stmt& s) {
                                   std::to_string(macro->params.size()) + " arguments, got " +
                                   std::to_string(args.positional.size()));
     }
+    if (macro_depth_ >= limits_.max_macro_depth) {
+      return ResourceExhaustedError("macro calls nested deeper than " +
+                                    std::to_string(limits_.max_macro_depth));
+    }
+    DepthGuard call_guard(macro_depth_);
     // A macro sees the template's top-level names and its own parameters.
     std::vector<std::shared_ptr<Frame>> saved = {frames_.front(), std::make_shared<Frame>()};
     std::swap(saved, frames_);

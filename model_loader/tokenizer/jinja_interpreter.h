@@ -16,7 +16,8 @@ namespace hearth::jinja {
 struct RenderLimits {
   size_t max_output_bytes = 4 << 20;
   int64_t max_loop_iterations = 1'000'000;  // summed over all loops of one render
-  int max_depth = 1000;                     // nested evaluation (statements, expressions, calls)
+  int max_depth = 500;         // nested evaluation (statements and expressions)
+  int max_macro_depth = 64;    // nested macro calls (recursion)
 };
 
 class Interpreter {
@@ -49,6 +50,7 @@ class Interpreter {
   std::vector<std::shared_ptr<Frame>> frames_;
   int64_t iterations_ = 0;
   int depth_ = 0;
+  int macro_depth_ = 0;
 };
 
 }  // namespace hearth::jinja

@@ -139,6 +139,11 @@ TEST(ChatTemplateLimits, DeepNestingIsAnErrorNotAStackOverflow) {
 
 TEST(ChatTemplateLimits, RecursionAndValueDepthAreBounded) {
   std::string err = RenderError("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
+  EXPECT_NE(err.find("macro calls nested deeper than 64"), std::string::npos) << err;
+  // Recursion through statements inside the macro body hits a limit too.
+  err = RenderError(
+      "{% macro g(n) %}{% for i in [1] %}{% if true %}{% set x = g(n + 1) %}{% endif %}"
+      "{% endfor %}{% endmacro %}{{ g(0) }}");
   EXPECT_NE(err.find("nested deeper"), std::string::npos) << err;
   err = RenderError(
       "{% set ns = namespace(x=[]) %}{% for i in range(1000) %}{% set ns.x = [ns.x] %}"
