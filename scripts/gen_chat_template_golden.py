@@ -114,6 +114,20 @@ CONVERSATIONS = [
         {"role": "assistant", "content": "<think>\nThe user asks a fact.\n</think>\n\nParis."},
         USER2,
     ], {"enable_thinking": False}),
+    ("tool_call_null_content", [
+        SYSTEM,
+        {"role": "user", "content": "Weather in Paris and search news?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            TOOL_CALL,
+            {"id": "call67890", "type": "function",
+             "function": {"name": "search", "arguments": {"query": "Paris news"}}}]},
+        {"role": "tool", "tool_call_id": "call12345", "name": "get_weather", "content": "22"},
+        {"role": "tool", "tool_call_id": "call67890", "name": "search", "content": "No news."},
+    ], {"tools": TOOLS}),
+    ("content_parts", [
+        {"role": "user", "content": [{"type": "text", "text": "Describe this."},
+                                     {"type": "text", "text": " Briefly."}]},
+    ], {}),
     ("alternation_error", [USER1, {"role": "user", "content": "Hello again"}], {}),
     ("empty_messages", [], {}),
 ]

@@ -4,6 +4,7 @@
 // must fail here too.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -36,6 +37,7 @@ std::string Diff(const std::string& want, const std::string& got) {
 struct GoldenStats {
   int rendered = 0;
   int raised = 0;
+  int raise_exception = 0;  // of those, raised by the template with the same message
 };
 
 void CheckGoldenFile(const std::filesystem::path& path, GoldenStats& stats) {
@@ -69,6 +71,19 @@ void CheckGoldenFile(const std::filesystem::path& path, GoldenStats& stats) {
     if (c.contains("error")) {
       EXPECT_FALSE(out.ok()) << "jinja2 raised " << c["error"] << " but hearth rendered "
                              << ordered_json(out.ok() ? *out : "").dump();
+      // raise_exception(msg) must surface the template's own message.
+      const std::string error = c["error"].get<std::string>();
+      if (std::getenv("HEARTH_CHAT_TEMPLATE_VERBOSE") != nullptr && !out.ok()) {
+        std::printf("%s\n  jinja2: %s\n  hearth: %s\n", c["name"].get<std::string>().c_str(),
+                    error.c_str(), out.status().message().c_str());
+      }
+      const std::string kRaised = "TemplateError: ";
+      if (!out.ok() && error.rfind(kRaised, 0) == 0) {
+        std::string msg = error.substr(kRaised.size());
+        EXPECT_NE(out.status().message().find("raised an exception: " + msg), std::string::npos)
+            << "jinja2: " << error << "\nhearth: " << out.status().message();
+        ++stats.raise_exception;
+      }
       ++stats.raised;
       continue;
     }
@@ -99,8 +114,9 @@ TEST(ChatTemplateGolden, RealTemplatesMatchJinja2) {
     if (f.filename().string().rfind("_", 0) == 0) continue;  // feature snippets: next test
     CheckGoldenFile(f, stats);
   }
-  std::printf("real templates: %d cases rendered identically, %d raised in both\n", stats.rendered,
-              stats.raised);
+  std::printf("real templates: %d cases rendered identically, %d raised in both (%d by "
+              "raise_exception with the same message)\n",
+              stats.rendered, stats.raised, stats.raise_exception);
   EXPECT_GT(stats.rendered, 100);
 }
 
