@@ -62,8 +62,9 @@ Result<std::string> ChatTemplateFromTokenizerConfig(const nlohmann::ordered_json
   for (const auto& entry : *it) {
     if (!entry.is_object() || !entry.contains("name") || !entry.contains("template") ||
         !entry["name"].is_string() || !entry["template"].is_string()) {
-      return InvalidArgumentError("tokenizer_config.json chat_template list entries need string "
-                                  "'name' and 'template'");
+      return InvalidArgumentError(
+          "tokenizer_config.json chat_template list entries need string "
+          "'name' and 'template'");
     }
     if (entry["name"].get<std::string>() == name) return entry["template"].get<std::string>();
     names.push_back(entry["name"].get<std::string>());

@@ -4,18 +4,21 @@
 // tojson that keeps non-ASCII text. The interpreter covers the Jinja2 subset real templates use;
 // anything else fails at Parse or Render with an error naming the construct and its line:col.
 //
+// Known differences from Python, none of which the shipped templates reach: case mapping and
+// whitespace stripping cover ASCII only, integers are int64 (overflow is an error), dict keys
+// are strings, and tojson's ensure_ascii/separators options are rejected as unsupported.
+//
 // Contexts are nlohmann::ordered_json, not nlohmann::json: Python dicts keep insertion order and
 // templates print them (tools | tojson), so key order is part of the output.
 #pragma once
 
 #include <ctime>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kernels/core/status.h"
 #include "model_loader/tokenizer/jinja_ast.h"
@@ -25,9 +28,9 @@ namespace hearth {
 
 struct ChatMessage {
   std::string role;
-  nlohmann::ordered_json content;                   // a string, a list of parts, or null
+  nlohmann::ordered_json content;                    // a string, a list of parts, or null
   std::optional<nlohmann::ordered_json> tool_calls;  // OpenAI-style list, assistant turns only
-  std::optional<std::string> tool_call_id;          // tool results
+  std::optional<std::string> tool_call_id;           // tool results
   std::optional<std::string> name;
 };
 
@@ -53,9 +56,9 @@ class ChatTemplate {
   std::shared_ptr<const jinja::StmtList> program_;
 };
 
-// The variables apply_chat_template passes: messages, tools (null unless an array), documents (null),
-// add_generation_prompt, bos_token, eos_token, then `extra` (e.g. enable_thinking), which may
-// override any of them.
+// The variables apply_chat_template passes: messages, tools (null unless an array), documents
+// (null), add_generation_prompt, bos_token, eos_token, then `extra` (e.g. enable_thinking), which
+// may override any of them.
 nlohmann::ordered_json BuildChatContext(const std::vector<ChatMessage>& messages,
                                         const nlohmann::ordered_json& tools,
                                         bool add_generation_prompt, const std::string& bos_token,

@@ -55,12 +55,12 @@ struct MacroParam {
 
 struct Stmt {
   enum class Kind {
-    kText,        // text
-    kOutput,      // {{ expr }}
-    kIf,          // conditions[i] -> bodies[i]; a trailing body without condition is else
-    kFor,         // for targets in expr [if filter] : body [else else_body]
-    kSet,         // set targets = expr | set target.attr = expr | set target %}body{% endset
-    kMacro,       // macro name(params) body
+    kText,    // text
+    kOutput,  // {{ expr }}
+    kIf,      // conditions[i] -> bodies[i]; a trailing body without condition is else
+    kFor,     // for targets in expr [if filter] : body [else else_body]
+    kSet,     // set targets = expr | set target.attr = expr | set target %}body{% endset
+    kMacro,   // macro name(params) body
     kBreak,
     kContinue,
     kGeneration,  // HF's {% generation %} marker: renders its body unchanged

@@ -118,13 +118,12 @@ Result<Value> StringMethod(const std::string& s, const std::string& name, const 
         options.push_back(v.as_string());
       }
     } else {
-      return InvalidArgumentError(name + "() takes str or a tuple of str, got " +
-                                  a[0].TypeName());
+      return InvalidArgumentError(name + "() takes str or a tuple of str, got " + a[0].TypeName());
     }
     for (const std::string& o : options) {
-      bool hit = name == "startswith" ? s.compare(0, o.size(), o) == 0
-                                      : s.size() >= o.size() &&
-                                            s.compare(s.size() - o.size(), o.size(), o) == 0;
+      bool hit = name == "startswith"
+                     ? s.compare(0, o.size(), o) == 0
+                     : s.size() >= o.size() && s.compare(s.size() - o.size(), o.size(), o) == 0;
       if (hit) return Value::Bool(true);
     }
     return Value::Bool(false);
@@ -144,9 +143,9 @@ Result<Value> StringMethod(const std::string& s, const std::string& name, const 
     if (a[0].is_string() && a[0].as_string().empty()) {
       return InvalidArgumentError("split(): empty separator");
     }
-    std::vector<std::string> parts =
-        a[0].is_string() ? SplitOn(s, a[0].as_string(), maxsplit, name == "rsplit")
-                         : SplitWhitespace(s, maxsplit, name == "rsplit");
+    std::vector<std::string> parts = a[0].is_string()
+                                         ? SplitOn(s, a[0].as_string(), maxsplit, name == "rsplit")
+                                         : SplitWhitespace(s, maxsplit, name == "rsplit");
     ValueList out;
     for (auto& p : parts) out.push_back(Value::String(std::move(p)));
     return Value::List(std::move(out));
@@ -238,14 +237,12 @@ bool IsStringMethod(const std::string& n) {
 Value GetAttribute(const Value& obj, const std::string& name) {
   if (obj.is_string() && IsStringMethod(name)) {
     std::string s = obj.as_string();
-    return Value::Function("str." + name, [s, name](const CallArgs& args) {
-      return StringMethod(s, name, args);
-    });
+    return Value::Function("str." + name,
+                           [s, name](const CallArgs& args) { return StringMethod(s, name, args); });
   }
   if (obj.is_dict() && (name == "items" || name == "keys" || name == "values" || name == "get")) {
-    return Value::Function("dict." + name, [obj, name](const CallArgs& args) {
-      return DictMethod(obj, name, args);
-    });
+    return Value::Function(
+        "dict." + name, [obj, name](const CallArgs& args) { return DictMethod(obj, name, args); });
   }
   if (obj.is_dict() || obj.is_namespace()) {
     const Value* v = obj.as_dict().Find(name);
@@ -320,8 +317,8 @@ Result<Value> Slice(const Value& obj, const Value& start, const Value& stop, con
 Result<bool> Contains(const Value& container, const Value& item) {
   if (container.is_string()) {
     if (!item.is_string()) {
-      return InvalidArgumentError(std::string("'in <string>' requires string as left operand, not ") +
-                                  item.TypeName());
+      return InvalidArgumentError(
+          std::string("'in <string>' requires string as left operand, not ") + item.TypeName());
     }
     return container.as_string().find(item.as_string()) != std::string::npos;
   }
@@ -357,31 +354,31 @@ Result<ValueList> Iterate(const Value& value) {
 
 ValueDict MakeGlobals(std::time_t now) {
   ValueDict g;
-  g.Set("range", Value::Function("range", [](const CallArgs& args) -> Result<Value> {
-          if (!args.keyword.empty() || args.positional.empty() || args.positional.size() > 3) {
-            return InvalidArgumentError("range() takes 1 to 3 positional arguments");
+  g.Set(
+      "range", Value::Function("range", [](const CallArgs& args) -> Result<Value> {
+        if (!args.keyword.empty() || args.positional.empty() || args.positional.size() > 3) {
+          return InvalidArgumentError("range() takes 1 to 3 positional arguments");
+        }
+        for (const Value& v : args.positional) {
+          if (!v.is_number() || v.is_float()) {
+            return InvalidArgumentError("range() arguments must be integers");
           }
-          for (const Value& v : args.positional) {
-            if (!v.is_number() || v.is_float()) {
-              return InvalidArgumentError("range() arguments must be integers");
-            }
+        }
+        const auto& p = args.positional;
+        int64_t start = p.size() == 1 ? 0 : p[0].as_int();
+        int64_t stop = p.size() == 1 ? p[0].as_int() : p[1].as_int();
+        int64_t step = p.size() == 3 ? p[2].as_int() : 1;
+        if (step == 0) return InvalidArgumentError("range() step must not be zero");
+        ValueList out;
+        for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+          if (static_cast<int64_t>(out.size()) >= kMaxRangeLength) {
+            return ResourceExhaustedError("range() longer than " + std::to_string(kMaxRangeLength));
           }
-          const auto& p = args.positional;
-          int64_t start = p.size() == 1 ? 0 : p[0].as_int();
-          int64_t stop = p.size() == 1 ? p[0].as_int() : p[1].as_int();
-          int64_t step = p.size() == 3 ? p[2].as_int() : 1;
-          if (step == 0) return InvalidArgumentError("range() step must not be zero");
-          ValueList out;
-          for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-            if (static_cast<int64_t>(out.size()) >= kMaxRangeLength) {
-              return ResourceExhaustedError("range() longer than " +
-                                            std::to_string(kMaxRangeLength));
-            }
-            out.push_back(Value::Int(i));
-            if ((step > 0 && i > INT64_MAX - step) || (step < 0 && i < INT64_MIN - step)) break;
-          }
-          return Value::List(std::move(out));
-        }));
+          out.push_back(Value::Int(i));
+          if ((step > 0 && i > INT64_MAX - step) || (step < 0 && i < INT64_MIN - step)) break;
+        }
+        return Value::List(std::move(out));
+      }));
   auto make_dict = [](bool ns) {
     return [ns](const CallArgs& args) -> Result<Value> {
       ValueDict d;
@@ -403,13 +400,16 @@ ValueDict MakeGlobals(std::time_t now) {
   };
   g.Set("namespace", Value::Function("namespace", make_dict(true)));
   g.Set("dict", Value::Function("dict", make_dict(false)));
-  g.Set("raise_exception", Value::Function("raise_exception", [](const CallArgs& args) -> Result<Value> {
+  g.Set("raise_exception",
+        Value::Function("raise_exception", [](const CallArgs& args) -> Result<Value> {
           std::string msg = args.positional.empty() ? "" : args.positional[0].Str();
           return InvalidArgumentError("chat template raised an exception: " + msg);
         }));
-  g.Set("strftime_now", Value::Function("strftime_now", [now](const CallArgs& args) -> Result<Value> {
+  g.Set("strftime_now",
+        Value::Function("strftime_now", [now](const CallArgs& args) -> Result<Value> {
           HEARTH_ASSIGN_OR_RETURN(auto a, BindArgs(args, "strftime_now", {"format"}));
-          if (!a[0].is_string()) return InvalidArgumentError("strftime_now() needs a format string");
+          if (!a[0].is_string())
+            return InvalidArgumentError("strftime_now() needs a format string");
           std::tm tm{};
           gmtime_r(&now, &tm);
           char buf[512];

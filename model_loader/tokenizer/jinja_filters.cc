@@ -22,9 +22,10 @@ Value GetPath(const Value& item, const std::string& path) {
   size_t start = 0;
   while (true) {
     size_t dot = path.find('.', start);
-    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit) &&
-                   part.size() < 18;
+    std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    bool numeric =
+        !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit) && part.size() < 18;
     v = numeric ? GetItem(v, Value::Int(std::stoll(part))) : GetItem(v, Value::String(part));
     if (dot == std::string::npos) return v;
     start = dot + 1;
@@ -68,9 +69,12 @@ Result<Value> MapFilter(const Value& value, const CallArgs& args) {
   const Value* attribute = nullptr;
   const Value* def = nullptr;
   for (const auto& [k, v] : args.keyword) {
-    if (k == "attribute") attribute = &v;
-    else if (k == "default") def = &v;
-    else return InvalidArgumentError("map() got an unexpected keyword argument '" + k + "'");
+    if (k == "attribute")
+      attribute = &v;
+    else if (k == "default")
+      def = &v;
+    else
+      return InvalidArgumentError("map() got an unexpected keyword argument '" + k + "'");
   }
   ValueList out;
   if (attribute != nullptr) {
@@ -87,15 +91,16 @@ Result<Value> MapFilter(const Value& value, const CallArgs& args) {
   CallArgs filter_args;
   filter_args.positional.assign(args.positional.begin() + 1, args.positional.end());
   for (const Value& item : items) {
-    HEARTH_ASSIGN_OR_RETURN(Value v, ApplyFilter(args.positional[0].as_string(), item, filter_args));
+    HEARTH_ASSIGN_OR_RETURN(Value v,
+                            ApplyFilter(args.positional[0].as_string(), item, filter_args));
     out.push_back(std::move(v));
   }
   return Value::List(std::move(out));
 }
 
 Result<Value> ToJsonFilter(const Value& value, const CallArgs& args) {
-  HEARTH_ASSIGN_OR_RETURN(auto a, BindArgs(args, "tojson",
-                                           {"ensure_ascii", "indent", "separators", "sort_keys"}));
+  HEARTH_ASSIGN_OR_RETURN(
+      auto a, BindArgs(args, "tojson", {"ensure_ascii", "indent", "separators", "sort_keys"}));
   if (a[0].Truthy()) return UnimplementedError("unsupported: tojson(ensure_ascii=True)");
   if (!a[2].is_undefined() && !a[2].is_none()) {
     return UnimplementedError("unsupported: tojson(separators=...)");
@@ -139,7 +144,8 @@ Result<Value> IntFilter(const Value& value, const CallArgs& args) {
 }
 
 Result<Value> SortFilter(const Value& value, const CallArgs& args) {
-  HEARTH_ASSIGN_OR_RETURN(auto a, BindArgs(args, "sort", {"reverse", "case_sensitive", "attribute"}));
+  HEARTH_ASSIGN_OR_RETURN(auto a,
+                          BindArgs(args, "sort", {"reverse", "case_sensitive", "attribute"}));
   HEARTH_ASSIGN_OR_RETURN(ValueList items, Iterate(value));
   auto key = [&](const Value& item) {
     Value k = a[2].is_string() ? GetPath(item, a[2].as_string()) : item;
@@ -165,12 +171,23 @@ std::string HtmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -278,8 +295,8 @@ Result<Value> ApplyFilter(const std::string& name, const Value& value, const Cal
   if (name == "indent") {
     HEARTH_ASSIGN_OR_RETURN(auto a, BindArgs(args, name, {"width", "first", "blank"}));
     std::string pad = a[0].is_string() ? a[0].as_string()
-                      : a[0].is_int()  ? std::string(std::clamp<int64_t>(a[0].as_int(), 0, 256), ' ')
-                                       : std::string(4, ' ');
+                      : a[0].is_int() ? std::string(std::clamp<int64_t>(a[0].as_int(), 0, 256), ' ')
+                                      : std::string(4, ' ');
     std::vector<std::string> lines = SplitOn(value.Str(), "\n", -1, false);
     std::string out;
     for (size_t i = 0; i < lines.size(); ++i) {

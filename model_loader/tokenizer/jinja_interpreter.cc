@@ -73,9 +73,12 @@ Result<Value> Arithmetic(const std::string& op, const Value& a, const Value& b) 
   if (IsInteger(a) && IsInteger(b) && op != "/") {
     int64_t x = a.as_int(), y = b.as_int(), r = 0;
     bool overflow = false;
-    if (op == "+") overflow = __builtin_add_overflow(x, y, &r);
-    else if (op == "-") overflow = __builtin_sub_overflow(x, y, &r);
-    else if (op == "*") overflow = __builtin_mul_overflow(x, y, &r);
+    if (op == "+")
+      overflow = __builtin_add_overflow(x, y, &r);
+    else if (op == "-")
+      overflow = __builtin_sub_overflow(x, y, &r);
+    else if (op == "*")
+      overflow = __builtin_mul_overflow(x, y, &r);
     else if (op == "//" || op == "%") {
       if (y == 0) return InvalidArgumentError("integer division or modulo by zero");
       if (x == INT64_MIN && y == -1) {
@@ -155,7 +158,9 @@ Value Interpreter::Lookup(const std::string& name) const {
   return Value();
 }
 
-void Interpreter::Assign(const std::string& name, Value v) { (*frames_.back())[name] = std::move(v); }
+void Interpreter::Assign(const std::string& name, Value v) {
+  (*frames_.back())[name] = std::move(v);
+}
 
 Status Interpreter::Exec(const StmtList& body, std::string& out, Flow& flow) {
   for (const StmtPtr& s : body) {
@@ -251,9 +256,9 @@ Status Interpreter::ExecFor(const Stmt& s, std::string& out) {
   const int64_t n = static_cast<int64_t>(items.size());
   for (int64_t i = 0; i < n; ++i) {
     if (++iterations_ > limits_.max_loop_iterations) {
-      return AtError(s.pos, ResourceExhaustedError("more than " +
-                                                   std::to_string(limits_.max_loop_iterations) +
-                                                   " loop iterations"));
+      return AtError(
+          s.pos, ResourceExhaustedError("more than " + std::to_string(limits_.max_loop_iterations) +
+                                        " loop iterations"));
     }
     // jinja2 gives each iteration a fresh scope: assignments do not carry to the next one.
     auto frame = std::make_shared<Frame>();
@@ -271,7 +276,8 @@ Status Interpreter::ExecFor(const Stmt& s, std::string& out) {
     if (i > 0) loop.Set("previtem", items[i - 1]);
     if (i + 1 < n) loop.Set("nextitem", items[i + 1]);
     loop.Set("cycle", Value::Function("loop.cycle", [i](const CallArgs& args) -> Result<Value> {
-               if (args.positional.empty()) return InvalidArgumentError("no items for cycling given");
+               if (args.positional.empty())
+                 return InvalidArgumentError("no items for cycling given");
                return args.positional[i % args.positional.size()];
              }));
     (*frame)["loop"] = Value::Dict(std::move(loop));
@@ -298,11 +304,13 @@ Status Interpreter::ExecSet(const Stmt& s) {
   if (!s.attr.empty()) {
     Value target = Lookup(s.targets[0]);
     if (!target.is_namespace()) {
-      return AtError(s.pos, InvalidArgumentError("cannot assign attribute on non-namespace object '" +
-                                                 s.targets[0] + "'"));
+      return AtError(s.pos,
+                     InvalidArgumentError("cannot assign attribute on non-namespace object '" +
+                                          s.targets[0] + "'"));
     }
     if (ContainsNamespace(v)) {
-      return AtError(s.pos, UnimplementedError("unsupported: a namespace stored inside a namespace"));
+      return AtError(s.pos,
+                     UnimplementedError("unsupported: a namespace stored inside a namespace"));
     }
     target.mutable_dict().Set(s.attr, std::move(v));
     return Status::Ok();
@@ -354,8 +362,10 @@ Value Interpreter::MakeMacro(const Stmt& s) {
       }
       if (!given && p.default_value) {
         Result<Value> d = Eval(*p.default_value);
-        if (!d.ok()) status = d.status();
-        else v = std::move(d).value();
+        if (!d.ok())
+          status = d.status();
+        else
+          v = std::move(d).value();
       }
       (*frames_.back())[p.name] = std::move(v);
     }
@@ -408,9 +418,10 @@ Result<CallArgs> Interpreter::EvalArgs(const Expr& e, size_t first_arg) {
 Result<Value> Interpreter::EvalCall(const Expr& e) {
   HEARTH_ASSIGN_OR_RETURN(Value callee, Eval(*e.args[0]));
   if (!callee.is_callable()) {
-    std::string what = e.args[0]->kind == Expr::Kind::kName || e.args[0]->kind == Expr::Kind::kGetAttr
-                           ? "'" + e.args[0]->name + "'"
-                           : "value";
+    std::string what =
+        e.args[0]->kind == Expr::Kind::kName || e.args[0]->kind == Expr::Kind::kGetAttr
+            ? "'" + e.args[0]->name + "'"
+            : "value";
     return callee.is_undefined()
                ? InvalidArgumentError(what + " is undefined (not a known function or method)")
                : InvalidArgumentError(what + " of type " + callee.TypeName() + " is not callable");

@@ -16,8 +16,8 @@ namespace hearth::jinja {
 struct RenderLimits {
   size_t max_output_bytes = 4 << 20;
   int64_t max_loop_iterations = 1'000'000;  // summed over all loops of one render
-  int max_depth = 500;         // nested evaluation (statements and expressions)
-  int max_macro_depth = 64;    // nested macro calls (recursion)
+  int max_depth = 500;                      // nested evaluation (statements and expressions)
+  int max_macro_depth = 64;                 // nested macro calls (recursion)
 };
 
 class Interpreter {

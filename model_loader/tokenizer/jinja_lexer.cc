@@ -6,7 +6,9 @@
 namespace hearth::jinja {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsNameChar(char c) { return IsNameStart(c) || IsDigit(c); }
@@ -145,8 +147,8 @@ class Lexer {
         for (const char* two : kTwo) {
           if (src_.compare(i, 2, two) == 0) op = two;
         }
-        if (op.size() == 1 && std::string_view("+-*/%~<>=()[]{}.,:|").find(c) ==
-                                  std::string_view::npos) {
+        if (op.size() == 1 &&
+            std::string_view("+-*/%~<>=()[]{}.,:|").find(c) == std::string_view::npos) {
           return Error(i, std::string("unexpected character '") + c + "'");
         }
         if (c == '(' || c == '[' || c == '{') {
@@ -211,17 +213,38 @@ class Lexer {
       char e = src_[i + 1];
       i += 2;
       switch (e) {
-        case 'n': value += '\n'; break;
-        case 't': value += '\t'; break;
-        case 'r': value += '\r'; break;
-        case 'a': value += '\a'; break;
-        case 'b': value += '\b'; break;
-        case 'f': value += '\f'; break;
-        case 'v': value += '\v'; break;
-        case '\\': value += '\\'; break;
-        case '\'': value += '\''; break;
-        case '"': value += '"'; break;
-        case '\n': break;  // line continuation
+        case 'n':
+          value += '\n';
+          break;
+        case 't':
+          value += '\t';
+          break;
+        case 'r':
+          value += '\r';
+          break;
+        case 'a':
+          value += '\a';
+          break;
+        case 'b':
+          value += '\b';
+          break;
+        case 'f':
+          value += '\f';
+          break;
+        case 'v':
+          value += '\v';
+          break;
+        case '\\':
+          value += '\\';
+          break;
+        case '\'':
+          value += '\'';
+          break;
+        case '"':
+          value += '"';
+          break;
+        case '\n':
+          break;  // line continuation
         case 'x':
         case 'u':
         case 'U': {
@@ -266,8 +289,8 @@ class Lexer {
   }
 
   Status Error(size_t offset, const std::string& what) const {
-    return InvalidArgumentError("chat template syntax error at " + PosOf(offset).ToString() +
-                                ": " + what);
+    return InvalidArgumentError("chat template syntax error at " + PosOf(offset).ToString() + ": " +
+                                what);
   }
 
   std::string src_;

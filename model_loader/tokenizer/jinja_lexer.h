@@ -25,10 +25,10 @@ struct Token {
     kBlockBegin,  // {%
     kBlockEnd,    // %}
     kName,
-    kString,      // text holds the unescaped value
+    kString,  // text holds the unescaped value
     kInt,
     kFloat,
-    kOp,          // punctuation and operators: + - * / // % ** ~ == != < > <= >= = ( ) [ ] { } . , : |
+    kOp,  // punctuation and operators: + - * / // % ** ~ == != < > <= >= = ( ) [ ] { } . , : |
     kEof,
   };
   Type type;

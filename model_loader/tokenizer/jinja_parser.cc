@@ -632,10 +632,10 @@ class Parser {
         e->negated = negated;
         e->args.push_back(std::move(node));
         const Token& c = Cur();
-        bool starts_arg = (c.type == T::kName && c.text != "else" && c.text != "or" &&
-                           c.text != "and") ||
-                          c.type == T::kString || c.type == T::kInt || c.type == T::kFloat ||
-                          IsOp("[") || IsOp("{");
+        bool starts_arg =
+            (c.type == T::kName && c.text != "else" && c.text != "or" && c.text != "and") ||
+            c.type == T::kString || c.type == T::kInt || c.type == T::kFloat || IsOp("[") ||
+            IsOp("{");
         if (IsOp("(")) {
           HEARTH_RETURN_IF_ERROR(ParseCallArgs(*e));
         } else if (starts_arg) {

@@ -33,17 +33,23 @@ std::string Strip(std::string_view s, std::string_view chars, bool whitespace, b
                   bool right) {
   if (whitespace) {
     size_t b = 0, e = s.size();
-    if (left) while (b < e && IsPySpace(s[b])) ++b;
-    if (right) while (e > b && IsPySpace(s[e - 1])) --e;
+    if (left)
+      while (b < e && IsPySpace(s[b])) ++b;
+    if (right)
+      while (e > b && IsPySpace(s[e - 1])) --e;
     return std::string(s.substr(b, e - b));
   }
   // Strip whole code points that appear in `chars`.
   std::vector<std::string> cps = Utf8Chars(s);
   std::vector<std::string> set = Utf8Chars(chars);
-  auto in_set = [&](const std::string& c) { return std::find(set.begin(), set.end(), c) != set.end(); };
+  auto in_set = [&](const std::string& c) {
+    return std::find(set.begin(), set.end(), c) != set.end();
+  };
   size_t b = 0, e = cps.size();
-  if (left) while (b < e && in_set(cps[b])) ++b;
-  if (right) while (e > b && in_set(cps[e - 1])) --e;
+  if (left)
+    while (b < e && in_set(cps[b])) ++b;
+  if (right)
+    while (e > b && in_set(cps[e - 1])) --e;
   std::string out;
   for (size_t i = b; i < e; ++i) out += cps[i];
   return out;

@@ -222,13 +222,27 @@ void JsonString(const std::string& s, std::string& out) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -249,20 +263,34 @@ Status JsonDump(const Value& v, int indent, bool sort_keys, int depth, std::stri
     out.append(static_cast<size_t>(indent) * level, ' ');
   };
   switch (v.kind()) {
-    case Value::Kind::kNone: out += "null"; return Status::Ok();
-    case Value::Kind::kBool: out += v.as_bool() ? "true" : "false"; return Status::Ok();
-    case Value::Kind::kInt: out += std::to_string(v.as_int()); return Status::Ok();
+    case Value::Kind::kNone:
+      out += "null";
+      return Status::Ok();
+    case Value::Kind::kBool:
+      out += v.as_bool() ? "true" : "false";
+      return Status::Ok();
+    case Value::Kind::kInt:
+      out += std::to_string(v.as_int());
+      return Status::Ok();
     case Value::Kind::kFloat: {
       double d = v.as_double();
-      if (std::isnan(d)) out += "NaN";
-      else if (std::isinf(d)) out += d > 0 ? "Infinity" : "-Infinity";
-      else out += FormatPythonFloat(d);
+      if (std::isnan(d))
+        out += "NaN";
+      else if (std::isinf(d))
+        out += d > 0 ? "Infinity" : "-Infinity";
+      else
+        out += FormatPythonFloat(d);
       return Status::Ok();
     }
-    case Value::Kind::kString: JsonString(v.as_string(), out); return Status::Ok();
+    case Value::Kind::kString:
+      JsonString(v.as_string(), out);
+      return Status::Ok();
     case Value::Kind::kList: {
       const ValueList& items = v.as_list();
-      if (items.empty()) { out += "[]"; return Status::Ok(); }
+      if (items.empty()) {
+        out += "[]";
+        return Status::Ok();
+      }
       out += '[';
       for (size_t i = 0; i < items.size(); ++i) {
         if (i > 0) out += indent >= 0 ? "," : ", ";
@@ -276,7 +304,10 @@ Status JsonDump(const Value& v, int indent, bool sort_keys, int depth, std::stri
     case Value::Kind::kDict: {
       std::vector<const std::pair<std::string, Value>*> entries;
       for (const auto& e : v.as_dict().entries) entries.push_back(&e);
-      if (entries.empty()) { out += "{}"; return Status::Ok(); }
+      if (entries.empty()) {
+        out += "{}";
+        return Status::Ok();
+      }
       if (sort_keys) {
         std::stable_sort(entries.begin(), entries.end(),
                          [](auto* a, auto* b) { return a->first < b->first; });
@@ -303,20 +334,29 @@ Status JsonDump(const Value& v, int indent, bool sort_keys, int depth, std::stri
 
 std::string Value::Str() const {
   switch (kind_) {
-    case Kind::kUndefined: return "";
-    case Kind::kString: return *string_;
-    default: return Repr();
+    case Kind::kUndefined:
+      return "";
+    case Kind::kString:
+      return *string_;
+    default:
+      return Repr();
   }
 }
 
 std::string Value::Repr() const {
   switch (kind_) {
-    case Kind::kUndefined: return "Undefined";
-    case Kind::kNone: return "None";
-    case Kind::kBool: return int_ ? "True" : "False";
-    case Kind::kInt: return std::to_string(int_);
-    case Kind::kFloat: return FormatPythonFloat(float_);
-    case Kind::kString: return ReprString(*string_);
+    case Kind::kUndefined:
+      return "Undefined";
+    case Kind::kNone:
+      return "None";
+    case Kind::kBool:
+      return int_ ? "True" : "False";
+    case Kind::kInt:
+      return std::to_string(int_);
+    case Kind::kFloat:
+      return FormatPythonFloat(float_);
+    case Kind::kString:
+      return ReprString(*string_);
     case Kind::kList: {
       std::string out = tuple_ ? "(" : "[";
       for (size_t i = 0; i < list_->size(); ++i) {
@@ -337,7 +377,8 @@ std::string Value::Repr() const {
       }
       return out + (kind_ == Kind::kNamespace ? "}>" : "}");
     }
-    case Kind::kCallable: return "<function " + *string_ + ">";
+    case Kind::kCallable:
+      return "<function " + *string_ + ">";
   }
   return "";
 }
@@ -350,8 +391,10 @@ bool Value::Equals(const Value& other) const {
   if (kind_ != other.kind_) return false;
   switch (kind_) {
     case Kind::kUndefined:
-    case Kind::kNone: return true;
-    case Kind::kString: return *string_ == *other.string_;
+    case Kind::kNone:
+      return true;
+    case Kind::kString:
+      return *string_ == *other.string_;
     case Kind::kList: {
       if (list_->size() != other.list_->size()) return false;
       for (size_t i = 0; i < list_->size(); ++i) {
@@ -367,9 +410,12 @@ bool Value::Equals(const Value& other) const {
       }
       return true;
     }
-    case Kind::kNamespace: return dict_ == other.dict_;
-    case Kind::kCallable: return callable_ == other.callable_;
-    default: return false;
+    case Kind::kNamespace:
+      return dict_ == other.dict_;
+    case Kind::kCallable:
+      return callable_ == other.callable_;
+    default:
+      return false;
   }
 }
 
@@ -400,16 +446,26 @@ Result<std::string> Value::ToJson(int indent, bool sort_keys) const {
 
 const char* Value::TypeName() const {
   switch (kind_) {
-    case Kind::kUndefined: return "undefined";
-    case Kind::kNone: return "NoneType";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "str";
-    case Kind::kList: return "list";
-    case Kind::kDict: return "dict";
-    case Kind::kNamespace: return "Namespace";
-    case Kind::kCallable: return "function";
+    case Kind::kUndefined:
+      return "undefined";
+    case Kind::kNone:
+      return "NoneType";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kString:
+      return "str";
+    case Kind::kList:
+      return "list";
+    case Kind::kDict:
+      return "dict";
+    case Kind::kNamespace:
+      return "Namespace";
+    case Kind::kCallable:
+      return "function";
   }
   return "?";
 }

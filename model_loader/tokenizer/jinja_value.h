@@ -7,12 +7,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kernels/core/status.h"
 
@@ -39,14 +38,42 @@ using Callable = std::function<Result<Value>(const CallArgs& args)>;
 class Value {
  public:
   enum class Kind : uint8_t {
-    kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kNamespace, kCallable
+    kUndefined,
+    kNone,
+    kBool,
+    kInt,
+    kFloat,
+    kString,
+    kList,
+    kDict,
+    kNamespace,
+    kCallable
   };
 
   Value() = default;  // undefined
-  static Value None() { Value v; v.kind_ = Kind::kNone; return v; }
-  static Value Bool(bool b) { Value v; v.kind_ = Kind::kBool; v.int_ = b; return v; }
-  static Value Int(int64_t i) { Value v; v.kind_ = Kind::kInt; v.int_ = i; return v; }
-  static Value Float(double d) { Value v; v.kind_ = Kind::kFloat; v.float_ = d; return v; }
+  static Value None() {
+    Value v;
+    v.kind_ = Kind::kNone;
+    return v;
+  }
+  static Value Bool(bool b) {
+    Value v;
+    v.kind_ = Kind::kBool;
+    v.int_ = b;
+    return v;
+  }
+  static Value Int(int64_t i) {
+    Value v;
+    v.kind_ = Kind::kInt;
+    v.int_ = i;
+    return v;
+  }
+  static Value Float(double d) {
+    Value v;
+    v.kind_ = Kind::kFloat;
+    v.float_ = d;
+    return v;
+  }
   static Value String(std::string s);
   static Value List(ValueList items);
   // A list that prints as a Python tuple: (a, b), (a,), ().

@@ -29,9 +29,9 @@ std::string Diff(const std::string& want, const std::string& got) {
   size_t i = 0;
   while (i < want.size() && i < got.size() && want[i] == got[i]) ++i;
   size_t from = i > 40 ? i - 40 : 0;
-  return "first difference at byte " + std::to_string(i) + "\n  jinja2: " +
-         ordered_json(want.substr(from, 120)).dump() + "\n  hearth: " +
-         ordered_json(got.substr(from, 120)).dump();
+  return "first difference at byte " + std::to_string(i) +
+         "\n  jinja2: " + ordered_json(want.substr(from, 120)).dump() +
+         "\n  hearth: " + ordered_json(got.substr(from, 120)).dump();
 }
 
 struct GoldenStats {
@@ -60,7 +60,8 @@ void CheckGoldenFile(const std::filesystem::path& path, GoldenStats& stats) {
     if (c.contains("template")) {
       Result<ChatTemplate> parsed = ChatTemplate::Parse(c["template"].get<std::string>());
       if (!parsed.ok()) {
-        EXPECT_TRUE(c.contains("error")) << "hearth failed to parse: " << parsed.status().ToString();
+        EXPECT_TRUE(c.contains("error"))
+            << "hearth failed to parse: " << parsed.status().ToString();
         if (c.contains("error")) ++stats.raised;
         continue;
       }
@@ -114,9 +115,10 @@ TEST(ChatTemplateGolden, RealTemplatesMatchJinja2) {
     if (f.filename().string().rfind("_", 0) == 0) continue;  // feature snippets: next test
     CheckGoldenFile(f, stats);
   }
-  std::printf("real templates: %d cases rendered identically, %d raised in both (%d by "
-              "raise_exception with the same message)\n",
-              stats.rendered, stats.raised, stats.raise_exception);
+  std::printf(
+      "real templates: %d cases rendered identically, %d raised in both (%d by "
+      "raise_exception with the same message)\n",
+      stats.rendered, stats.raised, stats.raise_exception);
   EXPECT_GT(stats.rendered, 100);
 }
 

@@ -52,7 +52,8 @@ TEST(ChatTemplateErrors, SyntaxErrorsNameTheConstructAndPosition) {
   };
   const Case cases[] = {
       {"hello\n  {% include 'x' %}", "2:6", "unsupported construct '{% include %}'"},
-      {"{% for m in messages %}\n{{ m }}", "2:8", "missing {% endfor %} for the block opened at 1:4"},
+      {"{% for m in messages %}\n{{ m }}", "2:8",
+       "missing {% endfor %} for the block opened at 1:4"},
       {"{% if x %}{% endfor %}", "1:14", "endfor"},
       {"{{ 1 +* 2 }}", "1:7", "expected an expression"},
       {"{{ 'abc }}", "1:4", "unterminated string literal"},
@@ -229,8 +230,8 @@ TEST(ChatTemplateConfig, PicksTheTemplateFromTokenizerConfig) {
 // The context builder must produce what apply_chat_template passes: checked by rendering a
 // golden case of scripts/gen_chat_template_golden.py from ChatMessage structs.
 TEST(ChatTemplateContext, BuilderMatchesTheGoldenContext) {
-  ordered_json golden = ordered_json::parse(
-      ReadFile(testing::TestDataPath("chat_templates/golden/qwen2.5.json")));
+  ordered_json golden =
+      ordered_json::parse(ReadFile(testing::TestDataPath("chat_templates/golden/qwen2.5.json")));
   std::string source = ReadFile(testing::TestDataPath("chat_templates/qwen2.5.jinja"));
   Result<ChatTemplate> t = ChatTemplate::Parse(source);
   ASSERT_TRUE(t.ok()) << t.status().ToString();
@@ -282,9 +283,15 @@ TEST(ChatTemplateRobustness, MutatedRealTemplatesNeverCrash) {
     for (int e = 0; e < edits && !s.empty(); ++e) {
       size_t pos = rng() % s.size();
       switch (rng() % 4) {
-        case 0: s[pos] = alphabet[rng() % alphabet.size()]; break;
-        case 1: s.erase(pos, 1 + rng() % 16); break;
-        case 2: s.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+        case 0:
+          s[pos] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          s.erase(pos, 1 + rng() % 16);
+          break;
+        case 2:
+          s.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+          break;
         case 3: {
           const std::string& other = sources[rng() % sources.size()];
           size_t from = rng() % other.size();
