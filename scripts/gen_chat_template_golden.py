@@ -213,6 +213,13 @@ FEATURES = [
     "{{ d | tojson }} {{ d | tojson(indent=2) }} {{ d | tojson(sort_keys=true) }} {{ d | tojson(indent=4, sort_keys=true) }} {{ u | tojson }} {{ 'a\"b\\\\c\\n\\t\\x01\\x7f' | tojson }} {{ [] | tojson(indent=2) }} {{ {} | tojson }} {{ none | tojson }} {{ f | tojson }} {{ big | tojson }} {{ small | tojson }} {{ [1, [2, {'a': []}]] | tojson(indent=1) }}",
     "{{ tools | tojson }}",
     "{{ 'line1\\nline2\\n\\nline4' | indent(2) }}|{{ 'a\\nb' | indent(4, true) }}|{{ 'a\\n\\nb' | indent(2, blank=true) }}",
+    # generators: select/map results are lazy in jinja2 (truthy, no len(), not JSON)
+    "{{ 'yes' if messages | selectattr('role', 'eq', 'nobody') else 'no' }} {{ none | selectattr('x') | list }} {{ none | map(attribute='x') | list }} {{ messages | map(attribute='role') | first }} {{ messages | map(attribute='role') | join(',') }} {{ nums | select('odd') | reverse | list }} {{ messages | selectattr('role') | list | length }}",
+    "{{ messages | selectattr('role') | length }}",
+    "{{ messages | map(attribute='role') | tojson }}",
+    "{{ messages | map(attribute='role') | last }}",
+    "{{ d | dictsort }} {{ d | dictsort(reverse=true) }} {{ {'b': 1, 'A': 2, 'a': 3} | dictsort }} {{ {'b': 1, 'A': 2, 'a': 3} | dictsort(true) }} {{ {'x': 2, 'y': 1} | dictsort(by='value') }}",
+    "{{ u | tojson(ensure_ascii=true) }} {{ '🚀 é' | tojson(ensure_ascii=true) }} {{ {'k': ['日本']} | tojson(ensure_ascii=true, indent=1) }}",
     # string methods
     "{{ s.strip() }}|{{ s.lstrip() }}|{{ s.rstrip() }}|{{ s.strip(' Hd') }}|{{ s.upper() }}|{{ s.lower() }}|{{ s.title() }}|{{ s.capitalize() }}|{{ \"they're\".title() }}",
     "{{ s.startswith('  He') }} {{ s.endswith('o  ') }} {{ s.startswith(('x', '  ')) }} {{ 'a,b,,c'.split(',') }} {{ ' a  b c '.split() }} {{ 'a,b,c'.split(',', 1) }} {{ 'a,b,c'.rsplit(',', 1) }} {{ ' a b '.split(none, 1) }} {{ ' a b '.rsplit(none, 1) }} {{ ' a  b  c '.split(none, 1) }}",

@@ -257,6 +257,7 @@ Value GetItem(const Value& obj, const Value& key) {
     const Value* v = obj.as_dict().Find(key.as_string());
     return v != nullptr ? *v : Value();
   }
+  if (obj.is_generator()) return Value();  // not subscriptable
   if ((obj.is_list() || obj.is_string()) && key.is_number() && !key.is_float()) {
     int64_t i = key.as_int();
     if (obj.is_list()) {
@@ -279,6 +280,7 @@ Result<Value> Slice(const Value& obj, const Value& start, const Value& stop, con
       return InvalidArgumentError("slice indices must be integers or None");
     }
   }
+  if (obj.is_generator()) return InvalidArgumentError("'generator' object is not subscriptable");
   int64_t st = step.is_number() ? step.as_int() : 1;
   if (st == 0) return InvalidArgumentError("slice step cannot be zero");
   std::vector<std::string> chars;
@@ -337,7 +339,7 @@ Result<bool> Contains(const Value& container, const Value& item) {
 }
 
 Result<ValueList> Iterate(const Value& value) {
-  if (value.is_list()) return value.as_list();
+  if (value.is_list()) return value.as_list();  // generators too
   if (value.is_undefined()) return ValueList{};
   if (value.is_dict()) {
     ValueList keys;

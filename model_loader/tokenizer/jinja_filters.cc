@@ -51,7 +51,11 @@ Result<Value> SelectFilter(const std::string& name, const Value& value, const Ca
   for (size_t i = first + 1; i < args.positional.size(); ++i) {
     test_args.positional.push_back(args.positional[i]);
   }
-  HEARTH_ASSIGN_OR_RETURN(ValueList items, Iterate(value));
+  // jinja2 skips iteration entirely for a falsy input (None included).
+  ValueList items;
+  if (value.Truthy()) {
+    HEARTH_ASSIGN_OR_RETURN(items, Iterate(value));
+  }
   ValueList out;
   for (const Value& item : items) {
     Value subject = by_attr ? GetPath(item, args.positional[0].as_string()) : item;
@@ -61,11 +65,14 @@ Result<Value> SelectFilter(const std::string& name, const Value& value, const Ca
     }
     if (pass == keep_if) out.push_back(item);
   }
-  return Value::List(std::move(out));
+  return Value::Generator(std::move(out));
 }
 
 Result<Value> MapFilter(const Value& value, const CallArgs& args) {
-  HEARTH_ASSIGN_OR_RETURN(ValueList items, Iterate(value));
+  ValueList items;
+  if (value.Truthy()) {
+    HEARTH_ASSIGN_OR_RETURN(items, Iterate(value));
+  }
   const Value* attribute = nullptr;
   const Value* def = nullptr;
   for (const auto& [k, v] : args.keyword) {
@@ -83,7 +90,7 @@ Result<Value> MapFilter(const Value& value, const CallArgs& args) {
       Value v = GetPath(item, attribute->as_string());
       out.push_back(v.is_undefined() && def != nullptr ? *def : v);
     }
-    return Value::List(std::move(out));
+    return Value::Generator(std::move(out));
   }
   if (args.positional.empty() || !args.positional[0].is_string()) {
     return InvalidArgumentError("map() needs a filter name or attribute=");
@@ -95,13 +102,12 @@ Result<Value> MapFilter(const Value& value, const CallArgs& args) {
                             ApplyFilter(args.positional[0].as_string(), item, filter_args));
     out.push_back(std::move(v));
   }
-  return Value::List(std::move(out));
+  return Value::Generator(std::move(out));
 }
 
 Result<Value> ToJsonFilter(const Value& value, const CallArgs& args) {
   HEARTH_ASSIGN_OR_RETURN(
       auto a, BindArgs(args, "tojson", {"ensure_ascii", "indent", "separators", "sort_keys"}));
-  if (a[0].Truthy()) return UnimplementedError("unsupported: tojson(ensure_ascii=True)");
   if (!a[2].is_undefined() && !a[2].is_none()) {
     return UnimplementedError("unsupported: tojson(separators=...)");
   }
@@ -111,7 +117,7 @@ Result<Value> ToJsonFilter(const Value& value, const CallArgs& args) {
   } else if (!a[1].is_undefined() && !a[1].is_none()) {
     return UnimplementedError("unsupported: tojson indent of type " + std::string(a[1].TypeName()));
   }
-  HEARTH_ASSIGN_OR_RETURN(std::string json, value.ToJson(indent, a[3].Truthy()));
+  HEARTH_ASSIGN_OR_RETURN(std::string json, value.ToJson(indent, a[3].Truthy(), a[0].Truthy()));
   HEARTH_RETURN_IF_ERROR(CheckSize(json, "tojson"));
   return Value::String(std::move(json));
 }
@@ -167,6 +173,37 @@ Result<Value> SortFilter(const Value& value, const CallArgs& args) {
   return Value::List(std::move(items));
 }
 
+// dictsort(case_sensitive=False, by='key', reverse=False): (key, value) tuples in order.
+Result<Value> DictSortFilter(const Value& value, const CallArgs& args) {
+  HEARTH_ASSIGN_OR_RETURN(auto a, BindArgs(args, "dictsort", {"case_sensitive", "by", "reverse"}));
+  if (!value.is_dict()) return InvalidArgumentError("dictsort(): can only sort a mapping");
+  bool by_value = a[1].is_string() && a[1].as_string() == "value";
+  if (a[1].is_string() && !by_value && a[1].as_string() != "key") {
+    return InvalidArgumentError("dictsort(): 'by' must be 'key' or 'value'");
+  }
+  ValueList items;
+  for (const auto& [k, v] : value.as_dict().entries) {
+    items.push_back(Value::Tuple({Value::String(k), v}));
+  }
+  auto key = [&](const Value& item) {
+    Value k = item.as_list()[by_value ? 1 : 0];
+    if (k.is_string() && !a[0].Truthy()) return Value::String(AsciiLower(k.as_string()));
+    return k;
+  };
+  Status error;
+  std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
+    if (!error.ok()) return false;
+    Result<bool> less = a[2].Truthy() ? Value::Less(key(y), key(x)) : Value::Less(key(x), key(y));
+    if (!less.ok()) {
+      error = less.status();
+      return false;
+    }
+    return *less;
+  });
+  HEARTH_RETURN_IF_ERROR(error);
+  return Value::List(std::move(items));
+}
+
 std::string HtmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -201,6 +238,8 @@ Result<Value> ApplyFilter(const std::string& name, const Value& value, const Cal
   if (name == "string") return Value::String(value.Str());
   if (name == "escape" || name == "e") return Value::String(HtmlEscape(value.Str()));
   if (name == "length" || name == "count") {
+    if (value.is_generator())
+      return InvalidArgumentError("object of type 'generator' has no len()");
     if (value.is_string()) return Value::Int(static_cast<int64_t>(Utf8Length(value.as_string())));
     if (value.is_list()) return Value::Int(static_cast<int64_t>(value.as_list().size()));
     if (value.is_dict()) return Value::Int(static_cast<int64_t>(value.as_dict().entries.size()));
@@ -240,6 +279,9 @@ Result<Value> ApplyFilter(const std::string& name, const Value& value, const Cal
     return Value::String(std::move(out));
   }
   if (name == "first" || name == "last") {
+    if (name == "last" && value.is_generator()) {
+      return InvalidArgumentError("'generator' object is not reversible");
+    }
     HEARTH_ASSIGN_OR_RETURN(ValueList items, Iterate(value));
     if (items.empty()) return Value();
     return name == "first" ? items.front() : items.back();
@@ -292,6 +334,7 @@ Result<Value> ApplyFilter(const std::string& name, const Value& value, const Cal
     return Value::List(std::move(items));
   }
   if (name == "sort") return SortFilter(value, args);
+  if (name == "dictsort") return DictSortFilter(value, args);
   if (name == "indent") {
     HEARTH_ASSIGN_OR_RETURN(auto a, BindArgs(args, name, {"width", "first", "blank"}));
     std::string pad = a[0].is_string() ? a[0].as_string()

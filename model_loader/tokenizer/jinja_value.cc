@@ -47,6 +47,12 @@ Value Value::Tuple(ValueList items) {
   return v;
 }
 
+Value Value::Generator(ValueList items) {
+  Value v = List(std::move(items));
+  v.generator_ = true;
+  return v;
+}
+
 Value Value::Dict(ValueDict dict) {
   Value v;
   v.kind_ = Kind::kDict;
@@ -117,7 +123,7 @@ bool Value::Truthy() const {
     case Kind::kString:
       return !string_->empty();
     case Kind::kList:
-      return !list_->empty();
+      return generator_ || !list_->empty();
     case Kind::kDict:
       return !dict_->entries.empty();
     case Kind::kNamespace:
@@ -218,45 +224,71 @@ std::string ReprString(const std::string& s) {
   return out;
 }
 
-void JsonString(const std::string& s, std::string& out) {
+void JsonByte(unsigned char c, std::string& out) {
+  switch (c) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    case '\b':
+      out += "\\b";
+      break;
+    case '\f':
+      out += "\\f";
+      break;
+    default:
+      if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out += buf;
+      } else {
+        out += static_cast<char>(c);
+      }
+  }
+}
+
+void JsonString(const std::string& s, bool ensure_ascii, std::string& out) {
   out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
+  if (!ensure_ascii) {
+    for (unsigned char c : s) JsonByte(c, out);
+    out += '"';
+    return;
+  }
+  // Non-ASCII code points become \\uXXXX, with UTF-16 surrogate pairs above U+FFFF (Python's
+  // ensure_ascii=True).
+  for (const std::string& ch : Utf8Chars(s)) {
+    if (ch.size() == 1) {
+      JsonByte(static_cast<unsigned char>(ch[0]), out);
+      continue;
     }
+    unsigned char c0 = ch[0];
+    uint32_t cp = ch.size() == 2 ? (c0 & 0x1F) : ch.size() == 3 ? (c0 & 0x0F) : (c0 & 0x07);
+    for (size_t k = 1; k < ch.size(); ++k) cp = (cp << 6) | (ch[k] & 0x3F);
+    char buf[16];
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      std::snprintf(buf, sizeof(buf), "\\u%04x\\u%04x", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+    } else {
+      std::snprintf(buf, sizeof(buf), "\\u%04x", cp);
+    }
+    out += buf;
   }
   out += '"';
 }
 
-Status JsonDump(const Value& v, int indent, bool sort_keys, int depth, std::string& out) {
+Status JsonDump(const Value& v, int indent, bool sort_keys, bool ascii, int depth,
+                std::string& out) {
   if (depth > 256) return InvalidArgumentError("tojson: value nested too deeply");
   auto newline = [&](int level) {
     out += '\n';
@@ -283,9 +315,12 @@ Status JsonDump(const Value& v, int indent, bool sort_keys, int depth, std::stri
       return Status::Ok();
     }
     case Value::Kind::kString:
-      JsonString(v.as_string(), out);
+      JsonString(v.as_string(), ascii, out);
       return Status::Ok();
     case Value::Kind::kList: {
+      if (v.is_generator()) {
+        return InvalidArgumentError("tojson: object of type generator is not JSON serializable");
+      }
       const ValueList& items = v.as_list();
       if (items.empty()) {
         out += "[]";
@@ -295,7 +330,7 @@ Status JsonDump(const Value& v, int indent, bool sort_keys, int depth, std::stri
       for (size_t i = 0; i < items.size(); ++i) {
         if (i > 0) out += indent >= 0 ? "," : ", ";
         if (indent >= 0) newline(depth + 1);
-        HEARTH_RETURN_IF_ERROR(JsonDump(items[i], indent, sort_keys, depth + 1, out));
+        HEARTH_RETURN_IF_ERROR(JsonDump(items[i], indent, sort_keys, ascii, depth + 1, out));
       }
       if (indent >= 0) newline(depth);
       out += ']';
@@ -316,9 +351,10 @@ Status JsonDump(const Value& v, int indent, bool sort_keys, int depth, std::stri
       for (size_t i = 0; i < entries.size(); ++i) {
         if (i > 0) out += indent >= 0 ? "," : ", ";
         if (indent >= 0) newline(depth + 1);
-        JsonString(entries[i]->first, out);
+        JsonString(entries[i]->first, ascii, out);
         out += ": ";
-        HEARTH_RETURN_IF_ERROR(JsonDump(entries[i]->second, indent, sort_keys, depth + 1, out));
+        HEARTH_RETURN_IF_ERROR(
+            JsonDump(entries[i]->second, indent, sort_keys, ascii, depth + 1, out));
       }
       if (indent >= 0) newline(depth);
       out += '}';
@@ -358,6 +394,7 @@ std::string Value::Repr() const {
     case Kind::kString:
       return ReprString(*string_);
     case Kind::kList: {
+      if (generator_) return "<generator object>";
       std::string out = tuple_ ? "(" : "[";
       for (size_t i = 0; i < list_->size(); ++i) {
         if (i > 0) out += ", ";
@@ -396,6 +433,7 @@ bool Value::Equals(const Value& other) const {
     case Kind::kString:
       return *string_ == *other.string_;
     case Kind::kList: {
+      if (generator_ || other.generator_) return list_ == other.list_;
       if (list_->size() != other.list_->size()) return false;
       for (size_t i = 0; i < list_->size(); ++i) {
         if (!(*list_)[i].Equals((*other.list_)[i])) return false;
@@ -438,9 +476,9 @@ Result<bool> Value::Less(const Value& a, const Value& b) {
                               a.TypeName() + "' and '" + b.TypeName() + "'");
 }
 
-Result<std::string> Value::ToJson(int indent, bool sort_keys) const {
+Result<std::string> Value::ToJson(int indent, bool sort_keys, bool ensure_ascii) const {
   std::string out;
-  HEARTH_RETURN_IF_ERROR(JsonDump(*this, indent, sort_keys, 0, out));
+  HEARTH_RETURN_IF_ERROR(JsonDump(*this, indent, sort_keys, ensure_ascii, 0, out));
   return out;
 }
 

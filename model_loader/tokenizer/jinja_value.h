@@ -78,6 +78,9 @@ class Value {
   static Value List(ValueList items);
   // A list that prints as a Python tuple: (a, b), (a,), ().
   static Value Tuple(ValueList items);
+  // What jinja2's select/reject/selectattr/rejectattr/map return: a lazy generator. It iterates
+  // like a list but is always truthy, has no len(), cannot be indexed, and is not JSON.
+  static Value Generator(ValueList items);
   static Value Dict(ValueDict dict);
   static Value Namespace(ValueDict dict);
   static Value Function(std::string name, Callable fn);
@@ -93,6 +96,7 @@ class Value {
   bool is_number() const { return is_int() || is_float() || is_bool(); }
   bool is_string() const { return kind_ == Kind::kString; }
   bool is_list() const { return kind_ == Kind::kList; }
+  bool is_generator() const { return generator_; }
   bool is_dict() const { return kind_ == Kind::kDict; }
   bool is_namespace() const { return kind_ == Kind::kNamespace; }
   bool is_callable() const { return kind_ == Kind::kCallable; }
@@ -117,9 +121,9 @@ class Value {
   bool Equals(const Value& other) const;
   // Python's ordering (<); an error for unorderable types.
   static Result<bool> Less(const Value& a, const Value& b);
-  // json.dumps(self, ensure_ascii=False, indent=indent, sort_keys=sort_keys); indent < 0 means
-  // no indent. Undefined and callables are not serializable (an error, as in Python).
-  Result<std::string> ToJson(int indent, bool sort_keys) const;
+  // json.dumps(self, ensure_ascii=ensure_ascii, indent=indent, sort_keys=sort_keys); indent < 0
+  // means no indent. Undefined and callables are not serializable (an error, as in Python).
+  Result<std::string> ToJson(int indent, bool sort_keys, bool ensure_ascii = false) const;
   // A short name of the type for error messages ("str", "dict", "undefined", ...).
   const char* TypeName() const;
   // Nesting depth of lists/dicts: 0 for scalars, 1 + the deepest item for containers.
@@ -129,6 +133,7 @@ class Value {
   Kind kind_ = Kind::kUndefined;
   int depth_ = 0;
   bool tuple_ = false;
+  bool generator_ = false;
   int64_t int_ = 0;
   double float_ = 0;
   std::shared_ptr<const std::string> string_;
