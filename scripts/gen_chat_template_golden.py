@@ -220,6 +220,8 @@ FEATURES = [
     "{{ messages | map(attribute='role') | last }}",
     "{{ d | dictsort }} {{ d | dictsort(reverse=true) }} {{ {'b': 1, 'A': 2, 'a': 3} | dictsort }} {{ {'b': 1, 'A': 2, 'a': 3} | dictsort(true) }} {{ {'x': 2, 'y': 1} | dictsort(by='value') }}",
     "{{ u | tojson(ensure_ascii=true) }} {{ '🚀 é' | tojson(ensure_ascii=true) }} {{ {'k': ['日本']} | tojson(ensure_ascii=true, indent=1) }}",
+    # markupsafe: |safe and |escape give Markup; Markup + str escapes the str
+    "{{ '<i>'|safe + '<b>' + '&' }} {{ '<x>' + '<i>'|safe }} {{ ('<i>'|safe) * 2 }} {{ '<i>'|safe ~ '<b>' }} {{ '<' | e | e }} {{ ('<i>'|safe + d | tojson) }}",
     # string methods
     "{{ s.strip() }}|{{ s.lstrip() }}|{{ s.rstrip() }}|{{ s.strip(' Hd') }}|{{ s.upper() }}|{{ s.lower() }}|{{ s.title() }}|{{ s.capitalize() }}|{{ \"they're\".title() }}",
     "{{ s.startswith('  He') }} {{ s.endswith('o  ') }} {{ s.startswith(('x', '  ')) }} {{ 'a,b,,c'.split(',') }} {{ ' a  b c '.split() }} {{ 'a,b,c'.split(',', 1) }} {{ 'a,b,c'.rsplit(',', 1) }} {{ ' a b '.split(none, 1) }} {{ ' a b '.rsplit(none, 1) }} {{ ' a  b  c '.split(none, 1) }}",

@@ -20,6 +20,8 @@ inline constexpr int kMaxValueDepth = 256;
 Result<std::vector<Value>> BindArgs(const CallArgs& args, std::string_view fn,
                                     std::initializer_list<const char*> names);
 
+// markupsafe.escape of a str: & < > " ' as HTML entities.
+std::string HtmlEscape(const std::string& s);
 // value | name(args...). Unknown filters are an error naming the filter.
 Result<Value> ApplyFilter(const std::string& name, const Value& value, const CallArgs& args);
 // value is name(args...). Unknown tests are an error naming the test.

@@ -204,6 +204,8 @@ Result<Value> DictSortFilter(const Value& value, const CallArgs& args) {
   return Value::List(std::move(items));
 }
 
+}  // namespace
+
 std::string HtmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -230,13 +232,13 @@ std::string HtmlEscape(const std::string& s) {
   return out;
 }
 
-}  // namespace
-
 Result<Value> ApplyFilter(const std::string& name, const Value& value, const CallArgs& args) {
   if (name == "tojson") return ToJsonFilter(value, args);
-  if (name == "safe") return value;
+  if (name == "safe") return value.is_markup() ? value : Value::Markup(value.Str());
   if (name == "string") return Value::String(value.Str());
-  if (name == "escape" || name == "e") return Value::String(HtmlEscape(value.Str()));
+  if (name == "escape" || name == "e") {
+    return value.is_markup() ? value : Value::Markup(HtmlEscape(value.Str()));
+  }
   if (name == "length" || name == "count") {
     if (value.is_generator())
       return InvalidArgumentError("object of type 'generator' has no len()");

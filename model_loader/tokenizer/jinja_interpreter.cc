@@ -29,7 +29,7 @@ Result<Value> Repeat(const Value& seq, int64_t times) {
     }
     std::string out;
     for (int64_t i = 0; i < times; ++i) out += s;
-    return Value::String(std::move(out));
+    return seq.is_markup() ? Value::Markup(std::move(out)) : Value::String(std::move(out));
   }
   const ValueList& items = seq.as_list();
   if (!items.empty() && static_cast<uint64_t>(times) > kMaxRangeLength / items.size()) {
@@ -53,6 +53,11 @@ Result<Value> Arithmetic(const std::string& op, const Value& a, const Value& b) 
     if (a.is_string() && b.is_string()) {
       if (a.as_string().size() + b.as_string().size() > kMaxStringBytes) {
         return ResourceExhaustedError("'+' result too long");
+      }
+      // Markup + str escapes the plain side, as markupsafe does.
+      if (a.is_markup() || b.is_markup()) {
+        return Value::Markup((a.is_markup() ? a.as_string() : HtmlEscape(a.as_string())) +
+                             (b.is_markup() ? b.as_string() : HtmlEscape(b.as_string())));
       }
       return Value::String(a.as_string() + b.as_string());
     }

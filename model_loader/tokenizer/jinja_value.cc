@@ -32,6 +32,12 @@ Value Value::String(std::string s) {
   return v;
 }
 
+Value Value::Markup(std::string s) {
+  Value v = String(std::move(s));
+  v.markup_ = true;
+  return v;
+}
+
 Value Value::List(ValueList items) {
   Value v;
   v.kind_ = Kind::kList;

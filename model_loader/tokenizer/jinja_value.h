@@ -75,6 +75,8 @@ class Value {
     return v;
   }
   static Value String(std::string s);
+  // markupsafe.Markup, what |safe and |escape return: `+` with a plain str HTML-escapes the str.
+  static Value Markup(std::string s);
   static Value List(ValueList items);
   // A list that prints as a Python tuple: (a, b), (a,), ().
   static Value Tuple(ValueList items);
@@ -97,6 +99,7 @@ class Value {
   bool is_string() const { return kind_ == Kind::kString; }
   bool is_list() const { return kind_ == Kind::kList; }
   bool is_generator() const { return generator_; }
+  bool is_markup() const { return markup_; }
   bool is_dict() const { return kind_ == Kind::kDict; }
   bool is_namespace() const { return kind_ == Kind::kNamespace; }
   bool is_callable() const { return kind_ == Kind::kCallable; }
@@ -134,6 +137,7 @@ class Value {
   int depth_ = 0;
   bool tuple_ = false;
   bool generator_ = false;
+  bool markup_ = false;
   int64_t int_ = 0;
   double float_ = 0;
   std::shared_ptr<const std::string> string_;
