@@ -44,6 +44,15 @@ SPECIAL_TOKENS = {
     "hermes3": ("<|begin_of_text|>", "<|im_end|>"),
     "granite3.3": ("", "<|end_of_text|>"),
     "gpt_oss": ("<|startoftext|>", "<|return|>"),
+    "gemma4": ("<bos>", "<eos>"),
+    "deepseek_v3.2": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
+    "ministral3_reasoning": ("<s>", "</s>"),
+    "smollm3": ("", "<|im_end|>"),
+    "kimi_k2": ("[BOS]", "[EOS]"),
+    "glm4.6": ("", "<|endoftext|>"),
+    "functionary3.1": ("<|begin_of_text|>", "<|eot_id|>"),
+    "command_r7b": ("<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>"),
+    "qwen3.5": ("", "<|im_end|>"),
 }
 
 TOOLS = [
@@ -286,14 +295,17 @@ def build_context(messages, extra, add_generation_prompt, bos, eos):
 
 
 def golden_for(env, name, source):
+    """Cases name a shared context (stored once under "contexts") plus add_generation_prompt."""
     template = env.from_string(source)
     bos, eos = SPECIAL_TOKENS[name]
+    contexts = {}
     cases = []
     for conv_name, messages, extra in CONVERSATIONS:
+        contexts[conv_name] = build_context(messages, extra, False, bos, eos)
         for add_generation_prompt in (False, True):
             context = build_context(messages, extra, add_generation_prompt, bos, eos)
             case = {"name": f"{conv_name}/{'gen' if add_generation_prompt else 'nogen'}",
-                    "context": context}
+                    "context": conv_name, "add_generation_prompt": add_generation_prompt}
             try:
                 case["output"] = template.render(**json.loads(json.dumps(context)))
             except Exception as e:  # the C++ renderer must fail too
@@ -303,6 +315,7 @@ def golden_for(env, name, source):
         "template": f"{name}.jinja",
         "now": int(NOW.timestamp()),
         "generator": f"scripts/gen_chat_template_golden.py, jinja2 {jinja2.__version__}",
+        "contexts": contexts,
         "cases": cases,
     }
 
@@ -310,7 +323,7 @@ def golden_for(env, name, source):
 def feature_golden(env):
     cases = []
     for i, source in enumerate(FEATURES):
-        case = {"name": f"feature_{i:03d}", "template": source, "context": FEATURE_CONTEXT}
+        case = {"name": f"feature_{i:03d}", "template": source, "context": "features"}
         try:
             case["output"] = env.from_string(source).render(**json.loads(json.dumps(FEATURE_CONTEXT)))
         except Exception as e:
@@ -318,6 +331,7 @@ def feature_golden(env):
         cases.append(case)
     return {"now": int(NOW.timestamp()),
             "generator": f"scripts/gen_chat_template_golden.py, jinja2 {jinja2.__version__}",
+            "contexts": {"features": FEATURE_CONTEXT},
             "cases": cases}
 
 

@@ -68,7 +68,12 @@ void CheckGoldenFile(const std::filesystem::path& path, GoldenStats& stats) {
       own = std::move(parsed).value();
     }
     const ChatTemplate& t = own ? *own : *file_template;
-    Result<std::string> out = t.Render(c["context"], options);
+    // Cases share contexts by name; add_generation_prompt is per case when given.
+    ordered_json context = golden["contexts"][c["context"].get<std::string>()];
+    if (c.contains("add_generation_prompt")) {
+      context["add_generation_prompt"] = c["add_generation_prompt"];
+    }
+    Result<std::string> out = t.Render(context, options);
     if (c.contains("error")) {
       EXPECT_FALSE(out.ok()) << "jinja2 raised " << c["error"] << " but hearth rendered "
                              << ordered_json(out.ok() ? *out : "").dump();

@@ -238,7 +238,8 @@ TEST(ChatTemplateContext, BuilderMatchesTheGoldenContext) {
   int checked = 0;
   for (const ordered_json& c : golden["cases"]) {
     if (!c.contains("output")) continue;
-    const ordered_json& ctx = c["context"];
+    ordered_json ctx = golden["contexts"][c["context"].get<std::string>()];
+    ctx["add_generation_prompt"] = c["add_generation_prompt"];
     std::vector<ChatMessage> messages;
     for (const ordered_json& m : ctx["messages"]) {
       ChatMessage msg;
