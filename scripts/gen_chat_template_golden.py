@@ -196,7 +196,7 @@ FEATURES = [
     "{{ n }} {{ f }} {{ big }} {{ small }} {{ 1.0 }} {{ 100.0 / 3 }} {{ 1e16 }} {{ 0.0001 }} {{ 0.00001 }} {{ 123456789.125 }}",
     "{{ d }} {{ words }} {{ none }} {{ flag }} {{ [none, true, 'it\\'s', \"q\\\"\"] }} {{ u }}",
     "{{ {'k': [1, (2, 3)], 'e': {}} }} {{ () }} {{ (1,) }}",
-    "{{ 'abc'[0] }}{{ 'abc'[-1] }} {{ words[1:] }} {{ words[:2] }} {{ words[::-1] }} {{ words[-2:] }} {{ words[1:3:1] }} {{ u[1:4] }} {{ 'hello'[::-2] }} {{ nums[10:] }}",
+    "{{ 'abc'[0] }}{{ 'abc'[-1] }} {{ words[1:] }} {{ words[:2] }} {{ words[::-1] }} {{ words[-2:] }} {{ words[1:3:1] }} {{ u[1:4] }} {{ 'hello'[::-2] }} {{ nums[10:] }} {{ nums[::9223372036854775807] }} {{ nums[::-9223372036854775807] }} {{ nums[-9223372036854775807:9223372036854775807] }}",
     "{{ d.nested.x[1] }} {{ d['nested']['x'][-1] }} {{ d.missing is defined }} {{ d['items'] }} {{ messages[0].role }} {{ messages.0.role }}",
     "{{ 'adjacent' 'strings' }} {{ \"esc\\taped\\n\\u00e9\\x41\" }}",
     # undefined vs none

@@ -46,6 +46,7 @@ class ChatTemplate {
 
   // Renders with `context` as the template's variables (messages, tools, add_generation_prompt,
   // bos_token, ...). A template that calls raise_exception yields an error carrying its message.
+  // Render is const and may run concurrently on one ChatTemplate (each call has its own state).
   Result<std::string> Render(const nlohmann::ordered_json& context,
                              const ChatRenderOptions& options = {}) const;
 

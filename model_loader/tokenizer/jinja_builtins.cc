@@ -305,7 +305,12 @@ Result<Value> Slice(const Value& obj, const Value& start, const Value& stop, con
   int64_t lo = adjust(start, 0, n - 1);
   int64_t hi = adjust(stop, n, -1);
   std::vector<int64_t> picks;
-  for (int64_t i = lo; st > 0 ? i < hi : i > hi; i += st) picks.push_back(i);
+  for (int64_t i = lo; st > 0 ? i < hi : i > hi;) {
+    picks.push_back(i);
+    // Stop before i + st could overflow (steps can be as large as int64 allows).
+    if (st > 0 ? i > hi - st : i < hi - st) break;
+    i += st;
+  }
   if (obj.is_string()) {
     std::string out;
     for (int64_t i : picks) out += chars[i];
