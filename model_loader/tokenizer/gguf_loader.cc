@@ -80,8 +80,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const gguf::GgufFile& f) 
     if (f.Find("tokenizer.ggml.pre") != nullptr) {
       HEARTH_ASSIGN_OR_RETURN(pre, f.GetString("tokenizer.ggml.pre"));
     }
-    HEARTH_ASSIGN_OR_RETURN(parts.pre_patterns,
-                            PreTokenizer::PatternsForGgufName(pre, &parts.ignore_merges));
+    HEARTH_ASSIGN_OR_RETURN(parts.pre, PreTokenizer::ForGgufName(pre, &parts.ignore_merges));
   }
 
   // llama.cpp's defaults: SentencePiece vocabularies add BOS, byte-level ones do not.

@@ -2,6 +2,7 @@
 // byte-level BPE model. Every component is checked against what Hearth implements; anything
 // else is an Unimplemented error naming the component, never silently ignored.
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -34,8 +35,9 @@ Status Unsupported(const std::string& src, const std::string& what, const Json& 
 }
 
 // Appends the regex steps of one pre-tokenizer; sets *byte_level when it is ByteLevel.
-Status AddPreTokenizer(const Json& p, const std::string& src, std::vector<std::string>* out,
+Status AddPreTokenizer(const Json& p, const std::string& src, PreTokenizerConfig* config,
                        bool* byte_level) {
+  std::vector<std::string>* out = &config->patterns;
   if (!p.is_object() || !p.contains("type") || !p["type"].is_string()) {
     return Unsupported(src, "pre_tokenizer", p);
   }
@@ -45,7 +47,7 @@ Status AddPreTokenizer(const Json& p, const std::string& src, std::vector<std::s
       return Unsupported(src, "pre_tokenizer Sequence", p);
     }
     for (const Json& step : p["pretokenizers"]) {
-      HEARTH_RETURN_IF_ERROR(AddPreTokenizer(step, src, out, byte_level));
+      HEARTH_RETURN_IF_ERROR(AddPreTokenizer(step, src, config, byte_level));
     }
     return Status::Ok();
   }
@@ -53,8 +55,10 @@ Status AddPreTokenizer(const Json& p, const std::string& src, std::vector<std::s
     if (p.value("add_prefix_space", false)) {
       return Unsupported(src, "ByteLevel pre_tokenizer with add_prefix_space", p);
     }
+    if (*byte_level) return Unsupported(src, "a second ByteLevel pre_tokenizer", p);
     if (p.value("use_regex", true)) out->push_back(kGpt2Pattern);
     *byte_level = true;
+    config->byte_mapped_from = out->size();  // later steps see byte-mapped text
     return Status::Ok();
   }
   if (type == "Split") {
@@ -174,8 +178,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromHfDir(const std::string& path)
   if (!j.contains("pre_tokenizer") || j["pre_tokenizer"].is_null()) {
     return Unsupported(src, "a tokenizer without pre_tokenizer (not byte-level)", Json());
   }
-  HEARTH_RETURN_IF_ERROR(AddPreTokenizer(j["pre_tokenizer"], src, &parts.pre_patterns,
-                                         &byte_level));
+  HEARTH_RETURN_IF_ERROR(AddPreTokenizer(j["pre_tokenizer"], src, &parts.pre, &byte_level));
   if (!byte_level) return Unsupported(src, "a pre_tokenizer without ByteLevel", j["pre_tokenizer"]);
 
   const auto find_id = [&](const std::string& text) -> int32_t {

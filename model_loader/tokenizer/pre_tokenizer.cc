@@ -4,6 +4,8 @@
 #include <pcre2.h>
 
 #include "kernels/core/check.h"
+#include "model_loader/tokenizer/byte_bpe_model.h"
+#include "model_loader/tokenizer/utf8.h"
 
 namespace hearth::tokenizer {
 
@@ -73,39 +75,39 @@ struct PreTokenizer::Compiled {
   bool jit = false;
 };
 
-Result<std::vector<std::string>> PreTokenizer::PatternsForGgufName(std::string_view pre,
-                                                                  bool* ignore_merges) {
+Result<PreTokenizerConfig> PreTokenizer::ForGgufName(std::string_view pre, bool* ignore_merges) {
   *ignore_merges = false;
   const std::string digit_then_gpt2[] = {R"(\p{N})", kGpt2Pattern};
   if (pre == "gpt-2" || pre == "mpt" || pre == "olmo" || pre == "jais" || pre == "default" ||
       pre.empty()) {
-    return std::vector<std::string>{kGpt2Pattern};
+    return PreTokenizerConfig{{kGpt2Pattern}};
   }
   if (pre == "llama-bpe" || pre == "llama3" || pre == "dbrx" || pre == "smaug-bpe") {
     *ignore_merges = (pre == "llama-bpe" || pre == "llama3");
-    return std::vector<std::string>{Llama3StylePattern(R"(\p{N}{1,3})")};
+    return PreTokenizerConfig{{Llama3StylePattern(R"(\p{N}{1,3})")}};
   }
   if (pre == "qwen2" || pre == "deepseek-r1-qwen") {
-    return std::vector<std::string>{Llama3StylePattern(R"(\p{N})")};
+    return PreTokenizerConfig{{Llama3StylePattern(R"(\p{N})")}};
   }
   if (pre == "starcoder" || pre == "refact" || pre == "smollm" || pre == "command-r" ||
       pre == "codeshell" || pre == "exaone" || pre == "minerva-7b") {
-    return std::vector<std::string>(std::begin(digit_then_gpt2), std::end(digit_then_gpt2));
+    return PreTokenizerConfig{{std::begin(digit_then_gpt2), std::end(digit_then_gpt2)}};
   }
   if (pre == "falcon") {
     // HF: Punctuation(contiguous), ByteLevel regex, Digits, then isolated groups of 3 digits.
-    return std::vector<std::string>{R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2Pattern, R"(\p{N}+)",
-                                    "[0-9][0-9][0-9]"};
+    return PreTokenizerConfig{
+        {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2Pattern, R"(\p{N}+)", "[0-9][0-9][0-9]"},
+        /*byte_mapped_from=*/2};
   }
   if (pre == "deepseek-llm") {
-    return std::vector<std::string>{"[\\r\\n]", kDeepSeekLetters,
+    return PreTokenizerConfig{{"[\\r\\n]", kDeepSeekLetters,
                                     R"(\s?[!-/:-~\x{FF01}-\x{FF0F}\x{FF1A}-\x{FF5E})"
                                     R"(\x{2018}-\x{201F}\x{3000}-\x{3002}]+)",
-                                    R"(\s+$)", kDeepSeekCjk, R"(\p{N}+)"};
+                                    R"(\s+$)", kDeepSeekCjk, R"(\p{N}+)"}};
   }
   if (pre == "deepseek-coder") {
-    return std::vector<std::string>{"[\\r\\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kDeepSeekCjk,
-                                    R"(\p{N})"};
+    return PreTokenizerConfig{
+        {"[\\r\\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kDeepSeekCjk, R"(\p{N})"}};
   }
   return UnimplementedError(
       "tokenizer.ggml.pre '" + std::string(pre) +
@@ -114,11 +116,10 @@ Result<std::vector<std::string>> PreTokenizer::PatternsForGgufName(std::string_v
       "exaone, minerva-7b, falcon, deepseek-llm, deepseek-coder)");
 }
 
-Result<std::unique_ptr<PreTokenizer>> PreTokenizer::Create(
-    const std::vector<std::string>& patterns) {
+Result<std::unique_ptr<PreTokenizer>> PreTokenizer::Create(const PreTokenizerConfig& config) {
   std::unique_ptr<PreTokenizer> pre(new PreTokenizer());
-  pre->patterns_ = patterns;
-  for (const std::string& pattern : patterns) {
+  pre->config_ = config;
+  for (const std::string& pattern : config.patterns) {
     int error_code = 0;
     PCRE2_SIZE error_offset = 0;
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()),
@@ -144,46 +145,80 @@ PreTokenizer::~PreTokenizer() {
   }
 }
 
+namespace {
+
+// Calls emit(start, end) for each isolated piece of `subject`: the matches of `code` and the
+// gaps between them.
+template <class Emit>
+void SplitIsolated(const pcre2_code* code, bool jit, std::string_view subject, Emit emit) {
+  MatchScratch& scratch = Scratch();
+  const auto* data = reinterpret_cast<PCRE2_SPTR>(subject.data());
+  size_t pos = 0, gap_start = 0;
+  while (pos < subject.size()) {
+    int rc = pcre2_match(code, data, subject.size(), pos, PCRE2_NO_UTF_CHECK, scratch.data,
+                         scratch.context);
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && jit) {
+      // JIT ran out of stack on a pathological input: the interpreter uses the heap.
+      rc = pcre2_match(code, data, subject.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT,
+                       scratch.data, nullptr);
+    }
+    if (rc == PCRE2_ERROR_NOMATCH) break;
+    size_t start, end;
+    if (rc < 0) {
+      // Still failing (a resource limit): isolate one code point and go on, never abort.
+      start = pos;
+      end = pos + Utf8CharLen(static_cast<unsigned char>(subject[pos]));
+    } else {
+      const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(scratch.data);
+      start = ovector[0];
+      end = ovector[1];
+    }
+    if (end == start) {  // an empty match splits nothing; step over one code point
+      if (start >= subject.size()) break;
+      pos = start + Utf8CharLen(static_cast<unsigned char>(subject[start]));
+      continue;
+    }
+    if (start > gap_start) emit(gap_start, start);
+    emit(start, end);
+    pos = gap_start = end;
+  }
+  if (gap_start < subject.size()) emit(gap_start, subject.size());
+}
+
+}  // namespace
+
 void PreTokenizer::Split(std::string_view text, std::vector<std::string_view>* pieces) const {
   const size_t first = pieces->size();
   if (!text.empty()) pieces->push_back(text);
-  MatchScratch& scratch = Scratch();
   std::vector<std::string_view> next;
-  for (const Compiled* compiled : compiled_) {
+  std::string mapped;
+  std::vector<uint32_t> mapped_to_raw;  // byte offset in `mapped` -> byte offset in the piece
+  for (size_t step = 0; step < compiled_.size(); ++step) {
+    const Compiled* c = compiled_[step];
+    const bool on_mapped = step >= config_.byte_mapped_from;
     next.clear();
     for (size_t p = first; p < pieces->size(); ++p) {
       const std::string_view piece = (*pieces)[p];
-      const auto* subject = reinterpret_cast<PCRE2_SPTR>(piece.data());
-      size_t pos = 0, gap_start = 0;
-      while (pos < piece.size()) {
-        int rc = pcre2_match(compiled->code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK,
-                             scratch.data, scratch.context);
-        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && compiled->jit) {
-          // JIT ran out of stack on a pathological input: the interpreter uses the heap.
-          rc = pcre2_match(compiled->code, subject, piece.size(), pos,
-                           PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, scratch.data, nullptr);
-        }
-        if (rc == PCRE2_ERROR_NOMATCH) break;
-        size_t start, end;
-        if (rc < 0) {
-          // Still failing (a resource limit): isolate one code point and go on, never abort.
-          start = pos;
-          end = pos + Utf8CharLen(static_cast<unsigned char>(piece[pos]));
-        } else {
-          const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(scratch.data);
-          start = ovector[0];
-          end = ovector[1];
-        }
-        if (end == start) {  // an empty match splits nothing; step over one code point
-          if (start >= piece.size()) break;
-          pos = start + Utf8CharLen(static_cast<unsigned char>(piece[start]));
-          continue;
-        }
-        if (start > gap_start) next.push_back(piece.substr(gap_start, start - gap_start));
-        next.push_back(piece.substr(start, end - start));
-        pos = gap_start = end;
+      if (!on_mapped) {
+        SplitIsolated(c->code, c->jit, piece, [&](size_t start, size_t end) {
+          next.push_back(piece.substr(start, end - start));
+        });
+        continue;
       }
-      if (gap_start < piece.size()) next.push_back(piece.substr(gap_start));
+      // Each byte becomes one code point of GPT-2's byte alphabet; split that, map back.
+      mapped.clear();
+      mapped_to_raw.clear();
+      for (size_t i = 0; i < piece.size(); ++i) {
+        const size_t before = mapped.size();
+        AppendUtf8(ByteToUnicode(static_cast<uint8_t>(piece[i])), &mapped);
+        mapped_to_raw.insert(mapped_to_raw.end(), mapped.size() - before,
+                             static_cast<uint32_t>(i));
+      }
+      mapped_to_raw.push_back(static_cast<uint32_t>(piece.size()));
+      SplitIsolated(c->code, c->jit, mapped, [&](size_t start, size_t end) {
+        const size_t raw_start = mapped_to_raw[start], raw_end = mapped_to_raw[end];
+        next.push_back(piece.substr(raw_start, raw_end - raw_start));
+      });
     }
     pieces->resize(first);
     pieces->insert(pieces->end(), next.begin(), next.end());

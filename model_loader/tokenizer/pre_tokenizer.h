@@ -13,15 +13,22 @@
 
 namespace hearth::tokenizer {
 
+struct PreTokenizerConfig {
+  static constexpr size_t kNever = static_cast<size_t>(-1);
+  std::vector<std::string> patterns;  // PCRE2 syntax, UTF + UCP; empty means "one piece"
+  // Patterns from this index on see byte-mapped text (HF steps after ByteLevel, e.g. Falcon's
+  // Digits, where the images of bytes 0xB2 0xB3 0xB9 0xBC-0xBE count as digits).
+  size_t byte_mapped_from = kNever;
+};
+
 class PreTokenizer {
  public:
-  // Patterns for a GGUF tokenizer.ggml.pre name ("gpt-2", "llama-bpe", "qwen2", "smollm", ...),
-  // or Unimplemented naming the supported ones. `ignore_merges` reports the family's BPE mode.
-  static Result<std::vector<std::string>> PatternsForGgufName(std::string_view pre,
-                                                             bool* ignore_merges);
+  // The configuration for a GGUF tokenizer.ggml.pre name ("gpt-2", "llama-bpe", "qwen2",
+  // "smollm", ...), or Unimplemented naming the supported ones. `ignore_merges` reports the
+  // family's BPE mode.
+  static Result<PreTokenizerConfig> ForGgufName(std::string_view pre, bool* ignore_merges);
 
-  // Compiles the patterns (PCRE2 syntax, UTF + UCP). An empty list means "one piece".
-  static Result<std::unique_ptr<PreTokenizer>> Create(const std::vector<std::string>& patterns);
+  static Result<std::unique_ptr<PreTokenizer>> Create(const PreTokenizerConfig& config);
 
   ~PreTokenizer();
   PreTokenizer(const PreTokenizer&) = delete;
@@ -30,12 +37,12 @@ class PreTokenizer {
   // Splits valid UTF-8 `text` into pieces (views into `text`), appended to `pieces`. Thread-safe.
   void Split(std::string_view text, std::vector<std::string_view>* pieces) const;
 
-  const std::vector<std::string>& patterns() const { return patterns_; }
+  const PreTokenizerConfig& config() const { return config_; }
 
  private:
   PreTokenizer() = default;
   struct Compiled;
-  std::vector<std::string> patterns_;
+  PreTokenizerConfig config_;
   std::vector<Compiled*> compiled_;
 };
 

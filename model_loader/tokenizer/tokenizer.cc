@@ -29,7 +29,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromParts(Parts parts, const std::
         ByteBpeModel model,
         ByteBpeModel::Create(t->vocab_, parts.merges, parts.ignore_merges, source));
     t->bpe_ = std::make_unique<ByteBpeModel>(std::move(model));
-    auto pre = PreTokenizer::Create(parts.pre_patterns);
+    auto pre = PreTokenizer::Create(parts.pre);
     if (!pre.ok()) return Status(pre.status().code(), source + ": " + pre.status().message());
     t->pre_ = std::move(pre).value();
   }

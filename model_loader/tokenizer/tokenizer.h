@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/core/status.h"
+#include "model_loader/tokenizer/pre_tokenizer.h"
 #include "model_loader/tokenizer/vocab.h"
 
 namespace hearth::gguf {
@@ -22,7 +23,6 @@ namespace hearth::tokenizer {
 
 class SpmModel;
 class ByteBpeModel;
-class PreTokenizer;
 class SpecialTokenMatcher;
 
 enum class TokenizerKind : uint8_t { kSentencePiece, kByteLevelBpe };
@@ -44,7 +44,7 @@ class Tokenizer {
     bool add_dummy_prefix = true;            // SentencePiece only
     bool byte_fallback = true;               // SentencePiece only: <0xNN> for unknown chars
     std::vector<std::string> merges;         // byte-level BPE only, in rank order
-    std::vector<std::string> pre_patterns;   // byte-level BPE only
+    PreTokenizerConfig pre;                  // byte-level BPE only
     bool ignore_merges = false;              // byte-level BPE only
     bool nfc = false;                        // NFC-normalize input (tokenizer.json "NFC")
   };

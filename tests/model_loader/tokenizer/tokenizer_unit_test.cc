@@ -54,7 +54,7 @@ Tokenizer::Parts TinyByteLevel() {
   p.vocab.types.push_back(TokenType::kUserDefined);
   p.vocab.bos_id = 258;
   p.vocab.add_bos = true;
-  p.pre_patterns = {kGpt2Pattern};
+  p.pre.patterns = {kGpt2Pattern};
   return p;
 }
 
@@ -257,7 +257,7 @@ TEST(LoadErrors, InconsistentVocabularies) {
   }
   {
     Tokenizer::Parts p = TinyByteLevel();
-    p.pre_patterns = {"(unclosed"};
+    p.pre.patterns = {"(unclosed"};
     ExpectLoadError(std::move(p), "does not compile");
   }
   {
@@ -273,7 +273,7 @@ TEST(LoadErrors, InconsistentVocabularies) {
     ExpectLoadError(std::move(p), "expected <0xNN>");
   }
   bool ignore = false;
-  const auto unknown = PreTokenizer::PatternsForGgufName("no-such-pre", &ignore);
+  const auto unknown = PreTokenizer::ForGgufName("no-such-pre", &ignore);
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.status().code(), StatusCode::kUnimplemented);
   EXPECT_NE(unknown.status().message().find("no-such-pre"), std::string::npos);
