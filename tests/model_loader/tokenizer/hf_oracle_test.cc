@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "model_loader/tokenizer/nfc.h"
 #include "model_loader/tokenizer/tokenizer.h"
@@ -17,19 +18,25 @@ namespace {
 using testing::Escape;
 using testing::IdsToString;
 
-std::unique_ptr<Tokenizer> LoadOrFail(const std::string& dir, const char* package) {
+// Loaded once per directory: parsing a 10 MB tokenizer.json dominates this test's run time.
+const Tokenizer* LoadOrFail(const std::string& dir, const char* package) {
   if (dir.empty()) {
     ADD_FAILURE() << "the Python package " << package
                   << " is not installed (scripts/setup.sh installs it); re-run cmake after "
                      "installing it";
     return nullptr;
   }
-  auto t = Tokenizer::FromHfDir(dir);
-  if (!t.ok()) {
-    ADD_FAILURE() << t.status().ToString();
-    return nullptr;
+  static std::map<std::string, std::unique_ptr<Tokenizer>> cache;
+  auto& slot = cache[dir];
+  if (slot == nullptr) {
+    auto t = Tokenizer::FromHfDir(dir);
+    if (!t.ok()) {
+      ADD_FAILURE() << t.status().ToString();
+      return nullptr;
+    }
+    slot = std::move(t).value();
   }
-  return std::move(t).value();
+  return slot.get();
 }
 
 void ExpectOracle(const Tokenizer& tok, const std::string& name) {
