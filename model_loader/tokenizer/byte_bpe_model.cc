@@ -77,20 +77,21 @@ Result<ByteBpeModel> ByteBpeModel::Create(const Vocab& vocab,
     }
     m.token_bytes_[id] = bytes;
     if (type == TokenType::kNormal || type == TokenType::kByte) {
-      m.bytes_to_id_[bytes] = id;  // the last duplicate wins, as in llama.cpp's token map
+      // The last duplicate wins, as in llama.cpp's token map.
+      m.bytes_to_id_.Insert(m.token_bytes_[id], id, /*overwrite=*/true);
     }
   }
   m.byte_ids_.fill(-1);
   for (int b = 0; b < 256; ++b) {
-    const auto it = m.bytes_to_id_.find(std::string(1, static_cast<char>(b)));
-    if (it != m.bytes_to_id_.end()) m.byte_ids_[b] = it->second;
+    const char c = static_cast<char>(b);
+    m.byte_ids_[b] = m.bytes_to_id_.Find(std::string_view(&c, 1));
   }
 
   if (merges.size() >= (1u << 24)) {  // ranks travel as exact floats through the merge loop
     return InvalidArgumentError(source + ": " + std::to_string(merges.size()) +
                                 " merges (at most 16777215 supported)");
   }
-  m.merges_.reserve(merges.size());
+  m.merges_.Reserve(merges.size());
   std::string left, right;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const std::string& merge = merges[rank];
@@ -106,15 +107,13 @@ Result<ByteBpeModel> ByteBpeModel::Create(const Vocab& vocab,
         !UnmapToken(std::string_view(merge).substr(space + 1), &right)) {
       return bad("is not in the byte-level alphabet");
     }
-    const auto l = m.bytes_to_id_.find(left), r = m.bytes_to_id_.find(right),
-               merged = m.bytes_to_id_.find(left + right);
-    if (l == m.bytes_to_id_.end() || r == m.bytes_to_id_.end() ||
-        merged == m.bytes_to_id_.end()) {
+    const int32_t l = m.bytes_to_id_.Find(left), r = m.bytes_to_id_.Find(right),
+                  merged = m.bytes_to_id_.Find(left + right);
+    if (l < 0 || r < 0 || merged < 0) {
       return bad("names a token missing from the vocabulary");
     }
     // The first (lowest-rank) occurrence of a pair is the one that applies.
-    m.merges_.emplace(PairKey(l->second, r->second),
-                      Merge{static_cast<int32_t>(rank), merged->second});
+    m.merges_.Insert(l, r, {static_cast<int32_t>(rank), merged});
   }
   return m;
 }
@@ -122,9 +121,9 @@ Result<ByteBpeModel> ByteBpeModel::Create(const Vocab& vocab,
 void ByteBpeModel::Encode(std::string_view piece, std::vector<int32_t>* out) const {
   if (piece.empty()) return;
   if (ignore_merges_ || piece.size() == 1) {
-    const auto it = bytes_to_id_.find(std::string(piece));
-    if (it != bytes_to_id_.end()) {
-      out->push_back(it->second);
+    const int32_t id = bytes_to_id_.Find(piece);
+    if (id >= 0) {
+      out->push_back(id);
       return;
     }
   }
@@ -138,9 +137,9 @@ void ByteBpeModel::Encode(std::string_view piece, std::vector<int32_t>* out) con
   RunMerges(symbols, [&](const MergeSymbol& a, const MergeSymbol& b)
                          -> std::optional<MergeCandidate> {
     if (a.id < 0 || b.id < 0) return std::nullopt;
-    const auto it = merges_.find(PairKey(a.id, b.id));
-    if (it == merges_.end()) return std::nullopt;
-    return MergeCandidate{static_cast<float>(it->second.rank), it->second.id};
+    const MergeMap::Merge* m = merges_.Find(a.id, b.id);
+    if (m == nullptr) return std::nullopt;
+    return MergeCandidate{static_cast<float>(m->rank), m->id};
   });
   for (int32_t i = 0; i >= 0; i = symbols[i].next) {
     if (symbols[i].id >= 0) {

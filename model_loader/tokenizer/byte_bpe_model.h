@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "kernels/core/status.h"
+#include "model_loader/tokenizer/piece_map.h"
 #include "model_loader/tokenizer/vocab.h"
 
 namespace hearth::tokenizer {
@@ -34,19 +34,11 @@ class ByteBpeModel {
   const std::string& TokenBytes(int32_t id) const { return token_bytes_[id]; }
 
  private:
-  static uint64_t PairKey(int32_t a, int32_t b) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
-  }
-  struct Merge {
-    int32_t rank;
-    int32_t id;
-  };
-
   int32_t unk_id_ = -1;
   bool ignore_merges_ = false;
   std::vector<std::string> token_bytes_;
-  std::unordered_map<std::string, int32_t> bytes_to_id_;
-  std::unordered_map<uint64_t, Merge> merges_;
+  PieceMap bytes_to_id_;  // keys view token_bytes_
+  MergeMap merges_;
   std::array<int32_t, 256> byte_ids_{};
 };
 

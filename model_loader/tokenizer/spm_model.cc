@@ -34,6 +34,7 @@ Result<SpmModel> SpmModel::Create(const Vocab* vocab, bool add_dummy_prefix, boo
   m.add_dummy_prefix_ = add_dummy_prefix;
   m.byte_fallback_ = byte_fallback;
   m.byte_ids_.fill(-1);
+  m.pieces_ = PieceMap(vocab->tokens.size());
   for (int32_t id = 0; id < vocab->size(); ++id) {
     const std::string& piece = vocab->tokens[id];
     switch (vocab->types[id]) {
@@ -48,7 +49,7 @@ Result<SpmModel> SpmModel::Create(const Vocab* vocab, bool add_dummy_prefix, boo
                                       " is not valid UTF-8");
         }
         // SentencePiece keeps the first of duplicated pieces.
-        m.pieces_.emplace(piece, id);
+        m.pieces_.Insert(piece, id, /*overwrite=*/false);
         break;
       case TokenType::kByte: {
         const int b = ParseBytePiece(piece);
@@ -68,8 +69,7 @@ Result<SpmModel> SpmModel::Create(const Vocab* vocab, bool add_dummy_prefix, boo
 }
 
 int32_t SpmModel::Lookup(std::string_view piece) const {
-  const auto it = pieces_.find(piece);
-  return it == pieces_.end() ? -1 : it->second;
+  return pieces_.Find(piece);
 }
 
 void SpmModel::Encode(std::string_view text, bool at_start, std::vector<int32_t>* out) const {

@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "kernels/core/status.h"
+#include "model_loader/tokenizer/piece_map.h"
 #include "model_loader/tokenizer/vocab.h"
 
 namespace hearth::tokenizer {
@@ -39,7 +39,7 @@ class SpmModel {
   bool add_dummy_prefix_ = true;
   bool byte_fallback_ = true;
   // Pieces a merge may produce (normal, user-defined, unused), as SentencePiece's pieces_ map.
-  std::unordered_map<std::string_view, int32_t> pieces_;
+  PieceMap pieces_;
   std::array<int32_t, 256> byte_ids_{};  // -1 where the vocabulary lacks <0xNN>
 };
 
