@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
   Run("gpt2", *FromGgufOrDie(data + "llama-vocab/ggml-vocab-gpt-2.gguf"), lines, nbytes);
   const char* home = std::getenv("HOME");
   const std::string smollm2 =
-      argc > 2 ? argv[2] : std::string(home ? home : "") +
-                               "/.cache/hearth/SmolLM2-135M-Instruct.Q4_1.gguf";
+      argc > 2 ? argv[2]
+               : std::string(home ? home : "") + "/.cache/hearth/SmolLM2-135M-Instruct.Q4_1.gguf";
   Run("smollm2", *FromGgufOrDie(smollm2), lines, nbytes);
 #else
   auto spm = Tokenizer::FromSentencePieceModel(data + "llama2-tokenizer/tokenizer.model");

@@ -3,8 +3,8 @@
 // dropped when popped, so a piece of n symbols costs O(n log n), never O(n^2).
 #pragma once
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <vector>
 

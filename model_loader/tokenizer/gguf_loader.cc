@@ -86,8 +86,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const gguf::GgufFile& f) 
   // llama.cpp's defaults: SentencePiece vocabularies add BOS, byte-level ones do not.
   HEARTH_ASSIGN_OR_RETURN(const int64_t bos, OptionalInt(f, "tokenizer.ggml.bos_token_id", -1));
   HEARTH_ASSIGN_OR_RETURN(const int64_t eos, OptionalInt(f, "tokenizer.ggml.eos_token_id", -1));
-  HEARTH_ASSIGN_OR_RETURN(const int64_t unk,
-                          OptionalInt(f, "tokenizer.ggml.unknown_token_id", -1));
+  HEARTH_ASSIGN_OR_RETURN(const int64_t unk, OptionalInt(f, "tokenizer.ggml.unknown_token_id", -1));
   const auto in_range = [&](int64_t id, const char* key) -> Status {
     if (id < -1 || id >= static_cast<int64_t>(v.tokens.size())) {
       return InvalidArgumentError(src + ": " + key + " = " + std::to_string(id) +

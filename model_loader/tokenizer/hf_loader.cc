@@ -2,12 +2,11 @@
 // byte-level BPE model. Every component is checked against what Hearth implements; anything
 // else is an Unimplemented error naming the component, never silently ignored.
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "model_loader/tokenizer/pre_tokenizer.h"
 #include "model_loader/tokenizer/tokenizer.h"

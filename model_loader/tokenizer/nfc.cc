@@ -29,9 +29,8 @@ std::string NormalizeNfc(std::string_view text) {
   status = U_ZERO_ERROR;
   // NFC can grow a string by at most 3x (Unicode's stated bound).
   std::vector<UChar> normalized(static_cast<size_t>(utf16_len) * 3 + 1);
-  const int32_t normalized_len =
-      unorm2_normalize(nfc, utf16.data(), utf16_len, normalized.data(),
-                       static_cast<int32_t>(normalized.size()), &status);
+  const int32_t normalized_len = unorm2_normalize(nfc, utf16.data(), utf16_len, normalized.data(),
+                                                  static_cast<int32_t>(normalized.size()), &status);
   HEARTH_CHECK(U_SUCCESS(status));
   std::string out(static_cast<size_t>(normalized_len) * 3 + 1, '\0');
   int32_t out_len = 0;

@@ -64,9 +64,7 @@ MatchScratch& Scratch() {
   return scratch;
 }
 
-size_t Utf8CharLen(unsigned char c) {
-  return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-}
+size_t Utf8CharLen(unsigned char c) { return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; }
 
 }  // namespace
 
@@ -101,9 +99,9 @@ Result<PreTokenizerConfig> PreTokenizer::ForGgufName(std::string_view pre, bool*
   }
   if (pre == "deepseek-llm") {
     return PreTokenizerConfig{{"[\\r\\n]", kDeepSeekLetters,
-                                    R"(\s?[!-/:-~\x{FF01}-\x{FF0F}\x{FF1A}-\x{FF5E})"
-                                    R"(\x{2018}-\x{201F}\x{3000}-\x{3002}]+)",
-                                    R"(\s+$)", kDeepSeekCjk, R"(\p{N}+)"}};
+                               R"(\s?[!-/:-~\x{FF01}-\x{FF0F}\x{FF1A}-\x{FF5E})"
+                               R"(\x{2018}-\x{201F}\x{3000}-\x{3002}]+)",
+                               R"(\s+$)", kDeepSeekCjk, R"(\p{N}+)"}};
   }
   if (pre == "deepseek-coder") {
     return PreTokenizerConfig{
@@ -122,9 +120,8 @@ Result<std::unique_ptr<PreTokenizer>> PreTokenizer::Create(const PreTokenizerCon
   for (const std::string& pattern : config.patterns) {
     int error_code = 0;
     PCRE2_SIZE error_offset = 0;
-    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()),
-                                     pattern.size(), PCRE2_UTF | PCRE2_UCP, &error_code,
-                                     &error_offset, nullptr);
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                     PCRE2_UTF | PCRE2_UCP, &error_code, &error_offset, nullptr);
     if (code == nullptr) {
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(error_code, message, sizeof(message));
@@ -211,8 +208,7 @@ void PreTokenizer::Split(std::string_view text, std::vector<std::string_view>* p
       for (size_t i = 0; i < piece.size(); ++i) {
         const size_t before = mapped.size();
         AppendUtf8(ByteToUnicode(static_cast<uint8_t>(piece[i])), &mapped);
-        mapped_to_raw.insert(mapped_to_raw.end(), mapped.size() - before,
-                             static_cast<uint32_t>(i));
+        mapped_to_raw.insert(mapped_to_raw.end(), mapped.size() - before, static_cast<uint32_t>(i));
       }
       mapped_to_raw.push_back(static_cast<uint32_t>(piece.size()));
       SplitIsolated(c->code, c->jit, mapped, [&](size_t start, size_t end) {

@@ -187,8 +187,7 @@ Result<Tokenizer::Parts> ParseSentencePieceModel(std::string_view bytes,
 
   if (v.tokens.empty()) return InvalidArgumentError(source + ": the model has no pieces");
   if (model_type != kModelTypeBpe) {
-    return UnimplementedError(source + ": SentencePiece model type " +
-                              std::to_string(model_type) +
+    return UnimplementedError(source + ": SentencePiece model type " + std::to_string(model_type) +
                               " is not supported (only BPE, type 2; Unigram is not)");
   }
   // Only the identity normalizer (what Llama/Mistral ship) is implemented: NFKC charsmaps and

@@ -13,7 +13,6 @@
 namespace hearth::tokenizer {
 
 // Parses a ModelProto held in `bytes`; `source` names the file in errors.
-Result<Tokenizer::Parts> ParseSentencePieceModel(std::string_view bytes,
-                                                 const std::string& source);
+Result<Tokenizer::Parts> ParseSentencePieceModel(std::string_view bytes, const std::string& source);
 
 }  // namespace hearth::tokenizer

@@ -16,10 +16,14 @@ int ParseBytePiece(std::string_view piece) {
   for (size_t i = 3; i < 5; ++i) {
     const char c = piece[i];
     int digit;
-    if (c >= '0' && c <= '9') digit = c - '0';
-    else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
-    else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-    else return -1;
+    if (c >= '0' && c <= '9')
+      digit = c - '0';
+    else if (c >= 'A' && c <= 'F')
+      digit = c - 'A' + 10;
+    else if (c >= 'a' && c <= 'f')
+      digit = c - 'a' + 10;
+    else
+      return -1;
     value = value * 16 + digit;
   }
   return value;
@@ -68,9 +72,7 @@ Result<SpmModel> SpmModel::Create(const Vocab* vocab, bool add_dummy_prefix, boo
   return m;
 }
 
-int32_t SpmModel::Lookup(std::string_view piece) const {
-  return pieces_.Find(piece);
-}
+int32_t SpmModel::Lookup(std::string_view piece) const { return pieces_.Find(piece); }
 
 void SpmModel::Encode(std::string_view text, bool at_start, std::vector<int32_t>* out) const {
   if (text.empty()) return;
@@ -78,8 +80,10 @@ void SpmModel::Encode(std::string_view text, bool at_start, std::vector<int32_t>
   normalized.reserve(text.size() + 8);
   if (add_dummy_prefix_ && at_start) normalized.append(kSpmSpace);
   for (const char c : text) {
-    if (c == ' ') normalized.append(kSpmSpace);
-    else normalized.push_back(c);
+    if (c == ' ')
+      normalized.append(kSpmSpace);
+    else
+      normalized.push_back(c);
   }
 
   std::vector<MergeSymbol> symbols;
@@ -95,12 +99,12 @@ void SpmModel::Encode(std::string_view text, bool at_start, std::vector<int32_t>
   symbols.back().next = -1;
 
   const std::string_view norm(normalized);
-  RunMerges(symbols, [&](const MergeSymbol& a, const MergeSymbol& b)
-                         -> std::optional<MergeCandidate> {
-    const int32_t id = Lookup(norm.substr(a.start, a.len + b.len));
-    if (id < 0) return std::nullopt;
-    return MergeCandidate{-vocab_->scores[id], id};
-  });
+  RunMerges(symbols,
+            [&](const MergeSymbol& a, const MergeSymbol& b) -> std::optional<MergeCandidate> {
+              const int32_t id = Lookup(norm.substr(a.start, a.len + b.len));
+              if (id < 0) return std::nullopt;
+              return MergeCandidate{-vocab_->scores[id], id};
+            });
 
   // Emits a span: its piece if usable, an unused piece split back into the merges that made it
   // (SentencePiece's resegmentation), else its bytes.

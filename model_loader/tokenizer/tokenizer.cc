@@ -20,14 +20,12 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromParts(Parts parts, const std::
   t->vocab_ = std::move(parts.vocab);  // the models below keep views into t->vocab_
   t->nfc_ = parts.nfc;
   if (spm) {
-    HEARTH_ASSIGN_OR_RETURN(SpmModel model,
-                            SpmModel::Create(&t->vocab_, parts.add_dummy_prefix,
-                                                     parts.byte_fallback, source));
+    HEARTH_ASSIGN_OR_RETURN(SpmModel model, SpmModel::Create(&t->vocab_, parts.add_dummy_prefix,
+                                                             parts.byte_fallback, source));
     t->spm_ = std::make_unique<SpmModel>(std::move(model));
   } else {
-    HEARTH_ASSIGN_OR_RETURN(
-        ByteBpeModel model,
-        ByteBpeModel::Create(t->vocab_, parts.merges, parts.ignore_merges, source));
+    HEARTH_ASSIGN_OR_RETURN(ByteBpeModel model, ByteBpeModel::Create(t->vocab_, parts.merges,
+                                                                     parts.ignore_merges, source));
     t->bpe_ = std::make_unique<ByteBpeModel>(std::move(model));
     auto pre = PreTokenizer::Create(parts.pre);
     if (!pre.ok()) return Status(pre.status().code(), source + ": " + pre.status().message());
@@ -53,8 +51,7 @@ std::string_view Tokenizer::TokenText(int32_t id) const {
   return vocab_.tokens[id];
 }
 
-void Tokenizer::EncodeText(std::string_view text, bool at_start,
-                           std::vector<int32_t>* out) const {
+void Tokenizer::EncodeText(std::string_view text, bool at_start, std::vector<int32_t>* out) const {
   std::string normalized;
   if (nfc_) {
     normalized = NormalizeNfc(text);

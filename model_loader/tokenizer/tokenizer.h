@@ -41,12 +41,12 @@ class Tokenizer {
   struct Parts {
     TokenizerKind kind = TokenizerKind::kSentencePiece;
     Vocab vocab;
-    bool add_dummy_prefix = true;            // SentencePiece only
-    bool byte_fallback = true;               // SentencePiece only: <0xNN> for unknown chars
-    std::vector<std::string> merges;         // byte-level BPE only, in rank order
-    PreTokenizerConfig pre;                  // byte-level BPE only
-    bool ignore_merges = false;              // byte-level BPE only
-    bool nfc = false;                        // NFC-normalize input (tokenizer.json "NFC")
+    bool add_dummy_prefix = true;     // SentencePiece only
+    bool byte_fallback = true;        // SentencePiece only: <0xNN> for unknown chars
+    std::vector<std::string> merges;  // byte-level BPE only, in rank order
+    PreTokenizerConfig pre;           // byte-level BPE only
+    bool ignore_merges = false;       // byte-level BPE only
+    bool nfc = false;                 // NFC-normalize input (tokenizer.json "NFC")
   };
   static Result<std::unique_ptr<Tokenizer>> FromParts(Parts parts, const std::string& source);
 

@@ -10,13 +10,16 @@ Utf8Step DecodeUtf8(std::string_view s, size_t pos) {
   // The allowed range of the second byte rules out overlongs, surrogates and > U+10FFFF.
   uint8_t lo = 0x80, hi = 0xBF;
   if (b0 >= 0xC2 && b0 <= 0xDF) {
-    need = 1; cp = b0 & 0x1F;
+    need = 1;
+    cp = b0 & 0x1F;
   } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    need = 2; cp = b0 & 0x0F;
+    need = 2;
+    cp = b0 & 0x0F;
     if (b0 == 0xE0) lo = 0xA0;
     if (b0 == 0xED) hi = 0x9F;
   } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    need = 3; cp = b0 & 0x07;
+    need = 3;
+    cp = b0 & 0x07;
     if (b0 == 0xF0) lo = 0x90;
     if (b0 == 0xF4) hi = 0x8F;
   } else {

@@ -15,7 +15,7 @@ inline constexpr char32_t kReplacementChar = 0xFFFD;
 // Outcome of decoding one code point at a position.
 struct Utf8Step {
   enum Kind : uint8_t { kValid, kInvalid, kTruncated } kind;
-  size_t length;   // bytes consumed (kInvalid: the maximal invalid subpart; kTruncated: to end)
+  size_t length;  // bytes consumed (kInvalid: the maximal invalid subpart; kTruncated: to end)
   char32_t code_point;  // valid only for kValid
 };
 

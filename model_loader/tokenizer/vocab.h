@@ -17,11 +17,11 @@ namespace hearth::tokenizer {
 enum class TokenType : uint8_t {
   kNormal = 1,
   kUnknown = 2,
-  kControl = 3,       // BOS/EOS/chat markers: matched in text only when parse_special is set
-  kUserDefined = 4,   // always matched in text as one token (SentencePiece user symbols,
-                      // HF added tokens that are not special)
+  kControl = 3,      // BOS/EOS/chat markers: matched in text only when parse_special is set
+  kUserDefined = 4,  // always matched in text as one token (SentencePiece user symbols,
+                     // HF added tokens that are not special)
   kUnused = 5,
-  kByte = 6,          // <0xNN> byte-fallback pieces
+  kByte = 6,  // <0xNN> byte-fallback pieces
 };
 
 struct Vocab {

@@ -41,8 +41,7 @@ TEST_P(VocabVectors, MatchLlamaCppVectors) {
 
 INSTANTIATE_TEST_SUITE_P(Supported, VocabVectors,
                          ::testing::Values("llama-spm", "phi-3", "gpt-2", "mpt", "falcon",
-                                           "deepseek-llm", "deepseek-coder", "starcoder",
-                                           "refact"),
+                                           "deepseek-llm", "deepseek-coder", "starcoder", "refact"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n) c = (c == '-') ? '_' : c;
@@ -231,7 +230,9 @@ class GgufWriter {
 void AddSpmVocab(GgufWriter& w, bool with_scores = true, bool with_types = true) {
   w.String("tokenizer.ggml.model", "llama");
   w.Strings("tokenizer.ggml.tokens",
-            {"<unk>", "<s>", "</s>", "<0x61>", "<0x62>", "\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a"});
+            {"<unk>", "<s>", "</s>", "<0x61>", "<0x62>", "\xE2\x96\x81", "a", "b",
+             "\xE2\x96\x81"
+             "a"});
   if (with_scores) w.Floats("tokenizer.ggml.scores", {0, 0, 0, 0, 0, -1, -2, -3, -0.5f});
   if (with_types) w.Ints("tokenizer.ggml.token_type", {2, 3, 3, 6, 6, 1, 1, 1, 1});
 }

@@ -3,9 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/support/test_support.h"
 
@@ -44,7 +43,8 @@ std::vector<std::vector<int32_t>> LoadOracleIds(const std::string& name) {
 }
 
 std::vector<VocabVector> LoadVocabVectors(const std::string& name) {
-  const std::string base = hearth::testing::TestDataPath("llama-vocab/ggml-vocab-" + name + ".gguf");
+  const std::string base =
+      hearth::testing::TestDataPath("llama-vocab/ggml-vocab-" + name + ".gguf");
   const std::string inp = ReadFileOrDie(base + ".inp");
   const std::string out = ReadFileOrDie(base + ".out");
   const std::string sep = "\n__ggml_vocab_test__\n";

@@ -19,8 +19,7 @@ using testing::Escape;
 using testing::IdsToString;
 
 const std::string& ModelPath() {
-  static const std::string path =
-      hearth::testing::TestDataPath("llama2-tokenizer/tokenizer.model");
+  static const std::string path = hearth::testing::TestDataPath("llama2-tokenizer/tokenizer.model");
   return path;
 }
 
@@ -28,8 +27,9 @@ const std::string& ModelPath() {
 // pieces), byte fallback for characters outside the 32000 pieces, and control-token texts.
 std::vector<std::string> SpmCorpus() {
   std::vector<std::string> corpus = testing::LoadCorpus();
-  const char* extra[] = {"", " ", "  ", "   a", "a   ", "\n", " \n", "▁", "▁▁▁", "<s>", "</s>",
-                         "<unk>", "<0x41>", "𝔘", "ꙮ", "\x7f", "\x01\x02", "a\tb", "🦙🦙🦙"};
+  const char* extra[] = {"",  " ",    "  ",       "   a", "a   ",        "\n",     " \n",
+                         "▁", "▁▁▁",  "<s>",      "</s>", "<unk>",       "<0x41>", "𝔘",
+                         "ꙮ", "\x7f", "\x01\x02", "a\tb", "🦙🦙🦙"};
   for (const char* s : extra) corpus.push_back(s);
   return corpus;
 }
@@ -47,8 +47,8 @@ void ExpectLikeSentencePiece(const Tokenizer& ours, const char* label) {
     const std::vector<int32_t> expected(expected_int.begin(), expected_int.end());
     const auto ids = ours.Encode(s, /*add_special=*/false, /*parse_special=*/false);
     if (ids != expected && ++mismatches <= 10) {
-      ADD_FAILURE() << label << " '" << Escape(s) << "'\n  ours " << IdsToString(ids)
-                    << "\n  spm  " << IdsToString(expected);
+      ADD_FAILURE() << label << " '" << Escape(s) << "'\n  ours " << IdsToString(ids) << "\n  spm  "
+                    << IdsToString(expected);
     }
     std::string expected_text;
     ASSERT_TRUE(sp.Decode(expected_int, &expected_text).ok());
@@ -68,8 +68,8 @@ TEST(SpmOracle, TokenizerModelMatchesLibSentencePiece) {
 
 #ifdef HEARTH_TOKENIZER_HAS_GGUF
 TEST(SpmOracle, LlamaSpmGgufMatchesLibSentencePiece) {
-  auto file = gguf::GgufFile::Open(
-      hearth::testing::TestDataPath("llama-vocab/ggml-vocab-llama-spm.gguf"));
+  auto file =
+      gguf::GgufFile::Open(hearth::testing::TestDataPath("llama-vocab/ggml-vocab-llama-spm.gguf"));
   ASSERT_TRUE(file.ok()) << file.status().ToString();
   auto tok = Tokenizer::FromGguf(**file);
   ASSERT_TRUE(tok.ok()) << tok.status().ToString();

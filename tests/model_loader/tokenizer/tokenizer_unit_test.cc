@@ -69,9 +69,11 @@ std::unique_ptr<Tokenizer> Tiny() {
 TEST(Utf8, SanitizeReplacesMaximalSubparts) {
   // Expected values are what Python's bytes.decode("utf-8", "replace") gives.
   EXPECT_EQ(SanitizeUtf8("abc"), "abc");
-  EXPECT_EQ(SanitizeUtf8("a\xFF" "b"), "a" + kFffd + "b");
-  EXPECT_EQ(SanitizeUtf8("\xE0\x80"), kFffd + kFffd);          // overlong lead, then stray
-  EXPECT_EQ(SanitizeUtf8("\xF0\x9F\x98"), kFffd);              // truncated 4-byte sequence
+  EXPECT_EQ(SanitizeUtf8("a\xFF"
+                         "b"),
+            "a" + kFffd + "b");
+  EXPECT_EQ(SanitizeUtf8("\xE0\x80"), kFffd + kFffd);              // overlong lead, then stray
+  EXPECT_EQ(SanitizeUtf8("\xF0\x9F\x98"), kFffd);                  // truncated 4-byte sequence
   EXPECT_EQ(SanitizeUtf8("\xED\xA0\x80"), kFffd + kFffd + kFffd);  // a surrogate
   EXPECT_EQ(SanitizeUtf8("\xF4\x90\x80\x80"), kFffd + kFffd + kFffd + kFffd);  // > U+10FFFF
   EXPECT_EQ(SanitizeUtf8("\xC3\xA9\xC3"), "\xC3\xA9" + kFffd);
@@ -82,8 +84,8 @@ TEST(Utf8, SanitizeReplacesMaximalSubparts) {
 TEST(Utf8, CompletePrefixHoldsBackOnlyATruncatedTail) {
   EXPECT_EQ(CompleteUtf8Prefix("ab"), 2u);
   EXPECT_EQ(CompleteUtf8Prefix("a\xF0\x9F"), 1u);
-  EXPECT_EQ(CompleteUtf8Prefix("a\xFF"), 2u);          // invalid, can never complete: emit
-  EXPECT_EQ(CompleteUtf8Prefix("\xE0\x80"), 2u);       // invalid second byte: emit both
+  EXPECT_EQ(CompleteUtf8Prefix("a\xFF"), 2u);     // invalid, can never complete: emit
+  EXPECT_EQ(CompleteUtf8Prefix("\xE0\x80"), 2u);  // invalid second byte: emit both
   EXPECT_EQ(CompleteUtf8Prefix("\xF0\x9F\xA6\x99"), 4u);
 }
 
@@ -94,8 +96,7 @@ TEST(SentencePiece, DummyPrefixAndBos) {
   ASSERT_NE(tok, nullptr);
   // Values from tests/data/llama-vocab/README.md (llama-spm).
   EXPECT_EQ(tok->Encode("Hello world", false, false), (std::vector<int32_t>{15043, 3186}));
-  EXPECT_EQ(tok->Encode(" Hello world", false, false),
-            (std::vector<int32_t>{29871, 15043, 3186}));
+  EXPECT_EQ(tok->Encode(" Hello world", false, false), (std::vector<int32_t>{29871, 15043, 3186}));
   EXPECT_EQ(tok->Encode("Hello world", true, false), (std::vector<int32_t>{1, 15043, 3186}));
   EXPECT_EQ(tok->Decode(std::vector<int32_t>{1, 15043, 3186}, true), "Hello world");
   EXPECT_EQ(tok->Decode(std::vector<int32_t>{29871, 15043, 3186}, true), " Hello world");
@@ -165,14 +166,14 @@ TEST(StreamDecoder, HoldsPartialCharactersAndTheLeadingSpace) {
   auto tok = Llama2();
   ASSERT_NE(tok, nullptr);
   StreamDecoder stream(*tok, /*skip_special=*/true);
-  EXPECT_EQ(stream.Push(1), "");              // BOS
-  EXPECT_EQ(stream.Push(15043), "Hello");     // "▁Hello": the dummy prefix is dropped
-  EXPECT_EQ(stream.Push(3186), " world");     // later spaces stay
-  EXPECT_EQ(stream.Push(3 + 0xF0), "");       // 🦙 as four byte pieces
+  EXPECT_EQ(stream.Push(1), "");           // BOS
+  EXPECT_EQ(stream.Push(15043), "Hello");  // "▁Hello": the dummy prefix is dropped
+  EXPECT_EQ(stream.Push(3186), " world");  // later spaces stay
+  EXPECT_EQ(stream.Push(3 + 0xF0), "");    // 🦙 as four byte pieces
   EXPECT_EQ(stream.Push(3 + 0x9F), "");
   EXPECT_EQ(stream.Push(3 + 0xA6), "");
   EXPECT_EQ(stream.Push(3 + 0x99), "\xF0\x9F\xA6\x99");
-  EXPECT_EQ(stream.Push(3 + 0xE2), "");       // a truncated sequence at the end
+  EXPECT_EQ(stream.Push(3 + 0xE2), "");  // a truncated sequence at the end
   EXPECT_EQ(stream.Flush(), kFffd);
 }
 
@@ -190,7 +191,9 @@ TEST(StreamDecoder, InvalidByteSequencesMatchDecode) {
     return -1;
   };
   const std::vector<std::vector<uint8_t>> cases = {
-      {0xF0, 0x9F, 0x41}, {0xFF}, {0xE0, 0x80, 0x41}, {0xC3}, {0x80, 0x80}, {0xF0, 0x9F, 0xA6},
+      {0xF0, 0x9F, 0x41}, {0xFF},
+      {0xE0, 0x80, 0x41}, {0xC3},
+      {0x80, 0x80},       {0xF0, 0x9F, 0xA6},
       {0xED, 0xA0, 0x80}, {0x41, 0xC3, 0xA9, 0xE2, 0x82}};
   for (const auto& bytes : cases) {
     std::vector<int32_t> ids;
@@ -280,8 +283,8 @@ TEST(LoadErrors, InconsistentVocabularies) {
 }
 
 TEST(LoadErrors, TruncatedAndCorruptSentencePieceModels) {
-  const std::string model = testing::ReadFileOrDie(
-      hearth::testing::TestDataPath("llama2-tokenizer/tokenizer.model"));
+  const std::string model =
+      testing::ReadFileOrDie(hearth::testing::TestDataPath("llama2-tokenizer/tokenizer.model"));
   ASSERT_GT(model.size(), 1000u);
   // Every cut inside the first pieces and a spread of later ones: an error or a valid prefix of
   // pieces, never a crash.
@@ -316,10 +319,14 @@ TEST(LoadErrors, BadTokenizerJson) {
   EXPECT_EQ(write(R"({"model": {"type": "WordPiece"}})").status().code(),
             StatusCode::kUnimplemented);
   EXPECT_EQ(write(R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 5}, "merges": []},
-                      "pre_tokenizer": {"type": "ByteLevel"}})").status().code(),
+                      "pre_tokenizer": {"type": "ByteLevel"}})")
+                .status()
+                .code(),
             StatusCode::kInvalidArgument);  // ids not contiguous
   EXPECT_EQ(write(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
-                      "pre_tokenizer": {"type": "Whitespace"}})").status().code(),
+                      "pre_tokenizer": {"type": "Whitespace"}})")
+                .status()
+                .code(),
             StatusCode::kUnimplemented);
   std::filesystem::remove_all(dir);
 }
