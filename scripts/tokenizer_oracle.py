@@ -85,23 +85,24 @@ def oracles():
 
 # ---- the corpus ----------------------------------------------------------------------------
 FRAGMENTS = [
-    "Hello world", " Hello World", "hello", "HELLO", "The quick brown fox jumps over the lazy dog.",
-    "I'm", "you're", "it's", "They'VE", "we'll", "he'd", "DON'T", "'s", "o'clock",
-    "def f(x):\n    return x ** 2\n", "int main() {\n\treturn 0;\n}", "for (i=0;i<n;++i) a[i]+=b[i];",
-    '{"key": [1, 2.5, null, true], "k2": "v"}', "<div class=\"x\">&amp;</div>", "#include <vector>",
-    "SELECT * FROM t WHERE a >= 10 AND b != 'x';", "x = y if z else w  # comment", "$HOME/~user",
-    "Привет, мир! Как дела?", "Γειά σου Κόσμε", "مرحبا بالعالم", "שלום עולם", "नमस्ते दुनिया",
-    "สวัสดีชาวโลก", "ព្រះរាជាណាចក្រកម្ពុជា", "你好，世界！", "こんにちは世界、カタカナ", "안녕하세요 세계",
-    "Tiếng Việt có dấu", "Cửa Việt", "e\u0301", "Ame\u0301lie", "n\u0303o", "Å", "A\u030a", "ﬁ ligature",
-    "Ｆｕｌｌｗｉｄｔｈ　ｔｅｘｔ", "ÀÉÎÕÜ àéîõü ß ÿ", "Ελληνικά ΆΈΉ", "ḀḁẞṠ", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "𐐀𐐨",
-    "🦙", "😀😃😄", "👩‍👩‍👧‍👦", "🇫🇷🇯🇵", "👍🏽", "❤️", "🏳️‍🌈", "✨ sparkle", "¯\\_(ツ)_/¯",
-    "3", "33", "333", "3333", "1234567890", "3.14159", "1,000,000", "٣٤٥", "²³¹", "½¼¾", "Ⅻ", "0x1F",
-    " ", "  ", "   ", "\t", "\t\t", "\n", "\n\n", "\r\n", " \n ", "\u00a0", "\u3000", "\u2003\u2009",
-    "\u200b", "\u00ad", "\x85", "\x0b\x0c", "  \t \n\n  ", "end.   ", "    indented",
-    "...", "!!!", "?!", "--", "—", "–", "“quoted”", "«guillemets»", "‘single’", "…", "•", "§¶©®™",
-    "€100 £50 ¥3000 ₹", "a+b=c", "x^2", "|pipe|", "`code`", "~tilde~", "<=>", "@user #tag",
-    "https://example.com/path?q=1&r=2", "user@example.com", "C:\\Windows\\System32",
-    "<s>", "</s>", "<unk>", "<|endoftext|>", "<|im_start|>", "[INST]", "▁", "▁▁", "<0x0A>",
+    'Hello world', ' Hello World', 'hello', 'HELLO',
+    'The quick brown fox jumps over the lazy dog.', "I'm", "you're", "it's", "They'VE", "we'll",
+    "he'd", "DON'T", "'s", "o'clock", 'def f(x):\n    return x ** 2\n',
+    'int main() {\n\treturn 0;\n}', 'for (i=0;i<n;++i) a[i]+=b[i];',
+    '{"key": [1, 2.5, null, true], "k2": "v"}', '<div class="x">&amp;</div>', '#include <vector>',
+    "SELECT * FROM t WHERE a >= 10 AND b != 'x';", 'x = y if z else w  # comment', '$HOME/~user',
+    'Привет, мир! Как дела?', 'Γειά σου Κόσμε', 'مرحبا بالعالم', 'שלום עולם', 'नमस्ते दुनिया',
+    'สวัสดีชาวโลก', 'ព្រះរាជាណាចក្រកម្ពុជា', '你好，世界！', 'こんにちは世界、カタカナ', '안녕하세요 세계',
+    'Tiếng Việt có dấu', 'Cửa Việt', 'é', 'Amélie', 'ño', 'Å', 'Å', 'ﬁ ligature',
+    'Ｆｕｌｌｗｉｄｔｈ\u3000ｔｅｘｔ', 'ÀÉÎÕÜ àéîõü ß ÿ', 'Ελληνικά ΆΈΉ', 'ḀḁẞṠ', '𝔘𝔫𝔦𝔠𝔬𝔡𝔢', '𐐀𐐨', '🦙', '😀😃😄',
+    '👩\u200d👩\u200d👧\u200d👦', '🇫🇷🇯🇵', '👍🏽', '❤️', '🏳️\u200d🌈', '✨ sparkle', '¯\\_(ツ)_/¯', '3',
+    '33', '333', '3333', '1234567890', '3.14159', '1,000,000', '٣٤٥', '²³¹', '½¼¾', 'Ⅻ', '0x1F',
+    ' ', '  ', '   ', '\t', '\t\t', '\n', '\n\n', '\r\n', ' \n ', '\xa0', '\u3000', '\u2003\u2009',
+    '\u200b', '\xad', '\x85', '\x0b\x0c', '  \t \n\n  ', 'end.   ', '    indented', '...', '!!!',
+    '?!', '--', '—', '–', '“quoted”', '«guillemets»', '‘single’', '…', '•', '§¶©®™',
+    '€100 £50 ¥3000 ₹', 'a+b=c', 'x^2', '|pipe|', '`code`', '~tilde~', '<=>', '@user #tag',
+    'https://example.com/path?q=1&r=2', 'user@example.com', 'C:\\Windows\\System32', '<s>', '</s>',
+    '<unk>', '<|endoftext|>', '<|im_start|>', '[INST]', '▁', '▁▁', '<0x0A>',
 ]
 SEPARATORS = ["", " ", "  ", "\n", "\t", ", ", ". ", " - ", "\n\n", "\u00a0", ""]
 RANGES = [(0x20, 0x7E), (0xA0, 0x24F), (0x370, 0x3FF), (0x400, 0x4FF), (0x530, 0x58F),
@@ -133,7 +134,9 @@ def make_strings(count=1200, seed=20261122):
         elif kind < 0.75:
             s = random_chars(rng, rng.randint(1, 24))
         elif kind < 0.85:
-            s = " " * rng.randint(1, 12) + rng.choice(FRAGMENTS) + rng.choice(["", " " * rng.randint(1, 9), "\n" * rng.randint(1, 4)])
+            lead = " " * rng.randint(1, 12)
+            body = rng.choice(FRAGMENTS)
+            s = lead + body + rng.choice(["", " " * rng.randint(1, 9), "\n" * rng.randint(1, 4)])
         elif kind < 0.93:
             s = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 20)))
             s = rng.choice(["", " ", "x", "v"]) + s + rng.choice(["", " ", "px", "."])

@@ -3,7 +3,9 @@
 // linear-time behaviour on 1M-character prompts.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 
 #include "model_loader/tokenizer/byte_bpe_model.h"
@@ -329,6 +331,32 @@ TEST(LoadErrors, BadTokenizerJson) {
                 .code(),
             StatusCode::kUnimplemented);
   std::filesystem::remove_all(dir);
+}
+
+// Encode is const and shares no mutable state across threads (PCRE2 scratch is thread-local).
+TEST(Threads, ConcurrentEncodesAgree) {
+  auto spm = Llama2();
+  auto bpe = Tiny();
+  ASSERT_NE(spm, nullptr);
+  ASSERT_NE(bpe, nullptr);
+  const auto corpus = testing::LoadCorpus();
+  std::vector<std::vector<int32_t>> expected;
+  for (const auto& s : corpus) {
+    expected.push_back(spm->Encode(s, true, true));
+    expected.push_back(bpe->Encode(s, true, true));
+  }
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (size_t i = 0; i < corpus.size(); ++i) {
+        if (spm->Encode(corpus[i], true, true) != expected[2 * i]) ++mismatches;
+        if (bpe->Encode(corpus[i], true, true) != expected[2 * i + 1]) ++mismatches;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 // ---- long inputs: linear time, no deep recursion ---------------------------------------------
