@@ -36,7 +36,7 @@ def main():
         line = line.replace("\n", " ")
         lines.append(line)
         total += len(line.encode("utf-8")) + 1
-    with open(out, "w", encoding="utf-8") as f:
+    with open(out, "w", encoding="utf-8", newline="") as f:
         f.write("\n".join(lines) + "\n")
 
 

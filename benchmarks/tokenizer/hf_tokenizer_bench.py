@@ -86,7 +86,7 @@ def gpt2_json():
 
 
 def main():
-    with open(sys.argv[1], encoding="utf-8") as f:
+    with open(sys.argv[1], encoding="utf-8", newline="") as f:  # keep lone \r as is
         lines = f.read().split("\n")
     nbytes = sum(len(l.encode("utf-8")) + 1 for l in lines)
     for name, build in [("spm", spm_json), ("gpt2", gpt2_json),
