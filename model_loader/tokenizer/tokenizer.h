@@ -97,15 +97,18 @@ class Tokenizer {
 // Tokenizer::Decode of the same ids.
 class StreamDecoder {
  public:
-  StreamDecoder(const Tokenizer& tokenizer, bool skip_special)
-      : tokenizer_(tokenizer), skip_special_(skip_special) {}
+  // `sequence_start`: the ids begin the sequence, so a SentencePiece dummy-prefix space on the
+  // first text token is dropped (as Decode does). Pass false when streaming tokens generated
+  // after a prompt, whose leading spaces are real.
+  StreamDecoder(const Tokenizer& tokenizer, bool skip_special, bool sequence_start = true)
+      : tokenizer_(tokenizer), skip_special_(skip_special), first_text_(sequence_start) {}
   std::string Push(int32_t id);
   std::string Flush();
 
  private:
   const Tokenizer& tokenizer_;
   bool skip_special_;
-  bool first_text_ = true;
+  bool first_text_;
   std::string pending_;  // bytes of an incomplete UTF-8 sequence
 };
 

@@ -179,6 +179,16 @@ TEST(StreamDecoder, HoldsPartialCharactersAndTheLeadingSpace) {
   EXPECT_EQ(stream.Flush(), kFffd);
 }
 
+TEST(StreamDecoder, ContinuationKeepsTheLeadingSpace) {
+  auto tok = Llama2();
+  ASSERT_NE(tok, nullptr);
+  // Tokens generated after a prompt: "▁world" is " world", not the start of a sequence.
+  StreamDecoder stream(*tok, /*skip_special=*/true, /*sequence_start=*/false);
+  EXPECT_EQ(stream.Push(3186), " world");
+  EXPECT_EQ(stream.Push(2), "");  // EOS skipped
+  EXPECT_EQ(stream.Flush(), "");
+}
+
 TEST(StreamDecoder, InvalidByteSequencesMatchDecode) {
   auto tok = Tiny();
   ASSERT_NE(tok, nullptr);
