@@ -98,9 +98,24 @@ std::string TokenContent(const Json& j) {
   return {};
 }
 
+Result<std::unique_ptr<Tokenizer>> LoadHfDir(const std::string& path);
+
 }  // namespace
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::FromHfDir(const std::string& path) {
+  // nlohmann's typed accessors (value(), get()) throw on a field of an unexpected type; a
+  // malformed file must be an error, not a crash.
+  try {
+    return LoadHfDir(path);
+  } catch (const nlohmann::json::exception& e) {
+    return InvalidArgumentError(path +
+                                ": malformed tokenizer.json/tokenizer_config.json: " + e.what());
+  }
+}
+
+namespace {
+
+Result<std::unique_ptr<Tokenizer>> LoadHfDir(const std::string& path) {
   fs::path json_path = path;
   std::error_code ec;
   if (fs::is_directory(json_path, ec)) json_path /= "tokenizer.json";
@@ -120,7 +135,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromHfDir(const std::string& path)
     return InvalidArgumentError(src + ": model.merges is missing or not an array");
   }
 
-  Parts parts;
+  Tokenizer::Parts parts;
   parts.kind = TokenizerKind::kByteLevelBpe;
   parts.ignore_merges = model.value("ignore_merges", false);
   std::map<int64_t, std::pair<std::string, TokenType>> by_id;
@@ -230,7 +245,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromHfDir(const std::string& path)
       v.add_eos = c["add_eos_token"];
     }
   }
-  return FromParts(std::move(parts), src);
+  return Tokenizer::FromParts(std::move(parts), src);
 }
 
+}  // namespace
 }  // namespace hearth::tokenizer

@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <filesystem>
-#include <thread>
 #include <fstream>
+#include <thread>
 
 #include "model_loader/tokenizer/byte_bpe_model.h"
 #include "model_loader/tokenizer/pre_tokenizer.h"
@@ -340,6 +340,17 @@ TEST(LoadErrors, BadTokenizerJson) {
                 .status()
                 .code(),
             StatusCode::kUnimplemented);
+  // Fields of the wrong JSON type are errors, not exceptions.
+  EXPECT_EQ(write(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [],
+                      "ignore_merges": "yes"}, "pre_tokenizer": {"type": "ByteLevel"}})")
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(write(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+                      "pre_tokenizer": {"type": "Split", "behavior": 5}})")
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
   std::filesystem::remove_all(dir);
 }
 
