@@ -3,13 +3,47 @@
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "kernels/core/check.h"
 
 namespace hearth::tokenizer {
 
+namespace {
+
+std::string NormalizeChunk(std::string_view text);
+
+// ICU takes int32 lengths: huge inputs go through in pieces cut just before an ASCII byte, which
+// is always an NFC boundary (no canonical composition has an ASCII second element).
+constexpr size_t kMaxChunk = size_t{64} << 20;
+
+}  // namespace
+
 std::string NormalizeNfc(std::string_view text) {
+  if (text.size() <= kMaxChunk) return NormalizeChunk(text);
+  std::string out;
+  while (!text.empty()) {
+    size_t cut = std::min(text.size(), kMaxChunk);
+    if (cut < text.size()) {
+      size_t ascii = cut;
+      while (ascii > 0 && static_cast<unsigned char>(text[ascii]) >= 0x80) --ascii;
+      // No ASCII at all: cut at a code point boundary (NFC may differ there; never seen).
+      if (ascii == 0) {
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+      } else {
+        cut = ascii;
+      }
+    }
+    out += NormalizeChunk(text.substr(0, cut));
+    text.remove_prefix(cut);
+  }
+  return out;
+}
+
+namespace {
+
+std::string NormalizeChunk(std::string_view text) {
   bool ascii = true;
   for (const char c : text) ascii &= static_cast<unsigned char>(c) < 0x80;
   if (ascii) return std::string(text);
@@ -40,5 +74,7 @@ std::string NormalizeNfc(std::string_view text) {
   out.resize(out_len);
   return out;
 }
+
+}  // namespace
 
 }  // namespace hearth::tokenizer
