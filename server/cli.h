@@ -9,5 +9,6 @@ class App;
 namespace hearth::cli {
 
 void AddVersionCommand(CLI::App& app, int* exit_code);
+void AddInspectCommand(CLI::App& app, int* exit_code);
 
 }  // namespace hearth::cli

@@ -22,6 +22,7 @@
 //   seq_lens         int32 [num_seqs]      tokens of sequence i in the cache after this step's
 //                                          writes (context + this step's tokens)
 //   positions        int32 [num_tokens]    absolute position of each token (RoPE, causal mask)
+//   slot_mapping     int64 [num_tokens]    cache slot of each token (see Slots), negative = padding
 // The new tokens of sequence i are its last (query_start_loc[i+1] - query_start_loc[i]) tokens,
 // so query token j of sequence i (0-based in its chunk) sits at position
 // seq_lens[i] - q_len_i + j and attends to cache positions [0, that position].

@@ -9,12 +9,17 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include "kernels/core/dtype.h"
 #include "kernels/core/status.h"
+
+namespace hearth {
+class MappedFile;
+}
 
 namespace hearth::gguf {
 
@@ -86,11 +91,14 @@ class GgufFile {
   std::string path_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
-  void* mapping_ = nullptr;  // owned mmap, or null for FromBuffer
+  std::unique_ptr<MappedFile> mapping_;  // owned mmap, or null for FromBuffer
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   std::vector<std::pair<std::string, Value>> metadata_;
   std::vector<TensorInfo> tensors_;
+  // Name -> index into metadata_ / tensors_ (files may hold thousands of tensors).
+  std::unordered_map<std::string, size_t> metadata_index_;
+  std::unordered_map<std::string, size_t> tensor_index_;
   friend class GgufParser;
 };
 

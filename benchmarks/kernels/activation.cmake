@@ -1,0 +1,2 @@
+add_executable(bench_activation ${CMAKE_CURRENT_LIST_DIR}/bench_activation.cu)
+target_link_libraries(bench_activation PRIVATE hearth_activation hearth_bench_ceiling)

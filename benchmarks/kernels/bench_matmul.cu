@@ -1,0 +1,106 @@
+// Matmul benchmark: every weight type through the kernel SelectMatmulKernel picks, for the Llama-3
+// 8B-like shapes (n x k) 4096x4096, 14336x4096 (gate/up), 4096x14336 (down) at 1, 8, 512 and
+// 4096 tokens, bf16 activations. gbps = weight bytes / time (the bound for few tokens), tflops =
+// 2 * num_tokens * n * k / time.
+//   bench_matmul [--quick] [TYPE...]     e.g. bench_matmul Q4_K Q6_K Q8_0
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "benchmarks/kernels/ceiling.h"
+#include "kernels/matmul/matmul.h"
+#include "tests/kernels/quant/random_blocks.h"
+
+namespace {
+
+using hearth::DType;
+
+#define BENCH_CHECK_CUDA(stmt)                                                \
+  do {                                                                        \
+    const cudaError_t e_ = (stmt);                                            \
+    if (e_ != cudaSuccess) {                                                  \
+      std::fprintf(stderr, "%s failed: %s\n", #stmt, cudaGetErrorString(e_)); \
+      std::exit(1);                                                           \
+    }                                                                         \
+  } while (0)
+
+struct Shape {
+  int n, k;
+};
+constexpr Shape kShapes[] = {{4096, 4096}, {14336, 4096}, {4096, 14336}};
+constexpr int kTokens[] = {1, 8, 512, 4096};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::vector<DType> types;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (auto t = hearth::DTypeFromName(argv[i])) {
+      types.push_back(*t);
+    } else {
+      std::fprintf(stderr, "unknown argument %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (types.empty()) {
+    types = {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0, DType::kBF16, DType::kQ4_0, DType::kQ4_1,
+             DType::kQ5_0, DType::kQ5_1, DType::kQ2_K, DType::kQ3_K, DType::kQ5_K, DType::kF16};
+  }
+  const hearth::bench::Ceilings ceilings = hearth::bench::MeasureCeilings(true);
+  auto mm = hearth::GpuMatmul::Create();
+  if (!mm.ok()) {
+    std::fprintf(stderr, "%s\n", mm.status().ToString().c_str());
+    return 1;
+  }
+  const int64_t max_elems = int64_t{4096} * 14336;
+  const int max_tokens = quick ? 512 : 4096;
+  void *dw, *dx, *dy;
+  BENCH_CHECK_CUDA(cudaMalloc(&dx, int64_t{max_tokens} * 14336 * 2));
+  BENCH_CHECK_CUDA(cudaMalloc(&dy, int64_t{max_tokens} * 14336 * 2));
+  BENCH_CHECK_CUDA(cudaMemset(dx, 0x3c, int64_t{max_tokens} * 14336 * 2));  // ~0.01 in bf16
+  if (!(*mm)->Reserve(max_elems).ok()) return 1;
+
+  for (DType type : types) {
+    const std::string tname(hearth::DTypeName(type));
+    const std::vector<uint8_t> w = hearth::testing::RandomWeights(type, max_elems, 42);
+    BENCH_CHECK_CUDA(cudaMalloc(&dw, w.size()));
+    BENCH_CHECK_CUDA(cudaMemcpy(dw, w.data(), w.size(), cudaMemcpyHostToDevice));
+    const DType act = type == DType::kF16 ? DType::kF16 : DType::kBF16;
+    for (const Shape& s : kShapes) {
+      const int64_t w_bytes = *hearth::DTypeBytes(type, int64_t{s.n} * s.k);
+      for (int num_tokens : kTokens) {
+        if (num_tokens > max_tokens) continue;
+        const hearth::MatmulKernel kernel = hearth::SelectMatmulKernel(type, num_tokens, s.n, s.k);
+        hearth::Status status;
+        const double us = hearth::bench::TimeUs([&](cudaStream_t stream) {
+          const hearth::Status st =
+              (*mm)->Run(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k, stream);
+          if (!st.ok()) status = st;
+        });
+        if (!status.ok()) {
+          std::fprintf(stderr, "%s n=%d k=%d t=%d: %s\n", tname.c_str(), s.n, s.k, num_tokens,
+                       status.ToString().c_str());
+          continue;
+        }
+        const double gbps = w_bytes / (us * 1e3);
+        const double tflops = 2.0 * num_tokens * s.n * double(s.k) / (us * 1e6);
+        const std::string case_name = "n" + std::to_string(s.n) + "_k" + std::to_string(s.k) +
+                                      "_t" + std::to_string(num_tokens) + "_" +
+                                      std::string(hearth::MatmulKernelName(kernel));
+        // For few tokens the weight read bounds the time; for many, the tensor cores.
+        hearth::bench::PrintResult("matmul", case_name, tname, us, num_tokens <= 8 ? gbps : 0,
+                                   tflops, ceilings);
+      }
+    }
+    BENCH_CHECK_CUDA(cudaFree(dw));
+  }
+  BENCH_CHECK_CUDA(cudaFree(dx));
+  BENCH_CHECK_CUDA(cudaFree(dy));
+  return 0;
+}

@@ -1,0 +1,2 @@
+add_executable(bench_embedding ${CMAKE_CURRENT_LIST_DIR}/bench_embedding.cu)
+target_link_libraries(bench_embedding PRIVATE hearth_embedding hearth_bench_ceiling)

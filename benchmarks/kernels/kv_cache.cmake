@@ -1,0 +1,2 @@
+add_executable(bench_kv_cache ${CMAKE_CURRENT_LIST_DIR}/bench_kv_cache.cu)
+target_link_libraries(bench_kv_cache PRIVATE hearth_kv_cache hearth_bench_ceiling)

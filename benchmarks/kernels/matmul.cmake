@@ -1,0 +1,2 @@
+add_executable(bench_matmul ${CMAKE_CURRENT_SOURCE_DIR}/bench_matmul.cu)
+target_link_libraries(bench_matmul PRIVATE hearth_matmul hearth_bench_ceiling hearth_random_blocks)

@@ -1,0 +1,2 @@
+add_executable(bench_sampling ${CMAKE_CURRENT_LIST_DIR}/bench_sampling.cu)
+target_link_libraries(bench_sampling PRIVATE hearth_sampling hearth_bench_ceiling)

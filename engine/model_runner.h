@@ -1,0 +1,51 @@
+// ModelRunner: executes one engine step (the forward pass of every scheduled token, KV-cache
+// writes included) and samples the next token of every sequence that samples this step.
+// Implementations: the CPU runner (engine/cpu_model_runner.*) and, later, the CUDA runner.
+// The engine thread is the only caller; a runner owns its KV cache and its weights' copies.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/step_plan.h"
+#include "kernels/core/status.h"
+#include "kernels/sampling/sampling_params.h"
+
+namespace hearth::engine {
+
+// Sampling inputs for the sequences that sample this step, in plan.logits_indices order.
+struct SamplingBatch {
+  std::vector<SamplingParams> params;     // [num_sampling]
+  std::vector<int64_t> steps;             // [num_sampling] RNG step counter (tokens generated)
+  // Penalty lists in CSR form (kernels/sampling/sampler.h PenaltyLists); empty = no penalties.
+  std::vector<int32_t> penalty_offsets;   // [num_sampling + 1]
+  std::vector<int32_t> penalty_tokens;
+  std::vector<int32_t> penalty_counts;
+};
+
+struct StepResult {
+  std::vector<int32_t> token_ids;         // [num_sampling]
+  std::vector<float> token_logprobs;      // [num_sampling]
+  std::vector<int32_t> top_ids;           // [num_sampling, kMaxLogprobs], -1 past num_logprobs
+  std::vector<float> top_logprobs;        // [num_sampling, kMaxLogprobs]
+};
+
+class ModelRunner {
+ public:
+  virtual ~ModelRunner() = default;
+
+  virtual int vocab_size() const = 0;
+  // KV-cache capacity (the scheduler's block count) and the block size it was built for.
+  virtual int64_t num_kv_blocks() const = 0;
+  virtual int block_size() const = 0;
+
+  // Runs the step and samples. `sampling` has one entry per plan.logits_indices entry.
+  virtual Status Execute(const StepPlan& plan, const SamplingBatch& sampling,
+                         StepResult* result) = 0;
+
+  // Runs the step and returns float32 logits [logits_indices.size(), vocab_size] instead of
+  // sampling (golden-parity tests, logprob debugging).
+  virtual Status ExecuteLogits(const StepPlan& plan, std::vector<float>* logits) = 0;
+};
+
+}  // namespace hearth::engine

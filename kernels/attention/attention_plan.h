@@ -1,0 +1,72 @@
+// Pure planning functions for the CUDA attention: which kernels run in a step and how decode is
+// split over the KV length. Host-only and unit-tested on the CPU.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "kernels/core/dtype.h"
+
+namespace hearth::attention {
+
+// Decode (one query token per sequence): one CTA per (sequence, kv head, split). With few
+// sequences or long contexts a single pass leaves SMs idle, so the KV range is split
+// (flash-decoding) and a second kernel merges the partial results by their log-sum-exp.
+enum class DecodeKind : uint8_t { kSinglePass, kSplitKv };
+
+struct DecodePlan {
+  DecodeKind kind = DecodeKind::kSinglePass;
+  int num_splits = 1;        // KV partitions per (sequence, kv head); 1 for kSinglePass
+  int tokens_per_split = 0;  // multiple of the block size; covers max_seq_len in num_splits
+};
+
+// CTAs per SM the decode kernel is sized for (128 threads each).
+constexpr int kDecodeTargetCtasPerSm = 8;
+// A split shorter than this costs more in the merge than it gains in parallelism.
+constexpr int kDecodeMinTokensPerSplit = 256;
+constexpr int kDecodeMaxSplits = 64;
+
+// Splits only when num_seqs * num_kv_heads CTAs would fill less than the target occupancy, and
+// never below kDecodeMinTokensPerSplit tokens a split. Inputs must be non-negative; sm_count < 1
+// is treated as 1.
+DecodePlan PlanDecode(int num_seqs, int num_kv_heads, int max_seq_len, int sm_count,
+                      int block_size = 16);
+
+// Workspace bytes the split-KV decode needs for `plan` (0 for kSinglePass): per (work item,
+// head, split) a float partial output of head_dim and a float log-sum-exp.
+int64_t DecodeWorkspaceBytes(const DecodePlan& plan, int num_work_items, int num_heads,
+                             int head_dim);
+
+// Which kernels one step launches. Decode tokens (q_len == 1) go to the decode kernel, every
+// other sequence to the tensor-core prefill kernel; fp32 (validation only) has no tensor-core
+// prefill, so its prefill sequences (and then the whole batch) go through the decode kernel run
+// once per query token (kPerToken).
+enum class PrefillKind : uint8_t { kNone, kTensorCore, kPerToken };
+
+struct StepKernels {
+  bool decode = false;  // decode kernel over the q_len == 1 sequences
+  PrefillKind prefill = PrefillKind::kNone;
+};
+
+// num_decode_seqs: sequences with q_len == 1; num_prefill_seqs: sequences with q_len > 1.
+StepKernels SelectStepKernels(DType dtype, int num_decode_seqs, int num_prefill_seqs);
+
+// Launch geometry (pure, so that it is tested without a GPU).
+struct Grid3 {
+  int64_t x = 1, y = 1, z = 1;
+};
+// Query heads one decode CTA serves: the largest of {8, 4, 2, 1} dividing the GQA group (its
+// K/V loads are shared by those heads).
+int DecodeHeadsPerCta(int group);
+// Decode CTAs: x = work item, y = kv head x head chunk, z = KV split.
+Grid3 DecodeGrid(int num_work_items, int num_kv_heads, int group, int num_splits);
+// Prefill: a CTA holds 64 rows of (query token x query head of one GQA group).
+constexpr int kPrefillRowsPerCta = 64;
+int PrefillTokensPerCta(int group);  // 0 if the group exceeds a CTA
+// Prefill CTAs: x = query tile (of the longest chunk), y = kv head, z = sequence.
+Grid3 PrefillGrid(int max_query_len, int group, int num_kv_heads, int num_seqs);
+
+std::string ToString(const DecodePlan& plan);
+std::string ToString(const StepKernels& k);
+
+}  // namespace hearth::attention

@@ -1,0 +1,45 @@
+// Internal to kernels/matmul: how the fused dequantize + GEMV (matmul_gemv.cu) walks a weight row
+// in chunks of whole blocks, each fetched with 16-byte loads from the 16-byte boundary at or
+// below its start. Host and device share it so that the CPU test (gemv_chunk_test) checks the
+// staging arithmetic the kernel uses.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/quant/block_decode.h"
+
+namespace hearth::gemv_internal {
+
+template <DType T>
+struct ChunkGeometry {
+  using Codec = quant::BlockCodec<T>;
+  static constexpr int kBlocks = (1024 + Codec::kBytes - 1) / Codec::kBytes;  // per chunk
+  static constexpr int kBytes = kBlocks * Codec::kBytes;
+  static constexpr int kVecs = (kBytes + 15) / 16 + 1;  // +1: the chunk may start mid-vector
+  // +1 vector of slack: WordReader may read up to 4 bytes past the last byte it decodes.
+  static constexpr int kVecsPerLane = (kVecs + 1 + 31) / 32;
+  static constexpr int kStageBytes = kVecsPerLane * 32 * 16;  // per warp
+};
+
+struct ChunkSpan {
+  const uint8_t* base;  // 16-byte aligned start of the loads
+  int lead;             // bytes from base to the chunk's first block
+  int num_vecs;         // 16-byte vectors to load
+  int num_blocks;       // blocks in this chunk
+};
+
+// Chunk c of the row at row_ptr (blocks_per_row blocks of T).
+template <DType T>
+HEARTH_HD ChunkSpan ChunkAt(const uint8_t* row_ptr, int c, int blocks_per_row) {
+  using Geo = ChunkGeometry<T>;
+  const uint8_t* start = row_ptr + static_cast<int64_t>(c) * Geo::kBytes;
+  const int left = blocks_per_row - c * Geo::kBlocks;
+  ChunkSpan s;
+  s.num_blocks = left < Geo::kBlocks ? left : Geo::kBlocks;
+  s.base = reinterpret_cast<const uint8_t*>(reinterpret_cast<uintptr_t>(start) & ~uintptr_t{15});
+  s.lead = static_cast<int>(start - s.base);
+  s.num_vecs = (s.lead + s.num_blocks * Geo::Codec::kBytes + 15) / 16;
+  return s;
+}
+
+}  // namespace hearth::gemv_internal

@@ -1,0 +1,87 @@
+// GpuMatmul: runs the kernel SelectMatmulKernel picks, logging each (kernel, weight type) choice
+// once so that no slow path goes unnoticed.
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "kernels/core/cuda_check.h"
+#include "kernels/matmul/cublaslt_gemm.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/quant/dequant.h"
+
+namespace hearth {
+
+struct GpuMatmul::Impl {
+  matmul_internal::CublasLtGemm gemm;
+  void* scratch = nullptr;  // dequantized W for kDequantCublasLt, 2 bytes per element
+  int64_t scratch_elems = 0;
+  std::set<std::pair<MatmulKernel, DType>> logged;
+
+  ~Impl() {
+    if (scratch != nullptr) cudaFree(scratch);
+  }
+};
+
+GpuMatmul::GpuMatmul(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GpuMatmul::~GpuMatmul() = default;
+
+Result<std::unique_ptr<GpuMatmul>> GpuMatmul::Create() {
+  auto impl = std::make_unique<Impl>();
+  HEARTH_RETURN_IF_ERROR(impl->gemm.Init());
+  return std::unique_ptr<GpuMatmul>(new GpuMatmul(std::move(impl)));
+}
+
+Status GpuMatmul::Reserve(int64_t max_weight_elems) {
+  if (max_weight_elems <= impl_->scratch_elems) return Status::Ok();
+  if (impl_->scratch != nullptr) CUDA_CHECK(cudaFree(impl_->scratch));
+  impl_->scratch = nullptr;
+  impl_->scratch_elems = 0;
+  CUDA_CHECK(cudaMalloc(&impl_->scratch, max_weight_elems * 2));
+  impl_->scratch_elems = max_weight_elems;
+  return Status::Ok();
+}
+
+Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
+                      void* y, int num_tokens, int n, int k, cudaStream_t stream) {
+  const MatmulKernel kernel = SelectMatmulKernel(w_type, num_tokens, n, k);
+  if (impl_->logged.insert({kernel, w_type}).second) {
+    std::fprintf(stderr,
+                 "hearth: matmul with %s weights uses kernel %s (from num_tokens=%d n=%d "
+                 "k=%d)\n",
+                 std::string(DTypeName(w_type)).c_str(),
+                 std::string(MatmulKernelName(kernel)).c_str(), num_tokens, n, k);
+  }
+  switch (kernel) {
+    case MatmulKernel::kCublasLt:
+      if (act_type != w_type) {
+        return UnimplementedError("matmul: " + std::string(DTypeName(w_type)) + " weights need " +
+                                  std::string(DTypeName(w_type)) + " activations, got " +
+                                  std::string(DTypeName(act_type)));
+      }
+      return impl_->gemm.Gemm(w_type, w, x, bias, y, num_tokens, n, k, stream);
+    case MatmulKernel::kQuantGemv:
+      return LaunchQuantGemv(w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
+    case MatmulKernel::kDequantCublasLt: {
+      if (act_type != DType::kBF16 && act_type != DType::kF16) {
+        return UnimplementedError(
+            "matmul: more than 8 tokens of " + std::string(DTypeName(w_type)) +
+            " weights need BF16 or F16 activations, got " + std::string(DTypeName(act_type)));
+      }
+      const int64_t elems = static_cast<int64_t>(n) * k;
+      HEARTH_RETURN_IF_ERROR(Reserve(elems));
+      HEARTH_RETURN_IF_ERROR(DequantizeGpu(w_type, w, act_type, impl_->scratch, elems, stream));
+      return impl_->gemm.Gemm(act_type, impl_->scratch, x, bias, y, num_tokens, n, k, stream);
+    }
+    case MatmulKernel::kUnsupported:
+      break;
+  }
+  return UnimplementedError("matmul: no kernel for " + std::string(DTypeName(w_type)) +
+                            " weights with num_tokens=" + std::to_string(num_tokens) +
+                            " n=" + std::to_string(n) + " k=" + std::to_string(k) +
+                            " (k must be a positive multiple of the block size)");
+}
+
+}  // namespace hearth

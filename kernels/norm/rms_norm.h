@@ -1,0 +1,45 @@
+// RMSNorm and fused residual-add + RMSNorm over rows of `hidden` elements:
+//   RmsNorm:          out = x / sqrt(mean(x^2) + eps) * weight
+//   FusedAddRmsNorm:  residual += x;  out = rmsnorm(residual) * weight   (one pass over the row)
+// The weight is float32 on both backends (GGUF stores norm weights as F32; safetensors bf16 norm
+// weights are widened at load, they are tiny). Accumulation is always float32.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/core/dtype.h"
+#include "kernels/core/launch.h"
+#include "kernels/core/status.h"
+#include "kernels/core/stream.h"
+
+namespace hearth {
+
+// ---- CPU twins (float32 activations) --------------------------------------------------------
+Status RmsNormCpu(const float* x,       // [num_tokens, hidden]
+                  const float* weight,  // [hidden]
+                  float* out,           // [num_tokens, hidden]; may alias x
+                  int64_t num_tokens, int hidden, float eps);
+
+Status FusedAddRmsNormCpu(const float* x,       // [num_tokens, hidden]
+                          float* residual,      // [num_tokens, hidden], updated in place
+                          const float* weight,  // [hidden]
+                          float* out,           // [num_tokens, hidden]; may alias x
+                          int64_t num_tokens, int hidden, float eps);
+
+// ---- CUDA (device pointers; activations in `dtype`: F32, F16 or BF16) ------------------------
+Status RmsNorm(DType dtype, const void* x,  // [num_tokens, hidden]
+               const float* weight,         // [hidden]
+               void* out,                   // [num_tokens, hidden]; may alias x
+               int64_t num_tokens, int hidden, float eps, cudaStream_t stream);
+
+Status FusedAddRmsNorm(DType dtype, const void* x,  // [num_tokens, hidden]
+                       void* residual,              // [num_tokens, hidden], updated in place
+                       const float* weight,         // [hidden]
+                       void* out,                   // [num_tokens, hidden]; may alias x
+                       int64_t num_tokens, int hidden, float eps, cudaStream_t stream);
+
+// The access path the CUDA adapters take for these arguments (pure; used by tests and logs).
+AccessPath ChooseRmsNormPath(DType dtype, int hidden, const void* x, const void* residual,
+                             const void* out);
+
+}  // namespace hearth

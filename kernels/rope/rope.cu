@@ -1,0 +1,168 @@
+#include <string>
+
+#include "kernels/core/cuda_check.h"
+#include "kernels/core/vec.cuh"
+#include "kernels/rope/rope.h"
+
+namespace hearth {
+namespace rope_kernels {
+
+using cuda::FromFloat;
+using cuda::ToFloat;
+
+// One warp per (token, head), q heads first then k heads. Lane l owns pairs l, l + 32, ...:
+// with kHalves its elements are x[p] and x[p + head_dim/2] (consecutive lanes, consecutive
+// addresses); with kAdjacentPairs x[2p] and x[2p+1] (a warp covers 64 contiguous elements).
+// Either way a warp reads and writes its head in coalesced segments. The head stays in
+// registers between the optional RMSNorm and the rotation.
+template <class T, int kHeadDim, bool kNorm>
+__global__ void RopeKernel(RopeStyle style, const float* __restrict__ inv_freq,
+                           const int32_t* __restrict__ positions, int64_t num_tokens, T* q,
+                           int64_t q_stride, int num_heads, T* k, int64_t k_stride,
+                           int num_kv_heads, const float* __restrict__ q_w,
+                           const float* __restrict__ k_w, float eps) {
+  constexpr int kHalf = kHeadDim / 2;
+  constexpr int kPairsPerLane = kHalf / 32;
+  const int64_t warp = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) >> 5;
+  const int lane = threadIdx.x & 31;
+  const int heads = num_heads + num_kv_heads;
+  if (warp >= num_tokens * heads) return;  // uniform per warp
+  const int64_t t = warp / heads;
+  const int h = static_cast<int>(warp % heads);
+  T* x = h < num_heads ? q + t * q_stride + int64_t{h} * kHeadDim
+                       : k + t * k_stride + int64_t{h - num_heads} * kHeadDim;
+  const float* w = h < num_heads ? q_w : k_w;
+  const bool adjacent = style == RopeStyle::kAdjacentPairs;
+  float a[kPairsPerLane], b[kPairsPerLane];
+#pragma unroll
+  for (int j = 0; j < kPairsPerLane; ++j) {
+    const int p = lane + 32 * j;
+    a[j] = ToFloat(x[adjacent ? 2 * p : p]);
+    b[j] = ToFloat(x[adjacent ? 2 * p + 1 : p + kHalf]);
+  }
+  if constexpr (kNorm) {
+    float ss = 0.f;
+#pragma unroll
+    for (int j = 0; j < kPairsPerLane; ++j) ss += a[j] * a[j] + b[j] * b[j];
+    ss = cuda::WarpReduceSum(ss);
+    const float scale = rsqrtf(ss / kHeadDim + eps);
+#pragma unroll
+    for (int j = 0; j < kPairsPerLane; ++j) {
+      const int p = lane + 32 * j;
+      a[j] *= scale * w[adjacent ? 2 * p : p];
+      b[j] *= scale * w[adjacent ? 2 * p + 1 : p + kHalf];
+    }
+  }
+  const float pos = static_cast<float>(positions[t]);
+#pragma unroll
+  for (int j = 0; j < kPairsPerLane; ++j) {
+    const int p = lane + 32 * j;
+    float s, c;
+    sincosf(pos * inv_freq[p], &s, &c);  // full-range sincosf: positions reach 10^5+
+    x[adjacent ? 2 * p : p] = FromFloat<T>(a[j] * c - b[j] * s);
+    x[adjacent ? 2 * p + 1 : p + kHalf] = FromFloat<T>(a[j] * s + b[j] * c);
+  }
+}
+
+}  // namespace rope_kernels
+
+namespace {
+
+struct RopeArgs {
+  RopeStyle style;
+  int head_dim;
+  const float* inv_freq;
+  const int32_t* positions;
+  int64_t num_tokens;
+  void* q;
+  int64_t q_stride;
+  int num_heads;
+  void* k;
+  int64_t k_stride;
+  int num_kv_heads;
+  const float* q_w;
+  const float* k_w;
+  float eps;
+};
+
+constexpr int kThreads = 128;
+
+template <class T, int kHeadDim, bool kNorm>
+Status LaunchRope(const RopeArgs& a, cudaStream_t stream) {
+  const int64_t warps = a.num_tokens * (a.num_heads + a.num_kv_heads);
+  if (warps == 0) return Status::Ok();
+  const int64_t blocks = (warps * 32 + kThreads - 1) / kThreads;
+  if (blocks > 0x7fffffff) return InvalidArgumentError("rope: too many tokens for one launch");
+  rope_kernels::RopeKernel<T, kHeadDim, kNorm>
+      <<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+          a.style, a.inv_freq, a.positions, a.num_tokens, static_cast<T*>(a.q), a.q_stride,
+          a.num_heads, static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w, a.k_w, a.eps);
+  CUDA_CHECK_LAUNCH();
+  return Status::Ok();
+}
+
+template <class T, bool kNorm>
+Status DispatchHeadDim(const RopeArgs& a, cudaStream_t stream) {
+  switch (a.head_dim) {
+    case 64:
+      return LaunchRope<T, 64, kNorm>(a, stream);
+    case 128:
+      return LaunchRope<T, 128, kNorm>(a, stream);
+    case 256:
+      return LaunchRope<T, 256, kNorm>(a, stream);
+    default:
+      return UnimplementedError("rope: head_dim " + std::to_string(a.head_dim) +
+                                " is not compiled for the GPU (64, 128, 256)");
+  }
+}
+
+template <bool kNorm>
+Status RopeAdapter(DType dtype, const RopeArgs& a, cudaStream_t stream) {
+  if (a.head_dim <= 0 || a.head_dim % 2 != 0 || a.num_tokens < 0 || a.num_heads < 0 ||
+      a.num_kv_heads < 0 || a.q_stride < int64_t{a.num_heads} * a.head_dim ||
+      a.k_stride < int64_t{a.num_kv_heads} * a.head_dim)
+    return InvalidArgumentError("rope: bad shape: head_dim " + std::to_string(a.head_dim) +
+                                ", num_heads " + std::to_string(a.num_heads) + ", num_kv_heads " +
+                                std::to_string(a.num_kv_heads) + ", token strides " +
+                                std::to_string(a.q_stride) + "/" + std::to_string(a.k_stride));
+  if (a.num_tokens > 0 &&
+      (a.inv_freq == nullptr || a.positions == nullptr || (a.num_heads > 0 && a.q == nullptr) ||
+       (a.num_kv_heads > 0 && a.k == nullptr) || (kNorm && (a.q_w == nullptr || a.k_w == nullptr))))
+    return InvalidArgumentError("rope: null pointer");
+  switch (dtype) {
+    case DType::kF32:
+      return DispatchHeadDim<float, kNorm>(a, stream);
+    case DType::kF16:
+      return DispatchHeadDim<__half, kNorm>(a, stream);
+    case DType::kBF16:
+      return DispatchHeadDim<__nv_bfloat16, kNorm>(a, stream);
+    default:
+      return UnimplementedError("rope: unsupported activation dtype " +
+                                std::string(DTypeName(dtype)) + " (F32, F16, BF16)");
+  }
+}
+
+}  // namespace
+
+Status Rope(DType dtype, RopeStyle style, int head_dim, const float* inv_freq,
+            const int32_t* positions, int64_t num_tokens, void* q, int64_t q_token_stride,
+            int num_heads, void* k, int64_t k_token_stride, int num_kv_heads, cudaStream_t stream) {
+  return RopeAdapter<false>(dtype,
+                            {style, head_dim, inv_freq, positions, num_tokens, q, q_token_stride,
+                             num_heads, k, k_token_stride, num_kv_heads, nullptr, nullptr, 0.f},
+                            stream);
+}
+
+Status QkNormRope(DType dtype, RopeStyle style, int head_dim, const float* inv_freq,
+                  const int32_t* positions, int64_t num_tokens, void* q, int64_t q_token_stride,
+                  int num_heads, void* k, int64_t k_token_stride, int num_kv_heads,
+                  const float* q_norm_weight, const float* k_norm_weight, float eps,
+                  cudaStream_t stream) {
+  return RopeAdapter<true>(
+      dtype,
+      {style, head_dim, inv_freq, positions, num_tokens, q, q_token_stride, num_heads, k,
+       k_token_stride, num_kv_heads, q_norm_weight, k_norm_weight, eps},
+      stream);
+}
+
+}  // namespace hearth

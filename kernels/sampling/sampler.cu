@@ -1,0 +1,324 @@
+#include <cfloat>
+#include <climits>
+#include <string>
+
+#include "kernels/core/cuda_check.h"
+#include "kernels/sampling/philox.h"
+#include "kernels/sampling/sampler.h"
+
+namespace hearth {
+namespace sampling_kernels {
+
+constexpr int kThreads = 1024;
+constexpr int kWarps = kThreads / 32;
+constexpr int kBins = 256;
+
+struct KernelArgs {
+  float* logits;  // [num_seqs, vocab], penalized in place
+  int vocab;
+  const SamplingParams* params;
+  const int64_t* steps;
+  PenaltyLists pen;
+  SamplerOutputs out;
+};
+
+struct Shared {
+  float hist[kWarps][kBins];  // per-warp radix histograms: contention stays within a warp
+  float red_f[kWarps];
+  int red_i[kWarps];
+  uint32_t sel_prefix;
+  float sel_above;
+  int num_gt, num_eq;
+  float gt_val[kMaxLogprobs], eq_val[kMaxLogprobs];
+  int gt_idx[kMaxLogprobs], eq_idx[kMaxLogprobs];
+  float raw_token_logit;
+};
+
+// Float -> uint32 with the same order (negative floats reversed below the positive ones).
+__device__ __forceinline__ uint32_t OrderedKey(float f) {
+  const uint32_t b = __float_as_uint(f);
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+__device__ __forceinline__ float KeyToFloat(uint32_t k) {
+  return __uint_as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
+}
+
+__device__ __forceinline__ bool Better(float v, int i, float bv, int bi) {
+  return v > bv || (v == bv && i < bi);
+}
+
+__device__ float BlockMax(float v, Shared& sh) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) sh.red_f[threadIdx.x >> 5] = v;
+  __syncthreads();
+  v = sh.red_f[threadIdx.x & 31];
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+__device__ float BlockSum(float v, Shared& sh) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) sh.red_f[threadIdx.x >> 5] = v;
+  __syncthreads();
+  v = sh.red_f[threadIdx.x & 31];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Block-wide argmax of (value, index), lowest index on ties; every thread gets the index.
+__device__ int BlockArgMax(float v, int i, Shared& sh) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, i, o);
+    if (Better(ov, oi, v, i)) v = ov, i = oi;
+  }
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) sh.red_f[threadIdx.x >> 5] = v, sh.red_i[threadIdx.x >> 5] = i;
+  __syncthreads();
+  v = sh.red_f[threadIdx.x & 31];
+  i = sh.red_i[threadIdx.x & 31];
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, i, o);
+    if (Better(ov, oi, v, i)) v = ov, i = oi;
+  }
+  return i;
+}
+
+// Radix select, 8 bits per pass from the top, over v_i = x[i] * scale restricted to keys >=
+// floor_key, each weighing 1 (kMass = false) or exp(v_i - m). Returns the key K with
+//   W(key > K) < target <= W(key >= K),
+// or the lowest present key when rounding leaves the target unreached (then all are kept).
+template <bool kMass>
+__device__ uint32_t RadixSelect(const float* x, int n, float scale, float m, uint32_t floor_key,
+                                float target, Shared& sh) {
+  uint32_t prefix = 0, mask = 0;
+  float above = 0.f;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    __syncthreads();
+    for (int i = threadIdx.x; i < kWarps * kBins; i += blockDim.x) (&sh.hist[0][0])[i] = 0.f;
+    __syncthreads();
+    float* my = sh.hist[threadIdx.x >> 5];
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+      const float v = __fmul_rn(x[i], scale);
+      const uint32_t key = OrderedKey(v);
+      if (key < floor_key || (key & mask) != prefix) continue;
+      atomicAdd(&my[(key >> shift) & 0xffu], kMass ? __expf(v - m) : 1.f);
+    }
+    __syncthreads();
+    if (threadIdx.x < kBins) {
+      float s = 0.f;
+      for (int w = 0; w < kWarps; ++w) s += sh.hist[w][threadIdx.x];
+      sh.hist[0][threadIdx.x] = s;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      int chosen = -1, lowest = 0;
+      for (int d = kBins - 1; d >= 0; --d) {
+        const float h = sh.hist[0][d];
+        if (h <= 0.f) continue;
+        lowest = d;
+        if (above + h >= target) {
+          chosen = d;
+          break;
+        }
+        above += h;
+      }
+      if (chosen < 0) {  // target not reached: descend into the lowest bin
+        chosen = lowest;
+        above -= sh.hist[0][lowest];
+      }
+      sh.sel_prefix = prefix | (static_cast<uint32_t>(chosen) << shift);
+      sh.sel_above = above;
+    }
+    __syncthreads();
+    prefix = sh.sel_prefix;
+    above = sh.sel_above;
+    mask |= 0xffu << shift;
+  }
+  return prefix;
+}
+
+// Top-n of the raw row into out (ids, logprobs), by value then lowest id.
+__device__ void TopLogprobs(const float* x, int vocab, int n, float lse, int32_t* top_ids,
+                            float* top_lp, Shared& sh) {
+  const uint32_t k = RadixSelect<false>(x, vocab, 1.f, 0.f, 0u, static_cast<float>(n), sh);
+  if (threadIdx.x == 0) sh.num_gt = 0, sh.num_eq = 0;
+  __syncthreads();
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+    const uint32_t key = OrderedKey(x[i]);
+    if (key > k) {
+      const int slot = atomicAdd(&sh.num_gt, 1);  // fewer than n by construction
+      if (slot < kMaxLogprobs) sh.gt_val[slot] = x[i], sh.gt_idx[slot] = i;
+    } else if (key == k) {
+      const int slot = atomicAdd(&sh.num_eq, 1);
+      if (slot < kMaxLogprobs) sh.eq_val[slot] = x[i], sh.eq_idx[slot] = i;
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    // Insertion sort of both short lists, then the ties fill what the larger values left.
+    float val[2 * kMaxLogprobs];
+    int idx[2 * kMaxLogprobs];
+    int c = 0;
+    const int ngt = min(sh.num_gt, kMaxLogprobs), neq = min(sh.num_eq, kMaxLogprobs);
+    for (int j = 0; j < ngt; ++j) val[c] = sh.gt_val[j], idx[c++] = sh.gt_idx[j];
+    for (int j = 0; j < neq; ++j) val[c] = sh.eq_val[j], idx[c++] = sh.eq_idx[j];
+    for (int a = 1; a < c; ++a)
+      for (int b = a; b > 0 && Better(val[b], idx[b], val[b - 1], idx[b - 1]); --b) {
+        const float tv = val[b];
+        val[b] = val[b - 1], val[b - 1] = tv;
+        const int ti = idx[b];
+        idx[b] = idx[b - 1], idx[b - 1] = ti;
+      }
+    for (int j = 0; j < n && j < c; ++j) top_ids[j] = idx[j], top_lp[j] = val[j] - lse;
+  }
+}
+
+__global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
+  __shared__ Shared sh;
+  const int seq = blockIdx.x;
+  const int vocab = a.vocab;
+  float* x = a.logits + int64_t{seq} * vocab;  // not __restrict__/ldg: penalized in place below
+  const SamplingParams p = a.params[seq];
+  const uint64_t step = static_cast<uint64_t>(a.steps[seq]);
+
+  // 1. The raw distribution: log-sum-exp and the top-n logprobs.
+  float local = -INFINITY;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) local = fmaxf(local, x[i]);
+  const float raw_max = BlockMax(local, sh);
+  local = 0.f;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) local += __expf(x[i] - raw_max);
+  const float lse = raw_max + logf(BlockSum(local, sh));
+  int32_t* top_ids = a.out.top_ids + int64_t{seq} * kMaxLogprobs;
+  float* top_lp = a.out.top_logprobs + int64_t{seq} * kMaxLogprobs;
+  if (threadIdx.x < kMaxLogprobs) top_ids[threadIdx.x] = -1, top_lp[threadIdx.x] = -INFINITY;
+  const int n = min(max(p.num_logprobs, 0), min(kMaxLogprobs, vocab));
+  if (n > 0) {
+    __syncthreads();  // the -1 fill above before thread 0 writes the list
+    TopLogprobs(x, vocab, n, lse, top_ids, top_lp, sh);
+  }
+
+  // 2. Penalties, in place (each token is listed once per sequence: no write conflicts).
+  int pen_begin = 0, pen_end = 0;
+  if (a.pen.offsets != nullptr) pen_begin = a.pen.offsets[seq], pen_end = a.pen.offsets[seq + 1];
+  __syncthreads();  // every read of the raw row above is done
+  for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
+    const int tok = a.pen.tokens[e], count = a.pen.output_counts[e];
+    if (tok < 0 || tok >= vocab) continue;
+    float v = x[tok];
+    v = v > 0.f ? v / p.repetition_penalty : v * p.repetition_penalty;
+    // Explicit roundings (no FMA contraction) so the CPU twin computes the same float.
+    if (count > 0)
+      v -= __fadd_rn(__fmul_rn(p.frequency_penalty, static_cast<float>(count)), p.presence_penalty);
+    x[tok] = v;
+  }
+  __syncthreads();
+
+  // 3. Selection.
+  int token;
+  if (IsGreedy(p)) {
+    float bv = -INFINITY;
+    int bi = INT_MAX;
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x)
+      if (Better(x[i], i, bv, bi)) bv = x[i], bi = i;
+    token = BlockArgMax(bv, bi, sh);
+  } else {
+    const float inv_t = 1.f / p.temperature;
+    local = -INFINITY;
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x)
+      local = fmaxf(local, __fmul_rn(x[i], inv_t));
+    const float m = BlockMax(local, sh);
+    float t = -INFINITY;
+    if (p.min_p > 0.f) t = __fadd_rn(m, logf(p.min_p));
+    if (p.top_k > 0 && p.top_k < vocab) {
+      const uint32_t k =
+          RadixSelect<false>(x, vocab, inv_t, m, 0u, static_cast<float>(p.top_k), sh);
+      t = fmaxf(t, KeyToFloat(k));
+    }
+    if (p.top_p < 1.f) {
+      local = 0.f;
+      for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+        const float v = __fmul_rn(x[i], inv_t);
+        if (v >= t) local += __expf(v - m);
+      }
+      const float mass = BlockSum(local, sh);
+      const uint32_t floor_key = t == -INFINITY ? 0u : OrderedKey(t);
+      const uint32_t k = RadixSelect<true>(x, vocab, inv_t, m, floor_key, p.top_p * mass, sh);
+      t = fmaxf(t, KeyToFloat(k));
+    }
+    // Exponential race over the kept tokens, one Philox block per 4 consecutive tokens.
+    float bv = -INFINITY;
+    int bi = INT_MAX;
+    for (int g = threadIdx.x; 4 * g < vocab; g += blockDim.x) {
+      float v[4];
+      bool any = false;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = 4 * g + j;
+        v[j] = i < vocab ? __fmul_rn(x[i], inv_t) : -INFINITY;
+        any |= i < vocab && v[j] >= t;
+      }
+      if (!any) continue;
+      const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = 4 * g + j;
+        if (i >= vocab || !(v[j] >= t)) continue;
+        const float score = __fsub_rn(v[j], logf(-logf(philox::ToOpenUnitFloat(r.v[j]))));
+        if (Better(score, i, bv, bi)) bv = score, bi = i;
+      }
+    }
+    token = BlockArgMax(bv, bi, sh);
+    if (token == INT_MAX) {  // nothing finite was kept (all -inf): fall back to argmax
+      bv = -INFINITY, bi = INT_MAX;
+      for (int i = threadIdx.x; i < vocab; i += blockDim.x)
+        if (Better(x[i], i, bv, bi)) bv = x[i], bi = i;
+      token = BlockArgMax(bv, bi, sh);
+    }
+  }
+
+  // 4. The sampled token's raw logit: undo its penalty if it had one (exact up to rounding;
+  //    the signs of raw and repetition-penalized logits agree since the penalty is > 0).
+  if (threadIdx.x == 0) sh.raw_token_logit = x[token];
+  __syncthreads();
+  for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
+    if (a.pen.tokens[e] != token) continue;
+    const int count = a.pen.output_counts[e];
+    float v = x[token];
+    if (count > 0)
+      v += __fadd_rn(__fmul_rn(p.frequency_penalty, static_cast<float>(count)), p.presence_penalty);
+    sh.raw_token_logit = v > 0.f ? v * p.repetition_penalty : v / p.repetition_penalty;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    a.out.token_ids[seq] = token;
+    a.out.token_logprobs[seq] = sh.raw_token_logit - lse;
+  }
+}
+
+}  // namespace sampling_kernels
+
+Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* params,
+              const int64_t* steps, const PenaltyLists& penalties, const SamplerOutputs& out,
+              cudaStream_t stream) {
+  if (num_seqs < 0 || vocab <= 0 || vocab > kMaxSamplerVocab)
+    return InvalidArgumentError("sample: bad shape: num_seqs " + std::to_string(num_seqs) +
+                                ", vocab " + std::to_string(vocab) + " (at most " +
+                                std::to_string(kMaxSamplerVocab) + ")");
+  if (num_seqs == 0) return Status::Ok();
+  if (logits == nullptr || params == nullptr || steps == nullptr || out.token_ids == nullptr ||
+      out.token_logprobs == nullptr || out.top_ids == nullptr || out.top_logprobs == nullptr)
+    return InvalidArgumentError("sample: null pointer");
+  if (penalties.offsets != nullptr &&
+      (penalties.tokens == nullptr || penalties.output_counts == nullptr))
+    return InvalidArgumentError("sample: penalty offsets without tokens/counts");
+  sampling_kernels::KernelArgs args{logits, vocab, params, steps, penalties, out};
+  sampling_kernels::SampleKernel<<<num_seqs, sampling_kernels::kThreads, 0, stream>>>(args);
+  CUDA_CHECK_LAUNCH();
+  return Status::Ok();
+}
+
+}  // namespace hearth

@@ -1,0 +1,36 @@
+// The case table of the sampler: vocabularies of real models, batch sizes, and a mix of
+// sampling parameters cycled over the sequences of a batch.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/sampling/sampling_params.h"
+
+namespace hearth::sampling_cases {
+
+struct SamplerCase {
+  int vocab;
+  int num_seqs;
+};
+
+inline constexpr SamplerCase kTestCases[] = {
+    {1000, 7}, {32000, 64}, {49152, 256}, {128256, 16}, {151936, 7}, {262144, 4},
+};
+
+inline constexpr SamplerCase kBenchCases[] = {
+    {128256, 1}, {128256, 32}, {128256, 256}, {151936, 64}, {262144, 256},
+};
+
+// temperature, top_k, top_p, min_p, repetition, presence, frequency, num_logprobs, seed
+inline constexpr SamplingParams kParamMix[] = {
+    {0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 0},          // greedy
+    {0.f, 0, 1.f, 0.f, 1.3f, 0.5f, 0.2f, 5, 0},       // greedy with penalties and logprobs
+    {1.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 1},          // pure sampling
+    {0.7f, 50, 1.f, 0.f, 1.f, 0.f, 0.f, 20, 2},       // top-k
+    {0.8f, 0, 0.9f, 0.f, 1.f, 0.f, 0.f, 1, 3},        // top-p
+    {1.2f, 0, 1.f, 0.05f, 1.f, 0.f, 0.f, 0, 4},       // min-p
+    {0.9f, 40, 0.8f, 0.02f, 1.1f, 0.3f, 0.1f, 3, 5},  // everything
+    {1.f, 1, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 6},          // top-k 1 = greedy by filtering
+};
+
+}  // namespace hearth::sampling_cases

@@ -1,0 +1,120 @@
+// MatmulCpu against a double-precision reference on the dequantized weights (the dequantizer is
+// checked bit-exact against the gguf package by dequant_oracle_test), plus batch and thread-count
+// invariance and the error paths.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/matmul/matmul.h"
+#include "kernels/quant/dequant.h"
+#include "tests/kernels/matmul/matmul_cases.h"
+#include "tests/kernels/quant/random_blocks.h"
+#include "tests/support/test_support.h"
+
+namespace hearth {
+namespace {
+
+std::vector<double> ReferenceMatmul(const std::vector<float>& wf, const std::vector<float>& x,
+                                    const float* bias, int num_tokens, int n, int k) {
+  std::vector<double> y(static_cast<size_t>(num_tokens) * n);
+  for (int t = 0; t < num_tokens; ++t) {
+    for (int r = 0; r < n; ++r) {
+      double acc = bias ? bias[r] : 0.0;
+      for (int i = 0; i < k; ++i)
+        acc += static_cast<double>(wf[size_t(r) * k + i]) * x[size_t(t) * k + i];
+      y[size_t(t) * n + r] = acc;
+    }
+  }
+  return y;
+}
+
+class MatmulCpuTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(MatmulCpuTest, MatchesDoubleReference) {
+  const DType type = GetParam();
+  for (const auto& shape : testing::kMatmulTestShapes) {
+    const int n = shape.n, k = shape.k, num_tokens = 5;
+    const auto w = testing::RandomWeights(type, int64_t{n} * k, 11);
+    std::vector<float> wf(size_t(n) * k);
+    ASSERT_TRUE(DequantizeCpu(type, w.data(), wf.data(), wf.size()).ok());
+    const auto x = testing::RandomVector(size_t(num_tokens) * k, 12);
+    const auto bias = testing::RandomVector(n, 13);
+    for (const float* b : {static_cast<const float*>(nullptr), bias.data()}) {
+      std::vector<float> y(size_t(num_tokens) * n);
+      std::memset(y.data(), testing::kPoisonByte, y.size() * 4);
+      const Status s = MatmulCpu(type, w.data(), x.data(), b, y.data(), num_tokens, n, k);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      const auto ref = ReferenceMatmul(wf, x, b, num_tokens, n, k);
+      std::vector<float> reff(ref.begin(), ref.end());
+      // Only float32 accumulation error remains (the weights are the same dequantized values):
+      // ~sqrt(k) * 2^-24 relative.
+      const double err = testing::RelL2(y, reff);
+      EXPECT_LT(err, 2e-6) << DTypeName(type) << " n=" << n << " k=" << k
+                           << " bias=" << (b != nullptr);
+    }
+  }
+}
+
+TEST_P(MatmulCpuTest, BatchAndThreadInvariant) {
+  const DType type = GetParam();
+  const int n = 769, k = 512, num_tokens = 7;
+  const auto w = testing::RandomWeights(type, int64_t{n} * k, 21);
+  const auto x = testing::RandomVector(size_t(num_tokens) * k, 22);
+  std::vector<float> batch(size_t(num_tokens) * n);
+  ASSERT_TRUE(MatmulCpu(type, w.data(), x.data(), nullptr, batch.data(), num_tokens, n, k).ok());
+  const int saved_threads = omp_get_max_threads();
+  for (int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    for (int t = 0; t < num_tokens; ++t) {
+      std::vector<float> single(n);
+      ASSERT_TRUE(
+          MatmulCpu(type, w.data(), x.data() + size_t(t) * k, nullptr, single.data(), 1, n, k)
+              .ok());
+      ASSERT_EQ(std::memcmp(single.data(), batch.data() + size_t(t) * n, n * 4), 0)
+          << DTypeName(type) << " token " << t << " threads " << threads;
+    }
+  }
+  omp_set_num_threads(saved_threads);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulCpuTest, ::testing::ValuesIn(testing::kMatmulWeightTypes),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+TEST(MatmulCpuErrors, RejectsBadShapesAndTypes) {
+  std::vector<uint8_t> w(4096);
+  std::vector<float> x(512), y(512);
+  EXPECT_EQ(MatmulCpu(DType::kQ4_K, w.data(), x.data(), nullptr, y.data(), 1, 2, 100).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(MatmulCpu(DType::kI32, w.data(), x.data(), nullptr, y.data(), 1, 2, 32).code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(MatmulCpu(DType::kQ8_0, w.data(), x.data(), nullptr, y.data(), -1, 2, 32).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(MatmulCpu(DType::kQ8_0, nullptr, x.data(), nullptr, y.data(), 1, 2, 32).code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
+  EXPECT_EQ(SelectMatmulKernel(DType::kBF16, 1, 4096, 4096), MatmulKernel::kCublasLt);
+  EXPECT_EQ(SelectMatmulKernel(DType::kF16, 512, 4096, 4096), MatmulKernel::kCublasLt);
+  for (DType t :
+       {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K,
+        DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kF32}) {
+    for (int num_tokens = 1; num_tokens <= kMaxGemvTokens; ++num_tokens) {
+      EXPECT_EQ(SelectMatmulKernel(t, num_tokens, 4096, 4096), MatmulKernel::kQuantGemv);
+    }
+    EXPECT_EQ(SelectMatmulKernel(t, kMaxGemvTokens + 1, 4096, 4096),
+              MatmulKernel::kDequantCublasLt);
+    EXPECT_EQ(SelectMatmulKernel(t, 4096, 14336, 4096), MatmulKernel::kDequantCublasLt);
+  }
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 1, 4096, 100), MatmulKernel::kUnsupported);
+  EXPECT_EQ(SelectMatmulKernel(DType::kI32, 1, 4096, 4096), MatmulKernel::kUnsupported);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 0, 4096, 4096), MatmulKernel::kUnsupported);
+  EXPECT_EQ(MatmulKernelName(MatmulKernel::kQuantGemv), "quant_gemv");
+}
+
+}  // namespace
+}  // namespace hearth

@@ -1,0 +1,210 @@
+// GpuMatmul (every kernel SelectMatmulKernel can pick) against MatmulCpu on the same weights and
+// the same activations (rounded to the activation type first), relative L2 error per case.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kernels/core/half.h"
+#include "kernels/matmul/matmul.h"
+#include "tests/kernels/matmul/matmul_cases.h"
+#include "tests/kernels/quant/random_blocks.h"
+#include "tests/support/test_support.h"
+
+namespace hearth {
+namespace {
+
+#define ASSERT_CUDA(stmt) \
+  ASSERT_EQ((stmt), cudaSuccess) << #stmt << ": " << cudaGetErrorString(cudaGetLastError())
+
+// Device buffer freed at scope exit.
+struct DeviceBuffer {
+  void* p = nullptr;
+  explicit DeviceBuffer(size_t bytes) {
+    if (cudaMalloc(&p, bytes) != cudaSuccess) p = nullptr;
+  }
+  ~DeviceBuffer() {
+    if (p) cudaFree(p);
+  }
+};
+
+int ActBytes(DType act) { return act == DType::kF32 ? 4 : 2; }
+
+// Rounds to the activation type; returns the rounded floats and the device-format bytes.
+std::vector<float> RoundTo(DType act, const std::vector<float>& v, std::vector<uint8_t>* bytes) {
+  std::vector<float> out(v.size());
+  bytes->resize(v.size() * ActBytes(act));
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (act == DType::kF32) {
+      out[i] = v[i];
+      std::memcpy(bytes->data() + 4 * i, &v[i], 4);
+    } else {
+      const uint16_t h = act == DType::kBF16 ? FloatToBf16(v[i]) : FloatToFp16(v[i]);
+      out[i] = act == DType::kBF16 ? Bf16ToFloat(h) : Fp16ToFloat(h);
+      std::memcpy(bytes->data() + 2 * i, &h, 2);
+    }
+  }
+  return out;
+}
+
+float ToFloat(DType act, const uint8_t* p) {
+  if (act == DType::kF32) {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return act == DType::kBF16 ? Bf16ToFloat(h) : Fp16ToFloat(h);
+}
+
+// Tolerance on the relative L2 error: bf16/fp16 output rounding (2^-9 / 2^-12 relative), plus
+// for the dequantize + cuBLASLt path the rounding of each weight to bf16/fp16; f32 activations
+// only see float32 accumulation-order differences.
+double Tolerance(DType act) {
+  switch (act) {
+    case DType::kF32:
+      return 2e-5;
+    case DType::kF16:
+      return 3e-3;
+    default:
+      return 1.2e-2;
+  }
+}
+
+void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int k, bool with_bias) {
+  std::ostringstream name;
+  name << DTypeName(w_type) << " act=" << DTypeName(act) << " num_tokens=" << num_tokens
+       << " n=" << n << " k=" << k << " bias=" << with_bias
+       << " kernel=" << MatmulKernelName(SelectMatmulKernel(w_type, num_tokens, n, k));
+  SCOPED_TRACE(name.str());
+  const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 100 + n + k);
+  std::vector<uint8_t> x_bytes, b_bytes;
+  const auto x =
+      RoundTo(act, testing::RandomVector(size_t(num_tokens) * k, 7 + num_tokens), &x_bytes);
+  const auto bias = RoundTo(act, testing::RandomVector(n, 9, -0.5f, 0.5f), &b_bytes);
+
+  std::vector<float> ref(size_t(num_tokens) * n);
+  const Status cs = MatmulCpu(w_type, w.data(), x.data(), with_bias ? bias.data() : nullptr,
+                              ref.data(), num_tokens, n, k);
+  ASSERT_TRUE(cs.ok()) << cs.ToString();
+
+  DeviceBuffer dw(w.size()), dx(x_bytes.size()), db(b_bytes.size()), dy(ref.size() * ActBytes(act));
+  ASSERT_TRUE(dw.p && dx.p && db.p && dy.p) << "cudaMalloc failed";
+  ASSERT_CUDA(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
+  ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
+  ASSERT_CUDA(cudaMemcpy(db.p, b_bytes.data(), b_bytes.size(), cudaMemcpyHostToDevice));
+  ASSERT_CUDA(cudaMemset(dy.p, testing::kPoisonByte, ref.size() * ActBytes(act)));
+  const Status s =
+      mm.Run(w_type, dw.p, act, dx.p, with_bias ? db.p : nullptr, dy.p, num_tokens, n, k, nullptr);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_CUDA(cudaDeviceSynchronize());
+  std::vector<uint8_t> got_bytes(ref.size() * ActBytes(act));
+  ASSERT_CUDA(cudaMemcpy(got_bytes.data(), dy.p, got_bytes.size(), cudaMemcpyDeviceToHost));
+  std::vector<float> got(ref.size());
+  size_t worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    got[i] = ToFloat(act, got_bytes.data() + i * ActBytes(act));
+    if (!(std::fabs(got[i] - ref[i]) <= std::fabs(got[worst] - ref[worst]))) worst = i;
+  }
+  const double err = testing::RelL2(got, ref);
+  EXPECT_LT(err, Tolerance(act)) << "worst element " << worst << " (token " << worst / n << ", row "
+                                 << worst % n << "): gpu " << got[worst] << " cpu " << ref[worst];
+}
+
+class MatmulGpuTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(MatmulGpuTest, MatchesCpu) {
+  HEARTH_REQUIRE_GPU();
+  const DType w_type = GetParam();
+  auto mm = GpuMatmul::Create();
+  ASSERT_TRUE(mm.ok()) << mm.status().ToString();
+  for (const auto& shape : testing::kMatmulTestShapes) {
+    for (int num_tokens : {1, 2, 3, 5, 8, 33}) {
+      const MatmulKernel kernel = SelectMatmulKernel(w_type, num_tokens, shape.n, shape.k);
+      std::vector<DType> acts;
+      if (kernel == MatmulKernel::kCublasLt) {
+        acts = {w_type};
+      } else if (kernel == MatmulKernel::kQuantGemv) {
+        acts = {DType::kBF16, DType::kF16, DType::kF32};
+      } else {
+        acts = {DType::kBF16, DType::kF16};
+      }
+      for (DType act : acts) {
+        for (bool bias : {false, true}) {
+          RunCase(**mm, w_type, act, num_tokens, shape.n, shape.k, bias);
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulGpuTest, ::testing::ValuesIn(testing::kMatmulWeightTypes),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+// The fused GEMV computes each token's outputs with the same operation sequence whatever the
+// number of tokens: a row of x gives bit-identical outputs alone or in a batch of up to 8.
+TEST(MatmulGpuGemv, BatchInvariant) {
+  HEARTH_REQUIRE_GPU();
+  const int n = 769, k = 512, num_tokens = 8;
+  for (DType w_type : {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0, DType::kQ4_1}) {
+    const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 77);
+    std::vector<uint8_t> x_bytes;
+    RoundTo(DType::kBF16, testing::RandomVector(size_t(num_tokens) * k, 78), &x_bytes);
+    DeviceBuffer dw(w.size()), dx(x_bytes.size()), dy(size_t(num_tokens) * n * 2), dy1(n * 2);
+    ASSERT_TRUE(dw.p && dx.p && dy.p && dy1.p) << "cudaMalloc failed";
+    ASSERT_CUDA(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
+    ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
+    ASSERT_TRUE(
+        LaunchQuantGemv(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p, num_tokens, n, k, nullptr)
+            .ok());
+    std::vector<uint16_t> batch(size_t(num_tokens) * n), single(n);
+    ASSERT_CUDA(cudaMemcpy(batch.data(), dy.p, batch.size() * 2, cudaMemcpyDeviceToHost));
+    for (int t = 0; t < num_tokens; ++t) {
+      ASSERT_CUDA(cudaMemset(dy1.p, testing::kPoisonByte, n * 2));
+      ASSERT_TRUE(LaunchQuantGemv(w_type, dw.p, DType::kBF16,
+                                  static_cast<uint8_t*>(dx.p) + size_t(t) * k * 2, nullptr, dy1.p,
+                                  1, n, k, nullptr)
+                      .ok());
+      ASSERT_CUDA(cudaMemcpy(single.data(), dy1.p, n * 2, cudaMemcpyDeviceToHost));
+      EXPECT_EQ(std::memcmp(single.data(), batch.data() + size_t(t) * n, n * 2), 0)
+          << DTypeName(w_type) << " token " << t;
+    }
+  }
+}
+
+TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
+  HEARTH_REQUIRE_GPU();
+  auto mm = GpuMatmul::Create();
+  ASSERT_TRUE(mm.ok()) << mm.status().ToString();
+  DeviceBuffer buf(1 << 20);
+  ASSERT_TRUE(buf.p);
+  EXPECT_EQ((*mm)
+                ->Run(DType::kQ4_K, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 1, 16, 100, nullptr)
+                .code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ((*mm)
+                ->Run(DType::kBF16, buf.p, DType::kF16, buf.p, nullptr, buf.p, 1, 16, 256, nullptr)
+                .code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ((*mm)
+                ->Run(DType::kQ8_0, buf.p, DType::kF32, buf.p, nullptr, buf.p, 64, 16, 256, nullptr)
+                .code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(LaunchQuantGemv(DType::kQ8_0, static_cast<char*>(buf.p) + 2, DType::kBF16, buf.p,
+                            nullptr, buf.p, 1, 16, 256, nullptr)
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      LaunchQuantGemv(DType::kQ8_0, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 9, 16, 256, nullptr)
+          .code(),
+      StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace hearth

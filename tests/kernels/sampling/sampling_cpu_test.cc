@@ -1,0 +1,236 @@
+#include <cmath>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "kernels/sampling/philox.h"
+#include "kernels/sampling/sampler.h"
+#include "tests/support/test_support.h"
+
+namespace hearth {
+namespace {
+
+// Random123's known-answer vectors for philox4x32 10 (tests/kat_vectors).
+TEST(Philox, KnownAnswerVectors) {
+  auto r = philox::Philox4x32x10({{0, 0, 0, 0}}, 0, 0);
+  EXPECT_EQ(r.v[0], 0x6627e8d5u);
+  EXPECT_EQ(r.v[1], 0xe169c58du);
+  EXPECT_EQ(r.v[2], 0xbc57ac4cu);
+  EXPECT_EQ(r.v[3], 0x9b00dbd8u);
+  r = philox::Philox4x32x10({{~0u, ~0u, ~0u, ~0u}}, ~0u, ~0u);
+  EXPECT_EQ(r.v[0], 0x408f276du);
+  EXPECT_EQ(r.v[1], 0x41c83b0eu);
+  EXPECT_EQ(r.v[2], 0xa20bc7c6u);
+  EXPECT_EQ(r.v[3], 0x6d5451fdu);
+  r = philox::Philox4x32x10({{0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}}, 0xa4093822u,
+                            0x299f31d0u);
+  EXPECT_EQ(r.v[0], 0xd16cfe09u);
+  EXPECT_EQ(r.v[1], 0x94fdccebu);
+  EXPECT_EQ(r.v[2], 0x5001e420u);
+  EXPECT_EQ(r.v[3], 0x24126ea1u);
+}
+
+TEST(Philox, UnitFloatsAreInsideTheOpenInterval) {
+  EXPECT_GT(philox::ToOpenUnitFloat(0), 0.f);
+  EXPECT_LT(philox::ToOpenUnitFloat(~0u), 1.f);
+  double sum = 0;
+  for (uint32_t i = 0; i < 4000; ++i)
+    sum += philox::ToOpenUnitFloat(philox::SamplerBlock(7, 1, i).v[i % 4]);
+  EXPECT_NEAR(sum / 4000, 0.5, 0.02);
+}
+
+TEST(SamplingParams, ValidationNamesTheField) {
+  EXPECT_TRUE(ValidateSamplingParams({}).ok());
+  SamplingParams p;
+  p.top_p = 0.f;
+  EXPECT_NE(ValidateSamplingParams(p).message().find("top_p"), std::string::npos);
+  p = {};
+  p.num_logprobs = kMaxLogprobs + 1;
+  EXPECT_EQ(ValidateSamplingParams(p).code(), StatusCode::kInvalidArgument);
+  p = {};
+  p.repetition_penalty = 0.f;
+  EXPECT_FALSE(ValidateSamplingParams(p).ok());
+  p = {};
+  p.temperature = 0.f;
+  EXPECT_TRUE(IsGreedy(p));
+  p.temperature = 0.5f;
+  EXPECT_FALSE(IsGreedy(p));
+}
+
+// One row through SampleCpu.
+struct Row {
+  int32_t token;
+  float logprob;
+  std::vector<int32_t> top_ids;
+  std::vector<float> top_lp;
+};
+
+Row SampleOne(const std::vector<float>& logits, const SamplingParams& p, int64_t step,
+              const std::vector<int32_t>& pen_tokens = {},
+              const std::vector<int32_t>& pen_counts = {}) {
+  Row r{-1, 0.f, std::vector<int32_t>(kMaxLogprobs), std::vector<float>(kMaxLogprobs)};
+  const int32_t offsets[2] = {0, static_cast<int32_t>(pen_tokens.size())};
+  PenaltyLists pen;
+  if (!pen_tokens.empty()) pen = {offsets, pen_tokens.data(), pen_counts.data()};
+  const Status s = SampleCpu(logits.data(), 1, static_cast<int>(logits.size()), &p, &step, pen,
+                             {&r.token, &r.logprob, r.top_ids.data(), r.top_lp.data()});
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return r;
+}
+
+SamplingParams Greedy() {
+  SamplingParams p;
+  p.temperature = 0.f;
+  return p;
+}
+
+TEST(SampleCpu, GreedyPicksArgmaxLowestIdOnTies) {
+  EXPECT_EQ(SampleOne({0.f, 3.f, 1.f, 3.f}, Greedy(), 0).token, 1);
+}
+
+// Penalties per the vLLM / OpenAI definitions, observed through greedy picks.
+TEST(SampleCpu, RepetitionPenaltyDividesPositiveAndMultipliesNegativeLogits) {
+  SamplingParams p = Greedy();
+  p.repetition_penalty = 1.1f;
+  EXPECT_EQ(SampleOne({2.f, 1.9f, -1.f}, p, 0, {0}, {0}).token, 1);      // 2/1.1 < 1.9
+  EXPECT_EQ(SampleOne({2.f, 1.7f, -1.f}, p, 0, {0}, {0}).token, 0);      // 2/1.1 > 1.7
+  EXPECT_EQ(SampleOne({-1.f, -1.05f}, p, 0, {0}, {0}).token, 1);         // -1*1.1 < -1.05
+  EXPECT_EQ(SampleOne({-1.f, -1.05f}, Greedy(), 0, {0}, {0}).token, 0);  // penalty 1: off
+}
+
+TEST(SampleCpu, FrequencyAndPresencePenaltiesUseOutputCounts) {
+  SamplingParams p = Greedy();
+  p.frequency_penalty = 0.2f;
+  EXPECT_EQ(SampleOne({1.f, 0.5f}, p, 0, {0}, {3}).token, 1);  // 1 - 0.6 < 0.5
+  EXPECT_EQ(SampleOne({1.f, 0.5f}, p, 0, {0}, {2}).token, 0);  // 1 - 0.4 > 0.5
+  EXPECT_EQ(SampleOne({1.f, 0.5f}, p, 0, {0}, {0}).token, 0);  // prompt-only: no effect
+  p = Greedy();
+  p.presence_penalty = 0.6f;
+  EXPECT_EQ(SampleOne({1.f, 0.5f}, p, 0, {0}, {1}).token, 1);  // 1 - 0.6 < 0.5
+  EXPECT_EQ(SampleOne({1.f, 0.5f}, p, 0, {0}, {0}).token, 0);
+  p.presence_penalty = -0.6f;  // negative: encourages
+  EXPECT_EQ(SampleOne({0.5f, 1.f}, p, 0, {0}, {4}).token, 0);
+}
+
+// Logits of a hand-made distribution.
+std::vector<float> LogitsOf(const std::vector<double>& probs) {
+  std::vector<float> l;
+  for (double q : probs) l.push_back(static_cast<float>(std::log(q)));
+  return l;
+}
+
+// The set of tokens drawn over many steps, and the frequency of each.
+std::map<int32_t, double> Draw(const std::vector<float>& logits, const SamplingParams& p,
+                               int steps = 3000) {
+  std::map<int32_t, double> f;
+  for (int s = 0; s < steps; ++s) f[SampleOne(logits, p, s).token] += 1.0 / steps;
+  return f;
+}
+
+std::set<int32_t> Keys(const std::map<int32_t, double>& m) {
+  std::set<int32_t> k;
+  for (auto& [t, _] : m) k.insert(t);
+  return k;
+}
+
+const std::vector<double> kProbs = {0.5, 0.2, 0.15, 0.1, 0.05};
+
+TEST(SampleCpu, TopKKeepsTheKLargest) {
+  SamplingParams p;
+  p.top_k = 2;
+  const auto f = Draw(LogitsOf(kProbs), p);
+  EXPECT_EQ(Keys(f), (std::set<int32_t>{0, 1}));
+  EXPECT_NEAR(f.at(0), 0.5 / 0.7, 0.04);
+}
+
+TEST(SampleCpu, TopPKeepsTokensWhoseLargerMassIsBelowP) {
+  SamplingParams p;
+  p.top_p = 0.6f;  // masses above: 0, 0.5, 0.7 -> {0, 1}
+  EXPECT_EQ(Keys(Draw(LogitsOf(kProbs), p)), (std::set<int32_t>{0, 1}));
+  p.top_p = 0.75f;  // 0.7 < 0.75 -> {0, 1, 2}
+  const auto f = Draw(LogitsOf(kProbs), p);
+  EXPECT_EQ(Keys(f), (std::set<int32_t>{0, 1, 2}));
+  EXPECT_NEAR(f.at(2), 0.15 / 0.85, 0.03);
+}
+
+TEST(SampleCpu, MinPKeepsTokensAboveAFractionOfTheTop) {
+  SamplingParams p;
+  p.min_p = 0.3f;  // p >= 0.15
+  EXPECT_EQ(Keys(Draw(LogitsOf(kProbs), p)), (std::set<int32_t>{0, 1, 2}));
+  p.min_p = 0.35f;  // p >= 0.175
+  EXPECT_EQ(Keys(Draw(LogitsOf(kProbs), p)), (std::set<int32_t>{0, 1}));
+}
+
+TEST(SampleCpu, TopPIsRenormalizedOverTopK) {
+  SamplingParams p;
+  p.top_p = 0.8f;  // alone: above mass of token 2 is 0.7 < 0.8 -> kept
+  EXPECT_EQ(Keys(Draw(LogitsOf(kProbs), p)), (std::set<int32_t>{0, 1, 2}));
+  p.top_k = 3;  // within {0,1,2}: above mass of token 2 is 0.7/0.85 = 0.82 >= 0.8 -> dropped
+  EXPECT_EQ(Keys(Draw(LogitsOf(kProbs), p)), (std::set<int32_t>{0, 1}));
+}
+
+TEST(SampleCpu, TemperatureSamplesTheScaledSoftmax) {
+  SamplingParams p;
+  p.temperature = 2.f;
+  const auto f = Draw(LogitsOf(kProbs), p, 6000);
+  double z = 0;
+  for (double q : kProbs) z += std::sqrt(q);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_NEAR(f.count(i) ? f.at(i) : 0.0, std::sqrt(kProbs[i]) / z, 0.03) << i;
+}
+
+TEST(SampleCpu, SameSeedAndStepSameTokenOtherwiseIndependent) {
+  const auto logits = testing::RandomVector(5000, 1, -2.f, 2.f);
+  SamplingParams p;
+  p.seed = 1234;
+  std::vector<int32_t> a, b, c;
+  for (int s = 0; s < 40; ++s) {
+    a.push_back(SampleOne(logits, p, s).token);
+    b.push_back(SampleOne(logits, p, s).token);
+  }
+  p.seed = 1235;
+  for (int s = 0; s < 40; ++s) c.push_back(SampleOne(logits, p, s).token);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_GT(std::set<int32_t>(a.begin(), a.end()).size(), 30u);  // steps draw fresh numbers
+}
+
+TEST(SampleCpu, LogprobsAreOfTheRawDistribution) {
+  const std::vector<float> logits = {1.f, 3.f, 2.f, -1.f, 3.f};
+  double z = 0;
+  for (float l : logits) z += std::exp(double(l));
+  SamplingParams p = Greedy();
+  p.num_logprobs = 3;
+  p.repetition_penalty = 2.f;  // penalties do not change the reported logprobs
+  const Row r = SampleOne(logits, p, 0, {1}, {1});
+  EXPECT_EQ(r.token, 4);
+  EXPECT_NEAR(r.logprob, 3.0 - std::log(z), 1e-6);
+  EXPECT_EQ(r.top_ids[0], 1);  // ties by lowest id
+  EXPECT_EQ(r.top_ids[1], 4);
+  EXPECT_EQ(r.top_ids[2], 2);
+  EXPECT_NEAR(r.top_lp[2], 2.0 - std::log(z), 1e-6);
+  EXPECT_EQ(r.top_ids[3], -1);
+  EXPECT_EQ(r.top_lp[3], -INFINITY);
+}
+
+TEST(SampleCpu, RejectsBadInput) {
+  const std::vector<float> logits = {1.f, 2.f};
+  SamplingParams p;
+  p.top_p = 2.f;
+  int64_t step = 0;
+  int32_t tok;
+  float lp, tlp[kMaxLogprobs];
+  int32_t tid[kMaxLogprobs];
+  EXPECT_EQ(SampleCpu(logits.data(), 1, 2, &p, &step, {}, {&tok, &lp, tid, tlp}).code(),
+            StatusCode::kInvalidArgument);
+  p = {};
+  const int32_t off[2] = {0, 1}, bad_tok[1] = {2}, cnt[1] = {1};
+  EXPECT_EQ(
+      SampleCpu(logits.data(), 1, 2, &p, &step, {off, bad_tok, cnt}, {&tok, &lp, tid, tlp}).code(),
+      StatusCode::kOutOfRange);
+  EXPECT_EQ(SampleCpu(logits.data(), 1, 0, &p, &step, {}, {&tok, &lp, tid, tlp}).code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace hearth
