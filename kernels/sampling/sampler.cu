@@ -314,7 +314,9 @@ Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* para
     return InvalidArgumentError("sample: null pointer");
   if (penalties.offsets != nullptr &&
       (penalties.tokens == nullptr || penalties.output_counts == nullptr))
-    return InvalidArgumentError("sample: penalty offsets without tokens/counts");
+    return InvalidArgumentError(
+        "sample: penalty offsets without tokens/output_counts (pass offsets = nullptr for "
+        "no penalties)");
   sampling_kernels::KernelArgs args{logits, vocab, params, steps, penalties, out};
   sampling_kernels::SampleKernel<<<num_seqs, sampling_kernels::kThreads, 0, stream>>>(args);
   CUDA_CHECK_LAUNCH();

@@ -234,3 +234,26 @@ TEST(SampleCpu, RejectsBadInput) {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+TEST(SampleCpu, RejectsPenaltyOffsetsWithoutTokenArrays) {
+  const float logits[3] = {0.f, 1.f, 2.f};
+  const SamplingParams p;
+  const int64_t step = 0;
+  const int32_t offsets[2] = {0, 0};
+  int32_t token = -1, top_ids[kMaxLogprobs];
+  float lp = 0.f, top_lp[kMaxLogprobs];
+  const Status s = SampleCpu(logits, 1, 3, &p, &step, {offsets, nullptr, nullptr},
+                             {&token, &lp, top_ids, top_lp});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("offsets = nullptr"), std::string::npos) << s.ToString();
+  const int32_t zero = 0;  // empty lists with non-null arrays are fine
+  EXPECT_TRUE(
+      SampleCpu(logits, 1, 3, &p, &step, {offsets, &zero, &zero}, {&token, &lp, top_ids, top_lp})
+          .ok());
+}
+
+}  // namespace
+}  // namespace hearth

@@ -76,19 +76,24 @@ Result RunGpu(const Batch& b) {
       logits.as<float>(), b.num_seqs, b.vocab, params.as<SamplingParams>(), steps.as<int64_t>(),
       {off.as<int32_t>(), tok.as<int32_t>(), cnt.as<int32_t>()},
       {ids.as<int32_t>(), lp.as<float>(), top_ids.as<int32_t>(), top_lp.as<float>()}, nullptr);
-  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(s.ok()) << "Sample (GPU) failed: " << s.ToString();
   HEARTH_CUDA_OK(cudaDeviceSynchronize());
   return {ids.ToVector<int32_t>(), top_ids.ToVector<int32_t>(), lp.ToVector<float>(),
           top_lp.ToVector<float>()};
 }
 
 Result RunCpu(const Batch& b) {
+  // Same non-null sentinel as RunGpu when no sequence has penalty tokens: the sampler rejects
+  // offsets without token/count arrays (and an empty vector's data() may be null).
+  const int32_t zero = 0;
+  const int32_t* tokens = b.tokens.empty() ? &zero : b.tokens.data();
+  const int32_t* counts = b.counts.empty() ? &zero : b.counts.data();
   Result r{std::vector<int32_t>(b.num_seqs), std::vector<int32_t>(b.num_seqs * kMaxLogprobs),
            std::vector<float>(b.num_seqs), std::vector<float>(b.num_seqs * kMaxLogprobs)};
   const Status s = SampleCpu(b.logits.data(), b.num_seqs, b.vocab, b.params.data(), b.steps.data(),
-                             {b.offsets.data(), b.tokens.data(), b.counts.data()},
+                             {b.offsets.data(), tokens, counts},
                              {r.ids.data(), r.lp.data(), r.top_ids.data(), r.top_lp.data()});
-  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(s.ok()) << "SampleCpu failed: " << s.ToString();
   return r;
 }
 
