@@ -177,12 +177,219 @@ __device__ void TopLogprobs(const float* x, int vocab, int n, float lse, int32_t
   }
 }
 
+// ---- Split rows ------------------------------------------------------------------------------
+
+constexpr int kSplitThreads = 256;
+constexpr int kSplitUnroll = 4;  // groups of 4 tokens whose loads a thread has in flight at once
+// -log(-log u) <= 16.64 for every u ToOpenUnitFloat makes: a token whose scaled logit is more
+// than this below the best race score so far can neither beat nor tie it (exact skip).
+constexpr float kMaxGumbel = 17.f;
+
+struct SplitArgs {
+  const float* logits;  // [num_seqs, vocab], read only
+  int vocab;
+  int chunk_tokens;
+  bool vec4;  // rows are 16-byte aligned (vocab % 4 == 0 and an aligned base)
+  const SamplingParams* params;
+  const int64_t* steps;
+  PenaltyLists pen;
+  SamplerOutputs out;
+};
+
+// The partials of (seq, chunk) live in the row's top-n slots: logprobs [chunk] = raw max,
+// [kSamplerMaxChunks + chunk] = raw sum of exp(x - max); ids [chunk] = best index,
+// [kSamplerMaxChunks + chunk] = best value (bits).
+__device__ __forceinline__ float Penalize(float v, int count, const SamplingParams& p) {
+  v = v > 0.f ? v / p.repetition_penalty : v * p.repetition_penalty;
+  // Explicit roundings (no FMA contraction) so the CPU twin computes the same float.
+  if (count > 0)
+    v -= __fadd_rn(__fmul_rn(p.frequency_penalty, static_cast<float>(count)), p.presence_penalty);
+  return v;
+}
+
+__device__ __forceinline__ float RaceScore(float s, uint32_t word) {
+  return __fsub_rn(s, logf(-logf(philox::ToOpenUnitFloat(word))));
+}
+
+// Online log-sum-exp state (m, sum of exp(x - m)), merged in any order.
+__device__ __forceinline__ void MergeRaw(float& m, float& sum, float om, float osum) {
+  if (om > m) {
+    sum = sum * __expf(m - om) + osum;  // m = -inf: 0 * 0
+    m = om;
+  } else if (om != -INFINITY) {
+    sum += osum * __expf(om - m);
+  }
+}
+
+// Block reduction to thread 0 of the raw state and the best (value, index), lowest index on ties.
+__device__ void SplitBlockReduce(float& m, float& sum, float& bv, int& bi) {
+  __shared__ float sm[kSplitThreads / 32], ss[kSplitThreads / 32], sv[kSplitThreads / 32];
+  __shared__ int si[kSplitThreads / 32];
+  for (int o = 16; o > 0; o >>= 1) {
+    const float om = __shfl_down_sync(0xffffffffu, m, o);
+    const float os = __shfl_down_sync(0xffffffffu, sum, o);
+    const float ov = __shfl_down_sync(0xffffffffu, bv, o);
+    const int oi = __shfl_down_sync(0xffffffffu, bi, o);
+    MergeRaw(m, sum, om, os);
+    if (Better(ov, oi, bv, bi)) bv = ov, bi = oi;
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) sm[warp] = m, ss[warp] = sum, sv[warp] = bv, si[warp] = bi;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < kSplitThreads / 32; ++w) {
+      MergeRaw(m, sum, sm[w], ss[w]);
+      if (Better(sv[w], si[w], bv, bi)) bv = sv[w], bi = si[w];
+    }
+  }
+}
+
+__device__ __forceinline__ void LoadGroup(const float* x, int g, int end, bool vec4, float v[4]) {
+  if (vec4 && 4 * g + 3 < end) {
+    const float4 q = __ldg(reinterpret_cast<const float4*>(x) + g);
+    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+    return;
+  }
+#pragma unroll
+  for (int j = 0; j < 4; ++j) v[j] = 4 * g + j < end ? __ldg(x + 4 * g + j) : -INFINITY;
+}
+
+// grid (num_chunks, num_seqs): one read of chunk `blockIdx.x` of row `blockIdx.y`.
+__global__ void __launch_bounds__(kSplitThreads) SplitPassKernel(SplitArgs a) {
+  extern __shared__ uint32_t listed[];  // bitmap of the chunk's penalized tokens
+  const int seq = blockIdx.y, chunk = blockIdx.x;
+  const SamplingParams p = a.params[seq];
+  if (!SamplerUsesSplitPath(p, a.vocab)) return;  // uniform per block
+  const int begin = chunk * a.chunk_tokens;
+  const int end = min(begin + a.chunk_tokens, a.vocab);
+  const int words = (a.chunk_tokens + 31) / 32;
+  for (int w = threadIdx.x; w < words; w += blockDim.x) listed[w] = 0u;
+  int pen_begin = 0, pen_end = 0;
+  if (a.pen.offsets != nullptr) pen_begin = a.pen.offsets[seq], pen_end = a.pen.offsets[seq + 1];
+  __syncthreads();
+  for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
+    const int tok = a.pen.tokens[e] - begin;
+    if (tok >= 0 && tok < end - begin) atomicOr(&listed[tok >> 5], 1u << (tok & 31));
+  }
+  __syncthreads();
+
+  const bool greedy = IsGreedy(p);
+  const float inv_t = greedy ? 1.f : 1.f / p.temperature;
+  const uint64_t step = static_cast<uint64_t>(a.steps[seq]);
+  const float* x = a.logits + int64_t{seq} * a.vocab;
+  float m = -INFINITY, sum = 0.f, bv = -INFINITY;
+  int bi = INT_MAX;
+  const int g_end = (end + 3) / 4;
+  for (int g0 = begin / 4 + threadIdx.x; g0 < g_end; g0 += kSplitUnroll * blockDim.x) {
+    float v[kSplitUnroll][4];
+#pragma unroll
+    for (int u = 0; u < kSplitUnroll; ++u) {
+      const int g = g0 + u * blockDim.x;
+      if (g < g_end) LoadGroup(x, g, end, a.vec4, v[u]);
+    }
+#pragma unroll
+    for (int u = 0; u < kSplitUnroll; ++u) {
+      const int g = g0 + u * blockDim.x;
+      if (g >= g_end) continue;
+      bool cand[4];
+      float s[4];
+      bool any = false;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = 4 * g + j;
+        const bool valid = i < end;
+        if (valid) {
+          float om = v[u][j], os = 1.f;
+          if (om != -INFINITY) MergeRaw(m, sum, om, os);
+        }
+        const int r = i - begin;
+        // Penalized tokens join below with their penalized value.
+        const bool plain = valid && ((listed[r >> 5] >> (r & 31)) & 1u) == 0u;
+        if (greedy) {
+          cand[j] = false;
+          if (plain && Better(v[u][j], i, bv, bi)) bv = v[u][j], bi = i;
+        } else {
+          s[j] = __fmul_rn(v[u][j], inv_t);
+          cand[j] = plain && !(s[j] + kMaxGumbel < bv);
+          any |= cand[j];
+        }
+      }
+      if (!any) continue;
+      const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        if (!cand[j]) continue;
+        const float score = RaceScore(s[j], r.v[j]);
+        if (Better(score, 4 * g + j, bv, bi)) bv = score, bi = 4 * g + j;
+      }
+    }
+  }
+  // The chunk's penalized tokens (each listed once per row, so each is seen once here).
+  for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
+    const int tok = a.pen.tokens[e];
+    if (tok < begin || tok >= end) continue;
+    const float v = Penalize(x[tok], a.pen.output_counts[e], p);
+    if (greedy) {
+      if (Better(v, tok, bv, bi)) bv = v, bi = tok;
+    } else {
+      const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(tok / 4));
+      const float score = RaceScore(__fmul_rn(v, inv_t), r.v[tok % 4]);
+      if (Better(score, tok, bv, bi)) bv = score, bi = tok;
+    }
+  }
+  SplitBlockReduce(m, sum, bv, bi);
+  if (threadIdx.x == 0) {
+    float* plp = a.out.top_logprobs + int64_t{seq} * kMaxLogprobs;
+    int32_t* pid = a.out.top_ids + int64_t{seq} * kMaxLogprobs;
+    plp[chunk] = m;
+    plp[kSamplerMaxChunks + chunk] = sum;
+    pid[chunk] = bi;
+    pid[kSamplerMaxChunks + chunk] = __float_as_int(bv);
+  }
+}
+
+// One warp per row: combines the chunk partials into the token and its raw logprob, then fills
+// the row's top-n slots with -1 / -inf.
+__global__ void SplitCombineKernel(SplitArgs a, int num_chunks) {
+  const int seq = blockIdx.x, lane = threadIdx.x;
+  const SamplingParams p = a.params[seq];
+  if (!SamplerUsesSplitPath(p, a.vocab)) return;
+  float* plp = a.out.top_logprobs + int64_t{seq} * kMaxLogprobs;
+  int32_t* pid = a.out.top_ids + int64_t{seq} * kMaxLogprobs;
+  float m = -INFINITY, sum = 0.f, bv = -INFINITY;
+  int bi = INT_MAX;
+  if (lane < num_chunks) {
+    m = plp[lane], sum = plp[kSamplerMaxChunks + lane];
+    bi = pid[lane], bv = __int_as_float(pid[kSamplerMaxChunks + lane]);
+  }
+  for (int o = 16; o > 0; o >>= 1) {
+    const float om = __shfl_down_sync(0xffffffffu, m, o);
+    const float os = __shfl_down_sync(0xffffffffu, sum, o);
+    const float ov = __shfl_down_sync(0xffffffffu, bv, o);
+    const int oi = __shfl_down_sync(0xffffffffu, bi, o);
+    MergeRaw(m, sum, om, os);
+    if (Better(ov, oi, bv, bi)) bv = ov, bi = oi;
+  }
+  __syncwarp();  // every partial is read before the slots are overwritten
+  if (lane < kMaxLogprobs) pid[lane] = -1, plp[lane] = -INFINITY;
+  if (lane == 0) {
+    // INT_MAX: every value was NaN; token 0 keeps the id in range.
+    const int token = bi == INT_MAX ? 0 : bi;
+    const float lse = m + logf(sum);
+    a.out.token_ids[seq] = token;
+    a.out.token_logprobs[seq] = a.logits[int64_t{seq} * a.vocab + token] - lse;
+  }
+}
+
+// ---- Filtered rows ---------------------------------------------------------------------------
+
 __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
   __shared__ Shared sh;
   const int seq = blockIdx.x;
   const int vocab = a.vocab;
   float* x = a.logits + int64_t{seq} * vocab;  // not __restrict__/ldg: penalized in place below
   const SamplingParams p = a.params[seq];
+  if (SamplerUsesSplitPath(p, vocab)) return;  // uniform per block: the split kernels' row
   const uint64_t step = static_cast<uint64_t>(a.steps[seq]);
 
   // 1. The raw distribution: log-sum-exp and the top-n logprobs.
@@ -208,12 +415,7 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
   for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
     const int tok = a.pen.tokens[e], count = a.pen.output_counts[e];
     if (tok < 0 || tok >= vocab) continue;
-    float v = x[tok];
-    v = v > 0.f ? v / p.repetition_penalty : v * p.repetition_penalty;
-    // Explicit roundings (no FMA contraction) so the CPU twin computes the same float.
-    if (count > 0)
-      v -= __fadd_rn(__fmul_rn(p.frequency_penalty, static_cast<float>(count)), p.presence_penalty);
-    x[tok] = v;
+    x[tok] = Penalize(x[tok], count, p);
   }
   __syncthreads();
 
@@ -304,9 +506,10 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
 Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* params,
               const int64_t* steps, const PenaltyLists& penalties, const SamplerOutputs& out,
               cudaStream_t stream) {
-  if (num_seqs < 0 || vocab <= 0 || vocab > kMaxSamplerVocab)
+  if (num_seqs < 0 || num_seqs > kMaxSamplerSeqs || vocab <= 0 || vocab > kMaxSamplerVocab)
     return InvalidArgumentError("sample: bad shape: num_seqs " + std::to_string(num_seqs) +
                                 ", vocab " + std::to_string(vocab) + " (at most " +
+                                std::to_string(kMaxSamplerSeqs) + " x " +
                                 std::to_string(kMaxSamplerVocab) + ")");
   if (num_seqs == 0) return Status::Ok();
   if (logits == nullptr || params == nullptr || steps == nullptr || out.token_ids == nullptr ||
@@ -317,8 +520,18 @@ Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* para
     return InvalidArgumentError(
         "sample: penalty offsets without tokens/output_counts (pass offsets = nullptr for "
         "no penalties)");
-  sampling_kernels::KernelArgs args{logits, vocab, params, steps, penalties, out};
-  sampling_kernels::SampleKernel<<<num_seqs, sampling_kernels::kThreads, 0, stream>>>(args);
+  namespace sk = sampling_kernels;
+  const SamplerSplitPlan plan = PlanSamplerSplit(vocab);
+  const bool vec4 = vocab % 4 == 0 && reinterpret_cast<uintptr_t>(logits) % 16 == 0;
+  const sk::SplitArgs split{logits, vocab, plan.chunk_tokens, vec4, params, steps, penalties, out};
+  const size_t bitmap_bytes = static_cast<size_t>((plan.chunk_tokens + 31) / 32) * 4;
+  sk::SplitPassKernel<<<dim3(plan.num_chunks, num_seqs), sk::kSplitThreads, bitmap_bytes, stream>>>(
+      split);
+  CUDA_CHECK_LAUNCH();
+  sk::SplitCombineKernel<<<num_seqs, 32, 0, stream>>>(split, plan.num_chunks);
+  CUDA_CHECK_LAUNCH();
+  sk::KernelArgs args{logits, vocab, params, steps, penalties, out};
+  sk::SampleKernel<<<num_seqs, sk::kThreads, 0, stream>>>(args);
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }

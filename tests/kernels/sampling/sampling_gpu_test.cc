@@ -3,6 +3,7 @@
 // scores), same raw logprobs and top-n, and run-to-run determinism.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -145,6 +146,71 @@ TEST(SamplerGpu, MatchesCpuTwin) {
     // ulps) moves a top-p boundary or reorders two race scores within ~1e-6: rare. More than
     // one per batch means the two samplers disagree for real.
     EXPECT_LE(mismatches, 1) << "sampled rows whose GPU and CPU tokens differ";
+  }
+}
+
+// Split-path rows (greedy / unfiltered temperature, no logprobs) whose penalty lists hold the
+// row's peaked tokens, so the penalties decide the winner.
+TEST(SamplerGpu, SplitPathPenaltiesOnTheTopTokensMatchCpu) {
+  HEARTH_REQUIRE_GPU();
+  for (int vocab : {50001, 128256}) {
+    SCOPED_TRACE("vocab=" + std::to_string(vocab));
+    const int num_seqs = 16;
+    Batch b;
+    b.vocab = vocab;
+    b.num_seqs = num_seqs;
+    std::mt19937_64 rng(vocab);
+    std::normal_distribution<float> normal(0.f, 2.f);
+    b.logits.resize(int64_t{vocab} * num_seqs);
+    for (float& x : b.logits) x = normal(rng);
+    b.offsets.push_back(0);
+    std::vector<int32_t> raw_argmax(num_seqs);
+    for (int s = 0; s < num_seqs; ++s) {
+      float* row = b.logits.data() + int64_t{s} * vocab;
+      std::vector<int32_t> peaks;
+      // Peaks spread over the chunks (first and last token included), all penalized.
+      for (int32_t tok : {0, vocab - 1, vocab / 2, static_cast<int>(rng() % vocab)}) {
+        if (std::find(peaks.begin(), peaks.end(), tok) != peaks.end()) continue;
+        row[tok] = 12.f + static_cast<float>(peaks.size());
+        peaks.push_back(tok);
+      }
+      raw_argmax[s] = static_cast<int32_t>(std::max_element(row, row + vocab) - row);
+      for (int32_t tok : peaks) {
+        b.tokens.push_back(tok);
+        b.counts.push_back(static_cast<int32_t>(rng() % 3));
+      }
+      b.offsets.push_back(static_cast<int32_t>(b.tokens.size()));
+      SamplingParams p;
+      p.temperature = s % 2 == 0 ? 0.f : 0.7f;
+      p.repetition_penalty = 1.5f + 0.25f * (s % 4);
+      p.presence_penalty = 1.f;
+      p.frequency_penalty = 0.5f;
+      p.seed = 77 + s;
+      ASSERT_TRUE(SamplerUsesSplitPath(p, vocab));
+      b.params.push_back(p);
+      b.steps.push_back(s);
+    }
+    const Result gpu = RunGpu(b), cpu = RunCpu(b);
+    int greedy_moved = 0, sampled_mismatches = 0;
+    for (int s = 0; s < num_seqs; ++s) {
+      const bool greedy = IsGreedy(b.params[s]);
+      if (greedy) {
+        EXPECT_EQ(gpu.ids[s], cpu.ids[s])
+            << "greedy row " << s << " (raw argmax " << raw_argmax[s] << ")";
+        greedy_moved += cpu.ids[s] != raw_argmax[s];
+      } else {
+        sampled_mismatches += gpu.ids[s] != cpu.ids[s];
+      }
+      if (gpu.ids[s] == cpu.ids[s])
+        EXPECT_NEAR(gpu.lp[s], cpu.lp[s], 1e-3) << "token logprob, row " << s;
+      for (int j = 0; j < kMaxLogprobs; ++j) {
+        EXPECT_EQ(gpu.top_ids[int64_t{s} * kMaxLogprobs + j], -1) << "row " << s << " slot " << j;
+        EXPECT_EQ(gpu.top_lp[int64_t{s} * kMaxLogprobs + j], -INFINITY)
+            << "row " << s << " slot " << j;
+      }
+    }
+    EXPECT_GT(greedy_moved, 0) << "the penalties never changed a greedy token: test is vacuous";
+    EXPECT_LE(sampled_mismatches, 1);
   }
 }
 
