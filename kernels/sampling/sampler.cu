@@ -16,6 +16,7 @@ constexpr int kBins = 256;
 struct KernelArgs {
   float* logits;  // [num_seqs, vocab], penalized in place
   int vocab;
+  int num_chunks;  // of the split pass, whose partials this kernel reads
   const SamplingParams* params;
   const int64_t* steps;
   PenaltyLists pen;
@@ -32,6 +33,8 @@ struct Shared {
   float gt_val[kMaxLogprobs], eq_val[kMaxLogprobs];
   int gt_idx[kMaxLogprobs], eq_idx[kMaxLogprobs];
   float raw_token_logit;
+  float part_lse, part_max;
+  int part_argmax;
 };
 
 // Float -> uint32 with the same order (negative floats reversed below the positive ones).
@@ -45,16 +48,6 @@ __device__ __forceinline__ float KeyToFloat(uint32_t k) {
 
 __device__ __forceinline__ bool Better(float v, int i, float bv, int bi) {
   return v > bv || (v == bv && i < bi);
-}
-
-__device__ float BlockMax(float v, Shared& sh) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  __syncthreads();
-  if ((threadIdx.x & 31) == 0) sh.red_f[threadIdx.x >> 5] = v;
-  __syncthreads();
-  v = sh.red_f[threadIdx.x & 31];
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
 }
 
 __device__ float BlockSum(float v, Shared& sh) {
@@ -259,7 +252,10 @@ __global__ void __launch_bounds__(kSplitThreads) SplitPassKernel(SplitArgs a) {
   extern __shared__ uint32_t listed[];  // bitmap of the chunk's penalized tokens
   const int seq = blockIdx.y, chunk = blockIdx.x;
   const SamplingParams p = a.params[seq];
-  if (!SamplerUsesSplitPath(p, a.vocab)) return;  // uniform per block
+  // Split rows get their token from this pass: the penalized argmax (greedy) or the Gumbel race.
+  // The other rows get the max of their scaled penalized logits (argmax for greedy), which spares
+  // SampleKernel its max passes; every row gets its raw log-sum-exp.
+  const bool race = SamplerUsesSplitPath(p, a.vocab) && !IsGreedy(p);
   const int begin = chunk * a.chunk_tokens;
   const int end = min(begin + a.chunk_tokens, a.vocab);
   const int words = (a.chunk_tokens + 31) / 32;
@@ -273,8 +269,7 @@ __global__ void __launch_bounds__(kSplitThreads) SplitPassKernel(SplitArgs a) {
   }
   __syncthreads();
 
-  const bool greedy = IsGreedy(p);
-  const float inv_t = greedy ? 1.f : 1.f / p.temperature;
+  const float inv_t = IsGreedy(p) ? 1.f : 1.f / p.temperature;  // x * 1 is exact
   const uint64_t step = static_cast<uint64_t>(a.steps[seq]);
   const float* x = a.logits + int64_t{seq} * a.vocab;
   float m = -INFINITY, sum = 0.f, bv = -INFINITY;
@@ -305,13 +300,13 @@ __global__ void __launch_bounds__(kSplitThreads) SplitPassKernel(SplitArgs a) {
         const int r = i - begin;
         // Penalized tokens join below with their penalized value.
         const bool plain = valid && ((listed[r >> 5] >> (r & 31)) & 1u) == 0u;
-        if (greedy) {
-          cand[j] = false;
-          if (plain && Better(v[u][j], i, bv, bi)) bv = v[u][j], bi = i;
-        } else {
-          s[j] = __fmul_rn(v[u][j], inv_t);
+        s[j] = __fmul_rn(v[u][j], inv_t);
+        if (race) {
           cand[j] = plain && !(s[j] + kMaxGumbel < bv);
           any |= cand[j];
+        } else {
+          cand[j] = false;
+          if (plain && Better(s[j], i, bv, bi)) bv = s[j], bi = i;
         }
       }
       if (!any) continue;
@@ -328,13 +323,13 @@ __global__ void __launch_bounds__(kSplitThreads) SplitPassKernel(SplitArgs a) {
   for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
     const int tok = a.pen.tokens[e];
     if (tok < begin || tok >= end) continue;
-    const float v = Penalize(x[tok], a.pen.output_counts[e], p);
-    if (greedy) {
-      if (Better(v, tok, bv, bi)) bv = v, bi = tok;
-    } else {
+    const float sv = __fmul_rn(Penalize(x[tok], a.pen.output_counts[e], p), inv_t);
+    if (race) {
       const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(tok / 4));
-      const float score = RaceScore(__fmul_rn(v, inv_t), r.v[tok % 4]);
+      const float score = RaceScore(sv, r.v[tok % 4]);
       if (Better(score, tok, bv, bi)) bv = score, bi = tok;
+    } else if (Better(sv, tok, bv, bi)) {
+      bv = sv, bi = tok;
     }
   }
   SplitBlockReduce(m, sum, bv, bi);
@@ -348,16 +343,11 @@ __global__ void __launch_bounds__(kSplitThreads) SplitPassKernel(SplitArgs a) {
   }
 }
 
-// One warp per row: combines the chunk partials into the token and its raw logprob, then fills
-// the row's top-n slots with -1 / -inf.
-__global__ void SplitCombineKernel(SplitArgs a, int num_chunks) {
-  const int seq = blockIdx.x, lane = threadIdx.x;
-  const SamplingParams p = a.params[seq];
-  if (!SamplerUsesSplitPath(p, a.vocab)) return;
-  float* plp = a.out.top_logprobs + int64_t{seq} * kMaxLogprobs;
-  int32_t* pid = a.out.top_ids + int64_t{seq} * kMaxLogprobs;
-  float m = -INFINITY, sum = 0.f, bv = -INFINITY;
-  int bi = INT_MAX;
+// Lane 0 of the calling (full) warp gets the row's combined partials.
+__device__ void WarpCombinePartials(const float* plp, const int32_t* pid, int num_chunks, float& m,
+                                    float& sum, float& bv, int& bi) {
+  const int lane = threadIdx.x & 31;
+  m = -INFINITY, sum = 0.f, bv = -INFINITY, bi = INT_MAX;
   if (lane < num_chunks) {
     m = plp[lane], sum = plp[kSamplerMaxChunks + lane];
     bi = pid[lane], bv = __int_as_float(pid[kSamplerMaxChunks + lane]);
@@ -370,7 +360,20 @@ __global__ void SplitCombineKernel(SplitArgs a, int num_chunks) {
     MergeRaw(m, sum, om, os);
     if (Better(ov, oi, bv, bi)) bv = ov, bi = oi;
   }
-  __syncwarp();  // every partial is read before the slots are overwritten
+  __syncwarp();  // every partial is read before a caller overwrites the slots
+}
+
+// One warp per split row: combines the chunk partials into the token and its raw logprob, then
+// fills the row's top-n slots with -1 / -inf.
+__global__ void SplitCombineKernel(SplitArgs a, int num_chunks) {
+  const int seq = blockIdx.x, lane = threadIdx.x;
+  const SamplingParams p = a.params[seq];
+  if (!SamplerUsesSplitPath(p, a.vocab)) return;
+  float* plp = a.out.top_logprobs + int64_t{seq} * kMaxLogprobs;
+  int32_t* pid = a.out.top_ids + int64_t{seq} * kMaxLogprobs;
+  float m, sum, bv;
+  int bi;
+  WarpCombinePartials(plp, pid, num_chunks, m, sum, bv, bi);
   if (lane < kMaxLogprobs) pid[lane] = -1, plp[lane] = -INFINITY;
   if (lane == 0) {
     // INT_MAX: every value was NaN; token 0 keeps the id in range.
@@ -391,16 +394,21 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
   const SamplingParams p = a.params[seq];
   if (SamplerUsesSplitPath(p, vocab)) return;  // uniform per block: the split kernels' row
   const uint64_t step = static_cast<uint64_t>(a.steps[seq]);
-
-  // 1. The raw distribution: log-sum-exp and the top-n logprobs.
-  float local = -INFINITY;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) local = fmaxf(local, x[i]);
-  const float raw_max = BlockMax(local, sh);
-  local = 0.f;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) local += __expf(x[i] - raw_max);
-  const float lse = raw_max + logf(BlockSum(local, sh));
   int32_t* top_ids = a.out.top_ids + int64_t{seq} * kMaxLogprobs;
   float* top_lp = a.out.top_logprobs + int64_t{seq} * kMaxLogprobs;
+
+  // 0. The split pass's partials, parked in the top-n slots: the raw log-sum-exp and the max
+  //    (argmax) of the scaled penalized logits.
+  if (threadIdx.x < 32) {
+    float m, sum, bv;
+    int bi;
+    WarpCombinePartials(top_lp, top_ids, a.num_chunks, m, sum, bv, bi);
+    if (threadIdx.x == 0) sh.part_lse = m + logf(sum), sh.part_max = bv, sh.part_argmax = bi;
+  }
+  __syncthreads();
+
+  // 1. The raw distribution: log-sum-exp and the top-n logprobs.
+  const float lse = sh.part_lse;
   if (threadIdx.x < kMaxLogprobs) top_ids[threadIdx.x] = -1, top_lp[threadIdx.x] = -INFINITY;
   const int n = min(max(p.num_logprobs, 0), min(kMaxLogprobs, vocab));
   if (n > 0) {
@@ -422,17 +430,10 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
   // 3. Selection.
   int token;
   if (IsGreedy(p)) {
-    float bv = -INFINITY;
-    int bi = INT_MAX;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x)
-      if (Better(x[i], i, bv, bi)) bv = x[i], bi = i;
-    token = BlockArgMax(bv, bi, sh);
+    token = sh.part_argmax == INT_MAX ? 0 : sh.part_argmax;  // INT_MAX: all NaN
   } else {
     const float inv_t = 1.f / p.temperature;
-    local = -INFINITY;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x)
-      local = fmaxf(local, __fmul_rn(x[i], inv_t));
-    const float m = BlockMax(local, sh);
+    const float m = sh.part_max;
     float t = -INFINITY;
     if (p.min_p > 0.f) t = __fadd_rn(m, logf(p.min_p));
     if (p.top_k > 0 && p.top_k < vocab) {
@@ -441,7 +442,7 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
       t = fmaxf(t, KeyToFloat(k));
     }
     if (p.top_p < 1.f) {
-      local = 0.f;
+      float local = 0.f;
       for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
         const float v = __fmul_rn(x[i], inv_t);
         if (v >= t) local += __expf(v - m);
@@ -461,7 +462,7 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
       for (int j = 0; j < 4; ++j) {
         const int i = 4 * g + j;
         v[j] = i < vocab ? __fmul_rn(x[i], inv_t) : -INFINITY;
-        any |= i < vocab && v[j] >= t;
+        any |= i < vocab && v[j] >= t && !(v[j] + kMaxGumbel < bv);  // else it cannot win
       }
       if (!any) continue;
       const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
@@ -469,7 +470,7 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
       for (int j = 0; j < 4; ++j) {
         const int i = 4 * g + j;
         if (i >= vocab || !(v[j] >= t)) continue;
-        const float score = __fsub_rn(v[j], logf(-logf(philox::ToOpenUnitFloat(r.v[j]))));
+        const float score = RaceScore(v[j], r.v[j]);
         if (Better(score, i, bv, bi)) bv = score, bi = i;
       }
     }
@@ -530,7 +531,7 @@ Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* para
   CUDA_CHECK_LAUNCH();
   sk::SplitCombineKernel<<<num_seqs, 32, 0, stream>>>(split, plan.num_chunks);
   CUDA_CHECK_LAUNCH();
-  sk::KernelArgs args{logits, vocab, params, steps, penalties, out};
+  sk::KernelArgs args{logits, vocab, plan.num_chunks, params, steps, penalties, out};
   sk::SampleKernel<<<num_seqs, sk::kThreads, 0, stream>>>(args);
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
