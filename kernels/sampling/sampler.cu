@@ -80,6 +80,27 @@ __device__ int BlockArgMax(float v, int i, Shared& sh) {
   return i;
 }
 
+// f(i, x[i]) for every i < n, block-strided; each thread issues kBatch loads before using any,
+// so a 1024-thread block keeps 32 KB in flight instead of 4 KB (the filtered path is
+// latency-bound otherwise: one block per row).
+constexpr int kBatch = 8;
+template <class F>
+__device__ __forceinline__ void ForEachBatched(const float* x, int n, F&& f) {
+  for (int base = threadIdx.x; base < n; base += kBatch * blockDim.x) {
+    float v[kBatch];
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int i = base + u * blockDim.x;
+      v[u] = i < n ? x[i] : 0.f;
+    }
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int i = base + u * blockDim.x;
+      if (i < n) f(i, v[u]);
+    }
+  }
+}
+
 // Radix select, 8 bits per pass from the top, over v_i = x[i] * scale restricted to keys >=
 // floor_key, each weighing 1 (kMass = false) or exp(v_i - m). Returns the key K with
 //   W(key > K) < target <= W(key >= K),
@@ -94,12 +115,12 @@ __device__ uint32_t RadixSelect(const float* x, int n, float scale, float m, uin
     for (int i = threadIdx.x; i < kWarps * kBins; i += blockDim.x) (&sh.hist[0][0])[i] = 0.f;
     __syncthreads();
     float* my = sh.hist[threadIdx.x >> 5];
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-      const float v = __fmul_rn(x[i], scale);
+    ForEachBatched(x, n, [&](int, float xi) {
+      const float v = __fmul_rn(xi, scale);
       const uint32_t key = OrderedKey(v);
-      if (key < floor_key || (key & mask) != prefix) continue;
+      if (key < floor_key || (key & mask) != prefix) return;
       atomicAdd(&my[(key >> shift) & 0xffu], kMass ? __expf(v - m) : 1.f);
-    }
+    });
     __syncthreads();
     if (threadIdx.x < kBins) {
       float s = 0.f;
@@ -140,16 +161,16 @@ __device__ void TopLogprobs(const float* x, int vocab, int n, float lse, int32_t
   const uint32_t k = RadixSelect<false>(x, vocab, 1.f, 0.f, 0u, static_cast<float>(n), sh);
   if (threadIdx.x == 0) sh.num_gt = 0, sh.num_eq = 0;
   __syncthreads();
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-    const uint32_t key = OrderedKey(x[i]);
+  ForEachBatched(x, vocab, [&](int i, float xi) {
+    const uint32_t key = OrderedKey(xi);
     if (key > k) {
       const int slot = atomicAdd(&sh.num_gt, 1);  // fewer than n by construction
-      if (slot < kMaxLogprobs) sh.gt_val[slot] = x[i], sh.gt_idx[slot] = i;
+      if (slot < kMaxLogprobs) sh.gt_val[slot] = xi, sh.gt_idx[slot] = i;
     } else if (key == k) {
       const int slot = atomicAdd(&sh.num_eq, 1);
-      if (slot < kMaxLogprobs) sh.eq_val[slot] = x[i], sh.eq_idx[slot] = i;
+      if (slot < kMaxLogprobs) sh.eq_val[slot] = xi, sh.eq_idx[slot] = i;
     }
-  }
+  });
   __syncthreads();
   if (threadIdx.x == 0) {
     // Insertion sort of both short lists, then the ties fill what the larger values left.
@@ -443,10 +464,10 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
     }
     if (p.top_p < 1.f) {
       float local = 0.f;
-      for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-        const float v = __fmul_rn(x[i], inv_t);
+      ForEachBatched(x, vocab, [&](int, float xi) {
+        const float v = __fmul_rn(xi, inv_t);
         if (v >= t) local += __expf(v - m);
-      }
+      });
       const float mass = BlockSum(local, sh);
       const uint32_t floor_key = t == -INFINITY ? 0u : OrderedKey(t);
       const uint32_t k = RadixSelect<true>(x, vocab, inv_t, m, floor_key, p.top_p * mass, sh);
@@ -455,23 +476,34 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
     // Exponential race over the kept tokens, one Philox block per 4 consecutive tokens.
     float bv = -INFINITY;
     int bi = INT_MAX;
-    for (int g = threadIdx.x; 4 * g < vocab; g += blockDim.x) {
-      float v[4];
-      bool any = false;
+    constexpr int kGroups = 2;  // groups of 4 tokens loaded before any is used
+    for (int g0 = threadIdx.x; 4 * g0 < vocab; g0 += kGroups * blockDim.x) {
+      float v[kGroups][4];
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int i = 4 * g + j;
-        v[j] = i < vocab ? __fmul_rn(x[i], inv_t) : -INFINITY;
-        any |= i < vocab && v[j] >= t && !(v[j] + kMaxGumbel < bv);  // else it cannot win
-      }
-      if (!any) continue;
-      const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
+      for (int u = 0; u < kGroups; ++u)
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int i = 4 * g + j;
-        if (i >= vocab || !(v[j] >= t)) continue;
-        const float score = RaceScore(v[j], r.v[j]);
-        if (Better(score, i, bv, bi)) bv = score, bi = i;
+        for (int j = 0; j < 4; ++j) {
+          const int i = 4 * (g0 + u * blockDim.x) + j;
+          v[u][j] = i < vocab ? __fmul_rn(x[i], inv_t) : -INFINITY;
+        }
+#pragma unroll
+      for (int u = 0; u < kGroups; ++u) {
+        const int g = g0 + u * blockDim.x;
+        bool any = false;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const int i = 4 * g + j;
+          any |= i < vocab && v[u][j] >= t && !(v[u][j] + kMaxGumbel < bv);  // else cannot win
+        }
+        if (!any) continue;
+        const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const int i = 4 * g + j;
+          if (i >= vocab || !(v[u][j] >= t)) continue;
+          const float score = RaceScore(v[u][j], r.v[j]);
+          if (Better(score, i, bv, bi)) bv = score, bi = i;
+        }
       }
     }
     token = BlockArgMax(bv, bi, sh);

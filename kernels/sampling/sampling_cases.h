@@ -22,6 +22,20 @@ inline constexpr SamplerCase kBenchCases[] = {
     {128256, 1}, {128256, 32}, {128256, 256}, {151936, 64}, {262144, 256},
 };
 
+// The benchmark's parameter mixes (every row of a batch the same): the first two take the split
+// path, the others the filtered one-block-per-row path.
+struct BenchMix {
+  const char* name;
+  SamplingParams params;
+};
+inline constexpr BenchMix kBenchMixes[] = {
+    {"greedy", {0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 0}},
+    {"temperature", {0.8f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 1}},
+    {"top_k50", {0.8f, 50, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 2}},
+    {"top_p0.9", {0.8f, 0, 0.9f, 0.f, 1.f, 0.f, 0.f, 0, 3}},
+    {"all_logprobs5", {0.8f, 50, 0.9f, 0.05f, 1.1f, 0.1f, 0.1f, 5, 4}},
+};
+
 // Rows without top-n logprobs that are greedy or unfiltered take the split path
 // (SamplerUsesSplitPath), the others the one-block-per-row path.
 // temperature, top_k, top_p, min_p, repetition, presence, frequency, num_logprobs, seed
