@@ -50,13 +50,15 @@ Status SampleCpu(const float* logits,  // [num_seqs, vocab]
                  const PenaltyLists& penalties, const SamplerOutputs& out);
 
 // ---- CUDA (device pointers) ------------------------------------------------------------------
-// Two paths, chosen per row on the device:
+// Three launches. A split pass cuts every row into up to kSamplerMaxChunks chunks, one block
+// each, that read their chunk once: the raw online log-sum-exp, and either the Gumbel race
+// (unfiltered temperature rows) or the argmax of the scaled penalized logits (all others; for
+// greedy rows this is the token). Penalties come from the row's list (a bitmap marks the listed
+// tokens). Its per-chunk partials are parked in the row's top_ids/top_logprobs slots.
 // - split rows (SamplerUsesSplitPath: greedy, or temperature without min-p/top-k/top-p filters,
-//   no top-n logprobs): each row is cut into up to kSamplerMaxChunks chunks, one block each, that
-//   read their chunk ONCE (raw log-sum-exp, the penalized argmax or Gumbel race, penalties from
-//   the row's list); a tiny pass combines the chunk partials, which are kept in the row's
-//   top_ids/top_logprobs slots (unused by these rows) until it overwrites them with -1/-inf.
-// - other rows: one block per row with radix selects for top-n, top-k and top-p.
+//   no top-n logprobs) are finished by a one-warp combine, which then fills the slots -1/-inf.
+// - other rows: one block per row combines the partials (lse, max), then radix selects for
+//   top-n, top-k and top-p and the race over the kept tokens.
 // `logits` is the sampler's scratch: on return the rows of the second path hold their penalized
 // (unscaled) logits; split rows are left as given.
 // Params are read on the device; validate them on the host first (ValidateSamplingParams).
