@@ -18,8 +18,9 @@ using cuda::Vec;
 // the residual when kFusedAdd) and reduces, pass 2 re-reads it (from L2) and writes the output.
 // N = elements per access: 16 / sizeof(T) on the vector path, 1 on the scalar path.
 template <class T, int N, bool kFusedAdd, int kCache>
-__global__ void RmsNormKernel(const T* x, T* residual, const float* __restrict__ w, T* out,
-                              int hidden, float eps) {
+__global__ void __launch_bounds__(1024)
+    RmsNormKernel(const T* x, T* residual, const float* __restrict__ w, T* out, int hidden,
+                  float eps) {
   const int64_t row = blockIdx.x;
   const int num_vecs = hidden / N;
   const T* xr = x + row * hidden;
@@ -65,32 +66,32 @@ __global__ void RmsNormKernel(const T* x, T* residual, const float* __restrict__
       for (int j = 0; j < N; ++j) o.v[j] = FromFloat<T>(ToFloat(a[c].v[j]) * scale * w[i * N + j]);
       cuda::StoreVec<T, N>(orow + i * N, o);
     }
-    return;
-  }
-  for (int i = threadIdx.x; i < num_vecs; i += blockDim.x) {
-    Vec<T, N> a = cuda::LoadVec<T, N>(xr + i * N);
-    if constexpr (kFusedAdd) {
-      Vec<T, N> r = cuda::LoadVec<T, N>(rr + i * N);
+  } else {  // two passes
+    for (int i = threadIdx.x; i < num_vecs; i += blockDim.x) {
+      Vec<T, N> a = cuda::LoadVec<T, N>(xr + i * N);
+      if constexpr (kFusedAdd) {
+        Vec<T, N> r = cuda::LoadVec<T, N>(rr + i * N);
 #pragma unroll
-      for (int j = 0; j < N; ++j) r.v[j] = FromFloat<T>(ToFloat(r.v[j]) + ToFloat(a.v[j]));
-      cuda::StoreVec<T, N>(rr + i * N, r);
-      a = r;
+        for (int j = 0; j < N; ++j) r.v[j] = FromFloat<T>(ToFloat(r.v[j]) + ToFloat(a.v[j]));
+        cuda::StoreVec<T, N>(rr + i * N, r);
+        a = r;
+      }
+#pragma unroll
+      for (int j = 0; j < N; ++j) {
+        const float v = ToFloat(a.v[j]);
+        sum_sq += v * v;
+      }
     }
+    sum_sq = cuda::BlockReduceSum(sum_sq);
+    const float scale = rsqrtf(sum_sq / static_cast<float>(hidden) + eps);
+    const T* src = kFusedAdd ? rr : xr;
+    for (int i = threadIdx.x; i < num_vecs; i += blockDim.x) {
+      const Vec<T, N> a = cuda::LoadVec<T, N>(src + i * N);
+      Vec<T, N> o;
 #pragma unroll
-    for (int j = 0; j < N; ++j) {
-      const float v = ToFloat(a.v[j]);
-      sum_sq += v * v;
+      for (int j = 0; j < N; ++j) o.v[j] = FromFloat<T>(ToFloat(a.v[j]) * scale * w[i * N + j]);
+      cuda::StoreVec<T, N>(orow + i * N, o);
     }
-  }
-  sum_sq = cuda::BlockReduceSum(sum_sq);
-  const float scale = rsqrtf(sum_sq / static_cast<float>(hidden) + eps);
-  const T* src = kFusedAdd ? rr : xr;
-  for (int i = threadIdx.x; i < num_vecs; i += blockDim.x) {
-    const Vec<T, N> a = cuda::LoadVec<T, N>(src + i * N);
-    Vec<T, N> o;
-#pragma unroll
-    for (int j = 0; j < N; ++j) o.v[j] = FromFloat<T>(ToFloat(a.v[j]) * scale * w[i * N + j]);
-    cuda::StoreVec<T, N>(orow + i * N, o);
   }
 }
 
@@ -115,10 +116,6 @@ Status LaunchRmsNormRows(const T* x, T* residual, const float* w, T* out, int64_
       break;
     case 4:
       norm_kernels::RmsNormKernel<T, N, kFusedAdd, 4>
-          <<<grid, threads, 0, stream>>>(x, residual, w, out, hidden, eps);
-      break;
-    case 8:
-      norm_kernels::RmsNormKernel<T, N, kFusedAdd, 8>
           <<<grid, threads, 0, stream>>>(x, residual, w, out, hidden, eps);
       break;
     case 0:
