@@ -225,6 +225,17 @@ __device__ __forceinline__ float RaceScore(float s, uint32_t word) {
   return __fsub_rn(s, logf(-logf(philox::ToOpenUnitFloat(word))));
 }
 
+// A conservative filter before RaceScore's two accurate logs: false only when the token's score
+// is certainly below bv, judged with the fast MUFU logs. __logf errs by at most 2^-21.41
+// absolute on [0.5, 2] and 3 ulp elsewhere, so with e >= 1e-3 the fast -log(e) is within 4e-4 of
+// the exact one; the margin (0.01 plus room for rounding at large |s|) covers that. Tokens with
+// e < 1e-3 (u within 1e-3 of 1) always take the exact path. Skipping cannot change the winner.
+__device__ __forceinline__ bool MayReach(float s, uint32_t word, float bv) {
+  const float e = -__logf(philox::ToOpenUnitFloat(word));
+  if (!(e >= 1e-3f)) return true;
+  return !(s - __logf(e) + (0.01f + fabsf(s) * 1e-5f) < bv);
+}
+
 // Online log-sum-exp state (m, sum of exp(x - m)), merged in any order.
 __device__ __forceinline__ void MergeRaw(float& m, float& sum, float om, float osum) {
   if (om > m) {
@@ -334,7 +345,7 @@ __global__ void __launch_bounds__(kSplitThreads) SplitPassKernel(SplitArgs a) {
       const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        if (!cand[j]) continue;
+        if (!cand[j] || !MayReach(s[j], r.v[j], bv)) continue;
         const float score = RaceScore(s[j], r.v[j]);
         if (Better(score, 4 * g + j, bv, bi)) bv = score, bi = 4 * g + j;
       }
@@ -500,7 +511,7 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(KernelArgs a) {
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
           const int i = 4 * g + j;
-          if (i >= vocab || !(v[u][j] >= t)) continue;
+          if (i >= vocab || !(v[u][j] >= t) || !MayReach(v[u][j], r.v[j], bv)) continue;
           const float score = RaceScore(v[u][j], r.v[j]);
           if (Better(score, i, bv, bi)) bv = score, bi = i;
         }
