@@ -280,7 +280,7 @@ __device__ __forceinline__ void LoadGroup(const float* x, int g, int end, bool v
 }
 
 // grid (num_chunks, num_seqs): one read of chunk `blockIdx.x` of row `blockIdx.y`.
-__global__ void __launch_bounds__(kSplitThreads) SplitPassKernel(SplitArgs a) {
+__global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a) {
   extern __shared__ uint32_t listed[];  // bitmap of the chunk's penalized tokens
   const int seq = blockIdx.y, chunk = blockIdx.x;
   const SamplingParams p = a.params[seq];
