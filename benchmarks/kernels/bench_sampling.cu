@@ -1,6 +1,6 @@
-// The sampler over the sampler case table, per parameter mix: greedy, pure temperature, top-k,
-// top-p, everything. Bytes = one read of the logits (the floor; the filtered paths re-read the
-// row from L2 several times), against the copy ceiling.
+// The sampler over the sampler case table, per parameter mix (sampling_cases::kBenchMixes):
+// greedy and pure temperature (split path: one read of each row), top-k, top-p, everything
+// (filtered path: several more reads). Bytes = one read of the logits, against the copy ceiling.
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -29,17 +29,6 @@ T* Upload(const std::vector<T>& v) {
 int main() {
   using namespace hearth;
   const bench::Ceilings ceil = bench::MeasureCeilings(/*with_matmul=*/false);
-  struct Mix {
-    const char* name;
-    SamplingParams p;
-  };
-  const Mix mixes[] = {
-      {"greedy", {0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 0}},
-      {"temperature", {0.8f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 1}},
-      {"top_k50", {0.8f, 50, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 2}},
-      {"top_p0.9", {0.8f, 0, 0.9f, 0.f, 1.f, 0.f, 0.f, 0, 3}},
-      {"all_logprobs5", {0.8f, 50, 0.9f, 0.05f, 1.1f, 0.1f, 0.1f, 5, 4}},
-  };
   for (const auto& c : sampling_cases::kBenchCases) {
     std::vector<float> logits(int64_t{c.vocab} * c.num_seqs);
     uint32_t x = 12345;
@@ -56,8 +45,8 @@ int main() {
         cudaMalloc(&top_ids, c.num_seqs * kMaxLogprobs * 4) ||
         cudaMalloc(&top_lp, c.num_seqs * kMaxLogprobs * 4))
       Die("cudaMalloc failed");
-    for (const Mix& m : mixes) {
-      SamplingParams* dparams = Upload(std::vector<SamplingParams>(c.num_seqs, m.p));
+    for (const auto& m : sampling_cases::kBenchMixes) {
+      SamplingParams* dparams = Upload(std::vector<SamplingParams>(c.num_seqs, m.params));
       const double us = bench::TimeUs([&](cudaStream_t s) {
         const Status st = Sample(dlogits, c.num_seqs, c.vocab, dparams, dsteps, {},
                                  {ids, lp, top_ids, top_lp}, s);

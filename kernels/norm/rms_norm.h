@@ -42,4 +42,15 @@ Status FusedAddRmsNorm(DType dtype, const void* x,  // [num_tokens, hidden]
 AccessPath ChooseRmsNormPath(DType dtype, int hidden, const void* x, const void* residual,
                              const void* out);
 
+// Register-cache depth of the CUDA kernel for a row of `row_accesses` accesses over `threads`
+// threads: the accesses per thread rounded up to 1, 2 or 4 (the row is read once and kept in
+// registers), or 0 when a thread would need more (two passes over the row; 8 would spill under
+// 1024 threads). Pure.
+inline int RmsNormRegisterVecs(int64_t row_accesses, int threads) {
+  const int64_t per_thread = (row_accesses + threads - 1) / threads;
+  for (int depth : {1, 2, 4})
+    if (per_thread <= depth) return depth;
+  return 0;
+}
+
 }  // namespace hearth

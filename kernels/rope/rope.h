@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/core/dtype.h"
+#include "kernels/core/launch.h"
 #include "kernels/core/status.h"
 #include "kernels/core/stream.h"
 
@@ -49,6 +50,16 @@ Result<std::vector<float>> RopeInvFreq(const RopeConfig& config);
 
 // The head_dims the CUDA kernels are compiled for (64, 128, 256); others are Unimplemented.
 bool RopeHeadDimSupportedOnGpu(int head_dim);
+
+// The access path of the CUDA ops: kVector16 (block per token, 16-byte accesses, cos/sin shared
+// by the token's heads) when q and k are 16-byte aligned with 16-byte-multiple token strides,
+// else kScalar (warp per head, one element per access). Pure.
+AccessPath ChooseRopePath(DType dtype, const void* q, int64_t q_token_stride, const void* k,
+                          int64_t k_token_stride);
+
+// Threads per block of the vector path: head_dim / 2 / (16 / elem_bytes) threads per head, one
+// round over all heads where that fits in 512 threads, rounded up to a warp. Pure.
+int RopeVecThreads(int head_dim, int elem_bytes, int num_heads_total);
 
 // ---- CPU twins (float32) ---------------------------------------------------------------------
 Status RopeCpu(RopeStyle style, int head_dim,

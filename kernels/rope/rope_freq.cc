@@ -50,6 +50,20 @@ Result<std::vector<float>> RopeInvFreq(const RopeConfig& c) {
   return out;
 }
 
+AccessPath ChooseRopePath(DType dtype, const void* q, int64_t q_token_stride, const void* k,
+                          int64_t k_token_stride) {
+  const size_t elem = static_cast<size_t>(GetDTypeInfo(dtype).block_bytes);
+  return ChooseAccessPath(elem, {q_token_stride, k_token_stride}, {q, k});
+}
+
+int RopeVecThreads(int head_dim, int elem_bytes, int num_heads_total) {
+  const int group = head_dim / 2 / (16 / elem_bytes);
+  const int max_slots = 512 / group;
+  const int slots = num_heads_total < max_slots ? num_heads_total : max_slots;
+  const int threads = (slots * group + 31) / 32 * 32;
+  return threads < 32 ? 32 : threads;
+}
+
 bool RopeHeadDimSupportedOnGpu(int head_dim) {
   return head_dim == 64 || head_dim == 128 || head_dim == 256;
 }

@@ -50,10 +50,41 @@ Status SampleCpu(const float* logits,  // [num_seqs, vocab]
                  const PenaltyLists& penalties, const SamplerOutputs& out);
 
 // ---- CUDA (device pointers) ------------------------------------------------------------------
-// `logits` is the sampler's scratch: on return it holds the penalized (unscaled) logits.
+// Three launches. A split pass cuts every row into up to kSamplerMaxChunks chunks, one block
+// each, that read their chunk once: the raw online log-sum-exp, and either the Gumbel race
+// (unfiltered temperature rows) or the argmax of the scaled penalized logits (all others; for
+// greedy rows this is the token). Penalties come from the row's list (a bitmap marks the listed
+// tokens). Its per-chunk partials are parked in the row's top_ids/top_logprobs slots.
+// - split rows (SamplerUsesSplitPath: greedy, or temperature without min-p/top-k/top-p filters,
+//   no top-n logprobs) are finished by a one-warp combine, which then fills the slots -1/-inf.
+// - other rows: one block per row combines the partials (lse, max), then radix selects for
+//   top-n, top-k and top-p and the race over the kept tokens.
+// `logits` is the sampler's scratch: on return the rows of the second path hold their penalized
+// (unscaled) logits; split rows are left as given.
 // Params are read on the device; validate them on the host first (ValidateSamplingParams).
 // Every penalty token must be in [0, vocab) (the engine's ids are); others are ignored.
 inline constexpr int kMaxSamplerVocab = 1 << 20;
+inline constexpr int kMaxSamplerSeqs = 65535;               // the split path's grid.y
+inline constexpr int kSamplerMaxChunks = kMaxLogprobs / 2;  // 4 partial words per chunk
+
+HEARTH_HD bool SamplerUsesSplitPath(const SamplingParams& p, int vocab) {
+  if (p.num_logprobs > 0) return false;
+  if (IsGreedy(p)) return true;  // greedy ignores the filters (as SampleCpu does)
+  return !(p.min_p > 0.f) && !(p.top_k > 0 && p.top_k < vocab) && !(p.top_p < 1.f);
+}
+
+// How the split path cuts a row: chunks of a multiple of 4 tokens (one Philox block = 4 tokens,
+// 16-byte loads), at least 1024 tokens, at most kSamplerMaxChunks of them. Pure.
+struct SamplerSplitPlan {
+  int num_chunks;
+  int chunk_tokens;
+};
+inline SamplerSplitPlan PlanSamplerSplit(int vocab) {
+  int chunk = (vocab + kSamplerMaxChunks - 1) / kSamplerMaxChunks;
+  chunk = (chunk + 3) / 4 * 4;
+  if (chunk < 1024) chunk = 1024;
+  return {(vocab + chunk - 1) / chunk, chunk};
+}
 Status Sample(float* logits,  // [num_seqs, vocab]
               int num_seqs, int vocab, const SamplingParams* params, const int64_t* steps,
               const PenaltyLists& penalties, const SamplerOutputs& out, cudaStream_t stream);

@@ -77,7 +77,9 @@ Status SampleCpu(const float* logits, int num_seqs, int vocab, const SamplingPar
       out.token_logprobs == nullptr || out.top_ids == nullptr || out.top_logprobs == nullptr)
     return InvalidArgumentError("sample: null pointer");
   if (pen.offsets != nullptr && (pen.tokens == nullptr || pen.output_counts == nullptr))
-    return InvalidArgumentError("sample: penalty offsets without tokens/counts");
+    return InvalidArgumentError(
+        "sample: penalty offsets without tokens/output_counts (pass offsets = nullptr for "
+        "no penalties)");
   for (int i = 0; i < num_seqs; ++i) HEARTH_RETURN_IF_ERROR(ValidateSamplingParams(params[i]));
 
   for (int seq = 0; seq < num_seqs; ++seq) {

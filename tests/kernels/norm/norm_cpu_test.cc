@@ -79,6 +79,18 @@ TEST(RmsNormPath, VectorOnlyWhenAlignedAndWholeVectors) {
   EXPECT_EQ(ChooseRmsNormPath(DType::kF16, 4096, buf, buf + 8, buf), AccessPath::kScalar);
 }
 
+TEST(RmsNormRegisterVecs, CachesWholeRowsUpToFourVectorsPerThread) {
+  EXPECT_EQ(RmsNormRegisterVecs(72, RowThreads(72)), 1);      // 576 bf16
+  EXPECT_EQ(RmsNormRegisterVecs(512, RowThreads(512)), 2);    // 4096 bf16
+  EXPECT_EQ(RmsNormRegisterVecs(640, RowThreads(640)), 4);    // 5120 bf16: 2.5 per thread
+  EXPECT_EQ(RmsNormRegisterVecs(1024, RowThreads(1024)), 4);  // 8192 bf16
+  EXPECT_EQ(RmsNormRegisterVecs(3072, RowThreads(3072)), 4);  // scalar 3072
+  EXPECT_EQ(RmsNormRegisterVecs(5125, RowThreads(5125)), 0);  // scalar 5125: two passes
+  EXPECT_EQ(RmsNormRegisterVecs(9001, RowThreads(9001)), 0);  // scalar 9001: two passes
+  EXPECT_EQ(RmsNormRegisterVecs(4096, 1024), 4);
+  EXPECT_EQ(RmsNormRegisterVecs(4097, 1024), 0);
+}
+
 TEST(RowThreads, MultipleOf32WithinLimits) {
   for (int64_t n : {1, 31, 72, 256, 257, 512, 1024, 4096, 100000}) {
     const int t = RowThreads(n);

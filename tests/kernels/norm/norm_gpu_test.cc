@@ -50,6 +50,10 @@ void RunCase(DType dtype, int64_t tokens, int hidden, bool fused, int offset_ele
   if (offset_elems % 8 != 0) {
     EXPECT_EQ(path, AccessPath::kScalar);
   }
+  const int64_t accesses = path == AccessPath::kVector16 ? hidden / (16 / eb) : hidden;
+  SCOPED_TRACE("path " + std::string(AccessPathName(path)) + ", register vecs per thread " +
+               std::to_string(RmsNormRegisterVecs(accesses, RowThreads(accesses))) +
+               " (0 = two passes)");
 
   std::vector<float> ref(n), ref_res = res0;
   if (fused) {

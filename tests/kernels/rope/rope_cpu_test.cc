@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <random>
@@ -188,6 +189,33 @@ TEST(RopeCpu, RejectsBadShapes) {
   EXPECT_EQ(
       QkNormRopeCpu(RopeStyle::kHalves, 8, f, pos, 1, x, 8, 1, x, 8, 1, nullptr, f, 1e-6f).code(),
       StatusCode::kInvalidArgument);
+}
+
+TEST(RopePath, VectorOnlyWhenAlignedWithWholeVectorStrides) {
+  alignas(16) static char buf[64];
+  EXPECT_EQ(ChooseRopePath(DType::kBF16, buf, 6144, buf + 16, 6144), AccessPath::kVector16);
+  EXPECT_EQ(ChooseRopePath(DType::kBF16, buf, 6145, buf + 16, 6145), AccessPath::kScalar);
+  EXPECT_EQ(ChooseRopePath(DType::kF32, buf, 6145, buf, 6144), AccessPath::kScalar);
+  EXPECT_EQ(ChooseRopePath(DType::kF32, buf, 6148, buf, 6148), AccessPath::kVector16);
+  EXPECT_EQ(ChooseRopePath(DType::kBF16, buf + 2, 6144, buf, 6144), AccessPath::kScalar);
+  EXPECT_EQ(ChooseRopePath(DType::kBF16, buf, 6144, nullptr, 0), AccessPath::kVector16);
+}
+
+TEST(RopeVecThreads, GroupsTileWarpsAndCoverAllHeads) {
+  EXPECT_EQ(RopeVecThreads(128, 2, 40), 320);  // llama3 8B bf16: 8 threads per head
+  EXPECT_EQ(RopeVecThreads(128, 4, 40), 512);  // f32: 16 per head, 32 heads a round
+  EXPECT_EQ(RopeVecThreads(64, 2, 12), 64);    // smollm2: 4 per head, 48 rounded up
+  EXPECT_EQ(RopeVecThreads(256, 4, 12), 384);  // 32 per head
+  EXPECT_EQ(RopeVecThreads(64, 2, 1), 32);
+  for (int hd : {64, 128, 256})
+    for (int eb : {2, 4})
+      for (int heads : {1, 3, 12, 40, 100}) {
+        const int t = RopeVecThreads(hd, eb, heads), group = hd / 2 / (16 / eb);
+        EXPECT_EQ(t % 32, 0);
+        EXPECT_EQ(t % group, 0);
+        EXPECT_LE(t, 512);
+        EXPECT_GE(t / group, std::min(heads, 512 / group));
+      }
 }
 
 TEST(RopeGpuSupport, HeadDims) {

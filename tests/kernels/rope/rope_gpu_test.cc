@@ -3,6 +3,7 @@
 // a fused QKV row, so the test also checks that the V columns are left alone.
 #include <cuda_runtime.h>
 
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
@@ -21,11 +22,11 @@ using testing::RoundTo;
 
 class RopeGpuTest : public ::testing::TestWithParam<DType> {};
 
-void RunCase(DType dtype, const rope_cases::RopeCase& c, int64_t tokens, bool fused_norm) {
-  SCOPED_TRACE(std::string(c.model) + " " + std::string(DTypeName(dtype)) +
-               " tokens=" + std::to_string(tokens) + (fused_norm ? " qk_norm" : ""));
+// pad: extra elements per token row (1 breaks 16-byte alignment: the scalar path).
+void RunCase(DType dtype, const rope_cases::RopeCase& c, int64_t tokens, bool fused_norm,
+             int pad = 0) {
   const int d = c.head_dim;
-  const int64_t stride = int64_t{c.num_heads + 2 * c.num_kv_heads} * d;  // fused QKV row
+  const int64_t stride = int64_t{c.num_heads + 2 * c.num_kv_heads} * d + pad;  // fused QKV row
   const int64_t k_col = int64_t{c.num_heads} * d;
   auto qkv = RoundTo(dtype, RandomVector(tokens * stride, tokens + d, -2.f, 2.f));
   std::vector<int32_t> pos(tokens);
@@ -43,6 +44,9 @@ void RunCase(DType dtype, const rope_cases::RopeCase& c, int64_t tokens, bool fu
   const size_t eb = GetDTypeInfo(dtype).block_bytes;
   char* q = dqkv.as<char>();
   char* k = q + k_col * eb;
+  SCOPED_TRACE(std::string(c.model) + " " + std::string(DTypeName(dtype)) +
+               " tokens=" + std::to_string(tokens) + (fused_norm ? " qk_norm" : "") + " path " +
+               AccessPathName(ChooseRopePath(dtype, q, stride, k, stride)));
 
   std::vector<float> ref = qkv;
   Status s;
@@ -65,6 +69,15 @@ void RunCase(DType dtype, const rope_cases::RopeCase& c, int64_t tokens, bool fu
   const std::vector<float> got = dqkv.Floats(dtype);
   const double tol = rope_cases::Tolerance(eb, dtype == DType::kBF16);
   EXPECT_TRUE(CloseRelL2(got, ref, tol));
+  // The first wrong element, to tell a rotation/angle bug from a rounding difference.
+  for (int64_t i = 0; i < static_cast<int64_t>(got.size()); ++i) {
+    if (std::fabs(got[i] - ref[i]) > 0.1 + 0.05 * std::fabs(ref[i])) {
+      ADD_FAILURE() << "first large error at token " << i / stride << " column " << i % stride
+                    << " (head " << (i % stride) / d << ", element " << (i % stride) % d
+                    << "): got " << got[i] << ", want " << ref[i];
+      break;
+    }
+  }
   const int64_t v_col = k_col + int64_t{c.num_kv_heads} * d;
   for (int64_t t = 0; t < tokens; ++t)
     for (int64_t i = v_col; i < stride; ++i)
@@ -75,6 +88,16 @@ TEST_P(RopeGpuTest, RopeMatchesCpuTwin) {
   HEARTH_REQUIRE_GPU();
   for (const auto& c : rope_cases::kModels)
     for (int64_t tokens : rope_cases::kTokenCounts) RunCase(GetParam(), c, tokens, false);
+}
+
+TEST_P(RopeGpuTest, ScalarPathOnUnalignedRows) {
+  HEARTH_REQUIRE_GPU();
+  for (const auto& c : rope_cases::kModels) {
+    for (int64_t tokens : {int64_t{1}, int64_t{64}}) {
+      RunCase(GetParam(), c, tokens, false, /*pad=*/1);
+      RunCase(GetParam(), c, tokens, true, /*pad=*/1);
+    }
+  }
 }
 
 TEST_P(RopeGpuTest, QkNormRopeMatchesCpuTwin) {

@@ -234,3 +234,63 @@ TEST(SampleCpu, RejectsBadInput) {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+TEST(SamplerSplit, PlanCoversTheRowInAtMostMaxChunks) {
+  for (int vocab : {1, 1000, 1024, 1025, 32000, 50001, 128256, 151936, 262144, kMaxSamplerVocab}) {
+    const SamplerSplitPlan plan = PlanSamplerSplit(vocab);
+    EXPECT_GE(plan.num_chunks, 1) << vocab;
+    EXPECT_LE(plan.num_chunks, kSamplerMaxChunks) << vocab;
+    EXPECT_EQ(plan.chunk_tokens % 4, 0) << vocab;
+    EXPECT_GE(plan.chunk_tokens, 1024) << vocab;
+    EXPECT_GE(int64_t{plan.num_chunks} * plan.chunk_tokens, vocab) << vocab;
+    EXPECT_LT(int64_t{plan.num_chunks - 1} * plan.chunk_tokens, vocab) << "empty chunk, " << vocab;
+  }
+  EXPECT_EQ(PlanSamplerSplit(128256).num_chunks, 10);
+  EXPECT_EQ(PlanSamplerSplit(1000).num_chunks, 1);
+  // The partials (4 words per chunk) fit in a row's top-n slots.
+  EXPECT_LE(4 * kSamplerMaxChunks, 2 * kMaxLogprobs);
+}
+
+TEST(SamplerSplit, GreedyAndUnfilteredRowsWithoutLogprobs) {
+  SamplingParams p;
+  EXPECT_TRUE(SamplerUsesSplitPath(p, 1000));  // T = 1, no filters
+  p.num_logprobs = 1;
+  EXPECT_FALSE(SamplerUsesSplitPath(p, 1000));
+  p = {};
+  p.top_k = 50;
+  EXPECT_FALSE(SamplerUsesSplitPath(p, 1000));
+  EXPECT_TRUE(SamplerUsesSplitPath(p, 50));  // top_k >= vocab is off
+  p = {};
+  p.top_p = 0.9f;
+  EXPECT_FALSE(SamplerUsesSplitPath(p, 1000));
+  p = {};
+  p.min_p = 0.1f;
+  EXPECT_FALSE(SamplerUsesSplitPath(p, 1000));
+  p.temperature = 0.f;  // greedy ignores the filters
+  EXPECT_TRUE(SamplerUsesSplitPath(p, 1000));
+  p.repetition_penalty = 1.5f;  // penalties are handled by both paths
+  EXPECT_TRUE(SamplerUsesSplitPath(p, 1000));
+}
+
+TEST(SampleCpu, RejectsPenaltyOffsetsWithoutTokenArrays) {
+  const float logits[3] = {0.f, 1.f, 2.f};
+  const SamplingParams p;
+  const int64_t step = 0;
+  const int32_t offsets[2] = {0, 0};
+  int32_t token = -1, top_ids[kMaxLogprobs];
+  float lp = 0.f, top_lp[kMaxLogprobs];
+  const Status s = SampleCpu(logits, 1, 3, &p, &step, {offsets, nullptr, nullptr},
+                             {&token, &lp, top_ids, top_lp});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("offsets = nullptr"), std::string::npos) << s.ToString();
+  const int32_t zero = 0;  // empty lists with non-null arrays are fine
+  EXPECT_TRUE(
+      SampleCpu(logits, 1, 3, &p, &step, {offsets, &zero, &zero}, {&token, &lp, top_ids, top_lp})
+          .ok());
+}
+
+}  // namespace
+}  // namespace hearth

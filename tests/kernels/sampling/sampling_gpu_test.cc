@@ -3,7 +3,9 @@
 // scores), same raw logprobs and top-n, and run-to-run determinism.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -76,19 +78,24 @@ Result RunGpu(const Batch& b) {
       logits.as<float>(), b.num_seqs, b.vocab, params.as<SamplingParams>(), steps.as<int64_t>(),
       {off.as<int32_t>(), tok.as<int32_t>(), cnt.as<int32_t>()},
       {ids.as<int32_t>(), lp.as<float>(), top_ids.as<int32_t>(), top_lp.as<float>()}, nullptr);
-  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(s.ok()) << "Sample (GPU) failed: " << s.ToString();
   HEARTH_CUDA_OK(cudaDeviceSynchronize());
   return {ids.ToVector<int32_t>(), top_ids.ToVector<int32_t>(), lp.ToVector<float>(),
           top_lp.ToVector<float>()};
 }
 
 Result RunCpu(const Batch& b) {
+  // Same non-null sentinel as RunGpu when no sequence has penalty tokens: the sampler rejects
+  // offsets without token/count arrays (and an empty vector's data() may be null).
+  const int32_t zero = 0;
+  const int32_t* tokens = b.tokens.empty() ? &zero : b.tokens.data();
+  const int32_t* counts = b.counts.empty() ? &zero : b.counts.data();
   Result r{std::vector<int32_t>(b.num_seqs), std::vector<int32_t>(b.num_seqs * kMaxLogprobs),
            std::vector<float>(b.num_seqs), std::vector<float>(b.num_seqs * kMaxLogprobs)};
   const Status s = SampleCpu(b.logits.data(), b.num_seqs, b.vocab, b.params.data(), b.steps.data(),
-                             {b.offsets.data(), b.tokens.data(), b.counts.data()},
+                             {b.offsets.data(), tokens, counts},
                              {r.ids.data(), r.lp.data(), r.top_ids.data(), r.top_lp.data()});
-  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(s.ok()) << "SampleCpu failed: " << s.ToString();
   return r;
 }
 
@@ -141,6 +148,108 @@ TEST(SamplerGpu, MatchesCpuTwin) {
     // one per batch means the two samplers disagree for real.
     EXPECT_LE(mismatches, 1) << "sampled rows whose GPU and CPU tokens differ";
   }
+}
+
+// Split-path rows (greedy / unfiltered temperature, no logprobs) whose penalty lists hold the
+// row's peaked tokens, so the penalties decide the winner.
+TEST(SamplerGpu, SplitPathPenaltiesOnTheTopTokensMatchCpu) {
+  HEARTH_REQUIRE_GPU();
+  for (int vocab : {50001, 128256}) {
+    SCOPED_TRACE("vocab=" + std::to_string(vocab));
+    const int num_seqs = 16;
+    Batch b;
+    b.vocab = vocab;
+    b.num_seqs = num_seqs;
+    std::mt19937_64 rng(vocab);
+    std::normal_distribution<float> normal(0.f, 2.f);
+    b.logits.resize(int64_t{vocab} * num_seqs);
+    for (float& x : b.logits) x = normal(rng);
+    b.offsets.push_back(0);
+    std::vector<int32_t> raw_argmax(num_seqs);
+    for (int s = 0; s < num_seqs; ++s) {
+      float* row = b.logits.data() + int64_t{s} * vocab;
+      std::vector<int32_t> peaks;
+      // Peaks spread over the chunks (first and last token included), all penalized.
+      for (int32_t tok : {0, vocab - 1, vocab / 2, static_cast<int>(rng() % vocab)}) {
+        if (std::find(peaks.begin(), peaks.end(), tok) != peaks.end()) continue;
+        row[tok] = 12.f + static_cast<float>(peaks.size());
+        peaks.push_back(tok);
+      }
+      raw_argmax[s] = static_cast<int32_t>(std::max_element(row, row + vocab) - row);
+      for (int32_t tok : peaks) {
+        b.tokens.push_back(tok);
+        b.counts.push_back(static_cast<int32_t>(rng() % 3));
+      }
+      b.offsets.push_back(static_cast<int32_t>(b.tokens.size()));
+      SamplingParams p;
+      p.temperature = s % 2 == 0 ? 0.f : 0.7f;
+      p.repetition_penalty = 1.5f + 0.25f * (s % 4);
+      p.presence_penalty = 1.f;
+      p.frequency_penalty = 0.5f;
+      p.seed = 77 + s;
+      ASSERT_TRUE(SamplerUsesSplitPath(p, vocab));
+      b.params.push_back(p);
+      b.steps.push_back(s);
+    }
+    const Result gpu = RunGpu(b), cpu = RunCpu(b);
+    int greedy_moved = 0, sampled_mismatches = 0;
+    for (int s = 0; s < num_seqs; ++s) {
+      const bool greedy = IsGreedy(b.params[s]);
+      if (greedy) {
+        EXPECT_EQ(gpu.ids[s], cpu.ids[s])
+            << "greedy row " << s << " (raw argmax " << raw_argmax[s] << ")";
+        greedy_moved += cpu.ids[s] != raw_argmax[s];
+      } else {
+        sampled_mismatches += gpu.ids[s] != cpu.ids[s];
+      }
+      if (gpu.ids[s] == cpu.ids[s]) {
+        EXPECT_NEAR(gpu.lp[s], cpu.lp[s], 1e-3) << "token logprob, row " << s;
+      }
+      for (int j = 0; j < kMaxLogprobs; ++j) {
+        EXPECT_EQ(gpu.top_ids[int64_t{s} * kMaxLogprobs + j], -1) << "row " << s << " slot " << j;
+        EXPECT_EQ(gpu.top_lp[int64_t{s} * kMaxLogprobs + j], -INFINITY)
+            << "row " << s << " slot " << j;
+      }
+    }
+    EXPECT_GT(greedy_moved, 0) << "the penalties never changed a greedy token: test is vacuous";
+    EXPECT_LE(sampled_mismatches, 1);
+  }
+}
+
+// Wide logits (std 20, some rows offset by 1e4): most tokens are skipped by the race's exact
+// bounds (kMaxGumbel, the fast-log filter), which must not change the winner.
+TEST(SamplerGpu, RaceSkipsKeepTheWinner) {
+  HEARTH_REQUIRE_GPU();
+  const int vocab = 128256, num_seqs = 16;
+  Batch b;
+  b.vocab = vocab;
+  b.num_seqs = num_seqs;
+  std::mt19937_64 rng(4242);
+  std::normal_distribution<float> normal(0.f, 20.f);
+  b.logits.resize(int64_t{vocab} * num_seqs);
+  for (int s = 0; s < num_seqs; ++s) {
+    const float offset = s % 4 == 3 ? 1e4f : 0.f;
+    for (int i = 0; i < vocab; ++i) b.logits[int64_t{s} * vocab + i] = normal(rng) + offset;
+    SamplingParams p;
+    p.temperature = 0.5f + 0.25f * (s % 4);
+    if (s >= num_seqs / 2) p.top_k = 1000;  // the filtered path's race
+    p.seed = 9 + s;
+    b.params.push_back(p);
+    b.steps.push_back(1000 + s);
+  }
+  b.offsets.assign(num_seqs + 1, 0);
+  const Result gpu = RunGpu(b), cpu = RunCpu(b);
+  int mismatches = 0;
+  for (int s = 0; s < num_seqs; ++s) {
+    if (gpu.ids[s] == cpu.ids[s]) continue;
+    ++mismatches;
+    const float* row = b.logits.data() + int64_t{s} * vocab;
+    std::cout << "row " << s << " (T=" << b.params[s].temperature << " top_k=" << b.params[s].top_k
+              << "): gpu token " << gpu.ids[s] << " (logit " << row[gpu.ids[s]] << "), cpu token "
+              << cpu.ids[s] << " (logit " << row[cpu.ids[s]] << ")\n";
+  }
+  // As in MatchesCpuTwin: one float-rounding near-tie per batch at most.
+  EXPECT_LE(mismatches, 1) << "rows whose GPU and CPU tokens differ (listed above)";
 }
 
 TEST(SamplerGpu, SameInputsSameTokens) {
