@@ -10,8 +10,9 @@
 
 namespace hearth::gemv_internal {
 
-// kChunkBlocks: blocks per chunk; by default ~1 KiB of them (the float GEMV).
-template <DType T, int kChunkBlocks = 0>
+// kChunkBlocks: blocks per chunk; by default ~1 KiB of them (the float GEMV). kLanes: the lanes
+// that load and stage one chunk together (a warp, or a part of one).
+template <DType T, int kChunkBlocks = 0, int kLanes = 32>
 struct ChunkGeometry {
   using Codec = quant::BlockCodec<T>;
   static constexpr int kBlocks =
@@ -19,8 +20,8 @@ struct ChunkGeometry {
   static constexpr int kBytes = kBlocks * Codec::kBytes;
   static constexpr int kVecs = (kBytes + 15) / 16 + 1;  // +1: the chunk may start mid-vector
   // +1 vector of slack: WordReader may read up to 4 bytes past the last byte it decodes.
-  static constexpr int kVecsPerLane = (kVecs + 1 + 31) / 32;
-  static constexpr int kStageBytes = kVecsPerLane * 32 * 16;  // per warp
+  static constexpr int kVecsPerLane = (kVecs + 1 + kLanes - 1) / kLanes;
+  static constexpr int kStageBytes = kVecsPerLane * kLanes * 16;  // per chunk
 };
 
 struct ChunkSpan {
@@ -46,14 +47,15 @@ HEARTH_HD ChunkSpan ChunkAt(const uint8_t* row_ptr, int c, int blocks_per_row) {
 
 #ifdef __CUDACC__
 // Loads a chunk's num_vecs 16-byte vectors from base into this lane's registers (vector
-// lane + 32 j in regs[j]); a vector that would overrun the tensor is read bytewise, zero-filled.
-template <int kVecsPerLane>
+// lane + kLanes j in regs[j]); a vector that would overrun the tensor is read bytewise,
+// zero-filled.
+template <int kVecsPerLane, int kLanes = 32>
 __device__ __forceinline__ void LoadChunk(const uint8_t* base,  // 16-byte aligned
                                           int num_vecs, const uint8_t* tensor_end, int lane,
                                           uint4* regs) {
 #pragma unroll
   for (int j = 0; j < kVecsPerLane; ++j) {
-    const int v = lane + 32 * j;
+    const int v = lane + kLanes * j;
     if (v >= num_vecs) continue;
     const uint8_t* p = base + 16 * v;
     if (p + 16 <= tensor_end) {

@@ -26,7 +26,7 @@ constexpr bool HasQ8Gemv(DType t) {
 }
 
 // Scale (d) and scaled sum (s = d * sum(q)) of one activation block.
-struct XScale {
+struct alignas(8) XScale {  // one 8-byte load
   float d;
   float s;
 };
@@ -235,10 +235,18 @@ struct Q8Unit<DType::kQ6_K> {
   }
 };
 
-// Blocks per staged chunk: two units per lane for the k-quants, one for Q8_0.
-template <DType T>
+// Blocks per staged chunk when kLanes lanes share one row: two units per lane.
+template <DType T, int kLanes = 32>
 constexpr int Q8ChunkBlocks() {
-  return 64 / Q8Unit<T>::kUnitsPerBlock;
+  return 2 * kLanes / Q8Unit<T>::kUnitsPerBlock;
 }
+
+// Rows each warp works on at once: the lanes of a warp split into groups of 8 on different rows
+// but the same columns, so that one int8 x load (the same address in every group) serves 4 rows;
+// at 8 tokens the x reads would otherwise be ~14x the weight bytes, all from L1. The same split
+// for every number of tokens keeps each token's summation order, hence its result, independent
+// of the batch.
+constexpr int kQ8RowsPerWarp = 4;
+constexpr int kQ8LanesPerRow = 32 / kQ8RowsPerWarp;
 
 }  // namespace hearth::gemv_internal

@@ -6,9 +6,11 @@
 // twin is QuantizeRowQ8Cpu), and the weights are multiplied as int8 by __dp4a, four per
 // instruction, with the float scales applied once per sub-block (gemv_q8_unit.h).
 //
-// Weight traffic is the float GEMV's: one warp per row, the row fetched in chunks of 64 units
-// (two per lane) with coalesced 16-byte loads into shared memory, the next chunk's loads issued
-// before the current one is decoded; each weight byte is read once for all tokens.
+// Weights are streamed as in the float GEMV (chunks of whole blocks fetched with coalesced 16-byte
+// loads into shared memory, the next chunk's loads issued before the current one is decoded), but
+// a CTA's 4 warps share 4 rows: each warp splits into 4 lane groups of 8, one per row, on the same
+// columns (one x load serves 4 rows), and the warps take every 4th chunk of 16 units (2 per lane);
+// their sums meet in shared memory in a fixed order. Each weight byte is read once for all tokens.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -59,15 +61,19 @@ __global__ void QuantizeXKernel(const A* __restrict__ x,  // [num_blocks * 32]
   if (lane == 0) xs[b] = ScaleQ8(amax, sum);
 }
 
-// Register budget: at most 64 (one token) / 80 (more) per thread, for 32 / 24 warps per SM;
-// ptxas -v (nvcc 13.0, sm_90a): no spills; the 16-32 byte stack frame is LoadChunk's bytewise
-// tail buffer, used only for the tensor's last vector.
+// Register budget: 64 per thread for one token (32 warps per SM), 80 for 2-4 (24), 96 for 5-8
+// (20; Q6_K spilled at 80). ptxas -v (nvcc 13.0, sm_90a): no spills; the 16-32 byte stack frame
+// is LoadChunk's bytewise tail buffer, used only for the tensor's last vector.
 template <int kMaxTokens>
 constexpr int MinBlocksPerSm() {
-  return kMaxTokens <= 1 ? 8 : 6;
+  return kMaxTokens <= 1 ? 8 : kMaxTokens <= 4 ? 6 : 5;
 }
 
-template <DType T, class A, int kMaxTokens>
+// Work split: a CTA of 4 warps covers kGroups = 4 / kSplit row groups of kRows rows; within a
+// warp, lane group `sub` (kLanes = 32 / kRows lanes) works on row row0 + sub; the kSplit warps of
+// a group share its rows and take every kSplit-th chunk of them (so that a CTA with 4 rows still
+// has 4 warps streaming), their sums added through shared memory in a fixed order.
+template <DType T, class A, int kMaxTokens, int kRows>
 __global__ void __launch_bounds__(kQ8WarpsPerBlock * 32, MinBlocksPerSm<kMaxTokens>())
     QuantGemvQ8Kernel(const uint8_t* __restrict__ w,  // [n, k] of T
                       const int8_t* __restrict__ xq,  // [num_tokens, k]
@@ -77,56 +83,77 @@ __global__ void __launch_bounds__(kQ8WarpsPerBlock * 32, MinBlocksPerSm<kMaxToke
                       int num_tokens, int n, int k, int64_t row_bytes) {
   using Unit = Q8Unit<T>;
   using Codec = quant::BlockCodec<T>;
-  constexpr int kChunk = Q8ChunkBlocks<T>();
-  using Geo = ChunkGeometry<T, kChunk>;
+  constexpr int kLanes = 32 / kRows;
+  constexpr int kSplit = kRows;  // warps per row group
+  constexpr int kGroups = kQ8WarpsPerBlock / kSplit;
+  static_assert(kGroups * kRows == 4, "the launch assumes 4 rows per CTA");
+  constexpr int kChunk = Q8ChunkBlocks<T, kLanes>();
+  using Geo = ChunkGeometry<T, kChunk, kLanes>;
   constexpr int kUnitsPerChunk = kChunk * Unit::kUnitsPerBlock;
-  static_assert(kUnitsPerChunk % 32 == 0);
-  __shared__ __align__(16) uint8_t stage[kQ8WarpsPerBlock][Geo::kStageBytes];
+  static_assert(kUnitsPerChunk == 2 * kLanes && kLanes >= kMaxTokens);
+  // The lane groups of a warp read the same offsets of their rows' stages at once: a 4-byte pad
+  // per stage (whose size is a multiple of 128 bytes) moves each group to other banks; the chunk
+  // is therefore stored with 4-byte stores.
+  constexpr int kStagePitch = Geo::kStageBytes + 4;
+  __shared__ __align__(16) uint8_t stage[kQ8WarpsPerBlock][kRows][kStagePitch];
+  __shared__ float partial[kSplit > 1 ? kQ8WarpsPerBlock : 1][kRows][kMaxTokens];
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int row = blockIdx.x * kQ8WarpsPerBlock + warp;
-  if (row >= n) return;
-  const uint8_t* row_ptr = w + row * row_bytes;
+  const int sub = lane / kLanes, sl = lane % kLanes;
+  const int group = warp / kSplit, part = warp % kSplit;
+  const int row0 = (blockIdx.x * kGroups + group) * kRows;
+  // Without a split no barrier follows: a warp past the last row may leave.
+  if (kSplit == 1 && row0 >= n) return;
+  const int row = row0 + sub;
+  const bool valid = row < n;
+  const uint8_t* row_ptr = w + (valid ? row : n - 1) * row_bytes;
   const uint8_t* tensor_end = w + n * row_bytes;
   const int blocks_per_row = k / Codec::kElems;
   const int num_chunks = (blocks_per_row + kChunk - 1) / kChunk;
   const int x_blocks = k / kQ8Block;
+  uint8_t* my_stage = stage[warp][sub];
 
   float acc[kMaxTokens];
 #pragma unroll
   for (int t = 0; t < kMaxTokens; ++t) acc[t] = 0.f;
 
   uint4 regs[Geo::kVecsPerLane];
-  ChunkSpan next = ChunkAt<T, kChunk>(row_ptr, 0, blocks_per_row);
-  LoadChunk<Geo::kVecsPerLane>(next.base, next.num_vecs, tensor_end, lane, regs);
-  for (int c = 0; c < num_chunks; ++c) {
+  ChunkSpan next{};
+  if (part < num_chunks) {
+    next = ChunkAt<T, kChunk>(row_ptr, part, blocks_per_row);
+    LoadChunk<Geo::kVecsPerLane, kLanes>(next.base, next.num_vecs, tensor_end, sl, regs);
+  }
+  for (int c = part; c < num_chunks; c += kSplit) {
     __syncwarp();
 #pragma unroll
     for (int j = 0; j < Geo::kVecsPerLane; ++j) {
-      const int v = lane + 32 * j;
-      if (v < next.num_vecs) reinterpret_cast<uint4*>(stage[warp])[v] = regs[j];
+      const int v = sl + kLanes * j;
+      if (v < next.num_vecs) {
+        uint32_t* dst = reinterpret_cast<uint32_t*>(my_stage) + 4 * v;
+        dst[0] = regs[j].x, dst[1] = regs[j].y, dst[2] = regs[j].z, dst[3] = regs[j].w;
+      }
     }
     __syncwarp();
     const ChunkSpan cur = next;
-    if (c + 1 < num_chunks) {
-      next = ChunkAt<T, kChunk>(row_ptr, c + 1, blocks_per_row);
-      LoadChunk<Geo::kVecsPerLane>(next.base, next.num_vecs, tensor_end, lane, regs);
+    if (c + kSplit < num_chunks) {
+      next = ChunkAt<T, kChunk>(row_ptr, c + kSplit, blocks_per_row);
+      LoadChunk<Geo::kVecsPerLane, kLanes>(next.base, next.num_vecs, tensor_end, sl, regs);
     }
     const int units = cur.num_blocks * Unit::kUnitsPerBlock;
     // Decode all of this lane's units first so their shared-memory reads overlap.
-    typename Unit::W wu[kUnitsPerChunk / 32];
+    typename Unit::W wu[2];
 #pragma unroll
-    for (int it = 0; it < kUnitsPerChunk / 32; ++it) {
-      const int U = lane + 32 * it;
+    for (int it = 0; it < 2; ++it) {
+      const int U = sl + kLanes * it;
       if (U < units) {
         wu[it] = Unit::template Decode<quant::WordReader>(
-            stage[warp] + cur.lead + (U / Unit::kUnitsPerBlock) * Codec::kBytes,
+            my_stage + cur.lead + (U / Unit::kUnitsPerBlock) * Codec::kBytes,
             U % Unit::kUnitsPerBlock);
       }
     }
 #pragma unroll
-    for (int it = 0; it < kUnitsPerChunk / 32; ++it) {
-      const int U = lane + 32 * it;
+    for (int it = 0; it < 2; ++it) {
+      const int U = sl + kLanes * it;
       if (U < units) {
         const int64_t e0 =
             (static_cast<int64_t>(c) * kChunk + U / Unit::kUnitsPerBlock) * Codec::kElems;
@@ -144,16 +171,36 @@ __global__ void __launch_bounds__(kQ8WarpsPerBlock * 32, MinBlocksPerSm<kMaxToke
 #pragma unroll
   for (int t = 0; t < kMaxTokens; ++t) {
 #pragma unroll
-    for (int off = 16; off > 0; off /= 2) acc[t] += __shfl_xor_sync(0xffffffffu, acc[t], off);
-  }
-  if (lane < num_tokens) {
-    float v = 0.f;
-#pragma unroll
-    for (int t = 0; t < kMaxTokens; ++t) {
-      if (t == lane) v = acc[t];
+    for (int off = kLanes / 2; off > 0; off /= 2) {
+      acc[t] += __shfl_xor_sync(0xffffffffu, acc[t], off);
     }
-    if (bias != nullptr) v += ActToFloat(bias[row]);
-    y[static_cast<int64_t>(lane) * n + row] = ActFromFloat<A>(v);
+  }
+  // Lane sl of each lane group now holds token sl's sum for its row (and this warp's chunks).
+  float v = 0.f;
+#pragma unroll
+  for (int t = 0; t < kMaxTokens; ++t) {
+    if (t == sl) v = acc[t];
+  }
+  if constexpr (kSplit == 1) {
+    if (valid && sl < num_tokens) {
+      if (bias != nullptr) v += ActToFloat(bias[row]);
+      y[static_cast<int64_t>(sl) * n + row] = ActFromFloat<A>(v);
+    }
+  } else {
+    if (sl < kMaxTokens) partial[warp][sub][sl] = v;
+    __syncthreads();
+    const int idx = threadIdx.x;  // (group, row in group, token)
+    if (idx < kGroups * kRows * kMaxTokens) {
+      const int g = idx / (kRows * kMaxTokens), r = idx / kMaxTokens % kRows, t = idx % kMaxTokens;
+      const int out_row = (blockIdx.x * kGroups + g) * kRows + r;
+      if (out_row < n && t < num_tokens) {
+        float sum = 0.f;
+#pragma unroll
+        for (int q = 0; q < kSplit; ++q) sum += partial[g * kSplit + q][r][t];
+        if (bias != nullptr) sum += ActToFloat(bias[out_row]);
+        y[static_cast<int64_t>(t) * n + out_row] = ActFromFloat<A>(sum);
+      }
+    }
   }
 }
 
@@ -174,28 +221,29 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
   CUDA_CHECK_LAUNCH();
 
   const int64_t row_bytes = *DTypeBytes(T, k);
-  const dim3 grid((n + kQ8WarpsPerBlock - 1) / kQ8WarpsPerBlock);
   const dim3 block(kQ8WarpsPerBlock * 32);
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ba = static_cast<const A*>(bias);
   auto* ya = static_cast<A*>(y);
+  // A CTA covers kQ8WarpsPerBlock / kSplit groups of kQ8RowsPerWarp rows = 4 rows.
+  const dim3 grid((n + 3) / 4);
   // The one switch over the token bucket.
   switch (num_tokens <= 1 ? 1 : num_tokens <= 2 ? 2 : num_tokens <= 4 ? 4 : 8) {
     case 1:
-      QuantGemvQ8Kernel<T, A, 1>
-          <<<grid, block, 0, stream>>>(wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
+      QuantGemvQ8Kernel<T, A, 1, kQ8RowsPerWarp><<<grid, block, 0, stream>>>(
+          wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
       break;
     case 2:
-      QuantGemvQ8Kernel<T, A, 2>
-          <<<grid, block, 0, stream>>>(wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
+      QuantGemvQ8Kernel<T, A, 2, kQ8RowsPerWarp><<<grid, block, 0, stream>>>(
+          wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
       break;
     case 4:
-      QuantGemvQ8Kernel<T, A, 4>
-          <<<grid, block, 0, stream>>>(wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
+      QuantGemvQ8Kernel<T, A, 4, kQ8RowsPerWarp><<<grid, block, 0, stream>>>(
+          wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
       break;
     default:
-      QuantGemvQ8Kernel<T, A, 8>
-          <<<grid, block, 0, stream>>>(wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
+      QuantGemvQ8Kernel<T, A, 8, kQ8RowsPerWarp><<<grid, block, 0, stream>>>(
+          wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
       break;
   }
   CUDA_CHECK_LAUNCH();

@@ -1,6 +1,6 @@
 // The integer GEMV's arithmetic replayed on the CPU: activations quantized by the CPU twin of the
 // pre-kernel, weight rows staged chunk by chunk exactly as matmul_gemv_q8.cu does (Q8 chunk
-// geometry, 16-byte vectors from the aligned-down chunk start, WordReader), every unit decoded and
+// geometry of 8 lanes per row, 16-byte vectors from the aligned-down chunk start, WordReader), every unit decoded and
 // dotted with the kernel's lane order; the sum must equal a double-precision dot product of the
 // dequantized weights (DequantizeCpu, checked against the gguf package elsewhere) with the
 // dequantized activations d * q. Plus the quantizer's own properties and the Q6_K byte trick.
@@ -27,8 +27,9 @@ template <DType T>
 void ReplayGemv(int n, int k, int num_tokens) {
   using Unit = gemv_internal::Q8Unit<T>;
   using Codec = quant::BlockCodec<T>;
-  constexpr int kChunk = gemv_internal::Q8ChunkBlocks<T>();
-  using Geo = gemv_internal::ChunkGeometry<T, kChunk>;
+  constexpr int kLanes = gemv_internal::kQ8LanesPerRow;
+  constexpr int kChunk = gemv_internal::Q8ChunkBlocks<T, kLanes>();
+  using Geo = gemv_internal::ChunkGeometry<T, kChunk, kLanes>;
   SCOPED_TRACE(std::string(DTypeName(T)) + " n=" + std::to_string(n) + " k=" + std::to_string(k));
   const std::vector<uint8_t> bytes = testing::RandomWeights(T, int64_t{n} * k, 31 + k);
   std::vector<uint8_t> storage(bytes.size() + 256);
@@ -58,11 +59,11 @@ void ReplayGemv(int n, int k, int num_tokens) {
   alignas(16) uint8_t stage[Geo::kStageBytes];
   std::vector<float> got(size_t(num_tokens) * n), ref(got.size());
   for (int row = 0; row < n; ++row) {
-    std::vector<float> acc(size_t(32) * num_tokens, 0.f);  // per lane, per token
+    std::vector<float> acc(size_t(kLanes) * num_tokens, 0.f);  // per lane, per token
     for (int c = 0; c < num_chunks; ++c) {
       const gemv_internal::ChunkSpan span =
           gemv_internal::ChunkAt<T, kChunk>(w + row * row_bytes, c, blocks_per_row);
-      ASSERT_LE(span.num_vecs, Geo::kVecsPerLane * 32);
+      ASSERT_LE(span.num_vecs, Geo::kVecsPerLane * kLanes);
       ASSERT_LE(span.num_vecs * 16, Geo::kStageBytes - 16) << "no slack for WordReader";
       std::memset(stage, 0xAB, sizeof(stage));
       for (int b = 0; b < span.num_vecs * 16; ++b) {
@@ -70,8 +71,9 @@ void ReplayGemv(int n, int k, int num_tokens) {
         stage[b] = p < tensor_end ? *p : 0;
       }
       const int units = span.num_blocks * Unit::kUnitsPerBlock;
-      for (int lane = 0; lane < 32; ++lane) {
-        for (int u_idx = lane; u_idx < units; u_idx += 32) {
+      ASSERT_LE(units, 2 * kLanes);
+      for (int lane = 0; lane < kLanes; ++lane) {
+        for (int u_idx = lane; u_idx < units; u_idx += kLanes) {
           const int u = u_idx % Unit::kUnitsPerBlock;
           const auto wu = Unit::template Decode<quant::WordReader>(
               stage + span.lead + (u_idx / Unit::kUnitsPerBlock) * Codec::kBytes, u);
@@ -86,7 +88,7 @@ void ReplayGemv(int n, int k, int num_tokens) {
     }
     for (int t = 0; t < num_tokens; ++t) {
       float sum = 0.f;
-      for (int lane = 0; lane < 32; ++lane) sum += acc[size_t(lane) * num_tokens + t];
+      for (int lane = 0; lane < kLanes; ++lane) sum += acc[size_t(lane) * num_tokens + t];
       got[size_t(t) * n + row] = sum;
       double r = 0.0;
       for (int i = 0; i < k; ++i) {
