@@ -109,16 +109,15 @@ int main(int argc, char** argv) {
             if (!st.ok()) status = st;
           });
           if (!status.ok()) {
-            std::fprintf(stderr, "%s n=%d k=%d t=%d (float GEMV): %s\n", tname.c_str(), s.n,
-                         s.k, num_tokens, status.ToString().c_str());
+            std::fprintf(stderr, "%s n=%d k=%d t=%d (float GEMV): %s\n", tname.c_str(), s.n, s.k,
+                         num_tokens, status.ToString().c_str());
             continue;
           }
           const std::string float_case = "n" + std::to_string(s.n) + "_k" + std::to_string(s.k) +
                                          "_t" + std::to_string(num_tokens) + "_quant_gemv";
-          hearth::bench::PrintResult("matmul", float_case, tname, us_float,
-                                     w_bytes / (us_float * 1e3),
-                                     2.0 * num_tokens * s.n * double(s.k) / (us_float * 1e6),
-                                     ceilings);
+          hearth::bench::PrintResult(
+              "matmul", float_case, tname, us_float, w_bytes / (us_float * 1e3),
+              2.0 * num_tokens * s.n * double(s.k) / (us_float * 1e6), ceilings);
         }
       }
     }

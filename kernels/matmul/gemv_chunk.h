@@ -15,8 +15,8 @@ namespace hearth::gemv_internal {
 template <DType T, int kChunkBlocks = 0, int kLanes = 32>
 struct ChunkGeometry {
   using Codec = quant::BlockCodec<T>;
-  static constexpr int kBlocks =
-      kChunkBlocks > 0 ? kChunkBlocks : (1024 + Codec::kBytes - 1) / Codec::kBytes;
+  static constexpr int kBlocks = kChunkBlocks > 0 ? kChunkBlocks
+                                                  : (1024 + Codec::kBytes - 1) / Codec::kBytes;
   static constexpr int kBytes = kBlocks * Codec::kBytes;
   static constexpr int kVecs = (kBytes + 15) / 16 + 1;  // +1: the chunk may start mid-vector
   // +1 vector of slack: WordReader may read up to 4 bytes past the last byte it decodes.

@@ -44,7 +44,7 @@ __device__ __forceinline__ __half ActFromFloat<__half>(float v) {
 template <class A>
 __global__ void QuantizeXKernel(const A* __restrict__ x,  // [num_blocks * 32]
                                 int64_t num_blocks,
-                                int8_t* __restrict__ xq,   // [num_blocks * 32]
+                                int8_t* __restrict__ xq,    // [num_blocks * 32]
                                 XScale* __restrict__ xs) {  // [num_blocks]
   const int64_t b = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x % 32;
@@ -160,9 +160,9 @@ __global__ void __launch_bounds__(kQ8WarpsPerBlock * 32, MinBlocksPerSm<kMaxToke
 #pragma unroll
         for (int t = 0; t < kMaxTokens; ++t) {
           if (t < num_tokens) {
-            acc[t] += Unit::Dot(wu[it], U % Unit::kUnitsPerBlock,
-                                xq + static_cast<int64_t>(t) * k + e0,
-                                xs + static_cast<int64_t>(t) * x_blocks + e0 / kQ8Block);
+            acc[t] +=
+                Unit::Dot(wu[it], U % Unit::kUnitsPerBlock, xq + static_cast<int64_t>(t) * k + e0,
+                          xs + static_cast<int64_t>(t) * x_blocks + e0 / kQ8Block);
           }
         }
       }
@@ -209,8 +209,8 @@ int64_t XqBytes(int num_tokens, int k) {
 }
 
 template <DType T, class A>
-Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, int num_tokens,
-                     int n, int k, void* scratch, cudaStream_t stream) {
+Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
+                     int k, void* scratch, cudaStream_t stream) {
   auto* xq = static_cast<int8_t*>(scratch);
   auto* xs = reinterpret_cast<XScale*>(static_cast<uint8_t*>(scratch) + XqBytes(num_tokens, k));
   const int64_t x_blocks = static_cast<int64_t>(num_tokens) * (k / kQ8Block);
@@ -230,20 +230,20 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
   // The one switch over the token bucket.
   switch (num_tokens <= 1 ? 1 : num_tokens <= 2 ? 2 : num_tokens <= 4 ? 4 : 8) {
     case 1:
-      QuantGemvQ8Kernel<T, A, 1, kQ8RowsPerWarp><<<grid, block, 0, stream>>>(
-          wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
+      QuantGemvQ8Kernel<T, A, 1, kQ8RowsPerWarp>
+          <<<grid, block, 0, stream>>>(wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
       break;
     case 2:
-      QuantGemvQ8Kernel<T, A, 2, kQ8RowsPerWarp><<<grid, block, 0, stream>>>(
-          wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
+      QuantGemvQ8Kernel<T, A, 2, kQ8RowsPerWarp>
+          <<<grid, block, 0, stream>>>(wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
       break;
     case 4:
-      QuantGemvQ8Kernel<T, A, 4, kQ8RowsPerWarp><<<grid, block, 0, stream>>>(
-          wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
+      QuantGemvQ8Kernel<T, A, 4, kQ8RowsPerWarp>
+          <<<grid, block, 0, stream>>>(wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
       break;
     default:
-      QuantGemvQ8Kernel<T, A, 8, kQ8RowsPerWarp><<<grid, block, 0, stream>>>(
-          wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
+      QuantGemvQ8Kernel<T, A, 8, kQ8RowsPerWarp>
+          <<<grid, block, 0, stream>>>(wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
       break;
   }
   CUDA_CHECK_LAUNCH();
@@ -273,11 +273,11 @@ Status LaunchQuantGemvQ8(DType w_type, const void* w, DType act_type, const void
   }
   if (num_tokens < 1 || num_tokens > kMaxGemvTokens || n < 1 || k < 1 ||
       !DTypeBytes(w_type, k).has_value()) {
-    return InvalidArgumentError("LaunchQuantGemvQ8: needs 1 <= num_tokens <= 8 and k a multiple "
-                                "of the " +
-                                std::string(DTypeName(w_type)) +
-                                " block; got num_tokens=" + std::to_string(num_tokens) +
-                                " n=" + std::to_string(n) + " k=" + std::to_string(k));
+    return InvalidArgumentError(
+        "LaunchQuantGemvQ8: needs 1 <= num_tokens <= 8 and k a multiple "
+        "of the " +
+        std::string(DTypeName(w_type)) + " block; got num_tokens=" + std::to_string(num_tokens) +
+        " n=" + std::to_string(n) + " k=" + std::to_string(k));
   }
   if (w == nullptr || x == nullptr || y == nullptr || scratch == nullptr) {
     return InvalidArgumentError("LaunchQuantGemvQ8: null pointer");

@@ -1,9 +1,12 @@
 // The integer GEMV's arithmetic replayed on the CPU: activations quantized by the CPU twin of the
 // pre-kernel, weight rows staged chunk by chunk exactly as matmul_gemv_q8.cu does (Q8 chunk
-// geometry of 8 lanes per row, 16-byte vectors from the aligned-down chunk start, WordReader), every unit decoded and
-// dotted with the kernel's lane order; the sum must equal a double-precision dot product of the
-// dequantized weights (DequantizeCpu, checked against the gguf package elsewhere) with the
-// dequantized activations d * q. Plus the quantizer's own properties and the Q6_K byte trick.
+// geometry of 8 lanes per row, 16-byte vectors from the aligned-down chunk start, WordReader),
+// every unit decoded and dotted with the kernel's lane order; the sum must equal a double-precision
+// dot product of the dequantized weights (DequantizeCpu, checked against the gguf package
+// elsewhere) with the dequantized activations d * q. Plus the quantizer's own properties and the
+// Q6_K byte trick.
+#include "kernels/matmul/gemv_q8_unit.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,7 +15,6 @@
 #include <vector>
 
 #include "kernels/matmul/gemv_chunk.h"
-#include "kernels/matmul/gemv_q8_unit.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/quant/dequant.h"
 #include "tests/kernels/quant/random_blocks.h"
@@ -79,9 +81,8 @@ void ReplayGemv(int n, int k, int num_tokens) {
               stage + span.lead + (u_idx / Unit::kUnitsPerBlock) * Codec::kBytes, u);
           const int64_t e0 = (int64_t{c} * kChunk + u_idx / Unit::kUnitsPerBlock) * Codec::kElems;
           for (int t = 0; t < num_tokens; ++t) {
-            acc[size_t(lane) * num_tokens + t] +=
-                Unit::Dot(wu, u, xq.data() + size_t(t) * k + e0,
-                          xs.data() + size_t(t) * (k / 32) + e0 / 32);
+            acc[size_t(lane) * num_tokens + t] += Unit::Dot(
+                wu, u, xq.data() + size_t(t) * k + e0, xs.data() + size_t(t) * (k / 32) + e0 / 32);
           }
         }
       }
@@ -121,7 +122,7 @@ TEST(GemvQ8UnitTest, QuantizerRoundsToNearestWithinHalfAStep) {
   const int k = 4096;
   std::vector<float> x = testing::RandomVector(k, 5, -3.f, 3.f);
   for (int i = 0; i < 32; ++i) x[64 + i] = 0.f;  // an all-zero block: d = 0, q = 0
-  x[5] = 1e-30f;                                  // tiny values stay finite
+  x[5] = 1e-30f;                                 // tiny values stay finite
   std::vector<int8_t> q(k);
   std::vector<XScale> s(k / 32);
   gemv_internal::QuantizeRowQ8Cpu(x.data(), k, q.data(), s.data());

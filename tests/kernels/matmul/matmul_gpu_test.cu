@@ -219,16 +219,16 @@ TEST(MatmulGpuGemvQ8, CloseToUnquantizedActivations) {
     SCOPED_TRACE(std::string(DTypeName(w_type)));
     const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 55);
     std::vector<uint8_t> x_bytes;
-    const auto x = RoundTo(DType::kBF16, testing::RandomVector(size_t(num_tokens) * k, 56),
-                           &x_bytes);
+    const auto x =
+        RoundTo(DType::kBF16, testing::RandomVector(size_t(num_tokens) * k, 56), &x_bytes);
     std::vector<float> ref(size_t(num_tokens) * n);
     ASSERT_TRUE(MatmulCpu(w_type, w.data(), x.data(), nullptr, ref.data(), num_tokens, n, k).ok());
     DeviceBuffer dw(w.size()), dx(x_bytes.size()), dy(ref.size() * 2);
     ASSERT_TRUE(dw.p && dx.p && dy.p && scratch.p) << "cudaMalloc failed";
     ASSERT_CUDA(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
     ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
-    const Status s = LaunchQuantGemvQ8(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p,
-                                       num_tokens, n, k, scratch.p, scratch_bytes, nullptr);
+    const Status s = LaunchQuantGemvQ8(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p, num_tokens,
+                                       n, k, scratch.p, scratch_bytes, nullptr);
     ASSERT_TRUE(s.ok()) << s.ToString();
     std::vector<uint8_t> got_bytes(ref.size() * 2);
     ASSERT_CUDA(cudaMemcpy(got_bytes.data(), dy.p, got_bytes.size(), cudaMemcpyDeviceToHost));
@@ -254,16 +254,16 @@ TEST(MatmulGpuGemvQ8, BatchInvariant) {
     ASSERT_TRUE(dw.p && dx.p && dy.p && dy1.p && scratch.p) << "cudaMalloc failed";
     ASSERT_CUDA(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
     ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
-    const Status s = LaunchQuantGemvQ8(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p,
-                                       num_tokens, n, k, scratch.p, scratch_bytes, nullptr);
+    const Status s = LaunchQuantGemvQ8(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p, num_tokens,
+                                       n, k, scratch.p, scratch_bytes, nullptr);
     ASSERT_TRUE(s.ok()) << s.ToString();
     std::vector<uint16_t> batch(size_t(num_tokens) * n), single(n);
     ASSERT_CUDA(cudaMemcpy(batch.data(), dy.p, batch.size() * 2, cudaMemcpyDeviceToHost));
     for (int t = 0; t < num_tokens; ++t) {
       ASSERT_CUDA(cudaMemset(dy1.p, testing::kPoisonByte, n * 2));
       ASSERT_TRUE(LaunchQuantGemvQ8(w_type, dw.p, DType::kBF16,
-                                    static_cast<uint8_t*>(dx.p) + size_t(t) * k * 2, nullptr,
-                                    dy1.p, 1, n, k, scratch.p, scratch_bytes, nullptr)
+                                    static_cast<uint8_t*>(dx.p) + size_t(t) * k * 2, nullptr, dy1.p,
+                                    1, n, k, scratch.p, scratch_bytes, nullptr)
                       .ok());
       ASSERT_CUDA(cudaMemcpy(single.data(), dy1.p, n * 2, cudaMemcpyDeviceToHost));
       EXPECT_EQ(std::memcmp(single.data(), batch.data() + size_t(t) * n, n * 2), 0)
