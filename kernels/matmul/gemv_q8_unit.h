@@ -157,15 +157,30 @@ struct Q8Unit<DType::kQ4_K> {
     const uint64_t v1 = R::Load8(b + 16 + 32 * p + 16 * h + 8);
     w.q[0] = static_cast<uint32_t>(v0), w.q[1] = static_cast<uint32_t>(v0 >> 32);
     w.q[2] = static_cast<uint32_t>(v1), w.q[3] = static_cast<uint32_t>(v1 >> 32);
-    const float d = quant::HalfBitsToFloat(quant::LoadU16(b));
-    const float dmin = quant::HalfBitsToFloat(quant::LoadU16(b + 2));
-    int sc0, m0, sc1, m1;
-    quant::ScaleMinK4(b + 4, 2 * p, &sc0, &m0);
-    quant::ScaleMinK4(b + 4, 2 * p + 1, &sc1, &m1);
-    w.scale_lo = quant::MulRn(d, static_cast<float>(sc0));
-    w.scale_hi = quant::MulRn(d, static_cast<float>(sc1));
-    w.min_lo = h == 0 ? quant::MulRn(dmin, static_cast<float>(m0)) : 0.f;
-    w.min_hi = h == 0 ? quant::MulRn(dmin, static_cast<float>(m1)) : 0.f;
+    // The 16 header bytes as four words (d | dmin, then the 12 scale bytes s0..s11) instead of
+    // ~10 byte reads; ScaleMinK4's formulas with byte i of word Sx written B(Sx, i).
+    const uint64_t h0 = R::Load8(b), h1 = R::Load8(b + 8);
+    const uint32_t dd = static_cast<uint32_t>(h0), s0 = static_cast<uint32_t>(h0 >> 32);
+    const uint32_t s1 = static_cast<uint32_t>(h1), s2 = static_cast<uint32_t>(h1 >> 32);
+    const float d = quant::HalfBitsToFloat(static_cast<uint16_t>(dd));
+    const float dmin = quant::HalfBitsToFloat(static_cast<uint16_t>(dd >> 16));
+    int sc[2], m[2];
+    for (int i = 0; i < 2; ++i) {
+      const int jj = (2 * p + i) % 4;  // sub-block 2p + i: bytes jj of s0, s1, s2
+      const uint32_t a = (s0 >> (8 * jj)) & 0xFF, c = (s1 >> (8 * jj)) & 0xFF;
+      const uint32_t e = (s2 >> (8 * jj)) & 0xFF;
+      if (p < 2) {  // sub-blocks 0..3: sc = s[j] & 63, m = s[j + 4] & 63
+        sc[i] = static_cast<int>(a & 63);
+        m[i] = static_cast<int>(c & 63);
+      } else {  // 4..7: low 4 bits in s[j + 4], high 2 bits in the top of s[j - 4] / s[j]
+        sc[i] = static_cast<int>((e & 0x0F) | ((a >> 2) & 0x30));
+        m[i] = static_cast<int>((e >> 4) | ((c >> 2) & 0x30));
+      }
+    }
+    w.scale_lo = quant::MulRn(d, static_cast<float>(sc[0]));
+    w.scale_hi = quant::MulRn(d, static_cast<float>(sc[1]));
+    w.min_lo = h == 0 ? quant::MulRn(dmin, static_cast<float>(m[0])) : 0.f;
+    w.min_hi = h == 0 ? quant::MulRn(dmin, static_cast<float>(m[1])) : 0.f;
     return w;
   }
   static HEARTH_HD float Dot(const W& w, int u, const int8_t* xq, const XScale* xs) {
