@@ -1,11 +1,14 @@
 // Matmul benchmark: every weight type through the kernel SelectMatmulKernel picks, for the Llama-3
-// 8B-like shapes (n x k) 4096x4096, 14336x4096 (gate/up), 4096x14336 (down) at 1, 8, 512 and
-// 4096 tokens, bf16 activations. gbps = weight bytes / time (the bound for few tokens), tflops =
-// 2 * num_tokens * n * k / time.
+// 8B-like shapes (n x k) 4096x4096, 14336x4096 (gate/up), 4096x14336 (down) at 1, 2, 4, 8, 512
+// and 4096 tokens, bf16 activations. gbps = weight bytes / time (the bound for few tokens),
+// tflops = 2 * num_tokens * n * k / time. Where the integer GEMV (quant_gemv_q8) is selected, the
+// float GEMV (quant_gemv) is timed on the same case too, for comparison (HEARTH_GEMV=float makes
+// GpuMatmul itself use the float one).
 //   bench_matmul [--quick] [TYPE...]     e.g. bench_matmul Q4_K Q6_K Q8_0
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -31,7 +34,7 @@ struct Shape {
   int n, k;
 };
 constexpr Shape kShapes[] = {{4096, 4096}, {14336, 4096}, {4096, 14336}};
-constexpr int kTokens[] = {1, 8, 512, 4096};
+constexpr int kTokens[] = {1, 2, 4, 8, 512, 4096};
 
 }  // namespace
 
@@ -76,7 +79,10 @@ int main(int argc, char** argv) {
       const int64_t w_bytes = *hearth::DTypeBytes(type, int64_t{s.n} * s.k);
       for (int num_tokens : kTokens) {
         if (num_tokens > max_tokens) continue;
-        const hearth::MatmulKernel kernel = hearth::SelectMatmulKernel(type, num_tokens, s.n, s.k);
+        const char* gemv_env = std::getenv("HEARTH_GEMV");
+        const hearth::MatmulKernel kernel = hearth::SelectMatmulKernelForRun(
+            type, act, num_tokens, s.n, s.k,
+            gemv_env != nullptr && std::strcmp(gemv_env, "float") == 0);
         hearth::Status status;
         const double us = hearth::bench::TimeUs([&](cudaStream_t stream) {
           const hearth::Status st =
@@ -96,6 +102,23 @@ int main(int argc, char** argv) {
         // For few tokens the weight read bounds the time; for many, the tensor cores.
         hearth::bench::PrintResult("matmul", case_name, tname, us, num_tokens <= 8 ? gbps : 0,
                                    tflops, ceilings);
+        if (kernel == hearth::MatmulKernel::kQuantGemvQ8) {
+          const double us_float = hearth::bench::TimeUs([&](cudaStream_t stream) {
+            const hearth::Status st = hearth::LaunchQuantGemv(type, dw, act, dx, nullptr, dy,
+                                                              num_tokens, s.n, s.k, stream);
+            if (!st.ok()) status = st;
+          });
+          if (!status.ok()) {
+            std::fprintf(stderr, "%s n=%d k=%d t=%d (float GEMV): %s\n", tname.c_str(), s.n, s.k,
+                         num_tokens, status.ToString().c_str());
+            continue;
+          }
+          const std::string float_case = "n" + std::to_string(s.n) + "_k" + std::to_string(s.k) +
+                                         "_t" + std::to_string(num_tokens) + "_quant_gemv";
+          hearth::bench::PrintResult(
+              "matmul", float_case, tname, us_float, w_bytes / (us_float * 1e3),
+              2.0 * num_tokens * s.n * double(s.k) / (us_float * 1e6), ceilings);
+        }
       }
     }
     BENCH_CHECK_CUDA(cudaFree(dw));

@@ -10,15 +10,18 @@
 
 namespace hearth::gemv_internal {
 
-template <DType T>
+// kChunkBlocks: blocks per chunk; by default ~1 KiB of them (the float GEMV). kLanes: the lanes
+// that load and stage one chunk together (a warp, or a part of one).
+template <DType T, int kChunkBlocks = 0, int kLanes = 32>
 struct ChunkGeometry {
   using Codec = quant::BlockCodec<T>;
-  static constexpr int kBlocks = (1024 + Codec::kBytes - 1) / Codec::kBytes;  // per chunk
+  static constexpr int kBlocks = kChunkBlocks > 0 ? kChunkBlocks
+                                                  : (1024 + Codec::kBytes - 1) / Codec::kBytes;
   static constexpr int kBytes = kBlocks * Codec::kBytes;
   static constexpr int kVecs = (kBytes + 15) / 16 + 1;  // +1: the chunk may start mid-vector
   // +1 vector of slack: WordReader may read up to 4 bytes past the last byte it decodes.
-  static constexpr int kVecsPerLane = (kVecs + 1 + 31) / 32;
-  static constexpr int kStageBytes = kVecsPerLane * 32 * 16;  // per warp
+  static constexpr int kVecsPerLane = (kVecs + 1 + kLanes - 1) / kLanes;
+  static constexpr int kStageBytes = kVecsPerLane * kLanes * 16;  // per chunk
 };
 
 struct ChunkSpan {
@@ -29,9 +32,9 @@ struct ChunkSpan {
 };
 
 // Chunk c of the row at row_ptr (blocks_per_row blocks of T).
-template <DType T>
+template <DType T, int kChunkBlocks = 0>
 HEARTH_HD ChunkSpan ChunkAt(const uint8_t* row_ptr, int c, int blocks_per_row) {
-  using Geo = ChunkGeometry<T>;
+  using Geo = ChunkGeometry<T, kChunkBlocks>;
   const uint8_t* start = row_ptr + static_cast<int64_t>(c) * Geo::kBytes;
   const int left = blocks_per_row - c * Geo::kBlocks;
   ChunkSpan s;
@@ -41,5 +44,29 @@ HEARTH_HD ChunkSpan ChunkAt(const uint8_t* row_ptr, int c, int blocks_per_row) {
   s.num_vecs = (s.lead + s.num_blocks * Geo::Codec::kBytes + 15) / 16;
   return s;
 }
+
+#ifdef __CUDACC__
+// Loads a chunk's num_vecs 16-byte vectors from base into this lane's registers (vector
+// lane + kLanes j in regs[j]); a vector that would overrun the tensor is read bytewise,
+// zero-filled.
+template <int kVecsPerLane, int kLanes = 32>
+__device__ __forceinline__ void LoadChunk(const uint8_t* base,  // 16-byte aligned
+                                          int num_vecs, const uint8_t* tensor_end, int lane,
+                                          uint4* regs) {
+#pragma unroll
+  for (int j = 0; j < kVecsPerLane; ++j) {
+    const int v = lane + kLanes * j;
+    if (v >= num_vecs) continue;
+    const uint8_t* p = base + 16 * v;
+    if (p + 16 <= tensor_end) {
+      regs[j] = __ldg(reinterpret_cast<const uint4*>(p));
+    } else {
+      alignas(16) uint8_t tmp[16] = {};
+      for (int b = 0; p + b < tensor_end && b < 16; ++b) tmp[b] = p[b];
+      regs[j] = *reinterpret_cast<const uint4*>(tmp);
+    }
+  }
+}
+#endif  // __CUDACC__
 
 }  // namespace hearth::gemv_internal

@@ -3,6 +3,8 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <set>
 #include <string>
 #include <utility>
@@ -18,10 +20,24 @@ struct GpuMatmul::Impl {
   matmul_internal::CublasLtGemm gemm;
   void* scratch = nullptr;  // dequantized W for kDequantCublasLt, 2 bytes per element
   int64_t scratch_elems = 0;
+  void* act_scratch = nullptr;  // int8 activations of kQuantGemvQ8
+  int64_t act_scratch_bytes = 0;
+  bool float_gemv = false;  // HEARTH_GEMV=float
   std::set<std::pair<MatmulKernel, DType>> logged;
 
   ~Impl() {
     if (scratch != nullptr) cudaFree(scratch);
+    if (act_scratch != nullptr) cudaFree(act_scratch);
+  }
+
+  Status ReserveActScratch(int64_t bytes) {
+    if (bytes <= act_scratch_bytes) return Status::Ok();
+    if (act_scratch != nullptr) CUDA_CHECK(cudaFree(act_scratch));
+    act_scratch = nullptr;
+    act_scratch_bytes = 0;
+    CUDA_CHECK(cudaMalloc(&act_scratch, bytes));
+    act_scratch_bytes = bytes;
+    return Status::Ok();
   }
 };
 
@@ -31,6 +47,10 @@ GpuMatmul::~GpuMatmul() = default;
 Result<std::unique_ptr<GpuMatmul>> GpuMatmul::Create() {
   auto impl = std::make_unique<Impl>();
   HEARTH_RETURN_IF_ERROR(impl->gemm.Init());
+  const char* gemv = std::getenv("HEARTH_GEMV");
+  impl->float_gemv = gemv != nullptr && std::strcmp(gemv, "float") == 0;
+  // Enough for 8 tokens of k <= 65536, so that decode steps never allocate (graph capture).
+  HEARTH_RETURN_IF_ERROR(impl->ReserveActScratch(QuantGemvQ8ScratchBytes(kMaxGemvTokens, 65536)));
   return std::unique_ptr<GpuMatmul>(new GpuMatmul(std::move(impl)));
 }
 
@@ -46,7 +66,8 @@ Status GpuMatmul::Reserve(int64_t max_weight_elems) {
 
 Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
                       void* y, int num_tokens, int n, int k, cudaStream_t stream) {
-  const MatmulKernel kernel = SelectMatmulKernel(w_type, num_tokens, n, k);
+  const MatmulKernel kernel =
+      SelectMatmulKernelForRun(w_type, act_type, num_tokens, n, k, impl_->float_gemv);
   if (impl_->logged.insert({kernel, w_type}).second) {
     std::fprintf(stderr,
                  "hearth: matmul with %s weights uses kernel %s (from num_tokens=%d n=%d "
@@ -64,6 +85,12 @@ Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x
       return impl_->gemm.Gemm(w_type, w, x, bias, y, num_tokens, n, k, stream);
     case MatmulKernel::kQuantGemv:
       return LaunchQuantGemv(w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
+    case MatmulKernel::kQuantGemvQ8: {
+      const int64_t bytes = QuantGemvQ8ScratchBytes(num_tokens, k);
+      HEARTH_RETURN_IF_ERROR(impl_->ReserveActScratch(bytes));
+      return LaunchQuantGemvQ8(w_type, w, act_type, x, bias, y, num_tokens, n, k,
+                               impl_->act_scratch, impl_->act_scratch_bytes, stream);
+    }
     case MatmulKernel::kDequantCublasLt: {
       if (act_type != DType::kBF16 && act_type != DType::kF16) {
         return UnimplementedError(

@@ -26,13 +26,20 @@ Status MatmulCpu(DType w_type,
 // ---- kernel choice (pure; unit-tested on the CPU) ----------------------------------------------
 enum class MatmulKernel : uint8_t {
   kCublasLt,         // bf16/f16 weights: cuBLASLt, per-shape algorithm cached
-  kQuantGemv,        // block weights, 1..8 tokens: fused dequantize + skinny GEMM
+  kQuantGemv,        // block weights, 1..8 tokens: fused dequantize + skinny GEMM in float
+  kQuantGemvQ8,      // Q8_0/Q4_K/Q6_K, 1..8 tokens: x quantized to int8, dp4a GEMV
   kDequantCublasLt,  // block weights (or f32), more tokens: dequantize W to scratch, cuBLASLt
   kUnsupported,
 };
 inline constexpr int kMaxGemvTokens = 8;
 
 MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k);
+// What GpuMatmul::Run runs: SelectMatmulKernel's choice, except that kQuantGemvQ8 becomes
+// kQuantGemv for F32 activations (validation only; int8 x would defeat its purpose) and when
+// float_gemv is set (HEARTH_GEMV=float in the environment: the old kernel as a fallback and for
+// benchmark comparison).
+MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
+                                      bool float_gemv);
 std::string_view MatmulKernelName(MatmulKernel kernel);
 
 // ---- GPU ------------------------------------------------------------------------------------
@@ -40,6 +47,7 @@ std::string_view MatmulKernelName(MatmulKernel kernel);
 // scratch. Not thread-safe: one per stream/worker.
 class GpuMatmul {
  public:
+  // Reads HEARTH_GEMV once: "float" routes kQuantGemvQ8 to the float GEMV.
   static Result<std::unique_ptr<GpuMatmul>> Create();
   ~GpuMatmul();
   GpuMatmul(const GpuMatmul&) = delete;
@@ -69,5 +77,19 @@ class GpuMatmul {
 // block size); act_type BF16, F16 or F32. Exposed for tests and benchmarks.
 Status LaunchQuantGemv(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
                        void* y, int num_tokens, int n, int k, cudaStream_t stream);
+
+// The integer GEMV alone: x (BF16/F16) is quantized to int8 blocks of 32 in `scratch` (at least
+// QuantGemvQ8ScratchBytes(num_tokens, k) bytes, 16-byte aligned), then W (Q8_0, Q4_K or Q6_K) is
+// multiplied with dp4a. Results differ from the float path by the int8 rounding of x (relative
+// ~4e-3 for random x); they equal MatmulCpu on QuantizeActivationsQ8Cpu's x up to float rounding.
+int64_t QuantGemvQ8ScratchBytes(int num_tokens, int k);
+Status LaunchQuantGemvQ8(DType w_type, const void* w, DType act_type, const void* x,
+                         const void* bias, void* y, int num_tokens, int n, int k, void* scratch,
+                         int64_t scratch_bytes, cudaStream_t stream);
+
+// CPU twin of the integer GEMV's activation quantization: x [num_tokens, k] (k % 32 == 0) replaced
+// by its int8 round trip d * q, blockwise as the GPU does it. MatmulCpu on the result is the
+// reference for kQuantGemvQ8.
+void QuantizeActivationsQ8Cpu(float* x, int num_tokens, int k);
 
 }  // namespace hearth

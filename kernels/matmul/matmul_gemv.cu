@@ -64,25 +64,6 @@ struct Act<__half> {
   static __device__ __forceinline__ float ToFloat(__half v) { return __half2float(v); }
 };
 
-template <int kVecsPerLane>
-__device__ __forceinline__ void LoadChunk(const uint8_t* base,  // 16-byte aligned
-                                          int num_vecs, const uint8_t* tensor_end, int lane,
-                                          uint4* regs) {
-#pragma unroll
-  for (int j = 0; j < kVecsPerLane; ++j) {
-    const int v = lane + 32 * j;
-    if (v >= num_vecs) continue;
-    const uint8_t* p = base + 16 * v;
-    if (p + 16 <= tensor_end) {
-      regs[j] = __ldg(reinterpret_cast<const uint4*>(p));
-    } else {
-      alignas(16) uint8_t tmp[16] = {};
-      for (int b = 0; p + b < tensor_end && b < 16; ++b) tmp[b] = p[b];
-      regs[j] = *reinterpret_cast<const uint4*>(tmp);
-    }
-  }
-}
-
 template <DType T, class A, int kMaxTokens>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     QuantGemvKernel(const uint8_t* __restrict__ w,  // [n, k] of T

@@ -1,6 +1,6 @@
-#include <cstdio>
-#include <mutex>
+#include <vector>
 
+#include "kernels/matmul/gemv_q8_unit.h"
 #include "kernels/matmul/matmul.h"
 
 namespace hearth {
@@ -11,8 +11,32 @@ MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k) {
   if (w == DType::kI32 || k % info.block_elems != 0) return MatmulKernel::kUnsupported;
   if (w == DType::kBF16 || w == DType::kF16) return MatmulKernel::kCublasLt;
   // The GEMV reads 8-element groups; k % 8 holds for every block type.
+  if (num_tokens <= kMaxGemvTokens && gemv_internal::HasQ8Gemv(w)) {
+    return MatmulKernel::kQuantGemvQ8;
+  }
   if (num_tokens <= kMaxGemvTokens && k % 8 == 0) return MatmulKernel::kQuantGemv;
   return MatmulKernel::kDequantCublasLt;
+}
+
+MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
+                                      bool float_gemv) {
+  const MatmulKernel kernel = SelectMatmulKernel(w, num_tokens, n, k);
+  if (kernel == MatmulKernel::kQuantGemvQ8 && (float_gemv || act == DType::kF32)) {
+    return MatmulKernel::kQuantGemv;
+  }
+  return kernel;
+}
+
+void QuantizeActivationsQ8Cpu(float* x, int num_tokens, int k) {
+  std::vector<int8_t> q(k);
+  std::vector<gemv_internal::XScale> s(k / gemv_internal::kQ8Block);
+  for (int t = 0; t < num_tokens; ++t) {
+    float* row = x + static_cast<int64_t>(t) * k;
+    gemv_internal::QuantizeRowQ8Cpu(row, k, q.data(), s.data());
+    for (int i = 0; i < k; ++i) {
+      row[i] = quant::MulRn(s[i / gemv_internal::kQ8Block].d, static_cast<float>(q[i]));
+    }
+  }
 }
 
 std::string_view MatmulKernelName(MatmulKernel kernel) {
@@ -21,6 +45,8 @@ std::string_view MatmulKernelName(MatmulKernel kernel) {
       return "cublaslt";
     case MatmulKernel::kQuantGemv:
       return "quant_gemv";
+    case MatmulKernel::kQuantGemvQ8:
+      return "quant_gemv_q8";
     case MatmulKernel::kDequantCublasLt:
       return "dequant_cublaslt";
     case MatmulKernel::kUnsupported:

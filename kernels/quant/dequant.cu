@@ -27,10 +27,36 @@ __device__ __forceinline__ __half FromFloat<__half>(float v) {
   return __float2half_rn(v);
 }
 
+// Eight outputs with 16-byte stores (dst + 8 g is 16-byte aligned when dst is): the large-batch
+// matmul dequantizes whole weight matrices per call, and eight 2-byte stores per thread made the
+// pass store-issue bound. Same values as FromFloat element by element (round to nearest).
+__device__ __forceinline__ void Store8(float* dst, const float* v) {
+  reinterpret_cast<float4*>(dst)[0] = make_float4(v[0], v[1], v[2], v[3]);
+  reinterpret_cast<float4*>(dst)[1] = make_float4(v[4], v[5], v[6], v[7]);
+}
+__device__ __forceinline__ void Store8(__nv_bfloat16* dst, const float* v) {
+  uint4 out;
+  uint32_t* o = reinterpret_cast<uint32_t*>(&out);
+  for (int i = 0; i < 4; ++i) {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(v[2 * i], v[2 * i + 1]);
+    o[i] = *reinterpret_cast<const uint32_t*>(&h);
+  }
+  *reinterpret_cast<uint4*>(dst) = out;
+}
+__device__ __forceinline__ void Store8(__half* dst, const float* v) {
+  uint4 out;
+  uint32_t* o = reinterpret_cast<uint32_t*>(&out);
+  for (int i = 0; i < 4; ++i) {
+    const __half2 h = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
+    o[i] = *reinterpret_cast<const uint32_t*>(&h);
+  }
+  *reinterpret_cast<uint4*>(dst) = out;
+}
+
 template <DType T, class Out>
 __global__ void DequantizeKernel(const uint8_t* __restrict__ src,  // [num_elems] of T
                                  Out* __restrict__ dst,            // [num_elems]
-                                 int64_t num_elems, bool word_reads) {
+                                 int64_t num_elems, bool word_reads, bool vec_store) {
   using Codec = quant::BlockCodec<T>;
   constexpr int kGroupsPerBlock = Codec::kElems / 8;
   const int64_t g = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -48,7 +74,11 @@ __global__ void DequantizeKernel(const uint8_t* __restrict__ src,  // [num_elems
     } else {
       Codec::template Decode8<quant::ByteReader>(blk, sub, v);
     }
-    for (int i = 0; i < 8; ++i) dst[first + i] = FromFloat<Out>(v[i]);
+    if (vec_store) {
+      Store8(dst + first, v);
+    } else {
+      for (int i = 0; i < 8; ++i) dst[first + i] = FromFloat<Out>(v[i]);
+    }
     return;
   }
   // A plain type's last partial group: decode element by element from a padded copy.
@@ -68,7 +98,7 @@ Status Launch(const void* src, void* dst, int64_t num_elems, cudaStream_t stream
   if (blocks > 0x7fffffff) return InvalidArgumentError("DequantizeGpu: tensor too large");
   DequantizeKernel<T, Out><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
       static_cast<const uint8_t*>(src), static_cast<Out*>(dst), num_elems,
-      reinterpret_cast<uintptr_t>(src) % 4 == 0);
+      reinterpret_cast<uintptr_t>(src) % 4 == 0, reinterpret_cast<uintptr_t>(dst) % 16 == 0);
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }

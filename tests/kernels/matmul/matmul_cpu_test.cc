@@ -103,8 +103,18 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
   for (DType t :
        {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K,
         DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kF32}) {
+    const bool int8_gemv = t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K;
     for (int num_tokens = 1; num_tokens <= kMaxGemvTokens; ++num_tokens) {
-      EXPECT_EQ(SelectMatmulKernel(t, num_tokens, 4096, 4096), MatmulKernel::kQuantGemv);
+      EXPECT_EQ(SelectMatmulKernel(t, num_tokens, 4096, 4096),
+                int8_gemv ? MatmulKernel::kQuantGemvQ8 : MatmulKernel::kQuantGemv)
+          << DTypeName(t);
+      // F32 activations and HEARTH_GEMV=float take the float GEMV; others run what was selected.
+      EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kF32, num_tokens, 4096, 14336, false),
+                MatmulKernel::kQuantGemv);
+      EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kBF16, num_tokens, 14336, 4096, true),
+                MatmulKernel::kQuantGemv);
+      EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kF16, num_tokens, 14336, 4096, false),
+                SelectMatmulKernel(t, num_tokens, 14336, 4096));
     }
     EXPECT_EQ(SelectMatmulKernel(t, kMaxGemvTokens + 1, 4096, 4096),
               MatmulKernel::kDequantCublasLt);
@@ -114,6 +124,11 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
   EXPECT_EQ(SelectMatmulKernel(DType::kI32, 1, 4096, 4096), MatmulKernel::kUnsupported);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 0, 4096, 4096), MatmulKernel::kUnsupported);
   EXPECT_EQ(MatmulKernelName(MatmulKernel::kQuantGemv), "quant_gemv");
+  EXPECT_EQ(MatmulKernelName(MatmulKernel::kQuantGemvQ8), "quant_gemv_q8");
+  EXPECT_EQ(SelectMatmulKernelForRun(DType::kQ4_K, DType::kBF16, 9, 4096, 4096, true),
+            MatmulKernel::kDequantCublasLt);
+  EXPECT_EQ(SelectMatmulKernelForRun(DType::kBF16, DType::kBF16, 1, 4096, 4096, true),
+            MatmulKernel::kCublasLt);
 }
 
 }  // namespace

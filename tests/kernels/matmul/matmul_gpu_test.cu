@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <sstream>
@@ -77,17 +78,26 @@ double Tolerance(DType act) {
   }
 }
 
+// As GpuMatmul::Create reads it.
+bool FloatGemvForced() {
+  const char* v = std::getenv("HEARTH_GEMV");
+  return v != nullptr && std::strcmp(v, "float") == 0;
+}
+
 void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int k, bool with_bias) {
+  const MatmulKernel kernel =
+      SelectMatmulKernelForRun(w_type, act, num_tokens, n, k, FloatGemvForced());
   std::ostringstream name;
   name << DTypeName(w_type) << " act=" << DTypeName(act) << " num_tokens=" << num_tokens
        << " n=" << n << " k=" << k << " bias=" << with_bias
-       << " kernel=" << MatmulKernelName(SelectMatmulKernel(w_type, num_tokens, n, k));
+       << " kernel=" << MatmulKernelName(kernel);
   SCOPED_TRACE(name.str());
   const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 100 + n + k);
   std::vector<uint8_t> x_bytes, b_bytes;
-  const auto x =
-      RoundTo(act, testing::RandomVector(size_t(num_tokens) * k, 7 + num_tokens), &x_bytes);
+  auto x = RoundTo(act, testing::RandomVector(size_t(num_tokens) * k, 7 + num_tokens), &x_bytes);
   const auto bias = RoundTo(act, testing::RandomVector(n, 9, -0.5f, 0.5f), &b_bytes);
+  // The integer GEMV's reference sees the activations it sees: int8 blocks of 32 (its CPU twin).
+  if (kernel == MatmulKernel::kQuantGemvQ8) QuantizeActivationsQ8Cpu(x.data(), num_tokens, k);
 
   std::vector<float> ref(size_t(num_tokens) * n);
   const Status cs = MatmulCpu(w_type, w.data(), x.data(), with_bias ? bias.data() : nullptr,
@@ -130,7 +140,8 @@ TEST_P(MatmulGpuTest, MatchesCpu) {
       std::vector<DType> acts;
       if (kernel == MatmulKernel::kCublasLt) {
         acts = {w_type};
-      } else if (kernel == MatmulKernel::kQuantGemv) {
+      } else if (kernel == MatmulKernel::kQuantGemv || kernel == MatmulKernel::kQuantGemvQ8) {
+        // F32 activations take the float GEMV (SelectMatmulKernelForRun).
         acts = {DType::kBF16, DType::kF16, DType::kF32};
       } else {
         acts = {DType::kBF16, DType::kF16};
@@ -178,6 +189,89 @@ TEST(MatmulGpuGemv, BatchInvariant) {
   }
 }
 
+// The integer GEMV on shapes with several chunks per row and a partial last chunk (the shared
+// shapes above have at most one chunk), 1..8 tokens, against MatmulCpu on the int8 round trip of
+// x; and against the unquantized x with a bound that admits the int8 rounding of x.
+TEST(MatmulGpuGemvQ8, MatchesCpuOnLongRows) {
+  HEARTH_REQUIRE_GPU();
+  auto mm = GpuMatmul::Create();
+  ASSERT_TRUE(mm.ok()) << mm.status().ToString();
+  if (FloatGemvForced()) GTEST_SKIP() << "HEARTH_GEMV=float: the integer GEMV is switched off";
+  for (DType w_type : {DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
+    for (const testing::MatmulShape shape : {testing::MatmulShape{67, 14336}, {33, 4352}}) {
+      for (int num_tokens : {1, 3, 8}) {
+        ASSERT_EQ(SelectMatmulKernel(w_type, num_tokens, shape.n, shape.k),
+                  MatmulKernel::kQuantGemvQ8);
+        for (DType act : {DType::kBF16, DType::kF16}) {
+          RunCase(**mm, w_type, act, num_tokens, shape.n, shape.k, num_tokens == 3);
+        }
+      }
+    }
+  }
+}
+
+TEST(MatmulGpuGemvQ8, CloseToUnquantizedActivations) {
+  HEARTH_REQUIRE_GPU();
+  const int n = 301, k = 4096, num_tokens = 4;
+  const int64_t scratch_bytes = QuantGemvQ8ScratchBytes(num_tokens, k);
+  DeviceBuffer scratch(scratch_bytes);
+  for (DType w_type : {DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
+    SCOPED_TRACE(std::string(DTypeName(w_type)));
+    const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 55);
+    std::vector<uint8_t> x_bytes;
+    const auto x =
+        RoundTo(DType::kBF16, testing::RandomVector(size_t(num_tokens) * k, 56), &x_bytes);
+    std::vector<float> ref(size_t(num_tokens) * n);
+    ASSERT_TRUE(MatmulCpu(w_type, w.data(), x.data(), nullptr, ref.data(), num_tokens, n, k).ok());
+    DeviceBuffer dw(w.size()), dx(x_bytes.size()), dy(ref.size() * 2);
+    ASSERT_TRUE(dw.p && dx.p && dy.p && scratch.p) << "cudaMalloc failed";
+    ASSERT_CUDA(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
+    ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
+    const Status s = LaunchQuantGemvQ8(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p, num_tokens,
+                                       n, k, scratch.p, scratch_bytes, nullptr);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    std::vector<uint8_t> got_bytes(ref.size() * 2);
+    ASSERT_CUDA(cudaMemcpy(got_bytes.data(), dy.p, got_bytes.size(), cudaMemcpyDeviceToHost));
+    std::vector<float> got(ref.size());
+    for (size_t i = 0; i < got.size(); ++i) got[i] = ToFloat(DType::kBF16, &got_bytes[2 * i]);
+    // int8 x: ~4e-3 relative for uniform x; bf16 output rounding ~2e-3.
+    EXPECT_LT(testing::RelL2(got, ref), 1.5e-2);
+  }
+}
+
+// Each token's outputs do not depend on the other tokens in the call: bit-identical alone or in a
+// batch of 8 (the activations are quantized per block, the per-token sums have a fixed order).
+TEST(MatmulGpuGemvQ8, BatchInvariant) {
+  HEARTH_REQUIRE_GPU();
+  const int n = 769, k = 4352, num_tokens = 8;
+  const int64_t scratch_bytes = QuantGemvQ8ScratchBytes(num_tokens, k);
+  DeviceBuffer scratch(scratch_bytes);
+  for (DType w_type : {DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
+    const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 77);
+    std::vector<uint8_t> x_bytes;
+    RoundTo(DType::kBF16, testing::RandomVector(size_t(num_tokens) * k, 78), &x_bytes);
+    DeviceBuffer dw(w.size()), dx(x_bytes.size()), dy(size_t(num_tokens) * n * 2), dy1(n * 2);
+    ASSERT_TRUE(dw.p && dx.p && dy.p && dy1.p && scratch.p) << "cudaMalloc failed";
+    ASSERT_CUDA(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
+    ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
+    const Status s = LaunchQuantGemvQ8(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p, num_tokens,
+                                       n, k, scratch.p, scratch_bytes, nullptr);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    std::vector<uint16_t> batch(size_t(num_tokens) * n), single(n);
+    ASSERT_CUDA(cudaMemcpy(batch.data(), dy.p, batch.size() * 2, cudaMemcpyDeviceToHost));
+    for (int t = 0; t < num_tokens; ++t) {
+      ASSERT_CUDA(cudaMemset(dy1.p, testing::kPoisonByte, n * 2));
+      ASSERT_TRUE(LaunchQuantGemvQ8(w_type, dw.p, DType::kBF16,
+                                    static_cast<uint8_t*>(dx.p) + size_t(t) * k * 2, nullptr, dy1.p,
+                                    1, n, k, scratch.p, scratch_bytes, nullptr)
+                      .ok());
+      ASSERT_CUDA(cudaMemcpy(single.data(), dy1.p, n * 2, cudaMemcpyDeviceToHost));
+      EXPECT_EQ(std::memcmp(single.data(), batch.data() + size_t(t) * n, n * 2), 0)
+          << DTypeName(w_type) << " token " << t;
+    }
+  }
+}
+
 TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
   HEARTH_REQUIRE_GPU();
   auto mm = GpuMatmul::Create();
@@ -204,6 +298,27 @@ TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
       LaunchQuantGemv(DType::kQ8_0, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 9, 16, 256, nullptr)
           .code(),
       StatusCode::kInvalidArgument);
+  // The integer GEMV: the 7 other block types use the float GEMV; bad scratch is an error.
+  for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K,
+                  DType::kQ3_K, DType::kQ5_K, DType::kF32}) {
+    EXPECT_EQ(LaunchQuantGemvQ8(t, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 1, 16, 256, buf.p,
+                                1 << 20, nullptr)
+                  .code(),
+              StatusCode::kUnimplemented)
+        << DTypeName(t);
+  }
+  EXPECT_EQ(LaunchQuantGemvQ8(DType::kQ4_K, buf.p, DType::kF32, buf.p, nullptr, buf.p, 1, 16, 256,
+                              buf.p, 1 << 20, nullptr)
+                .code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(LaunchQuantGemvQ8(DType::kQ4_K, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 1, 16, 256,
+                              buf.p, 16, nullptr)
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(LaunchQuantGemvQ8(DType::kQ6_K, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 9, 16, 256,
+                              buf.p, 1 << 20, nullptr)
+                .code(),
+            StatusCode::kInvalidArgument);
 }
 
 }  // namespace

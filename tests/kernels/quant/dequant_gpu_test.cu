@@ -77,6 +77,17 @@ TEST_P(DequantGpuTest, MatchesCpuBitForBit) {
         << DTypeName(type) << " from a 2-byte aligned source";
     ASSERT_CUDA(cudaFree(d_shifted));
   }
+  // A destination that is not 16-byte aligned takes the element stores: same values.
+  {
+    ASSERT_CUDA(cudaMemset(d_dst, testing::kPoisonByte, num_elems * 4));
+    uint8_t* dst2 = static_cast<uint8_t*>(d_dst) + 2;
+    ASSERT_TRUE(DequantizeGpu(type, d_src, DType::kBF16, dst2, num_elems, nullptr).ok());
+    std::vector<uint16_t> got(num_elems);
+    ASSERT_CUDA(cudaMemcpy(got.data(), dst2, num_elems * 2, cudaMemcpyDeviceToHost));
+    int64_t mismatches = 0;
+    for (int64_t i = 0; i < num_elems; ++i) mismatches += got[i] != FloatToBf16(ref[i]);
+    EXPECT_EQ(mismatches, 0) << DTypeName(type) << " -> BF16 at a 2-byte aligned destination";
+  }
   // A partial group of a plain type.
   if (!GetDTypeInfo(type).quantized) {
     ASSERT_CUDA(cudaMemset(d_dst, testing::kPoisonByte, 16 * 4));
