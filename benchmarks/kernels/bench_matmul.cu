@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   void *dw, *dx, *dy;
   BENCH_CHECK_CUDA(cudaMalloc(&dx, int64_t{max_tokens} * 14336 * 2));
   BENCH_CHECK_CUDA(cudaMalloc(&dy, int64_t{max_tokens} * 14336 * 2));
-  BENCH_CHECK_CUDA(cudaMemset(dx, 0x3c, int64_t{max_tokens} * 14336 * 2));  // ~0.01 in bf16
+  hearth::bench::FillRandomBf16(dx, size_t{max_tokens} * 14336, 7);  // random, never constant
   if (!(*mm)->Reserve(max_elems).ok()) return 1;
 
   for (DType type : types) {

@@ -19,7 +19,7 @@ void Check(cudaError_t e, const char* what) {
   }
 }
 
-__global__ void FillRandomBf16(__nv_bfloat16* p, size_t n, uint32_t seed) {
+__global__ void FillRandomBf16Kernel(__nv_bfloat16* p, size_t n, uint32_t seed) {
   for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
        i += size_t{gridDim.x} * blockDim.x) {
     uint32_t x = static_cast<uint32_t>(i) * 2654435761u ^ seed;
@@ -31,6 +31,11 @@ __global__ void FillRandomBf16(__nv_bfloat16* p, size_t n, uint32_t seed) {
 }
 
 }  // namespace
+
+void FillRandomBf16(void* p, size_t n, uint32_t seed) {
+  FillRandomBf16Kernel<<<1024, 256>>>(static_cast<__nv_bfloat16*>(p), n, seed);
+  Check(cudaDeviceSynchronize(), "FillRandomBf16");
+}
 
 double TimeUs(const std::function<void(cudaStream_t)>& fn, int warmup, int iters, bool flush_l2) {
   static void* flush = nullptr;
@@ -78,8 +83,8 @@ double MeasureBf16MatmulTflops(int m, int n, int k) {
   Check(cudaMalloc(&a, sizeof(__nv_bfloat16) * m * k), "cudaMalloc");
   Check(cudaMalloc(&b, sizeof(__nv_bfloat16) * k * n), "cudaMalloc");
   Check(cudaMalloc(&c, sizeof(__nv_bfloat16) * m * n), "cudaMalloc");
-  FillRandomBf16<<<1024, 256>>>(a, size_t{m} * k, 1);
-  FillRandomBf16<<<1024, 256>>>(b, size_t{k} * n, 2);
+  FillRandomBf16Kernel<<<1024, 256>>>(a, size_t{m} * k, 1);
+  FillRandomBf16Kernel<<<1024, 256>>>(b, size_t{k} * n, 2);
   Check(cudaDeviceSynchronize(), "fill");
   cublasHandle_t h;
   if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) {

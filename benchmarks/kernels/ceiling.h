@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -21,6 +22,11 @@ double MeasureCopyGBps(size_t bytes = size_t{1} << 30);
 double MeasureBf16MatmulTflops(int m = 8192, int n = 8192, int k = 8192);
 // Both (prints them once).
 Ceilings MeasureCeilings(bool with_matmul = true);
+
+// Fills `n` bf16 values with uniform pseudo-random numbers in [-1, 1) (synchronous). Benchmarks
+// time on random data: constant or zero inputs make tensor cores draw less power and run faster
+// than real data does. The bit patterns are also finite, non-constant fp16 values.
+void FillRandomBf16(void* p, size_t n, uint32_t seed);
 
 // Median time in microseconds of `fn(stream)` over `iters` timed launches after `warmup`, each
 // timed with CUDA events. If `flush_l2` is set, a 256 MiB buffer is overwritten before every
