@@ -30,7 +30,7 @@ for step in $STEPS; do
     sanitize)
       for t in $tests; do
         tools="memcheck"
-        case $t in *attention*|*sampling*|*kv_cache*|*norm*) tools="memcheck racecheck" ;; esac
+        case $t in *attention*|*sampling*|*kv_cache*|*norm*|*rope*) tools="memcheck racecheck" ;; esac
         for tool in $tools; do
           timeout $(left 300) compute-sanitizer --tool $tool --error-exitcode 9 "$B/bin/$t" --gtest_brief=1 ${SAN_FILTER:+--gtest_filter=$SAN_FILTER} \
             > "$OUT/san_${tool}_$t.log" 2>&1; rc=$?
