@@ -1,17 +1,31 @@
 // CPU matmul: W is dequantized a tile of rows at a time into a per-thread buffer (never the whole
-// matrix), then each output is a fixed-order dot product. Every y[t][r] depends only on row t of
-// x and row r of W, so results do not change with the batch or the number of threads.
+// matrix; F32 weights are read in place), then each output is a fixed-order dot product. Every
+// y[t][r] depends only on row t of x and row r of W, so results do not change with the batch or
+// the number of threads.
+//
+// On CPUs with AVX2 the common types are decoded and the dots computed with 8-wide vectors, in
+// exactly the scalar code's arithmetic (same products, same rounding, same 16 partial sums and
+// pairwise combination; no FMA contraction: the vector functions are compiled without "fma"), so
+// both paths give bit-identical results and the choice never shows in the output.
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "kernels/core/half.h"
 #include "kernels/matmul/matmul.h"
+#include "kernels/quant/blocks.h"
 #include "kernels/quant/dequant.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HEARTH_MATMUL_X86 1
+#endif
 
 namespace hearth {
 namespace {
 
 constexpr int kRowTile = 16;  // weight rows dequantized together (x rows reused from L1/L2)
+constexpr int NumTiles(int n) { return (n + kRowTile - 1) / kRowTile; }
 
 // Fixed-order dot product: 16 interleaved partial sums (vectorizable), combined pairwise.
 float Dot(const float* a, const float* b, int k) {
@@ -26,6 +40,192 @@ float Dot(const float* a, const float* b, int k) {
   }
   return acc[0];
 }
+
+#ifdef HEARTH_MATMUL_X86
+#define HEARTH_AVX2 __attribute__((target("avx2,f16c")))
+
+// Dot() with acc[0..7] and acc[8..15] in two vectors: the same sums in the same order.
+HEARTH_AVX2 float DotAvx2(const float* a, const float* b, int k) {
+  __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= k; i += 16) {
+    lo = _mm256_add_ps(lo, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    hi = _mm256_add_ps(hi, _mm256_mul_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8)));
+  }
+  alignas(32) float acc[16];
+  _mm256_store_ps(acc, lo);
+  _mm256_store_ps(acc + 8, hi);
+  for (int j = 0; i < k; ++i, ++j) acc[j] += a[i] * b[i];
+  for (int w = 8; w >= 1; w /= 2) {
+    for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+  }
+  return acc[0];
+}
+
+// 8 unsigned bytes -> 8 exact floats.
+HEARTH_AVX2 inline __m256 U8ToF32(__m128i bytes) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+}
+
+// The 32 quants of a legacy 4-bit block: elements 0..15 are the low nibbles of qs[0..15],
+// 16..31 the high nibbles; q[g] holds elements 8g .. 8g+7 as floats.
+HEARTH_AVX2 inline void Nibbles32(const uint8_t* qs, __m256 q[4]) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  const __m128i lo = _mm_and_si128(v, mask);
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), mask);
+  q[0] = U8ToF32(lo);
+  q[1] = U8ToF32(_mm_srli_si128(lo, 8));
+  q[2] = U8ToF32(hi);
+  q[3] = U8ToF32(_mm_srli_si128(hi, 8));
+}
+
+// Bit 4 of elements 8g .. 8g+7 (bits 8g.. of the little-endian qh) as 0 / 16 floats.
+HEARTH_AVX2 inline __m256 HighBits8(uint32_t qh, int g) {
+  const __m256i bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256i v = _mm256_set1_epi32(static_cast<int>((qh >> (8 * g)) & 0xFF));
+  const __m256i set = _mm256_cmpeq_epi32(_mm256_and_si256(v, bits), bits);
+  return _mm256_cvtepi32_ps(_mm256_and_si256(set, _mm256_set1_epi32(16)));
+}
+
+uint32_t LoadU32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
+         (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
+}
+float HalfAt(const uint8_t* p) {
+  return Fp16ToFloat(static_cast<uint16_t>(p[0] | (static_cast<uint16_t>(p[1]) << 8)));
+}
+
+// One block of a legacy type decoded to 4 vectors (elements 8g .. 8g+7 in v[g]). Each formula
+// is the dequantizer's (kernels/quant/block_decode.h) in the same float32 steps: x = d * q
+// (Q4_0: q - 8, Q5_0: q - 16, both exact) or d * q - (-m) (== d * q + m).
+HEARTH_AVX2 inline float HalfAtF16c(const uint8_t* p) {
+  return _cvtsh_ss(static_cast<uint16_t>(p[0] | (static_cast<uint16_t>(p[1]) << 8)));
+}
+
+template <DType T>
+HEARTH_AVX2 inline void DecodeBlock(const uint8_t* src, __m256 v[4]) {
+  const __m256 d = _mm256_set1_ps(HalfAtF16c(src));
+  if constexpr (T == DType::kQ8_0) {
+    for (int g = 0; g < 4; ++g) {
+      const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + 2 + 8 * g));
+      v[g] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)));
+    }
+  } else {
+    constexpr bool kHasMin = T == DType::kQ4_1 || T == DType::kQ5_1;
+    constexpr bool kFive = T == DType::kQ5_0 || T == DType::kQ5_1;
+    constexpr int kQsAt = 2 + (kHasMin ? 2 : 0) + (kFive ? 4 : 0);
+    __m256 q[4];
+    Nibbles32(src + kQsAt, q);
+    uint32_t qh = 0;
+    if constexpr (kFive) qh = LoadU32(src + kQsAt - 4);
+    for (int g = 0; g < 4; ++g) {
+      __m256 qg = q[g];
+      if constexpr (kFive) qg = _mm256_add_ps(qg, HighBits8(qh, g));
+      if constexpr (kHasMin) {
+        const __m256 m = _mm256_set1_ps(HalfAtF16c(src + 2));
+        v[g] = _mm256_add_ps(_mm256_mul_ps(d, qg), m);
+      } else {
+        v[g] = _mm256_mul_ps(d, _mm256_sub_ps(qg, _mm256_set1_ps(kFive ? 16.f : 8.f)));
+      }
+    }
+  }
+}
+
+template <DType T>
+HEARTH_AVX2 void DecodeRowsAvx2(const uint8_t* src, float* dst, int64_t num_elems) {
+  constexpr int kBytes = GetDTypeInfo(T).block_bytes;
+  for (int64_t b = 0; b < num_elems / 32; ++b, src += kBytes, dst += 32) {
+    __m256 v[4];
+    DecodeBlock<T>(src, v);
+    for (int g = 0; g < 4; ++g) _mm256_storeu_ps(dst + 8 * g, v[g]);
+  }
+}
+
+// DotAvx2(decoded row, x) without materializing the row: blocks of 32 feed the two 8-wide
+// accumulators in Dot()'s lane order (element i goes to partial sum i % 16).
+template <DType T>
+HEARTH_AVX2 float FusedDotAvx2(const uint8_t* row, const float* x, int k) {
+  constexpr int kBytes = GetDTypeInfo(T).block_bytes;
+  __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+  for (int i = 0; i < k; i += 32, row += kBytes) {
+    __m256 v[4];
+    DecodeBlock<T>(row, v);
+    lo = _mm256_add_ps(lo, _mm256_mul_ps(v[0], _mm256_loadu_ps(x + i)));
+    hi = _mm256_add_ps(hi, _mm256_mul_ps(v[1], _mm256_loadu_ps(x + i + 8)));
+    lo = _mm256_add_ps(lo, _mm256_mul_ps(v[2], _mm256_loadu_ps(x + i + 16)));
+    hi = _mm256_add_ps(hi, _mm256_mul_ps(v[3], _mm256_loadu_ps(x + i + 24)));
+  }
+  alignas(32) float acc[16];
+  _mm256_store_ps(acc, lo);
+  _mm256_store_ps(acc + 8, hi);
+  for (int w = 8; w >= 1; w /= 2) {
+    for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+  }
+  return acc[0];
+}
+
+HEARTH_AVX2 bool DecodeAvx2(DType type, const uint8_t* src, float* dst, int64_t num_elems) {
+  switch (type) {
+    case DType::kQ4_0:
+      DecodeRowsAvx2<DType::kQ4_0>(src, dst, num_elems);
+      return true;
+    case DType::kQ4_1:
+      DecodeRowsAvx2<DType::kQ4_1>(src, dst, num_elems);
+      return true;
+    case DType::kQ5_0:
+      DecodeRowsAvx2<DType::kQ5_0>(src, dst, num_elems);
+      return true;
+    case DType::kQ5_1:
+      DecodeRowsAvx2<DType::kQ5_1>(src, dst, num_elems);
+      return true;
+    case DType::kQ8_0:
+      DecodeRowsAvx2<DType::kQ8_0>(src, dst, num_elems);
+      return true;
+    case DType::kF16: {
+      int64_t i = 0;
+      for (; i + 8 <= num_elems; i += 8) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i));
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));  // exact, as Fp16ToFloat
+      }
+      for (; i < num_elems; ++i) dst[i] = HalfAt(src + 2 * i);
+      return true;
+    }
+    case DType::kBF16: {
+      int64_t i = 0;
+      for (; i + 8 <= num_elems; i += 8) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i));
+        const __m256i w = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(w));
+      }
+      for (; i < num_elems; ++i) {
+        dst[i] = Bf16ToFloat(static_cast<uint16_t>(src[2 * i] | (src[2 * i + 1] << 8)));
+      }
+      return true;
+    }
+    default:
+      return false;  // k-quants: the generic dequantizer
+  }
+}
+
+using FusedDotFn = float (*)(const uint8_t* row, const float* x, int k);
+// The fused decode + dot of a legacy block type (k a multiple of 32), or null.
+FusedDotFn FusedDotFor(DType type) {
+  switch (type) {
+    case DType::kQ4_0: return &FusedDotAvx2<DType::kQ4_0>;
+    case DType::kQ4_1: return &FusedDotAvx2<DType::kQ4_1>;
+    case DType::kQ5_0: return &FusedDotAvx2<DType::kQ5_0>;
+    case DType::kQ5_1: return &FusedDotAvx2<DType::kQ5_1>;
+    case DType::kQ8_0: return &FusedDotAvx2<DType::kQ8_0>;
+    default: return nullptr;
+  }
+}
+
+bool HasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  return has;
+}
+#endif  // HEARTH_MATMUL_X86
 
 }  // namespace
 
@@ -52,23 +252,60 @@ Status MatmulCpu(DType w_type, const void* w, const float* x, const float* bias,
     const Status s = DequantizeCpu(w_type, w, probe, 0);
     if (!s.ok()) return s;
   }
+#ifdef HEARTH_MATMUL_X86
+  const bool avx2 = HasAvx2();
+#else
+  const bool avx2 = false;
+#endif
   const auto* wb = static_cast<const uint8_t*>(w);
+#ifdef HEARTH_MATMUL_X86
+  // One token: decode each weight row in registers straight into its dot product (the same
+  // values and sums as decoding into the tile buffer; nothing to reuse the buffer for).
+  if (avx2 && num_tokens == 1) {
+    if (const FusedDotFn fused = FusedDotFor(w_type); fused != nullptr) {
+#pragma omp parallel for schedule(dynamic, 4)
+      for (int tile = 0; tile < NumTiles(n); ++tile) {
+        const int r_end = std::min(n, (tile + 1) * kRowTile);
+        for (int r = tile * kRowTile; r < r_end; ++r) {
+          const float dot = fused(wb + static_cast<int64_t>(r) * *row_bytes, x, k);
+          y[r] = bias != nullptr ? dot + bias[r] : dot;
+        }
+      }
+      return Status::Ok();
+    }
+  }
+#endif
   const int num_tiles = (n + kRowTile - 1) / kRowTile;
 #pragma omp parallel
   {
-    std::vector<float> rows(static_cast<size_t>(kRowTile) * k);
+    std::vector<float> buffer(w_type == DType::kF32 ? 0 : static_cast<size_t>(kRowTile) * k);
 #pragma omp for schedule(dynamic, 4)
     for (int tile = 0; tile < num_tiles; ++tile) {
       const int r0 = tile * kRowTile;
       const int rows_here = std::min(kRowTile, n - r0);
-      // Cannot fail: type and sizes were checked above.
-      (void)DequantizeCpu(w_type, wb + static_cast<int64_t>(r0) * *row_bytes, rows.data(),
-                          static_cast<int64_t>(rows_here) * k);
+      const uint8_t* src = wb + static_cast<int64_t>(r0) * *row_bytes;
+      const int64_t count = static_cast<int64_t>(rows_here) * k;
+      const float* rows = buffer.data();
+      if (w_type == DType::kF32) {
+        rows = reinterpret_cast<const float*>(src);  // the same values a copy would hold
+      } else {
+        bool decoded = false;
+#ifdef HEARTH_MATMUL_X86
+        if (avx2) decoded = DecodeAvx2(w_type, src, buffer.data(), count);
+#endif
+        // Cannot fail: type and sizes were checked above.
+        if (!decoded) (void)DequantizeCpu(w_type, src, buffer.data(), count);
+      }
       for (int t = 0; t < num_tokens; ++t) {
         const float* xt = x + static_cast<int64_t>(t) * k;
         float* yt = y + static_cast<int64_t>(t) * n;
         for (int r = 0; r < rows_here; ++r) {
-          const float dot = Dot(rows.data() + static_cast<int64_t>(r) * k, xt, k);
+          const float* wr = rows + static_cast<int64_t>(r) * k;
+#ifdef HEARTH_MATMUL_X86
+          const float dot = avx2 ? DotAvx2(wr, xt, k) : Dot(wr, xt, k);
+#else
+          const float dot = Dot(wr, xt, k);
+#endif
           yt[r0 + r] = bias != nullptr ? dot + bias[r0 + r] : dot;
         }
       }
