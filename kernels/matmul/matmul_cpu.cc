@@ -104,30 +104,40 @@ HEARTH_AVX2 inline float HalfAtF16c(const uint8_t* p) {
 }
 
 template <DType T>
-HEARTH_AVX2 inline void DecodeBlock(const uint8_t* src, __m256 v[4]) {
+HEARTH_AVX2 __attribute__((always_inline)) inline void DecodeBlock(const uint8_t* src,
+                                                                   __m256 v[4]) {
   const __m256 d = _mm256_set1_ps(HalfAtF16c(src));
   if constexpr (T == DType::kQ8_0) {
-    for (int g = 0; g < 4; ++g) {
-      const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + 2 + 8 * g));
-      v[g] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)));
-    }
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 18));
+    v[0] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(a)));
+    v[1] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(a, 8))));
+    v[2] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)));
+    v[3] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8))));
   } else {
     constexpr bool kHasMin = T == DType::kQ4_1 || T == DType::kQ5_1;
     constexpr bool kFive = T == DType::kQ5_0 || T == DType::kQ5_1;
     constexpr int kQsAt = 2 + (kHasMin ? 2 : 0) + (kFive ? 4 : 0);
-    __m256 q[4];
-    Nibbles32(src + kQsAt, q);
-    uint32_t qh = 0;
-    if constexpr (kFive) qh = LoadU32(src + kQsAt - 4);
-    for (int g = 0; g < 4; ++g) {
-      __m256 qg = q[g];
-      if constexpr (kFive) qg = _mm256_add_ps(qg, HighBits8(qh, g));
-      if constexpr (kHasMin) {
-        const __m256 m = _mm256_set1_ps(HalfAtF16c(src + 2));
-        v[g] = _mm256_add_ps(_mm256_mul_ps(d, qg), m);
-      } else {
-        v[g] = _mm256_mul_ps(d, _mm256_sub_ps(qg, _mm256_set1_ps(kFive ? 16.f : 8.f)));
-      }
+    Nibbles32(src + kQsAt, v);
+    if constexpr (kFive) {
+      const uint32_t qh = LoadU32(src + kQsAt - 4);
+      v[0] = _mm256_add_ps(v[0], HighBits8(qh, 0));
+      v[1] = _mm256_add_ps(v[1], HighBits8(qh, 1));
+      v[2] = _mm256_add_ps(v[2], HighBits8(qh, 2));
+      v[3] = _mm256_add_ps(v[3], HighBits8(qh, 3));
+    }
+    if constexpr (kHasMin) {
+      const __m256 m = _mm256_set1_ps(HalfAtF16c(src + 2));
+      v[0] = _mm256_add_ps(_mm256_mul_ps(d, v[0]), m);
+      v[1] = _mm256_add_ps(_mm256_mul_ps(d, v[1]), m);
+      v[2] = _mm256_add_ps(_mm256_mul_ps(d, v[2]), m);
+      v[3] = _mm256_add_ps(_mm256_mul_ps(d, v[3]), m);
+    } else {
+      const __m256 off = _mm256_set1_ps(kFive ? 16.f : 8.f);
+      v[0] = _mm256_mul_ps(d, _mm256_sub_ps(v[0], off));
+      v[1] = _mm256_mul_ps(d, _mm256_sub_ps(v[1], off));
+      v[2] = _mm256_mul_ps(d, _mm256_sub_ps(v[2], off));
+      v[3] = _mm256_mul_ps(d, _mm256_sub_ps(v[3], off));
     }
   }
 }
@@ -142,27 +152,45 @@ HEARTH_AVX2 void DecodeRowsAvx2(const uint8_t* src, float* dst, int64_t num_elem
   }
 }
 
-// DotAvx2(decoded row, x) without materializing the row: blocks of 32 feed the two 8-wide
-// accumulators in Dot()'s lane order (element i goes to partial sum i % 16).
-template <DType T>
-HEARTH_AVX2 float FusedDotAvx2(const uint8_t* row, const float* x, int k) {
+// DotAvx2(decoded row, x) for kRows rows at once, without materializing them: blocks of 32
+// feed each row's two 8-wide accumulators in Dot()'s lane order (element i goes to partial sum
+// i % 16). Several rows give independent add chains (one row alone is add-latency bound).
+template <DType T, int kRows>
+HEARTH_AVX2 void FusedDotAvx2(const uint8_t* row, int64_t row_bytes, const float* x, int k,
+                              float* out) {
   constexpr int kBytes = GetDTypeInfo(T).block_bytes;
-  __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
-  for (int i = 0; i < k; i += 32, row += kBytes) {
-    __m256 v[4];
-    DecodeBlock<T>(row, v);
-    lo = _mm256_add_ps(lo, _mm256_mul_ps(v[0], _mm256_loadu_ps(x + i)));
-    hi = _mm256_add_ps(hi, _mm256_mul_ps(v[1], _mm256_loadu_ps(x + i + 8)));
-    lo = _mm256_add_ps(lo, _mm256_mul_ps(v[2], _mm256_loadu_ps(x + i + 16)));
-    hi = _mm256_add_ps(hi, _mm256_mul_ps(v[3], _mm256_loadu_ps(x + i + 24)));
+  __m256 lo[kRows], hi[kRows];
+  for (int r = 0; r < kRows; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+  for (int i = 0, b = 0; i < k; i += 32, ++b) {
+    const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+    const __m256 x2 = _mm256_loadu_ps(x + i + 16), x3 = _mm256_loadu_ps(x + i + 24);
+    for (int r = 0; r < kRows; ++r) {
+      __m256 v[4];
+      DecodeBlock<T>(row + r * row_bytes + int64_t{b} * kBytes, v);
+      lo[r] = _mm256_add_ps(lo[r], _mm256_mul_ps(v[0], x0));
+      hi[r] = _mm256_add_ps(hi[r], _mm256_mul_ps(v[1], x1));
+      lo[r] = _mm256_add_ps(lo[r], _mm256_mul_ps(v[2], x2));
+      hi[r] = _mm256_add_ps(hi[r], _mm256_mul_ps(v[3], x3));
+    }
   }
-  alignas(32) float acc[16];
-  _mm256_store_ps(acc, lo);
-  _mm256_store_ps(acc + 8, hi);
-  for (int w = 8; w >= 1; w /= 2) {
-    for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+  for (int r = 0; r < kRows; ++r) {
+    alignas(32) float acc[16];
+    _mm256_store_ps(acc, lo[r]);
+    _mm256_store_ps(acc + 8, hi[r]);
+    for (int w = 8; w >= 1; w /= 2) {
+      for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+    }
+    out[r] = acc[0];
   }
-  return acc[0];
+}
+
+// y[r0 .. r_end) of one token through the fused decode + dot, four rows at a time.
+template <DType T>
+HEARTH_AVX2 void FusedRowsAvx2(const uint8_t* w, int64_t row_bytes, const float* x, int k,
+                               int r0, int r_end, float* y) {
+  int r = r0;
+  for (; r + 4 <= r_end; r += 4) FusedDotAvx2<T, 4>(w + r * row_bytes, row_bytes, x, k, y + r);
+  for (; r < r_end; ++r) FusedDotAvx2<T, 1>(w + r * row_bytes, row_bytes, x, k, y + r);
 }
 
 HEARTH_AVX2 bool DecodeAvx2(DType type, const uint8_t* src, float* dst, int64_t num_elems) {
@@ -208,15 +236,16 @@ HEARTH_AVX2 bool DecodeAvx2(DType type, const uint8_t* src, float* dst, int64_t 
   }
 }
 
-using FusedDotFn = float (*)(const uint8_t* row, const float* x, int k);
+using FusedRowsFn = void (*)(const uint8_t* w, int64_t row_bytes, const float* x, int k, int r0,
+                             int r_end, float* y);
 // The fused decode + dot of a legacy block type (k a multiple of 32), or null.
-FusedDotFn FusedDotFor(DType type) {
+FusedRowsFn FusedRowsFor(DType type) {
   switch (type) {
-    case DType::kQ4_0: return &FusedDotAvx2<DType::kQ4_0>;
-    case DType::kQ4_1: return &FusedDotAvx2<DType::kQ4_1>;
-    case DType::kQ5_0: return &FusedDotAvx2<DType::kQ5_0>;
-    case DType::kQ5_1: return &FusedDotAvx2<DType::kQ5_1>;
-    case DType::kQ8_0: return &FusedDotAvx2<DType::kQ8_0>;
+    case DType::kQ4_0: return &FusedRowsAvx2<DType::kQ4_0>;
+    case DType::kQ4_1: return &FusedRowsAvx2<DType::kQ4_1>;
+    case DType::kQ5_0: return &FusedRowsAvx2<DType::kQ5_0>;
+    case DType::kQ5_1: return &FusedRowsAvx2<DType::kQ5_1>;
+    case DType::kQ8_0: return &FusedRowsAvx2<DType::kQ8_0>;
     default: return nullptr;
   }
 }
@@ -262,13 +291,14 @@ Status MatmulCpu(DType w_type, const void* w, const float* x, const float* bias,
   // One token: decode each weight row in registers straight into its dot product (the same
   // values and sums as decoding into the tile buffer; nothing to reuse the buffer for).
   if (avx2 && num_tokens == 1) {
-    if (const FusedDotFn fused = FusedDotFor(w_type); fused != nullptr) {
+    if (const FusedRowsFn fused = FusedRowsFor(w_type); fused != nullptr) {
 #pragma omp parallel for schedule(dynamic, 4)
       for (int tile = 0; tile < NumTiles(n); ++tile) {
-        const int r_end = std::min(n, (tile + 1) * kRowTile);
-        for (int r = tile * kRowTile; r < r_end; ++r) {
-          const float dot = fused(wb + static_cast<int64_t>(r) * *row_bytes, x, k);
-          y[r] = bias != nullptr ? dot + bias[r] : dot;
+        const int r0 = tile * kRowTile;
+        const int r_end = std::min(n, r0 + kRowTile);
+        fused(wb, *row_bytes, x, k, r0, r_end, y);
+        if (bias != nullptr) {
+          for (int r = r0; r < r_end; ++r) y[r] += bias[r];
         }
       }
       return Status::Ok();
