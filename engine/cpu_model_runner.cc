@@ -15,18 +15,16 @@ Result<std::unique_ptr<CpuModelRunner>> CpuModelRunner::Create(const LoadedModel
                                 std::to_string(options.block_size));
   }
   std::unique_ptr<CpuModelRunner> r(new CpuModelRunner());
-  HEARTH_ASSIGN_OR_RETURN(r->spec_,
-                          model::DecoderSpecFromConfig(model.config(), model.weights()));
+  HEARTH_ASSIGN_OR_RETURN(r->spec_, model::DecoderSpecFromConfig(model.config(), model.weights()));
   HEARTH_ASSIGN_OR_RETURN(r->weights_, model::HostWeights::Create(model.weights(), r->spec_));
   int64_t num_blocks = options.num_kv_blocks;
   if (num_blocks <= 0) {
     const int64_t per_block = model::CpuBackend::KvBytesPerBlock(r->spec_, options.block_size);
     num_blocks = options.kv_cache_bytes / per_block;
     if (num_blocks <= 0) {
-      return InvalidArgumentError("CPU runner: kv_cache_bytes " +
-                                  std::to_string(options.kv_cache_bytes) +
-                                  " holds no KV block (one block takes " +
-                                  std::to_string(per_block) + " bytes)");
+      return InvalidArgumentError(
+          "CPU runner: kv_cache_bytes " + std::to_string(options.kv_cache_bytes) +
+          " holds no KV block (one block takes " + std::to_string(per_block) + " bytes)");
     }
   }
   if (num_blocks > INT32_MAX) {

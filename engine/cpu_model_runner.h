@@ -36,8 +36,7 @@ class CpuModelRunner final : public ModelRunner {
   int64_t num_kv_blocks() const override { return backend_->layout().num_blocks; }
   int block_size() const override { return backend_->layout().block_size; }
 
-  Status Execute(const StepPlan& plan, const SamplingBatch& sampling,
-                 StepResult* result) override;
+  Status Execute(const StepPlan& plan, const SamplingBatch& sampling, StepResult* result) override;
   Status ExecuteLogits(const StepPlan& plan, std::vector<float>* logits) override;
 
   const model::DecoderSpec& spec() const { return spec_; }

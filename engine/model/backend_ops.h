@@ -16,16 +16,16 @@ namespace hearth::engine::model {
 // One step's activation buffers, sized by the backend for num_tokens tokens and num_rows
 // sampled rows (rows are the plan's logits_indices).
 struct DecoderBuffers {
-  void* residual = nullptr;  // [num_tokens, hidden] the residual stream
-  void* normed = nullptr;    // [num_tokens, hidden] normalized input of a sublayer
-  void* delta = nullptr;     // [num_tokens, hidden] a sublayer's output (o / down projection)
-  void* q = nullptr;         // [num_tokens, num_heads * head_dim]
-  void* k = nullptr;         // [num_tokens, num_kv_heads * head_dim]
-  void* v = nullptr;         // [num_tokens, num_kv_heads * head_dim]
-  void* attn = nullptr;      // [num_tokens, num_heads * head_dim]
-  void* gate = nullptr;      // [num_tokens, ffn]
-  void* up = nullptr;        // [num_tokens, ffn]
-  void* act = nullptr;       // [num_tokens, ffn]
+  void* residual = nullptr;      // [num_tokens, hidden] the residual stream
+  void* normed = nullptr;        // [num_tokens, hidden] normalized input of a sublayer
+  void* delta = nullptr;         // [num_tokens, hidden] a sublayer's output (o / down projection)
+  void* q = nullptr;             // [num_tokens, num_heads * head_dim]
+  void* k = nullptr;             // [num_tokens, num_kv_heads * head_dim]
+  void* v = nullptr;             // [num_tokens, num_kv_heads * head_dim]
+  void* attn = nullptr;          // [num_tokens, num_heads * head_dim]
+  void* gate = nullptr;          // [num_tokens, ffn]
+  void* up = nullptr;            // [num_tokens, ffn]
+  void* act = nullptr;           // [num_tokens, ffn]
   void* row_delta = nullptr;     // [num_rows, hidden]
   void* row_residual = nullptr;  // [num_rows, hidden]
   void* row_normed = nullptr;    // [num_rows, hidden]
@@ -57,8 +57,7 @@ class BackendOps {
   virtual Status WriteKv(int layer, const void* k, const void* v) = 0;
   // Causal paged attention of this step's queries over `layer`'s cache.
   virtual Status Attention(int layer, const void* q, void* out) = 0;
-  virtual Status SiluMul(const void* gate, const void* up, void* out, int64_t rows,
-                         int ffn) = 0;
+  virtual Status SiluMul(const void* gate, const void* up, void* out, int64_t rows, int ffn) = 0;
   // out[num_rows, width] = the rows of x at this step's logits indices.
   virtual Status GatherRows(const void* x, void* out, int width) = 0;
 };

@@ -47,18 +47,18 @@ int64_t CpuBackend::KvBytesPerBlock(const DecoderSpec& spec, int block_size) {
 Status CpuBackend::CheckStep(const StepPlan& p) const {
   if (p.block_size != layout_.block_size) {
     return InvalidArgumentError("CPU backend: plan block_size " + std::to_string(p.block_size) +
-                                " != KV cache block_size " +
-                                std::to_string(layout_.block_size));
+                                " != KV cache block_size " + std::to_string(layout_.block_size));
   }
   if (p.num_tokens < 0 || p.num_tokens > static_cast<int>(p.token_ids.size()) ||
       p.token_ids.size() != p.positions.size() || p.token_ids.size() != p.slot_mapping.size()) {
-    return InvalidArgumentError("CPU backend: per-token arrays of the plan disagree with "
-                                "num_tokens = " + std::to_string(p.num_tokens));
+    return InvalidArgumentError(
+        "CPU backend: per-token arrays of the plan disagree with "
+        "num_tokens = " +
+        std::to_string(p.num_tokens));
   }
   if (static_cast<int>(p.query_start_loc.size()) != p.num_seqs + 1 ||
       static_cast<int>(p.seq_lens.size()) != p.num_seqs ||
-      static_cast<int64_t>(p.block_tables.size()) !=
-          int64_t{p.num_seqs} * p.max_blocks_per_seq ||
+      static_cast<int64_t>(p.block_tables.size()) != int64_t{p.num_seqs} * p.max_blocks_per_seq ||
       p.query_start_loc[p.num_seqs] != p.num_tokens) {
     return InvalidArgumentError("CPU backend: malformed per-sequence arrays in the step plan");
   }
@@ -119,20 +119,20 @@ Status CpuBackend::Embed(const LinearWeight& table, void* out) {
   return Status::Ok();
 }
 
-Status CpuBackend::RmsNorm(const void* x, const float* weight, void* out, int64_t rows,
-                           int width, float eps) {
+Status CpuBackend::RmsNorm(const void* x, const float* weight, void* out, int64_t rows, int width,
+                           float eps) {
   return RmsNormCpu(F(x), weight, F(out), rows, width, eps);
 }
 
-Status CpuBackend::FusedAddRmsNorm(const void* x, void* residual, const float* weight,
-                                   void* out, int64_t rows, int width, float eps) {
+Status CpuBackend::FusedAddRmsNorm(const void* x, void* residual, const float* weight, void* out,
+                                   int64_t rows, int width, float eps) {
   return FusedAddRmsNormCpu(F(x), F(residual), weight, F(out), rows, width, eps);
 }
 
 Status CpuBackend::Linear(const LinearWeight& w, const float* bias, const void* x, void* y,
                           int64_t rows) {
-  return MatmulCpu(w.type, w.data, F(x), bias, F(y), static_cast<int>(rows),
-                   static_cast<int>(w.n), static_cast<int>(w.k));
+  return MatmulCpu(w.type, w.data, F(x), bias, F(y), static_cast<int>(rows), static_cast<int>(w.n),
+                   static_cast<int>(w.k));
 }
 
 Status CpuBackend::Rope(void* q, void* k, const float* q_norm, const float* k_norm) {
@@ -144,8 +144,8 @@ Status CpuBackend::Rope(void* q, void* k, const float* q_norm, const float* k_no
       return InvalidArgumentError("CPU backend: q/k norm needs both weights");
     }
     return QkNormRopeCpu(style, s.head_dim, s.inv_freq.data(), p.positions.data(), p.num_tokens,
-                         F(q), s.q_width(), s.num_heads, F(k), s.kv_width(), s.num_kv_heads,
-                         q_norm, k_norm, s.norm_eps);
+                         F(q), s.q_width(), s.num_heads, F(k), s.kv_width(), s.num_kv_heads, q_norm,
+                         k_norm, s.norm_eps);
   }
   return RopeCpu(style, s.head_dim, s.inv_freq.data(), p.positions.data(), p.num_tokens, F(q),
                  s.q_width(), s.num_heads, F(k), s.kv_width(), s.num_kv_heads);
@@ -167,8 +167,8 @@ Status CpuBackend::Attention(int layer, const void* q, void* out) {
   batch.block_tables = p.block_tables.data();
   batch.max_blocks_per_seq = p.max_blocks_per_seq;
   const float scale = 1.f / std::sqrt(static_cast<float>(spec_.head_dim));
-  return attention::PagedAttentionCpu(F(q), k_cache_[layer].data(), v_cache_[layer].data(),
-                                      batch, layout_, spec_.num_heads, scale, F(out));
+  return attention::PagedAttentionCpu(F(q), k_cache_[layer].data(), v_cache_[layer].data(), batch,
+                                      layout_, spec_.num_heads, scale, F(out));
 }
 
 Status CpuBackend::SiluMul(const void* gate, const void* up, void* out, int64_t rows, int ffn) {

@@ -14,8 +14,8 @@ Result<DecoderBuffers> RunDecoder(const DecoderSpec& s, const DecoderWeights& w,
     const LayerWeights& l = w.layers[i];
     // The residual add of the previous sublayer is fused into this norm (none before layer 0).
     if (i == 0) {
-      HEARTH_RETURN_IF_ERROR(ops.RmsNorm(b.residual, l.attn_norm, b.normed, num_tokens, s.hidden,
-                                         eps));
+      HEARTH_RETURN_IF_ERROR(
+          ops.RmsNorm(b.residual, l.attn_norm, b.normed, num_tokens, s.hidden, eps));
     } else {
       HEARTH_RETURN_IF_ERROR(ops.FusedAddRmsNorm(b.delta, b.residual, l.attn_norm, b.normed,
                                                  num_tokens, s.hidden, eps));
@@ -28,8 +28,8 @@ Result<DecoderBuffers> RunDecoder(const DecoderSpec& s, const DecoderWeights& w,
     HEARTH_RETURN_IF_ERROR(ops.Attention(i, b.q, b.attn));
     HEARTH_RETURN_IF_ERROR(ops.Linear(l.wo, nullptr, b.attn, b.delta, num_tokens));
 
-    HEARTH_RETURN_IF_ERROR(ops.FusedAddRmsNorm(b.delta, b.residual, l.ffn_norm, b.normed,
-                                               num_tokens, s.hidden, eps));
+    HEARTH_RETURN_IF_ERROR(
+        ops.FusedAddRmsNorm(b.delta, b.residual, l.ffn_norm, b.normed, num_tokens, s.hidden, eps));
     HEARTH_RETURN_IF_ERROR(ops.Linear(l.w_gate, nullptr, b.normed, b.gate, num_tokens));
     HEARTH_RETURN_IF_ERROR(ops.Linear(l.w_up, nullptr, b.normed, b.up, num_tokens));
     HEARTH_RETURN_IF_ERROR(ops.SiluMul(b.gate, b.up, b.act, num_tokens, s.ffn));

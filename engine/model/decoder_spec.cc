@@ -69,8 +69,7 @@ Result<DecoderSpec> DecoderSpecFromConfig(const ModelConfig& c, const Weights& w
         return InvalidArgumentError("decoder spec: rope_freqs (" + f->source_name + " in " +
                                     f->source_file + ") must be F32 [" +
                                     std::to_string(s.head_dim / 2) + "], got " +
-                                    std::string(DTypeName(f->dtype)) + " " +
-                                    ShapeString(f->shape));
+                                    std::string(DTypeName(f->dtype)) + " " + ShapeString(f->shape));
       }
       rope.freq_factors = reinterpret_cast<const float*>(f->data);
       break;

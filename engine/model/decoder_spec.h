@@ -32,11 +32,11 @@ struct LinearWeight {
 struct LayerWeights {
   const float* attn_norm = nullptr;  // [hidden]
   LinearWeight wq, wk, wv, wo;
-  const float* bq = nullptr;      // [num_heads * head_dim]      (qwen2)
-  const float* bk = nullptr;      // [num_kv_heads * head_dim]   (qwen2)
-  const float* bv = nullptr;      // [num_kv_heads * head_dim]   (qwen2)
-  const float* q_norm = nullptr;  // [head_dim]                  (qwen3)
-  const float* k_norm = nullptr;  // [head_dim]                  (qwen3)
+  const float* bq = nullptr;        // [num_heads * head_dim]      (qwen2)
+  const float* bk = nullptr;        // [num_kv_heads * head_dim]   (qwen2)
+  const float* bv = nullptr;        // [num_kv_heads * head_dim]   (qwen2)
+  const float* q_norm = nullptr;    // [head_dim]                  (qwen3)
+  const float* k_norm = nullptr;    // [head_dim]                  (qwen3)
   const float* ffn_norm = nullptr;  // [hidden]
   LinearWeight w_gate, w_up, w_down;
 };

@@ -12,8 +12,7 @@ Result<const float*> HostWeights::Vector(const Weights& weights, const std::stri
   HEARTH_ASSIGN_OR_RETURN(const WeightView* w, weights.Get(name));
   if (w->num_elements() != size) {
     return InvalidArgumentError("weight " + name + " (" + w->source_name + "): expected " +
-                                std::to_string(size) + " elements, got " +
-                                ShapeString(w->shape));
+                                std::to_string(size) + " elements, got " + ShapeString(w->shape));
   }
   if (w->dtype == DType::kF32) return reinterpret_cast<const float*>(w->data);
   // F16 / BF16 (safetensors) or a quantized vector: widen once.
@@ -23,8 +22,8 @@ Result<const float*> HostWeights::Vector(const Weights& weights, const std::stri
   return widened_.back().data();
 }
 
-Result<LinearWeight> HostWeights::Matrix(const Weights& weights, const std::string& name,
-                                         int64_t n, int64_t k) {
+Result<LinearWeight> HostWeights::Matrix(const Weights& weights, const std::string& name, int64_t n,
+                                         int64_t k) {
   HEARTH_ASSIGN_OR_RETURN(const WeightView* w, weights.Get(name));
   if (w->shape.size() != 2 || w->shape[0] != n || w->shape[1] != k) {
     return InvalidArgumentError("weight " + name + " (" + w->source_name + "): expected [" +

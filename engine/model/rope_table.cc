@@ -32,8 +32,8 @@ Result<std::vector<float>> BuildRopeTable(const RopeTableParams& p) {
     for (size_t i = 0; i < table.size(); ++i) {
       const float f = p.freq_factors[i];
       if (!(f > 0.f)) {
-        return InvalidArgumentError("rope_freqs[" + std::to_string(i) +
-                                    "] must be positive, got " + std::to_string(f));
+        return InvalidArgumentError("rope_freqs[" + std::to_string(i) + "] must be positive, got " +
+                                    std::to_string(f));
       }
       table[i] /= f;
     }

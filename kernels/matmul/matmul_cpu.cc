@@ -212,8 +212,8 @@ HEARTH_AVX2 void FusedDotAvx2(const uint8_t* row, int64_t row_bytes, const float
 
 // y[r0 .. r_end) of one token through the fused decode + dot, four rows at a time.
 template <DType T>
-HEARTH_AVX2 void FusedRowsAvx2(const uint8_t* w, int64_t row_bytes, const float* x, int k,
-                               int r0, int r_end, float* y) {
+HEARTH_AVX2 void FusedRowsAvx2(const uint8_t* w, int64_t row_bytes, const float* x, int k, int r0,
+                               int r_end, float* y) {
   int r = r0;
   for (; r + 4 <= r_end; r += 4) FusedDotAvx2<T, 4>(w + r * row_bytes, row_bytes, x, k, y + r);
   for (; r < r_end; ++r) FusedDotAvx2<T, 1>(w + r * row_bytes, row_bytes, x, k, y + r);
@@ -267,12 +267,18 @@ using FusedRowsFn = void (*)(const uint8_t* w, int64_t row_bytes, const float* x
 // The fused decode + dot of a legacy block type (k a multiple of 32), or null.
 FusedRowsFn FusedRowsFor(DType type) {
   switch (type) {
-    case DType::kQ4_0: return &FusedRowsAvx2<DType::kQ4_0>;
-    case DType::kQ4_1: return &FusedRowsAvx2<DType::kQ4_1>;
-    case DType::kQ5_0: return &FusedRowsAvx2<DType::kQ5_0>;
-    case DType::kQ5_1: return &FusedRowsAvx2<DType::kQ5_1>;
-    case DType::kQ8_0: return &FusedRowsAvx2<DType::kQ8_0>;
-    default: return nullptr;
+    case DType::kQ4_0:
+      return &FusedRowsAvx2<DType::kQ4_0>;
+    case DType::kQ4_1:
+      return &FusedRowsAvx2<DType::kQ4_1>;
+    case DType::kQ5_0:
+      return &FusedRowsAvx2<DType::kQ5_0>;
+    case DType::kQ5_1:
+      return &FusedRowsAvx2<DType::kQ5_1>;
+    case DType::kQ8_0:
+      return &FusedRowsAvx2<DType::kQ8_0>;
+    default:
+      return nullptr;
   }
 }
 

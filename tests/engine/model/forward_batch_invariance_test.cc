@@ -22,7 +22,8 @@ struct Output {
 
 // Runs `prompts` (all arriving at once) greedily for max_tokens[i] tokens each through the
 // scheduler, step plan and runner.ExecuteLogits; returns each request's tokens and logits.
-std::vector<Output> RunBatch(CpuModelRunner& runner, const std::vector<std::vector<int32_t>>& prompts,
+std::vector<Output> RunBatch(CpuModelRunner& runner,
+                             const std::vector<std::vector<int32_t>>& prompts,
                              const std::vector<int>& max_tokens, int budget, int* mixed_steps,
                              int64_t* preemptions = nullptr) {
   SchedulerConfig config;

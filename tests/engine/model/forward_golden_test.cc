@@ -43,9 +43,7 @@ void CheckGolden(const std::string& golden_name, const std::string& model_path) 
   }
 }
 
-TEST(ForwardGolden, Stories260kHf) {
-  CheckGolden("stories260K", TestDataPath("stories260K/hf"));
-}
+TEST(ForwardGolden, Stories260kHf) { CheckGolden("stories260K", TestDataPath("stories260K/hf")); }
 // The GGUF rotates adjacent pairs on permuted q/k rows: the same logits to float rounding.
 TEST(ForwardGolden, Stories260kGguf) {
   CheckGolden("stories260K", TestDataPath("stories260K/stories260K.gguf"));

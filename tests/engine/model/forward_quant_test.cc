@@ -29,9 +29,9 @@ using model::LinearWeight;
 // Q5_0 8.8e-2, Q5_1 8.1e-2, Q2_K 0.51, Q3_K_M 0.27, Q4_K_M 0.14, Q5_K_M 7.5e-2, Q6_K 4.1e-2
 // (random Gaussian weights quantize worse than trained ones). vs dequantized: 0 for every type.
 const std::map<std::string, double> kBoundVsF32 = {
-    {"F16", 7e-4},  {"BF16", 6e-3},   {"Q8_0", 2e-2},   {"Q4_0", 0.26},   {"Q4_1", 0.25},
-    {"Q5_0", 0.13}, {"Q5_1", 0.12},   {"Q2_K", 0.75},   {"Q3_K_M", 0.40}, {"Q4_K_M", 0.21},
-    {"Q5_K_M", 0.11}, {"Q6_K", 6.2e-2},
+    {"F16", 7e-4},    {"BF16", 6e-3},   {"Q8_0", 2e-2},   {"Q4_0", 0.26},
+    {"Q4_1", 0.25},   {"Q5_0", 0.13},   {"Q5_1", 0.12},   {"Q2_K", 0.75},
+    {"Q3_K_M", 0.40}, {"Q4_K_M", 0.21}, {"Q5_K_M", 0.11}, {"Q6_K", 6.2e-2},
 };
 
 std::vector<int32_t> Prompt() {
@@ -106,14 +106,15 @@ TEST_P(ForwardQuantTest, EqualsDequantizedAndNearF32) {
   ASSERT_NE(q.weights, nullptr);
   const std::vector<float> quant = RunRecipe(q.spec, q.weights->decoder(), prompt);
   std::vector<std::vector<float>> store;
-  const std::vector<float> deq = RunRecipe(q.spec, Dequantized(q.weights->decoder(), store), prompt);
+  const std::vector<float> deq =
+      RunRecipe(q.spec, Dequantized(q.weights->decoder(), store), prompt);
   ASSERT_EQ(quant.size(), ref.size());
   ASSERT_EQ(deq.size(), ref.size());
 
   const double vs_deq = RelL2(quant, deq);
   const double vs_f32 = RelL2(quant, ref);
-  std::printf("[quant] %-7s vs dequantized: %.3g   vs F32 file: %.4g (bound %.3g)\n",
-              type.c_str(), vs_deq, vs_f32, kBoundVsF32.at(type));
+  std::printf("[quant] %-7s vs dequantized: %.3g   vs F32 file: %.4g (bound %.3g)\n", type.c_str(),
+              vs_deq, vs_f32, kBoundVsF32.at(type));
   EXPECT_LT(vs_deq, 1e-5) << type;
   EXPECT_LT(vs_f32, kBoundVsF32.at(type)) << type;
 }

@@ -52,8 +52,7 @@ TEST(CpuModelRunner, MalformedStepsAreErrors) {
   bad_row.logits_indices = {2};
   EXPECT_EQ(runner->ExecuteLogits(bad_row, &logits).code(), StatusCode::kOutOfRange);
   StepPlan bad_block_size = SingleSeqPlan({1, 5}, 0, 8, true);
-  EXPECT_EQ(runner->ExecuteLogits(bad_block_size, &logits).code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(runner->ExecuteLogits(bad_block_size, &logits).code(), StatusCode::kInvalidArgument);
   StepPlan bad_table = SingleSeqPlan({1, 5}, 0, 16, true);
   bad_table.block_tables = {99};  // past the 4 blocks
   EXPECT_FALSE(runner->ExecuteLogits(bad_table, &logits).ok());

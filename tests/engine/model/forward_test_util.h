@@ -16,8 +16,8 @@ namespace hearth::engine::testing {
 struct Golden {
   std::vector<std::vector<int32_t>> prompts;
   int vocab = 0;
-  std::vector<float> logits;         // [sum of prompt lengths, vocab]
-  std::vector<int32_t> greedy_ids;   // empty unless recorded
+  std::vector<float> logits;        // [sum of prompt lengths, vocab]
+  std::vector<int32_t> greedy_ids;  // empty unless recorded
 };
 // Reads tests/data/golden/<name>.json and its logits (gtest failures on a bad file).
 Golden ReadGolden(const std::string& name);
@@ -28,8 +28,7 @@ std::vector<int32_t> ReadIds(const std::string& path);
 // A plan for one sequence computing tokens [start, start + chunk.size()) of a context whose
 // first `start` tokens are already in blocks 0.. of the cache (block i = physical block i).
 // All rows sample when all_rows, else only the last.
-StepPlan SingleSeqPlan(const std::vector<int32_t>& chunk, int start, int block_size,
-                       bool all_rows);
+StepPlan SingleSeqPlan(const std::vector<int32_t>& chunk, int start, int block_size, bool all_rows);
 
 // Loads a model or fails the test.
 std::unique_ptr<LoadedModel> LoadOrDie(const std::string& path);

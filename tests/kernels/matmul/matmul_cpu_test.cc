@@ -94,9 +94,9 @@ TEST_P(MatmulCpuTest, SingleTokenWithBiasMatchesBatch) {
       MatmulCpu(type, w.data(), x.data(), bias.data(), batch.data(), num_tokens, n, k).ok());
   for (int t = 0; t < num_tokens; ++t) {
     std::vector<float> single(n);
-    ASSERT_TRUE(MatmulCpu(type, w.data(), x.data() + size_t(t) * k, bias.data(), single.data(), 1,
-                          n, k)
-                    .ok());
+    ASSERT_TRUE(
+        MatmulCpu(type, w.data(), x.data() + size_t(t) * k, bias.data(), single.data(), 1, n, k)
+            .ok());
     ASSERT_EQ(std::memcmp(single.data(), batch.data() + size_t(t) * n, n * 4), 0)
         << DTypeName(type) << " token " << t;
   }
