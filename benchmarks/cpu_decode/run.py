@@ -52,9 +52,11 @@ def run_llama(llm, args):
     ids = prompt_ids(args.prompt, llm.token_bos())
     llm.eval(ids)
     t0 = time.perf_counter()
+    n_vocab = llm.n_vocab()
     for _ in range(args.decode):
-        token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
-        llm.eval([token])
+        # Only the last token's logits exist (logits_all=False), as in Hearth's step.
+        logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))
+        llm.eval([int(np.argmax(logits))])
     return args.decode / (time.perf_counter() - t0)
 
 
@@ -74,7 +76,7 @@ def main():
         from llama_cpp import Llama
     except ImportError:
         sys.exit("llama-cpp-python is not installed: pip install llama-cpp-python")
-    llm = Llama(model_path=args.gguf, n_ctx=args.prompt + args.decode + 8, n_batch=64,
+    llm = Llama(model_path=args.gguf, n_ctx=max(512, args.prompt + args.decode + 8), n_batch=64,
                 n_threads=args.threads, n_threads_batch=args.threads, verbose=False)
     ours, theirs = [], []
     for _ in range(args.repeats):
