@@ -71,7 +71,11 @@ def main():
                                                     "bench_cpu_decode"))
     p.add_argument("--omp-wait-policy", default="passive",
                    help="OMP_WAIT_POLICY for Hearth ('' = OpenMP's default)")
+    p.add_argument("--llama-omp-wait-policy", default="passive",
+                   help="OMP_WAIT_POLICY for llama.cpp (its ggml build uses OpenMP; '' = default)")
     args = p.parse_args()
+    if args.llama_omp_wait_policy:
+        os.environ["OMP_WAIT_POLICY"] = args.llama_omp_wait_policy  # read when OpenMP starts
     try:
         from llama_cpp import Llama
     except ImportError:
@@ -85,7 +89,8 @@ def main():
     print(f"model: {args.gguf}")
     print(f"threads {args.threads}, prompt {args.prompt}, decode {args.decode}, "
           f"repeats {args.repeats} (alternating); Hearth OMP_WAIT_POLICY="
-          f"{args.omp_wait_policy or 'default'}")
+          f"{args.omp_wait_policy or 'default'}, llama.cpp OMP_WAIT_POLICY="
+          f"{args.llama_omp_wait_policy or 'default'}")
     for name, v in (("hearth", ours), ("llama.cpp", theirs)):
         print(f"{name:10s} decode tok/s: best {max(v):7.2f}  median {statistics.median(v):7.2f}"
               f"  all {' '.join(f'{x:.1f}' for x in v)}")
