@@ -15,7 +15,7 @@ namespace hearth::engine {
 
 // Sampling inputs for the sequences that sample this step, in plan.logits_indices order.
 struct SamplingBatch {
-  std::vector<SamplingParams> params;     // [num_sampling]
+  std::vector<::hearth::SamplingParams> params;  // [num_sampling] (not engine::SamplingParams)
   std::vector<int64_t> steps;             // [num_sampling] RNG step counter (tokens generated)
   // Penalty lists in CSR form (kernels/sampling/sampler.h PenaltyLists); empty = no penalties.
   std::vector<int32_t> penalty_offsets;   // [num_sampling + 1]

@@ -12,6 +12,12 @@ stamp() { echo "== $1 ($(( $(date +%s) - start )) s)"; }
 stamp "default model"
 HEARTH_SMOLLM2_GGUF=$(scripts/fetch_default_model.sh)
 export HEARTH_SMOLLM2_GGUF
+# Its float32 HF directory (the golden logits' weights) for the forward-pass parity tests.
+HEARTH_SMOLLM2_F32_DIR=${HEARTH_SMOLLM2_F32_DIR:-$HOME/.cache/hearth/SmolLM2-135M-Instruct-f32}
+if [[ ! -f $HEARTH_SMOLLM2_F32_DIR/model.safetensors ]]; then
+  python3 scripts/dequantize_gguf_to_hf.py "$HEARTH_SMOLLM2_GGUF" --out "$HEARTH_SMOLLM2_F32_DIR"
+fi
+export HEARTH_SMOLLM2_F32_DIR
 
 stamp "main build"
 scripts/build.sh

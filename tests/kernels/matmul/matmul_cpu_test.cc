@@ -81,6 +81,27 @@ TEST_P(MatmulCpuTest, BatchAndThreadInvariant) {
   omp_set_num_threads(saved_threads);
 }
 
+// One token takes a fused decode + dot path on AVX2 machines; with a bias too it must give the
+// batch's bits.
+TEST_P(MatmulCpuTest, SingleTokenWithBiasMatchesBatch) {
+  const DType type = GetParam();
+  const int n = 37, k = 256, num_tokens = 3;
+  const auto w = testing::RandomWeights(type, int64_t{n} * k, 31);
+  const auto x = testing::RandomVector(size_t(num_tokens) * k, 32);
+  const auto bias = testing::RandomVector(n, 33);
+  std::vector<float> batch(size_t(num_tokens) * n);
+  ASSERT_TRUE(
+      MatmulCpu(type, w.data(), x.data(), bias.data(), batch.data(), num_tokens, n, k).ok());
+  for (int t = 0; t < num_tokens; ++t) {
+    std::vector<float> single(n);
+    ASSERT_TRUE(
+        MatmulCpu(type, w.data(), x.data() + size_t(t) * k, bias.data(), single.data(), 1, n, k)
+            .ok());
+    ASSERT_EQ(std::memcmp(single.data(), batch.data() + size_t(t) * n, n * 4), 0)
+        << DTypeName(type) << " token " << t;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulCpuTest, ::testing::ValuesIn(testing::kMatmulWeightTypes),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 

@@ -1,0 +1,86 @@
+#include "engine/cpu_model_runner.h"
+
+#include <string>
+
+#include "engine/model/decoder.h"
+#include "kernels/sampling/sampler.h"
+#include "model_loader/loaded_model.h"
+
+namespace hearth::engine {
+
+Result<std::unique_ptr<CpuModelRunner>> CpuModelRunner::Create(const LoadedModel& model,
+                                                               const CpuRunnerOptions& options) {
+  if (options.block_size <= 0) {
+    return InvalidArgumentError("CPU runner: block_size must be positive, got " +
+                                std::to_string(options.block_size));
+  }
+  std::unique_ptr<CpuModelRunner> r(new CpuModelRunner());
+  HEARTH_ASSIGN_OR_RETURN(r->spec_, model::DecoderSpecFromConfig(model.config(), model.weights()));
+  HEARTH_ASSIGN_OR_RETURN(r->weights_, model::HostWeights::Create(model.weights(), r->spec_));
+  int64_t num_blocks = options.num_kv_blocks;
+  if (num_blocks <= 0) {
+    const int64_t per_block = model::CpuBackend::KvBytesPerBlock(r->spec_, options.block_size);
+    num_blocks = options.kv_cache_bytes / per_block;
+    if (num_blocks <= 0) {
+      return InvalidArgumentError(
+          "CPU runner: kv_cache_bytes " + std::to_string(options.kv_cache_bytes) +
+          " holds no KV block (one block takes " + std::to_string(per_block) + " bytes)");
+    }
+  }
+  if (num_blocks > INT32_MAX) {
+    return InvalidArgumentError("CPU runner: too many KV blocks: " + std::to_string(num_blocks));
+  }
+  r->backend_ = std::make_unique<model::CpuBackend>(r->spec_, num_blocks, options.block_size);
+  return r;
+}
+
+Result<const float*> CpuModelRunner::Forward(const StepPlan& plan) {
+  HEARTH_ASSIGN_OR_RETURN(model::DecoderBuffers b,
+                          model::RunDecoder(spec_, weights_->decoder(), plan, *backend_));
+  return static_cast<const float*>(b.logits);
+}
+
+Status CpuModelRunner::ExecuteLogits(const StepPlan& plan, std::vector<float>* logits) {
+  HEARTH_ASSIGN_OR_RETURN(const float* rows, Forward(plan));
+  const size_t n = plan.logits_indices.size() * static_cast<size_t>(spec_.vocab);
+  logits->assign(rows, rows + n);
+  return Status::Ok();
+}
+
+Status CpuModelRunner::Execute(const StepPlan& plan, const SamplingBatch& sampling,
+                               StepResult* result) {
+  const int num_rows = static_cast<int>(plan.logits_indices.size());
+  if (static_cast<int>(sampling.params.size()) != num_rows ||
+      static_cast<int>(sampling.steps.size()) != num_rows) {
+    return InvalidArgumentError("CPU runner: sampling batch has " +
+                                std::to_string(sampling.params.size()) + " params and " +
+                                std::to_string(sampling.steps.size()) + " steps for " +
+                                std::to_string(num_rows) + " sampled rows");
+  }
+  PenaltyLists penalties;
+  if (!sampling.penalty_offsets.empty()) {
+    if (static_cast<int>(sampling.penalty_offsets.size()) != num_rows + 1 ||
+        sampling.penalty_tokens.size() != sampling.penalty_counts.size() ||
+        static_cast<size_t>(sampling.penalty_offsets.back()) != sampling.penalty_tokens.size()) {
+      return InvalidArgumentError("CPU runner: malformed penalty lists");
+    }
+    penalties.offsets = sampling.penalty_offsets.data();
+    penalties.tokens = sampling.penalty_tokens.data();
+    penalties.output_counts = sampling.penalty_counts.data();
+  }
+  HEARTH_ASSIGN_OR_RETURN(const float* logits, Forward(plan));
+  result->token_ids.assign(num_rows, -1);
+  result->token_logprobs.assign(num_rows, 0.f);
+  result->top_ids.assign(static_cast<size_t>(num_rows) * kMaxLogprobs, -1);
+  result->top_logprobs.assign(static_cast<size_t>(num_rows) * kMaxLogprobs, 0.f);
+  if (num_rows == 0) return Status::Ok();
+  SamplerOutputs out;
+  out.token_ids = result->token_ids.data();
+  out.token_logprobs = result->token_logprobs.data();
+  out.top_ids = result->top_ids.data();
+  out.top_logprobs = result->top_logprobs.data();
+  return SampleCpu(logits, num_rows, spec_.vocab, sampling.params.data(), sampling.steps.data(),
+                   penalties, out);
+}
+
+}  // namespace hearth::engine

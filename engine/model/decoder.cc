@@ -1,0 +1,48 @@
+#include "engine/model/decoder.h"
+
+namespace hearth::engine::model {
+
+Result<DecoderBuffers> RunDecoder(const DecoderSpec& s, const DecoderWeights& w,
+                                  const StepPlan& plan, BackendOps& ops) {
+  HEARTH_ASSIGN_OR_RETURN(DecoderBuffers b, ops.BeginStep(plan));
+  const int64_t num_tokens = plan.num_tokens;
+  const int64_t num_rows = static_cast<int64_t>(plan.logits_indices.size());
+  const float eps = s.norm_eps;
+
+  HEARTH_RETURN_IF_ERROR(ops.Embed(w.embed, b.residual));
+  for (int i = 0; i < s.num_layers; ++i) {
+    const LayerWeights& l = w.layers[i];
+    // The residual add of the previous sublayer is fused into this norm (none before layer 0).
+    if (i == 0) {
+      HEARTH_RETURN_IF_ERROR(
+          ops.RmsNorm(b.residual, l.attn_norm, b.normed, num_tokens, s.hidden, eps));
+    } else {
+      HEARTH_RETURN_IF_ERROR(ops.FusedAddRmsNorm(b.delta, b.residual, l.attn_norm, b.normed,
+                                                 num_tokens, s.hidden, eps));
+    }
+    HEARTH_RETURN_IF_ERROR(ops.Linear(l.wq, l.bq, b.normed, b.q, num_tokens));
+    HEARTH_RETURN_IF_ERROR(ops.Linear(l.wk, l.bk, b.normed, b.k, num_tokens));
+    HEARTH_RETURN_IF_ERROR(ops.Linear(l.wv, l.bv, b.normed, b.v, num_tokens));
+    HEARTH_RETURN_IF_ERROR(ops.Rope(b.q, b.k, l.q_norm, l.k_norm));
+    HEARTH_RETURN_IF_ERROR(ops.WriteKv(i, b.k, b.v));
+    HEARTH_RETURN_IF_ERROR(ops.Attention(i, b.q, b.attn));
+    HEARTH_RETURN_IF_ERROR(ops.Linear(l.wo, nullptr, b.attn, b.delta, num_tokens));
+
+    HEARTH_RETURN_IF_ERROR(
+        ops.FusedAddRmsNorm(b.delta, b.residual, l.ffn_norm, b.normed, num_tokens, s.hidden, eps));
+    HEARTH_RETURN_IF_ERROR(ops.Linear(l.w_gate, nullptr, b.normed, b.gate, num_tokens));
+    HEARTH_RETURN_IF_ERROR(ops.Linear(l.w_up, nullptr, b.normed, b.up, num_tokens));
+    HEARTH_RETURN_IF_ERROR(ops.SiluMul(b.gate, b.up, b.act, num_tokens, s.ffn));
+    HEARTH_RETURN_IF_ERROR(ops.Linear(l.w_down, nullptr, b.act, b.delta, num_tokens));
+  }
+  if (num_rows == 0) return b;
+  // Only the sampled rows go on: the last residual add, the final norm and the LM head.
+  HEARTH_RETURN_IF_ERROR(ops.GatherRows(b.delta, b.row_delta, s.hidden));
+  HEARTH_RETURN_IF_ERROR(ops.GatherRows(b.residual, b.row_residual, s.hidden));
+  HEARTH_RETURN_IF_ERROR(ops.FusedAddRmsNorm(b.row_delta, b.row_residual, w.final_norm,
+                                             b.row_normed, num_rows, s.hidden, eps));
+  HEARTH_RETURN_IF_ERROR(ops.Linear(w.lm_head, nullptr, b.row_normed, b.logits, num_rows));
+  return b;
+}
+
+}  // namespace hearth::engine::model
