@@ -322,12 +322,15 @@ void Engine::RunStep() {
     return;
   }
   const std::vector<SeqId> finished = scheduler_->Update(out, result.token_ids);
+  std::unordered_map<std::string, int> tenant_output_tokens;
   size_t row = 0;
   for (const ScheduledSeq& s : out.seqs) {
     if (!s.samples) continue;
     auto it = active_.find(s.seq_id);
-    if (it != active_.end())
+    if (it != active_.end()) {
+      ++tenant_output_tokens[it->second->request.tenant];
       EmitToken(*it->second, *scheduler_->Find(s.seq_id), result.token_ids[row], result, row);
+    }
     ++row;
   }
   for (SeqId id : finished) {
@@ -349,7 +352,8 @@ void Engine::RunStep() {
                        .kv_blocks_used = s.blocks.num_used_blocks,
                        .kv_blocks_total = s.blocks.num_blocks,
                        .prefix_cache_hit_rate = s.blocks.hit_rate(),
-                       .tenant_tokens = std::move(tenant_tokens)});
+                       .tenant_tokens = std::move(tenant_tokens),
+                       .tenant_output_tokens = std::move(tenant_output_tokens)});
   }
 }
 

@@ -21,6 +21,8 @@ struct StepReport {
   double prefix_cache_hit_rate = 0;  // since start
   // Tokens each tenant had in this step (the basis for splitting device time between tenants).
   std::unordered_map<std::string, int> tenant_tokens;
+  // Tokens sampled (output tokens) per tenant in this step.
+  std::unordered_map<std::string, int> tenant_output_tokens;
 };
 
 struct RequestReport {

@@ -18,15 +18,16 @@ void MergeChunk(OutputChunk& into, OutputChunk&& next) {
 }
 
 void OutputStream::Push(OutputChunk chunk) {
-  bool notify = false;
+  std::function<void()> on_ready;
   {
     std::lock_guard lock(mu_);
     chunks_.push_back(std::move(chunk));
-    notify = std::exchange(armed_, false);
+    if (std::exchange(armed_, false)) on_ready = on_ready_;
   }
   cv_.notify_one();
-  // Outside the lock: the callback takes the data with TakeOrArm.
-  if (notify) on_ready_();
+  // Outside the lock (the callback takes the data with TakeOrArm), and from a copy: the
+  // callback may end the consumer that owns this stream.
+  if (on_ready) on_ready();
 }
 
 std::optional<OutputChunk> OutputStream::Next(std::chrono::milliseconds timeout) {
