@@ -10,6 +10,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   hearth::cli::AddVersionCommand(app, &exit_code);
   hearth::cli::AddInspectCommand(app, &exit_code);
+  hearth::cli::AddServeCommand(app, &exit_code);
+  hearth::cli::AddGenerateCommand(app, &exit_code);
+  hearth::cli::AddClientCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -23,7 +23,7 @@ inline server::ServerConfig LoopbackConfig() {
   server::ServerConfig c;
   c.address = "127.0.0.1";
   c.port = 0;
-  c.metrics_port = 0;
+  c.metrics_port = -1;  // off; the metrics test turns it on
   c.gpu_price_per_hour = 2.5;
   c.drain_timeout_s = 20;
   return c;
