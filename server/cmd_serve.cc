@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
-#include <pthread.h>
 
 #include <functional>
 #include <memory>
@@ -11,6 +10,7 @@
 #include "server/cli.h"
 #include "server/engine_builder.h"
 #include "server/hearth_server.h"
+#include "server/termination_signal.h"
 
 namespace hearth::cli {
 namespace {
@@ -18,11 +18,7 @@ namespace {
 int Serve(server::ServerConfig config, const std::string& config_file,
           const std::function<void(server::ServerConfig&)>& apply_flags) {
   // Every thread started from here on inherits the blocked mask; this thread takes the signals.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  server::BlockTerminationSignals();
 
   if (!config_file.empty()) {
     if (Status s = server::LoadConfigFile(config_file, &config); !s.ok()) {
@@ -60,8 +56,7 @@ int Serve(server::ServerConfig config, const std::string& config_file,
   std::printf("hearth: serving %s on %s:%d (metrics port %d)\n", built->info.name().c_str(),
               config.address.c_str(), (*srv)->port(), (*srv)->metrics_port());
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&signals, &sig);
+  const int sig = server::WaitForTerminationSignal();
   std::fprintf(stderr, "hearth: %s, draining (up to %.0f s)\n",
                sig == SIGTERM ? "SIGTERM" : "SIGINT", config.drain_timeout_s);
   const engine::DrainResult d =
