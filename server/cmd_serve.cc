@@ -112,6 +112,8 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
        "PEM CA that client certificates must chain to (mTLS)");
   flag("--max-prompt-bytes", [](C& c) -> auto& { return c.limits.max_prompt_bytes; },
        "request limit (4 MiB)");
+  flag("--default-max-tokens", [](C& c) -> auto& { return c.limits.default_max_tokens; },
+       "max_tokens of requests that leave it unset (256)");
   flag("--max-prompt-tokens", [](C& c) -> auto& { return c.limits.max_prompt_tokens; },
        "request limit (0 = context length - 1)");
   cmd->callback([config_file, flags, exit_code] {

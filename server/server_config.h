@@ -1,6 +1,6 @@
 // ServerConfig: everything `hearth serve` can be told, from flags and an optional JSON config
-// file (same keys as the long flags, with '-' written as '_'; flags given on the command line
-// win). Validated with messages that name the setting and its limit.
+// file (keys are the long flags with '_' for '-', e.g. "max_batch_tokens", "api_keys"; flags
+// given on the command line win). Validated with messages that name the setting and its limit.
 #pragma once
 
 #include <cstdint>
