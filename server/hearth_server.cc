@@ -102,7 +102,9 @@ HearthServer::~HearthServer() { Shutdown(); }
 void HearthServer::SetServing(bool serving) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health == nullptr) return;
-  health->SetServingStatus(serving);  // the overall status ("") and every service
+  health->SetServingStatus(serving);  // the overall status ("") and every service set so far
+  for (const char* service : {"hearth.v1.Inference", "hearth.v1.Control"})
+    health->SetServingStatus(service, serving);
 }
 
 engine::DrainResult HearthServer::Drain(std::chrono::milliseconds timeout) {

@@ -25,6 +25,21 @@ python3 "$src/examples/python_client.py" --address "127.0.0.1:$port" --max-token
 cmp <(head -1 "$tmp/p.out") <(head -1 "$tmp/c1.out") || { echo "FAIL: python and C++ clients differ"; exit 1; }
 echo "python client: ok"
 
+# Server reflection lists the services; health knows them by name (raw protobuf bytes, so no
+# extra Python packages: ServerReflectionRequest{list_services: ""}, HealthCheckRequest{service}).
+python3 - "$port" <<'PY' || { echo "FAIL: reflection / health"; exit 1; }
+import sys, grpc
+ch = grpc.insecure_channel(f"127.0.0.1:{sys.argv[1]}")
+refl = ch.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+reply = b"".join(refl(iter([b"\x3a\x00"]), timeout=10))
+for name in (b"hearth.v1.Inference", b"hearth.v1.Control", b"grpc.health.v1.Health"):
+    assert name in reply, f"reflection does not list {name}: {reply!r}"
+check = ch.unary_unary("/grpc.health.v1.Health/Check")
+svc = b"hearth.v1.Inference"
+assert check(b"\x0a" + bytes([len(svc)]) + svc, timeout=10) == b"\x08\x01", "not SERVING"
+print("reflection and health: ok")
+PY
+
 # 400 tokens at 2 ms per step: about a second of streaming, SIGTERM in the middle.
 "$hearth" client --address "127.0.0.1:$port" --max-tokens 400 "long" >"$tmp/c2.out" 2>"$tmp/c2.err" &
 client_pid=$!
