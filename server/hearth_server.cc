@@ -60,6 +60,7 @@ Result<std::unique_ptr<HearthServer>> HearthServer::Start(const ServerConfig& co
   ctx.mapping.max_seq_len = s->engine_->max_seq_len();
   ctx.drain_timeout = s->drain_timeout_;
   ctx.drain = [srv = s.get()](std::chrono::milliseconds t) { return srv->Drain(t); };
+  if (model_info.vocab_size() == 0) model_info.set_vocab_size(s->engine_->codec().vocab_size());
   model_info.set_kv_block_size(s->engine_->block_size());
   model_info.set_kv_blocks_total(s->engine_->num_kv_blocks());
   model_info.set_max_num_seqs(s->engine_->config().scheduler.max_num_seqs);

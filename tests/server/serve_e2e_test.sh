@@ -40,6 +40,12 @@ assert check(b"\x0a" + bytes([len(svc)]) + svc, timeout=10) == b"\x08\x01", "not
 print("reflection and health: ok")
 PY
 
+python3 "$src/benchmarks/serving/load_gen.py" --address "127.0.0.1:$port" --concurrency 4 \
+  --requests 8 --input-len 20 --output-len 10 --gpu-price-per-hour 2 >"$tmp/lg.out" 2>&1 \
+  || { echo "FAIL: load generator"; cat "$tmp/lg.out"; exit 1; }
+grep -q "requests: 8 ok, 0 failed" "$tmp/lg.out" || { echo "FAIL: load generator"; cat "$tmp/lg.out"; exit 1; }
+echo "load generator: ok ($(grep 'tokens/s' "$tmp/lg.out"))"
+
 # 400 tokens at 2 ms per step: about a second of streaming, SIGTERM in the middle.
 "$hearth" client --address "127.0.0.1:$port" --max-tokens 400 "long" >"$tmp/c2.out" 2>"$tmp/c2.err" &
 client_pid=$!
