@@ -201,14 +201,13 @@ void Engine::Loop() {
   }
   std::vector<SeqId> ids;
   for (const auto& [id, a] : active_) ids.push_back(id);
-  for (SeqId id : ids)
-    Finish(id, FinishReason::kAbort, UnavailableError("the server shut down"));
+  for (SeqId id : ids) Finish(id, FinishReason::kAbort, UnavailableError("the server shut down"));
   PublishStats();
 }
 
 void Engine::TakeCommands(bool block) {
-  auto commands = queue_.TakeAll(block ? std::chrono::milliseconds(100)
-                                       : std::chrono::milliseconds(0));
+  auto commands =
+      queue_.TakeAll(block ? std::chrono::milliseconds(100) : std::chrono::milliseconds(0));
   for (EngineCommand& c : commands) {
     if (c.kind == EngineCommand::Kind::kAbort) {
       if (auto it = seq_of_request_.find(c.request_id); it != seq_of_request_.end())
@@ -218,8 +217,8 @@ void Engine::TakeCommands(bool block) {
     const bool sequence_start = false;  // generated text continues the prompt
     auto decoder = codec_->NewStreamDecoder(c.request.skip_special_tokens, sequence_start);
     std::vector<int32_t> prompt = c.request.prompt_token_ids;
-    const SeqId seq = scheduler_->AddRequest(std::move(prompt), c.request.limits,
-                                             c.request.priority);
+    const SeqId seq =
+        scheduler_->AddRequest(std::move(prompt), c.request.limits, c.request.priority);
     auto active = std::make_unique<Active>(std::move(c.request), std::move(c.stream), c.arrival,
                                            std::move(decoder));
     active->seq_id = seq;
@@ -284,8 +283,8 @@ void Engine::RunStep() {
     if (!s.samples) continue;
     const Sequence& seq = *scheduler_->Find(s.seq_id);
     auto it = active_.find(s.seq_id);
-    ::hearth::SamplingParams sp = it != active_.end() ? it->second->request.sampling
-                                                      : ::hearth::SamplingParams{};
+    ::hearth::SamplingParams sp =
+        it != active_.end() ? it->second->request.sampling : ::hearth::SamplingParams{};
     using P = std::decay_t<decltype(batch.params)>::value_type;
     batch.params.push_back(RunnerParams<P>(sp, seq.params()));
     batch.steps.push_back(seq.num_generated_tokens());
@@ -314,8 +313,8 @@ void Engine::RunStep() {
   if (!status.ok()) {
     // Every request in the step fails; the scheduler still needs its Update.
     for (const ScheduledSeq& s : out.seqs)
-      Finish(s.seq_id, FinishReason::kAbort, InternalError("model step failed: " +
-                                                           status.ToString()));
+      Finish(s.seq_id, FinishReason::kAbort,
+             InternalError("model step failed: " + status.ToString()));
     result.token_ids.assign(num_sampling, 0);
     (void)scheduler_->Update(out, result.token_ids);
     scheduler_->TakeFinished();
@@ -380,8 +379,7 @@ void Engine::EmitToken(Active& a, const Sequence& seq, int32_t token, const Step
     chunk.logprobs.push_back(std::move(lp));
   }
   // A stop or EOS token ends the stream without text of its own.
-  const bool stopped_by_token =
-      seq.is_finished() && seq.finish_reason() == FinishReason::kStop;
+  const bool stopped_by_token = seq.is_finished() && seq.finish_reason() == FinishReason::kStop;
   if (!stopped_by_token) {
     StopMatcher::Step step = a.stop.Add(a.decoder->Push(token));
     chunk.text = std::move(step.text);

@@ -20,13 +20,13 @@ struct EngineRequest {
   std::string request_id;  // unique among in-flight requests
   std::string tenant;      // accounting key ("" = default)
   std::vector<int32_t> prompt_token_ids;
-  SamplingParams limits;             // max_tokens, ignore_eos, stop token ids
+  SamplingParams limits;              // max_tokens, ignore_eos, stop token ids
   ::hearth::SamplingParams sampling;  // temperature, top-k/p, min-p, penalties, seed, logprobs
   std::vector<std::string> stop_strings;
   int priority = 0;  // engine convention: LOWER = more urgent
   std::optional<Clock::time_point> deadline;
   bool skip_special_tokens = true;  // in the streamed text
-  bool logprobs = false;  // per-token logprobs (+ sampling.num_logprobs alternatives)
+  bool logprobs = false;            // per-token logprobs (+ sampling.num_logprobs alternatives)
 };
 
 struct TokenLogprobs {
@@ -36,8 +36,8 @@ struct TokenLogprobs {
 };
 
 struct OutputChunk {
-  std::string text;                    // new text: whole UTF-8 characters only
-  std::vector<int32_t> token_ids;      // new tokens
+  std::string text;                     // new text: whole UTF-8 characters only
+  std::vector<int32_t> token_ids;       // new tokens
   std::vector<TokenLogprobs> logprobs;  // one per token when logprobs were requested
 
   // The last chunk of a stream has final = true. A non-OK status means the request failed

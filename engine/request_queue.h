@@ -19,10 +19,10 @@ namespace hearth::engine {
 struct EngineCommand {
   enum class Kind { kAdd, kAbort };
   Kind kind = Kind::kAdd;
-  EngineRequest request;                  // kAdd
-  std::shared_ptr<OutputStream> stream;   // kAdd
-  Clock::time_point arrival;              // kAdd
-  std::string request_id;                 // kAbort
+  EngineRequest request;                 // kAdd
+  std::shared_ptr<OutputStream> stream;  // kAdd
+  Clock::time_point arrival;             // kAdd
+  std::string request_id;                // kAbort
 };
 
 class RequestQueue {

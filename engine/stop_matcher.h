@@ -14,9 +14,9 @@ class StopMatcher {
   explicit StopMatcher(std::vector<std::string> stops) : stops_(std::move(stops)) {}
 
   struct Step {
-    std::string text;     // safe to stream now
+    std::string text;      // safe to stream now
     bool matched = false;  // a stop string was found; `text` ends just before it
-    std::string stop;     // the stop string found
+    std::string stop;      // the stop string found
   };
   // Adds newly decoded text. After a match, further calls return nothing.
   Step Add(std::string_view text);

@@ -48,9 +48,10 @@ int RunClient(const ClientArgs& a) {
   const grpc::Status status = reader->Finish();
   std::printf("\n");
   if (!status.ok()) {
-    std::fprintf(stderr, "error: %s: %s\n",
-                 status.error_code() == grpc::StatusCode::UNAVAILABLE ? "UNAVAILABLE" : "RPC failed",
-                 status.error_message().c_str());
+    std::fprintf(
+        stderr, "error: %s: %s\n",
+        status.error_code() == grpc::StatusCode::UNAVAILABLE ? "UNAVAILABLE" : "RPC failed",
+        status.error_message().c_str());
     return 1;
   }
   std::fprintf(stderr,

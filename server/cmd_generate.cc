@@ -81,8 +81,7 @@ int Generate(const GenerateArgs& a) {
     std::fprintf(stderr,
                  "[%s] prompt: %d tokens, %.1f tokens/s | decode: %d tokens, %.1f tokens/s\n",
                  engine::FinishReasonName(chunk->finish_reason), chunk->prompt_tokens,
-                 prefill_s > 0 ? chunk->prompt_tokens / prefill_s : 0.0,
-                 chunk->completion_tokens,
+                 prefill_s > 0 ? chunk->prompt_tokens / prefill_s : 0.0, chunk->completion_tokens,
                  decode_s > 0 ? (chunk->completion_tokens - 1) / decode_s : 0.0);
     return 0;
   }

@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
-
 #include <functional>
 #include <memory>
 
@@ -84,38 +83,57 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
     flags->emplace_back(opt, [value, field](server::ServerConfig& c) { field(c) = *value; });
   };
   using C = server::ServerConfig;
-  flag("--model", [](C& c) -> auto& { return c.model; },
-       "GGUF file or HF directory (default: the cached SmolLM2-135M-Instruct)");
-  flag("--address", [](C& c) -> auto& { return c.address; }, "listen address (0.0.0.0)");
-  flag("--port", [](C& c) -> auto& { return c.port; }, "gRPC port (50051; 0 = any free)");
-  flag("--metrics-port", [](C& c) -> auto& { return c.metrics_port; },
-       "Prometheus /metrics port (9090; -1 = off)");
-  flag("--device", [](C& c) -> auto& { return c.device; }, "cpu or cuda[:N] (cpu)");
-  flag("--max-batch-tokens", [](C& c) -> auto& { return c.max_batch_tokens; },
-       "tokens per engine step (2048)");
-  flag("--max-seqs", [](C& c) -> auto& { return c.max_seqs; }, "running sequences (256)");
-  flag("--kv-cache-bytes", [](C& c) -> auto& { return c.kv_cache_bytes; },
-       "KV-cache memory in bytes (0 = the runner's default)");
-  flag("--block-size", [](C& c) -> auto& { return c.block_size; }, "tokens per KV block (16)");
-  flag("--max-waiting", [](C& c) -> auto& { return c.max_waiting_requests; },
-       "waiting requests beyond which RESOURCE_EXHAUSTED (1024)");
-  flag("--drain-timeout", [](C& c) -> auto& { return c.drain_timeout_s; },
-       "seconds running streams may take to finish on drain (30)");
-  flag("--gpu-price-per-hour", [](C& c) -> auto& { return c.gpu_price_per_hour; },
-       "USD per device-hour, for the cost metrics (0)");
-  flag("--api-keys", [](C& c) -> auto& { return c.api_keys_file; },
-       "JSON file {\"key\": \"tenant\"}; enables bearer-token auth");
-  flag("--tls-cert", [](C& c) -> auto& { return c.tls_cert_file; },
-       "PEM certificate chain (enables TLS)");
-  flag("--tls-key", [](C& c) -> auto& { return c.tls_key_file; }, "PEM private key");
-  flag("--tls-client-ca", [](C& c) -> auto& { return c.tls_client_ca_file; },
-       "PEM CA that client certificates must chain to (mTLS)");
-  flag("--max-prompt-bytes", [](C& c) -> auto& { return c.limits.max_prompt_bytes; },
-       "request limit (4 MiB)");
-  flag("--default-max-tokens", [](C& c) -> auto& { return c.limits.default_max_tokens; },
-       "max_tokens of requests that leave it unset (256)");
-  flag("--max-prompt-tokens", [](C& c) -> auto& { return c.limits.max_prompt_tokens; },
-       "request limit (0 = context length - 1)");
+  flag(
+      "--model", [](C & c) -> auto& { return c.model; },
+      "GGUF file or HF directory (default: the cached SmolLM2-135M-Instruct)");
+  flag(
+      "--address", [](C & c) -> auto& { return c.address; }, "listen address (0.0.0.0)");
+  flag(
+      "--port", [](C & c) -> auto& { return c.port; }, "gRPC port (50051; 0 = any free)");
+  flag(
+      "--metrics-port", [](C & c) -> auto& { return c.metrics_port; },
+      "Prometheus /metrics port (9090; -1 = off)");
+  flag(
+      "--device", [](C & c) -> auto& { return c.device; }, "cpu or cuda[:N] (cpu)");
+  flag(
+      "--max-batch-tokens", [](C & c) -> auto& { return c.max_batch_tokens; },
+      "tokens per engine step (2048)");
+  flag(
+      "--max-seqs", [](C & c) -> auto& { return c.max_seqs; }, "running sequences (256)");
+  flag(
+      "--kv-cache-bytes", [](C & c) -> auto& { return c.kv_cache_bytes; },
+      "KV-cache memory in bytes (0 = the runner's default)");
+  flag(
+      "--block-size", [](C & c) -> auto& { return c.block_size; }, "tokens per KV block (16)");
+  flag(
+      "--max-waiting", [](C & c) -> auto& { return c.max_waiting_requests; },
+      "waiting requests beyond which RESOURCE_EXHAUSTED (1024)");
+  flag(
+      "--drain-timeout", [](C & c) -> auto& { return c.drain_timeout_s; },
+      "seconds running streams may take to finish on drain (30)");
+  flag(
+      "--gpu-price-per-hour", [](C & c) -> auto& { return c.gpu_price_per_hour; },
+      "USD per device-hour, for the cost metrics (0)");
+  flag(
+      "--api-keys", [](C & c) -> auto& { return c.api_keys_file; },
+      "JSON file {\"key\": \"tenant\"}; enables bearer-token auth");
+  flag(
+      "--tls-cert", [](C & c) -> auto& { return c.tls_cert_file; },
+      "PEM certificate chain (enables TLS)");
+  flag(
+      "--tls-key", [](C & c) -> auto& { return c.tls_key_file; }, "PEM private key");
+  flag(
+      "--tls-client-ca", [](C & c) -> auto& { return c.tls_client_ca_file; },
+      "PEM CA that client certificates must chain to (mTLS)");
+  flag(
+      "--max-prompt-bytes", [](C & c) -> auto& { return c.limits.max_prompt_bytes; },
+      "request limit (4 MiB)");
+  flag(
+      "--default-max-tokens", [](C & c) -> auto& { return c.limits.default_max_tokens; },
+      "max_tokens of requests that leave it unset (256)");
+  flag(
+      "--max-prompt-tokens", [](C & c) -> auto& { return c.limits.max_prompt_tokens; },
+      "request limit (0 = context length - 1)");
   cmd->callback([config_file, flags, exit_code] {
     auto apply = [&flags](server::ServerConfig& target) {
       for (const auto& [opt, set] : *flags)

@@ -23,8 +23,7 @@ class ControlService final : public v1::Control::CallbackService {
                                   const v1::DrainRequest* request,
                                   v1::DrainResponse* response) override;
   grpc::ServerUnaryReactor* GetLoad(grpc::CallbackServerContext* call,
-                                    const v1::GetLoadRequest* request,
-                                    v1::Load* response) override;
+                                    const v1::GetLoadRequest* request, v1::Load* response) override;
 
  private:
   const ServiceContext* context_;

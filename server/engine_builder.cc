@@ -12,9 +12,8 @@ namespace hearth::server {
 std::string DefaultModelPath() {
   const char* cache = std::getenv("HEARTH_CACHE");
   const char* home = std::getenv("HOME");
-  const std::string dir = cache != nullptr ? cache
-                                           : std::string(home != nullptr ? home : ".") +
-                                                 "/.cache/hearth";
+  const std::string dir =
+      cache != nullptr ? cache : std::string(home != nullptr ? home : ".") + "/.cache/hearth";
   return dir + "/SmolLM2-135M-Instruct.Q4_1.gguf";
 }
 
@@ -47,9 +46,8 @@ Result<BuiltEngine> BuildEngine(const ServerConfig& config, engine::EngineObserv
   ec.max_waiting_requests = config.max_waiting_requests;
   for (int64_t id : mc.eos_ids) ec.scheduler.eos_token_ids.push_back(static_cast<int32_t>(id));
   const bool has_template = codec->has_chat_template();
-  HEARTH_ASSIGN_OR_RETURN(built.engine,
-                          engine::Engine::Create(ec, std::move(runner), std::move(codec),
-                                                 observer));
+  HEARTH_ASSIGN_OR_RETURN(
+      built.engine, engine::Engine::Create(ec, std::move(runner), std::move(codec), observer));
 
   v1::ModelInfo& info = built.info;
   info.set_name(std::filesystem::path(path).filename().string());

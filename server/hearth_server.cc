@@ -29,10 +29,8 @@ Result<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerConfig&
   HEARTH_ASSIGN_OR_RETURN(pair.private_key, ReadPem(c.tls_key_file, "TLS key"));
   options.pem_key_cert_pairs.push_back(std::move(pair));
   if (!c.tls_client_ca_file.empty()) {
-    HEARTH_ASSIGN_OR_RETURN(options.pem_root_certs,
-                            ReadPem(c.tls_client_ca_file, "TLS client CA"));
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    HEARTH_ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem(c.tls_client_ca_file, "TLS client CA"));
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(options);
 }
@@ -70,8 +68,8 @@ Result<std::unique_ptr<HearthServer>> HearthServer::Start(const ServerConfig& co
   ctx.model_info = std::move(model_info);
 
   if (s->metrics_ != nullptr && config.metrics_port >= 0) {
-    HEARTH_RETURN_IF_ERROR(s->metrics_->StartExposer(config.address + ":" +
-                                                     std::to_string(config.metrics_port)));
+    HEARTH_RETURN_IF_ERROR(
+        s->metrics_->StartExposer(config.address + ":" + std::to_string(config.metrics_port)));
   }
 
   s->inference_ = std::make_unique<InferenceService>(&s->context_);

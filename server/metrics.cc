@@ -203,7 +203,8 @@ LoadSnapshot Metrics::Load() const {
     tokens += x.output_tokens;
     device += x.device_seconds;
   }
-  s.output_tokens_per_s = static_cast<double>(tokens) / std::chrono::duration<double>(kWindow).count();
+  s.output_tokens_per_s =
+      static_cast<double>(tokens) / std::chrono::duration<double>(kWindow).count();
   s.usd_per_million_output_tokens = UsdPerMillion(device, tokens);
   for (const auto& [name, t] : tenants_)
     s.tenants.push_back({name, t.prompt_tokens, t.completion_tokens,

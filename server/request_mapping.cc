@@ -58,12 +58,12 @@ Status MapSampling(const v1::SamplingParams& s, int vocab_size, ::hearth::Sampli
     return Bad("sampling.repetition_penalty must be in (0, 10] (got " +
                Num(out->repetition_penalty) + ")");
   if (!InRange(s.presence_penalty(), -2.f, 2.f))
-    return Bad("sampling.presence_penalty must be in [-2, 2] (got " +
-               Num(s.presence_penalty()) + ")");
+    return Bad("sampling.presence_penalty must be in [-2, 2] (got " + Num(s.presence_penalty()) +
+               ")");
   out->presence_penalty = s.presence_penalty();
   if (!InRange(s.frequency_penalty(), -2.f, 2.f))
-    return Bad("sampling.frequency_penalty must be in [-2, 2] (got " +
-               Num(s.frequency_penalty()) + ")");
+    return Bad("sampling.frequency_penalty must be in [-2, 2] (got " + Num(s.frequency_penalty()) +
+               ")");
   out->frequency_penalty = s.frequency_penalty();
   if (s.has_seed()) {
     out->seed = s.seed();
@@ -134,14 +134,14 @@ Result<engine::EngineRequest> ToEngineRequest(const v1::GenerateRequest& req,
   engine::EngineRequest out;
 
   if (static_cast<int>(req.request_id().size()) > lim.max_request_id_bytes)
-    return Bad("request_id is longer than " + std::to_string(lim.max_request_id_bytes) +
-               " bytes");
+    return Bad("request_id is longer than " + std::to_string(lim.max_request_id_bytes) + " bytes");
   out.request_id = req.request_id();
 
   HEARTH_RETURN_IF_ERROR(CheckTenant(req.tenant(), lim.max_tenant_bytes));
   if (ctx.auth_enabled) {
     if (!req.tenant().empty() && req.tenant() != ctx.key_tenant)
-      return Bad("tenant \"" + req.tenant() + "\" differs from the API key's tenant; leave it "
+      return Bad("tenant \"" + req.tenant() +
+                 "\" differs from the API key's tenant; leave it "
                  "empty or equal to the key's");
     out.tenant = ctx.key_tenant;
   } else {
@@ -211,12 +211,11 @@ Result<engine::EngineRequest> ToEngineRequest(const v1::GenerateRequest& req,
 
   const int room = ctx.max_seq_len - num_prompt;
   if (req.max_tokens() < 0 || req.max_tokens() > room)
-    return Bad("max_tokens must be in [1, " + std::to_string(room) +
-               "] (context length " + std::to_string(ctx.max_seq_len) + " - " +
-               std::to_string(num_prompt) + " prompt tokens; got " +
-               std::to_string(req.max_tokens()) + ")");
-  out.limits.max_tokens = req.max_tokens() > 0 ? req.max_tokens()
-                                               : std::min(lim.default_max_tokens, room);
+    return Bad("max_tokens must be in [1, " + std::to_string(room) + "] (context length " +
+               std::to_string(ctx.max_seq_len) + " - " + std::to_string(num_prompt) +
+               " prompt tokens; got " + std::to_string(req.max_tokens()) + ")");
+  out.limits.max_tokens =
+      req.max_tokens() > 0 ? req.max_tokens() : std::min(lim.default_max_tokens, room);
 
   HEARTH_RETURN_IF_ERROR(MapSampling(req.sampling(), codec.vocab_size(), &out.sampling));
 
@@ -228,24 +227,22 @@ Result<engine::EngineRequest> ToEngineRequest(const v1::GenerateRequest& req,
     const std::string field = "stop.stop[" + std::to_string(i) + "]";
     if (s.empty()) return Bad(field + " is empty");
     if (static_cast<int>(s.size()) > lim.max_stop_string_bytes)
-      return Bad(field + " is longer than " + std::to_string(lim.max_stop_string_bytes) +
-                 " bytes");
+      return Bad(field + " is longer than " + std::to_string(lim.max_stop_string_bytes) + " bytes");
     if (!IsValidUtf8(s)) return Bad(field + " is not valid UTF-8");
     out.stop_strings.push_back(s);
   }
   if (stop.stop_token_ids_size() > lim.max_stop_token_ids)
     return Bad("stop.stop_token_ids has more than " + std::to_string(lim.max_stop_token_ids) +
                " ids");
-  HEARTH_RETURN_IF_ERROR(CheckIds(stop.stop_token_ids(), "stop.stop_token_ids",
-                                  codec.vocab_size()));
+  HEARTH_RETURN_IF_ERROR(
+      CheckIds(stop.stop_token_ids(), "stop.stop_token_ids", codec.vocab_size()));
   out.limits.stop_token_ids.assign(stop.stop_token_ids().begin(), stop.stop_token_ids().end());
   out.limits.ignore_eos = stop.ignore_eos();
 
   if (req.top_logprobs() < 0 || req.top_logprobs() > kMaxLogprobs)
     return Bad("top_logprobs must be in [0, " + std::to_string(kMaxLogprobs) + "] (got " +
                std::to_string(req.top_logprobs()) + ")");
-  if (req.top_logprobs() > 0 && !req.logprobs())
-    return Bad("top_logprobs needs logprobs = true");
+  if (req.top_logprobs() > 0 && !req.logprobs()) return Bad("top_logprobs needs logprobs = true");
   out.logprobs = req.logprobs();
   out.sampling.num_logprobs = req.logprobs() ? req.top_logprobs() : 0;
   return out;
@@ -261,8 +258,8 @@ Status ValidateTokenize(const v1::TokenizeRequest& req, const MappingContext& ct
 
 Status ValidateDetokenize(const v1::DetokenizeRequest& req, const MappingContext& ctx) {
   if (req.ids_size() > ctx.max_prompt_tokens())
-    return Bad("ids has " + std::to_string(req.ids_size()) + " ids; max_prompt_tokens = " +
-               std::to_string(ctx.max_prompt_tokens()));
+    return Bad("ids has " + std::to_string(req.ids_size()) +
+               " ids; max_prompt_tokens = " + std::to_string(ctx.max_prompt_tokens()));
   return CheckIds(req.ids(), "ids", ctx.codec->vocab_size());
 }
 
@@ -286,9 +283,15 @@ void FillResponse(engine::OutputChunk& chunk, const std::string& request_id,
   }
   if (!chunk.final) return;
   switch (chunk.finish_reason) {
-    case engine::FinishReason::kStop: r->set_finish_reason(v1::FINISH_REASON_STOP); break;
-    case engine::FinishReason::kLength: r->set_finish_reason(v1::FINISH_REASON_LENGTH); break;
-    default: r->set_finish_reason(v1::FINISH_REASON_ABORT); break;
+    case engine::FinishReason::kStop:
+      r->set_finish_reason(v1::FINISH_REASON_STOP);
+      break;
+    case engine::FinishReason::kLength:
+      r->set_finish_reason(v1::FINISH_REASON_LENGTH);
+      break;
+    default:
+      r->set_finish_reason(v1::FINISH_REASON_ABORT);
+      break;
   }
   r->set_stop_reason(chunk.stop_reason);
   r->mutable_usage()->set_prompt_tokens(chunk.prompt_tokens);
@@ -303,19 +306,44 @@ grpc::Status ToGrpcStatus(const Status& s) {
   using grpc::StatusCode;
   StatusCode code = StatusCode::INTERNAL;
   switch (s.code()) {
-    case hearth::StatusCode::kOk: return grpc::Status::OK;
-    case hearth::StatusCode::kInvalidArgument: code = StatusCode::INVALID_ARGUMENT; break;
-    case hearth::StatusCode::kNotFound: code = StatusCode::NOT_FOUND; break;
-    case hearth::StatusCode::kOutOfRange: code = StatusCode::OUT_OF_RANGE; break;
-    case hearth::StatusCode::kDataLoss: code = StatusCode::DATA_LOSS; break;
-    case hearth::StatusCode::kUnimplemented: code = StatusCode::UNIMPLEMENTED; break;
-    case hearth::StatusCode::kResourceExhausted: code = StatusCode::RESOURCE_EXHAUSTED; break;
-    case hearth::StatusCode::kFailedPrecondition: code = StatusCode::FAILED_PRECONDITION; break;
-    case hearth::StatusCode::kUnavailable: code = StatusCode::UNAVAILABLE; break;
-    case hearth::StatusCode::kCancelled: code = StatusCode::CANCELLED; break;
-    case hearth::StatusCode::kDeadlineExceeded: code = StatusCode::DEADLINE_EXCEEDED; break;
-    case hearth::StatusCode::kUnauthenticated: code = StatusCode::UNAUTHENTICATED; break;
-    case hearth::StatusCode::kInternal: code = StatusCode::INTERNAL; break;
+    case hearth::StatusCode::kOk:
+      return grpc::Status::OK;
+    case hearth::StatusCode::kInvalidArgument:
+      code = StatusCode::INVALID_ARGUMENT;
+      break;
+    case hearth::StatusCode::kNotFound:
+      code = StatusCode::NOT_FOUND;
+      break;
+    case hearth::StatusCode::kOutOfRange:
+      code = StatusCode::OUT_OF_RANGE;
+      break;
+    case hearth::StatusCode::kDataLoss:
+      code = StatusCode::DATA_LOSS;
+      break;
+    case hearth::StatusCode::kUnimplemented:
+      code = StatusCode::UNIMPLEMENTED;
+      break;
+    case hearth::StatusCode::kResourceExhausted:
+      code = StatusCode::RESOURCE_EXHAUSTED;
+      break;
+    case hearth::StatusCode::kFailedPrecondition:
+      code = StatusCode::FAILED_PRECONDITION;
+      break;
+    case hearth::StatusCode::kUnavailable:
+      code = StatusCode::UNAVAILABLE;
+      break;
+    case hearth::StatusCode::kCancelled:
+      code = StatusCode::CANCELLED;
+      break;
+    case hearth::StatusCode::kDeadlineExceeded:
+      code = StatusCode::DEADLINE_EXCEEDED;
+      break;
+    case hearth::StatusCode::kUnauthenticated:
+      code = StatusCode::UNAUTHENTICATED;
+      break;
+    case hearth::StatusCode::kInternal:
+      code = StatusCode::INTERNAL;
+      break;
   }
   return grpc::Status(code, s.message());
 }

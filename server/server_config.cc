@@ -19,26 +19,46 @@ Status LoadConfigFile(const std::string& path, ServerConfig* c) {
     const std::string& key = it.key();
     const nlohmann::json& v = it.value();
     try {
-      if (key == "address") c->address = v.get<std::string>();
-      else if (key == "port") c->port = v.get<int>();
-      else if (key == "metrics_port") c->metrics_port = v.get<int>();
-      else if (key == "model") c->model = v.get<std::string>();
-      else if (key == "device") c->device = v.get<std::string>();
-      else if (key == "max_batch_tokens") c->max_batch_tokens = v.get<int>();
-      else if (key == "max_seqs") c->max_seqs = v.get<int>();
-      else if (key == "kv_cache_bytes") c->kv_cache_bytes = v.get<int64_t>();
-      else if (key == "block_size") c->block_size = v.get<int>();
-      else if (key == "max_waiting") c->max_waiting_requests = v.get<int>();
-      else if (key == "drain_timeout") c->drain_timeout_s = v.get<double>();
-      else if (key == "gpu_price_per_hour") c->gpu_price_per_hour = v.get<double>();
-      else if (key == "api_keys") c->api_keys_file = v.get<std::string>();
-      else if (key == "tls_cert") c->tls_cert_file = v.get<std::string>();
-      else if (key == "tls_key") c->tls_key_file = v.get<std::string>();
-      else if (key == "tls_client_ca") c->tls_client_ca_file = v.get<std::string>();
-      else if (key == "max_prompt_bytes") c->limits.max_prompt_bytes = v.get<int64_t>();
-      else if (key == "max_prompt_tokens") c->limits.max_prompt_tokens = v.get<int>();
-      else if (key == "default_max_tokens") c->limits.default_max_tokens = v.get<int>();
-      else return InvalidArgumentError("config file " + path + ": unknown key \"" + key + "\"");
+      if (key == "address")
+        c->address = v.get<std::string>();
+      else if (key == "port")
+        c->port = v.get<int>();
+      else if (key == "metrics_port")
+        c->metrics_port = v.get<int>();
+      else if (key == "model")
+        c->model = v.get<std::string>();
+      else if (key == "device")
+        c->device = v.get<std::string>();
+      else if (key == "max_batch_tokens")
+        c->max_batch_tokens = v.get<int>();
+      else if (key == "max_seqs")
+        c->max_seqs = v.get<int>();
+      else if (key == "kv_cache_bytes")
+        c->kv_cache_bytes = v.get<int64_t>();
+      else if (key == "block_size")
+        c->block_size = v.get<int>();
+      else if (key == "max_waiting")
+        c->max_waiting_requests = v.get<int>();
+      else if (key == "drain_timeout")
+        c->drain_timeout_s = v.get<double>();
+      else if (key == "gpu_price_per_hour")
+        c->gpu_price_per_hour = v.get<double>();
+      else if (key == "api_keys")
+        c->api_keys_file = v.get<std::string>();
+      else if (key == "tls_cert")
+        c->tls_cert_file = v.get<std::string>();
+      else if (key == "tls_key")
+        c->tls_key_file = v.get<std::string>();
+      else if (key == "tls_client_ca")
+        c->tls_client_ca_file = v.get<std::string>();
+      else if (key == "max_prompt_bytes")
+        c->limits.max_prompt_bytes = v.get<int64_t>();
+      else if (key == "max_prompt_tokens")
+        c->limits.max_prompt_tokens = v.get<int>();
+      else if (key == "default_max_tokens")
+        c->limits.default_max_tokens = v.get<int>();
+      else
+        return InvalidArgumentError("config file " + path + ": unknown key \"" + key + "\"");
     } catch (const std::exception& e) {
       return InvalidArgumentError("config file " + path + ": key \"" + key +
                                   "\" has the wrong type: " + e.what());

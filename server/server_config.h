@@ -25,9 +25,9 @@ struct RequestLimits {
 
 struct ServerConfig {
   std::string address = "0.0.0.0";
-  int port = 50051;          // gRPC; 0 = pick a free port
-  int metrics_port = 9090;   // Prometheus /metrics over HTTP; 0 = pick, -1 = off
-  std::string model;         // GGUF file or HF directory; "" = the default model
+  int port = 50051;         // gRPC; 0 = pick a free port
+  int metrics_port = 9090;  // Prometheus /metrics over HTTP; 0 = pick, -1 = off
+  std::string model;        // GGUF file or HF directory; "" = the default model
   std::string device = "cpu";
   int max_batch_tokens = 2048;
   int max_seqs = 256;

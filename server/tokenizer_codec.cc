@@ -41,8 +41,8 @@ class TokenizerCodec : public engine::TextCodec {
   std::string TokenText(int32_t id) const override {
     return std::string(tokenizer_->TokenText(id));
   }
-  std::unique_ptr<engine::TokenStreamDecoder> NewStreamDecoder(
-      bool skip_special, bool sequence_start) const override {
+  std::unique_ptr<engine::TokenStreamDecoder> NewStreamDecoder(bool skip_special,
+                                                               bool sequence_start) const override {
     return std::make_unique<StreamDecoderAdapter>(*tokenizer_, skip_special, sequence_start);
   }
 
@@ -61,8 +61,7 @@ class TokenizerCodec : public engine::TextCodec {
     }
     const std::string bos = bos_id() >= 0 ? TokenText(bos_id()) : "";
     const std::string eos = eos_.empty() ? "" : TokenText(eos_.front());
-    return template_->Render(
-        BuildChatContext(messages, nullptr, add_generation_prompt, bos, eos));
+    return template_->Render(BuildChatContext(messages, nullptr, add_generation_prompt, bos, eos));
   }
 
  private:
@@ -102,8 +101,10 @@ Result<std::shared_ptr<const engine::TextCodec>> MakeTextCodec(const LoadedModel
 #else
 
 Result<std::shared_ptr<const engine::TextCodec>> MakeTextCodec(const LoadedModel& model) {
-  return UnimplementedError("this build has no tokenizer (model_loader/tokenizer is not merged "
-                            "yet), so " + model.path() + " cannot be served");
+  return UnimplementedError(
+      "this build has no tokenizer (model_loader/tokenizer is not merged "
+      "yet), so " +
+      model.path() + " cannot be served");
 }
 
 #endif

@@ -17,8 +17,8 @@ uint64_t Mix(uint64_t x) {
 }
 
 uint64_t ChainHash(uint64_t prev, int32_t token, int32_t position) {
-  return Mix(prev ^ (uint64_t{static_cast<uint32_t>(token)} << 32 |
-                     static_cast<uint32_t>(position))) +
+  return Mix(prev ^
+             (uint64_t{static_cast<uint32_t>(token)} << 32 | static_cast<uint32_t>(position))) +
          prev * 3;
 }
 
@@ -73,8 +73,7 @@ std::vector<uint64_t> FakeModelRunner::RunKv(const engine::StepPlan& plan) {
   return history;
 }
 
-Status FakeModelRunner::Execute(const engine::StepPlan& plan,
-                                const engine::SamplingBatch& sampling,
+Status FakeModelRunner::Execute(const engine::StepPlan& plan, const engine::SamplingBatch& sampling,
                                 engine::StepResult* result) {
   if (options_.step_delay.count() > 0) std::this_thread::sleep_for(options_.step_delay);
   steps_.fetch_add(1);

@@ -1,10 +1,11 @@
 // Server configuration: the JSON config file, its validation, and the API keys file.
+#include "server/server_config.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "server/api_keys.h"
-#include "server/server_config.h"
 
 namespace hearth::server {
 namespace {

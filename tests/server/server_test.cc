@@ -118,9 +118,8 @@ TEST(ServerTest, OverloadGetsResourceExhaustedAndAdmittedRequestsComplete) {
   std::vector<ServerFixture::Stream> results(24);
   std::vector<std::thread> threads;
   for (int i = 0; i < 24; ++i)
-    threads.emplace_back([&, i] {
-      results[i] = f.Generate(TextRequest("overload " + std::to_string(i), 15));
-    });
+    threads.emplace_back(
+        [&, i] { results[i] = f.Generate(TextRequest("overload " + std::to_string(i), 15)); });
   for (auto& t : threads) t.join();
   int ok = 0, exhausted = 0;
   for (const auto& r : results) {
@@ -148,10 +147,15 @@ TEST(ServerTest, EveryInvalidFieldIsRejectedNamingIt) {
       {"text", [](auto& r) { r.set_text(""); }},
       {"text", [](auto& r) { r.set_text(std::string((4 << 20) + 1, 'a')); }},
       {"token_ids.ids", [](auto& r) { r.mutable_token_ids(); }},
-      {"token_ids.ids[1]", [](auto& r) { r.mutable_token_ids()->add_ids(5); r.mutable_token_ids()->add_ids(258); }},
+      {"token_ids.ids[1]",
+       [](auto& r) {
+         r.mutable_token_ids()->add_ids(5);
+         r.mutable_token_ids()->add_ids(258);
+       }},
       {"token_ids.ids[0]", [](auto& r) { r.mutable_token_ids()->add_ids(-1); }},
       {"chat.messages", [](auto& r) { r.mutable_chat(); }},
-      {"chat.messages[0].role", [](auto& r) { r.mutable_chat()->add_messages()->set_role("robot"); }},
+      {"chat.messages[0].role",
+       [](auto& r) { r.mutable_chat()->add_messages()->set_role("robot"); }},
       {"max_tokens", [](auto& r) { r.set_max_tokens(-1); }},
       {"max_tokens", [](auto& r) { r.set_max_tokens(1 << 20); }},
       {"sampling.temperature", [](auto& r) { r.mutable_sampling()->set_temperature(11); }},
@@ -161,15 +165,27 @@ TEST(ServerTest, EveryInvalidFieldIsRejectedNamingIt) {
       {"sampling.top_p", [](auto& r) { r.mutable_sampling()->set_top_p(0); }},
       {"sampling.top_p", [](auto& r) { r.mutable_sampling()->set_top_p(1.5); }},
       {"sampling.min_p", [](auto& r) { r.mutable_sampling()->set_min_p(2); }},
-      {"sampling.repetition_penalty", [](auto& r) { r.mutable_sampling()->set_repetition_penalty(0); }},
+      {"sampling.repetition_penalty",
+       [](auto& r) { r.mutable_sampling()->set_repetition_penalty(0); }},
       {"sampling.presence_penalty", [](auto& r) { r.mutable_sampling()->set_presence_penalty(3); }},
-      {"sampling.frequency_penalty", [](auto& r) { r.mutable_sampling()->set_frequency_penalty(-3); }},
-      {"stop.stop", [](auto& r) { for (int i = 0; i < 17; ++i) r.mutable_stop()->add_stop("x"); }},
+      {"sampling.frequency_penalty",
+       [](auto& r) { r.mutable_sampling()->set_frequency_penalty(-3); }},
+      {"stop.stop",
+       [](auto& r) {
+         for (int i = 0; i < 17; ++i) r.mutable_stop()->add_stop("x");
+       }},
       {"stop.stop[0]", [](auto& r) { r.mutable_stop()->add_stop(""); }},
       {"stop.stop[0]", [](auto& r) { r.mutable_stop()->add_stop(std::string(257, 'x')); }},
-      {"stop.stop_token_ids", [](auto& r) { for (int i = 0; i < 65; ++i) r.mutable_stop()->add_stop_token_ids(1); }},
+      {"stop.stop_token_ids",
+       [](auto& r) {
+         for (int i = 0; i < 65; ++i) r.mutable_stop()->add_stop_token_ids(1);
+       }},
       {"stop.stop_token_ids[0]", [](auto& r) { r.mutable_stop()->add_stop_token_ids(999); }},
-      {"top_logprobs", [](auto& r) { r.set_logprobs(true); r.set_top_logprobs(21); }},
+      {"top_logprobs",
+       [](auto& r) {
+         r.set_logprobs(true);
+         r.set_top_logprobs(21);
+       }},
       {"top_logprobs", [](auto& r) { r.set_top_logprobs(3); }},
       {"request_id", [](auto& r) { r.set_request_id(std::string(129, 'i')); }},
       {"tenant", [](auto& r) { r.set_tenant("bad tenant!"); }},
@@ -278,8 +294,7 @@ TEST(ServerTest, DrainCompletesInFlightStreamsThenRefusesNewOnes) {
     EXPECT_TRUE(r.status.ok()) << r.status.error_message();
     EXPECT_EQ(r.tokens.size(), 60u);
   }
-  EXPECT_EQ(f.Generate(TextRequest("late", 3)).status.error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(f.Generate(TextRequest("late", 3)).status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(f.HealthStatus(), 2);
 }
 
@@ -350,7 +365,8 @@ TEST(ServerTest, MetricsScrapePassesPromtool) {
   }
   const std::string path = ::testing::TempDir() + "/hearth_metrics.txt";
   std::ofstream(path) << body;
-  const int rc = std::system(("promtool check metrics < " + path + " > " + path + ".out 2>&1").c_str());
+  const int rc =
+      std::system(("promtool check metrics < " + path + " > " + path + ".out 2>&1").c_str());
   std::ifstream out(path + ".out");
   std::string report((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
   EXPECT_EQ(rc, 0) << "promtool check metrics:\n" << report;
