@@ -46,10 +46,10 @@ python3 "$src/benchmarks/serving/load_gen.py" --address "127.0.0.1:$port" --conc
 grep -q "requests: 8 ok, 0 failed" "$tmp/lg.out" || { echo "FAIL: load generator"; cat "$tmp/lg.out"; exit 1; }
 echo "load generator: ok ($(grep 'tokens/s' "$tmp/lg.out"))"
 
-# 400 tokens at 2 ms per step: about a second of streaming, SIGTERM in the middle.
+# 400 tokens at 2 ms per step: about a second of streaming; SIGTERM once text has arrived.
 "$hearth" client --address "127.0.0.1:$port" --max-tokens 400 "long" >"$tmp/c2.out" 2>"$tmp/c2.err" &
 client_pid=$!
-sleep 0.3
+for _ in $(seq 200); do [[ -s "$tmp/c2.out" ]] && break; sleep 0.01; done
 kill -TERM $server_pid
 wait $client_pid || { echo "FAIL: the in-flight stream did not complete"; cat "$tmp/c2.err"; exit 1; }
 grep -q "completion 400 tokens" "$tmp/c2.err" || { echo "FAIL: stream cut short"; cat "$tmp/c2.err"; exit 1; }
