@@ -1,4 +1,5 @@
 // The gRPC server end to end on a loopback port, over the fake runner and byte codec.
+#include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -346,6 +347,49 @@ TEST(ServerTest, StopStringAndLogprobsOverGrpc) {
   EXPECT_EQ(text, solo.text.substr(0, solo.text.find(stop)));
   EXPECT_EQ(last.finish_reason(), v1::FINISH_REASON_STOP);
   EXPECT_EQ(last.stop_reason(), stop);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(ServerTest, MutualTlsAcceptsOnlyClientsWithACertificate) {
+  // A self-signed certificate (its own CA) for 127.0.0.1 serves as server cert, client cert and
+  // both trust roots.
+  const std::string dir = ::testing::TempDir();
+  const std::string cert = dir + "/hearth_tls_cert.pem", key = dir + "/hearth_tls_key.pem";
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+      " -addext subjectAltName=IP:127.0.0.1 -keyout " +
+      key + " -out " + cert + " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
+  ServerOptions o;
+  o.config.tls_cert_file = cert;
+  o.config.tls_key_file = key;
+  o.config.tls_client_ca_file = cert;
+  ServerFixture f(o);
+  const std::string target = "127.0.0.1:" + std::to_string(f.server->port());
+  auto generate = [&](const std::shared_ptr<grpc::ChannelCredentials>& creds) {
+    auto stub = v1::Inference::NewStub(grpc::CreateChannel(target, creds));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto reader = stub->Generate(&ctx, TextRequest("tls", 3));
+    v1::GenerateResponse r;
+    int tokens = 0;
+    while (reader->Read(&r)) tokens += r.token_ids_size();
+    grpc::Status status = reader->Finish();
+    return status.ok() ? tokens : -static_cast<int>(status.error_code());
+  };
+  grpc::SslCredentialsOptions with_cert;
+  with_cert.pem_root_certs = ReadFile(cert);
+  with_cert.pem_cert_chain = ReadFile(cert);
+  with_cert.pem_private_key = ReadFile(key);
+  EXPECT_EQ(generate(grpc::SslCredentials(with_cert)), 3);
+  grpc::SslCredentialsOptions without_cert;
+  without_cert.pem_root_certs = ReadFile(cert);
+  EXPECT_LT(generate(grpc::SslCredentials(without_cert)), 0);
+  EXPECT_LT(generate(grpc::InsecureChannelCredentials()), 0);
 }
 
 TEST(ServerTest, MetricsScrapePassesPromtool) {
