@@ -72,6 +72,7 @@ int Generate(const GenerateArgs& a) {
     std::fflush(stdout);
     if (!chunk->final) continue;
     std::printf("\n");
+    std::fflush(stdout);  // the text before the stats on stderr
     if (!chunk->status.ok()) {
       std::fprintf(stderr, "error: %s\n", chunk->status.ToString().c_str());
       return 1;
