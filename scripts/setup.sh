@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
   libpcre2-dev libopenblas-dev libicu-dev
   prometheus-cpp-dev libcivetweb-dev
   prometheus                        # promtool, to check the metrics scrape format
+  openssl                           # test certificates for the mTLS server test
   python3-pip python3-venv
 )
 

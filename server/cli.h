@@ -10,5 +10,8 @@ namespace hearth::cli {
 
 void AddVersionCommand(CLI::App& app, int* exit_code);
 void AddInspectCommand(CLI::App& app, int* exit_code);
+void AddServeCommand(CLI::App& app, int* exit_code);
+void AddGenerateCommand(CLI::App& app, int* exit_code);
+void AddClientCommand(CLI::App& app, int* exit_code);
 
 }  // namespace hearth::cli

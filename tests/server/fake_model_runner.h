@@ -1,0 +1,59 @@
+// A model-free ModelRunner for engine and server tests. Each token's "KV" is a hash of the whole
+// token history up to it, written to its slot and read back through the block table for the
+// previous position (as attention would), and the sampled token is a function of that hash (and
+// of the seed and step when not greedy). So a request's output is a pure function of its
+// prompt and parameters: it must not depend on batching, chunking, preemption or prefix hits,
+// and a wrong block table or reused block changes it or counts a KV error.
+// Tokens come from `alphabet` (printable bytes of FakeTextCodec), with EOS about once in
+// `eos_one_in` greedy steps (0 = never).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "engine/model_runner.h"
+
+namespace hearth::testing {
+
+struct FakeRunnerOptions {
+  int64_t num_blocks = 256;
+  int block_size = 16;
+  int vocab_size = 258;
+  std::string alphabet = "abcdefghij klmnop.";
+  int32_t eos_id = 257;
+  int eos_one_in = 0;
+  std::chrono::microseconds step_delay{0};  // emulated compute per step
+};
+
+class FakeModelRunner : public engine::ModelRunner {
+ public:
+  explicit FakeModelRunner(FakeRunnerOptions options);
+
+  int vocab_size() const override { return options_.vocab_size; }
+  int64_t num_kv_blocks() const override { return options_.num_blocks; }
+  int block_size() const override { return options_.block_size; }
+  Status Execute(const engine::StepPlan& plan, const engine::SamplingBatch& sampling,
+                 engine::StepResult* result) override;
+  Status ExecuteLogits(const engine::StepPlan& plan, std::vector<float>* logits) override;
+
+  // Reads of unwritten or stale KV, slots disagreeing with the block table (must stay 0).
+  int64_t num_kv_errors() const { return kv_errors_.load(); }
+  int64_t num_steps() const { return steps_.load(); }
+
+ private:
+  struct Kv {
+    uint64_t history = 0;
+    int32_t position = -1;
+  };
+  // History hash of every real token row.
+  std::vector<uint64_t> RunKv(const engine::StepPlan& plan);
+
+  FakeRunnerOptions options_;
+  std::vector<Kv> kv_;
+  std::atomic<int64_t> kv_errors_{0};
+  std::atomic<int64_t> steps_{0};
+};
+
+}  // namespace hearth::testing

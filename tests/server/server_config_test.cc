@@ -1,0 +1,85 @@
+// Server configuration: the JSON config file, its validation, and the API keys file.
+#include "server/server_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "server/api_keys.h"
+
+namespace hearth::server {
+namespace {
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(ServerConfigTest, FileOverlaysEveryKey) {
+  ServerConfig c;
+  const std::string path = WriteTemp("all.json", R"({
+    "address": "127.0.0.1", "port": 6000, "metrics_port": -1, "model": "m.gguf",
+    "device": "cuda:0", "max_batch_tokens": 512, "max_seqs": 8, "kv_cache_bytes": 1048576,
+    "block_size": 32, "max_waiting": 5, "drain_timeout": 2.5, "gpu_price_per_hour": 2.0,
+    "api_keys": "k.json", "tls_cert": "c.pem", "tls_key": "k.pem", "tls_client_ca": "ca.pem",
+    "max_prompt_bytes": 1000, "max_prompt_tokens": 100, "default_max_tokens": 7})");
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.address, "127.0.0.1");
+  EXPECT_EQ(c.port, 6000);
+  EXPECT_EQ(c.metrics_port, -1);
+  EXPECT_EQ(c.device, "cuda:0");
+  EXPECT_EQ(c.max_batch_tokens, 512);
+  EXPECT_EQ(c.block_size, 32);
+  EXPECT_EQ(c.max_waiting_requests, 5);
+  EXPECT_EQ(c.drain_timeout_s, 2.5);
+  EXPECT_EQ(c.api_keys_file, "k.json");
+  EXPECT_EQ(c.tls_client_ca_file, "ca.pem");
+  EXPECT_EQ(c.limits.max_prompt_tokens, 100);
+  EXPECT_EQ(c.limits.default_max_tokens, 7);
+  EXPECT_TRUE(ValidateServerConfig(c).ok());
+}
+
+TEST(ServerConfigTest, BadFilesAreNamedErrors) {
+  ServerConfig c;
+  Status s = LoadConfigFile(WriteTemp("unknown.json", R"({"prot": 1})"), &c);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("\"prot\""), std::string::npos) << s.message();
+  s = LoadConfigFile(WriteTemp("type.json", R"({"port": "x"})"), &c);
+  EXPECT_NE(s.message().find("\"port\""), std::string::npos) << s.message();
+  EXPECT_EQ(LoadConfigFile(WriteTemp("bad.json", "{"), &c).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(LoadConfigFile("/nonexistent/x.json", &c).code(), StatusCode::kNotFound);
+}
+
+TEST(ServerConfigTest, ValidationNamesTheSetting) {
+  auto message = [](auto mutate) {
+    ServerConfig c;
+    mutate(c);
+    return ValidateServerConfig(c).message();
+  };
+  EXPECT_NE(message([](ServerConfig& c) { c.port = 70000; }).find("port"), std::string::npos);
+  EXPECT_NE(message([](ServerConfig& c) { c.max_seqs = 0; }).find("max_seqs"), std::string::npos);
+  EXPECT_NE(message([](ServerConfig& c) { c.tls_cert_file = "c.pem"; }).find("tls_key"),
+            std::string::npos);
+  EXPECT_NE(message([](ServerConfig& c) { c.tls_client_ca_file = "ca.pem"; }).find("mTLS"),
+            std::string::npos);
+  EXPECT_NE(message([](ServerConfig& c) { c.drain_timeout_s = -1; }).find("drain_timeout"),
+            std::string::npos);
+}
+
+TEST(ApiKeysTest, FileMapsKeysToTenants) {
+  auto keys = ApiKeys::FromFile(WriteTemp("keys.json", R"({"0123456789abcdef": "team-a"})"));
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  EXPECT_TRUE(keys->enabled());
+  EXPECT_EQ(*keys->Authenticate("Bearer 0123456789abcdef"), "team-a");
+  EXPECT_EQ(keys->Authenticate("").status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(keys->Authenticate("Basic 0123456789abcdef").status().code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_EQ(keys->Authenticate("Bearer nope").status().code(), StatusCode::kUnauthenticated);
+  EXPECT_FALSE(ApiKeys::FromFile(WriteTemp("short.json", R"({"short": "t"})")).ok());
+  EXPECT_FALSE(ApiKeys::FromFile(WriteTemp("empty.json", "{}")).ok());
+  EXPECT_FALSE(ApiKeys().enabled());
+}
+
+}  // namespace
+}  // namespace hearth::server

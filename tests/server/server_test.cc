@@ -1,0 +1,423 @@
+// The gRPC server end to end on a loopback port, over the fake runner and byte codec.
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "tests/server/server_fixture.h"
+
+namespace hearth::testing {
+namespace {
+
+TEST(ServerTest, HealthIsServingAfterWarmUp) {
+  ServerFixture f;
+  EXPECT_EQ(f.HealthStatus(), 1);
+  EXPECT_GE(f.runner->num_steps(), 1);  // the warm-up step ran
+}
+
+TEST(ServerTest, StreamedCompletionEqualsDirectEngineOutput) {
+  EngineFixture direct;
+  engine::EngineRequest r = Prompt("The quick brown fox", 40);
+  Completion expected = direct.Run(r);
+  ServerFixture f;
+  ServerFixture::Stream s = f.Generate(TextRequest("The quick brown fox", 40));
+  ASSERT_TRUE(s.status.ok()) << s.status.error_message();
+  EXPECT_EQ(s.tokens, expected.tokens);
+  EXPECT_EQ(s.text, expected.text);
+  EXPECT_EQ(s.final.finish_reason(), v1::FINISH_REASON_LENGTH);
+  EXPECT_EQ(s.final.usage().prompt_tokens(), 20);
+  EXPECT_EQ(s.final.usage().completion_tokens(), 40);
+  EXPECT_GT(s.final.timings().total_ms(), 0);
+  EXPECT_FALSE(s.final.request_id().empty());
+  EXPECT_EQ(f.runner->num_kv_errors(), 0);
+}
+
+TEST(ServerTest, ThirtyTwoConcurrentGreedyStreamsEqualTheirSoloOutputs) {
+  ServerOptions o;
+  o.runner.step_delay = std::chrono::microseconds(200);
+  ServerFixture f(o);
+  std::vector<v1::GenerateRequest> requests;
+  for (int i = 0; i < 32; ++i)
+    requests.push_back(TextRequest("concurrent prompt " + std::to_string(i * 31), 12 + i % 9));
+  std::vector<ServerFixture::Stream> solo, batched(32);
+  for (const auto& r : requests) solo.push_back(f.Generate(r));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 32; ++i)
+    threads.emplace_back([&, i] { batched[i] = f.Generate(requests[i]); });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 32; ++i) {
+    ASSERT_TRUE(batched[i].status.ok()) << batched[i].status.error_message();
+    EXPECT_EQ(batched[i].tokens, solo[i].tokens) << "stream " << i;
+    EXPECT_EQ(batched[i].text, solo[i].text) << "stream " << i;
+  }
+  EXPECT_EQ(f.runner->num_kv_errors(), 0);
+}
+
+TEST(ServerTest, ControlAbortEndsTheStreamAndFreesBlocks) {
+  ServerOptions o;
+  o.runner.step_delay = std::chrono::milliseconds(2);
+  ServerFixture f(o);
+  v1::GenerateRequest r = TextRequest(std::string(90, 'q'), 3000);
+  r.set_request_id("to-abort");
+  r.mutable_stop()->set_ignore_eos(true);
+  grpc::ClientContext ctx;
+  auto reader = f.inference->Generate(&ctx, r);
+  v1::GenerateResponse chunk;
+  ASSERT_TRUE(reader->Read(&chunk));
+  EXPECT_GT(f.server->engine().stats().kv_blocks_used, 0);
+  grpc::ClientContext actx;
+  v1::AbortRequest abort;
+  abort.set_request_id("to-abort");
+  v1::AbortResponse aborted;
+  ASSERT_TRUE(f.control->Abort(&actx, abort, &aborted).ok());
+  v1::FinishReason reason = v1::FINISH_REASON_UNSPECIFIED;
+  while (reader->Read(&chunk)) reason = chunk.finish_reason();
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(reason, v1::FINISH_REASON_ABORT);
+  f.WaitForIdleBlocks();
+  grpc::ClientContext again;
+  EXPECT_EQ(f.control->Abort(&again, abort, &aborted).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(ServerTest, ClientDisconnectFreesBlocks) {
+  ServerOptions o;
+  o.runner.step_delay = std::chrono::milliseconds(2);
+  ServerFixture f(o);
+  {
+    grpc::ClientContext ctx;
+    auto reader = f.inference->Generate(&ctx, TextRequest(std::string(70, 'd'), 3000));
+    v1::GenerateResponse chunk;
+    ASSERT_TRUE(reader->Read(&chunk));
+    ctx.TryCancel();
+    while (reader->Read(&chunk)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  f.WaitForIdleBlocks();
+  EXPECT_EQ(f.server->engine().stats().num_in_flight, 0);
+}
+
+TEST(ServerTest, DeadlineExceededAbortsAndFreesBlocks) {
+  ServerOptions o;
+  o.runner.step_delay = std::chrono::milliseconds(2);
+  ServerFixture f(o);
+  ServerFixture::Stream s =
+      f.Generate(TextRequest("deadline", 3000), "", std::chrono::milliseconds(100));
+  EXPECT_EQ(s.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  f.WaitForIdleBlocks();
+}
+
+TEST(ServerTest, OverloadGetsResourceExhaustedAndAdmittedRequestsComplete) {
+  ServerOptions o;
+  o.runner.step_delay = std::chrono::milliseconds(3);
+  o.engine.max_waiting_requests = 2;
+  o.engine.scheduler.max_num_seqs = 1;
+  ServerFixture f(o);
+  std::vector<ServerFixture::Stream> results(24);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 24; ++i)
+    threads.emplace_back(
+        [&, i] { results[i] = f.Generate(TextRequest("overload " + std::to_string(i), 15)); });
+  for (auto& t : threads) t.join();
+  int ok = 0, exhausted = 0;
+  for (const auto& r : results) {
+    if (r.status.ok()) {
+      ++ok;
+      EXPECT_EQ(r.tokens.size(), 15u);
+    } else {
+      EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << r.status.error_message();
+      ++exhausted;
+    }
+  }
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(exhausted, 0);
+}
+
+TEST(ServerTest, EveryInvalidFieldIsRejectedNamingIt) {
+  ServerFixture f;
+  struct Case {
+    std::string field;
+    std::function<void(v1::GenerateRequest&)> breaks;
+  };
+  const std::vector<Case> cases = {
+      {"prompt", [](auto& r) { r.clear_text(); }},
+      {"text", [](auto& r) { r.set_text(""); }},
+      {"text", [](auto& r) { r.set_text(std::string((4 << 20) + 1, 'a')); }},
+      {"token_ids.ids", [](auto& r) { r.mutable_token_ids(); }},
+      {"token_ids.ids[1]",
+       [](auto& r) {
+         r.mutable_token_ids()->add_ids(5);
+         r.mutable_token_ids()->add_ids(258);
+       }},
+      {"token_ids.ids[0]", [](auto& r) { r.mutable_token_ids()->add_ids(-1); }},
+      {"chat.messages", [](auto& r) { r.mutable_chat(); }},
+      {"chat.messages[0].role",
+       [](auto& r) { r.mutable_chat()->add_messages()->set_role("robot"); }},
+      {"max_tokens", [](auto& r) { r.set_max_tokens(-1); }},
+      {"max_tokens", [](auto& r) { r.set_max_tokens(1 << 20); }},
+      {"sampling.temperature", [](auto& r) { r.mutable_sampling()->set_temperature(11); }},
+      {"sampling.temperature", [](auto& r) { r.mutable_sampling()->set_temperature(NAN); }},
+      {"sampling.top_k", [](auto& r) { r.mutable_sampling()->set_top_k(-1); }},
+      {"sampling.top_k", [](auto& r) { r.mutable_sampling()->set_top_k(259); }},
+      {"sampling.top_p", [](auto& r) { r.mutable_sampling()->set_top_p(0); }},
+      {"sampling.top_p", [](auto& r) { r.mutable_sampling()->set_top_p(1.5); }},
+      {"sampling.min_p", [](auto& r) { r.mutable_sampling()->set_min_p(2); }},
+      {"sampling.repetition_penalty",
+       [](auto& r) { r.mutable_sampling()->set_repetition_penalty(0); }},
+      {"sampling.presence_penalty", [](auto& r) { r.mutable_sampling()->set_presence_penalty(3); }},
+      {"sampling.frequency_penalty",
+       [](auto& r) { r.mutable_sampling()->set_frequency_penalty(-3); }},
+      {"stop.stop",
+       [](auto& r) {
+         for (int i = 0; i < 17; ++i) r.mutable_stop()->add_stop("x");
+       }},
+      {"stop.stop[0]", [](auto& r) { r.mutable_stop()->add_stop(""); }},
+      {"stop.stop[0]", [](auto& r) { r.mutable_stop()->add_stop(std::string(257, 'x')); }},
+      {"stop.stop_token_ids",
+       [](auto& r) {
+         for (int i = 0; i < 65; ++i) r.mutable_stop()->add_stop_token_ids(1);
+       }},
+      {"stop.stop_token_ids[0]", [](auto& r) { r.mutable_stop()->add_stop_token_ids(999); }},
+      {"top_logprobs",
+       [](auto& r) {
+         r.set_logprobs(true);
+         r.set_top_logprobs(21);
+       }},
+      {"top_logprobs", [](auto& r) { r.set_top_logprobs(3); }},
+      {"request_id", [](auto& r) { r.set_request_id(std::string(129, 'i')); }},
+      {"tenant", [](auto& r) { r.set_tenant("bad tenant!"); }},
+      {"tenant", [](auto& r) { r.set_tenant(std::string(65, 't')); }},
+      {"priority", [](auto& r) { r.set_priority(11); }},
+      {"priority", [](auto& r) { r.set_priority(-11); }},
+  };
+  for (const Case& c : cases) {
+    v1::GenerateRequest r = TextRequest("valid prompt", 4);
+    c.breaks(r);
+    ServerFixture::Stream s = f.Generate(r);
+    EXPECT_EQ(s.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_NE(s.status.error_message().find(c.field), std::string::npos)
+        << "message \"" << s.status.error_message() << "\" does not name " << c.field;
+  }
+  // Tokenize / Detokenize / Control fields.
+  grpc::ClientContext c1;
+  v1::DetokenizeRequest d;
+  d.add_ids(300);
+  v1::DetokenizeResponse dr;
+  EXPECT_EQ(f.inference->Detokenize(&c1, d, &dr).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext c2;
+  v1::TokenizeRequest t;
+  t.set_text(std::string((4 << 20) + 1, 'a'));
+  v1::TokenizeResponse tr;
+  EXPECT_EQ(f.inference->Tokenize(&c2, t, &tr).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext c3;
+  v1::DrainRequest dreq;
+  dreq.set_timeout_s(-1);
+  v1::DrainResponse dresp;
+  EXPECT_EQ(f.control->Drain(&c3, dreq, &dresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext c4;
+  v1::AbortRequest areq;
+  v1::AbortResponse aresp;
+  EXPECT_EQ(f.control->Abort(&c4, areq, &aresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(f.HealthStatus(), 1);  // still serving
+}
+
+TEST(ServerTest, TokenizeDetokenizeAndModelInfo) {
+  ServerFixture f;
+  grpc::ClientContext c1;
+  v1::TokenizeRequest t;
+  t.set_text("hé");
+  v1::TokenizeResponse tr;
+  ASSERT_TRUE(f.inference->Tokenize(&c1, t, &tr).ok());
+  EXPECT_EQ(tr.ids_size(), 4);  // BOS + 3 bytes
+  EXPECT_EQ(tr.ids(0), FakeTextCodec::kBos);
+  grpc::ClientContext c2;
+  v1::DetokenizeRequest d;
+  d.mutable_ids()->CopyFrom(tr.ids());
+  d.set_skip_special_tokens(true);
+  v1::DetokenizeResponse dr;
+  ASSERT_TRUE(f.inference->Detokenize(&c2, d, &dr).ok());
+  EXPECT_EQ(dr.text(), "hé");
+  grpc::ClientContext c3;
+  v1::ModelInfo info;
+  ASSERT_TRUE(f.inference->GetModelInfo(&c3, v1::GetModelInfoRequest(), &info).ok());
+  EXPECT_EQ(info.name(), "fake");
+  EXPECT_EQ(info.kv_block_size(), 16);
+  EXPECT_EQ(info.kv_blocks_total(), 256);
+  EXPECT_EQ(info.max_prompt_tokens(), 256 * 16 - 1);
+}
+
+TEST(ServerTest, MissingOrWrongApiKeyIsUnauthenticated) {
+  ServerOptions o;
+  o.api_keys = {{"key-for-team-a-0123456789", "team-a"}};
+  ServerFixture f(o);
+  const v1::GenerateRequest r = TextRequest("auth", 4);
+  EXPECT_EQ(f.Generate(r).status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(f.Generate(r, "wrong-key-0123456789").status.error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(f.Generate(r, "key-for-team-a-0123456789").status.ok());
+  v1::GenerateRequest other = r;
+  other.set_tenant("team-b");
+  EXPECT_EQ(f.Generate(other, "key-for-team-a-0123456789").status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext c;
+  v1::Load load;
+  EXPECT_EQ(f.control->GetLoad(&c, v1::GetLoadRequest(), &load).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  grpc::ClientContext c2;
+  c2.AddMetadata("authorization", "Bearer key-for-team-a-0123456789");
+  ASSERT_TRUE(f.control->GetLoad(&c2, v1::GetLoadRequest(), &load).ok());
+  ASSERT_EQ(load.tenants_size(), 1);
+  EXPECT_EQ(load.tenants(0).tenant(), "team-a");
+  EXPECT_EQ(load.tenants(0).completion_tokens(), 4);
+}
+
+TEST(ServerTest, DrainCompletesInFlightStreamsThenRefusesNewOnes) {
+  ServerOptions o;
+  o.runner.step_delay = std::chrono::milliseconds(1);
+  ServerFixture f(o);
+  std::vector<ServerFixture::Stream> results(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] { results[i] = f.Generate(TextRequest("drain me", 300)); });
+  while (f.server->engine().stats().num_in_flight < 4)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  grpc::ClientContext ctx;
+  v1::DrainResponse drained;
+  ASSERT_TRUE(f.control->Drain(&ctx, v1::DrainRequest(), &drained).ok());
+  // Drain returns only once nothing is in flight; streams that ended before it arrived (a slow
+  // machine) are not counted, none is aborted.
+  EXPECT_EQ(f.server->engine().stats().num_in_flight, 0);
+  EXPECT_LE(drained.completed(), 4);
+  EXPECT_EQ(drained.aborted(), 0);
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) {
+    EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+    EXPECT_EQ(r.tokens.size(), 300u);
+  }
+  EXPECT_EQ(f.Generate(TextRequest("late", 3)).status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(f.HealthStatus(), 2);
+}
+
+TEST(ServerTest, RepeatedLongSystemPromptReportsCachedTokens) {
+  ServerFixture f;
+  auto chat = [](const std::string& question) {
+    v1::GenerateRequest r;
+    auto* m = r.mutable_chat()->add_messages();
+    m->set_role("system");
+    m->set_content(std::string(300, 'S') + " You are a careful assistant.");
+    auto* u = r.mutable_chat()->add_messages();
+    u->set_role("user");
+    u->set_content(question);
+    r.set_max_tokens(5);
+    return r;
+  };
+  ServerFixture::Stream a = f.Generate(chat("first?"));
+  ServerFixture::Stream b = f.Generate(chat("second?"));
+  ASSERT_TRUE(a.status.ok() && b.status.ok());
+  EXPECT_EQ(a.final.usage().cached_tokens(), 0);
+  EXPECT_GE(b.final.usage().cached_tokens(), 320);  // 20 full blocks of the system turn
+  EXPECT_LT(b.final.usage().cached_tokens(), b.final.usage().prompt_tokens());
+}
+
+TEST(ServerTest, StopStringAndLogprobsOverGrpc) {
+  ServerFixture f;
+  ServerFixture::Stream solo = f.Generate(TextRequest("stop over grpc", 40));
+  ASSERT_GE(solo.text.size(), 20u);
+  const std::string stop = solo.text.substr(15, 2);
+  v1::GenerateRequest r = TextRequest("stop over grpc", 40);
+  r.mutable_stop()->add_stop(stop);
+  r.set_logprobs(true);
+  r.set_top_logprobs(3);
+  grpc::ClientContext ctx;
+  auto reader = f.inference->Generate(&ctx, r);
+  v1::GenerateResponse chunk;
+  std::string text;
+  v1::GenerateResponse last;
+  while (reader->Read(&chunk)) {
+    text += chunk.text();
+    EXPECT_EQ(chunk.logprobs_size(), chunk.token_ids_size());
+    for (const auto& lp : chunk.logprobs()) EXPECT_EQ(lp.top_size(), 3);
+    last = chunk;
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(text, solo.text.substr(0, solo.text.find(stop)));
+  EXPECT_EQ(last.finish_reason(), v1::FINISH_REASON_STOP);
+  EXPECT_EQ(last.stop_reason(), stop);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(ServerTest, MutualTlsAcceptsOnlyClientsWithACertificate) {
+  // A self-signed certificate (its own CA) for 127.0.0.1 serves as server cert, client cert and
+  // both trust roots.
+  const std::string dir = ::testing::TempDir();
+  const std::string cert = dir + "/hearth_tls_cert.pem", key = dir + "/hearth_tls_key.pem";
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+      " -addext subjectAltName=IP:127.0.0.1 -keyout " +
+      key + " -out " + cert + " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
+  ServerOptions o;
+  o.config.tls_cert_file = cert;
+  o.config.tls_key_file = key;
+  o.config.tls_client_ca_file = cert;
+  ServerFixture f(o);
+  const std::string target = "127.0.0.1:" + std::to_string(f.server->port());
+  auto generate = [&](const std::shared_ptr<grpc::ChannelCredentials>& creds) {
+    auto stub = v1::Inference::NewStub(grpc::CreateChannel(target, creds));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto reader = stub->Generate(&ctx, TextRequest("tls", 3));
+    v1::GenerateResponse r;
+    int tokens = 0;
+    while (reader->Read(&r)) tokens += r.token_ids_size();
+    grpc::Status status = reader->Finish();
+    return status.ok() ? tokens : -static_cast<int>(status.error_code());
+  };
+  grpc::SslCredentialsOptions with_cert;
+  with_cert.pem_root_certs = ReadFile(cert);
+  with_cert.pem_cert_chain = ReadFile(cert);
+  with_cert.pem_private_key = ReadFile(key);
+  EXPECT_EQ(generate(grpc::SslCredentials(with_cert)), 3);
+  grpc::SslCredentialsOptions without_cert;
+  without_cert.pem_root_certs = ReadFile(cert);
+  EXPECT_LT(generate(grpc::SslCredentials(without_cert)), 0);
+  EXPECT_LT(generate(grpc::InsecureChannelCredentials()), 0);
+}
+
+TEST(ServerTest, MetricsScrapePassesPromtool) {
+  ServerOptions o;
+  o.config.metrics_port = 0;  // only here: the HTTP exposer takes ~2 s to stop
+  ServerFixture f(o);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(f.Generate(TextRequest("metrics", 6)).status.ok());
+  (void)f.Generate(TextRequest("", 6));  // a refused request
+  const std::string body = f.ScrapeMetrics();
+  ASSERT_FALSE(body.empty()) << "no /metrics on port " << f.server->metrics_port();
+  for (const char* name :
+       {"hearth_requests_total", "hearth_completion_tokens_total{tenant=\"default\"} 18",
+        "hearth_queue_depth", "hearth_running_sequences", "hearth_kv_blocks_used",
+        "hearth_prefix_cache_hit_ratio", "hearth_time_to_first_token_seconds_bucket",
+        "hearth_inter_token_latency_seconds_bucket", "hearth_request_duration_seconds_bucket",
+        "hearth_step_duration_seconds_bucket", "hearth_device_seconds_total",
+        "hearth_tenant_cost_usd_per_million_output_tokens{tenant=\"default\"}",
+        "hearth_refused_requests_total{code=\"INVALID_ARGUMENT\"} 1"}) {
+    EXPECT_NE(body.find(name), std::string::npos) << name << " missing from:\n" << body;
+  }
+  const std::string path = ::testing::TempDir() + "/hearth_metrics.txt";
+  std::ofstream(path) << body;
+  const int rc =
+      std::system(("promtool check metrics < " + path + " > " + path + ".out 2>&1").c_str());
+  std::ifstream out(path + ".out");
+  std::string report((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(rc, 0) << "promtool check metrics:\n" << report;
+}
+
+}  // namespace
+}  // namespace hearth::testing
