@@ -62,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     default: {
       std::vector<int32_t> ids(rest.size() / 4);
-      std::memcpy(ids.data(), rest.data(), ids.size() * 4);
+      // memcpy's pointers must be non-null even for 0 bytes (an empty vector's data() may be).
+      if (!ids.empty()) std::memcpy(ids.data(), rest.data(), ids.size() * 4);
       for (int32_t& id : ids) id = static_cast<int32_t>(static_cast<uint32_t>(id) % 33000);
       Check(*Llama2(), ids);
       return 0;
