@@ -1,15 +1,10 @@
 #include "server/tokenizer_codec.h"
 
-#if defined(HEARTH_HAVE_TOKENIZER)
 #include "model_loader/tokenizer/tokenizer.h"
-#endif
-#if defined(HEARTH_HAVE_CHAT_TEMPLATE)
 #include "model_loader/tokenizer/chat_template.h"
-#endif
 
 namespace hearth::server {
 
-#if defined(HEARTH_HAVE_TOKENIZER)
 namespace {
 
 class StreamDecoderAdapter : public engine::TokenStreamDecoder {
@@ -46,7 +41,6 @@ class TokenizerCodec : public engine::TextCodec {
     return std::make_unique<StreamDecoderAdapter>(*tokenizer_, skip_special, sequence_start);
   }
 
-#if defined(HEARTH_HAVE_CHAT_TEMPLATE)
   void SetChatTemplate(ChatTemplate t) { template_ = std::make_unique<ChatTemplate>(std::move(t)); }
   bool has_chat_template() const override { return template_ != nullptr; }
   Result<std::string> RenderChat(std::span<const engine::ChatTurn> turns,
@@ -66,9 +60,6 @@ class TokenizerCodec : public engine::TextCodec {
 
  private:
   std::unique_ptr<ChatTemplate> template_;
-#endif
-
- private:
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   std::vector<int32_t> eos_;
 };
@@ -86,7 +77,6 @@ Result<std::shared_ptr<const engine::TextCodec>> MakeTextCodec(const LoadedModel
   for (int64_t id : model.config().eos_ids) eos.push_back(static_cast<int32_t>(id));
   if (eos.empty() && t->eos_id() >= 0) eos.push_back(t->eos_id());
   auto codec = std::make_shared<TokenizerCodec>(std::move(t), std::move(eos));
-#if defined(HEARTH_HAVE_CHAT_TEMPLATE)
   if (model.gguf() != nullptr) {
     Result<std::string> source = model.gguf()->GetString("tokenizer.chat_template");
     if (source.ok()) {
@@ -94,19 +84,8 @@ Result<std::shared_ptr<const engine::TextCodec>> MakeTextCodec(const LoadedModel
       codec->SetChatTemplate(std::move(parsed));
     }
   }
-#endif
   return std::shared_ptr<const engine::TextCodec>(std::move(codec));
 }
 
-#else
-
-Result<std::shared_ptr<const engine::TextCodec>> MakeTextCodec(const LoadedModel& model) {
-  return UnimplementedError(
-      "this build has no tokenizer (model_loader/tokenizer is not merged "
-      "yet), so " +
-      model.path() + " cannot be served");
-}
-
-#endif
 
 }  // namespace hearth::server

@@ -1,6 +1,4 @@
 // The real tokenizer (model_loader/tokenizer) and chat template behind engine::TextCodec.
-// MakeTextCodec returns kUnimplemented when this build has no tokenizer library
-// (HEARTH_HAVE_TOKENIZER unset: model_loader/tokenizer not merged yet).
 #pragma once
 
 #include <memory>

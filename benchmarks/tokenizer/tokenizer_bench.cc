@@ -13,9 +13,7 @@
 #include <vector>
 
 #include "model_loader/tokenizer/tokenizer.h"
-#ifdef HEARTH_TOKENIZER_HAS_GGUF
 #include "model_loader/gguf/gguf_file.h"
-#endif
 
 namespace {
 
@@ -32,7 +30,6 @@ void Run(const char* name, const Tokenizer& tok, const std::vector<std::string>&
               nbytes / 1e6, num_tokens, nbytes / s / 1e6);
 }
 
-#ifdef HEARTH_TOKENIZER_HAS_GGUF
 std::unique_ptr<Tokenizer> FromGgufOrDie(const std::string& path) {
   auto file = hearth::gguf::GgufFile::Open(path);
   if (!file.ok()) {
@@ -46,7 +43,6 @@ std::unique_ptr<Tokenizer> FromGgufOrDie(const std::string& path) {
   }
   return std::move(tok).value();
 }
-#endif
 
 }  // namespace
 
@@ -67,7 +63,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string data = HEARTH_SOURCE_DIR "/tests/data/";
-#ifdef HEARTH_TOKENIZER_HAS_GGUF
   Run("spm", *FromGgufOrDie(data + "llama-vocab/ggml-vocab-llama-spm.gguf"), lines, nbytes);
   Run("gpt2", *FromGgufOrDie(data + "llama-vocab/ggml-vocab-gpt-2.gguf"), lines, nbytes);
   const char* home = std::getenv("HOME");
@@ -75,14 +70,5 @@ int main(int argc, char** argv) {
       argc > 2 ? argv[2]
                : std::string(home ? home : "") + "/.cache/hearth/SmolLM2-135M-Instruct.Q4_1.gguf";
   Run("smollm2", *FromGgufOrDie(smollm2), lines, nbytes);
-#else
-  auto spm = Tokenizer::FromSentencePieceModel(data + "llama2-tokenizer/tokenizer.model");
-  if (!spm.ok()) {
-    std::fprintf(stderr, "%s\n", spm.status().ToString().c_str());
-    return 1;
-  }
-  Run("spm", **spm, lines, nbytes);
-  std::printf("(built without the GGUF reader: gpt2 and smollm2 need hearth_gguf)\n");
-#endif
   return 0;
 }

@@ -8,39 +8,15 @@
 
 #include <cstdint>
 
+#include "kernels/core/vec.cuh"
+
 namespace hearth::attention::device {
 
 constexpr float kLog2e = 1.4426950408889634f;
 
-template <class T>
-__device__ __forceinline__ float ToFloat(T x);
-template <>
-__device__ __forceinline__ float ToFloat<float>(float x) {
-  return x;
-}
-template <>
-__device__ __forceinline__ float ToFloat<__half>(__half x) {
-  return __half2float(x);
-}
-template <>
-__device__ __forceinline__ float ToFloat<__nv_bfloat16>(__nv_bfloat16 x) {
-  return __bfloat162float(x);
-}
-
-template <class T>
-__device__ __forceinline__ T FromFloat(float x);
-template <>
-__device__ __forceinline__ float FromFloat<float>(float x) {
-  return x;
-}
-template <>
-__device__ __forceinline__ __half FromFloat<__half>(float x) {
-  return __float2half_rn(x);
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float x) {
-  return __float2bfloat16_rn(x);
-}
+// dtype <-> float conversions are the shared ones of kernels/core/vec.cuh.
+using ::hearth::cuda::FromFloat;
+using ::hearth::cuda::ToFloat;
 
 // Eight consecutive elements of T as raw bits: one 16-byte load for 16-bit types, two for fp32.
 template <class T>

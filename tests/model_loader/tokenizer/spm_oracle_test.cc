@@ -8,9 +8,7 @@
 #include "model_loader/tokenizer/tokenizer.h"
 #include "tests/model_loader/tokenizer/oracle_data.h"
 #include "tests/support/test_support.h"
-#ifdef HEARTH_TOKENIZER_HAS_GGUF
 #include "model_loader/gguf/gguf_file.h"
-#endif
 
 namespace hearth::tokenizer {
 namespace {
@@ -66,7 +64,6 @@ TEST(SpmOracle, TokenizerModelMatchesLibSentencePiece) {
   ExpectLikeSentencePiece(**tok, "tokenizer.model");
 }
 
-#ifdef HEARTH_TOKENIZER_HAS_GGUF
 TEST(SpmOracle, LlamaSpmGgufMatchesLibSentencePiece) {
   auto file =
       gguf::GgufFile::Open(hearth::testing::TestDataPath("llama-vocab/ggml-vocab-llama-spm.gguf"));
@@ -75,7 +72,6 @@ TEST(SpmOracle, LlamaSpmGgufMatchesLibSentencePiece) {
   ASSERT_TRUE(tok.ok()) << tok.status().ToString();
   ExpectLikeSentencePiece(**tok, "llama-spm.gguf");
 }
-#endif
 
 }  // namespace
 }  // namespace hearth::tokenizer
