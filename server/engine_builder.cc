@@ -54,9 +54,11 @@ Result<BuiltEngine> BuildEngine(const ServerConfig& config, engine::EngineObserv
   info.set_architecture(std::string(ArchitectureName(mc.arch)));
   std::map<std::string, int> types;
   int64_t params = 0;
+  int64_t weight_bytes = 0;
   for (const auto& [name, w] : built.model->weights().all()) {
     ++types[std::string(DTypeName(w.dtype))];
     params += w.num_elements();
+    weight_bytes += static_cast<int64_t>(w.nbytes);
   }
   std::string mix;
   for (const auto& [t, n] : types) mix += (mix.empty() ? "" : " ") + t + ":" + std::to_string(n);
@@ -70,6 +72,10 @@ Result<BuiltEngine> BuildEngine(const ServerConfig& config, engine::EngineObserv
   info.set_device(config.device);
   info.set_dtype("f32");
   info.set_hearth_version(HEARTH_VERSION);
+  // The CPU runner reads weights in their stored type and keeps a float32 KV cache.
+  info.set_weight_bytes(weight_bytes);
+  info.set_kv_bytes_per_token(2 * mc.num_layers * mc.num_kv_heads * mc.head_dim *
+                              static_cast<int64_t>(sizeof(float)));
   return built;
 }
 
