@@ -81,22 +81,23 @@ def _value(v):
     raise TypeError(f"unsupported metadata value {v!r}")
 
 
+# Elements per chunk the writers ask for at most; also the size of each type's random pool.
+CHUNK_ELEMS = 1 << 25
+
+
 class RandomData:
-    """Random tensor bytes, fast: bit patterns are drawn directly instead of quantizing floats."""
+    """Random tensor bytes, fast enough for 8B models: each type gets one pool of up to
+    CHUNK_ELEMS random elements (bit patterns drawn directly, never quantized from floats), and every
+    request is a slice of that pool at a random block-aligned offset. Tensors thus repeat
+    pieces of one random pool, which a speed test cannot tell from independent draws (every
+    byte is still read), and a 16 GB model is written at disk speed."""
 
     def __init__(self, seed):
         self.rng = np.random.default_rng(seed)
+        self.pools = {}
 
-    def float_bytes(self, ggml_type, count, fill=None):
-        """`count` values as F32/F16/BF16 bytes: `fill` everywhere, or random of magnitude
-        2^-10 .. 2^-6 (weights of a trained model are about that size)."""
-        if fill is not None:
-            dt = {"F32": "<f4", "F16": "<f2"}.get(ggml_type)
-            if dt is not None:
-                return np.full(count, fill, dt).tobytes()
-            bits = np.float32(fill).view(np.uint32) >> 16  # bf16 = top half of the f32
-            return np.full(count, bits, "<u2").tobytes()
-        r = np.frombuffer(self.rng.bytes(2 * count), "<u2")
+    def _float_pool(self, ggml_type, n):
+        r = np.frombuffer(self.rng.bytes(2 * n), "<u2")
         if ggml_type == "BF16":
             # sign and 7 mantissa bits random; exponent 117..120 (2^-10 .. 2^-7 scale).
             return ((r & 0x807F) | ((117 + ((r >> 7) & 3)) << 7)).astype("<u2").tobytes()
@@ -106,10 +107,10 @@ class RandomData:
         values = (r.astype(np.float32) - 32768.0) * np.float32(0.03 / 32768)
         return values.astype("<f4").tobytes()
 
-    def quant_bytes(self, ggml_type, count):
-        """`count` elements of a block-quantized type: random blocks with finite f16 scales."""
+    def _quant_pool(self, ggml_type, n):
+        """Random blocks with finite f16 scales of the magnitude in SCALE_FIELDS."""
         _, block, size = GGML_TYPES[ggml_type]
-        nblocks = count // block
+        nblocks = n // block
         data = np.frombuffer(bytearray(self.rng.bytes(nblocks * size)), np.uint8)
         data = data.reshape(nblocks, size)
         offsets, scale = SCALE_FIELDS[ggml_type]
@@ -119,17 +120,33 @@ class RandomData:
         return data.tobytes()
 
     def tensor_bytes(self, ggml_type, count, fill=None):
-        """`fill`: None (random), a number (constant) or the tensor's exact bytes."""
+        """`count` elements (at most CHUNK_ELEMS) of ggml_type. `fill`: None (random), a number
+        (a constant, float types only) or the tensor's exact bytes."""
         if isinstance(fill, bytes):
             return fill
-        if GGML_TYPES[ggml_type][1] == 1:
-            return self.float_bytes(ggml_type, count, fill)
+        _, block, size = GGML_TYPES[ggml_type]
         if fill is not None:
-            raise ValueError(f"a constant fill is only for float types, not {ggml_type}")
-        return self.quant_bytes(ggml_type, count)
+            if block != 1:
+                raise ValueError(f"a constant fill is only for float types, not {ggml_type}")
+            dt = {"F32": "<f4", "F16": "<f2"}.get(ggml_type)
+            if dt is not None:
+                return np.full(count, fill, dt).tobytes()
+            bits = np.float32(fill).view(np.uint32) >> 16  # bf16 = top half of the f32
+            return np.full(count, bits, "<u2").tobytes()
+        if count > CHUNK_ELEMS or count % block:
+            raise ValueError(f"{count} elements of {ggml_type}: not whole blocks within a chunk")
+        pool_elems, pool = self.pools.get(ggml_type, (0, None))
+        if count > pool_elems:  # grow in powers of two, so tiny models stay cheap to write
+            pool_elems = min(CHUNK_ELEMS, max(1 << 16, 1 << (count - 1).bit_length()))
+            pool = (self._float_pool(ggml_type, pool_elems) if block == 1
+                    else self._quant_pool(ggml_type, pool_elems))
+            self.pools[ggml_type] = (pool_elems, pool)
+        nblocks = count // block
+        start = int(self.rng.integers(0, pool_elems // block - nblocks + 1)) * size
+        return memoryview(pool)[start:start + nblocks * size]
 
 
-def write_gguf(path, metadata, tensors, data_source, chunk_elems=1 << 25):
+def write_gguf(path, metadata, tensors, data_source, chunk_elems=CHUNK_ELEMS):
     """Writes a GGUF v3 file.
 
     metadata: dict key -> value (str, bool, int, float or list).

@@ -204,7 +204,7 @@ def write_hf(c, dtype, out_dir, seed):
         for _, _, shape, kind in tensors:
             fill = 1.0 if kind == "norm" else None
             rows, inner = math.prod(shape[:-1]), shape[-1]
-            step = max(1, (1 << 25) // inner)
+            step = max(1, gguf_writer.CHUNK_ELEMS // inner)
             for r0 in range(0, rows, step):
                 f.write(data.tensor_bytes(ggml, min(step, rows - r0) * inner, fill))
 
