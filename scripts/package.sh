@@ -51,6 +51,7 @@ is_host() {
 
 # ldd lists the whole dependency closure as the loader resolves it here.
 host_cuda=()
+foreign=()   # bundled libraries that no Debian package owns (the CUDA toolkit's)
 missing=$(env -u LD_LIBRARY_PATH ldd "$exe" | awk '/not found/{print $1}')
 [[ -z $missing ]] || { echo "package: unresolved libraries: $missing" >&2; exit 1; }
 while read -r soname path; do
@@ -61,9 +62,14 @@ while read -r soname path; do
   cp -L "$path" "$stage/lib/$soname"
   chmod u+w "$stage/lib/$soname"
   patchelf --set-rpath '$ORIGIN' "$stage/lib/$soname"
-  pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1 || true)
+  real=$(readlink -f "$path")
+  # dpkg knows a file by the path its package installed (/lib or /usr/lib: usrmerge).
+  pkg=$(dpkg -S "$real" 2>/dev/null || dpkg -S "${real#/usr}" 2>/dev/null || true)
+  pkg=$(echo "$pkg" | head -1 | cut -d: -f1)
   if [[ -n $pkg && -f /usr/share/doc/$pkg/copyright ]]; then
     cp /usr/share/doc/"$pkg"/copyright "$stage/share/licenses/$pkg.copyright"
+  else
+    foreign+=("$soname (from $(dirname "$real"))")
   fi
 done < <(env -u LD_LIBRARY_PATH ldd "$exe" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}')
 
@@ -97,13 +103,19 @@ bundle_mb=$(du -sm "$stage" | cut -f1)
   echo "The bundle can live in any directory: bin/hearth finds its libraries in ../lib."
   echo
   echo "## Host requirements"
-  echo "- x86-64 Linux with glibc >= $glibc and libstdc++ with GLIBCXX_$glibcxx (GCC 12's, as"
-  echo "  in Debian 12 / Ubuntu 23.04 and later); libstdc++ and libgcc_s are not bundled."
+  echo "- x86-64 Linux with glibc >= $glibc and a libstdc++ providing GLIBCXX_$glibcxx (these are"
+  echo "  the newest symbol versions the bundle uses); libstdc++ and libgcc_s are not bundled."
   if [[ $cuda == yes ]]; then
-    echo "- For --device cuda: an NVIDIA driver for CUDA 13 (R580 or newer) and the CUDA 13"
-    echo "  runtime libraries${host_cuda:+ (${host_cuda[*]})} on the loader's path"
-    echo "  (ldconfig, LD_LIBRARY_PATH, or /usr/local/cuda/lib64, which bin/hearth also searches)."
-    echo "  cuBLAS/cuBLASLt are not bundled: about 600 MB, shipped with every CUDA 13 install."
+    echo "- For --device cuda: an NVIDIA driver for CUDA 13 (R580 or newer; libcuda is the"
+    echo "  driver's and is never bundled)."
+    if ((${#host_cuda[@]})); then
+      echo "  And CUDA 13's ${host_cuda[*]} on the loader's path (ldconfig, LD_LIBRARY_PATH, or"
+      echo "  /usr/local/cuda/lib64, which bin/hearth's RUNPATH also names): not bundled, about"
+      echo "  600 MB together (libcublasLt alone is 540 MB), shipped with every CUDA 13 install."
+    else
+      echo "  This build links no cuBLAS; the CUDA runtime (libcudart, 0.7 MB) is bundled."
+    fi
+    echo "  Without a GPU the CPU backend runs as usual."
   else
     echo "- This build is CPU-only (no CUDA backend): no GPU driver or CUDA library is needed."
   fi
@@ -111,7 +123,13 @@ bundle_mb=$(du -sm "$stage" | cut -f1)
   echo "## Bundled"
   echo "$bundled"
   echo
-  echo "Each from Debian 12's packages; their copyright files are in share/licenses/."
+  echo "From Debian 12's packages (their copyright files are in share/licenses/)${foreign:+, except:}"
+  for f in "${foreign[@]}"; do
+    case $f in
+      *"from /usr/local/cuda"*) echo "- $f: the CUDA toolkit's, redistributable under NVIDIA's CUDA EULA" ;;
+      *) echo "- $f: owned by no Debian package" ;;
+    esac
+  done
 } > "$stage/README.md"
 
 mkdir -p "$DIST_DIR"

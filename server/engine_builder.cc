@@ -72,10 +72,12 @@ Result<BuiltEngine> BuildEngine(const ServerConfig& config, engine::EngineObserv
   info.set_device(config.device);
   info.set_dtype("f32");
   info.set_hearth_version(HEARTH_VERSION);
-  // The CPU runner reads weights in their stored type and keeps a float32 KV cache.
+  // For the load generator's bandwidth figure. Weights are held in their stored type; the KV
+  // cache holds activations' dtype (float32 on the CPU runner, 2-byte types on the GPU).
   info.set_weight_bytes(weight_bytes);
+  const int64_t kv_element_bytes = info.dtype() == "f32" ? 4 : 2;
   info.set_kv_bytes_per_token(2 * mc.num_layers * mc.num_kv_heads * mc.head_dim *
-                              static_cast<int64_t>(sizeof(float)));
+                              kv_element_bytes);
   return built;
 }
 

@@ -3,7 +3,8 @@
 # tiny sizes: a closed-loop sweep (1 and 4 streams) and an open-loop Poisson level, JSON and
 # PNG written; every request gets exactly --output-len tokens; the JSON holds the figures the
 # issue asks for (throughput, latency percentiles, decode bandwidth from the server's weight and
-# KV sizes, cost, the API price table). Bad arguments are clear errors.
+# KV sizes, cost, the API price table). Bad arguments are clear errors. wait_ready.py sees the
+# server SERVING.
 # Usage: load_gen_smoke_test.sh HEARTH SOURCE_DIR
 set -euo pipefail
 hearth=$1 src=$2
@@ -19,6 +20,10 @@ server_pid=$!
 for _ in $(seq 300); do grep -q "serving" "$tmp/server.out" 2>/dev/null && break; sleep 0.1; done
 port=$(sed -n 's/.* on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/server.out")
 [[ -n "$port" ]] || fail "server did not start: $(cat "$tmp/server.err")"
+# wait_ready.py (the GPU script's cold-start probe) sees health SERVING.
+ready=$(python3 "$src/benchmarks/serving/wait_ready.py" --address "127.0.0.1:$port" --timeout 10) ||
+  fail "wait_ready.py: $ready"
+[[ $ready =~ ^[0-9]+\.[0-9]+$ ]] || fail "wait_ready.py printed '$ready'"
 
 python3 "$lg" --address "127.0.0.1:$port" --concurrency 1,4 --request-rate 20 --requests 6 \
   --input-len 12 --output-len 6 --gpu-price-per-hour 1.0 --bandwidth-gbps 10 \

@@ -31,17 +31,24 @@ for so in "$b"/lib/*; do
   [[ $rp == '$ORIGIN' ]] || fail "$(basename "$so") RUNPATH is '$rp'"
 done
 
-# The checks, run inside the isolated namespace by the script below.
+# The checks, run inside the isolated namespace by the script below. Only bash builtins, the
+# dynamic loader and bin/hearth run there: grep, sed and the like need libraries (libpcre2) that
+# are blanked.
 cat >"$tmp/host/check.sh" <<'EOS'
 set -euo pipefail
 b=$1 prompt=$2
 fail() { echo "FAIL: $*"; exit 1; }
-cd "$(dirname "$b")"
-# Libraries: bundled ones from lib/, the rest only glibc, the GCC runtime and the CUDA host set.
-ldd "$b/bin/hearth" > ldd.txt || fail "ldd"
-! grep -q "not found" ldd.txt || fail "unresolved: $(grep 'not found' ldd.txt)"
+has() { [[ $(<"$1") =~ $2 ]]; }
+cd "${b%/*}"
+# Libraries (ldd's listing, straight from the loader): the bundled ones from lib/, the rest only
+# glibc, the GCC runtime and the host's CUDA/driver libraries.
+LD_TRACE_LOADED_OBJECTS=1 /lib64/ld-linux-x86-64.so.2 "$b/bin/hearth" > ldd.txt || fail "ldd"
+! has ldd.txt "not found" || fail "unresolved libraries: $(<ldd.txt)"
+n=0
 while read -r soname arrow path _; do
   [[ $arrow == "=>" ]] || continue
+  n=$((n + 1))
+  path=${path//\/bin\/..\/lib\//\/lib\/}
   if [[ -e $b/lib/$soname ]]; then
     [[ $path == "$b/lib/$soname" ]] || fail "$soname resolves to $path, not the bundle"
   else
@@ -49,29 +56,32 @@ while read -r soname arrow path _; do
       fail "$soname ($path) is neither bundled nor a host library"
   fi
 done < ldd.txt
-"$b/bin/hearth" version > version.txt 2>&1 || fail "hearth version: $(cat version.txt)"
-grep -q "$(sed -n 's/^# Hearth \([0-9.]*\).*/\1/p' "$b/README.md")" version.txt ||
-  fail "version output: $(cat version.txt)"
-"$b/bin/hearth" inspect model.gguf > inspect.txt 2>&1 || fail "inspect: $(cat inspect.txt)"
-grep -q "parameters: *260032" inspect.txt || fail "inspect output: $(cat inspect.txt)"
+"$b/bin/hearth" version > version.txt 2>&1 || fail "hearth version: $(<version.txt)"
+[[ $(<"$b/README.md") =~ \#\ Hearth\ ([0-9.]+) ]] && version=${BASH_REMATCH[1]}
+has version.txt "$version" || fail "version output: $(<version.txt) (README: $version)"
+"$b/bin/hearth" inspect model.gguf > inspect.txt 2>&1 || fail "inspect: $(<inspect.txt)"
+has inspect.txt "parameters: +260032" || fail "inspect output: $(<inspect.txt)"
 "$b/bin/hearth" generate --model model.gguf --max-tokens 16 "$prompt" >generated.txt 2>gen.err ||
-  fail "generate: $(cat gen.err)"
-grep -q "decode: 16 tokens" gen.err || fail "generate stats: $(cat gen.err)"
-echo "isolated run: ok ($(wc -l < ldd.txt) libraries resolved)"
+  fail "generate: $(<gen.err)"
+has gen.err "decode: 16 tokens" || fail "generate stats: $(<gen.err)"
+echo "isolated run: ok ($n libraries resolved)"
 EOS
 
 if unshare -m --propagation private true 2>/dev/null; then
   hide=("$build" "$src")  # build first: it may lie inside src
   # The system copies of every bundled library, blanked for the check.
-  blank=()
+  # mount itself needs libpcre2: blank it last.
+  blank=() last=()
   while read -r soname path; do
-    [[ -e $b/lib/$soname ]] && blank+=("$(readlink -f "$path")")
+    [[ -e $b/lib/$soname ]] || continue
+    if [[ $soname == libpcre2* ]]; then last+=("$(readlink -f "$path")"); else blank+=("$(readlink -f "$path")"); fi
   done < <(ldd "$build/hearth" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}')
+  blank+=("${last[@]}")
   unshare -m --propagation private bash -c '
     b=$1 prompt=$2 nhide=$3; shift 3
     for ((i = 0; i < nhide; i++)); do mount -t tmpfs none "$1"; shift; done
     for f in "$@"; do mount --bind /dev/null "$f"; done
-    exec env -i PATH=/usr/bin:/bin HOME=/nonexistent bash "$(dirname "$b")/check.sh" "$b" "$prompt"
+    exec /usr/bin/env -i PATH=/usr/bin:/bin HOME=/nonexistent /bin/bash "${b%/*}/check.sh" "$b" "$prompt"
   ' _ "$b" "$prompt" "${#hide[@]}" "${hide[@]}" "${blank[@]}" || fail "isolated checks"
   echo "(source and build trees hidden, ${#blank[@]} system library copies blanked)"
 else
