@@ -35,9 +35,9 @@ def check(cond, what):
         print("FAIL:", what)
 
 
-def run(cmd):
+def run(cmd, expect_fail=False):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
+    if (r.returncode != 0) != expect_fail:
         print(r.stdout, r.stderr)
     return r
 
@@ -124,10 +124,11 @@ def main():
             check(r.returncode == 0 and re.search(r"decode: [1-3] tokens", r.stdout + r.stderr),
                   f"hearth generate {d}")
         # Bad arguments are clear errors.
-        r = run([sys.executable, GEN, "--gguf", "Q9_K", "--out", os.path.join(tmp, "x.gguf")])
+        r = run([sys.executable, GEN, "--gguf", "Q9_K", "--out", os.path.join(tmp, "x.gguf")],
+                expect_fail=True)
         check(r.returncode != 0 and "unknown GGUF type" in r.stderr, "unknown type error")
         r = run([sys.executable, GEN, "--gguf", "Q4_K", "--out", os.path.join(tmp, "y.gguf"),
-                 "--vocab-size", "100"])
+                 "--vocab-size", "100"], expect_fail=True)
         check(r.returncode != 0 and "below 258" in r.stderr, "tiny vocab error")
     print(f"{0 if failures else 1} passed, {len(failures)} failed")
     return 1 if failures else 0
