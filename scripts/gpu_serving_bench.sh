@@ -3,9 +3,11 @@
 # without a GPU (and before `--device cuda` existed); expect to fix details on the first run.
 #
 # Here (a build machine):   scripts/gpu_serving_bench.sh prepare
-#   builds the CUDA bundle (scripts/package.sh -> dist/) and downloads the Python wheels the GPU
-#   machine lacks (grpcio, grpcio-tools, protobuf for CPython 3.12) into .whl/.
-# There (repository root, dist/ and .whl/ carried along):   scripts/gpu_serving_bench.sh
+#   builds the CUDA bundle (scripts/package.sh -> dist/), downloads the Python wheels the GPU
+#   machine lacks (grpcio, grpcio-tools, protobuf for CPython 3.12) into .whl/, and splits both
+#   into .dsv/payload.part-* (the device tool's 64 MiB per call leaves ~8 MiB beside the tree);
+#   it prints the calls: one `stash` call per part, then the run.
+# There (repository root):   scripts/gpu_serving_bench.sh [stash]
 #   1. models:  random-weight Llama-3.1-8B shape, bf16 safetensors and Q4_K_M-like GGUF
 #               (benchmarks/models/make_random_model.py), under $MODELS (/tmp/hearth-models);
 #   2. ceiling: device-to-device copy bandwidth (torch), the roofline's denominator;
@@ -21,24 +23,45 @@ cd "$(dirname "$0")/.."
 MODELS=${MODELS:-/tmp/hearth-models}
 OUT=${OUT:-$PWD/gpu-serving-out}
 PORT=${PORT:-50551}
-STEPS=${STEPS:-"models ceiling bf16 q4km hf"}
+STEPS=${STEPS-"models ceiling bf16 q4km hf"}
 BUDGET_S=${BUDGET_S:-560}
 PRICE=${GPU_PRICE_PER_HOUR:-2.50}   # $/hour for the cost figures; say which price you used
 SERVE_ARGS=${SERVE_ARGS:-}          # extra `hearth serve` flags (memory fraction, batch tokens)
 
 if [[ ${1:-} == prepare ]]; then
   set -e
-  HEARTH_CUDA=ON scripts/package.sh
-  mkdir -p .whl
+  grep -q '^HEARTH_CUDA:BOOL=ON' "${BUILD_DIR:-build}/CMakeCache.txt" 2>/dev/null ||
+    { echo "prepare: ${BUILD_DIR:-build} is not a CUDA build (configure it with scripts/build.sh where nvcc exists)"; exit 1; }
+  scripts/package.sh
+  rm -rf .whl .dsv && mkdir -p .whl .dsv
   for pkg in grpcio grpcio-tools protobuf; do
     v=$(python3 -c "import importlib.metadata as m; print(m.version('$pkg'))")
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
       --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
       --platform manylinux2014_x86_64 -d .whl "$pkg==$v"
   done
-  ls -la dist .whl
-  echo "now, on the GPU machine: carry [\"dist\", \".whl\"], run scripts/gpu_serving_bench.sh"
+  # The device tool moves at most 64 MiB per call, tracked tree included (about 55 MiB of it is
+  # tests/data), so the payload (bundle + wheels) goes over in parts of PART_MB, each stashed in
+  # /tmp on the warm machine by one call ("stash"), before the call that runs the benchmark.
+  tar -cf .dsv/payload.tar dist/hearth-*-linux-x86_64.tar.gz .whl
+  (cd .dsv && sha256sum payload.tar >payload.sha256 && split -b "${PART_MB:-8}M" payload.tar payload.part- && rm payload.tar)
+  ls -la .dsv
+  echo "on the GPU machine, calls less than 30 s apart (the machine stays warm that long):"
+  for part in .dsv/payload.part-*; do
+    echo "  run carry [\"$part\", \".dsv/payload.sha256\"]: scripts/gpu_serving_bench.sh stash"
+  done
+  echo "  run: scripts/gpu_serving_bench.sh    (or STEPS=... to split the run over calls)"
   exit 0
+fi
+if [[ ${1:-} == stash ]]; then
+  mkdir -p /tmp/hearth-stash && cp .dsv/payload.* /tmp/hearth-stash/ && ls -la /tmp/hearth-stash
+  exit 0
+fi
+# Reassemble the stashed payload (dist/ and .whl/) unless they were carried whole.
+if ! compgen -G "dist/hearth-*-linux-x86_64.tar.gz" >/dev/null && [[ -f /tmp/hearth-stash/payload.sha256 ]]; then
+  (cd /tmp/hearth-stash && cat payload.part-* >payload.tar && sha256sum -c payload.sha256) ||
+    { echo "stashed payload incomplete: stash every part first"; exit 1; }
+  tar -xf /tmp/hearth-stash/payload.tar
 fi
 
 mkdir -p "$OUT" "$MODELS"

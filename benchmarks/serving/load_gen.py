@@ -178,8 +178,9 @@ async def benchmark(args, stubs, info):
         levels = [("concurrency", c) for c in args.concurrency or []]
         levels += [("rate", r) for r in args.request_rate or []]
         for kind, level in levels:
+            cpu0 = time.process_time()
             if kind == "concurrency":
-                n = args.requests or max(8, 4 * level)
+                n = args.requests or max(4, args.waves * level)
                 label = f"c={level}"
                 records, wall = await driver.closed_loop(level, n)
             else:
@@ -187,6 +188,8 @@ async def benchmark(args, stubs, info):
                 label = f"rate={level:g}/s" if level != math.inf else "rate=inf"
                 records, wall = await driver.open_loop(level, n, args.max_concurrency)
             summary = serving_stats.summarize(records, wall)
+            # The client's own CPU use: on a small machine it competes with the server.
+            summary["client_cpu_fraction"] = (time.process_time() - cpu0) / wall if wall else 0.0
             run = {"label": label, "kind": kind, "level": level if level != math.inf else "inf",
                    "requests": n, "summary": summary,
                    "bandwidth": serving_stats.decode_bandwidth(
@@ -199,7 +202,8 @@ async def benchmark(args, stubs, info):
             runs.append(run)
             print(f"  {label}: {summary['output_tokens_per_s']:.1f} output tok/s, "
                   f"{summary['requests_ok']} ok / {summary['requests_failed']} failed "
-                  f"in {wall:.1f} s", flush=True)
+                  f"in {wall:.1f} s (client used {100 * summary['client_cpu_fraction']:.0f}% "
+                  f"of a core)", flush=True)
     return runs
 
 
@@ -253,7 +257,10 @@ def main():
     p.add_argument("--max-concurrency", type=int, default=0,
                    help="cap on in-flight requests for --request-rate (0 = none)")
     p.add_argument("--requests", type=int, default=0,
-                   help="requests per level (default max(8, 4 x concurrency); 32 per rate)")
+                   help="requests per level (default: --waves x concurrency, at least 4; 32 "
+                        "per rate)")
+    p.add_argument("--waves", type=int, default=4,
+                   help="closed loop: requests per stream when --requests is not given (4)")
     p.add_argument("--warmup", type=int, default=1, help="requests sent before measuring")
     p.add_argument("--input-len", type=int, default=128)
     p.add_argument("--output-len", type=int, default=128)
@@ -282,8 +289,8 @@ def main():
     for name in ("input_len", "output_len"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.warmup < 0 or args.requests < 0 or args.max_concurrency < 0:
-        p.error("--warmup, --requests and --max-concurrency must be >= 0")
+    if args.warmup < 0 or args.requests < 0 or args.max_concurrency < 0 or args.waves < 1:
+        p.error("--warmup, --requests and --max-concurrency must be >= 0, --waves >= 1")
     try:
         prices = report.load_prices(args.prices)
     except (OSError, ValueError) as e:
