@@ -204,6 +204,10 @@ async def benchmark(args, stubs, info):
                   f"{summary['requests_ok']} ok / {summary['requests_failed']} failed "
                   f"in {wall:.1f} s (client used {100 * summary['client_cpu_fraction']:.0f}% "
                   f"of a core)", flush=True)
+            if summary["client_cpu_fraction"] > 0.8:
+                print(f"  warning: the client used {100 * summary['client_cpu_fraction']:.0f}% "
+                      "of a core: it may be what limits this level (figures are a lower bound; "
+                      "split the load over several load_gen processes)", flush=True)
     return runs
 
 
