@@ -92,11 +92,15 @@ if compgen -G ".whl/*.whl" >/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/hearth-site .whl/*.whl && export PYTHONPATH=/tmp/hearth-site
 fi
-bundle=$(ls dist/hearth-*-linux-x86_64.tar.gz 2>/dev/null | head -1)
-[[ -n $bundle ]] || { echo "no dist/hearth-*.tar.gz: run 'scripts/gpu_serving_bench.sh prepare' here first and carry dist"; exit 1; }
-rm -rf /tmp/hearth-bundle && mkdir -p /tmp/hearth-bundle && tar -xzf "$bundle" -C /tmp/hearth-bundle
-hearth=$(ls -d /tmp/hearth-bundle/hearth-*)/bin/hearth
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+if [[ -n ${HEARTH:-} ]]; then
+  hearth=$HEARTH   # a binary given directly (the CPU dry run in CI)
+else
+  bundle=$(ls dist/hearth-*-linux-x86_64.tar.gz 2>/dev/null | head -1)
+  [[ -n $bundle ]] || { echo "no dist/hearth-*.tar.gz: run 'scripts/gpu_serving_bench.sh prepare' here first and carry dist"; exit 1; }
+  rm -rf /tmp/hearth-bundle && mkdir -p /tmp/hearth-bundle && tar -xzf "$bundle" -C /tmp/hearth-bundle
+  hearth=$(ls -d /tmp/hearth-bundle/hearth-*)/bin/hearth
+fi
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$OUT/gpu.txt"
 say "gpu: $(cat "$OUT/gpu.txt"); commit $(git rev-parse --short HEAD 2>/dev/null); $(date -u +%FT%TZ)"
 "$hearth" version >>"$summary" 2>&1
 
