@@ -213,7 +213,6 @@ async def benchmark(args, stubs, info):
 
 def model_info(args, stubs):
     pb, pb_grpc = stubs[0], stubs[1]
-    from google.protobuf.json_format import MessageToDict
     md = [("authorization", f"Bearer {args.api_key}")] if args.api_key else []
     with grpc.insecure_channel(args.address) as ch:
         try:
@@ -222,10 +221,15 @@ def model_info(args, stubs):
         except grpc.RpcError as e:
             sys.exit(f"error: GetModelInfo on {args.address} failed: {e.code().name} "
                      f"{e.details()}")
-    info = MessageToDict(m, preserving_proto_field_name=True)
+    # Every field, defaults included (MessageToDict drops them, and its switch for keeping them
+    # was renamed across protobuf versions).
+    info = {}
+    for f in m.DESCRIPTOR.fields:
+        v = getattr(m, f.name)
+        info[f.name] = v if isinstance(v, (bool, int, float, str)) else list(v)
     info["vocab_size"] = args.vocab_size or m.vocab_size
-    info["weight_bytes"] = args.weight_bytes or getattr(m, "weight_bytes", 0)
-    info["kv_bytes_per_token"] = args.kv_bytes_per_token or getattr(m, "kv_bytes_per_token", 0)
+    info["weight_bytes"] = args.weight_bytes or info.get("weight_bytes", 0)
+    info["kv_bytes_per_token"] = args.kv_bytes_per_token or info.get("kv_bytes_per_token", 0)
     if m.context_length and args.input_len + args.output_len > m.context_length:
         sys.exit(f"error: --input-len + --output-len = {args.input_len + args.output_len} "
                  f"exceeds the model's context length {m.context_length}")
