@@ -36,9 +36,12 @@ SPECIAL_TOKENS = {
     "qwen3": ("", "<|im_end|>"),
     "qwq": ("", "<|im_end|>"),
     "mistral_nemo": ("<s>", "</s>"),
+    "mistral7b_v0.3_hfjs": ("<s>", "</s>"),
     "mistral_small3.2": ("<s>", "</s>"),
     "gemma2": ("<bos>", "<eos>"),
+    "gemma3": ("<bos>", "<eos>"),
     "deepseek_r1": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
+    "deepseek_v3": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
     "deepseek_v3.1": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
     "phi3.5": ("<s>", "<|endoftext|>"),
     "hermes3": ("<|begin_of_text|>", "<|im_end|>"),
@@ -133,9 +136,29 @@ CONVERSATIONS = [
         {"role": "tool", "tool_call_id": "call12345", "name": "get_weather", "content": "22"},
         {"role": "tool", "tool_call_id": "call67890", "name": "search", "content": "No news."},
     ], {"tools": TOOLS}),
+    # OpenAI wire form: arguments as a JSON string (DeepSeek's templates concatenate it).
+    ("tool_call_string_args", [
+        SYSTEM,
+        {"role": "user", "content": "Weather in Paris and Rome?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call12345", "type": "function", "function": {
+                "name": "get_weather", "arguments": "{\"location\": \"Paris\"}"}},
+            {"id": "call67890", "type": "function", "function": {
+                "name": "get_weather", "arguments": "{\"location\": \"Rome\"}"}}]},
+        {"role": "tool", "tool_call_id": "call12345", "name": "get_weather", "content": "22"},
+        {"role": "tool", "tool_call_id": "call67890", "name": "get_weather", "content": "25"},
+        {"role": "assistant", "content": "Paris 22, Rome 25."},
+        {"role": "user", "content": "Thanks."},
+    ], {"tools": TOOLS}),
     ("content_parts", [
         {"role": "user", "content": [{"type": "text", "text": "Describe this."},
                                      {"type": "text", "text": " Briefly."}]},
+    ], {}),
+    ("multimodal_parts", [
+        {"role": "system", "content": [{"type": "text", "text": "Answer in one sentence."}]},
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": " What is shown? "}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "A cat on a mat."}]},
+        {"role": "user", "content": [{"type": "text", "text": "What colour?"}]},
     ], {}),
     ("alternation_error", [USER1, {"role": "user", "content": "Hello again"}], {}),
     ("empty_messages", [], {}),
