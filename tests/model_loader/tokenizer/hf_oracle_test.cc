@@ -4,6 +4,8 @@
 // found at configure time.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -188,6 +190,29 @@ TEST(HfTokenizer, Llama2SentencePieceJsonVariantsMatchHuggingFace) {
     auto tok = Llama2Variant(variant);
     ASSERT_NE(tok, nullptr);
     ExpectSentencePieceOracle(*tok, "llama2_hf_" + variant);
+  }
+}
+
+// Ranked merges run on the same heap as the other models: a 1M-character prompt, one "word"
+// or mixed text, in about a second, and it decodes back.
+TEST(HfTokenizer, Llama2JsonMillionCharacterPrompts) {
+  auto tok = Tokenizer::FromHfDir(Llama2HfDir());
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  const size_t n = 1 << 20;
+  std::string mixed;
+  const auto corpus = testing::LoadCorpus();
+  for (size_t i = 0; mixed.size() < n; ++i) mixed += corpus[i % corpus.size()] + " ";
+  for (const std::string& text : {std::string(n, 'a'), std::string(n, ' '), mixed}) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto ids = (*tok)->Encode(text, false, false);
+    std::printf("%zu bytes -> %zu ids in %.2f s\n", text.size(), ids.size(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    EXPECT_FALSE(ids.empty());
+    std::string expected = text;  // U+2581 in the text decodes as a space, as in HF
+    for (size_t at; (at = expected.find("\xE2\x96\x81")) != std::string::npos;) {
+      expected.replace(at, 3, " ");
+    }
+    EXPECT_TRUE((*tok)->Decode(ids, false) == expected);
   }
 }
 
