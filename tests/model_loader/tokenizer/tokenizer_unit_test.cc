@@ -421,6 +421,19 @@ TEST(LoadErrors, SentencePieceTokenizerJson) {
   expect_error(j, StatusCode::kInvalidArgument, "malformed");
 }
 
+// The fuzzer's tokenizer.json seeds load, so mutations start from a working tokenizer.
+TEST(LoadErrors, FuzzSeedTokenizerJsonsLoad) {
+  const std::filesystem::path seeds =
+      std::filesystem::path(hearth::testing::TestDataPath("")) / ".." / "fuzz" / "tokenizer_fuzzer";
+  for (const char* name : {"json_sentencepiece", "json_bytelevel"}) {
+    const std::string seed = testing::ReadFileOrDie((seeds / name).string());
+    ASSERT_FALSE(seed.empty()) << name;
+    auto tok = Tokenizer::FromHfJson(std::string_view(seed).substr(1), "", name);
+    ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+    EXPECT_FALSE((*tok)->Encode("Hello world", false, false).empty()) << name;
+  }
+}
+
 // Encode is const and shares no mutable state across threads (PCRE2 scratch is thread-local).
 TEST(Threads, ConcurrentEncodesAgree) {
   auto spm = Llama2();
