@@ -182,6 +182,9 @@ TEST(HfTokenizer, Llama2SentencePieceJsonMatchesHuggingFace) {
   EXPECT_EQ((*tok)->Encode("Hello world", true, false),
             (std::vector<int32_t>{1, 15043, 3186}));
   ExpectSentencePieceOracle(**tok, "llama2_hf");
+  // Invalid UTF-8 becomes U+FFFD first (README), here as on every other path.
+  EXPECT_EQ((*tok)->Encode("a\xFF\xC0" "b", false, false),
+            (*tok)->Encode("a\xEF\xBF\xBD\xEF\xBF\xBD" "b", false, false));
 }
 
 TEST(HfTokenizer, Llama2SentencePieceJsonVariantsMatchHuggingFace) {

@@ -229,6 +229,9 @@ TEST(ByteLevel, MergesSpecialsAndBos) {
   EXPECT_EQ(tok->Encode("<|user|>", false, false), (std::vector<int32_t>{259}));
   EXPECT_EQ(tok->Decode(std::vector<int32_t>{258, 257, 259}, true), "hel<|user|>");
   EXPECT_EQ(tok->Decode(std::vector<int32_t>{258, 257, 99999, -1}, false), "<|bos|>hel");
+  // The invalid-UTF-8 policy holds for byte-level models too: U+FFFD per maximal subpart.
+  EXPECT_EQ(tok->Encode("h\xFF\xE2\x82l", false, false),
+            tok->Encode("h" + kFffd + kFffd + "l", false, false));
 }
 
 // ---- bad vocabularies and files --------------------------------------------------------------
