@@ -23,7 +23,8 @@ Oracles:
            (llama2_variant() below; the C++ test applies the same rewrite):
              metaspace  Metaspace(prepend_scheme "first", split false): Mistral v0.3 and
                         transformers' non-legacy conversion (checked equal when converting)
-             nodummy    Replace only, no dummy prefix, no Strip: Gemma's layout
+             nodummy    Replace only (+ a no-op Split on " "), no dummy prefix, no Strip:
+                        Gemma's layout
              split      Metaspace(prepend_scheme "always", split true): older Mistral files
 Every id list is tokenizer.encode(text, add_special_tokens=False).ids.
 """
@@ -108,6 +109,9 @@ def llama2_variant(name):
                               "split": False}
     elif name == "nodummy":
         j["normalizer"] = replace
+        # Gemma's files also carry this Split, a no-op once the normalizer removed the spaces.
+        j["pre_tokenizer"] = {"type": "Split", "pattern": {"String": " "},
+                              "behavior": "MergedWithPrevious", "invert": False}
         j["decoder"] = llama2_decoder(strip=False)
     elif name == "split":
         j["normalizer"] = None

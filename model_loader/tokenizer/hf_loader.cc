@@ -133,11 +133,18 @@ bool IsReplace(const Json& step, const std::string& from, const std::string& to)
          step.value("content", "") == to;
 }
 
+// A Split on the plain string " ": a no-op after a normalizer that replaced every space
+// (Gemma's files carry one).
+bool IsSpaceSplit(const Json& pre) {
+  return pre.is_object() && pre.value("type", "") == "Split" && pre.contains("pattern") &&
+         pre["pattern"].is_object() && pre["pattern"].value("String", "") == " ";
+}
+
 // SentencePiece-style: no ByteLevel anywhere, and spaces escaped by Metaspace or Replace.
 bool IsSentencePieceStyle(const Json& j) {
   const Json pre = j.value("pre_tokenizer", Json());
   if (pre.is_object() && pre.value("type", "") == "Metaspace") return true;
-  if (!pre.is_null()) return false;
+  if (!pre.is_null() && !IsSpaceSplit(pre)) return false;
   for (const Json& step : Flatten(j.value("normalizer", Json()), "normalizers")) {
     if (IsReplace(step, " ", kMeta)) return true;
   }
@@ -176,7 +183,9 @@ Status ConfigureSentencePiece(const Json& j, const std::string& src, Tokenizer::
     }
   }
   const Json pre = j.value("pre_tokenizer", Json());
-  if (pre.is_object()) {  // Metaspace (IsSentencePieceStyle checked the type)
+  if (IsSpaceSplit(pre)) {
+    if (!escapes_spaces) return Unsupported(src, "a Split on spaces the normalizer left", pre);
+  } else if (pre.is_object()) {  // Metaspace (IsSentencePieceStyle checked the type)
     if (pre.value("replacement", "") != kMeta)
       return Unsupported(src, "Metaspace replacement", pre);
     escapes_spaces = true;

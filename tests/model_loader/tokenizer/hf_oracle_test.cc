@@ -140,6 +140,10 @@ std::unique_ptr<Tokenizer> Llama2Variant(const std::string& name) {
                           {"split", name == "split"}};
   } else if (name == "nodummy") {
     j["normalizer"] = replace;
+    j["pre_tokenizer"] = {{"type", "Split"},
+                          {"pattern", {{"String", " "}}},
+                          {"behavior", "MergedWithPrevious"},
+                          {"invert", false}};
     Json decoders = Json::array();
     for (const Json& d : j["decoder"]["decoders"]) {
       if (d["type"] != "Strip") decoders.push_back(d);
