@@ -141,13 +141,7 @@ void SpmModel::EncodeWord(std::string_view norm, std::vector<int32_t>* out) cons
   symbols.back().next = -1;
 
   if (ranked_) {
-    RunMerges(symbols,
-              [&](const MergeSymbol& a, const MergeSymbol& b) -> std::optional<MergeCandidate> {
-                if (a.id < 0 || b.id < 0) return std::nullopt;
-                const MergeMap::Merge* m = merges_.Find(a.id, b.id);
-                if (m == nullptr) return std::nullopt;
-                return MergeCandidate{static_cast<float>(m->rank), m->id};
-              });
+    RunMerges(symbols, RankedPairs(merges_));
   } else {
     RunMerges(symbols,
               [&](const MergeSymbol& a, const MergeSymbol& b) -> std::optional<MergeCandidate> {
