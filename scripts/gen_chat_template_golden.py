@@ -9,11 +9,17 @@ ensure_ascii=False (no HTML escaping); raise_exception(msg) raises; strftime_now
 current time, here a fixed instant so outputs are reproducible. Variables: messages, tools
 (None when absent), documents=None, add_generation_prompt, the special tokens, extra kwargs.
 
+It also renders the template stored in real GGUF files (tokenizer.chat_template, read with the
+gguf package) into golden/gguf/<name>.json, with bos_token/eos_token taken from the same GGUF's
+vocabulary; the C++ test reads the template and the tokens from the GGUF with Hearth's own reader.
+The SmolLM2 GGUF comes from HEARTH_SMOLLM2_GGUF or scripts/fetch_default_model.sh's cache.
+
 Usage: scripts/gen_chat_template_golden.py [--check]   (--check: fail if a file would change)
 """
 import argparse
 import datetime
 import json
+import os
 import pathlib
 import sys
 
@@ -24,6 +30,17 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "tests" / "data" / "chat_templates"
 GOLDEN = TEMPLATES / "golden"
+TEST_DATA = ROOT / "tests" / "data"
+
+# GGUFs whose own tokenizer.chat_template is checked: name -> (how the C++ test finds the file,
+# path). "env:VAR" means the environment variable VAR (default: the fetch script's cache).
+GGUFS = {
+    "smollm2_gguf": ("env:HEARTH_SMOLLM2_GGUF",
+                     os.environ.get("HEARTH_SMOLLM2_GGUF") or os.path.expanduser(
+                         "~/.cache/hearth/SmolLM2-135M-Instruct.Q4_1.gguf")),
+    "phi3_vocab_gguf": ("data:llama-vocab/ggml-vocab-phi-3.gguf",
+                        str(TEST_DATA / "llama-vocab" / "ggml-vocab-phi-3.gguf")),
+}
 # 2024-07-26 12:00:00 UTC; the C++ test renders strftime_now in UTC at the same instant.
 NOW = datetime.datetime(2024, 7, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
@@ -36,9 +53,12 @@ SPECIAL_TOKENS = {
     "qwen3": ("", "<|im_end|>"),
     "qwq": ("", "<|im_end|>"),
     "mistral_nemo": ("<s>", "</s>"),
+    "mistral7b_v0.3_hfjs": ("<s>", "</s>"),
     "mistral_small3.2": ("<s>", "</s>"),
     "gemma2": ("<bos>", "<eos>"),
+    "gemma3": ("<bos>", "<eos>"),
     "deepseek_r1": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
+    "deepseek_v3": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
     "deepseek_v3.1": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
     "phi3.5": ("<s>", "<|endoftext|>"),
     "hermes3": ("<|begin_of_text|>", "<|im_end|>"),
@@ -133,9 +153,29 @@ CONVERSATIONS = [
         {"role": "tool", "tool_call_id": "call12345", "name": "get_weather", "content": "22"},
         {"role": "tool", "tool_call_id": "call67890", "name": "search", "content": "No news."},
     ], {"tools": TOOLS}),
+    # OpenAI wire form: arguments as a JSON string (DeepSeek's templates concatenate it).
+    ("tool_call_string_args", [
+        SYSTEM,
+        {"role": "user", "content": "Weather in Paris and Rome?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call12345", "type": "function", "function": {
+                "name": "get_weather", "arguments": "{\"location\": \"Paris\"}"}},
+            {"id": "call67890", "type": "function", "function": {
+                "name": "get_weather", "arguments": "{\"location\": \"Rome\"}"}}]},
+        {"role": "tool", "tool_call_id": "call12345", "name": "get_weather", "content": "22"},
+        {"role": "tool", "tool_call_id": "call67890", "name": "get_weather", "content": "25"},
+        {"role": "assistant", "content": "Paris 22, Rome 25."},
+        {"role": "user", "content": "Thanks."},
+    ], {"tools": TOOLS}),
     ("content_parts", [
         {"role": "user", "content": [{"type": "text", "text": "Describe this."},
                                      {"type": "text", "text": " Briefly."}]},
+    ], {}),
+    ("multimodal_parts", [
+        {"role": "system", "content": [{"type": "text", "text": "Answer in one sentence."}]},
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": " What is shown? "}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "A cat on a mat."}]},
+        {"role": "user", "content": [{"type": "text", "text": "What colour?"}]},
     ], {}),
     ("alternation_error", [USER1, {"role": "user", "content": "Hello again"}], {}),
     ("empty_messages", [], {}),
@@ -294,10 +334,31 @@ def build_context(messages, extra, add_generation_prompt, bos, eos):
     return context
 
 
-def golden_for(env, name, source):
+def gguf_template(path):
+    """(chat template, bos text, eos text) of a GGUF, read with the gguf package."""
+    import gguf
+    reader = gguf.GGUFReader(path)
+
+    def field(key):
+        f = reader.fields.get(key)
+        if f is None:
+            sys.exit(f"{path}: no {key}")
+        return f
+
+    def string(f, i):
+        return bytes(f.parts[i]).decode("utf-8")
+
+    source = string(field("tokenizer.chat_template"), -1)
+    tokens = field("tokenizer.ggml.tokens")
+    bos = int(field("tokenizer.ggml.bos_token_id").parts[-1][0])
+    eos = int(field("tokenizer.ggml.eos_token_id").parts[-1][0])
+    return source, string(tokens, tokens.data[bos]), string(tokens, tokens.data[eos])
+
+
+def golden_for(env, name, source, tokens=None):
     """Cases name a shared context (stored once under "contexts") plus add_generation_prompt."""
     template = env.from_string(source)
-    bos, eos = SPECIAL_TOKENS[name]
+    bos, eos = tokens or SPECIAL_TOKENS[name]
     contexts = {}
     cases = []
     for conv_name, messages, extra in CONVERSATIONS:
@@ -359,6 +420,17 @@ def main():
         errors = sum("error" in c for c in golden["cases"])
         print(f"{name}: {len(golden['cases'])} cases, {errors} raise")
         write(GOLDEN / f"{name}.json", golden, args.check, stale)
+    (GOLDEN / "gguf").mkdir(exist_ok=True)
+    for name, (where, path) in GGUFS.items():
+        if not os.path.exists(path):
+            sys.exit(f"{path} missing (run scripts/fetch_default_model.sh or set HEARTH_SMOLLM2_GGUF)")
+        source, bos, eos = gguf_template(path)
+        golden = golden_for(env, name, source, (bos, eos))
+        del golden["template"]
+        golden = {"gguf": where, "template_source": source, **golden}
+        errors = sum("error" in c for c in golden["cases"])
+        print(f"{name}: {len(golden['cases'])} cases, {errors} raise (template from {path})")
+        write(GOLDEN / "gguf" / f"{name}.json", golden, args.check, stale)
     golden = feature_golden(env)
     errors = sum("error" in c for c in golden["cases"])
     print(f"features: {len(golden['cases'])} snippets, {errors} raise")

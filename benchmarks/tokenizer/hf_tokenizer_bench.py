@@ -89,9 +89,15 @@ def main():
     with open(sys.argv[1], encoding="utf-8", newline="") as f:  # keep lone \r as is
         lines = f.read().split("\n")
     nbytes = sum(len(l.encode("utf-8")) + 1 for l in lines)
-    for name, build in [("spm", spm_json), ("gpt2", gpt2_json),
+    only = sys.argv[2:]  # optional family names
+    llama2_hf = os.path.join(ROOT, "tests", "data", "llama2-tokenizer", "hf", "tokenizer.json")
+    for name, build in [("spm", spm_json), ("spm-json", None), ("gpt2", gpt2_json),
                         ("smollm2", tokenizer_oracle.smollm2_json)]:
-        tok = Tokenizer.from_str(json.dumps(build()))
+        if only and name not in only:
+            continue
+        # spm-json: the very file Hearth loads (exact on both sides).
+        tok = Tokenizer.from_file(llama2_hf) if build is None else Tokenizer.from_str(
+            json.dumps(build()))
         tok.encode(lines[0], add_special_tokens=False)  # warm up
         t0 = time.perf_counter()
         n = 0

@@ -64,6 +64,13 @@ int main(int argc, char** argv) {
   }
   const std::string data = HEARTH_SOURCE_DIR "/tests/data/";
   Run("spm", *FromGgufOrDie(data + "llama-vocab/ggml-vocab-llama-spm.gguf"), lines, nbytes);
+  // The same vocabulary as a SentencePiece-style tokenizer.json (ranked merges, HF semantics).
+  auto spm_json = Tokenizer::FromHfDir(data + "llama2-tokenizer/hf");
+  if (!spm_json.ok()) {
+    std::fprintf(stderr, "%s\n", spm_json.status().ToString().c_str());
+    return 1;
+  }
+  Run("spm-json", **spm_json, lines, nbytes);
   Run("gpt2", *FromGgufOrDie(data + "llama-vocab/ggml-vocab-gpt-2.gguf"), lines, nbytes);
   const char* home = std::getenv("HOME");
   const std::string smollm2 =

@@ -8,6 +8,8 @@
 #include <optional>
 #include <vector>
 
+#include "model_loader/tokenizer/piece_map.h"
+
 namespace hearth::tokenizer {
 
 struct MergeSymbol {
@@ -73,6 +75,17 @@ void RunMerges(std::vector<MergeSymbol>& symbols, PairFn pair) {
     push(l.prev, e.left);
     push(e.left, l.next);
   }
+}
+
+// RunMerges' pair function for a ranked merge list (GGUF/tokenizer.json merges): two symbols
+// that are tokens merge when the list names their pair, lowest rank first.
+inline auto RankedPairs(const MergeMap& merges) {
+  return [&merges](const MergeSymbol& a, const MergeSymbol& b) -> std::optional<MergeCandidate> {
+    if (a.id < 0 || b.id < 0) return std::nullopt;
+    const MergeMap::Merge* m = merges.Find(a.id, b.id);
+    if (m == nullptr) return std::nullopt;
+    return MergeCandidate{static_cast<float>(m->rank), m->id};
+  };
 }
 
 }  // namespace hearth::tokenizer

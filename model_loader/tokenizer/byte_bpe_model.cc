@@ -134,13 +134,7 @@ void ByteBpeModel::Encode(std::string_view piece, std::vector<int32_t>* out) con
                   n - 1, n + 1};
   }
   symbols.back().next = -1;
-  RunMerges(symbols,
-            [&](const MergeSymbol& a, const MergeSymbol& b) -> std::optional<MergeCandidate> {
-              if (a.id < 0 || b.id < 0) return std::nullopt;
-              const MergeMap::Merge* m = merges_.Find(a.id, b.id);
-              if (m == nullptr) return std::nullopt;
-              return MergeCandidate{static_cast<float>(m->rank), m->id};
-            });
+  RunMerges(symbols, RankedPairs(merges_));
   for (int32_t i = 0; i >= 0; i = symbols[i].next) {
     if (symbols[i].id >= 0) {
       out->push_back(symbols[i].id);

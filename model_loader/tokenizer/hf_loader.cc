@@ -1,6 +1,8 @@
-// Tokenizer::FromHfDir: a Hugging Face tokenizer.json (+ tokenizer_config.json) holding a
-// byte-level BPE model. Every component is checked against what Hearth implements; anything
-// else is an Unimplemented error naming the component, never silently ignored.
+// Tokenizer::FromHfDir: a Hugging Face tokenizer.json (+ tokenizer_config.json) holding a BPE
+// model, either byte-level (ByteLevel pre-tokenizer) or SentencePiece-style (byte_fallback, spaces
+// escaped to U+2581 by a Metaspace pre-tokenizer or Replace/Prepend normalizers). Every component
+// is checked against what Hearth implements; anything else is an Unimplemented error naming the
+// component, never silently ignored.
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -17,13 +19,17 @@ namespace {
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
-Result<Json> ReadJson(const fs::path& path) {
+Result<std::string> ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFoundError(path.string() + ": cannot open");
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  Json j = Json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return InvalidArgumentError(path.string() + ": not valid JSON");
+  return buffer.str();
+}
+
+Result<Json> ParseJson(std::string_view text, const std::string& src) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return InvalidArgumentError(src + ": not valid JSON");
   return j;
 }
 
@@ -98,29 +104,174 @@ std::string TokenContent(const Json& j) {
   return {};
 }
 
-Result<std::unique_ptr<Tokenizer>> LoadHfDir(const std::string& path);
+Result<std::unique_ptr<Tokenizer>> LoadHf(std::string_view tokenizer_json,
+                                          std::string_view config_json, const std::string& src);
+
+// ---- SentencePiece-style tokenizer.json (Llama 2, Mistral, Gemma) ----------------------------
+
+const std::string kMeta = "\xE2\x96\x81";  // U+2581, SentencePiece's escaped space
+
+bool IsBytePiece(const std::string& t) {
+  const auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); };
+  return t.size() == 6 && t.compare(0, 3, "<0x") == 0 && hex(t[3]) && hex(t[4]) && t[5] == '>';
+}
+
+// The elements of a normalizer/decoder that may be a Sequence.
+std::vector<Json> Flatten(const Json& j, const char* list_key) {
+  if (j.is_null()) return {};
+  if (j.is_object() && j.value("type", "") == "Sequence" && j.contains(list_key) &&
+      j[list_key].is_array()) {
+    return j[list_key].get<std::vector<Json>>();
+  }
+  return {j};
+}
+
+// A Replace step of `from` by `to` with a plain-string pattern.
+bool IsReplace(const Json& step, const std::string& from, const std::string& to) {
+  return step.is_object() && step.value("type", "") == "Replace" && step.contains("pattern") &&
+         step["pattern"].is_object() && step["pattern"].value("String", "") == from &&
+         step.value("content", "") == to;
+}
+
+// A Split on the plain string " ": a no-op after a normalizer that replaced every space
+// (Gemma's files carry one).
+bool IsSpaceSplit(const Json& pre) {
+  return pre.is_object() && pre.value("type", "") == "Split" && pre.contains("pattern") &&
+         pre["pattern"].is_object() && pre["pattern"].value("String", "") == " ";
+}
+
+// SentencePiece-style: no ByteLevel anywhere, and spaces escaped by Metaspace or Replace.
+bool IsSentencePieceStyle(const Json& j) {
+  const Json pre = j.value("pre_tokenizer", Json());
+  if (pre.is_object() && pre.value("type", "") == "Metaspace") return true;
+  if (!pre.is_null() && !IsSpaceSplit(pre)) return false;
+  for (const Json& step : Flatten(j.value("normalizer", Json()), "normalizers")) {
+    if (IsReplace(step, " ", kMeta)) return true;
+  }
+  return false;
+}
+
+// Normalizer (Prepend "▁", Replace " " -> "▁"), pre-tokenizer (none or Metaspace), the model's
+// flags and the decoder, mapped onto SentencePiece Parts; anything else is Unimplemented.
+Status ConfigureSentencePiece(const Json& j, const std::string& src, Tokenizer::Parts* parts) {
+  parts->kind = TokenizerKind::kSentencePiece;
+  parts->add_dummy_prefix = false;
+  parts->prefix_rule = DummyPrefix::kEveryFragment;
+  const Json& model = j["model"];
+  parts->byte_fallback = model.value("byte_fallback", false);
+  parts->fuse_unk = model.value("fuse_unk", false);
+  if (parts->ignore_merges)
+    return Unsupported(src, "ignore_merges with SentencePiece-style BPE", model);
+  if (!model.value("dropout", Json()).is_null() ||
+      !model.value("continuing_subword_prefix", Json()).is_null() ||
+      !model.value("end_of_word_suffix", Json()).is_null()) {
+    return Unsupported(
+        src, "BPE dropout/continuing_subword_prefix/end_of_word_suffix",
+        Json{{"dropout", model.value("dropout", Json())},
+             {"continuing_subword_prefix", model.value("continuing_subword_prefix", Json())},
+             {"end_of_word_suffix", model.value("end_of_word_suffix", Json())}});
+  }
+  bool escapes_spaces = false;
+  for (const Json& step : Flatten(j.value("normalizer", Json()), "normalizers")) {
+    if (IsReplace(step, " ", kMeta)) {
+      escapes_spaces = true;
+    } else if (step.is_object() && step.value("type", "") == "Prepend" &&
+               step.value("prepend", "") == kMeta && !parts->add_dummy_prefix) {
+      parts->add_dummy_prefix = true;  // on every fragment, like SentencePiece in llama.cpp
+    } else {
+      return Unsupported(src, "normalizer step", step);
+    }
+  }
+  const Json pre = j.value("pre_tokenizer", Json());
+  if (IsSpaceSplit(pre)) {
+    if (!escapes_spaces) return Unsupported(src, "a Split on spaces the normalizer left", pre);
+  } else if (pre.is_object()) {  // Metaspace (IsSentencePieceStyle checked the type)
+    if (pre.value("replacement", "") != kMeta)
+      return Unsupported(src, "Metaspace replacement", pre);
+    escapes_spaces = true;
+    // Older files say add_prefix_space (true = "always"); split defaults to true.
+    std::string scheme = pre.value("prepend_scheme", "");
+    if (scheme.empty()) scheme = pre.value("add_prefix_space", true) ? "always" : "never";
+    parts->split_words = pre.value("split", true);
+    if (scheme != "never") {
+      if (parts->add_dummy_prefix)
+        return Unsupported(src, "Prepend normalizer and Metaspace prefix", pre);
+      parts->add_dummy_prefix = true;
+      if (scheme == "first") {
+        parts->prefix_rule = DummyPrefix::kFirstUnlessSpace;
+      } else if (scheme == "always") {
+        parts->prefix_rule = DummyPrefix::kEveryUnlessSpace;
+      } else {
+        return Unsupported(src, "Metaspace prepend_scheme", pre);
+      }
+    }
+  }
+  if (!escapes_spaces)
+    return Unsupported(src, "SentencePiece-style BPE without space escaping", pre);
+
+  // Decoding must be SentencePiece's: U+2581 back to a space, byte pieces to bytes, and the
+  // first space dropped exactly when a dummy prefix was added (Strip or Metaspace decoder).
+  bool unescapes = false, strips_first = false;
+  for (const Json& step : Flatten(j.value("decoder", Json()), "decoders")) {
+    const std::string type = step.is_object() ? step.value("type", "") : "";
+    if (IsReplace(step, kMeta, " ") ||
+        (type == "Metaspace" && step.value("replacement", "") == kMeta)) {
+      unescapes = true;
+      if (type == "Metaspace") {
+        const std::string scheme =
+            step.value("prepend_scheme", step.value("add_prefix_space", true) ? "always" : "never");
+        strips_first = scheme != "never";
+      }
+    } else if (type == "Strip" && step.value("content", "") == " " && step.value("start", 0) == 1 &&
+               step.value("stop", 0) == 0) {
+      strips_first = true;
+    } else if (type != "ByteFallback" && type != "Fuse") {
+      return Unsupported(src, "decoder step", step);
+    }
+  }
+  if (!unescapes || strips_first != parts->add_dummy_prefix) {
+    return Unsupported(src,
+                       "a decoder that does not undo the normalization (U+2581 to space, "
+                       "first space stripped iff a dummy prefix is added)",
+                       j.value("decoder", Json()));
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::FromHfDir(const std::string& path) {
+  fs::path json_path = path;
+  std::error_code ec;
+  if (fs::is_directory(json_path, ec)) json_path /= "tokenizer.json";
+  HEARTH_ASSIGN_OR_RETURN(const std::string text, ReadFile(json_path));
+  const fs::path config_path = json_path.parent_path() / "tokenizer_config.json";
+  std::string config;
+  if (fs::exists(config_path, ec)) {
+    HEARTH_ASSIGN_OR_RETURN(config, ReadFile(config_path));
+    if (config.empty()) return InvalidArgumentError(config_path.string() + ": empty file");
+  }
+  return FromHfJson(text, config, json_path.string());
+}
+
+Result<std::unique_ptr<Tokenizer>> Tokenizer::FromHfJson(std::string_view tokenizer_json,
+                                                         std::string_view config_json,
+                                                         const std::string& source) {
   // nlohmann's typed accessors (value(), get()) throw on a field of an unexpected type; a
   // malformed file must be an error, not a crash.
   try {
-    return LoadHfDir(path);
+    return LoadHf(tokenizer_json, config_json, source);
   } catch (const nlohmann::json::exception& e) {
-    return InvalidArgumentError(path +
+    return InvalidArgumentError(source +
                                 ": malformed tokenizer.json/tokenizer_config.json: " + e.what());
   }
 }
 
 namespace {
 
-Result<std::unique_ptr<Tokenizer>> LoadHfDir(const std::string& path) {
-  fs::path json_path = path;
-  std::error_code ec;
-  if (fs::is_directory(json_path, ec)) json_path /= "tokenizer.json";
-  const std::string src = json_path.string();
-  HEARTH_ASSIGN_OR_RETURN(const Json j, ReadJson(json_path));
+Result<std::unique_ptr<Tokenizer>> LoadHf(std::string_view tokenizer_json,
+                                          std::string_view config_json, const std::string& src) {
+  HEARTH_ASSIGN_OR_RETURN(const Json j, ParseJson(tokenizer_json, src));
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) {
     return InvalidArgumentError(src + ": no \"model\" object");
   }
@@ -138,6 +289,7 @@ Result<std::unique_ptr<Tokenizer>> LoadHfDir(const std::string& path) {
   Tokenizer::Parts parts;
   parts.kind = TokenizerKind::kByteLevelBpe;
   parts.ignore_merges = model.value("ignore_merges", false);
+  const bool byte_fallback = model.value("byte_fallback", false);
   std::map<int64_t, std::pair<std::string, TokenType>> by_id;
   for (const auto& [text, id] : model["vocab"].items()) {
     if (!id.is_number_integer() || id.get<int64_t>() < 0) {
@@ -177,23 +329,50 @@ Result<std::unique_ptr<Tokenizer>> LoadHfDir(const std::string& path) {
     }
   }
 
-  // Normalizer: none, or NFC (alone or as a one-element Sequence).
-  if (j.contains("normalizer") && !j["normalizer"].is_null()) {
-    const Json& n = j["normalizer"];
-    const Json* single = &n;
-    if (n.value("type", "") == "Sequence" && n.contains("normalizers") &&
-        n["normalizers"].is_array() && n["normalizers"].size() == 1) {
-      single = &n["normalizers"][0];
+  if (IsSentencePieceStyle(j)) {
+    HEARTH_RETURN_IF_ERROR(ConfigureSentencePiece(j, src, &parts));
+  } else {
+    // Normalizer: none, or NFC (alone or as a one-element Sequence).
+    if (j.contains("normalizer") && !j["normalizer"].is_null()) {
+      const Json& n = j["normalizer"];
+      const Json* single = &n;
+      if (n.value("type", "") == "Sequence" && n.contains("normalizers") &&
+          n["normalizers"].is_array() && n["normalizers"].size() == 1) {
+        single = &n["normalizers"][0];
+      }
+      if (single->value("type", "") != "NFC") return Unsupported(src, "normalizer", n);
+      parts.nfc = true;
     }
-    if (single->value("type", "") != "NFC") return Unsupported(src, "normalizer", n);
-    parts.nfc = true;
+    bool byte_level = false;
+    if (!j.contains("pre_tokenizer") || j["pre_tokenizer"].is_null()) {
+      return Unsupported(src, "a tokenizer without pre_tokenizer (not byte-level)", Json());
+    }
+    HEARTH_RETURN_IF_ERROR(AddPreTokenizer(j["pre_tokenizer"], src, &parts.pre, &byte_level));
+    if (!byte_level) {
+      return Unsupported(src, "a pre_tokenizer without ByteLevel", j["pre_tokenizer"]);
+    }
+    if (byte_fallback) return Unsupported(src, "byte_fallback in a byte-level BPE", Json());
   }
-  bool byte_level = false;
-  if (!j.contains("pre_tokenizer") || j["pre_tokenizer"].is_null()) {
-    return Unsupported(src, "a tokenizer without pre_tokenizer (not byte-level)", Json());
+  if (parts.kind == TokenizerKind::kSentencePiece) {
+    // The model's unknown token, and the byte pieces byte fallback emits and decodes.
+    const std::string unk = model.contains("unk_token") && model["unk_token"].is_string()
+                                ? model["unk_token"].get<std::string>()
+                                : std::string();
+    for (int32_t id = 0; id < v.size(); ++id) {
+      if (!unk.empty() && v.tokens[id] == unk) {
+        v.unk_id = id;
+        // An added (special) unk stays matchable in text, as Hugging Face splits it out.
+        if (v.types[id] == TokenType::kNormal) v.types[id] = TokenType::kUnknown;
+      } else if (byte_fallback && v.types[id] == TokenType::kNormal && IsBytePiece(v.tokens[id])) {
+        v.types[id] = TokenType::kByte;
+      }
+    }
+    if (!unk.empty() && v.unk_id < 0) {
+      return InvalidArgumentError(src + ": unk_token '" + unk + "' is not in the vocabulary");
+    }
+    // Ranked merges decide; scores are only SentencePiece's merge order.
+    v.scores.assign(v.tokens.size(), 0.0f);
   }
-  HEARTH_RETURN_IF_ERROR(AddPreTokenizer(j["pre_tokenizer"], src, &parts.pre, &byte_level));
-  if (!byte_level) return Unsupported(src, "a pre_tokenizer without ByteLevel", j["pre_tokenizer"]);
 
   const auto find_id = [&](const std::string& text) -> int32_t {
     for (int32_t id = 0; id < v.size(); ++id) {
@@ -222,15 +401,16 @@ Result<std::unique_ptr<Tokenizer>> LoadHfDir(const std::string& path) {
   };
   if (j.contains("post_processor")) scan_post(j["post_processor"]);
 
-  const fs::path config_path = json_path.parent_path() / "tokenizer_config.json";
-  if (fs::exists(config_path, ec)) {
-    HEARTH_ASSIGN_OR_RETURN(const Json c, ReadJson(config_path));
+  if (!config_json.empty()) {
+    const std::string config_src = src + " (tokenizer_config.json)";
+    HEARTH_ASSIGN_OR_RETURN(const Json c, ParseJson(config_json, config_src));
+    if (!c.is_object()) return InvalidArgumentError(config_src + ": not a JSON object");
     const auto special = [&](const char* key, int32_t* id) -> Status {
       if (!c.contains(key) || c[key].is_null()) return Status::Ok();
       const std::string text = TokenContent(c[key]);
       *id = find_id(text);
       if (*id < 0) {
-        return InvalidArgumentError(config_path.string() + ": " + key + " '" + text +
+        return InvalidArgumentError(config_src + ": " + key + " '" + text +
                                     "' is not in the vocabulary");
       }
       return Status::Ok();

@@ -19,9 +19,11 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromParts(Parts parts, const std::
   t->kind_ = parts.kind;
   t->vocab_ = std::move(parts.vocab);  // the models below keep views into t->vocab_
   t->nfc_ = parts.nfc;
+  t->prefix_rule_ = parts.prefix_rule;
   if (spm) {
-    HEARTH_ASSIGN_OR_RETURN(SpmModel model, SpmModel::Create(&t->vocab_, parts.add_dummy_prefix,
-                                                             parts.byte_fallback, source));
+    HEARTH_ASSIGN_OR_RETURN(
+        SpmModel model, SpmModel::Create(&t->vocab_, parts.add_dummy_prefix, parts.byte_fallback,
+                                         source, parts.merges, parts.split_words, parts.fuse_unk));
     t->spm_ = std::make_unique<SpmModel>(std::move(model));
   } else {
     HEARTH_ASSIGN_OR_RETURN(ByteBpeModel model, ByteBpeModel::Create(t->vocab_, parts.merges,
@@ -51,14 +53,20 @@ std::string_view Tokenizer::TokenText(int32_t id) const {
   return vocab_.tokens[id];
 }
 
-void Tokenizer::EncodeText(std::string_view text, bool at_start, std::vector<int32_t>* out) const {
+void Tokenizer::EncodeText(std::string_view text, bool at_start, bool first,
+                           std::vector<int32_t>* out) const {
   std::string normalized;
   if (nfc_) {
     normalized = NormalizeNfc(text);
     text = normalized;
   }
   if (spm_) {
-    spm_->Encode(text, at_start, out);
+    // Metaspace checks for a space after escaping it, so a literal U+2581 counts too.
+    const bool spaced = !text.empty() && (text[0] == ' ' || text.substr(0, 3) == kSpmSpace);
+    bool prefix = at_start;
+    if (prefix_rule_ == DummyPrefix::kFirstUnlessSpace) prefix = first && !spaced;
+    if (prefix_rule_ == DummyPrefix::kEveryUnlessSpace) prefix = !spaced;
+    spm_->Encode(text, prefix, out);
     return;
   }
   std::vector<std::string_view> pieces;
@@ -78,21 +86,23 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special,
   if (add_special && vocab_.add_bos) ids.push_back(vocab_.bos_id);
   const SpecialTokenMatcher& matcher = parse_special ? *special_matcher_ : *always_matcher_;
   if (matcher.empty()) {
-    EncodeText(text, /*at_start=*/true, &ids);
+    EncodeText(text, /*at_start=*/true, /*first=*/true, &ids);
   } else {
     std::vector<Fragment> fragments;
     matcher.Split(text, &fragments);
     // The dummy prefix goes on text at the start and right after a special token (llama.cpp's
     // rule; libsentencepiece never sees special tokens in text).
     bool at_start = true;
+    bool first = true;
     for (const Fragment& f : fragments) {
       if (f.id >= 0) {
         ids.push_back(f.id);
         at_start = true;
       } else {
-        EncodeText(f.text, at_start, &ids);
+        EncodeText(f.text, at_start, first, &ids);
         at_start = false;
       }
+      first = false;
     }
   }
   if (add_special && vocab_.add_eos) ids.push_back(vocab_.eos_id);

@@ -27,13 +27,30 @@ class SpecialTokenMatcher;
 
 enum class TokenizerKind : uint8_t { kSentencePiece, kByteLevelBpe };
 
+// Which text fragments get SentencePiece's dummy-prefix U+2581 (fragments are the text between
+// special tokens).
+enum class DummyPrefix : uint8_t {
+  kEveryFragment,     // the input's start and after each special token: SentencePiece with
+                      // llama.cpp's rule, and tokenizer.json's Prepend normalizer
+  kFirstUnlessSpace,  // only a fragment at the input's very start, and not if it already
+                      // begins with a space (tokenizer.json Metaspace, prepend_scheme "first")
+  kEveryUnlessSpace,  // every fragment not beginning with a space (Metaspace "always")
+};
+
 class Tokenizer {
  public:
   // From tokenizer.ggml.* metadata (model "llama" = SentencePiece, "gpt2" = byte-level BPE).
   static Result<std::unique_ptr<Tokenizer>> FromGguf(const gguf::GgufFile& file);
   // From a directory holding tokenizer.json (and optionally tokenizer_config.json), or from the
-  // path of a tokenizer.json itself. Byte-level BPE models only.
+  // path of a tokenizer.json itself: byte-level BPE, or SentencePiece-style BPE (byte_fallback
+  // with a Metaspace pre-tokenizer or Prepend/Replace normalizers, as Llama 2, Mistral and Gemma
+  // ship).
   static Result<std::unique_ptr<Tokenizer>> FromHfDir(const std::string& path);
+  // The same from the files' contents (`config_json` empty when there is no
+  // tokenizer_config.json); `source` names them in errors.
+  static Result<std::unique_ptr<Tokenizer>> FromHfJson(std::string_view tokenizer_json,
+                                                       std::string_view config_json,
+                                                       const std::string& source);
   // From a SentencePiece tokenizer.model (BPE type), parsed without libprotobuf.
   static Result<std::unique_ptr<Tokenizer>> FromSentencePieceModel(const std::string& path);
 
@@ -41,12 +58,17 @@ class Tokenizer {
   struct Parts {
     TokenizerKind kind = TokenizerKind::kSentencePiece;
     Vocab vocab;
-    bool add_dummy_prefix = true;     // SentencePiece only
-    bool byte_fallback = true;        // SentencePiece only: <0xNN> for unknown chars
-    std::vector<std::string> merges;  // byte-level BPE only, in rank order
-    PreTokenizerConfig pre;           // byte-level BPE only
-    bool ignore_merges = false;       // byte-level BPE only
-    bool nfc = false;                 // NFC-normalize input (tokenizer.json "NFC")
+    bool add_dummy_prefix = true;                           // SentencePiece only
+    DummyPrefix prefix_rule = DummyPrefix::kEveryFragment;  // SentencePiece only
+    bool byte_fallback = true;  // SentencePiece only: <0xNN> for unknown chars
+    bool split_words = false;   // SentencePiece only: merges stop at each U+2581
+    bool fuse_unk = false;      // SentencePiece only: adjacent unknown chars, one token
+    // In rank order, "left right". Byte-level BPE: required. SentencePiece: optional; when given
+    // (tokenizer.json) only these pairs merge, by rank, instead of by score.
+    std::vector<std::string> merges;
+    PreTokenizerConfig pre;      // byte-level BPE only
+    bool ignore_merges = false;  // byte-level BPE only
+    bool nfc = false;            // NFC-normalize input (tokenizer.json "NFC")
   };
   static Result<std::unique_ptr<Tokenizer>> FromParts(Parts parts, const std::string& source);
 
@@ -80,9 +102,13 @@ class Tokenizer {
 
  private:
   Tokenizer();
-  void EncodeText(std::string_view text, bool at_start, std::vector<int32_t>* out) const;
+  // `at_start`: the fragment begins the input or follows a special token; `first`: it begins
+  // the input.
+  void EncodeText(std::string_view text, bool at_start, bool first,
+                  std::vector<int32_t>* out) const;
 
   TokenizerKind kind_ = TokenizerKind::kSentencePiece;
+  DummyPrefix prefix_rule_ = DummyPrefix::kEveryFragment;
   Vocab vocab_;
   bool nfc_ = false;
   std::unique_ptr<SpmModel> spm_;

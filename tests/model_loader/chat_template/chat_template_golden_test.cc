@@ -9,7 +9,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "model_loader/gguf/gguf_file.h"
 #include "model_loader/tokenizer/chat_template.h"
+#include "model_loader/tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
 
 namespace hearth {
@@ -40,13 +42,49 @@ struct GoldenStats {
   int raise_exception = 0;  // of those, raised by the template with the same message
 };
 
+// The GGUF a golden/gguf/*.json names: "env:VAR" (the SmolLM2 GGUF, fetched by
+// scripts/fetch_default_model.sh) or "data:<path under tests/data>".
+std::string GgufPath(const std::string& where) {
+  if (where.rfind("data:", 0) == 0) return testing::TestDataPath(where.substr(5));
+  const std::string var = where.substr(4);
+  if (const char* env = std::getenv(var.c_str())) return env;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : "") + "/.cache/hearth/SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+// Reads tokenizer.chat_template and the BOS/EOS token texts from the GGUF with Hearth's own
+// reader and tokenizer, as `hearth serve` does.
+void LoadGgufTemplate(const ordered_json& golden, std::optional<ChatTemplate>* out) {
+  const std::string path = GgufPath(golden["gguf"].get<std::string>());
+  ASSERT_TRUE(std::filesystem::exists(path))
+      << path << " missing: run scripts/fetch_default_model.sh or set HEARTH_SMOLLM2_GGUF";
+  auto file = gguf::GgufFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  Result<std::string> source = (*file)->GetString("tokenizer.chat_template");
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  // The script rendered this very template (read with the gguf package).
+  ASSERT_EQ(*source, golden["template_source"].get<std::string>());
+  auto tok = tokenizer::Tokenizer::FromGguf(**file);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  for (const auto& [name, context] : golden["contexts"].items()) {
+    EXPECT_EQ(context["bos_token"], std::string((*tok)->TokenText((*tok)->bos_id()))) << name;
+    EXPECT_EQ(context["eos_token"], std::string((*tok)->TokenText((*tok)->eos_id()))) << name;
+  }
+  Result<ChatTemplate> parsed = ChatTemplate::Parse(*source);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  *out = std::move(parsed).value();
+}
+
 void CheckGoldenFile(const std::filesystem::path& path, GoldenStats& stats) {
   SCOPED_TRACE(path.filename().string());
   ordered_json golden = ordered_json::parse(ReadFile(path.string()));
   ChatRenderOptions options;
   options.now = golden["now"].get<int64_t>();
   std::optional<ChatTemplate> file_template;
-  if (golden.contains("template")) {
+  if (golden.contains("gguf")) {
+    LoadGgufTemplate(golden, &file_template);
+    if (!file_template) return;
+  } else if (golden.contains("template")) {
     std::string source =
         ReadFile(testing::TestDataPath("chat_templates/" + golden["template"].get<std::string>()));
     ASSERT_FALSE(source.empty()) << golden["template"];
@@ -100,9 +138,9 @@ void CheckGoldenFile(const std::filesystem::path& path, GoldenStats& stats) {
   }
 }
 
-std::vector<std::filesystem::path> GoldenFiles() {
+std::vector<std::filesystem::path> GoldenFiles(const std::string& subdir = "") {
   std::vector<std::filesystem::path> files;
-  std::filesystem::path dir = testing::TestDataPath("chat_templates/golden");
+  std::filesystem::path dir = testing::TestDataPath("chat_templates/golden" + subdir);
   if (!std::filesystem::is_directory(dir)) return files;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() == ".json") files.push_back(entry.path());
@@ -125,6 +163,18 @@ TEST(ChatTemplateGolden, RealTemplatesMatchJinja2) {
       "raise_exception with the same message)\n",
       stats.rendered, stats.raised, stats.raise_exception);
   EXPECT_GT(stats.rendered, 100);
+}
+
+// The template as a GGUF stores it (tokenizer.chat_template), read by Hearth's GGUF reader, with
+// BOS/EOS from the GGUF's vocabulary: SmolLM2's GGUF and llama.cpp's Phi-3 vocab GGUF.
+TEST(ChatTemplateGolden, GgufTemplatesMatchJinja2) {
+  std::vector<std::filesystem::path> files = GoldenFiles("/gguf");
+  ASSERT_GE(files.size(), 2u) << "golden/gguf/*.json missing; run scripts/gen_chat_template_golden.py";
+  GoldenStats stats;
+  for (const auto& f : files) CheckGoldenFile(f, stats);
+  std::printf("GGUF templates: %d cases rendered identically, %d raised in both\n", stats.rendered,
+              stats.raised);
+  EXPECT_GT(stats.rendered, 20);
 }
 
 TEST(ChatTemplateGolden, FeatureSnippetsMatchJinja2) {

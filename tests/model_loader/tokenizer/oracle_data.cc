@@ -21,15 +21,17 @@ std::string ReadFileOrDie(const std::string& path) {
   return buffer.str();
 }
 
-std::vector<std::string> LoadCorpus() {
+std::vector<std::string> LoadStrings(const std::string& file) {
   const auto j = nlohmann::json::parse(
-      ReadFileOrDie(hearth::testing::TestDataPath("tokenizer/strings.json")), nullptr, false);
+      ReadFileOrDie(hearth::testing::TestDataPath("tokenizer/" + file)), nullptr, false);
   if (!j.is_array()) {
-    ADD_FAILURE() << "tokenizer/strings.json is not a JSON array";
+    ADD_FAILURE() << "tokenizer/" << file << " is not a JSON array";
     return {};
   }
   return j.get<std::vector<std::string>>();
 }
+
+std::vector<std::string> LoadCorpus() { return LoadStrings("strings.json"); }
 
 std::vector<std::vector<int32_t>> LoadOracleIds(const std::string& name) {
   const auto j = nlohmann::json::parse(

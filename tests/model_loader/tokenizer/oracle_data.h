@@ -10,6 +10,8 @@ namespace hearth::tokenizer::testing {
 
 std::string ReadFileOrDie(const std::string& path);
 
+// tests/data/tokenizer/<file>: a JSON list of strings.
+std::vector<std::string> LoadStrings(const std::string& file);
 // tests/data/tokenizer/strings.json: the corpus every oracle was run on.
 std::vector<std::string> LoadCorpus();
 // tests/data/tokenizer/<name>.ids.json: one id list per corpus string.

@@ -1,7 +1,8 @@
 // libFuzzer target for the tokenizer's untrusted inputs: the first byte picks a mode,
 //   0: the rest is a tokenizer.model (protobuf) to parse, load and run;
 //   1: the rest is text for Llama 2's SentencePiece tokenizer and a small byte-level one;
-//   2: the rest is little-endian int32 ids to decode and stream-decode.
+//   2: the rest is little-endian int32 ids to decode and stream-decode;
+//   3: the rest is a tokenizer.json (byte-level or SentencePiece-style) to load and run.
 // Invariants: no crash, stream decode == decode, decodes are valid UTF-8.
 #include <cstdint>
 #include <cstdlib>
@@ -46,7 +47,7 @@ void Check(const Tokenizer& tok, const std::vector<int32_t>& ids) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0: {
       auto parts = hearth::tokenizer::ParseSentencePieceModel(rest, "fuzz.model");
       if (!parts.ok()) return 0;
@@ -58,6 +59,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 1: {
       const Tokenizer& tok = *Llama2();
       for (const bool special : {false, true}) Check(tok, tok.Encode(rest, special, special));
+      return 0;
+    }
+    case 3: {
+      auto tok = Tokenizer::FromHfJson(rest, "", "fuzz.json");
+      if (!tok.ok()) return 0;
+      for (const bool special : {false, true}) {
+        Check(**tok, (*tok)->Encode("Hello  world\n\xF0\x9F\xA6\x99 <s>\xFF", special, special));
+      }
       return 0;
     }
     default: {

@@ -3,6 +3,8 @@
 // linear-time behaviour on 1M-character prompts.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -227,6 +229,9 @@ TEST(ByteLevel, MergesSpecialsAndBos) {
   EXPECT_EQ(tok->Encode("<|user|>", false, false), (std::vector<int32_t>{259}));
   EXPECT_EQ(tok->Decode(std::vector<int32_t>{258, 257, 259}, true), "hel<|user|>");
   EXPECT_EQ(tok->Decode(std::vector<int32_t>{258, 257, 99999, -1}, false), "<|bos|>hel");
+  // The invalid-UTF-8 policy holds for byte-level models too: U+FFFD per maximal subpart.
+  EXPECT_EQ(tok->Encode("h\xFF\xE2\x82l", false, false),
+            tok->Encode("h" + kFffd + kFffd + "l", false, false));
 }
 
 // ---- bad vocabularies and files --------------------------------------------------------------
@@ -352,6 +357,84 @@ TEST(LoadErrors, BadTokenizerJson) {
                 .code(),
             StatusCode::kInvalidArgument);
   std::filesystem::remove_all(dir);
+}
+
+// A four-piece SentencePiece-style tokenizer.json (Llama 2's layout), and what breaks it.
+TEST(LoadErrors, SentencePieceTokenizerJson) {
+  using Json = nlohmann::json;
+  const std::string meta = "\xE2\x96\x81";
+  const Json replace = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", meta}};
+  const Json prepend = {{"type", "Prepend"}, {"prepend", meta}};
+  const Json good = {
+      {"model",
+       {{"type", "BPE"},
+        {"byte_fallback", true},
+        {"fuse_unk", true},
+        {"unk_token", "<unk>"},
+        {"vocab", {{"<unk>", 0}, {meta, 1}, {"a", 2}, {meta + "a", 3}, {"<0x41>", 4}}},
+        {"merges", Json::array({Json::array({meta, "a"})})}}},
+      {"normalizer", {{"type", "Sequence"}, {"normalizers", {prepend, replace}}}},
+      {"pre_tokenizer", nullptr},
+      {"decoder",
+       {{"type", "Sequence"},
+        {"decoders",
+         {{{"type", "Replace"}, {"pattern", {{"String", meta}}}, {"content", " "}},
+          {{"type", "ByteFallback"}},
+          {{"type", "Fuse"}},
+          {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}}};
+  const auto load = [](const Json& j) { return Tokenizer::FromHfJson(j.dump(), "", "spm.json"); };
+  auto tok = load(good);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  EXPECT_EQ((*tok)->kind(), TokenizerKind::kSentencePiece);
+  EXPECT_EQ((*tok)->Encode("a a", false, false), (std::vector<int32_t>{3, 3}));
+  EXPECT_EQ((*tok)->Encode("A", false, false), (std::vector<int32_t>{1, 4}));  // byte fallback
+  EXPECT_EQ((*tok)->Encode("Ab", false, false), (std::vector<int32_t>{1, 4, 0}));  // no <0x62>
+  EXPECT_EQ((*tok)->Decode(std::vector<int32_t>{3, 3, 4}, false), "a aA");
+
+  const auto expect_error = [&](Json j, StatusCode code, const std::string& needle) {
+    auto t = load(j);
+    ASSERT_FALSE(t.ok()) << "expected an error mentioning '" << needle << "'";
+    EXPECT_EQ(t.status().code(), code) << t.status().ToString();
+    EXPECT_NE(t.status().message().find(needle), std::string::npos) << t.status().ToString();
+    EXPECT_NE(t.status().message().find("spm.json"), std::string::npos);
+  };
+  Json j = good;
+  j["normalizer"]["normalizers"].push_back({{"type", "NFKC"}});
+  expect_error(j, StatusCode::kUnimplemented, "normalizer step");
+  j = good;
+  j["decoder"]["decoders"].erase(3);  // no Strip, but a dummy prefix is added
+  expect_error(j, StatusCode::kUnimplemented, "decoder");
+  j = good;
+  j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", meta}, {"prepend_scheme", "first"}};
+  expect_error(j, StatusCode::kUnimplemented, "Prepend normalizer and Metaspace");
+  j = good;
+  j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "_"}};
+  expect_error(j, StatusCode::kUnimplemented, "Metaspace replacement");
+  j = good;
+  j["model"]["merges"].push_back(Json::array({"a", "zz"}));
+  expect_error(j, StatusCode::kInvalidArgument, "missing from the vocabulary");
+  j = good;
+  j["model"]["unk_token"] = "<nope>";
+  expect_error(j, StatusCode::kInvalidArgument, "unk_token");
+  j = good;
+  j["model"]["dropout"] = 0.1;
+  expect_error(j, StatusCode::kUnimplemented, "dropout");
+  j = good;
+  j["model"]["byte_fallback"] = "yes";
+  expect_error(j, StatusCode::kInvalidArgument, "malformed");
+}
+
+// The fuzzer's tokenizer.json seeds load, so mutations start from a working tokenizer.
+TEST(LoadErrors, FuzzSeedTokenizerJsonsLoad) {
+  const std::filesystem::path seeds =
+      std::filesystem::path(hearth::testing::TestDataPath("")) / ".." / "fuzz" / "tokenizer_fuzzer";
+  for (const char* name : {"json_sentencepiece", "json_bytelevel"}) {
+    const std::string seed = testing::ReadFileOrDie((seeds / name).string());
+    ASSERT_FALSE(seed.empty()) << name;
+    auto tok = Tokenizer::FromHfJson(std::string_view(seed).substr(1), "", name);
+    ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+    EXPECT_FALSE((*tok)->Encode("Hello world", false, false).empty()) << name;
+  }
 }
 
 // Encode is const and shares no mutable state across threads (PCRE2 scratch is thread-local).
