@@ -60,4 +60,21 @@ if "$hearth" client --address "127.0.0.1:$port" --timeout 2 "late" >/dev/null 2>
   echo "FAIL: a request succeeded after shutdown"; exit 1
 fi
 echo "SIGTERM: in-flight stream completed, exit 0, drained"
+
+# SIGTERM with a stream longer than the drain timeout (300 ms): the stream is aborted cleanly
+# (its final chunk says FINISH_REASON_ABORT, the call ends OK) and the server exits 0.
+"$fake" 2000 300 >"$tmp/server2.out" 2>"$tmp/server2.err" &
+server_pid=$!
+for _ in $(seq 100); do grep -q "serving" "$tmp/server2.out" 2>/dev/null && break; sleep 0.1; done
+port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/server2.out")
+"$hearth" client --address "127.0.0.1:$port" --max-tokens 3000 "longer" >"$tmp/c3.out" 2>"$tmp/c3.err" &
+client_pid=$!
+for _ in $(seq 200); do [[ -s "$tmp/c3.out" ]] && break; sleep 0.01; done
+kill -TERM $server_pid
+wait $client_pid || { echo "FAIL: the aborted stream did not end OK"; cat "$tmp/c3.err"; exit 1; }
+grep -q "FINISH_REASON_ABORT" "$tmp/c3.err" || { echo "FAIL: no abort"; cat "$tmp/c3.err"; exit 1; }
+rc=0; wait $server_pid || rc=$?
+[[ $rc -eq 0 ]] || { echo "FAIL: server exit code $rc"; cat "$tmp/server2.err"; exit 1; }
+grep -q "0 completed, 1 aborted" "$tmp/server2.err" || { echo "FAIL: drain report"; cat "$tmp/server2.err"; exit 1; }
+echo "SIGTERM past the drain timeout: stream aborted ($(grep -o 'completion [0-9]* tokens' "$tmp/c3.err")), exit 0"
 echo PASS
