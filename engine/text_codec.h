@@ -30,11 +30,11 @@ class TokenStreamDecoder {
 struct ChatTurn {
   std::string role;
   std::string content;
-  std::string name;
-  std::string tool_call_id;
+  std::string name = {};  // (initializers: `{role, content}` stays warning-free)
+  std::string tool_call_id = {};
   // A JSON array of {"id", "type", "function": {"name", "arguments"}} (arguments an object or
   // a string, passed to the template as given).
-  std::string tool_calls_json;
+  std::string tool_calls_json = {};
   bool null_content = false;  // content is None (an assistant turn that only calls tools)
 };
 

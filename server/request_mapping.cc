@@ -116,6 +116,13 @@ Status CheckOptionalText(const std::string& value, const std::string& field) {
   return Status::Ok();
 }
 
+Status CheckFunctionName(const nlohmann::ordered_json& function, const std::string& field) {
+  const auto name = function.find("name");
+  if (name == function.end() || !name->is_string() || name->get_ref<const std::string&>().empty())
+    return Bad(field + ".function.name must be a non-empty string");
+  return Status::Ok();
+}
+
 // {"type": "function", "function": {"name": ..., "description": ..., "parameters": {...}}}
 Status CheckTool(const nlohmann::ordered_json& tool, const std::string& field) {
   if (!tool.contains("type") || tool["type"] != "function")
@@ -123,9 +130,7 @@ Status CheckTool(const nlohmann::ordered_json& tool, const std::string& field) {
   if (!tool.contains("function") || !tool["function"].is_object())
     return Bad(field + " needs a \"function\" object");
   const nlohmann::ordered_json& f = tool["function"];
-  if (!f.contains("name") || !f["name"].is_string() ||
-      f["name"].get_ref<const std::string&>().empty())
-    return Bad(field + ".function.name must be a non-empty string");
+  HEARTH_RETURN_IF_ERROR(CheckFunctionName(f, field));
   if (f.contains("description") && !f["description"].is_string())
     return Bad(field + ".function.description must be a string");
   if (f.contains("parameters") && !f["parameters"].is_object())
@@ -143,9 +148,7 @@ Status CheckToolCall(const nlohmann::ordered_json& call, const std::string& fiel
   if (!call.contains("function") || !call["function"].is_object())
     return Bad(field + " needs a \"function\" object");
   const nlohmann::ordered_json& f = call["function"];
-  if (!f.contains("name") || !f["name"].is_string() ||
-      f["name"].get_ref<const std::string&>().empty())
-    return Bad(field + ".function.name must be a non-empty string");
+  HEARTH_RETURN_IF_ERROR(CheckFunctionName(f, field));
   if (!f.contains("arguments") || !(f["arguments"].is_object() || f["arguments"].is_string()))
     return Bad(field + ".function.arguments must be a JSON object or a string");
   return Status::Ok();

@@ -8,11 +8,25 @@ fake=$1 hearth=$2 src=$3
 tmp=$(mktemp -d)
 trap 'kill $server_pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
-"$fake" 2000 >"$tmp/server.out" 2>"$tmp/server.err" &
-server_pid=$!
-for _ in $(seq 100); do grep -q "serving" "$tmp/server.out" 2>/dev/null && break; sleep 0.1; done
-port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/server.out")
-[[ -n "$port" ]] || { echo "FAIL: the fake server did not start"; cat "$tmp/server.err"; exit 1; }
+# start_fake NAME ARGS...: the fake server in the background (server_pid), its port (port).
+start_fake() {
+  local name=$1; shift
+  "$fake" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  server_pid=$!
+  for _ in $(seq 100); do grep -q "serving" "$tmp/$name.out" 2>/dev/null && break; sleep 0.1; done
+  port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/$name.out")
+  [[ -n "$port" ]] || { echo "FAIL: the fake server did not start"; cat "$tmp/$name.err"; exit 1; }
+}
+# long_stream OUT ARGS...: `hearth client` in the background (client_pid); returns once it has
+# printed text.
+long_stream() {
+  local out=$1; shift
+  "$hearth" client --address "127.0.0.1:$port" "$@" >"$tmp/$out.out" 2>"$tmp/$out.err" &
+  client_pid=$!
+  for _ in $(seq 200); do [[ -s "$tmp/$out.out" ]] && break; sleep 0.01; done
+}
+
+start_fake server 2000
 echo "fake server on port $port"
 
 "$hearth" client --address "127.0.0.1:$port" --max-tokens 8 "hello" >"$tmp/c1.out" 2>"$tmp/c1.err"
@@ -47,9 +61,7 @@ grep -q "requests: 8 ok, 0 failed" "$tmp/lg.out" || { echo "FAIL: load generator
 echo "load generator: ok ($(grep 'tokens/s' "$tmp/lg.out"))"
 
 # 400 tokens at 2 ms per step: about a second of streaming; SIGTERM once text has arrived.
-"$hearth" client --address "127.0.0.1:$port" --max-tokens 400 "long" >"$tmp/c2.out" 2>"$tmp/c2.err" &
-client_pid=$!
-for _ in $(seq 200); do [[ -s "$tmp/c2.out" ]] && break; sleep 0.01; done
+long_stream c2 --max-tokens 400 "long"
 kill -TERM $server_pid
 wait $client_pid || { echo "FAIL: the in-flight stream did not complete"; cat "$tmp/c2.err"; exit 1; }
 grep -q "completion 400 tokens" "$tmp/c2.err" || { echo "FAIL: stream cut short"; cat "$tmp/c2.err"; exit 1; }
@@ -63,13 +75,8 @@ echo "SIGTERM: in-flight stream completed, exit 0, drained"
 
 # SIGTERM with a stream longer than the drain timeout (300 ms): the stream is aborted cleanly
 # (its final chunk says FINISH_REASON_ABORT, the call ends OK) and the server exits 0.
-"$fake" 2000 300 >"$tmp/server2.out" 2>"$tmp/server2.err" &
-server_pid=$!
-for _ in $(seq 100); do grep -q "serving" "$tmp/server2.out" 2>/dev/null && break; sleep 0.1; done
-port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/server2.out")
-"$hearth" client --address "127.0.0.1:$port" --max-tokens 3000 "longer" >"$tmp/c3.out" 2>"$tmp/c3.err" &
-client_pid=$!
-for _ in $(seq 200); do [[ -s "$tmp/c3.out" ]] && break; sleep 0.01; done
+start_fake server2 2000 300
+long_stream c3 --max-tokens 3000 "longer"
 kill -TERM $server_pid
 wait $client_pid || { echo "FAIL: the aborted stream did not end OK"; cat "$tmp/c3.err"; exit 1; }
 grep -q "FINISH_REASON_ABORT" "$tmp/c3.err" || { echo "FAIL: no abort"; cat "$tmp/c3.err"; exit 1; }
