@@ -178,6 +178,7 @@ class Soak:
                 self.anomaly(f"{request.request_id}: DEADLINE_EXCEEDED without a short deadline")
         elif code == grpc.StatusCode.RESOURCE_EXHAUSTED:
             self.counts["RESOURCE_EXHAUSTED"] += 1
+            await asyncio.sleep(rng.uniform(0.05, 0.3))  # back off, as a client should
         else:
             self.anomaly(f"{request.request_id}: status {code.name}")
 
