@@ -26,6 +26,17 @@ long_stream() {
   for _ in $(seq 200); do [[ -s "$tmp/$out.out" ]] && break; sleep 0.01; done
 }
 
+# sigterm_during NAME CLIENT EXPECT REPORT: SIGTERM the server NAME while CLIENT streams; the
+# client must end OK with EXPECT in its report, the server exit 0 with REPORT in its log.
+sigterm_during() {
+  kill -TERM $server_pid
+  wait $client_pid || { echo "FAIL: the stream did not end OK"; cat "$tmp/$2.err"; exit 1; }
+  grep -q "$3" "$tmp/$2.err" || { echo "FAIL: no '$3'"; cat "$tmp/$2.err"; exit 1; }
+  local rc=0; wait $server_pid || rc=$?
+  [[ $rc -eq 0 ]] || { echo "FAIL: server exit code $rc"; cat "$tmp/$1.err"; exit 1; }
+  grep -q "$4" "$tmp/$1.err" || { echo "FAIL: drain report"; cat "$tmp/$1.err"; exit 1; }
+}
+
 start_fake server 2000
 echo "fake server on port $port"
 
@@ -62,12 +73,7 @@ echo "load generator: ok ($(grep 'tokens/s' "$tmp/lg.out"))"
 
 # 400 tokens at 2 ms per step: about a second of streaming; SIGTERM once text has arrived.
 long_stream c2 --max-tokens 400 "long"
-kill -TERM $server_pid
-wait $client_pid || { echo "FAIL: the in-flight stream did not complete"; cat "$tmp/c2.err"; exit 1; }
-grep -q "completion 400 tokens" "$tmp/c2.err" || { echo "FAIL: stream cut short"; cat "$tmp/c2.err"; exit 1; }
-rc=0; wait $server_pid || rc=$?
-[[ $rc -eq 0 ]] || { echo "FAIL: server exit code $rc"; cat "$tmp/server.err"; exit 1; }
-grep -q "1 completed, 0 aborted" "$tmp/server.err" || { echo "FAIL: drain report"; cat "$tmp/server.err"; exit 1; }
+sigterm_during server c2 "FINISH_REASON_LENGTH.*completion 400 tokens" "1 completed, 0 aborted"
 if "$hearth" client --address "127.0.0.1:$port" --timeout 2 "late" >/dev/null 2>&1; then
   echo "FAIL: a request succeeded after shutdown"; exit 1
 fi
@@ -77,11 +83,6 @@ echo "SIGTERM: in-flight stream completed, exit 0, drained"
 # (its final chunk says FINISH_REASON_ABORT, the call ends OK) and the server exits 0.
 start_fake server2 2000 300
 long_stream c3 --max-tokens 3000 "longer"
-kill -TERM $server_pid
-wait $client_pid || { echo "FAIL: the aborted stream did not end OK"; cat "$tmp/c3.err"; exit 1; }
-grep -q "FINISH_REASON_ABORT" "$tmp/c3.err" || { echo "FAIL: no abort"; cat "$tmp/c3.err"; exit 1; }
-rc=0; wait $server_pid || rc=$?
-[[ $rc -eq 0 ]] || { echo "FAIL: server exit code $rc"; cat "$tmp/server2.err"; exit 1; }
-grep -q "0 completed, 1 aborted" "$tmp/server2.err" || { echo "FAIL: drain report"; cat "$tmp/server2.err"; exit 1; }
+sigterm_during server2 c3 "FINISH_REASON_ABORT" "0 completed, 1 aborted"
 echo "SIGTERM past the drain timeout: stream aborted ($(grep -o 'completion [0-9]* tokens' "$tmp/c3.err")), exit 0"
 echo PASS
