@@ -438,12 +438,14 @@ void Engine::Finish(SeqId id, FinishReason reason, Status status, std::string st
                        .queue_seconds = chunk.queue_ms / 1e3,
                        .first_token_seconds = chunk.first_token_ms / 1e3,
                        .total_seconds = chunk.total_ms / 1e3};
-  a->stream->Push(std::move(chunk));
+  // Metrics and the in-flight set are updated before the final chunk is pushed: a client that
+  // has its final chunk may at once scrape /metrics, call GetLoad or reuse its request id.
   if (observer_ != nullptr) observer_->OnRequestDone(report);
   {
     std::lock_guard lock(mu_);
     in_flight_ids_.erase(a->request.request_id);
   }
+  a->stream->Push(std::move(chunk));
   done_cv_.notify_all();
 }
 

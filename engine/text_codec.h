@@ -25,9 +25,17 @@ class TokenStreamDecoder {
   virtual std::string Flush() = 0;
 };
 
+// One chat message, as the chat template sees it (Hugging Face's apply_chat_template message
+// dicts). Empty name / tool_call_id / tool_calls_json mean the key is absent.
 struct ChatTurn {
   std::string role;
   std::string content;
+  std::string name = {};  // (initializers: `{role, content}` stays warning-free)
+  std::string tool_call_id = {};
+  // A JSON array of {"id", "type", "function": {"name", "arguments"}} (arguments an object or
+  // a string, passed to the template as given).
+  std::string tool_calls_json = {};
+  bool null_content = false;  // content is None (an assistant turn that only calls tools)
 };
 
 class TextCodec {
@@ -51,12 +59,21 @@ class TextCodec {
                                                                bool sequence_start) const = 0;
 
   // The model's chat template applied to `turns` (Unimplemented where the model has none).
+  // `tools_json`: the template's `tools`, each a JSON object (function schemas); empty: None.
+  // Malformed JSON in a turn or a tool is kInvalidArgument.
   virtual bool has_chat_template() const { return false; }
   virtual Result<std::string> RenderChat(std::span<const ChatTurn> turns,
+                                         std::span<const std::string> tools_json,
                                          bool add_generation_prompt) const {
     (void)turns;
+    (void)tools_json;
     (void)add_generation_prompt;
     return UnimplementedError("this model has no chat template");
+  }
+  // Without tools. (Implementations override the three-argument form.)
+  Result<std::string> RenderChat(std::span<const ChatTurn> turns,
+                                 bool add_generation_prompt) const {
+    return RenderChat(turns, {}, add_generation_prompt);
   }
 };
 

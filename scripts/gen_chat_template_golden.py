@@ -3,6 +3,11 @@
 apply_chat_template does, over a fixed set of conversations, and writes the expected outputs to
 tests/data/chat_templates/golden/<template>.json for chat_template_golden_test.
 
+golden/_api_requests.json: hearth.v1 GenerateRequests (proto3 JSON) whose chat fields carry tools,
+tool calls, tool_call_id and name, rendered with a few real templates after the conversion
+inference.proto documents (each *_json string parsed as is; content unset beside tool calls is
+None; empty name / tool_call_id absent), for tests/server/chat_tools_test.cc.
+
 HF's environment (transformers' chat template utilities): ImmutableSandboxedEnvironment with
 trim_blocks=True, lstrip_blocks=True and the loopcontrols extension; tojson is json.dumps with
 ensure_ascii=False (no HTML escaping); raise_exception(msg) raises; strftime_now(fmt) formats the
@@ -302,6 +307,96 @@ FEATURES = [
 ]
 
 
+# hearth.v1 GenerateRequests in proto3 JSON; chat fields as inference.proto documents them.
+API_TEMPLATES = ["llama3.1", "qwen2.5", "qwen3"]
+TOOL_CALL_OBJECT_ARGS = json.dumps(TOOL_CALL)
+TOOL_CALL_STRING_ARGS = json.dumps({
+    "id": "call67890", "type": "function",
+    "function": {"name": "search", "arguments": "{\"query\": \"Paris news\"}"}})
+NESTED_TOOL = json.dumps({
+    "type": "function",
+    "function": {
+        "name": "book_train",
+        "description": "Réserve un train — Zürich → Genève 🚆",
+        "parameters": {"type": "object", "required": ["from", "to"], "properties": {
+            "to": {"type": "string"}, "from": {"type": "string"},
+            "options": {"type": "object", "properties": {
+                "class": {"type": "integer", "enum": [1, 2]}, "price_max": {"type": "number"},
+                "flexible": {"type": "boolean", "default": False}, "note": {"default": None}}}}},
+    }}, ensure_ascii=False)
+API_CASES = [
+    ("tools_and_named_user", {"chat": {
+        "messages": [{"role": "system", "content": "You are a concise assistant."},
+                     {"role": "user", "content": "Weather in Paris?", "name": "alice"}],
+        "toolsJson": [json.dumps(t) for t in TOOLS]}}),
+    ("tool_call_content_unset", {"chat": {
+        "messages": [{"role": "user", "content": "Weather in Paris?"},
+                     {"role": "assistant", "toolCallsJson": [TOOL_CALL_OBJECT_ARGS]},
+                     {"role": "tool", "toolCallId": "call12345", "name": "get_weather",
+                      "content": "{\"temperature\": 22}"}],
+        "toolsJson": [json.dumps(t) for t in TOOLS]}}),
+    ("tool_call_string_arguments_empty_content", {"chat": {
+        "messages": [{"role": "user", "content": "News?"},
+                     {"role": "assistant", "content": "",
+                      "toolCallsJson": [TOOL_CALL_STRING_ARGS]},
+                     {"role": "tool", "toolCallId": "call67890", "content": "No news."}],
+        "toolsJson": [json.dumps(TOOLS[1])]}}),
+    ("two_tool_calls_no_generation_prompt", {"chat": {
+        "messages": [{"role": "user", "content": "Weather and news?"},
+                     {"role": "assistant", "toolCallsJson": [TOOL_CALL_OBJECT_ARGS,
+                                                              TOOL_CALL_STRING_ARGS]},
+                     {"role": "tool", "toolCallId": "call12345", "content": "22"},
+                     {"role": "tool", "toolCallId": "call67890", "content": "None."}],
+        "toolsJson": [json.dumps(t) for t in TOOLS], "addGenerationPrompt": False}}),
+    ("unicode_nested_tool_schema", {"chat": {
+        "messages": [{"role": "user", "content": "Un billet pour Genève, s'il vous plaît."}],
+        "toolsJson": [NESTED_TOOL]}}),
+    ("no_tools_name_only", {"chat": {
+        "messages": [{"role": "user", "content": "Hi", "name": "bob"},
+                     {"role": "assistant", "content": "Hello!", "name": ""},
+                     {"role": "user", "content": "Bye"}]}}),
+]
+
+
+def api_request_context(request, bos, eos):
+    """The template variables the server derives from a GenerateRequest's chat fields."""
+    chat = request["chat"]
+    messages = []
+    for m in chat["messages"]:
+        calls = [json.loads(c) for c in m.get("toolCallsJson", [])]
+        message = {"role": m["role"]}
+        message["content"] = m["content"] if "content" in m else (None if calls else "")
+        if calls:
+            message["tool_calls"] = calls
+        if m.get("toolCallId"):
+            message["tool_call_id"] = m["toolCallId"]
+        if m.get("name"):
+            message["name"] = m["name"]
+        messages.append(message)
+    tools = [json.loads(t) for t in chat.get("toolsJson", [])] or None
+    return {"messages": messages, "tools": tools, "documents": None,
+            "add_generation_prompt": chat.get("addGenerationPrompt", True),
+            "bos_token": bos, "eos_token": eos}
+
+
+def api_golden(env):
+    cases = []
+    for name in API_TEMPLATES:
+        template = env.from_string((TEMPLATES / f"{name}.jinja").read_text(encoding="utf-8"))
+        bos, eos = SPECIAL_TOKENS[name]
+        for case_name, request in API_CASES:
+            case = {"name": f"{name}/{case_name}", "template": f"{name}.jinja",
+                    "bos_token": bos, "eos_token": eos, "request": request}
+            try:
+                case["output"] = template.render(**api_request_context(request, bos, eos))
+            except Exception as e:
+                case["error"] = f"{type(e).__name__}: {e}"
+            cases.append(case)
+    return {"now": int(NOW.timestamp()),
+            "generator": f"scripts/gen_chat_template_golden.py, jinja2 {jinja2.__version__}",
+            "cases": cases}
+
+
 def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
     return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
                       sort_keys=sort_keys)
@@ -435,6 +530,10 @@ def main():
     errors = sum("error" in c for c in golden["cases"])
     print(f"features: {len(golden['cases'])} snippets, {errors} raise")
     write(GOLDEN / "_features.json", golden, args.check, stale)
+    golden = api_golden(env)
+    errors = sum("error" in c for c in golden["cases"])
+    print(f"api requests: {len(golden['cases'])} cases, {errors} raise")
+    write(GOLDEN / "_api_requests.json", golden, args.check, stale)
     if stale:
         sys.exit("stale golden files: " + ", ".join(map(str, stale)))
 

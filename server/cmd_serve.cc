@@ -56,7 +56,7 @@ int Serve(server::ServerConfig config, const std::string& config_file,
               config.address.c_str(), (*srv)->port(), (*srv)->metrics_port());
   std::fflush(stdout);
   const int sig = server::WaitForTerminationSignal();
-  std::fprintf(stderr, "hearth: %s, draining (up to %.0f s)\n",
+  std::fprintf(stderr, "hearth: %s, draining (up to %g s)\n",
                sig == SIGTERM ? "SIGTERM" : "SIGINT", config.drain_timeout_s);
   const engine::DrainResult d =
       (*srv)->Drain(std::chrono::milliseconds(static_cast<int64_t>(config.drain_timeout_s * 1e3)));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <random>
 
 namespace hearth::server {
@@ -72,6 +73,154 @@ Status MapSampling(const v1::SamplingParams& s, int vocab_size, ::hearth::Sampli
     out->seed = rng();
   }
   return Status::Ok();
+}
+
+// Deepest nesting of arrays/objects in `text` (strings skipped), scanned before parsing so that
+// hostile input cannot make parsing or rendering recurse deeply.
+int JsonDepth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// One JSON object from a request field, or INVALID_ARGUMENT naming the field.
+Result<nlohmann::ordered_json> ParseObject(const std::string& text, const std::string& field) {
+  if (!IsValidUtf8(text)) return Bad(field + " is not valid UTF-8");
+  if (JsonDepth(text) > kMaxChatJsonDepth)
+    return Bad(field + " nests JSON deeper than " + std::to_string(kMaxChatJsonDepth) + " levels");
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(text, nullptr, false);
+  if (j.is_discarded()) return Bad(field + " is not valid JSON");
+  if (!j.is_object()) return Bad(field + " must be a JSON object");
+  return j;
+}
+
+Status CheckOptionalText(const std::string& value, const std::string& field) {
+  if (static_cast<int>(value.size()) > kMaxChatNameBytes)
+    return Bad(field + " is longer than " + std::to_string(kMaxChatNameBytes) + " bytes");
+  if (!IsValidUtf8(value)) return Bad(field + " is not valid UTF-8");
+  return Status::Ok();
+}
+
+Status CheckFunctionName(const nlohmann::ordered_json& function, const std::string& field) {
+  const auto name = function.find("name");
+  if (name == function.end() || !name->is_string() || name->get_ref<const std::string&>().empty())
+    return Bad(field + ".function.name must be a non-empty string");
+  return Status::Ok();
+}
+
+// {"type": "function", "function": {"name": ..., "description": ..., "parameters": {...}}}
+Status CheckTool(const nlohmann::ordered_json& tool, const std::string& field) {
+  if (!tool.contains("type") || tool["type"] != "function")
+    return Bad(field + " needs \"type\": \"function\"");
+  if (!tool.contains("function") || !tool["function"].is_object())
+    return Bad(field + " needs a \"function\" object");
+  const nlohmann::ordered_json& f = tool["function"];
+  HEARTH_RETURN_IF_ERROR(CheckFunctionName(f, field));
+  if (f.contains("description") && !f["description"].is_string())
+    return Bad(field + ".function.description must be a string");
+  if (f.contains("parameters") && !f["parameters"].is_object())
+    return Bad(field + ".function.parameters must be a JSON object (a JSON schema)");
+  return Status::Ok();
+}
+
+// {"id", "type": "function", "function": {"name", "arguments"}}. Arguments pass through as
+// given, as HF's apply_chat_template passes them: an object (what Llama 3.x and Qwen templates
+// print with tojson) or a string (what DeepSeek's templates concatenate).
+Status CheckToolCall(const nlohmann::ordered_json& call, const std::string& field) {
+  if (call.contains("type") && call["type"] != "function")
+    return Bad(field + ".type must be \"function\"");
+  if (call.contains("id") && !call["id"].is_string()) return Bad(field + ".id must be a string");
+  if (!call.contains("function") || !call["function"].is_object())
+    return Bad(field + " needs a \"function\" object");
+  const nlohmann::ordered_json& f = call["function"];
+  HEARTH_RETURN_IF_ERROR(CheckFunctionName(f, field));
+  if (!f.contains("arguments") || !(f["arguments"].is_object() || f["arguments"].is_string()))
+    return Bad(field + ".function.arguments must be a JSON object or a string");
+  return Status::Ok();
+}
+
+// Validates the chat fields (roles, sizes, tool JSON) and renders them with the model's
+// template.
+Result<std::string> RenderChatInput(const v1::ChatInput& chat, const engine::TextCodec& codec,
+                                    const RequestLimits& lim) {
+  if (chat.messages().empty()) return Bad("chat.messages is empty");
+  if (chat.messages_size() > lim.max_chat_messages)
+    return Bad("chat.messages has more than " + std::to_string(lim.max_chat_messages) +
+               " messages");
+  int64_t bytes = 0;
+  std::vector<engine::ChatTurn> turns;
+  for (int i = 0; i < chat.messages_size(); ++i) {
+    const v1::ChatMessage& m = chat.messages(i);
+    const std::string field = "chat.messages[" + std::to_string(i) + "]";
+    if (m.role() != "system" && m.role() != "user" && m.role() != "assistant" && m.role() != "tool")
+      return Bad(field + ".role must be one of system, user, assistant, tool (got \"" + m.role() +
+                 "\")");
+    if (!IsValidUtf8(m.content())) return Bad(field + ".content is not valid UTF-8");
+    HEARTH_RETURN_IF_ERROR(CheckOptionalText(m.name(), field + ".name"));
+    HEARTH_RETURN_IF_ERROR(CheckOptionalText(m.tool_call_id(), field + ".tool_call_id"));
+    if (!m.tool_call_id().empty() && m.role() != "tool")
+      return Bad(field + ".tool_call_id is only for role \"tool\"");
+    if (m.tool_calls_json_size() > 0 && m.role() != "assistant")
+      return Bad(field + ".tool_calls_json is only for role \"assistant\"");
+    if (m.tool_calls_json_size() > kMaxToolCalls)
+      return Bad(field + ".tool_calls_json has more than " + std::to_string(kMaxToolCalls) +
+                 " calls");
+    engine::ChatTurn turn{m.role(), m.content()};
+    turn.name = m.name();
+    turn.tool_call_id = m.tool_call_id();
+    bytes += static_cast<int64_t>(m.content().size() + m.name().size() + m.tool_call_id().size());
+    if (m.tool_calls_json_size() > 0) {
+      nlohmann::ordered_json calls = nlohmann::ordered_json::array();
+      for (int k = 0; k < m.tool_calls_json_size(); ++k) {
+        const std::string call_field = field + ".tool_calls_json[" + std::to_string(k) + "]";
+        bytes += static_cast<int64_t>(m.tool_calls_json(k).size());
+        if (bytes > lim.max_prompt_bytes) break;  // reported below, before parsing more
+        HEARTH_ASSIGN_OR_RETURN(nlohmann::ordered_json call,
+                                ParseObject(m.tool_calls_json(k), call_field));
+        HEARTH_RETURN_IF_ERROR(CheckToolCall(call, call_field));
+        calls.push_back(std::move(call));
+      }
+      turn.tool_calls_json = calls.dump();
+      // Unset content beside tool calls is None, as OpenAI clients send it.
+      turn.null_content = !m.has_content();
+    }
+    turns.push_back(std::move(turn));
+  }
+  if (chat.tools_json_size() > kMaxTools)
+    return Bad("chat.tools_json has more than " + std::to_string(kMaxTools) + " tools");
+  std::vector<std::string> tools;
+  for (int i = 0; i < chat.tools_json_size() && bytes <= lim.max_prompt_bytes; ++i) {
+    const std::string field = "chat.tools_json[" + std::to_string(i) + "]";
+    bytes += static_cast<int64_t>(chat.tools_json(i).size());
+    if (bytes > lim.max_prompt_bytes) break;
+    HEARTH_ASSIGN_OR_RETURN(nlohmann::ordered_json tool, ParseObject(chat.tools_json(i), field));
+    HEARTH_RETURN_IF_ERROR(CheckTool(tool, field));
+    tools.push_back(chat.tools_json(i));
+  }
+  if (bytes > lim.max_prompt_bytes)
+    return Bad("chat (messages and tools_json) is longer than max_prompt_bytes = " +
+               std::to_string(lim.max_prompt_bytes));
+  if (!codec.has_chat_template())
+    return Bad("chat: this model has no chat template; send text or token_ids");
+  const bool gen = !chat.has_add_generation_prompt() || chat.add_generation_prompt();
+  Result<std::string> rendered = codec.RenderChat(turns, tools, gen);
+  if (!rendered.ok()) return Bad("chat: " + rendered.status().message());
+  return rendered;
 }
 
 }  // namespace
@@ -171,33 +320,9 @@ Result<engine::EngineRequest> ToEngineRequest(const v1::GenerateRequest& req,
       out.prompt_token_ids.assign(req.token_ids().ids().begin(), req.token_ids().ids().end());
       break;
     case v1::GenerateRequest::kChat: {
-      const v1::ChatInput& chat = req.chat();
-      if (chat.messages().empty()) return Bad("chat.messages is empty");
-      if (chat.messages_size() > lim.max_chat_messages)
-        return Bad("chat.messages has more than " + std::to_string(lim.max_chat_messages) +
-                   " messages");
-      int64_t bytes = 0;
-      std::vector<engine::ChatTurn> turns;
-      for (int i = 0; i < chat.messages_size(); ++i) {
-        const v1::ChatMessage& m = chat.messages(i);
-        const std::string field = "chat.messages[" + std::to_string(i) + "]";
-        if (m.role() != "system" && m.role() != "user" && m.role() != "assistant" &&
-            m.role() != "tool")
-          return Bad(field + ".role must be one of system, user, assistant, tool (got \"" +
-                     m.role() + "\")");
-        if (!IsValidUtf8(m.content())) return Bad(field + ".content is not valid UTF-8");
-        bytes += static_cast<int64_t>(m.content().size());
-        turns.push_back({m.role(), m.content()});
-      }
-      if (bytes > lim.max_prompt_bytes)
-        return Bad("chat.messages content is longer than max_prompt_bytes = " + max_bytes);
-      if (!codec.has_chat_template())
-        return Bad("chat: this model has no chat template; send text or token_ids");
-      const bool gen = !chat.has_add_generation_prompt() || chat.add_generation_prompt();
-      Result<std::string> rendered = codec.RenderChat(turns, gen);
-      if (!rendered.ok()) return Bad("chat: " + rendered.status().message());
+      HEARTH_ASSIGN_OR_RETURN(std::string rendered, RenderChatInput(req.chat(), codec, lim));
       // The template writes the special tokens itself.
-      out.prompt_token_ids = codec.Encode(*rendered, /*add_special=*/false, true);
+      out.prompt_token_ids = codec.Encode(rendered, /*add_special=*/false, true);
       break;
     }
     case v1::GenerateRequest::PROMPT_NOT_SET:

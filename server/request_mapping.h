@@ -14,6 +14,12 @@
 
 namespace hearth::server {
 
+// Limits of the chat tool fields (see proto/hearth/v1/inference.proto).
+inline constexpr int kMaxTools = 128;          // chat.tools_json entries
+inline constexpr int kMaxToolCalls = 128;      // tool_calls_json entries per message
+inline constexpr int kMaxChatNameBytes = 256;  // name, tool_call_id
+inline constexpr int kMaxChatJsonDepth = 32;   // nesting of each tool / tool call JSON
+
 struct MappingContext {
   const engine::TextCodec* codec = nullptr;
   RequestLimits limits;

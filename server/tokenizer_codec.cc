@@ -7,6 +7,13 @@ namespace hearth::server {
 
 namespace {
 
+Result<nlohmann::ordered_json> ParseJson(const std::string& text, const std::string& what) {
+  nlohmann::ordered_json j =
+      nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return InvalidArgumentError(what + " is not valid JSON");
+  return j;
+}
+
 class StreamDecoderAdapter : public engine::TokenStreamDecoder {
  public:
   StreamDecoderAdapter(const tokenizer::Tokenizer& t, bool skip_special, bool sequence_start)
@@ -43,19 +50,14 @@ class TokenizerCodec : public engine::TextCodec {
 
   void SetChatTemplate(ChatTemplate t) { template_ = std::make_unique<ChatTemplate>(std::move(t)); }
   bool has_chat_template() const override { return template_ != nullptr; }
+  using engine::TextCodec::RenderChat;
   Result<std::string> RenderChat(std::span<const engine::ChatTurn> turns,
+                                 std::span<const std::string> tools_json,
                                  bool add_generation_prompt) const override {
     if (template_ == nullptr) return UnimplementedError("this model has no chat template");
-    std::vector<ChatMessage> messages;
-    for (const engine::ChatTurn& t : turns) {
-      ChatMessage m;
-      m.role = t.role;
-      m.content = t.content;
-      messages.push_back(std::move(m));
-    }
     const std::string bos = bos_id() >= 0 ? TokenText(bos_id()) : "";
     const std::string eos = eos_.empty() ? "" : TokenText(eos_.front());
-    return template_->Render(BuildChatContext(messages, nullptr, add_generation_prompt, bos, eos));
+    return RenderChatTurns(*template_, turns, tools_json, add_generation_prompt, bos, eos);
   }
 
  private:
@@ -65,6 +67,44 @@ class TokenizerCodec : public engine::TextCodec {
 };
 
 }  // namespace
+
+Result<std::string> RenderChatTurns(const ChatTemplate& chat_template,
+                                    std::span<const engine::ChatTurn> turns,
+                                    std::span<const std::string> tools_json,
+                                    bool add_generation_prompt, const std::string& bos_token,
+                                    const std::string& eos_token,
+                                    const ChatRenderOptions& options) {
+  std::vector<ChatMessage> messages;
+  for (size_t i = 0; i < turns.size(); ++i) {
+    const engine::ChatTurn& t = turns[i];
+    ChatMessage m;
+    m.role = t.role;
+    m.content =
+        t.null_content ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(t.content);
+    if (!t.tool_calls_json.empty()) {
+      HEARTH_ASSIGN_OR_RETURN(
+          m.tool_calls,
+          ParseJson(t.tool_calls_json, "message " + std::to_string(i) + "'s tool calls"));
+      if (!m.tool_calls->is_array())
+        return InvalidArgumentError("message " + std::to_string(i) +
+                                    "'s tool calls are not a JSON array");
+    }
+    if (!t.tool_call_id.empty()) m.tool_call_id = t.tool_call_id;
+    if (!t.name.empty()) m.name = t.name;
+    messages.push_back(std::move(m));
+  }
+  nlohmann::ordered_json tools = nullptr;
+  if (!tools_json.empty()) {
+    tools = nlohmann::ordered_json::array();
+    for (size_t i = 0; i < tools_json.size(); ++i) {
+      HEARTH_ASSIGN_OR_RETURN(nlohmann::ordered_json tool,
+                              ParseJson(tools_json[i], "tool " + std::to_string(i)));
+      tools.push_back(std::move(tool));
+    }
+  }
+  return chat_template.Render(
+      BuildChatContext(messages, tools, add_generation_prompt, bos_token, eos_token), options);
+}
 
 Result<std::shared_ptr<const engine::TextCodec>> MakeTextCodec(const LoadedModel& model) {
   std::unique_ptr<tokenizer::Tokenizer> t;

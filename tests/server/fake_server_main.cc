@@ -1,6 +1,7 @@
 // hearth_fake_server: HearthServer over the fake runner and byte codec, for end-to-end tests of
 // the command-line client, the Python example and SIGTERM draining (serve_e2e_test.sh). Prints
 // "hearth: serving fake on ADDRESS:PORT" on stdout; SIGTERM drains and exits 0.
+// Usage: hearth_fake_server [STEP_DELAY_US [DRAIN_TIMEOUT_MS]]   (0, 20000)
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -39,8 +40,9 @@ int main(int argc, char** argv) {
   }
   std::printf("hearth: serving fake on 127.0.0.1:%d\n", (*srv)->port());
   std::fflush(stdout);
+  const int drain_timeout_ms = argc > 2 ? std::atoi(argv[2]) : 20000;
   server::WaitForTerminationSignal();
-  const engine::DrainResult d = (*srv)->Drain(std::chrono::seconds(20));
+  const engine::DrainResult d = (*srv)->Drain(std::chrono::milliseconds(drain_timeout_ms));
   std::fprintf(stderr, "hearth_fake_server: drained: %d completed, %d aborted\n", d.completed,
                d.aborted);
   (*srv)->Shutdown();

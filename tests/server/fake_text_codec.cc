@@ -88,6 +88,7 @@ std::unique_ptr<engine::TokenStreamDecoder> FakeTextCodec::NewStreamDecoder(
 }
 
 Result<std::string> FakeTextCodec::RenderChat(std::span<const engine::ChatTurn> turns,
+                                              std::span<const std::string> /*tools_json*/,
                                               bool add_generation_prompt) const {
   std::string out;
   for (const engine::ChatTurn& t : turns) out += t.role + ": " + t.content + "\n";

@@ -1,6 +1,7 @@
 // A byte-level TextCodec for tests: token id = byte value (0..255), 256 = BOS "<s>",
 // 257 = EOS "</s>". Its stream decoder holds back incomplete UTF-8 sequences like the real one.
-// Chat: "<role>: <content>\n" per turn, then "assistant:" when asked for a generation prompt.
+// Chat: "<role>: <content>\n" per turn, then "assistant:" when asked for a generation prompt
+// (tools are ignored; tests/server/template_text_codec.h renders real templates).
 #pragma once
 
 #include "engine/text_codec.h"
@@ -23,7 +24,9 @@ class FakeTextCodec : public engine::TextCodec {
   std::unique_ptr<engine::TokenStreamDecoder> NewStreamDecoder(bool skip_special,
                                                                bool sequence_start) const override;
   bool has_chat_template() const override { return true; }
+  using engine::TextCodec::RenderChat;
   Result<std::string> RenderChat(std::span<const engine::ChatTurn> turns,
+                                 std::span<const std::string> tools_json,
                                  bool add_generation_prompt) const override;
 };
 

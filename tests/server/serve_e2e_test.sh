@@ -8,11 +8,36 @@ fake=$1 hearth=$2 src=$3
 tmp=$(mktemp -d)
 trap 'kill $server_pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
-"$fake" 2000 >"$tmp/server.out" 2>"$tmp/server.err" &
-server_pid=$!
-for _ in $(seq 100); do grep -q "serving" "$tmp/server.out" 2>/dev/null && break; sleep 0.1; done
-port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/server.out")
-[[ -n "$port" ]] || { echo "FAIL: the fake server did not start"; cat "$tmp/server.err"; exit 1; }
+# start_fake NAME ARGS...: the fake server in the background (server_pid), its port (port).
+start_fake() {
+  local name=$1; shift
+  "$fake" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  server_pid=$!
+  for _ in $(seq 100); do grep -q "serving" "$tmp/$name.out" 2>/dev/null && break; sleep 0.1; done
+  port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/$name.out")
+  [[ -n "$port" ]] || { echo "FAIL: the fake server did not start"; cat "$tmp/$name.err"; exit 1; }
+}
+# long_stream OUT ARGS...: `hearth client` in the background (client_pid); returns once it has
+# printed text.
+long_stream() {
+  local out=$1; shift
+  "$hearth" client --address "127.0.0.1:$port" "$@" >"$tmp/$out.out" 2>"$tmp/$out.err" &
+  client_pid=$!
+  for _ in $(seq 200); do [[ -s "$tmp/$out.out" ]] && break; sleep 0.01; done
+}
+
+# sigterm_during NAME CLIENT EXPECT REPORT: SIGTERM the server NAME while CLIENT streams; the
+# client must end OK with EXPECT in its report, the server exit 0 with REPORT in its log.
+sigterm_during() {
+  kill -TERM $server_pid
+  wait $client_pid || { echo "FAIL: the stream did not end OK"; cat "$tmp/$2.err"; exit 1; }
+  grep -q "$3" "$tmp/$2.err" || { echo "FAIL: no '$3'"; cat "$tmp/$2.err"; exit 1; }
+  local rc=0; wait $server_pid || rc=$?
+  [[ $rc -eq 0 ]] || { echo "FAIL: server exit code $rc"; cat "$tmp/$1.err"; exit 1; }
+  grep -q "$4" "$tmp/$1.err" || { echo "FAIL: drain report"; cat "$tmp/$1.err"; exit 1; }
+}
+
+start_fake server 2000
 echo "fake server on port $port"
 
 "$hearth" client --address "127.0.0.1:$port" --max-tokens 8 "hello" >"$tmp/c1.out" 2>"$tmp/c1.err"
@@ -47,17 +72,17 @@ grep -q "c=4: .* 8 ok / 0 failed" "$tmp/lg.out" || { echo "FAIL: load generator"
 echo "load generator: ok ($(grep 'tokens/s' "$tmp/lg.out"))"
 
 # 400 tokens at 2 ms per step: about a second of streaming; SIGTERM once text has arrived.
-"$hearth" client --address "127.0.0.1:$port" --max-tokens 400 "long" >"$tmp/c2.out" 2>"$tmp/c2.err" &
-client_pid=$!
-for _ in $(seq 200); do [[ -s "$tmp/c2.out" ]] && break; sleep 0.01; done
-kill -TERM $server_pid
-wait $client_pid || { echo "FAIL: the in-flight stream did not complete"; cat "$tmp/c2.err"; exit 1; }
-grep -q "completion 400 tokens" "$tmp/c2.err" || { echo "FAIL: stream cut short"; cat "$tmp/c2.err"; exit 1; }
-rc=0; wait $server_pid || rc=$?
-[[ $rc -eq 0 ]] || { echo "FAIL: server exit code $rc"; cat "$tmp/server.err"; exit 1; }
-grep -q "1 completed, 0 aborted" "$tmp/server.err" || { echo "FAIL: drain report"; cat "$tmp/server.err"; exit 1; }
+long_stream c2 --max-tokens 400 "long"
+sigterm_during server c2 "FINISH_REASON_LENGTH.*completion 400 tokens" "1 completed, 0 aborted"
 if "$hearth" client --address "127.0.0.1:$port" --timeout 2 "late" >/dev/null 2>&1; then
   echo "FAIL: a request succeeded after shutdown"; exit 1
 fi
 echo "SIGTERM: in-flight stream completed, exit 0, drained"
+
+# SIGTERM with a stream longer than the drain timeout (300 ms): the stream is aborted cleanly
+# (its final chunk says FINISH_REASON_ABORT, the call ends OK) and the server exits 0.
+start_fake server2 2000 300
+long_stream c3 --max-tokens 3000 "longer"
+sigterm_during server2 c3 "FINISH_REASON_ABORT" "0 completed, 1 aborted"
+echo "SIGTERM past the drain timeout: stream aborted ($(grep -o 'completion [0-9]* tokens' "$tmp/c3.err")), exit 0"
 echo PASS

@@ -34,13 +34,15 @@ struct ServerOptions {
   engine::EngineConfig engine = DefaultConfig();
   server::ServerConfig config = LoopbackConfig();
   std::unordered_map<std::string, std::string> api_keys;
+  std::shared_ptr<const engine::TextCodec> codec;  // null: FakeTextCodec
 };
 
 struct ServerFixture {
   explicit ServerFixture(ServerOptions o = ServerOptions()) {
     auto r = std::make_unique<FakeModelRunner>(o.runner);
     runner = r.get();
-    auto codec = std::make_shared<FakeTextCodec>();
+    std::shared_ptr<const engine::TextCodec> codec =
+        o.codec != nullptr ? o.codec : std::make_shared<FakeTextCodec>();
     auto metrics = std::make_unique<server::Metrics>(o.config.gpu_price_per_hour);
     auto e = engine::Engine::Create(o.engine, std::move(r), codec, metrics.get());
     EXPECT_TRUE(e.ok()) << e.status().ToString();

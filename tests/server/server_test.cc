@@ -7,6 +7,7 @@
 #include <functional>
 #include <thread>
 
+#include "server/request_mapping.h"
 #include "tests/server/server_fixture.h"
 
 namespace hearth::testing {
@@ -68,6 +69,12 @@ TEST(ServerTest, ControlAbortEndsTheStreamAndFreesBlocks) {
   v1::GenerateResponse chunk;
   ASSERT_TRUE(reader->Read(&chunk));
   EXPECT_GT(f.server->engine().stats().kv_blocks_used, 0);
+  // Its id is taken while it is in flight.
+  v1::GenerateRequest same_id = TextRequest("same id", 2);
+  same_id.set_request_id("to-abort");
+  ServerFixture::Stream dup = f.Generate(same_id);
+  EXPECT_EQ(dup.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(dup.status.error_message().find("request_id"), std::string::npos);
   grpc::ClientContext actx;
   v1::AbortRequest abort;
   abort.set_request_id("to-abort");
@@ -137,6 +144,23 @@ TEST(ServerTest, OverloadGetsResourceExhaustedAndAdmittedRequestsComplete) {
   EXPECT_GT(exhausted, 0);
 }
 
+constexpr const char* kCall = R"({"id": "c1", "type": "function",
+                                   "function": {"name": "f", "arguments": {"x": 1}}})";
+constexpr const char* kTool = R"({"type": "function", "function": {"name": "f"}})";
+
+// The request's prompt becomes a chat with one more message "hi" of `role` (or, with `same`,
+// its first message).
+v1::ChatMessage* Chat(v1::GenerateRequest& r, const std::string& role, bool same = false) {
+  v1::ChatMessage* m =
+      same ? r.mutable_chat()->mutable_messages(0) : r.mutable_chat()->add_messages();
+  m->set_role(role);
+  m->set_content("hi");
+  return m;
+}
+void Tool(v1::GenerateRequest& r, const std::string& json) {
+  r.mutable_chat()->add_tools_json(json);
+}
+
 TEST(ServerTest, EveryInvalidFieldIsRejectedNamingIt) {
   ServerFixture f;
   struct Case {
@@ -157,6 +181,66 @@ TEST(ServerTest, EveryInvalidFieldIsRejectedNamingIt) {
       {"chat.messages", [](auto& r) { r.mutable_chat(); }},
       {"chat.messages[0].role",
        [](auto& r) { r.mutable_chat()->add_messages()->set_role("robot"); }},
+      {"chat.messages",
+       [](auto& r) {
+         for (int i = 0; i < 1025; ++i) Chat(r, "user");
+       }},
+      {"max_prompt_bytes",
+       [](auto& r) {
+         Chat(r, "system")->set_content(std::string(2 << 20, 's'));
+         Chat(r, "user")->set_content(std::string((2 << 20) + 1, 'u'));
+       }},
+      {"chat.messages[0].name", [](auto& r) { Chat(r, "user")->set_name(std::string(257, 'n')); }},
+      {"chat.messages[0].tool_call_id", [](auto& r) { Chat(r, "user")->set_tool_call_id("c1"); }},
+      {"chat.messages[0].tool_calls_json",
+       [](auto& r) { Chat(r, "user")->add_tool_calls_json(kCall); }},
+      {"chat.messages[0].tool_calls_json",
+       [](auto& r) {
+         for (int i = 0; i < 129; ++i) Chat(r, "assistant", i > 0)->add_tool_calls_json(kCall);
+       }},
+      {"chat.messages[0].tool_calls_json[0]",
+       [](auto& r) { Chat(r, "assistant")->add_tool_calls_json("{\"function\": "); }},
+      {"chat.messages[0].tool_calls_json[0]",
+       [](auto& r) { Chat(r, "assistant")->add_tool_calls_json("[1]"); }},
+      {"chat.messages[0].tool_calls_json[0].function.name",
+       [](auto& r) {
+         Chat(r, "assistant")->add_tool_calls_json(R"({"function": {"arguments": "{}"}})");
+       }},
+      {"chat.messages[0].tool_calls_json[0].function.arguments",
+       [](auto& r) {
+         Chat(r, "assistant")->add_tool_calls_json(R"({"function": {"name": "f"}})");
+       }},
+      {"chat.messages[0].tool_calls_json[0].type",
+       [](auto& r) {
+         Chat(r, "assistant")
+             ->add_tool_calls_json(R"({"type": "x", "function": {"name": "f", "arguments": {}}})");
+       }},
+      {"chat.messages[0].tool_calls_json[0]",
+       [](auto& r) {
+         Chat(r, "assistant")
+             ->add_tool_calls_json(R"({"function": {"name": "f", "arguments": )" +
+                                   std::string(40, '[') + std::string(40, ']') + "}}");
+       }},
+      {"chat.tools_json[0]", [](auto& r) { Chat(r, "user"), Tool(r, "nope"); }},
+      {"chat.tools_json[0]", [](auto& r) { Chat(r, "user"), Tool(r, R"({"function": {}})"); }},
+      {"chat.tools_json[0].function.name",
+       [](auto& r) { Chat(r, "user"), Tool(r, R"({"type": "function", "function": {}})"); }},
+      {"chat.tools_json[0].function.parameters",
+       [](auto& r) {
+         Chat(r, "user"),
+             Tool(r, R"({"type": "function", "function": {"name": "f", "parameters": 3}})");
+       }},
+      {"chat.tools_json",
+       [](auto& r) {
+         Chat(r, "user");
+         for (int i = 0; i < 129; ++i) Tool(r, kTool);
+       }},
+      {"max_prompt_bytes",
+       [](auto& r) {
+         Chat(r, "user");
+         Tool(r, R"({"type": "function", "function": {"name": "f", "description": ")" +
+                     std::string(4 << 20, 'd') + "\"}}");
+       }},
       {"max_tokens", [](auto& r) { r.set_max_tokens(-1); }},
       {"max_tokens", [](auto& r) { r.set_max_tokens(1 << 20); }},
       {"sampling.temperature", [](auto& r) { r.mutable_sampling()->set_temperature(11); }},
@@ -203,26 +287,84 @@ TEST(ServerTest, EveryInvalidFieldIsRejectedNamingIt) {
         << "message \"" << s.status.error_message() << "\" does not name " << c.field;
   }
   // Tokenize / Detokenize / Control fields.
-  grpc::ClientContext c1;
-  v1::DetokenizeRequest d;
-  d.add_ids(300);
-  v1::DetokenizeResponse dr;
-  EXPECT_EQ(f.inference->Detokenize(&c1, d, &dr).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  grpc::ClientContext c2;
-  v1::TokenizeRequest t;
-  t.set_text(std::string((4 << 20) + 1, 'a'));
-  v1::TokenizeResponse tr;
-  EXPECT_EQ(f.inference->Tokenize(&c2, t, &tr).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  grpc::ClientContext c3;
-  v1::DrainRequest dreq;
-  dreq.set_timeout_s(-1);
-  v1::DrainResponse dresp;
-  EXPECT_EQ(f.control->Drain(&c3, dreq, &dresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto expect_invalid = [](const grpc::Status& status, const std::string& field) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_NE(status.error_message().find(field), std::string::npos)
+        << "message \"" << status.error_message() << "\" does not name " << field;
+  };
+  for (int32_t id : {300, -1}) {
+    grpc::ClientContext c;
+    v1::DetokenizeRequest d;
+    d.add_ids(id);
+    v1::DetokenizeResponse dr;
+    expect_invalid(f.inference->Detokenize(&c, d, &dr), "ids[0]");
+  }
+  {
+    grpc::ClientContext c;
+    v1::DetokenizeRequest d;
+    for (int i = 0; i < 256 * 16; ++i) d.add_ids(1);
+    v1::DetokenizeResponse dr;
+    expect_invalid(f.inference->Detokenize(&c, d, &dr), "max_prompt_tokens");
+  }
+  {
+    const std::string text((4 << 20) + 1, 'a');
+    grpc::ClientContext c;
+    v1::TokenizeRequest t;
+    t.set_text(text);
+    v1::TokenizeResponse tr;
+    expect_invalid(f.inference->Tokenize(&c, t, &tr), "text");
+  }
+  for (int32_t timeout : {-1, 3601}) {
+    grpc::ClientContext c;
+    v1::DrainRequest dreq;
+    dreq.set_timeout_s(timeout);
+    v1::DrainResponse dresp;
+    expect_invalid(f.control->Drain(&c, dreq, &dresp), "timeout_s");
+  }
   grpc::ClientContext c4;
   v1::AbortRequest areq;
   v1::AbortResponse aresp;
-  EXPECT_EQ(f.control->Abort(&c4, areq, &aresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  expect_invalid(f.control->Abort(&c4, areq, &aresp), "request_id");
   EXPECT_EQ(f.HealthStatus(), 1);  // still serving
+}
+
+// Protobuf refuses to decode a proto3 string holding invalid UTF-8, so over gRPC such a request
+// never reaches validation: gRPC answers it UNIMPLEMENTED (what its callback API answers for any
+// request it cannot decode) and the server carries on. In-process callers (an HTTP front end
+// building the messages itself) get INVALID_ARGUMENT naming the field.
+TEST(ServerTest, InvalidUtf8IsRefused) {
+  ServerFixture f;
+  server::MappingContext mapping;
+  FakeTextCodec codec;
+  mapping.codec = &codec;
+  mapping.max_seq_len = 4096;
+  const std::vector<std::pair<std::string, std::function<void(v1::GenerateRequest&)>>> cases = {
+      {"text", [](auto& r) { r.set_text("caf\xc3"); }},
+      {"chat.messages[0].content", [](auto& r) { Chat(r, "user")->set_content("\xff"); }},
+      {"chat.messages[0].name", [](auto& r) { Chat(r, "user")->set_name("\xc0\x80"); }},
+      {"chat.messages[0].tool_call_id", [](auto& r) { Chat(r, "tool")->set_tool_call_id("\xc3"); }},
+      {"chat.messages[1].tool_calls_json[0]",
+       [](auto& r) {
+         Chat(r, "user");
+         Chat(r, "assistant")->add_tool_calls_json("{\"id\": \"\xfe\"}");
+       }},
+      {"chat.tools_json[0]", [](auto& r) { Chat(r, "user"), Tool(r, "\"\xff\""); }},
+      {"stop.stop[0]", [](auto& r) { r.mutable_stop()->add_stop("\xed\xa0\x80"); }},
+  };
+  for (const auto& [field, breaks] : cases) {
+    v1::GenerateRequest r = TextRequest("valid prompt", 4);
+    breaks(r);
+    Result<engine::EngineRequest> mapped = server::ToEngineRequest(r, mapping);
+    ASSERT_FALSE(mapped.ok()) << field;
+    EXPECT_EQ(mapped.status().code(), StatusCode::kInvalidArgument) << field;
+    EXPECT_NE(mapped.status().message().find(field + " is not valid UTF-8"), std::string::npos)
+        << mapped.status().message();
+    EXPECT_FALSE(f.Generate(r).status.ok()) << field;
+  }
+  v1::TokenizeRequest t;
+  t.set_text("\xc0\x80");
+  EXPECT_NE(server::ValidateTokenize(t, mapping).message().find("text"), std::string::npos);
+  EXPECT_TRUE(f.Generate(TextRequest("still serving", 3)).status.ok());
 }
 
 TEST(ServerTest, TokenizeDetokenizeAndModelInfo) {
@@ -267,6 +409,29 @@ TEST(ServerTest, MissingOrWrongApiKeyIsUnauthenticated) {
   v1::Load load;
   EXPECT_EQ(f.control->GetLoad(&c, v1::GetLoadRequest(), &load).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+  // Every other RPC, without a key and with a wrong one.
+  for (const std::string& key : {std::string(), std::string("wrong-key-0123456789")}) {
+    grpc::ClientContext c[5];
+    for (grpc::ClientContext& ctx : c)
+      if (!key.empty()) ctx.AddMetadata("authorization", "Bearer " + key);
+    v1::TokenizeRequest tokenize;
+    tokenize.set_text("x");
+    v1::TokenizeResponse tokenized;
+    v1::DetokenizeResponse detokenized;
+    v1::ModelInfo info;
+    v1::AbortRequest abort;
+    abort.set_request_id("x");
+    v1::AbortResponse aborted;
+    v1::DrainResponse drained;
+    for (const grpc::Status& s :
+         {f.inference->Tokenize(&c[0], tokenize, &tokenized),
+          f.inference->Detokenize(&c[1], v1::DetokenizeRequest(), &detokenized),
+          f.inference->GetModelInfo(&c[2], v1::GetModelInfoRequest(), &info),
+          f.control->Abort(&c[3], abort, &aborted),
+          f.control->Drain(&c[4], v1::DrainRequest(), &drained)})
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  }
+  EXPECT_EQ(f.HealthStatus(), 1);  // the refused Drain did not drain
   grpc::ClientContext c2;
   c2.AddMetadata("authorization", "Bearer key-for-team-a-0123456789");
   ASSERT_TRUE(f.control->GetLoad(&c2, v1::GetLoadRequest(), &load).ok());
@@ -300,6 +465,48 @@ TEST(ServerTest, DrainCompletesInFlightStreamsThenRefusesNewOnes) {
   }
   EXPECT_EQ(f.Generate(TextRequest("late", 3)).status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(f.HealthStatus(), 2);
+}
+
+TEST(ServerTest, DrainTimeoutAbortsRemainingStreamsCleanly) {
+  ServerOptions o;
+  o.runner.step_delay = std::chrono::milliseconds(2);
+  ServerFixture f(o);
+  constexpr int kStreams = 3;
+  std::vector<ServerFixture::Stream> results(kStreams);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kStreams; ++i) {
+    threads.emplace_back([&, i] {
+      v1::GenerateRequest r = TextRequest("too long to drain " + std::to_string(i), 3000);
+      r.mutable_stop()->set_ignore_eos(true);
+      results[i] = f.Generate(r);
+    });
+  }
+  while (f.server->engine().stats().num_running < kStreams)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  grpc::ClientContext ctx;
+  v1::DrainRequest request;
+  request.set_timeout_s(1);
+  v1::DrainResponse drained;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(f.control->Drain(&ctx, request, &drained).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(drained.aborted(), kStreams);
+  EXPECT_EQ(drained.completed(), 0);
+  for (auto& t : threads) t.join();
+  // Each stream ends as a Control.Abort would end it: the tokens produced so far, a final chunk
+  // with FINISH_REASON_ABORT and its usage, then status OK.
+  for (const auto& r : results) {
+    EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+    EXPECT_EQ(r.final.finish_reason(), v1::FINISH_REASON_ABORT);
+    EXPECT_GT(r.tokens.size(), 0u);
+    EXPECT_LT(r.tokens.size(), 3000u);
+    EXPECT_EQ(r.final.usage().completion_tokens(), static_cast<int>(r.tokens.size()));
+  }
+  EXPECT_EQ(f.server->engine().stats().num_in_flight, 0);
+  f.WaitForIdleBlocks();  // freed at the engine's next step
+  EXPECT_EQ(f.Generate(TextRequest("late", 3)).status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(f.HealthStatus(), 2);
+  EXPECT_EQ(f.runner->num_kv_errors(), 0);
 }
 
 TEST(ServerTest, RepeatedLongSystemPromptReportsCachedTokens) {
