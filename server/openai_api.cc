@@ -1,8 +1,11 @@
 #include "server/openai_api.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <random>
 
 #include "server/openai_response.h"
@@ -101,6 +104,13 @@ Result<std::unique_ptr<OpenAiApi>> OpenAiApi::Start(const ServerConfig& config,
   // size is answered by validation, naming the limit.
   http.set_payload_max_length(static_cast<size_t>(config.limits.max_prompt_bytes) * 6 + (1 << 20));
   api->Route();
+  // Our own socket options (replacing httplib's): SO_REUSEADDR, not its SO_REUSEPORT, so that a
+  // second server on a port in use fails instead of silently sharing it; and keep the socket.
+  http.set_socket_options([api = api.get()](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    api->listen_fd_ = sock;
+  });
 
   if (config.http_port == 0) {
     api->port_ = http.bind_to_any_port(config.address);
@@ -110,6 +120,10 @@ Result<std::unique_ptr<OpenAiApi>> OpenAiApi::Start(const ServerConfig& config,
   if (api->port_ <= 0)
     return UnavailableError("http: cannot listen on " + config.address + ":" +
                             std::to_string(config.http_port) + " (port in use?)");
+  // The library listens with a backlog of 5 (compiled in): a burst of new connections would
+  // wait for SYN retries or be reset. Listening again on the bound socket raises it.
+  if (::listen(api->listen_fd_, SOMAXCONN) != 0)
+    return UnavailableError(std::string("http: listen: ") + std::strerror(errno));
   api->listener_ = std::thread([&http] { http.listen_after_bind(); });
   // stop() is a no-op until the acceptor runs: wait for it, so that Stop() always stops it.
   for (int i = 0; i < 5000 && !http.is_running(); ++i) std::this_thread::sleep_for(Ms(1));

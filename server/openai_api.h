@@ -58,6 +58,7 @@ class OpenAiApi {
   std::unique_ptr<httplib::Server> http_;
   std::thread listener_;
   int port_ = 0;
+  int listen_fd_ = -1;  // the listening socket (owned by http_)
   int64_t started_unix_s_ = 0;
   std::string id_prefix_;  // random per process, so ids never repeat across restarts
   std::atomic<uint64_t> next_id_{1};

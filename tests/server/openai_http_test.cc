@@ -42,7 +42,10 @@ struct HttpFixture : ServerFixture {
   }
   static Reply From(const httplib::Result& r) {
     Reply reply;
-    if (!r) return reply;
+    if (!r) {
+      reply.raw = "no response: " + httplib::to_string(r.error());
+      return reply;
+    }
     reply.status = r->status;
     reply.raw = r->body;
     reply.retry_after = r->get_header_value("Retry-After");
@@ -125,7 +128,8 @@ TEST(OpenAiHttpTest, CompletionEqualsGrpcGeneration) {
   EXPECT_EQ(r.body["usage"]["prompt_tokens"], 20);
   EXPECT_EQ(r.body["usage"]["completion_tokens"], 40);
   EXPECT_EQ(r.body["usage"]["total_tokens"], 60);
-  EXPECT_EQ(r.body["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+  // One engine: the gRPC request's full prompt block (16 of 20 tokens) serves the HTTP one.
+  EXPECT_EQ(r.body["usage"]["prompt_tokens_details"]["cached_tokens"], 16);
   // A prompt of token ids too.
   std::vector<int> ids;
   for (int32_t id : FakeTextCodec().Encode("The quick brown fox", true, false)) ids.push_back(id);
@@ -181,7 +185,9 @@ TEST(OpenAiHttpTest, StreamsAreServerSentEventsEndingInDone) {
         EXPECT_EQ(i + 2, events.size()) << "the finish is the last chunk before the usage";
       }
     }
-    if (chat) EXPECT_EQ(events[0]["choices"][0]["delta"]["role"], "assistant");
+    if (chat) {
+      EXPECT_EQ(events[0]["choices"][0]["delta"]["role"], "assistant");
+    }
     EXPECT_EQ(finishes, 1);
     EXPECT_EQ(text, expected);
     const json& usage = events.back();
@@ -236,7 +242,9 @@ TEST(OpenAiHttpTest, ErrorsHaveOpenAisShapeAndStatus) {
     ASSERT_TRUE(r.body.contains("error")) << r.raw;
     EXPECT_FALSE(r.body["error"]["message"].get<std::string>().empty());
     EXPECT_TRUE(r.body["error"].contains("type") && r.body["error"].contains("code"));
-    if (param != nullptr) EXPECT_EQ(r.body["error"]["param"], param) << r.raw;
+    if (param != nullptr) {
+      EXPECT_EQ(r.body["error"]["param"], param) << r.raw;
+    }
   };
   json hot = Completion("x", 4);
   hot["temperature"] = 11;
@@ -247,7 +255,8 @@ TEST(OpenAiHttpTest, ErrorsHaveOpenAisShapeAndStatus) {
   json wrong_model = Chat("x", 4);
   wrong_model["model"] = "gpt-4o";
   expect(f.Post("/v1/chat/completions", wrong_model), 404, "model");
-  expect(From(f.Client().Post("/v1/completions", "{oops", "application/json")), 400, nullptr);
+  expect(HttpFixture::From(f.Client().Post("/v1/completions", "{oops", "application/json")), 400,
+         nullptr);
   expect(f.Get("/v1/nothing"), 404, nullptr);
   expect(f.Post("/v1/models", json::object()), 404, nullptr);
   expect(f.Get("/v1/models/other"), 404, nullptr);
@@ -369,6 +378,26 @@ TEST(OpenAiHttpTest, ClientDisconnectMidStreamFreesBlocks) {
   c.stop();
   f.WaitForIdleBlocks();
   EXPECT_EQ(f.server->engine().stats().num_in_flight, 0);
+}
+
+TEST(OpenAiHttpTest, BurstOfNewConnectionsIsServedAndPortInUseFails) {
+  HttpFixture f;
+  // More simultaneous connections than httplib's compiled-in listen backlog (5).
+  std::vector<int> status(64, -1);
+  std::vector<std::thread> threads;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 64; ++i) threads.emplace_back([&, i] { status[i] = f.Get("/ready").status; });
+  for (auto& t : threads) t.join();
+  for (int s : status) EXPECT_EQ(s, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900))
+      << "connections waited for SYN retries";
+
+  server::ServiceContext context;
+  server::ServerConfig config = LoopbackConfig();
+  config.http_port = f.server->http_port();
+  auto second = server::OpenAiApi::Start(config, &context);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("port in use"), std::string::npos);
 }
 
 }  // namespace
