@@ -37,7 +37,7 @@ start() {
 }
 
 start tiny "$stories"
-base="http://127.0.0.1:$tiny_http"
+base="http://127.0.0.1:$tiny_http/v1"
 echo "stories260K: gRPC $tiny_grpc, HTTP $tiny_http"
 
 # curl: SSE framing, byte for byte. Every event is "data: <payload>\n\n"; the last is [DONE].
