@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -398,6 +399,56 @@ TEST(OpenAiHttpTest, BurstOfNewConnectionsIsServedAndPortInUseFails) {
   auto second = server::OpenAiApi::Start(config, &context);
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("port in use"), std::string::npos);
+}
+
+TEST(OpenAiHttpTest, HttpsWithTheGrpcCertificateAndMutualTls) {
+  // As ServerTest.MutualTlsAcceptsOnlyClientsWithACertificate: one self-signed certificate for
+  // 127.0.0.1 is server cert, client cert and both trust roots.
+  const std::string dir = ::testing::TempDir();
+  const std::string cert = dir + "/hearth_http_cert.pem", key = dir + "/hearth_http_key.pem";
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+      " -addext subjectAltName=IP:127.0.0.1 -keyout " +
+      key + " -out " + cert + " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
+  ServerOptions o = HttpOptions();
+  o.config.tls_cert_file = cert;
+  o.config.tls_key_file = key;
+  o.config.tls_client_ca_file = cert;
+  HttpFixture f(o);
+  auto post = [&](bool client_cert) {
+    auto c = client_cert
+                 ? httplib::SSLClient("127.0.0.1", f.server->http_port(), cert, key)
+                 : httplib::SSLClient("127.0.0.1", f.server->http_port());
+    c.set_ca_cert_path(cert.c_str());
+    c.enable_server_certificate_verification(true);
+    c.set_read_timeout(std::chrono::seconds(10));
+    return HttpFixture::From(c.Post("/v1/completions", Completion("tls", 3).dump(), "application/json"));
+  };
+  Reply with_cert = post(true);
+  ASSERT_EQ(with_cert.status, 200) << with_cert.raw;
+  EXPECT_EQ(with_cert.body["usage"]["completion_tokens"], 3);
+  EXPECT_EQ(post(false).status, -1);  // no client certificate: the handshake fails
+  EXPECT_EQ(HttpFixture::From(f.Client().Get("/health")).status, -1);  // plain HTTP: no
+}
+
+TEST(OpenAiHttpTest, ConfigFileKeysAndLimits) {
+  const std::string path = ::testing::TempDir() + "/hearth_http_config.json";
+  {
+    std::ofstream out(path);
+    out << R"({"http_port": 8000, "http_threads": 12})";
+  }
+  server::ServerConfig c;
+  EXPECT_EQ(c.http_port, -1);  // off by default
+  ASSERT_TRUE(server::LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.http_port, 8000);
+  EXPECT_EQ(c.http_threads, 12);
+  EXPECT_TRUE(server::ValidateServerConfig(c).ok());
+  c.http_port = 70000;
+  EXPECT_NE(server::ValidateServerConfig(c).message().find("http_port"), std::string::npos);
+  c.http_port = 0;
+  c.http_threads = -1;
+  EXPECT_NE(server::ValidateServerConfig(c).message().find("http_threads"), std::string::npos);
 }
 
 }  // namespace
