@@ -78,9 +78,9 @@ Result<std::unique_ptr<OpenAiApi>> OpenAiApi::Start(const ServerConfig& config,
   auto api = std::unique_ptr<OpenAiApi>(new OpenAiApi(context));
   api->started_unix_s_ = UnixSeconds();
   char prefix[17];
-  std::snprintf(prefix, sizeof prefix, "%016llx",
-                static_cast<unsigned long long>(std::random_device{}()) << 32 |
-                    std::random_device{}());
+  std::snprintf(
+      prefix, sizeof prefix, "%016llx",
+      static_cast<unsigned long long>(std::random_device{}()) << 32 | std::random_device{}());
   api->id_prefix_ = prefix;
 
   if (config.tls_cert_file.empty()) {
@@ -124,12 +124,17 @@ Result<std::unique_ptr<OpenAiApi>> OpenAiApi::Start(const ServerConfig& config,
   // wait for SYN retries or be reset. Listening again on the bound socket raises it.
   if (::listen(api->listen_fd_, SOMAXCONN) != 0)
     return UnavailableError(std::string("http: listen: ") + std::strerror(errno));
-  api->listener_ = std::thread([&http] { http.listen_after_bind(); });
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  api->listener_ = std::thread([&http, ended] {
+    http.listen_after_bind();
+    *ended = true;
+  });
   // stop() is a no-op until the acceptor runs: wait for it, so that Stop() always stops it.
-  for (int i = 0; i < 5000 && !http.is_running(); ++i) std::this_thread::sleep_for(Ms(1));
-  if (!http.is_running()) {
-    api->listener_.detach();
-    return InternalError("http: the acceptor thread did not start");
+  while (!http.is_running() && !*ended) std::this_thread::sleep_for(Ms(1));
+  if (*ended) {
+    api->listener_.join();
+    return UnavailableError("http: the acceptor on " + config.address + ":" +
+                            std::to_string(api->port_) + " ended at once");
   }
   return api;
 }
@@ -174,17 +179,17 @@ void OpenAiApi::Route() {
     SendJson(res, res.status, e.body);
     return httplib::Server::HandlerResponse::Handled;
   }));
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                                std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    SendJson(res, 500, ToHttpError(InternalError("http handler: " + what)).body);
-  });
+  http.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        SendJson(res, 500, ToHttpError(InternalError("http handler: " + what)).body);
+      });
 }
 
 Result<std::string> OpenAiApi::Authenticate(const httplib::Request& req) const {
@@ -200,8 +205,7 @@ void OpenAiApi::SendError(httplib::Response& res, const Status& status, bool ref
   SendJson(res, e.http_status, e.body);
 }
 
-void OpenAiApi::Models(const httplib::Request& req, httplib::Response& res,
-                       const std::string* id) {
+void OpenAiApi::Models(const httplib::Request& req, httplib::Response& res, const std::string* id) {
   if (Result<std::string> t = Authenticate(req); !t.ok()) return SendError(res, t.status(), false);
   const std::string& name = context_->model_info.name();
   json model = {{"id", name},
@@ -223,7 +227,8 @@ void OpenAiApi::Generate(OpenAiEndpoint endpoint, const httplib::Request& req,
                          std::to_string(next_id_.fetch_add(1));
   Result<std::string> tenant = Authenticate(req);
   if (!tenant.ok()) return SendError(res, tenant.status(), true);
-  Result<OpenAiRequest> parsed = ParseOpenAiRequest(endpoint, req.body, context_->model_info.name());
+  Result<OpenAiRequest> parsed =
+      ParseOpenAiRequest(endpoint, req.body, context_->model_info.name());
   if (!parsed.ok()) return SendError(res, parsed.status(), true);
   const engine::TextCodec& codec = *context_->mapping.codec;
   if (chat && !codec.has_chat_template())
@@ -237,7 +242,8 @@ void OpenAiApi::Generate(OpenAiEndpoint endpoint, const httplib::Request& req,
   Result<engine::EngineRequest> request = ToEngineRequest(parsed->generate, mapping);
   if (!request.ok()) return SendError(res, OpenAiStatus(request.status(), endpoint), true);
   request->request_id = id;
-  Result<std::shared_ptr<engine::OutputStream>> stream = context_->engine->Submit(std::move(*request));
+  Result<std::shared_ptr<engine::OutputStream>> stream =
+      context_->engine->Submit(std::move(*request));
   if (!stream.ok()) return SendError(res, stream.status(), true);
 
   OpenAiResponder responder(*parsed, id, created, &codec);

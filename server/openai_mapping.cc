@@ -44,7 +44,7 @@ std::optional<int64_t> GetInt(const json& j, const char* name, int64_t lo, int64
   if (v == nullptr) return std::nullopt;
   if (v->is_number_integer()) {
     const bool fits = v->is_number_unsigned() ? v->get<uint64_t>() <= static_cast<uint64_t>(hi)
-                                               : v->get<int64_t>() >= lo && v->get<int64_t>() <= hi;
+                                              : v->get<int64_t>() >= lo && v->get<int64_t>() <= hi;
     if (fits) return v->get<int64_t>();
   } else if (v->is_number_float()) {  // 2.0 is an integer; 2.5 is not
     const double d = v->get<double>();
@@ -56,7 +56,8 @@ std::optional<int64_t> GetInt(const json& j, const char* name, int64_t lo, int64
 }
 
 std::optional<int32_t> GetInt32(const json& j, const char* name) {
-  auto v = GetInt(j, name, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
+  auto v =
+      GetInt(j, name, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
   return v ? std::optional<int32_t>(static_cast<int32_t>(*v)) : std::nullopt;
 }
 
@@ -89,10 +90,12 @@ void AddIds(const json& a, const std::string& what, google::protobuf::RepeatedFi
 // Known OpenAI parameters whose meaning Hearth does not implement: refused, because ignoring
 // them would return something other than what the client asked for.
 void RefuseUnsupported(const json& j) {
-  if (auto n = GetInt(j, "n", std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
+  if (auto n =
+          GetInt(j, "n", std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
       n && *n != 1)
     Fail("n must be 1 (got " + std::to_string(*n) + "): one choice per request");
-  if (auto b = GetInt(j, "best_of", std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
+  if (auto b = GetInt(j, "best_of", std::numeric_limits<int32_t>::min(),
+                      std::numeric_limits<int32_t>::max());
       b && *b != 1)
     Fail("best_of must be 1 (got " + std::to_string(*b) + ")");
   if (GetBool(j, "echo").value_or(false)) Fail("echo is not supported");
@@ -116,7 +119,8 @@ void MapSampling(const json& j, v1::GenerateRequest* g) {
   if (auto v = GetNumber(j, "top_p")) s->set_top_p(static_cast<float>(*v));
   if (auto v = GetInt32(j, "top_k")) s->set_top_k(*v == -1 ? 0 : *v);  // -1: off, as in vLLM
   if (auto v = GetNumber(j, "min_p")) s->set_min_p(static_cast<float>(*v));
-  if (auto v = GetNumber(j, "repetition_penalty")) s->set_repetition_penalty(static_cast<float>(*v));
+  if (auto v = GetNumber(j, "repetition_penalty"))
+    s->set_repetition_penalty(static_cast<float>(*v));
   if (auto v = GetNumber(j, "presence_penalty")) s->set_presence_penalty(static_cast<float>(*v));
   if (auto v = GetNumber(j, "frequency_penalty")) s->set_frequency_penalty(static_cast<float>(*v));
   if (auto v = GetInt(j, "seed", std::numeric_limits<int64_t>::min(),
@@ -176,7 +180,8 @@ void MapChat(const json& j, v1::GenerateRequest* g) {
     std::string role = GetString(m, "role").value_or("");
     if (role == "developer") role = "system";  // OpenAI's newer name for the system role
     out->set_role(role);
-    if (const json* content = Get(m, "content")) out->set_content(ContentText(*content, field + ".content"));
+    if (const json* content = Get(m, "content"))
+      out->set_content(ContentText(*content, field + ".content"));
     if (auto name = GetString(m, "name")) out->set_name(*name);
     if (auto id = GetString(m, "tool_call_id")) out->set_tool_call_id(*id);
     if (const json* calls = Get(m, "tool_calls")) {
@@ -233,7 +238,8 @@ OpenAiRequest Parse(OpenAiEndpoint endpoint, const json& j, const std::string& s
     max_name = "max_completion_tokens";
   }
   if (max_tokens) {
-    if (*max_tokens < 1) Fail(std::string(max_name) + " must be >= 1 (got " + std::to_string(*max_tokens) + ")");
+    if (*max_tokens < 1)
+      Fail(std::string(max_name) + " must be >= 1 (got " + std::to_string(*max_tokens) + ")");
     g->set_max_tokens(*max_tokens);
   }
   MapSampling(j, g);
@@ -269,21 +275,48 @@ constexpr std::array<Rename, 6> kCommonRenames = {{{"sampling.", ""},
                                                    {"tenant", "user"},
                                                    {"chat.tools_json", "tools"},
                                                    {"chat.messages", "messages"}}};
-constexpr std::array<Rename, 2> kChatRenames = {{{"chat:", "messages:"},
-                                                 {"the prompt", "messages: the prompt"}}};
+constexpr std::array<Rename, 2> kChatRenames = {
+    {{"chat:", "messages:"}, {"the prompt", "messages: the prompt"}}};
 constexpr std::array<Rename, 4> kCompletionRenames = {{{"text", "prompt"},
                                                        {"token_ids.ids", "prompt"},
                                                        {"top_logprobs", "logprobs"},
                                                        {"the prompt", "prompt"}}};
 
 // The OpenAI parameters an error message may start with (they become its "param").
-constexpr std::array<std::string_view, 34> kParams = {
-    "model", "messages", "prompt", "max_tokens", "max_completion_tokens", "temperature",
-    "top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty",
-    "seed", "stop", "stop_token_ids", "ignore_eos", "n", "best_of", "echo", "suffix",
-    "logit_bias", "response_format", "logprobs", "top_logprobs", "user", "stream",
-    "stream_options", "tools", "tool_choice", "functions", "add_generation_prompt",
-    "add_special_tokens", "priority", "request_id"};
+constexpr std::array<std::string_view, 34> kParams = {"model",
+                                                      "messages",
+                                                      "prompt",
+                                                      "max_tokens",
+                                                      "max_completion_tokens",
+                                                      "temperature",
+                                                      "top_p",
+                                                      "top_k",
+                                                      "min_p",
+                                                      "repetition_penalty",
+                                                      "presence_penalty",
+                                                      "frequency_penalty",
+                                                      "seed",
+                                                      "stop",
+                                                      "stop_token_ids",
+                                                      "ignore_eos",
+                                                      "n",
+                                                      "best_of",
+                                                      "echo",
+                                                      "suffix",
+                                                      "logit_bias",
+                                                      "response_format",
+                                                      "logprobs",
+                                                      "top_logprobs",
+                                                      "user",
+                                                      "stream",
+                                                      "stream_options",
+                                                      "tools",
+                                                      "tool_choice",
+                                                      "functions",
+                                                      "add_generation_prompt",
+                                                      "add_special_tokens",
+                                                      "priority",
+                                                      "request_id"};
 
 template <size_t N>
 bool ApplyRename(std::string* message, const std::array<Rename, N>& renames) {

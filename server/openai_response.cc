@@ -45,8 +45,8 @@ std::string OpenAiResponder::Dump(const json& j) {
 
 json OpenAiResponder::Envelope(bool chunk) const {
   const char* object = endpoint_ == OpenAiEndpoint::kCompletions ? "text_completion"
-                       : chunk                                     ? "chat.completion.chunk"
-                                                                   : "chat.completion";
+                       : chunk                                   ? "chat.completion.chunk"
+                                                                 : "chat.completion";
   return {{"id", id_}, {"object", object}, {"created", created_}, {"model", model_}};
 }
 

@@ -41,7 +41,7 @@ class OpenAiResponder {
 
  private:
   nlohmann::json Envelope(bool chunk) const;  // id, object, created, model
-  nlohmann::json Choice() const;    // index 0 with finish_reason null, logprobs null
+  nlohmann::json Choice() const;              // index 0 with finish_reason null, logprobs null
   nlohmann::json Usage(const engine::OutputChunk& final) const;
   // Appends the chunk's logprobs in the endpoint's format to `into` (chat: {"content": [...]};
   // completions: {"tokens", "token_logprobs", "top_logprobs", "text_offset"}).

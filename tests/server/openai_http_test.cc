@@ -67,11 +67,12 @@ json Completion(const std::string& prompt, int max_tokens) {
 }
 
 json Chat(const std::string& question, int max_tokens) {
-  return {{"model", "fake"},
-          {"messages",
-           {{{"role", "system"}, {"content", "be brief"}}, {{"role", "user"}, {"content", question}}}},
-          {"max_tokens", max_tokens},
-          {"temperature", 0}};
+  return {
+      {"model", "fake"},
+      {"messages",
+       {{{"role", "system"}, {"content", "be brief"}}, {{"role", "user"}, {"content", question}}}},
+      {"max_tokens", max_tokens},
+      {"temperature", 0}};
 }
 
 v1::GenerateRequest GrpcChat(const std::string& question, int max_tokens) {
@@ -134,7 +135,8 @@ TEST(OpenAiHttpTest, CompletionEqualsGrpcGeneration) {
   // A prompt of token ids too.
   std::vector<int> ids;
   for (int32_t id : FakeTextCodec().Encode("The quick brown fox", true, false)) ids.push_back(id);
-  Reply by_ids = f.Post("/v1/completions", {{"prompt", ids}, {"max_tokens", 40}, {"temperature", 0}});
+  Reply by_ids =
+      f.Post("/v1/completions", {{"prompt", ids}, {"max_tokens", 40}, {"temperature", 0}});
   ASSERT_EQ(by_ids.status, 200) << by_ids.raw;
   EXPECT_EQ(by_ids.body["choices"][0]["text"], grpc.text);
 }
@@ -199,7 +201,8 @@ TEST(OpenAiHttpTest, StreamsAreServerSentEventsEndingInDone) {
 
 TEST(OpenAiHttpTest, StopAndLogprobsInOpenAiFormats) {
   HttpFixture f;
-  const std::string solo = f.Post("/v1/completions", Completion("stop here", 40)).body["choices"][0]["text"];
+  const std::string solo =
+      f.Post("/v1/completions", Completion("stop here", 40)).body["choices"][0]["text"];
   ASSERT_GE(solo.size(), 20u);
   const std::string stop = solo.substr(15, 2);
   json body = Completion("stop here", 40);
@@ -337,7 +340,8 @@ TEST(OpenAiHttpTest, DrainFinishesStreamsThenAnswers503AndNotReady) {
       json body = Completion("drain me", 300);
       body["stream"] = true;
       httplib::Client c = f.Client();
-      if (auto res = c.Post("/v1/completions", body.dump(), "application/json")) bodies[i] = res->body;
+      if (auto res = c.Post("/v1/completions", body.dump(), "application/json"))
+        bodies[i] = res->body;
     });
   while (f.server->engine().stats().num_in_flight < 3)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -417,13 +421,13 @@ TEST(OpenAiHttpTest, HttpsWithTheGrpcCertificateAndMutualTls) {
   o.config.tls_client_ca_file = cert;
   HttpFixture f(o);
   auto post = [&](bool client_cert) {
-    auto c = client_cert
-                 ? httplib::SSLClient("127.0.0.1", f.server->http_port(), cert, key)
-                 : httplib::SSLClient("127.0.0.1", f.server->http_port());
+    auto c = client_cert ? httplib::SSLClient("127.0.0.1", f.server->http_port(), cert, key)
+                         : httplib::SSLClient("127.0.0.1", f.server->http_port());
     c.set_ca_cert_path(cert.c_str());
     c.enable_server_certificate_verification(true);
     c.set_read_timeout(std::chrono::seconds(10));
-    return HttpFixture::From(c.Post("/v1/completions", Completion("tls", 3).dump(), "application/json"));
+    return HttpFixture::From(
+        c.Post("/v1/completions", Completion("tls", 3).dump(), "application/json"));
   };
   Reply with_cert = post(true);
   ASSERT_EQ(with_cert.status, 200) << with_cert.raw;
