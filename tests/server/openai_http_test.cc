@@ -385,6 +385,31 @@ TEST(OpenAiHttpTest, ClientDisconnectMidStreamFreesBlocks) {
   EXPECT_EQ(f.server->engine().stats().num_in_flight, 0);
 }
 
+// A failure after the stream's 200 went out (here the engine stopping under it) arrives as an
+// OpenAI error event before [DONE], which the openai package raises as an APIError.
+TEST(OpenAiHttpTest, AnErrorMidStreamIsAnErrorEvent) {
+  ServerOptions o = HttpOptions();
+  o.runner.step_delay = std::chrono::milliseconds(2);
+  HttpFixture f(o);
+  std::thread stopper([&] {
+    while (f.server->engine().stats().num_running == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    f.server->engine().Shutdown();
+  });
+  json body = Completion("cut short", 3000);
+  body["stream"] = true;
+  httplib::Result res = f.Client().Post("/v1/completions", body.dump(), "application/json");
+  stopper.join();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  std::vector<json> events = Events(res->body);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events.back()["error"]["code"], "unavailable") << events.back().dump();
+  for (size_t i = 0; i + 1 < events.size(); ++i)
+    EXPECT_TRUE(events[i]["choices"][0]["finish_reason"].is_null());
+}
+
 TEST(OpenAiHttpTest, BurstOfNewConnectionsIsServedAndPortInUseFails) {
   HttpFixture f;
   // More simultaneous connections than httplib's compiled-in listen backlog (5).
