@@ -239,6 +239,9 @@ void OpenAiApi::Generate(OpenAiEndpoint endpoint, const httplib::Request& req,
   MappingContext mapping = context_->mapping;
   mapping.auth_enabled = context_->api_keys.enabled();
   mapping.key_tenant = std::move(*tenant);
+  // With API keys the key is the tenant. OpenAI's "user" names the caller's end user (clients
+  // send it for abuse tracking): it must neither fail such clients nor pick the accounting key.
+  if (mapping.auth_enabled) parsed->generate.clear_tenant();
   Result<engine::EngineRequest> request = ToEngineRequest(parsed->generate, mapping);
   if (!request.ok()) return SendError(res, OpenAiStatus(request.status(), endpoint), true);
   request->request_id = id;
