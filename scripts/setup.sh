@@ -16,6 +16,7 @@ DEBIAN_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libpcre2-dev libopenblas-dev libicu-dev
   prometheus-cpp-dev libcivetweb-dev
+  libcpp-httplib-dev                # the OpenAI-compatible HTTP API (server/openai_api.cc)
   prometheus                        # promtool, to check the metrics scrape format
   openssl                           # test certificates for the mTLS server test
   patchelf                          # scripts/package.sh: RUNPATH of the release bundle
@@ -39,8 +40,8 @@ fi
 
 # Python tools and test oracles. Prefer the interpreter on PATH (it may be a pyenv one).
 PY=${PYTHON:-python3}
-PY_PACKAGES=(gguf numpy grpcio grpcio-tools jinja2 tokenizers safetensors matplotlib)
-if ! "$PY" -c "import gguf, numpy, grpc, grpc_tools, jinja2, tokenizers, safetensors, matplotlib" 2>/dev/null; then
+PY_PACKAGES=(gguf numpy grpcio grpcio-tools jinja2 tokenizers safetensors matplotlib openai)
+if ! "$PY" -c "import gguf, numpy, grpc, grpc_tools, jinja2, tokenizers, safetensors, matplotlib, openai" 2>/dev/null; then
   echo "setup: installing Python packages: ${PY_PACKAGES[*]}"
   "$PY" -m pip install -q --disable-pip-version-check ${PIP_EXTRA:-} "${PY_PACKAGES[@]}" \
     || "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "${PY_PACKAGES[@]}"

@@ -1,5 +1,6 @@
-// hearth serve: the gRPC server. SIGTERM / SIGINT drain (health NOT_SERVING, new requests
-// UNAVAILABLE, running streams finish within --drain-timeout) and exit 0.
+// hearth serve: the gRPC server (and, with --http-port, the OpenAI-compatible HTTP API).
+// SIGTERM / SIGINT drain (health NOT_SERVING, new requests UNAVAILABLE, running streams finish
+// within --drain-timeout) and exit 0.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -51,6 +52,10 @@ int Serve(server::ServerConfig config, const std::string& config_file,
     std::fprintf(stderr, "error: %s\n", srv.status().ToString().c_str());
     return 1;
   }
+  if ((*srv)->http_port() >= 0)
+    std::printf("hearth: OpenAI-compatible HTTP API on %s://%s:%d/v1\n",
+                config.tls_cert_file.empty() ? "http" : "https", config.address.c_str(),
+                (*srv)->http_port());
   // On stdout, one line, so that scripts can find the ports (either may be picked by the OS).
   std::printf("hearth: serving %s on %s:%d (metrics port %d)\n", built->info.name().c_str(),
               config.address.c_str(), (*srv)->port(), (*srv)->metrics_port());
@@ -93,6 +98,12 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   flag(
       "--metrics-port", [](C & c) -> auto& { return c.metrics_port; },
       "Prometheus /metrics port (9090; -1 = off)");
+  flag(
+      "--http-port", [](C & c) -> auto& { return c.http_port; },
+      "OpenAI-compatible HTTP API port (-1 = off, the default; 0 = any free)");
+  flag(
+      "--http-threads", [](C & c) -> auto& { return c.http_threads; },
+      "HTTP worker threads, one per open connection (0 = max-seqs + 32)");
   flag(
       "--device", [](C & c) -> auto& { return c.device; }, "cpu or cuda[:N] (cpu)");
   flag(

@@ -91,6 +91,9 @@ Result<std::unique_ptr<HearthServer>> HearthServer::Start(const ServerConfig& co
     return UnavailableError("server: cannot listen on " + config.address + ":" +
                             std::to_string(config.port) + " (port in use?)");
   s->SetServing(false);
+  if (config.http_port >= 0) {
+    HEARTH_ASSIGN_OR_RETURN(s->http_, OpenAiApi::Start(config, &s->context_));
+  }
   HEARTH_RETURN_IF_ERROR(s->engine_->WarmUp());
   s->SetServing(true);
   return s;
@@ -99,6 +102,7 @@ Result<std::unique_ptr<HearthServer>> HearthServer::Start(const ServerConfig& co
 HearthServer::~HearthServer() { Shutdown(); }
 
 void HearthServer::SetServing(bool serving) {
+  context_.serving = serving;
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health == nullptr) return;
   health->SetServingStatus(serving);  // the overall status ("") and every service set so far
@@ -128,6 +132,7 @@ void HearthServer::Shutdown() {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     server_->Wait();
   }
+  if (http_ != nullptr) http_->Stop();
   control_.reset();  // joins Drain threads
   engine_->Shutdown();
 }

@@ -1,8 +1,10 @@
 // HearthServer: the gRPC server around one Engine: hearth.v1.Inference, hearth.v1.Control, the
 // standard grpc.health.v1 service (SERVING only after a warm-up step; NOT_SERVING while
-// draining) and server reflection, plus the metrics exposer. Shutdown order: health NOT_SERVING
-// -> engine drain (new requests UNAVAILABLE, running streams finish or are aborted at the
-// timeout) -> gRPC shutdown (remaining calls cancelled) -> engine thread stopped.
+// draining) and server reflection, plus the metrics exposer and, with --http-port, the
+// OpenAI-compatible HTTP API (openai_api.h) over the same engine. Shutdown order: health
+// NOT_SERVING (HTTP /ready 503) -> engine drain (new requests UNAVAILABLE / HTTP 503, running
+// streams finish or are aborted at the timeout) -> gRPC shutdown (remaining calls cancelled)
+// -> HTTP stop (workers joined) -> engine thread stopped.
 #pragma once
 
 #include <grpcpp/server.h>
@@ -16,6 +18,7 @@
 #include "server/control_service.h"
 #include "server/inference_service.h"
 #include "server/metrics.h"
+#include "server/openai_api.h"
 #include "server/server_config.h"
 #include "server/service_context.h"
 
@@ -33,6 +36,7 @@ class HearthServer {
 
   int port() const { return port_; }
   int metrics_port() const { return metrics_ != nullptr ? metrics_->port() : -1; }
+  int http_port() const { return http_ != nullptr ? http_->port() : -1; }
   engine::Engine& engine() { return *engine_; }
 
   // Health NOT_SERVING, then the engine drains (see Engine::Drain). Idempotent.
@@ -50,6 +54,7 @@ class HearthServer {
   std::unique_ptr<InferenceService> inference_;
   std::unique_ptr<ControlService> control_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<OpenAiApi> http_;  // null without --http-port
   int port_ = 0;
   std::chrono::milliseconds drain_timeout_{30000};
   std::mutex mu_;

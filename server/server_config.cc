@@ -25,6 +25,10 @@ Status LoadConfigFile(const std::string& path, ServerConfig* c) {
         c->port = v.get<int>();
       else if (key == "metrics_port")
         c->metrics_port = v.get<int>();
+      else if (key == "http_port")
+        c->http_port = v.get<int>();
+      else if (key == "http_threads")
+        c->http_threads = v.get<int>();
       else if (key == "model")
         c->model = v.get<std::string>();
       else if (key == "device")
@@ -72,6 +76,10 @@ Status ValidateServerConfig(const ServerConfig& c) {
   if (c.port < 0 || c.port > 65535) return bad("port must be in [0, 65535]");
   if (c.metrics_port < -1 || c.metrics_port > 65535)
     return bad("metrics_port must be in [-1, 65535] (-1 = off)");
+  if (c.http_port < -1 || c.http_port > 65535)
+    return bad("http_port must be in [-1, 65535] (-1 = off)");
+  if (c.http_threads < 0 || c.http_threads > 10000)
+    return bad("http_threads must be in [0, 10000] (0 = max_seqs + 32)");
   if (c.max_batch_tokens < 1) return bad("max_batch_tokens must be >= 1");
   if (c.max_seqs < 1) return bad("max_seqs must be >= 1");
   if (c.kv_cache_bytes < 0) return bad("kv_cache_bytes must be >= 0");

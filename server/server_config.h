@@ -27,6 +27,8 @@ struct ServerConfig {
   std::string address = "0.0.0.0";
   int port = 50051;         // gRPC; 0 = pick a free port
   int metrics_port = 9090;  // Prometheus /metrics over HTTP; 0 = pick, -1 = off
+  int http_port = -1;       // OpenAI-compatible HTTP API; 0 = pick, -1 = off
+  int http_threads = 0;     // HTTP worker threads (one per open connection); 0 = max_seqs + 32
   std::string model;        // GGUF file or HF directory; "" = the default model
   std::string device = "cpu";
   int max_batch_tokens = 2048;

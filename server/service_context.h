@@ -24,6 +24,8 @@ struct ServiceContext {
   MappingContext mapping;  // codec, limits, max_seq_len (key_tenant filled per call)
   v1::ModelInfo model_info;
   std::chrono::milliseconds drain_timeout{30000};
+  // True exactly while gRPC health says SERVING (the HTTP API's /ready); set by HearthServer.
+  std::atomic<bool> serving{false};
   // Health NOT_SERVING + engine drain; set by HearthServer.
   std::function<engine::DrainResult(std::chrono::milliseconds)> drain;
 
