@@ -117,12 +117,15 @@ Result<std::shared_ptr<const engine::TextCodec>> MakeTextCodec(const LoadedModel
   for (int64_t id : model.config().eos_ids) eos.push_back(static_cast<int32_t>(id));
   if (eos.empty() && t->eos_id() >= 0) eos.push_back(t->eos_id());
   auto codec = std::make_shared<TokenizerCodec>(std::move(t), std::move(eos));
-  if (model.gguf() != nullptr) {
-    Result<std::string> source = model.gguf()->GetString("tokenizer.chat_template");
-    if (source.ok()) {
-      HEARTH_ASSIGN_OR_RETURN(ChatTemplate parsed, ChatTemplate::Parse(*source));
-      codec->SetChatTemplate(std::move(parsed));
-    }
+  // A model without a template serves text and token ids; chat requests get a clear error.
+  Result<std::string> source = model.gguf() != nullptr
+                                   ? model.gguf()->GetString("tokenizer.chat_template")
+                                   : ChatTemplateSourceFromHfDir(model.path());
+  if (source.ok()) {
+    HEARTH_ASSIGN_OR_RETURN(ChatTemplate parsed, ChatTemplate::Parse(*source));
+    codec->SetChatTemplate(std::move(parsed));
+  } else if (model.gguf() == nullptr && source.status().code() != StatusCode::kNotFound) {
+    return source.status();
   }
   return std::shared_ptr<const engine::TextCodec>(std::move(codec));
 }

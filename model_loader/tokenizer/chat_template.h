@@ -71,4 +71,10 @@ nlohmann::ordered_json BuildChatContext(const std::vector<ChatMessage>& messages
 Result<std::string> ChatTemplateFromTokenizerConfig(const nlohmann::ordered_json& config,
                                                     std::string_view name = "default");
 
+// The chat template of a Hugging Face model directory, as transformers finds it: the file
+// chat_template.jinja when present, else tokenizer_config.json's chat_template ("default" when a
+// list). NotFound when the directory has neither (a model without a template); other errors name
+// the file (unreadable, malformed JSON, malformed chat_template).
+Result<std::string> ChatTemplateSourceFromHfDir(const std::string& dir);
+
 }  // namespace hearth

@@ -8,6 +8,8 @@
 #include <random>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "model_loader/tokenizer/chat_template.h"
 #include "tests/support/test_support.h"
 
@@ -309,6 +311,43 @@ TEST(ChatTemplateRobustness, MutatedRealTemplatesNeverCrash) {
   }
   std::printf("mutations: %d parsed, %d rendered\n", parsed, rendered);
   EXPECT_GT(parsed, 0);
+}
+
+TEST(ChatTemplateSourceFromHfDir, FollowsTransformersLookupOrder) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() /
+                       ("hearth_hf_template_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto write = [&](const char* name, const std::string& text) {
+    std::ofstream(dir / name, std::ios::binary) << text;
+  };
+  // Neither file: no template, which is not an error for the model.
+  EXPECT_EQ(ChatTemplateSourceFromHfDir(dir.string()).status().code(), StatusCode::kNotFound);
+  // tokenizer_config.json without chat_template: still none.
+  write("tokenizer_config.json", R"({"bos_token": "<s>"})");
+  EXPECT_EQ(ChatTemplateSourceFromHfDir(dir.string()).status().code(), StatusCode::kNotFound);
+  write("tokenizer_config.json", R"({"chat_template": "{{ messages[0].content }}"})");
+  auto from_config = ChatTemplateSourceFromHfDir(dir.string());
+  ASSERT_TRUE(from_config.ok()) << from_config.status().ToString();
+  EXPECT_EQ(*from_config, "{{ messages[0].content }}");
+  write("tokenizer_config.json",
+        R"({"chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}]})");
+  ASSERT_TRUE(ChatTemplateSourceFromHfDir(dir.string()).ok());
+  EXPECT_EQ(*ChatTemplateSourceFromHfDir(dir.string()), "D");
+  // chat_template.jinja (transformers >= 4.43 saves it beside the config) wins.
+  write("chat_template.jinja", "J{{ 1 }}");
+  EXPECT_EQ(*ChatTemplateSourceFromHfDir(dir.string()), "J{{ 1 }}");
+  fs::remove(dir / "chat_template.jinja");
+  // Malformed files are errors that name the file.
+  for (const char* bad : {"{not json", "[1, 2]", R"({"chat_template": 7})",
+                          R"({"chat_template": [{"name": "x"}]})"}) {
+    write("tokenizer_config.json", bad);
+    const auto r = ChatTemplateSourceFromHfDir(dir.string());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("tokenizer_config.json"), std::string::npos) << bad;
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace
