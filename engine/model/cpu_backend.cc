@@ -129,9 +129,9 @@ Status CpuBackend::FusedAddRmsNorm(const void* x, void* residual, const float* w
   return FusedAddRmsNormCpu(F(x), F(residual), weight, F(out), rows, width, eps);
 }
 
-Status CpuBackend::Linear(const LinearWeight& w, const float* bias, const void* x, void* y,
+Status CpuBackend::Linear(const LinearWeight& w, const void* bias, const void* x, void* y,
                           int64_t rows) {
-  return MatmulCpu(w.type, w.data, F(x), bias, F(y), static_cast<int>(rows), static_cast<int>(w.n),
+  return MatmulCpu(w.type, w.data, F(x), F(bias), F(y), static_cast<int>(rows), static_cast<int>(w.n),
                    static_cast<int>(w.k));
 }
 

@@ -12,8 +12,9 @@
 
 namespace hearth::engine::model {
 
-// Runs the forward pass of `plan` and leaves float32 logits [logits_indices.size(), vocab] in
-// the returned buffers' `logits`.
+// Runs the forward pass of `plan` and leaves the logits [logits_indices.size(), vocab] in the
+// returned buffers' `logits`, in the backend's activation dtype (float32 on the CPU). Fused
+// projections (LayerWeights::wqkv / w_gate_up) are used where present.
 Result<DecoderBuffers> RunDecoder(const DecoderSpec& spec, const DecoderWeights& weights,
                                   const StepPlan& plan, BackendOps& ops);
 

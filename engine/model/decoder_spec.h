@@ -28,17 +28,26 @@ struct LinearWeight {
   int64_t k = 0;
 };
 
-// Vectors (norm weights, biases) are float32 in backend memory; null = absent.
+// Norm vectors are float32 in backend memory; biases are in the backend's activation dtype
+// (float32 on the CPU; what GpuMatmul's bias epilogue reads on CUDA); null = absent.
+//
+// Fused projections (optional, CUDA backend): when a backend concatenates wq|wk|wv into one
+// [q_width + 2 * kv_width, hidden] matrix (and bq|bk|bv likewise), or w_gate|w_up into one
+// [2 * ffn, hidden] matrix, it fills wqkv / w_gate_up and leaves the parts empty (data null);
+// the recipe then runs one GEMM instead of three (two). The CPU backend leaves them empty.
 struct LayerWeights {
   const float* attn_norm = nullptr;  // [hidden]
   LinearWeight wq, wk, wv, wo;
-  const float* bq = nullptr;        // [num_heads * head_dim]      (qwen2)
-  const float* bk = nullptr;        // [num_kv_heads * head_dim]   (qwen2)
-  const float* bv = nullptr;        // [num_kv_heads * head_dim]   (qwen2)
+  const void* bq = nullptr;         // [num_heads * head_dim]      (qwen2)
+  const void* bk = nullptr;         // [num_kv_heads * head_dim]   (qwen2)
+  const void* bv = nullptr;         // [num_kv_heads * head_dim]   (qwen2)
   const float* q_norm = nullptr;    // [head_dim]                  (qwen3)
   const float* k_norm = nullptr;    // [head_dim]                  (qwen3)
   const float* ffn_norm = nullptr;  // [hidden]
   LinearWeight w_gate, w_up, w_down;
+  LinearWeight wqkv;              // [q_width + 2 * kv_width, hidden] or empty
+  const void* bqkv = nullptr;     // [q_width + 2 * kv_width]     (qwen2, with wqkv)
+  LinearWeight w_gate_up;         // [2 * ffn, hidden]: gate rows, then up rows; or empty
 };
 
 struct DecoderWeights {
