@@ -31,6 +31,10 @@ Result<BuiltEngine> BuildEngine(const ServerConfig& config, engine::EngineObserv
                           MakeTextCodec(*built.model));
   engine::RunnerOptions runner_options;
   runner_options.device = config.device;
+  runner_options.dtype = config.dtype;
+  runner_options.gpu_memory_fraction = config.gpu_memory_fraction;
+  runner_options.cuda_graphs = config.cuda_graphs;
+  runner_options.max_model_len = static_cast<int>(built.model->config().context_length);
   runner_options.block_size = config.block_size;
   runner_options.kv_cache_bytes = config.kv_cache_bytes;
   runner_options.max_num_seqs = config.max_seqs;
@@ -68,7 +72,9 @@ Result<BuiltEngine> BuildEngine(const ServerConfig& config, engine::EngineObserv
   for (int64_t id : mc.eos_ids) info.add_eos_token_ids(static_cast<int32_t>(id));
   info.set_has_chat_template(has_template);
   info.set_device(config.device);
-  info.set_dtype("f32");
+  info.set_dtype(!config.dtype.empty() ? config.dtype
+                 : config.device == "cpu" ? "f32"
+                                          : "bfloat16");
   info.set_hearth_version(HEARTH_VERSION);
   return built;
 }
