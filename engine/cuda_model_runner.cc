@@ -98,8 +98,10 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
   budget.reserve_bytes =
       kReserveBytes + static_cast<int64_t>(matmul_internal::CublasLtGemm::kWorkspaceBytes);
   budget.kv_bytes_per_block = model::CudaBackend::KvBytesPerBlock(s, o.block_size, o.dtype);
-  budget.min_blocks = (std::min(max_len, o.max_num_batched_tokens) + o.block_size - 1) /
-                      o.block_size;
+  // At least one full step's worth of blocks, unless the caller fixed the count (tests).
+  budget.min_blocks = o.num_kv_blocks > 0 ? 1
+                                          : (std::min(max_len, o.max_num_batched_tokens) +
+                                             o.block_size - 1) / o.block_size;
   budget.explicit_kv_bytes = o.kv_cache_bytes;
   if (o.num_kv_blocks > 0) budget.explicit_kv_bytes = o.num_kv_blocks * budget.kv_bytes_per_block;
   HEARTH_ASSIGN_OR_RETURN(r->num_kv_blocks_, KvBlocksFromBudget(budget));

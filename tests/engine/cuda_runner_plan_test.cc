@@ -10,7 +10,7 @@
 
 #include "engine/model/decoder_spec.h"
 #include "engine/model/device_weight_plan.h"
-#include "kernels/attention/attention_plan.h"
+#include "kernels/attention/attention.h"
 #include "model_loader/loaded_model.h"
 #include "tests/support/test_support.h"
 
@@ -181,7 +181,9 @@ TEST(CudaRunnerPlan, ArenaAndLayouts) {
       m.penalty_offsets, m.block_tables,   m.penalty_tokens,  m.penalty_counts};
   for (size_t i = 0; i < offsets.size(); ++i) {
     EXPECT_EQ(offsets[i] % 256, 0);
-    if (i > 0) EXPECT_GT(offsets[i], offsets[i - 1]);
+    if (i > 0) {
+      EXPECT_GT(offsets[i], offsets[i - 1]);
+    }
   }
   EXPECT_GE(m.token_ids - m.slot_mapping, 2048 * 8);
   EXPECT_GE(m.penalty_tokens - m.block_tables, 256 * 128 * 4);
@@ -416,7 +418,9 @@ TEST(DeviceWeightPlan, QuantizedGgufKeepsBlocks) {
     const Weights& w = p.model->weights();
     const bool same = w.Find("layers.0.wq")->dtype == w.Find("layers.0.wk")->dtype &&
                       w.Find("layers.0.wq")->dtype == w.Find("layers.0.wv")->dtype;
-    if (!same) EXPECT_FALSE(p.plan.fused_qkv);
+    if (!same) {
+      EXPECT_FALSE(p.plan.fused_qkv);
+    }
     if (p.plan.fused_qkv) {
       const model::DeviceTensor& qkv = t[p.plan.layers[0].wqkv];
       EXPECT_EQ(qkv.type, w.Find("layers.0.wq")->dtype);

@@ -1,0 +1,352 @@
+// The CUDA runner end to end against the CPU runner (label gpu; every test skips without a CUDA
+// device). SmolLM2-135M (HEARTH_SMOLLM2_GGUF, head_dim 64) is the model: the tiny test models and
+// stories260K have head_dim 8-32, which the GPU attention and RoPE kernels do not support, and
+// the runner refuses them (checked below).
+//
+// Failure messages name the step, the sequence and the first differing token, with the CPU's
+// top-2 margin there, so that a real bug can be told from a bf16 near-tie.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "engine/cpu_model_runner.h"
+#include "engine/cuda_model_runner.h"
+#include "engine/scheduler.h"
+#include "engine/step_plan.h"
+#include "tests/engine/model/forward_test_util.h"
+#include "tests/support/test_support.h"
+
+namespace hearth::engine::testing {
+namespace {
+
+using hearth::testing::RelL2;
+
+std::string GgufPath() {
+  return RequiredEnv("HEARTH_SMOLLM2_GGUF", "set it to `scripts/fetch_default_model.sh`'s output");
+}
+
+CudaRunnerOptions SmallOptions(DType dtype) {
+  CudaRunnerOptions o;
+  o.dtype = dtype;
+  o.num_kv_blocks = 1024;  // 16k tokens: small and quick to allocate
+  o.max_num_seqs = 64;
+  o.max_num_batched_tokens = 512;
+  o.max_model_len = 2048;
+  return o;
+}
+
+std::unique_ptr<CudaModelRunner> CudaOrDie(const LoadedModel& model, const CudaRunnerOptions& o) {
+  Result<std::unique_ptr<CudaModelRunner>> r = CudaModelRunner::Create(model, o);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(*r) : nullptr;
+}
+
+std::vector<float> Logits(ModelRunner& runner, const std::vector<int32_t>& prompt) {
+  const StepPlan plan = SingleSeqPlan(prompt, 0, runner.block_size(), /*all_rows=*/true);
+  std::vector<float> logits;
+  const Status s = runner.ExecuteLogits(plan, &logits);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return logits;
+}
+
+// Prompts with a peaked next-token distribution: the golden prompts followed by a prefix of
+// their recorded greedy continuation (natural text, so greedy has clear winners).
+std::vector<std::vector<int32_t>> Prompts(int n) {
+  const Golden g = ReadGolden("smollm2-135m");
+  std::vector<std::vector<int32_t>> out;
+  for (int i = 0; i < n; ++i) {
+    std::vector<int32_t> p = g.prompts[i % g.prompts.size()];
+    const int extra = i / static_cast<int>(g.prompts.size()) % 16;
+    p.insert(p.end(), g.greedy_ids.begin(), g.greedy_ids.begin() + extra);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+struct GreedyRun {
+  std::vector<std::vector<int32_t>> tokens;  // per prompt
+  int64_t preemptions = 0;
+  int steps = 0;
+};
+
+// Greedy decoding of all prompts together through the scheduler (continuous batching, chunked
+// prefill, preemption when blocks run out) and runner.Execute.
+GreedyRun GreedyMany(ModelRunner& runner, const std::vector<std::vector<int32_t>>& prompts,
+                     int num_tokens, int max_num_seqs, int max_batched_tokens) {
+  SchedulerConfig config;
+  config.max_num_batched_tokens = max_batched_tokens;
+  config.max_num_seqs = max_num_seqs;
+  BlockManagerConfig blocks;
+  blocks.num_blocks = static_cast<int>(runner.num_kv_blocks());
+  blocks.block_size = runner.block_size();
+  Scheduler scheduler(config, blocks);
+  SamplingParams stop;
+  stop.max_tokens = num_tokens;
+  stop.ignore_eos = true;
+  std::map<SeqId, size_t> index;
+  for (size_t i = 0; i < prompts.size(); ++i) index[scheduler.AddRequest(prompts[i], stop)] = i;
+  ::hearth::SamplingParams greedy;
+  greedy.temperature = 0.f;
+  GreedyRun run;
+  run.tokens.resize(prompts.size());
+  while (scheduler.HasUnfinished()) {
+    const SchedulerOutput decision = scheduler.Schedule();
+    const StepPlan plan = BuildStepPlan(decision, scheduler);
+    SamplingBatch sampling;
+    for (size_t i = 0; i < plan.logits_indices.size(); ++i) {
+      sampling.params.push_back(greedy);
+      sampling.steps.push_back(0);
+    }
+    StepResult result;
+    const Status s = runner.Execute(plan, sampling, &result);
+    EXPECT_TRUE(s.ok()) << "step " << run.steps << ": " << s.ToString();
+    if (!s.ok()) return run;
+    scheduler.Update(decision, result.token_ids);
+    ++run.steps;
+    for (auto& seq : scheduler.TakeFinished()) {
+      const auto gen = seq->generated_token_ids();
+      run.tokens[index[seq->id()]].assign(gen.begin(), gen.end());
+    }
+  }
+  run.preemptions = scheduler.stats().num_preemptions;
+  return run;
+}
+
+// Top-1 minus top-2 logit of a row (how close a greedy choice was).
+float Margin(const float* row, int vocab) {
+  float a = -INFINITY, b = -INFINITY;
+  for (int i = 0; i < vocab; ++i) {
+    if (row[i] > a) {
+      b = a;
+      a = row[i];
+    } else if (row[i] > b) {
+      b = row[i];
+    }
+  }
+  return a - b;
+}
+
+// Asserts equal token lists; on a difference prints where and the CPU's margin there.
+void ExpectSameTokens(const std::vector<int32_t>& got, const std::vector<int32_t>& want,
+                      const std::string& what, CpuModelRunner* cpu,
+                      const std::vector<int32_t>& prompt) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (got[i] == want[i]) continue;
+    std::string margin = "n/a";
+    if (cpu != nullptr) {
+      std::vector<int32_t> ctx = prompt;
+      ctx.insert(ctx.end(), want.begin(), want.begin() + static_cast<ptrdiff_t>(i));
+      const std::vector<float> l = Logits(*cpu, ctx);
+      margin = std::to_string(Margin(l.data() + (ctx.size() - 1) * cpu->vocab_size(),
+                                     cpu->vocab_size()));
+    }
+    FAIL() << what << ": first difference at generated token " << i << " (got " << got[i]
+           << ", want " << want[i] << "; CPU top-1 minus top-2 logit there: " << margin << ")";
+  }
+}
+
+class CudaRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HEARTH_REQUIRE_GPU();
+    const std::string path = GgufPath();
+    ASSERT_FALSE(path.empty());
+    model_ = LoadOrDie(path);
+    ASSERT_NE(model_, nullptr);
+  }
+  std::unique_ptr<CpuModelRunner> Cpu() { return RunnerOrDie(*model_, 2048); }
+  std::unique_ptr<LoadedModel> model_;
+};
+
+// float32: the GPU computes what the CPU does up to summation order: logits within 1e-4 and the
+// 32-token greedy golden (llama.cpp's / HF's ids) exactly.
+TEST_F(CudaRunnerTest, Float32MatchesCpuAndGreedyGolden) {
+  auto gpu = CudaOrDie(*model_, SmallOptions(DType::kF32));
+  ASSERT_NE(gpu, nullptr);
+  auto cpu = Cpu();
+  const Golden g = ReadGolden("smollm2-135m");
+  for (size_t i = 0; i < g.prompts.size(); ++i) {
+    const double err = RelL2(Logits(*gpu, g.prompts[i]), Logits(*cpu, g.prompts[i]));
+    std::printf("[cuda f32] prompt %zu: rel L2 vs CPU %.3g\n", i, err);
+    EXPECT_LT(err, 1e-4) << "prompt " << i;
+  }
+  const GreedyRun run = GreedyMany(*gpu, {g.prompts[0]}, static_cast<int>(g.greedy_ids.size()),
+                                   64, 512);
+  ExpectSameTokens(run.tokens[0], g.greedy_ids, "f32 greedy vs golden", cpu.get(), g.prompts[0]);
+}
+
+// bf16 / fp16: logits within the activation type's rounding of the CPU's float32 logits; bf16:
+// the first 64 greedy tokens equal.
+TEST_F(CudaRunnerTest, HalfPrecisionLogitsAndGreedyMatchCpu) {
+  auto cpu = Cpu();
+  const Golden g = ReadGolden("smollm2-135m");
+  const std::vector<std::vector<int32_t>> prompts = Prompts(4);
+  std::vector<std::vector<int32_t>> cpu_tokens;
+  for (const auto& p : prompts) cpu_tokens.push_back(GreedyMany(*cpu, {p}, 64, 8, 512).tokens[0]);
+  for (DType dtype : {DType::kBF16, DType::kF16}) {
+    SCOPED_TRACE(std::string(ActivationDTypeName(dtype)));
+    auto gpu = CudaOrDie(*model_, SmallOptions(dtype));
+    ASSERT_NE(gpu, nullptr);
+    // bf16 keeps 8 mantissa bits: through 30 layers ~1-3% relative error is expected; fp16
+    // (11 bits) about 8x less, but its integer GEMV rounds x to int8 (~4e-3 a matmul).
+    const double bound = dtype == DType::kBF16 ? 5e-2 : 3e-2;
+    for (size_t i = 0; i < g.prompts.size(); ++i) {
+      const double err = RelL2(Logits(*gpu, g.prompts[i]), Logits(*cpu, g.prompts[i]));
+      std::printf("[cuda %s] prompt %zu: rel L2 vs CPU %.3g (bound %.3g)\n",
+                  std::string(ActivationDTypeName(dtype)).c_str(), i, err, bound);
+      EXPECT_LT(err, bound) << "prompt " << i;
+    }
+    if (dtype != DType::kBF16) continue;  // the greedy parity is for bf16
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      const GreedyRun run = GreedyMany(*gpu, {prompts[i]}, 64, 8, 512);
+      ExpectSameTokens(run.tokens[0], cpu_tokens[i],
+                       "greedy 64 tokens, prompt " + std::to_string(i), cpu.get(), prompts[i]);
+    }
+  }
+}
+
+// 64 concurrent sequences (one batch: prefill chunks mixed with decodes, graphs for the decode
+// buckets) give each sequence the tokens it gets alone. float32, where the GEMV is row-wise.
+TEST_F(CudaRunnerTest, ConcurrentEqualsSolo) {
+  auto gpu = CudaOrDie(*model_, SmallOptions(DType::kF32));
+  ASSERT_NE(gpu, nullptr);
+  const std::vector<std::vector<int32_t>> prompts = Prompts(64);
+  const GreedyRun together = GreedyMany(*gpu, prompts, 24, 64, 256);
+  EXPECT_GT(gpu->num_graphs(), 0) << "no decode step went through a graph";
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const GreedyRun solo = GreedyMany(*gpu, {prompts[i]}, 24, 64, 256);
+    ExpectSameTokens(together.tokens[i], solo.tokens[0],
+                     "sequence " + std::to_string(i) + " of 64 vs alone", nullptr, prompts[i]);
+  }
+}
+
+// Too few KV blocks for everyone: the scheduler preempts (recompute) and the outputs are still
+// each sequence's own.
+TEST_F(CudaRunnerTest, KvExhaustionPreempts) {
+  CudaRunnerOptions o = SmallOptions(DType::kF32);
+  o.num_kv_blocks = 12;  // 192 tokens for 8 sequences of ~10 + 40 tokens
+  auto gpu = CudaOrDie(*model_, o);
+  ASSERT_NE(gpu, nullptr);
+  ASSERT_EQ(gpu->num_kv_blocks(), 12);
+  const std::vector<std::vector<int32_t>> prompts = Prompts(8);
+  const GreedyRun together = GreedyMany(*gpu, prompts, 40, 8, 256);
+  EXPECT_GT(together.preemptions, 0) << "the test did not exhaust the KV cache";
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const GreedyRun solo = GreedyMany(*gpu, {prompts[i]}, 40, 8, 256);
+    ExpectSameTokens(together.tokens[i], solo.tokens[0],
+                     "sequence " + std::to_string(i) + " with preemption vs alone", nullptr,
+                     prompts[i]);
+  }
+}
+
+// Graph replay computes exactly what the same padded step computes eagerly.
+TEST_F(CudaRunnerTest, GraphsOnOffIdentical) {
+  CudaRunnerOptions on = SmallOptions(DType::kBF16);
+  CudaRunnerOptions off = on;
+  off.cuda_graphs = false;
+  auto a = CudaOrDie(*model_, on);
+  auto b = CudaOrDie(*model_, off);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(a->graphs_enabled()) << "HEARTH_CUDA_GRAPHS is set to off in the environment?";
+  EXPECT_FALSE(b->graphs_enabled());
+  const std::vector<std::vector<int32_t>> prompts = Prompts(11);  // buckets 16, then smaller
+  const GreedyRun with = GreedyMany(*a, prompts, 32, 16, 512);
+  const GreedyRun without = GreedyMany(*b, prompts, 32, 16, 512);
+  EXPECT_GT(a->num_graphs(), 0);
+  EXPECT_EQ(b->num_graphs(), 0);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ExpectSameTokens(with.tokens[i], without.tokens[i],
+                     "sequence " + std::to_string(i) + " graphs on vs off", nullptr, prompts[i]);
+  }
+}
+
+// QKV and gate/up fused into one GEMM each give the unfused results (float32: the GEMV computes
+// each output row on its own, so the concatenation changes nothing).
+TEST_F(CudaRunnerTest, FusedWeightsEqualUnfused) {
+  CudaRunnerOptions fused = SmallOptions(DType::kF32);
+  CudaRunnerOptions plain = fused;
+  plain.fuse_weights = false;
+  auto a = CudaOrDie(*model_, fused);
+  auto b = CudaOrDie(*model_, plain);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE(a->memory_report().find("fused QKV yes"), std::string::npos) << a->memory_report();
+  EXPECT_NE(b->memory_report().find("fused QKV no"), std::string::npos) << b->memory_report();
+  const Golden g = ReadGolden("smollm2-135m");
+  const double err = RelL2(Logits(*a, g.prompts[1]), Logits(*b, g.prompts[1]));
+  EXPECT_LT(err, 1e-6);
+}
+
+// Sampling on the GPU: greedy ids are the argmax of the logits, logprobs are log-softmax values
+// (<= 0), the top-n list starts with the sampled token.
+TEST_F(CudaRunnerTest, SamplingOutputsConsistentWithLogits) {
+  auto gpu = CudaOrDie(*model_, SmallOptions(DType::kF32));
+  ASSERT_NE(gpu, nullptr);
+  const Golden g = ReadGolden("smollm2-135m");
+  const StepPlan plan = SingleSeqPlan(g.prompts[0], 0, gpu->block_size(), /*all_rows=*/false);
+  std::vector<float> logits;
+  ASSERT_TRUE(gpu->ExecuteLogits(plan, &logits).ok());
+  SamplingBatch sampling;
+  ::hearth::SamplingParams p;
+  p.temperature = 0.f;
+  p.num_logprobs = 5;
+  p.repetition_penalty = 1.f;
+  sampling.params = {p};
+  sampling.steps = {0};
+  StepResult result;
+  const Status s = gpu->Execute(plan, sampling, &result);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(result.token_ids.size(), 1u);
+  EXPECT_EQ(result.token_ids[0], Argmax(logits.data(), gpu->vocab_size()));
+  EXPECT_LE(result.token_logprobs[0], 0.f);
+  EXPECT_EQ(result.top_ids[0], result.token_ids[0]);
+  EXPECT_EQ(result.top_ids[5], -1);
+}
+
+TEST_F(CudaRunnerTest, ModelThatDoesNotFitIsAClearError) {
+  CudaRunnerOptions o = SmallOptions(DType::kBF16);
+  o.num_kv_blocks = 0;
+  o.gpu_memory_fraction = 1e-4;  // a few MiB of an 80 GiB device
+  const Result<std::unique_ptr<CudaModelRunner>> r = CudaModelRunner::Create(*model_, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("does not fit"), std::string::npos);
+  EXPECT_NE(r.status().message().find("available"), std::string::npos);
+}
+
+TEST_F(CudaRunnerTest, BadInputsAreErrors) {
+  CudaRunnerOptions o = SmallOptions(DType::kBF16);
+  o.device = 99;
+  Result<std::unique_ptr<CudaModelRunner>> r = CudaModelRunner::Create(*model_, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("cuda:99 not found"), std::string::npos);
+  auto gpu = CudaOrDie(*model_, SmallOptions(DType::kBF16));
+  ASSERT_NE(gpu, nullptr);
+  StepPlan plan = SingleSeqPlan({1, 2, 3}, 0, gpu->block_size(), false);
+  plan.token_ids[1] = gpu->vocab_size();  // out of vocab
+  std::vector<float> logits;
+  const Status s = gpu->ExecuteLogits(plan, &logits);
+  EXPECT_EQ(s.code(), StatusCode::kOutOfRange) << s.ToString();
+  // The runner is still usable afterwards.
+  EXPECT_TRUE(gpu->ExecuteLogits(SingleSeqPlan({1, 2, 3}, 0, gpu->block_size(), false), &logits)
+                  .ok());
+}
+
+// The tiny test models' head sizes have no GPU kernels: a clear refusal, not a wrong answer.
+TEST(CudaRunnerRefusal, SmallHeadDimIsUnimplemented) {
+  HEARTH_REQUIRE_GPU();
+  auto model = LoadOrDie(hearth::testing::TestDataPath("stories260K/stories260K.gguf"));
+  ASSERT_NE(model, nullptr);
+  const Result<std::unique_ptr<CudaModelRunner>> r =
+      CudaModelRunner::Create(*model, SmallOptions(DType::kF32));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(r.status().message().find("head_dim 8"), std::string::npos) << r.status().ToString();
+}
+
+}  // namespace
+}  // namespace hearth::engine::testing
