@@ -204,13 +204,15 @@ Status CudaModelRunner::CheckPlan(const StepPlan& p) const {
     return InvalidArgumentError("CUDA runner: malformed step plan");
   }
   if (p.num_tokens > meta_.max_tokens || p.num_seqs > meta_.max_seqs ||
+      static_cast<int>(p.logits_indices.size()) > meta_.max_seqs ||
       p.max_blocks_per_seq > table_width_) {
     return InvalidArgumentError(
         "CUDA runner: step of " + std::to_string(p.num_tokens) + " tokens, " +
-        std::to_string(p.num_seqs) + " sequences, block tables of width " +
+        std::to_string(p.num_seqs) + " sequences, " + std::to_string(p.logits_indices.size()) +
+        " sampled rows, block tables of width " +
         std::to_string(p.max_blocks_per_seq) + " exceeds the runner's capacity (" +
         std::to_string(meta_.max_tokens) + ", " + std::to_string(meta_.max_seqs) + ", " +
-        std::to_string(table_width_) + ")");
+        std::to_string(table_width_) + "; rows at most max_num_seqs)");
   }
   for (int32_t row : p.logits_indices) {
     if (row < 0 || row >= p.num_tokens) {
