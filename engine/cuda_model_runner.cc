@@ -54,12 +54,17 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
   r->options_ = o;
   HEARTH_ASSIGN_OR_RETURN(r->spec_, model::DecoderSpecFromConfig(model.config(), model.weights()));
   const model::DecoderSpec& s = r->spec_;
-  if (s.head_dim != 64 && s.head_dim != 128) {
+  // The GPU attention's head sizes; 16 and 32 (the tiny validation models) without tensor
+  // cores: their prefill runs the per-token decode path.
+  const bool tensor_core_heads = s.head_dim == 64 || s.head_dim == 128;
+  if (!tensor_core_heads && s.head_dim != 16 && s.head_dim != 32) {
     return UnimplementedError("CUDA runner: head_dim " + std::to_string(s.head_dim) +
-                              " has no GPU attention kernel (64, 128); use --device cpu");
+                              " has no GPU attention kernel (16, 32, 64, 128); use --device cpu");
   }
   HEARTH_ASSIGN_OR_RETURN(model::DeviceWeightPlan wplan,
                           model::PlanDeviceWeights(model.weights(), s, o.dtype, o.fuse_weights));
+  HEARTH_RETURN_IF_ERROR(model::CheckGpuMatmuls(
+      wplan, o.dtype, std::max(o.max_num_batched_tokens, o.max_num_seqs)));
 
   const int64_t context = o.max_model_len > 0 ? o.max_model_len : model.config().context_length;
   const int max_len = static_cast<int>(std::clamp<int64_t>(context, 1, 1 << 24));
@@ -80,7 +85,7 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
   bc.compute_capability = gpu.cc_major * 10 + gpu.cc_minor;
   bc.attention_workspace_bytes = AttentionWorkspaceBound(
       s.num_heads, s.num_kv_heads, s.head_dim, o.block_size, r->table_width_ * o.block_size,
-      bc.max_seqs, bc.max_tokens, o.dtype == DType::kF32, gpu.sm_count);
+      bc.max_seqs, bc.max_tokens, o.dtype == DType::kF32 || !tensor_core_heads, gpu.sm_count);
   bc.max_dequant_elems = wplan.max_dequant_elems;
   const int64_t penalty_capacity = int64_t{o.max_num_seqs} * kInitialPenaltyEntriesPerSeq;
   const MetadataLayout meta =

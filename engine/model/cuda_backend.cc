@@ -141,11 +141,18 @@ Result<DecoderBuffers> CudaBackend::BeginStep(const StepPlan& plan) {
   a.scale = 1.f / std::sqrt(static_cast<float>(spec_.head_dim));
   a.max_query_len = plan.max_query_len;
   a.max_seq_len = plan.max_seq_len;
-  a.num_decode_seqs = plan.num_decode_seqs;
+  // The attention kernels split by query length, not by the scheduler's decode/prefill label:
+  // a one-token prompt (a "prefill" of q_len 1) goes to the decode kernel too. A padded decode
+  // plan declares all its bucket's sequences decodes (PadDecodePlan) so that the split-KV plan
+  // depends on the bucket only; the padding sequences (q_len 0) are skipped by the kernel.
+  int single = 0;
   a.num_prefill_seqs = 0;
-  for (int i = plan.num_decode_seqs; i < plan.num_seqs; ++i) {
-    if (plan.query_start_loc[i + 1] - plan.query_start_loc[i] > 1) ++a.num_prefill_seqs;
+  for (int i = 0; i < plan.num_seqs; ++i) {
+    const int q_len = plan.query_start_loc[i + 1] - plan.query_start_loc[i];
+    if (q_len == 1) ++single;
+    if (q_len > 1) ++a.num_prefill_seqs;
   }
+  a.num_decode_seqs = std::max(plan.num_decode_seqs, single);
   attn_plan_ = attention::PlanAttention(a, config_.sm_count, config_.compute_capability);
   if (attn_plan_.workspace_bytes > config_.attention_workspace_bytes) {
     return InternalError("CUDA backend: attention plan needs " +

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/cuda_runner_plan.h"
+#include "kernels/matmul/matmul.h"
 #include "model_loader/weights.h"
 
 namespace hearth::engine::model {
@@ -163,6 +164,31 @@ Result<DeviceWeightPlan> PlanDeviceWeights(const Weights& weights, const Decoder
     l.w_down = p.AddMatrix(pre + "w_down", {v.w_down}, dev(v.w_down));
   }
   return plan;
+}
+
+Status CheckGpuMatmuls(const DeviceWeightPlan& plan, DType act, int max_tokens) {
+  for (size_t i = 0; i < plan.tensors.size(); ++i) {
+    const DeviceTensor& t = plan.tensors[i];
+    const bool lookup_only = static_cast<int>(i) == plan.embed && plan.lm_head != plan.embed;
+    if (t.rows <= 1 || lookup_only) continue;  // vectors; the embedding table
+    // float32 steps run at most kMaxGemvTokens tokens a call (CudaBackend::Linear).
+    const int most = act == DType::kF32 ? std::min(max_tokens, kMaxGemvTokens) : max_tokens;
+    for (int tokens : {1, most}) {
+      const MatmulKernel k = SelectMatmulKernelForRun(t.type, act, tokens, static_cast<int>(t.rows),
+                                                      static_cast<int>(t.cols), false);
+      const bool runs = k != MatmulKernel::kUnsupported &&
+                        (act != DType::kF32 || k == MatmulKernel::kQuantGemv);
+      if (!runs) {
+        return UnimplementedError(
+            "CUDA runner: no GPU matmul for weight " + t.name + " (" +
+            std::string(DTypeName(t.type)) + " [" + std::to_string(t.rows) + ", " +
+            std::to_string(t.cols) + "]) with " + std::to_string(tokens) + " tokens of " +
+            std::string(DTypeName(act)) + " activations" +
+            (act == DType::kF32 ? " (float32 needs k % 8 == 0)" : "") + "; use --device cpu");
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 DecoderWeights BindDeviceWeights(const DeviceWeightPlan& plan, const DecoderSpec& s,

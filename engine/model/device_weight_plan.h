@@ -55,6 +55,12 @@ struct DeviceWeightPlan {
 Result<DeviceWeightPlan> PlanDeviceWeights(const Weights& weights, const DecoderSpec& spec,
                                            DType act, bool allow_fusion = true);
 
+// Every matrix the recipe multiplies (all but a lookup-only embedding table) has a GPU matmul
+// kernel for 1..max_tokens tokens with `act` activations (SelectMatmulKernelForRun): otherwise
+// an Unimplemented error naming the weight, at start rather than at the first step. (float32
+// runs the GEMV in chunks of 8 tokens, which needs k % 8 == 0.)
+Status CheckGpuMatmuls(const DeviceWeightPlan& plan, DType act, int max_tokens);
+
 // DecoderWeights pointing into the arena at `base` (device memory laid out by the plan).
 DecoderWeights BindDeviceWeights(const DeviceWeightPlan& plan, const DecoderSpec& spec,
                                  const uint8_t* base);

@@ -431,6 +431,25 @@ TEST(DeviceWeightPlan, QuantizedGgufKeepsBlocks) {
   }
 }
 
+TEST(DeviceWeightPlan, GpuMatmulPreflight) {
+  // stories260K's w_down has k = 172: the float32 GEMV needs k % 8 == 0.
+  const LoadedPlan f32 = PlanFor("stories260K/stories260K.gguf", DType::kF32);
+  const Status s = model::CheckGpuMatmuls(f32.plan, DType::kF32, 512);
+  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
+  EXPECT_NE(s.message().find("w_down"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("k % 8"), std::string::npos) << s.ToString();
+  // bf16 runs it on cuBLASLt.
+  const LoadedPlan bf16 = PlanFor("stories260K/stories260K.gguf", DType::kBF16);
+  EXPECT_TRUE(model::CheckGpuMatmuls(bf16.plan, DType::kBF16, 512).ok());
+  for (const char* name : {"tiny-qwen2", "tiny-qwen3", "tiny-llama3"}) {
+    const LoadedPlan p = PlanFor(name, DType::kF32);
+    EXPECT_TRUE(model::CheckGpuMatmuls(p.plan, DType::kF32, 512).ok()) << name;
+  }
+  const LoadedPlan q = PlanFor("tiny-random-llama/tiny-random-llama-Q4_K_M.gguf", DType::kBF16);
+  const Status qs = model::CheckGpuMatmuls(q.plan, DType::kBF16, 2048);
+  EXPECT_TRUE(qs.ok()) << qs.ToString();
+}
+
 TEST(DeviceWeightPlan, MissingWeightNamed) {
   Weights empty;
   model::DecoderSpec s;

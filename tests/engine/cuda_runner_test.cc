@@ -1,7 +1,7 @@
-// The CUDA runner end to end against the CPU runner (label gpu; every test skips without a CUDA
-// device). SmolLM2-135M (HEARTH_SMOLLM2_GGUF, head_dim 64) is the model: the tiny test models and
-// stories260K have head_dim 8-32, which the GPU attention and RoPE kernels do not support, and
-// the runner refuses them (checked below).
+// The CUDA runner end to end against the CPU runner and the Hugging Face goldens (label gpu;
+// every test skips without a CUDA device). SmolLM2-135M (HEARTH_SMOLLM2_GGUF, head_dim 64) for
+// the serving paths; tiny-llama3 / qwen2 / qwen3 (head_dim 16, 32) against their goldens;
+// stories260K (head_dim 8, ffn 172) is refused with a clear error (checked below).
 //
 // Failure messages name the step, the sequence and the first differing token, with the CPU's
 // top-2 margin there, so that a real bug can be told from a bf16 near-tie.
@@ -336,7 +336,55 @@ TEST_F(CudaRunnerTest, BadInputsAreErrors) {
                   .ok());
 }
 
-// The tiny test models' head sizes have no GPU kernels: a clear refusal, not a wrong answer.
+// The tiny models (head_dim 16 / 32: the decode kernel for attention, the per-token path for
+// prefill, the thread-per-head RoPE) against their Hugging Face golden logits: float32 within
+// 1e-4 (the CPU's own bound), bf16 within 5e-2; float32 greedy equals the CPU's.
+void CheckTinyModel(const std::string& name) {
+  auto model = LoadOrDie(hearth::testing::TestDataPath(name));
+  ASSERT_NE(model, nullptr);
+  const Golden g = ReadGolden(name);
+  auto cpu = RunnerOrDie(*model, 64);
+  for (DType dtype : {DType::kF32, DType::kBF16}) {
+    SCOPED_TRACE(std::string(ActivationDTypeName(dtype)));
+    CudaRunnerOptions o = SmallOptions(dtype);
+    o.max_num_seqs = 128;  // a 100-token prompt samples every row
+    o.max_model_len = 256;
+    auto gpu = CudaOrDie(*model, o);
+    ASSERT_NE(gpu, nullptr);
+    const double bound = dtype == DType::kF32 ? 1e-4 : 5e-2;
+    size_t row = 0;
+    for (size_t i = 0; i < g.prompts.size(); ++i) {
+      const std::vector<float> logits = Logits(*gpu, g.prompts[i]);
+      ASSERT_EQ(logits.size(), g.prompts[i].size() * g.vocab);
+      const double err = RelL2(logits.data(), g.logits.data() + row * g.vocab, logits.size());
+      std::printf("[cuda %s] %s prompt %zu: rel L2 vs HF golden %.3g (bound %.3g)\n",
+                  std::string(ActivationDTypeName(dtype)).c_str(), name.c_str(), i, err, bound);
+      EXPECT_LT(err, bound) << name << " prompt " << i;
+      row += g.prompts[i].size();
+    }
+    if (dtype == DType::kF32) {
+      const GreedyRun want = GreedyMany(*cpu, {g.prompts[1]}, 16, 8, 64);
+      const GreedyRun got = GreedyMany(*gpu, {g.prompts[1]}, 16, 8, 64);
+      ExpectSameTokens(got.tokens[0], want.tokens[0], name + " f32 greedy vs CPU", cpu.get(),
+                       g.prompts[1]);
+    }
+  }
+}
+
+TEST(CudaRunnerTiny, Llama3) {
+  HEARTH_REQUIRE_GPU();
+  CheckTinyModel("tiny-llama3");
+}
+TEST(CudaRunnerTiny, Qwen2) {
+  HEARTH_REQUIRE_GPU();
+  CheckTinyModel("tiny-qwen2");
+}
+TEST(CudaRunnerTiny, Qwen3) {
+  HEARTH_REQUIRE_GPU();
+  CheckTinyModel("tiny-qwen3");
+}
+
+// stories260K's head size (8) has no GPU attention kernel: a clear refusal, not a wrong answer.
 TEST(CudaRunnerRefusal, SmallHeadDimIsUnimplemented) {
   HEARTH_REQUIRE_GPU();
   auto model = LoadOrDie(hearth::testing::TestDataPath("stories260K/stories260K.gguf"));
