@@ -45,8 +45,9 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
                                    std::to_string(count) + " CUDA devices usable)");
   }
   if (o.block_size <= 0 || o.max_num_seqs <= 0 || o.max_num_batched_tokens <= 0) {
-    return InvalidArgumentError("CUDA runner: block_size, max_num_seqs and max_num_batched_tokens "
-                                "must be positive");
+    return InvalidArgumentError(
+        "CUDA runner: block_size, max_num_seqs and max_num_batched_tokens "
+        "must be positive");
   }
   CUDA_CHECK(cudaSetDevice(o.device));
   const GpuInfo gpu = GetGpuInfo(o.device);
@@ -63,8 +64,8 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
   }
   HEARTH_ASSIGN_OR_RETURN(model::DeviceWeightPlan wplan,
                           model::PlanDeviceWeights(model.weights(), s, o.dtype, o.fuse_weights));
-  HEARTH_RETURN_IF_ERROR(model::CheckGpuMatmuls(
-      wplan, o.dtype, std::max(o.max_num_batched_tokens, o.max_num_seqs)));
+  HEARTH_RETURN_IF_ERROR(
+      model::CheckGpuMatmuls(wplan, o.dtype, std::max(o.max_num_batched_tokens, o.max_num_seqs)));
 
   const int64_t context = o.max_model_len > 0 ? o.max_model_len : model.config().context_length;
   const int max_len = static_cast<int>(std::clamp<int64_t>(context, 1, 1 << 24));
@@ -104,23 +105,23 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
       kReserveBytes + static_cast<int64_t>(matmul_internal::CublasLtGemm::kWorkspaceBytes);
   budget.kv_bytes_per_block = model::CudaBackend::KvBytesPerBlock(s, o.block_size, o.dtype);
   // At least one full step's worth of blocks, unless the caller fixed the count (tests).
-  budget.min_blocks = o.num_kv_blocks > 0 ? 1
-                                          : (std::min(max_len, o.max_num_batched_tokens) +
-                                             o.block_size - 1) / o.block_size;
+  budget.min_blocks =
+      o.num_kv_blocks > 0
+          ? 1
+          : (std::min(max_len, o.max_num_batched_tokens) + o.block_size - 1) / o.block_size;
   budget.explicit_kv_bytes = o.kv_cache_bytes;
   if (o.num_kv_blocks > 0) budget.explicit_kv_bytes = o.num_kv_blocks * budget.kv_bytes_per_block;
   HEARTH_ASSIGN_OR_RETURN(r->num_kv_blocks_, KvBlocksFromBudget(budget));
   if (r->num_kv_blocks_ > INT32_MAX) r->num_kv_blocks_ = INT32_MAX;
   bc.num_kv_blocks = r->num_kv_blocks_;
   // No sequence is longer than the cache: the block table need not be wider.
-  r->table_width_ = static_cast<int>(
-      std::min<int64_t>(r->table_width_, r->num_kv_blocks_));
+  r->table_width_ = static_cast<int>(std::min<int64_t>(r->table_width_, r->num_kv_blocks_));
 
   r->memory_report_ =
       "hearth: cuda:" + std::to_string(o.device) + " " + gpu.name + ", " +
-      std::string(ActivationDTypeName(o.dtype)) + ": weights " +
-      BytesString(budget.weights_bytes) + ", workspace " + BytesString(budget.workspace_bytes) +
-      ", KV cache " + BytesString(r->num_kv_blocks_ * budget.kv_bytes_per_block) + " = " +
+      std::string(ActivationDTypeName(o.dtype)) + ": weights " + BytesString(budget.weights_bytes) +
+      ", workspace " + BytesString(budget.workspace_bytes) + ", KV cache " +
+      BytesString(r->num_kv_blocks_ * budget.kv_bytes_per_block) + " = " +
       std::to_string(r->num_kv_blocks_) + " blocks of " + std::to_string(o.block_size) +
       " tokens; device total " + BytesString(budget.total_bytes) + ", free at start " +
       BytesString(budget.free_bytes) + ", fraction " + std::to_string(o.gpu_memory_fraction) +
@@ -151,8 +152,8 @@ CudaModelRunner::~CudaModelRunner() {
 }
 
 int CudaModelRunner::num_graphs() const {
-  return static_cast<int>(std::count_if(graphs_.begin(), graphs_.end(),
-                                        [](void* g) { return g != nullptr; }));
+  return static_cast<int>(
+      std::count_if(graphs_.begin(), graphs_.end(), [](void* g) { return g != nullptr; }));
 }
 
 void CudaModelRunner::DropGraphs() {
@@ -200,38 +201,18 @@ Status CudaModelRunner::CheckPlan(const StepPlan& p) const {
     return InvalidArgumentError("CUDA runner: plan block_size " + std::to_string(p.block_size) +
                                 " != KV cache block_size " + std::to_string(options_.block_size));
   }
-  if (p.num_tokens < 0 || p.num_tokens > static_cast<int>(p.token_ids.size()) ||
-      p.token_ids.size() != p.positions.size() || p.token_ids.size() != p.slot_mapping.size() ||
-      static_cast<int>(p.query_start_loc.size()) != p.num_seqs + 1 ||
-      static_cast<int>(p.seq_lens.size()) != p.num_seqs ||
-      static_cast<int64_t>(p.block_tables.size()) != int64_t{p.num_seqs} * p.max_blocks_per_seq ||
-      p.query_start_loc[p.num_seqs] != p.num_tokens) {
-    return InvalidArgumentError("CUDA runner: malformed step plan");
-  }
+  // Token ids too: the embedding kernel cannot report a bad one (it writes a zero row).
+  HEARTH_RETURN_IF_ERROR(model::ValidateStepPlan(p, spec_.vocab, "CUDA runner"));
   if (p.num_tokens > meta_.max_tokens || p.num_seqs > meta_.max_seqs ||
       static_cast<int>(p.logits_indices.size()) > meta_.max_seqs ||
       p.max_blocks_per_seq > table_width_) {
     return InvalidArgumentError(
         "CUDA runner: step of " + std::to_string(p.num_tokens) + " tokens, " +
         std::to_string(p.num_seqs) + " sequences, " + std::to_string(p.logits_indices.size()) +
-        " sampled rows, block tables of width " +
-        std::to_string(p.max_blocks_per_seq) + " exceeds the runner's capacity (" +
-        std::to_string(meta_.max_tokens) + ", " + std::to_string(meta_.max_seqs) + ", " +
-        std::to_string(table_width_) + "; rows at most max_num_seqs)");
-  }
-  for (int32_t row : p.logits_indices) {
-    if (row < 0 || row >= p.num_tokens) {
-      return OutOfRangeError("CUDA runner: logits index " + std::to_string(row) +
-                             " outside the step's " + std::to_string(p.num_tokens) + " tokens");
-    }
-  }
-  // The embedding kernel cannot report a bad id (it writes a zero row): checked here.
-  for (int t = 0; t < p.num_tokens; ++t) {
-    if (p.token_ids[t] < 0 || p.token_ids[t] >= spec_.vocab) {
-      return OutOfRangeError("CUDA runner: token id " + std::to_string(p.token_ids[t]) +
-                             " at flat position " + std::to_string(t) + " outside vocab " +
-                             std::to_string(spec_.vocab));
-    }
+        " sampled rows, block tables of width " + std::to_string(p.max_blocks_per_seq) +
+        " exceeds the runner's capacity (" + std::to_string(meta_.max_tokens) + ", " +
+        std::to_string(meta_.max_seqs) + ", " + std::to_string(table_width_) +
+        "; rows at most max_num_seqs)");
   }
   return Status::Ok();
 }
@@ -260,7 +241,8 @@ Status CudaModelRunner::Stage(const StepPlan& p, const SamplingBatch* sampling) 
         sampling->penalty_offsets.size());
   }
   Put(h, meta_.block_tables, p.block_tables.data(), p.block_tables.size());
-  CUDA_CHECK(cudaMemcpyAsync(meta_dev_, meta_host_, meta_.CopyBytes(p.num_seqs, p.max_blocks_per_seq),
+  CUDA_CHECK(cudaMemcpyAsync(meta_dev_, meta_host_,
+                             meta_.CopyBytes(p.num_seqs, p.max_blocks_per_seq),
                              cudaMemcpyHostToDevice, stream_));
   if (penalties) {
     const size_t n = sampling->penalty_tokens.size();
@@ -302,16 +284,16 @@ Status CudaModelRunner::CaptureGraph(const StepPlan& plan, int bucket_index) {
 Status CudaModelRunner::Forward(const StepPlan& plan, const SamplingBatch* sampling) {
   CUDA_CHECK(cudaSetDevice(options_.device));  // the engine thread is not the creating thread
   HEARTH_RETURN_IF_ERROR(CheckPlan(plan));
-  const int bucket = IsPureDecode(plan, table_width_) ? ChooseGraphBucket(buckets_, plan.num_seqs)
-                                                      : 0;
+  const int bucket =
+      IsPureDecode(plan, table_width_) ? ChooseGraphBucket(buckets_, plan.num_seqs) : 0;
   if (bucket == 0) {
     HEARTH_RETURN_IF_ERROR(Stage(plan, sampling));
     return RunEager(plan);
   }
   const StepPlan padded = PadDecodePlan(plan, bucket, table_width_);
   HEARTH_RETURN_IF_ERROR(Stage(padded, sampling));
-  const int index = static_cast<int>(
-      std::find(buckets_.begin(), buckets_.end(), bucket) - buckets_.begin());
+  const int index =
+      static_cast<int>(std::find(buckets_.begin(), buckets_.end(), bucket) - buckets_.begin());
   if (graphs_enabled_ && graphs_[index] != nullptr) {
     CUDA_CHECK(cudaGraphLaunch(AsExec(graphs_[index]), stream_));
     return Status::Ok();
@@ -322,7 +304,8 @@ Status CudaModelRunner::Forward(const StepPlan& plan, const SamplingBatch* sampl
   if (graphs_enabled_) {
     const Status captured = CaptureGraph(padded, index);
     if (!captured.ok()) {
-      std::fprintf(stderr, "hearth: CUDA graph capture for decode batch %d failed, graphs off: %s\n",
+      std::fprintf(stderr,
+                   "hearth: CUDA graph capture for decode batch %d failed, graphs off: %s\n",
                    bucket, captured.ToString().c_str());
       (void)cudaGetLastError();
       graphs_enabled_ = false;
@@ -346,19 +329,7 @@ Status CudaModelRunner::ExecuteLogits(const StepPlan& plan, std::vector<float>* 
 Status CudaModelRunner::Execute(const StepPlan& plan, const SamplingBatch& sampling,
                                 StepResult* result) {
   const int rows = static_cast<int>(plan.logits_indices.size());
-  if (static_cast<int>(sampling.params.size()) != rows ||
-      static_cast<int>(sampling.steps.size()) != rows) {
-    return InvalidArgumentError("CUDA runner: sampling batch has " +
-                                std::to_string(sampling.params.size()) + " params and " +
-                                std::to_string(sampling.steps.size()) + " steps for " +
-                                std::to_string(rows) + " sampled rows");
-  }
-  if (!sampling.penalty_offsets.empty() &&
-      (static_cast<int>(sampling.penalty_offsets.size()) != rows + 1 ||
-       sampling.penalty_tokens.size() != sampling.penalty_counts.size() ||
-       static_cast<size_t>(sampling.penalty_offsets.back()) != sampling.penalty_tokens.size())) {
-    return InvalidArgumentError("CUDA runner: malformed penalty lists");
-  }
+  HEARTH_RETURN_IF_ERROR(ValidateSamplingBatch(sampling, rows, "CUDA runner"));
   for (const ::hearth::SamplingParams& p : sampling.params) {
     HEARTH_RETURN_IF_ERROR(ValidateSamplingParams(p));  // the kernels read them unchecked
   }
@@ -384,11 +355,10 @@ Status CudaModelRunner::Execute(const StepPlan& plan, const SamplingBatch& sampl
   out.token_logprobs = reinterpret_cast<float*>(out_dev_ + 4 * r);
   out.top_ids = reinterpret_cast<int32_t*>(out_dev_ + 8 * r);
   out.top_logprobs = reinterpret_cast<float*>(out_dev_ + (8 + 4 * kMaxLogprobs) * r);
-  HEARTH_RETURN_IF_ERROR(Sample(backend_->logits_f32(), rows, spec_.vocab,
-                                reinterpret_cast<const ::hearth::SamplingParams*>(
-                                    meta_dev_ + meta_.sampling_params),
-                                reinterpret_cast<const int64_t*>(meta_dev_ + meta_.sampling_steps),
-                                penalties, out, stream_));
+  HEARTH_RETURN_IF_ERROR(Sample(
+      backend_->logits_f32(), rows, spec_.vocab,
+      reinterpret_cast<const ::hearth::SamplingParams*>(meta_dev_ + meta_.sampling_params),
+      reinterpret_cast<const int64_t*>(meta_dev_ + meta_.sampling_steps), penalties, out, stream_));
   CUDA_CHECK(cudaMemcpyAsync(out_host_, out_dev_, SamplerOutputBytes(rows), cudaMemcpyDeviceToHost,
                              stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));

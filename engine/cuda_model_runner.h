@@ -38,15 +38,15 @@ class CudaWeights;
 
 struct CudaRunnerOptions {
   int device = 0;
-  DType dtype = DType::kBF16;       // activations and KV cache: kBF16, kF16, kF32 (validation)
+  DType dtype = DType::kBF16;        // activations and KV cache: kBF16, kF16, kF32 (validation)
   double gpu_memory_fraction = 0.9;  // of total device memory, for everything the runner holds
   int64_t kv_cache_bytes = 0;        // > 0: the KV cache size instead of the fraction's rest
   int64_t num_kv_blocks = 0;         // > 0: exactly this many blocks (tests)
   int block_size = 16;
   int max_num_seqs = 256;
   int max_num_batched_tokens = 2048;
-  int max_model_len = 0;  // 0: the model's context length
-  bool cuda_graphs = true;  // also HEARTH_CUDA_GRAPHS=0
+  int max_model_len = 0;     // 0: the model's context length
+  bool cuda_graphs = true;   // also HEARTH_CUDA_GRAPHS=0
   bool fuse_weights = true;  // QKV and gate/up as one GEMM each where types allow
   bool print_memory = true;  // the memory plan on stderr at Create
 };

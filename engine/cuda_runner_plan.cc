@@ -35,10 +35,14 @@ Result<DType> ParseActivationDType(std::string_view name) {
 
 std::string_view ActivationDTypeName(DType dtype) {
   switch (dtype) {
-    case DType::kBF16: return "bfloat16";
-    case DType::kF16: return "float16";
-    case DType::kF32: return "float32";
-    default: return DTypeName(dtype);
+    case DType::kBF16:
+      return "bfloat16";
+    case DType::kF16:
+      return "float16";
+    case DType::kF32:
+      return "float32";
+    default:
+      return DTypeName(dtype);
   }
 }
 
@@ -174,9 +178,7 @@ MetadataLayout PlanMetadata(int max_tokens, int max_seqs, int max_blocks_per_seq
   return m;
 }
 
-int64_t SamplerOutputBytes(int rows) {
-  return int64_t{rows} * (2 + 2 * int64_t{kMaxLogprobs}) * 4;
-}
+int64_t SamplerOutputBytes(int rows) { return int64_t{rows} * (2 + 2 * int64_t{kMaxLogprobs}) * 4; }
 
 int64_t AttentionWorkspaceBound(int num_heads, int num_kv_heads, int head_dim, int block_size,
                                 int max_seq_len, int max_seqs, int max_tokens, bool per_token,
@@ -215,8 +217,7 @@ Result<int64_t> KvBlocksFromBudget(const GpuMemoryBudget& b) {
   const int64_t fixed = b.weights_bytes + b.workspace_bytes + b.reserve_bytes;
   const int64_t min_kv = b.min_blocks * b.kv_bytes_per_block;
   const int64_t budget =
-      std::min(static_cast<int64_t>(b.fraction * static_cast<double>(b.total_bytes)),
-               b.free_bytes);
+      std::min(static_cast<int64_t>(b.fraction * static_cast<double>(b.total_bytes)), b.free_bytes);
   const std::string terms = "weights " + BytesString(b.weights_bytes) + " + workspace " +
                             BytesString(b.workspace_bytes) + " + reserve " +
                             BytesString(b.reserve_bytes) + " + KV cache";
@@ -224,9 +225,9 @@ Result<int64_t> KvBlocksFromBudget(const GpuMemoryBudget& b) {
     const int64_t blocks = b.explicit_kv_bytes / b.kv_bytes_per_block;
     if (blocks < b.min_blocks || fixed + blocks * b.kv_bytes_per_block > b.free_bytes) {
       return ResourceExhaustedError(
-          "model does not fit: needs " + BytesString(fixed + std::max(blocks, b.min_blocks) *
-                                                                 b.kv_bytes_per_block) +
-          " (" + terms + " " + BytesString(std::max(blocks, b.min_blocks) * b.kv_bytes_per_block) +
+          "model does not fit: needs " +
+          BytesString(fixed + std::max(blocks, b.min_blocks) * b.kv_bytes_per_block) + " (" +
+          terms + " " + BytesString(std::max(blocks, b.min_blocks) * b.kv_bytes_per_block) +
           " from --kv-cache-bytes, at least " + std::to_string(b.min_blocks) +
           " blocks), device has " + BytesString(b.free_bytes) + " free");
     }
@@ -234,10 +235,11 @@ Result<int64_t> KvBlocksFromBudget(const GpuMemoryBudget& b) {
   }
   if (fixed + min_kv > budget) {
     return ResourceExhaustedError(
-        "model does not fit: needs " + BytesString(fixed + min_kv) + " (" + terms + " of at least " +
-        std::to_string(b.min_blocks) + " blocks = " + BytesString(min_kv) + "), available " +
-        BytesString(budget) + " (min of --gpu-memory-fraction " + std::to_string(b.fraction) +
-        " x total " + BytesString(b.total_bytes) + " and free " + BytesString(b.free_bytes) + ")");
+        "model does not fit: needs " + BytesString(fixed + min_kv) + " (" + terms +
+        " of at least " + std::to_string(b.min_blocks) + " blocks = " + BytesString(min_kv) +
+        "), available " + BytesString(budget) + " (min of --gpu-memory-fraction " +
+        std::to_string(b.fraction) + " x total " + BytesString(b.total_bytes) + " and free " +
+        BytesString(b.free_bytes) + ")");
   }
   return (budget - fixed) / b.kv_bytes_per_block;
 }

@@ -113,15 +113,15 @@ int64_t AttentionWorkspaceBound(int num_heads, int num_kv_heads, int head_dim, i
 
 // ---- KV cache --------------------------------------------------------------------------------
 struct GpuMemoryBudget {
-  int64_t total_bytes = 0;        // device memory
-  int64_t free_bytes = 0;         // free before the runner allocates anything
-  double fraction = 0.9;          // of total_bytes the runner may use in all
-  int64_t weights_bytes = 0;      // device weights
-  int64_t workspace_bytes = 0;    // activations, metadata, attention / matmul scratch
-  int64_t reserve_bytes = 0;      // cuBLASLt workspace, graphs, allocator slack
-  int64_t kv_bytes_per_block = 0; // all layers, K and V
-  int64_t min_blocks = 1;         // fewer is an error (the model does not fit)
-  int64_t explicit_kv_bytes = 0;  // > 0: use this instead of the fraction (--kv-cache-bytes)
+  int64_t total_bytes = 0;         // device memory
+  int64_t free_bytes = 0;          // free before the runner allocates anything
+  double fraction = 0.9;           // of total_bytes the runner may use in all
+  int64_t weights_bytes = 0;       // device weights
+  int64_t workspace_bytes = 0;     // activations, metadata, attention / matmul scratch
+  int64_t reserve_bytes = 0;       // cuBLASLt workspace, graphs, allocator slack
+  int64_t kv_bytes_per_block = 0;  // all layers, K and V
+  int64_t min_blocks = 1;          // fewer is an error (the model does not fit)
+  int64_t explicit_kv_bytes = 0;   // > 0: use this instead of the fraction (--kv-cache-bytes)
 };
 // The number of KV blocks: (min(fraction * total, free) - weights - workspace - reserve) / per
 // block, or explicit_kv_bytes / per block. Errors (ResourceExhausted) name the bytes needed and

@@ -68,8 +68,8 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Create(const DecoderSpec& spec
   b->layout_.num_kv_heads = spec.num_kv_heads;
   b->layout_.block_size = config.block_size;
   b->layout_.head_dim = spec.head_dim;
-  const int64_t kv_bytes = config.num_kv_blocks * KvBytesPerBlock(spec, config.block_size,
-                                                                   config.act);
+  const int64_t kv_bytes =
+      config.num_kv_blocks * KvBytesPerBlock(spec, config.block_size, config.act);
   CUDA_CHECK(cudaMalloc(&b->kv_arena_, kv_bytes));
   // Zeroed once: attention never reads a slot before it is written, but a clean cache makes a
   // stray read visible as zeros rather than as whatever the allocator held.
@@ -95,12 +95,11 @@ Result<DecoderBuffers> CudaBackend::BeginStep(const StepPlan& plan) {
   const int64_t rows = static_cast<int64_t>(plan.logits_indices.size());
   if (plan.num_tokens > config_.max_tokens || rows > config_.max_rows ||
       plan.num_seqs > config_.max_seqs) {
-    return InvalidArgumentError("CUDA backend: step of " + std::to_string(plan.num_tokens) +
-                                " tokens, " + std::to_string(plan.num_seqs) + " sequences, " +
-                                std::to_string(rows) + " sampled rows exceeds the workspace (" +
-                                std::to_string(config_.max_tokens) + ", " +
-                                std::to_string(config_.max_seqs) + ", " +
-                                std::to_string(config_.max_rows) + ")");
+    return InvalidArgumentError(
+        "CUDA backend: step of " + std::to_string(plan.num_tokens) + " tokens, " +
+        std::to_string(plan.num_seqs) + " sequences, " + std::to_string(rows) +
+        " sampled rows exceeds the workspace (" + std::to_string(config_.max_tokens) + ", " +
+        std::to_string(config_.max_seqs) + ", " + std::to_string(config_.max_rows) + ")");
   }
   if (plan.block_size != layout_.block_size) {
     return InvalidArgumentError("CUDA backend: plan block_size " + std::to_string(plan.block_size) +
@@ -155,10 +154,9 @@ Result<DecoderBuffers> CudaBackend::BeginStep(const StepPlan& plan) {
   a.num_decode_seqs = std::max(plan.num_decode_seqs, single);
   attn_plan_ = attention::PlanAttention(a, config_.sm_count, config_.compute_capability);
   if (attn_plan_.workspace_bytes > config_.attention_workspace_bytes) {
-    return InternalError("CUDA backend: attention plan needs " +
-                         std::to_string(attn_plan_.workspace_bytes) +
-                         " workspace bytes, sized for " +
-                         std::to_string(config_.attention_workspace_bytes));
+    return InternalError(
+        "CUDA backend: attention plan needs " + std::to_string(attn_plan_.workspace_bytes) +
+        " workspace bytes, sized for " + std::to_string(config_.attention_workspace_bytes));
   }
   return b;
 }
@@ -257,15 +255,15 @@ Status CudaBackend::SplitQkv(const void* qkv, void* q, void* k, void* v, int64_t
   CUDA_CHECK(cudaMemcpy2DAsync(q, qw, src, pitch, qw, rows, cudaMemcpyDeviceToDevice, stream_));
   CUDA_CHECK(
       cudaMemcpy2DAsync(k, kw, src + qw, pitch, kw, rows, cudaMemcpyDeviceToDevice, stream_));
-  CUDA_CHECK(cudaMemcpy2DAsync(v, kw, src + qw + kw, pitch, kw, rows, cudaMemcpyDeviceToDevice,
-                               stream_));
+  CUDA_CHECK(
+      cudaMemcpy2DAsync(v, kw, src + qw + kw, pitch, kw, rows, cudaMemcpyDeviceToDevice, stream_));
   return Status::Ok();
 }
 
 Status CudaBackend::LogitsToF32(int64_t rows) {
   if (config_.act == DType::kF32 || rows == 0) return Status::Ok();
-  return DequantizeGpu(config_.act, At(act_arena_, act_layout_.logits), DType::kF32,
-                       logits_f32(), rows * spec_.vocab, stream_);
+  return DequantizeGpu(config_.act, At(act_arena_, act_layout_.logits), DType::kF32, logits_f32(),
+                       rows * spec_.vocab, stream_);
 }
 
 float* CudaBackend::logits_f32() const {

@@ -41,9 +41,8 @@ Status UploadPart(const WeightView& src, DType type, uint8_t* dst, void* staging
     const int64_t n = std::min(chunk_blocks, total_blocks - b);
     CUDA_CHECK(cudaMemcpyAsync(staging, src.data + b * in.block_bytes, n * in.block_bytes,
                                cudaMemcpyHostToDevice, stream));
-    HEARTH_RETURN_IF_ERROR(DequantizeGpu(src.dtype, staging, type,
-                                         dst + b * in.block_elems * out_elem, n * in.block_elems,
-                                         stream));
+    HEARTH_RETURN_IF_ERROR(DequantizeGpu(
+        src.dtype, staging, type, dst + b * in.block_elems * out_elem, n * in.block_elems, stream));
     // The staging buffer is reused by the next chunk.
     CUDA_CHECK(cudaStreamSynchronize(stream));
   }
@@ -66,8 +65,8 @@ Result<std::unique_ptr<CudaWeights>> CudaWeights::Upload(const DeviceWeightPlan&
     for (const WeightView* part : t.parts) {
       const Status s = UploadPart(*part, t.type, base + offset, staging.p, stream);
       if (!s.ok()) {
-        return Status(s.code(), "uploading weight " + t.name + " (" + part->source_name +
-                                    ", " + std::string(DTypeName(part->dtype)) + " -> " +
+        return Status(s.code(), "uploading weight " + t.name + " (" + part->source_name + ", " +
+                                    std::string(DTypeName(part->dtype)) + " -> " +
                                     std::string(DTypeName(t.type)) + "): " + s.message());
       }
       offset += *DTypeBytes(t.type, part->num_elements());

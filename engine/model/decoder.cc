@@ -2,6 +2,34 @@
 
 namespace hearth::engine::model {
 
+Status ValidateStepPlan(const StepPlan& p, int vocab, const std::string& who) {
+  if (p.num_tokens < 0 || p.num_tokens > static_cast<int>(p.token_ids.size()) ||
+      p.token_ids.size() != p.positions.size() || p.token_ids.size() != p.slot_mapping.size()) {
+    return InvalidArgumentError(who + ": per-token arrays of the plan disagree with num_tokens = " +
+                                std::to_string(p.num_tokens));
+  }
+  if (p.num_seqs < 0 || static_cast<int>(p.query_start_loc.size()) != p.num_seqs + 1 ||
+      static_cast<int>(p.seq_lens.size()) != p.num_seqs ||
+      static_cast<int64_t>(p.block_tables.size()) != int64_t{p.num_seqs} * p.max_blocks_per_seq ||
+      p.query_start_loc[p.num_seqs] != p.num_tokens) {
+    return InvalidArgumentError(who + ": malformed per-sequence arrays in the step plan");
+  }
+  for (int32_t row : p.logits_indices) {
+    if (row < 0 || row >= p.num_tokens) {
+      return OutOfRangeError(who + ": logits index " + std::to_string(row) +
+                             " outside the step's " + std::to_string(p.num_tokens) + " tokens");
+    }
+  }
+  for (int t = 0; t < p.num_tokens; ++t) {
+    if (p.token_ids[t] < 0 || p.token_ids[t] >= vocab) {
+      return OutOfRangeError(who + ": token id " + std::to_string(p.token_ids[t]) +
+                             " at flat position " + std::to_string(t) + " outside vocab " +
+                             std::to_string(vocab));
+    }
+  }
+  return Status::Ok();
+}
+
 Status BackendOps::SplitQkv(const void*, void*, void*, void*, int64_t) {
   return UnimplementedError("backend has no fused QKV projection");
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/core/dtype.h"
@@ -16,6 +17,7 @@
 namespace hearth {
 struct ModelConfig;
 class Weights;
+struct WeightView;
 }  // namespace hearth
 
 namespace hearth::engine::model {
@@ -77,6 +79,14 @@ struct DecoderSpec {
   int q_width() const { return num_heads * head_dim; }
   int kv_width() const { return num_kv_heads * head_dim; }
 };
+
+// The weight `name` checked as a matrix [n, k] whose rows are whole blocks of its type, or as a
+// vector of `size` elements; errors name the weight and the shapes. (HostWeights and the device
+// weight plan read weights through these.)
+Result<const WeightView*> GetMatrixWeight(const Weights& weights, const std::string& name,
+                                          int64_t n, int64_t k);
+Result<const WeightView*> GetVectorWeight(const Weights& weights, const std::string& name,
+                                          int64_t size);
 
 // The spec of a loaded model. `weights` supplies GGUF's rope_freqs table when the config uses
 // frequency factors. Errors: unsupported RoPE scaling, sizes out of int range.

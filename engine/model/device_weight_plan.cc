@@ -14,27 +14,10 @@ class Planner {
   Planner(const Weights& weights, DeviceWeightPlan* plan) : weights_(weights), plan_(plan) {}
 
   Result<const WeightView*> Matrix(const std::string& name, int64_t n, int64_t k) {
-    HEARTH_ASSIGN_OR_RETURN(const WeightView* w, weights_.Get(name));
-    if (w->shape.size() != 2 || w->shape[0] != n || w->shape[1] != k) {
-      return InvalidArgumentError("weight " + name + " (" + w->source_name + "): expected [" +
-                                  std::to_string(n) + ", " + std::to_string(k) + "], got " +
-                                  ShapeString(w->shape));
-    }
-    if (k % GetDTypeInfo(w->dtype).block_elems != 0) {
-      return InvalidArgumentError("weight " + name + ": row of " + std::to_string(k) +
-                                  " is not whole " + std::string(DTypeName(w->dtype)) + " blocks");
-    }
-    return w;
+    return GetMatrixWeight(weights_, name, n, k);
   }
-
   Result<const WeightView*> Vector(const std::string& name, int64_t size) {
-    HEARTH_ASSIGN_OR_RETURN(const WeightView* w, weights_.Get(name));
-    if (w->num_elements() != size) {
-      return InvalidArgumentError("weight " + name + " (" + w->source_name + "): expected " +
-                                  std::to_string(size) + " elements, got " +
-                                  ShapeString(w->shape));
-    }
-    return w;
+    return GetVectorWeight(weights_, name, size);
   }
 
   // A matrix of `type` made of `parts` stacked by rows, all [*, k].
@@ -87,9 +70,9 @@ Result<DeviceWeightPlan> PlanDeviceWeights(const Weights& weights, const Decoder
   HEARTH_ASSIGN_OR_RETURN(const WeightView* embed, p.Matrix("embed", s.vocab, s.hidden));
   plan.embed = p.AddMatrix("embed", {embed}, act);
   if (s.tied_embeddings) {
-    plan.lm_head =
-        GetDTypeInfo(embed->dtype).quantized ? p.AddMatrix("lm_head", {embed}, embed->dtype)
-                                             : plan.embed;
+    plan.lm_head = GetDTypeInfo(embed->dtype).quantized
+                       ? p.AddMatrix("lm_head", {embed}, embed->dtype)
+                       : plan.embed;
   } else {
     HEARTH_ASSIGN_OR_RETURN(const WeightView* head, p.Matrix("lm_head", s.vocab, s.hidden));
     plan.lm_head = p.AddMatrix("lm_head", {head}, dev(head));
@@ -100,7 +83,8 @@ Result<DeviceWeightPlan> PlanDeviceWeights(const Weights& weights, const Decoder
   // Fusion is decided for the whole model: every layer fuses or none does.
   struct Views {
     const WeightView *attn_norm, *wq, *wk, *wv, *wo, *bq = nullptr, *bk = nullptr, *bv = nullptr,
-        *q_norm = nullptr, *k_norm = nullptr, *ffn_norm, *w_gate, *w_up, *w_down;
+                                                     *q_norm = nullptr, *k_norm = nullptr,
+                                                     *ffn_norm, *w_gate, *w_up, *w_down;
   };
   std::vector<Views> views(s.num_layers);
   plan.fused_qkv = allow_fusion;
@@ -176,8 +160,8 @@ Status CheckGpuMatmuls(const DeviceWeightPlan& plan, DType act, int max_tokens) 
     for (int tokens : {1, most}) {
       const MatmulKernel k = SelectMatmulKernelForRun(t.type, act, tokens, static_cast<int>(t.rows),
                                                       static_cast<int>(t.cols), false);
-      const bool runs = k != MatmulKernel::kUnsupported &&
-                        (act != DType::kF32 || k == MatmulKernel::kQuantGemv);
+      const bool runs =
+          k != MatmulKernel::kUnsupported && (act != DType::kF32 || k == MatmulKernel::kQuantGemv);
       if (!runs) {
         return UnimplementedError(
             "CUDA runner: no GPU matmul for weight " + t.name + " (" +

@@ -43,9 +43,9 @@ struct DeviceWeightPlan {
   int64_t max_dequant_elems = 0;
   // Indices into tensors; -1 = absent.
   struct Layer {
-    int attn_norm = -1, wq = -1, wk = -1, wv = -1, wo = -1, bq = -1, bk = -1, bv = -1,
-        q_norm = -1, k_norm = -1, ffn_norm = -1, w_gate = -1, w_up = -1, w_down = -1,
-        wqkv = -1, bqkv = -1, w_gate_up = -1;
+    int attn_norm = -1, wq = -1, wk = -1, wv = -1, wo = -1, bq = -1, bk = -1, bv = -1, q_norm = -1,
+        k_norm = -1, ffn_norm = -1, w_gate = -1, w_up = -1, w_down = -1, wqkv = -1, bqkv = -1,
+        w_gate_up = -1;
   };
   int embed = -1, lm_head = -1, final_norm = -1;
   std::vector<Layer> layers;

@@ -175,10 +175,10 @@ TEST(CudaRunnerPlan, ArenaAndLayouts) {
   EXPECT_EQ(a.size(), 1024);
 
   const MetadataLayout m = PlanMetadata(2048, 256, 128, 1000);
-  const std::vector<int64_t> offsets = {
-      m.slot_mapping,    m.token_ids,      m.positions,       m.query_start_loc,
-      m.seq_lens,        m.logits_indices, m.sampling_params, m.sampling_steps,
-      m.penalty_offsets, m.block_tables,   m.penalty_tokens,  m.penalty_counts};
+  const std::vector<int64_t> offsets = {m.slot_mapping,    m.token_ids,      m.positions,
+                                        m.query_start_loc, m.seq_lens,       m.logits_indices,
+                                        m.sampling_params, m.sampling_steps, m.penalty_offsets,
+                                        m.block_tables,    m.penalty_tokens, m.penalty_counts};
   for (size_t i = 0; i < offsets.size(); ++i) {
     EXPECT_EQ(offsets[i] % 256, 0);
     if (i > 0) {
@@ -424,9 +424,9 @@ TEST(DeviceWeightPlan, QuantizedGgufKeepsBlocks) {
     if (p.plan.fused_qkv) {
       const model::DeviceTensor& qkv = t[p.plan.layers[0].wqkv];
       EXPECT_EQ(qkv.type, w.Find("layers.0.wq")->dtype);
-      EXPECT_EQ(qkv.bytes, static_cast<int64_t>(w.Find("layers.0.wq")->nbytes +
-                                                w.Find("layers.0.wk")->nbytes +
-                                                w.Find("layers.0.wv")->nbytes));
+      EXPECT_EQ(qkv.bytes,
+                static_cast<int64_t>(w.Find("layers.0.wq")->nbytes + w.Find("layers.0.wk")->nbytes +
+                                     w.Find("layers.0.wv")->nbytes));
     }
   }
 }

@@ -9,11 +9,9 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
 
 #include "engine/cpu_model_runner.h"
 #include "engine/cuda_model_runner.h"
-#include "engine/scheduler.h"
 #include "engine/step_plan.h"
 #include "tests/engine/model/forward_test_util.h"
 #include "tests/support/test_support.h"
@@ -43,14 +41,6 @@ std::unique_ptr<CudaModelRunner> CudaOrDie(const LoadedModel& model, const CudaR
   return r.ok() ? std::move(*r) : nullptr;
 }
 
-std::vector<float> Logits(ModelRunner& runner, const std::vector<int32_t>& prompt) {
-  const StepPlan plan = SingleSeqPlan(prompt, 0, runner.block_size(), /*all_rows=*/true);
-  std::vector<float> logits;
-  const Status s = runner.ExecuteLogits(plan, &logits);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return logits;
-}
-
 // Prompts with a peaked next-token distribution: the golden prompts followed by a prefix of
 // their recorded greedy continuation (natural text, so greedy has clear winners).
 std::vector<std::vector<int32_t>> Prompts(int n) {
@@ -63,55 +53,6 @@ std::vector<std::vector<int32_t>> Prompts(int n) {
     out.push_back(std::move(p));
   }
   return out;
-}
-
-struct GreedyRun {
-  std::vector<std::vector<int32_t>> tokens;  // per prompt
-  int64_t preemptions = 0;
-  int steps = 0;
-};
-
-// Greedy decoding of all prompts together through the scheduler (continuous batching, chunked
-// prefill, preemption when blocks run out) and runner.Execute.
-GreedyRun GreedyMany(ModelRunner& runner, const std::vector<std::vector<int32_t>>& prompts,
-                     int num_tokens, int max_num_seqs, int max_batched_tokens) {
-  SchedulerConfig config;
-  config.max_num_batched_tokens = max_batched_tokens;
-  config.max_num_seqs = max_num_seqs;
-  BlockManagerConfig blocks;
-  blocks.num_blocks = static_cast<int>(runner.num_kv_blocks());
-  blocks.block_size = runner.block_size();
-  Scheduler scheduler(config, blocks);
-  SamplingParams stop;
-  stop.max_tokens = num_tokens;
-  stop.ignore_eos = true;
-  std::map<SeqId, size_t> index;
-  for (size_t i = 0; i < prompts.size(); ++i) index[scheduler.AddRequest(prompts[i], stop)] = i;
-  ::hearth::SamplingParams greedy;
-  greedy.temperature = 0.f;
-  GreedyRun run;
-  run.tokens.resize(prompts.size());
-  while (scheduler.HasUnfinished()) {
-    const SchedulerOutput decision = scheduler.Schedule();
-    const StepPlan plan = BuildStepPlan(decision, scheduler);
-    SamplingBatch sampling;
-    for (size_t i = 0; i < plan.logits_indices.size(); ++i) {
-      sampling.params.push_back(greedy);
-      sampling.steps.push_back(0);
-    }
-    StepResult result;
-    const Status s = runner.Execute(plan, sampling, &result);
-    EXPECT_TRUE(s.ok()) << "step " << run.steps << ": " << s.ToString();
-    if (!s.ok()) return run;
-    scheduler.Update(decision, result.token_ids);
-    ++run.steps;
-    for (auto& seq : scheduler.TakeFinished()) {
-      const auto gen = seq->generated_token_ids();
-      run.tokens[index[seq->id()]].assign(gen.begin(), gen.end());
-    }
-  }
-  run.preemptions = scheduler.stats().num_preemptions;
-  return run;
 }
 
 // Top-1 minus top-2 logit of a row (how close a greedy choice was).
@@ -139,9 +80,9 @@ void ExpectSameTokens(const std::vector<int32_t>& got, const std::vector<int32_t
     if (cpu != nullptr) {
       std::vector<int32_t> ctx = prompt;
       ctx.insert(ctx.end(), want.begin(), want.begin() + static_cast<ptrdiff_t>(i));
-      const std::vector<float> l = Logits(*cpu, ctx);
-      margin = std::to_string(Margin(l.data() + (ctx.size() - 1) * cpu->vocab_size(),
-                                     cpu->vocab_size()));
+      const std::vector<float> l = PromptLogits(*cpu, ctx);
+      margin = std::to_string(
+          Margin(l.data() + (ctx.size() - 1) * cpu->vocab_size(), cpu->vocab_size()));
     }
     FAIL() << what << ": first difference at generated token " << i << " (got " << got[i]
            << ", want " << want[i] << "; CPU top-1 minus top-2 logit there: " << margin << ")";
@@ -169,12 +110,12 @@ TEST_F(CudaRunnerTest, Float32MatchesCpuAndGreedyGolden) {
   auto cpu = Cpu();
   const Golden g = ReadGolden("smollm2-135m");
   for (size_t i = 0; i < g.prompts.size(); ++i) {
-    const double err = RelL2(Logits(*gpu, g.prompts[i]), Logits(*cpu, g.prompts[i]));
+    const double err = RelL2(PromptLogits(*gpu, g.prompts[i]), PromptLogits(*cpu, g.prompts[i]));
     std::printf("[cuda f32] prompt %zu: rel L2 vs CPU %.3g\n", i, err);
     EXPECT_LT(err, 1e-4) << "prompt " << i;
   }
-  const GreedyRun run = GreedyMany(*gpu, {g.prompts[0]}, static_cast<int>(g.greedy_ids.size()),
-                                   64, 512);
+  const GreedyBatch run = GreedyBatchThroughScheduler(
+      *gpu, {g.prompts[0]}, static_cast<int>(g.greedy_ids.size()), 64, 512);
   ExpectSameTokens(run.tokens[0], g.greedy_ids, "f32 greedy vs golden", cpu.get(), g.prompts[0]);
 }
 
@@ -185,7 +126,8 @@ TEST_F(CudaRunnerTest, HalfPrecisionLogitsAndGreedyMatchCpu) {
   const Golden g = ReadGolden("smollm2-135m");
   const std::vector<std::vector<int32_t>> prompts = Prompts(4);
   std::vector<std::vector<int32_t>> cpu_tokens;
-  for (const auto& p : prompts) cpu_tokens.push_back(GreedyMany(*cpu, {p}, 64, 8, 512).tokens[0]);
+  for (const auto& p : prompts)
+    cpu_tokens.push_back(GreedyBatchThroughScheduler(*cpu, {p}, 64, 8, 512).tokens[0]);
   for (DType dtype : {DType::kBF16, DType::kF16}) {
     SCOPED_TRACE(std::string(ActivationDTypeName(dtype)));
     auto gpu = CudaOrDie(*model_, SmallOptions(dtype));
@@ -194,14 +136,14 @@ TEST_F(CudaRunnerTest, HalfPrecisionLogitsAndGreedyMatchCpu) {
     // (11 bits) about 8x less, but its integer GEMV rounds x to int8 (~4e-3 a matmul).
     const double bound = dtype == DType::kBF16 ? 5e-2 : 3e-2;
     for (size_t i = 0; i < g.prompts.size(); ++i) {
-      const double err = RelL2(Logits(*gpu, g.prompts[i]), Logits(*cpu, g.prompts[i]));
+      const double err = RelL2(PromptLogits(*gpu, g.prompts[i]), PromptLogits(*cpu, g.prompts[i]));
       std::printf("[cuda %s] prompt %zu: rel L2 vs CPU %.3g (bound %.3g)\n",
                   std::string(ActivationDTypeName(dtype)).c_str(), i, err, bound);
       EXPECT_LT(err, bound) << "prompt " << i;
     }
     if (dtype != DType::kBF16) continue;  // the greedy parity is for bf16
     for (size_t i = 0; i < prompts.size(); ++i) {
-      const GreedyRun run = GreedyMany(*gpu, {prompts[i]}, 64, 8, 512);
+      const GreedyBatch run = GreedyBatchThroughScheduler(*gpu, {prompts[i]}, 64, 8, 512);
       ExpectSameTokens(run.tokens[0], cpu_tokens[i],
                        "greedy 64 tokens, prompt " + std::to_string(i), cpu.get(), prompts[i]);
     }
@@ -214,10 +156,10 @@ TEST_F(CudaRunnerTest, ConcurrentEqualsSolo) {
   auto gpu = CudaOrDie(*model_, SmallOptions(DType::kF32));
   ASSERT_NE(gpu, nullptr);
   const std::vector<std::vector<int32_t>> prompts = Prompts(64);
-  const GreedyRun together = GreedyMany(*gpu, prompts, 24, 64, 256);
+  const GreedyBatch together = GreedyBatchThroughScheduler(*gpu, prompts, 24, 64, 256);
   EXPECT_GT(gpu->num_graphs(), 0) << "no decode step went through a graph";
   for (size_t i = 0; i < prompts.size(); ++i) {
-    const GreedyRun solo = GreedyMany(*gpu, {prompts[i]}, 24, 64, 256);
+    const GreedyBatch solo = GreedyBatchThroughScheduler(*gpu, {prompts[i]}, 24, 64, 256);
     ExpectSameTokens(together.tokens[i], solo.tokens[0],
                      "sequence " + std::to_string(i) + " of 64 vs alone", nullptr, prompts[i]);
   }
@@ -232,10 +174,10 @@ TEST_F(CudaRunnerTest, KvExhaustionPreempts) {
   ASSERT_NE(gpu, nullptr);
   ASSERT_EQ(gpu->num_kv_blocks(), 12);
   const std::vector<std::vector<int32_t>> prompts = Prompts(8);
-  const GreedyRun together = GreedyMany(*gpu, prompts, 40, 8, 256);
+  const GreedyBatch together = GreedyBatchThroughScheduler(*gpu, prompts, 40, 8, 256);
   EXPECT_GT(together.preemptions, 0) << "the test did not exhaust the KV cache";
   for (size_t i = 0; i < prompts.size(); ++i) {
-    const GreedyRun solo = GreedyMany(*gpu, {prompts[i]}, 40, 8, 256);
+    const GreedyBatch solo = GreedyBatchThroughScheduler(*gpu, {prompts[i]}, 40, 8, 256);
     ExpectSameTokens(together.tokens[i], solo.tokens[0],
                      "sequence " + std::to_string(i) + " with preemption vs alone", nullptr,
                      prompts[i]);
@@ -254,8 +196,8 @@ TEST_F(CudaRunnerTest, GraphsOnOffIdentical) {
   ASSERT_TRUE(a->graphs_enabled()) << "HEARTH_CUDA_GRAPHS is set to off in the environment?";
   EXPECT_FALSE(b->graphs_enabled());
   const std::vector<std::vector<int32_t>> prompts = Prompts(11);  // buckets 16, then smaller
-  const GreedyRun with = GreedyMany(*a, prompts, 32, 16, 512);
-  const GreedyRun without = GreedyMany(*b, prompts, 32, 16, 512);
+  const GreedyBatch with = GreedyBatchThroughScheduler(*a, prompts, 32, 16, 512);
+  const GreedyBatch without = GreedyBatchThroughScheduler(*b, prompts, 32, 16, 512);
   EXPECT_GT(a->num_graphs(), 0);
   EXPECT_EQ(b->num_graphs(), 0);
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -277,7 +219,7 @@ TEST_F(CudaRunnerTest, FusedWeightsEqualUnfused) {
   EXPECT_NE(a->memory_report().find("fused QKV yes"), std::string::npos) << a->memory_report();
   EXPECT_NE(b->memory_report().find("fused QKV no"), std::string::npos) << b->memory_report();
   const Golden g = ReadGolden("smollm2-135m");
-  const double err = RelL2(Logits(*a, g.prompts[1]), Logits(*b, g.prompts[1]));
+  const double err = RelL2(PromptLogits(*a, g.prompts[1]), PromptLogits(*b, g.prompts[1]));
   EXPECT_LT(err, 1e-6);
 }
 
@@ -332,8 +274,8 @@ TEST_F(CudaRunnerTest, BadInputsAreErrors) {
   const Status s = gpu->ExecuteLogits(plan, &logits);
   EXPECT_EQ(s.code(), StatusCode::kOutOfRange) << s.ToString();
   // The runner is still usable afterwards.
-  EXPECT_TRUE(gpu->ExecuteLogits(SingleSeqPlan({1, 2, 3}, 0, gpu->block_size(), false), &logits)
-                  .ok());
+  EXPECT_TRUE(
+      gpu->ExecuteLogits(SingleSeqPlan({1, 2, 3}, 0, gpu->block_size(), false), &logits).ok());
 }
 
 // The tiny models (head_dim 16 / 32: the decode kernel for attention, the per-token path for
@@ -354,7 +296,7 @@ void CheckTinyModel(const std::string& name) {
     const double bound = dtype == DType::kF32 ? 1e-4 : 5e-2;
     size_t row = 0;
     for (size_t i = 0; i < g.prompts.size(); ++i) {
-      const std::vector<float> logits = Logits(*gpu, g.prompts[i]);
+      const std::vector<float> logits = PromptLogits(*gpu, g.prompts[i]);
       ASSERT_EQ(logits.size(), g.prompts[i].size() * g.vocab);
       const double err = RelL2(logits.data(), g.logits.data() + row * g.vocab, logits.size());
       std::printf("[cuda %s] %s prompt %zu: rel L2 vs HF golden %.3g (bound %.3g)\n",
@@ -363,8 +305,8 @@ void CheckTinyModel(const std::string& name) {
       row += g.prompts[i].size();
     }
     if (dtype == DType::kF32) {
-      const GreedyRun want = GreedyMany(*cpu, {g.prompts[1]}, 16, 8, 64);
-      const GreedyRun got = GreedyMany(*gpu, {g.prompts[1]}, 16, 8, 64);
+      const GreedyBatch want = GreedyBatchThroughScheduler(*cpu, {g.prompts[1]}, 16, 8, 64);
+      const GreedyBatch got = GreedyBatchThroughScheduler(*gpu, {g.prompts[1]}, 16, 8, 64);
       ExpectSameTokens(got.tokens[0], want.tokens[0], name + " f32 greedy vs CPU", cpu.get(),
                        g.prompts[1]);
     }

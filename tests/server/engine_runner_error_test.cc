@@ -19,7 +19,8 @@ class FailingRunner : public FakeModelRunner {
                  engine::StepResult* result) override {
     const int step = calls_++;
     if (step >= from_ && step < to_) {
-      return InternalError("cudaStreamSynchronize(stream_) failed at x.cc:1: cudaErrorIllegalAddress");
+      return InternalError(
+          "cudaStreamSynchronize(stream_) failed at x.cc:1: cudaErrorIllegalAddress");
     }
     return FakeModelRunner::Execute(plan, sampling, result);
   }
