@@ -13,7 +13,9 @@
 #include "engine/cpu_model_runner.h"
 #include "engine/cuda_model_runner.h"
 #include "engine/step_plan.h"
+#include "server/engine_builder.h"
 #include "tests/engine/model/forward_test_util.h"
+#include "tests/server/engine_test_util.h"
 #include "tests/support/test_support.h"
 
 namespace hearth::engine::testing {
@@ -276,6 +278,55 @@ TEST_F(CudaRunnerTest, BadInputsAreErrors) {
   // The runner is still usable afterwards.
   EXPECT_TRUE(
       gpu->ExecuteLogits(SingleSeqPlan({1, 2, 3}, 0, gpu->block_size(), false), &logits).ok());
+}
+
+// Through the whole engine as `hearth serve --device cuda --dtype float32` builds it (factory,
+// real tokenizer, engine thread driving the runner from another thread than the one that made
+// it): 64 concurrent requests each get the tokens they get alone.
+TEST_F(CudaRunnerTest, EngineConcurrentEqualsSolo) {
+  server::ServerConfig c;
+  c.model = GgufPath();
+  c.device = "cuda";
+  c.dtype = "float32";
+  c.max_seqs = 64;
+  c.max_batch_tokens = 256;
+  c.kv_cache_bytes = int64_t{256} << 20;
+  Result<server::BuiltEngine> built = server::BuildEngine(c, nullptr);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  Engine& engine = *built->engine;
+  const std::vector<std::vector<int32_t>> prompts = Prompts(64);
+  const auto request = [](const std::vector<int32_t>& prompt, const std::string& id) {
+    EngineRequest r;
+    r.request_id = id;
+    r.prompt_token_ids = prompt;
+    r.limits.max_tokens = 24;
+    r.limits.ignore_eos = true;
+    r.sampling.temperature = 0.f;
+    return r;
+  };
+  std::vector<std::shared_ptr<OutputStream>> streams;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto s = engine.Submit(request(prompts[i], "together-" + std::to_string(i)));
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    streams.push_back(*s);
+  }
+  std::vector<std::vector<int32_t>> together;
+  for (auto& s : streams) {
+    const hearth::testing::Completion done = hearth::testing::Collect(*s);
+    EXPECT_TRUE(done.status.ok()) << done.status.ToString();
+    together.push_back(done.tokens);
+  }
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto s = engine.Submit(request(prompts[i], "alone-" + std::to_string(i)));
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    const hearth::testing::Completion alone = hearth::testing::Collect(**s);
+    ASSERT_TRUE(alone.status.ok()) << alone.status.ToString();
+    ExpectSameTokens(together[i], alone.tokens,
+                     "engine: request " + std::to_string(i) + " of 64 vs alone", nullptr,
+                     prompts[i]);
+  }
+  EXPECT_EQ(engine.stats().num_runner_errors, 0);
+  built->engine->Shutdown();
 }
 
 // The tiny models (head_dim 16 / 32: the decode kernel for attention, the per-token path for
