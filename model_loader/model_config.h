@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/core/status.h"
+#include "kernels/rope/rope_types.h"
 
 namespace hearth {
 namespace gguf {
@@ -16,28 +17,6 @@ class GgufFile;
 
 enum class Architecture : uint8_t { kLlama, kQwen2, kQwen3 };
 std::string_view ArchitectureName(Architecture a);
-
-// Which elements of a head RoPE rotates together. GGUF files (llama.cpp's converter permutes
-// Q/K rows) rotate adjacent pairs (2i, 2i+1); Hugging Face checkpoints rotate halves
-// (i, i + head_dim/2). The weights are never permuted at load; kernels follow this flag.
-enum class RopeStyle : uint8_t { kAdjacentPairs, kHalves };
-
-enum class RopeScalingType : uint8_t {
-  kNone,
-  kLinear,       // positions divided by factor
-  kLlama3,       // Llama 3.1 frequency-dependent scaling (factor, low/high freq factor)
-  kFreqFactors,  // GGUF: per-frequency divisors precomputed in the rope_freqs weight
-};
-
-struct RopeScaling {
-  RopeScalingType type = RopeScalingType::kNone;
-  double factor = 1.0;
-  double low_freq_factor = 1.0;
-  double high_freq_factor = 1.0;
-  int64_t original_max_position = 0;
-
-  bool operator==(const RopeScaling&) const = default;
-};
 
 struct ModelConfig {
   Architecture arch = Architecture::kLlama;

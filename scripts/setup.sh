@@ -18,6 +18,7 @@ DEBIAN_PACKAGES=(
   prometheus-cpp-dev libcivetweb-dev
   prometheus                        # promtool, to check the metrics scrape format
   openssl                           # test certificates for the mTLS server test
+  patchelf                          # scripts/package.sh: RUNPATH of the release bundle
   python3-pip python3-venv
 )
 
@@ -38,8 +39,8 @@ fi
 
 # Python tools and test oracles. Prefer the interpreter on PATH (it may be a pyenv one).
 PY=${PYTHON:-python3}
-PY_PACKAGES=(gguf numpy grpcio grpcio-tools jinja2 tokenizers safetensors)
-if ! "$PY" -c "import gguf, numpy, grpc, grpc_tools, jinja2, tokenizers, safetensors" 2>/dev/null; then
+PY_PACKAGES=(gguf numpy grpcio grpcio-tools jinja2 tokenizers safetensors matplotlib)
+if ! "$PY" -c "import gguf, numpy, grpc, grpc_tools, jinja2, tokenizers, safetensors, matplotlib" 2>/dev/null; then
   echo "setup: installing Python packages: ${PY_PACKAGES[*]}"
   "$PY" -m pip install -q --disable-pip-version-check ${PIP_EXTRA:-} "${PY_PACKAGES[@]}" \
     || "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "${PY_PACKAGES[@]}"

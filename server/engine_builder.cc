@@ -58,9 +58,11 @@ Result<BuiltEngine> BuildEngine(const ServerConfig& config, engine::EngineObserv
   info.set_architecture(std::string(ArchitectureName(mc.arch)));
   std::map<std::string, int> types;
   int64_t params = 0;
+  int64_t weight_bytes = 0;
   for (const auto& [name, w] : built.model->weights().all()) {
     ++types[std::string(DTypeName(w.dtype))];
     params += w.num_elements();
+    weight_bytes += static_cast<int64_t>(w.nbytes);
   }
   std::string mix;
   for (const auto& [t, n] : types) mix += (mix.empty() ? "" : " ") + t + ":" + std::to_string(n);
@@ -76,6 +78,12 @@ Result<BuiltEngine> BuildEngine(const ServerConfig& config, engine::EngineObserv
                  : config.device == "cpu" ? "f32"
                                           : "bfloat16");
   info.set_hearth_version(HEARTH_VERSION);
+  // For the load generator's bandwidth figure. Weights are held in their stored type; the KV
+  // cache holds activations' dtype (float32 on the CPU runner, 2-byte types on the GPU).
+  info.set_weight_bytes(weight_bytes);
+  const int64_t kv_element_bytes = info.dtype() == "f32" ? 4 : 2;
+  info.set_kv_bytes_per_token(2 * mc.num_layers * mc.num_kv_heads * mc.head_dim *
+                              kv_element_bytes);
   return built;
 }
 

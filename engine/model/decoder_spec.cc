@@ -3,7 +3,7 @@
 #include <climits>
 #include <string>
 
-#include "engine/model/rope_table.h"
+#include "kernels/rope/rope.h"
 #include "model_loader/model_config.h"
 #include "model_loader/weights.h"
 
@@ -70,39 +70,21 @@ Result<DecoderSpec> DecoderSpecFromConfig(const ModelConfig& c, const Weights& w
       return UnimplementedError("decoder spec: unsupported architecture");
   }
 
-  RopeTableParams rope;
+  RopeConfig rope;
   rope.head_dim = s.head_dim;
-  rope.theta = c.rope_theta;
-  std::vector<float> freq_factors;
-  switch (c.rope_scaling.type) {
-    case RopeScalingType::kNone:
-      break;
-    case RopeScalingType::kLinear:
-      rope.scaling = RopeTableParams::Scaling::kLinear;
-      rope.factor = c.rope_scaling.factor;
-      break;
-    case RopeScalingType::kLlama3:
-      rope.scaling = RopeTableParams::Scaling::kLlama3;
-      rope.factor = c.rope_scaling.factor;
-      rope.low_freq_factor = c.rope_scaling.low_freq_factor;
-      rope.high_freq_factor = c.rope_scaling.high_freq_factor;
-      rope.original_max_position = c.rope_scaling.original_max_position;
-      break;
-    case RopeScalingType::kFreqFactors: {
-      HEARTH_ASSIGN_OR_RETURN(const WeightView* f, weights.Get("rope_freqs"));
-      if (f->dtype != DType::kF32 || f->num_elements() != s.head_dim / 2) {
-        return InvalidArgumentError("decoder spec: rope_freqs (" + f->source_name + " in " +
-                                    f->source_file + ") must be F32 [" +
-                                    std::to_string(s.head_dim / 2) + "], got " +
-                                    std::string(DTypeName(f->dtype)) + " " + ShapeString(f->shape));
-      }
-      rope.freq_factors = reinterpret_cast<const float*>(f->data);
-      break;
+  rope.theta = static_cast<float>(c.rope_theta);
+  rope.scaling = c.rope_scaling;
+  if (c.rope_scaling.type == RopeScalingType::kFreqFactors) {
+    HEARTH_ASSIGN_OR_RETURN(const WeightView* f, weights.Get("rope_freqs"));
+    if (f->dtype != DType::kF32 || f->num_elements() != s.head_dim / 2) {
+      return InvalidArgumentError("decoder spec: rope_freqs (" + f->source_name + " in " +
+                                  f->source_file + ") must be F32 [" +
+                                  std::to_string(s.head_dim / 2) + "], got " +
+                                  std::string(DTypeName(f->dtype)) + " " + ShapeString(f->shape));
     }
-    default:
-      return UnimplementedError("decoder spec: unsupported RoPE scaling");
+    rope.freq_factors = reinterpret_cast<const float*>(f->data);
   }
-  HEARTH_ASSIGN_OR_RETURN(s.inv_freq, BuildRopeTable(rope));
+  HEARTH_ASSIGN_OR_RETURN(s.inv_freq, RopeInvFreq(rope));
   return s;
 }
 

@@ -1,10 +1,6 @@
 // The shared decoder recipe's data: one description of a llama / qwen2 / qwen3 decoder (sizes and
 // the per-architecture differences as flags) and the weights it reads, as views in a backend's
 // memory. The recipe (decoder.h) reads only these, so the architectures differ only in data.
-//
-// This header deliberately includes neither model_loader/model_config.h nor kernels/rope/rope.h
-// (both define hearth::RopeStyle and hearth::RopeScaling), so that a backend may include it
-// beside the kernel headers.
 #pragma once
 
 #include <cstdint>

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/vec.cuh"
 #include "kernels/matmul/gemv_chunk.h"
 #include "kernels/matmul/gemv_q8_unit.h"
 #include "kernels/matmul/matmul.h"
@@ -27,18 +28,8 @@ namespace {
 
 constexpr int kQ8WarpsPerBlock = 4;
 
-__device__ __forceinline__ float ActToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ __forceinline__ float ActToFloat(__half v) { return __half2float(v); }
-template <class A>
-__device__ __forceinline__ A ActFromFloat(float v);
-template <>
-__device__ __forceinline__ __nv_bfloat16 ActFromFloat<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-template <>
-__device__ __forceinline__ __half ActFromFloat<__half>(float v) {
-  return __float2half_rn(v);
-}
+using ::hearth::cuda::FromFloat;
+using ::hearth::cuda::ToFloat;
 
 // One warp per activation block of 32: lane i quantizes element i.
 template <class A>
@@ -49,7 +40,7 @@ __global__ void QuantizeXKernel(const A* __restrict__ x,  // [num_blocks * 32]
   const int64_t b = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x % 32;
   if (b >= num_blocks) return;  // whole warps: blockDim is a multiple of 32
-  const float v = ActToFloat(x[b * kQ8Block + lane]);
+  const float v = ToFloat(x[b * kQ8Block + lane]);
   float amax = fabsf(v);
 #pragma unroll
   for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
@@ -183,8 +174,8 @@ __global__ void __launch_bounds__(kQ8WarpsPerBlock * 32, MinBlocksPerSm<kMaxToke
   }
   if constexpr (kSplit == 1) {
     if (valid && sl < num_tokens) {
-      if (bias != nullptr) v += ActToFloat(bias[row]);
-      y[static_cast<int64_t>(sl) * n + row] = ActFromFloat<A>(v);
+      if (bias != nullptr) v += ToFloat(bias[row]);
+      y[static_cast<int64_t>(sl) * n + row] = FromFloat<A>(v);
     }
   } else {
     if (sl < kMaxTokens) partial[warp][sub][sl] = v;
@@ -197,8 +188,8 @@ __global__ void __launch_bounds__(kQ8WarpsPerBlock * 32, MinBlocksPerSm<kMaxToke
         float sum = 0.f;
 #pragma unroll
         for (int q = 0; q < kSplit; ++q) sum += partial[g * kSplit + q][r][t];
-        if (bias != nullptr) sum += ActToFloat(bias[out_row]);
-        y[static_cast<int64_t>(t) * n + out_row] = ActFromFloat<A>(sum);
+        if (bias != nullptr) sum += ToFloat(bias[out_row]);
+        y[static_cast<int64_t>(t) * n + out_row] = FromFloat<A>(sum);
       }
     }
   }

@@ -6,26 +6,14 @@
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/vec.cuh"
 #include "kernels/quant/block_decode.h"
 #include "kernels/quant/dequant.h"
 
 namespace hearth {
 namespace dequant_internal {
 
-template <class Out>
-__device__ __forceinline__ Out FromFloat(float v);
-template <>
-__device__ __forceinline__ float FromFloat<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-template <>
-__device__ __forceinline__ __half FromFloat<__half>(float v) {
-  return __float2half_rn(v);
-}
+using ::hearth::cuda::FromFloat;
 
 // Eight outputs with 16-byte stores (dst + 8 g is 16-byte aligned when dst is): the large-batch
 // matmul dequantizes whole weight matrices per call, and eight 2-byte stores per thread made the

@@ -22,25 +22,17 @@
 #include "kernels/core/launch.h"
 #include "kernels/core/status.h"
 #include "kernels/core/stream.h"
+#include "kernels/rope/rope_types.h"
 
 namespace hearth {
-
-enum class RopeStyle : uint8_t { kAdjacentPairs, kHalves };
-
-struct RopeScaling {
-  enum class Kind : uint8_t { kNone, kLinear, kLlama3 };
-  Kind kind = Kind::kNone;
-  float factor = 1.f;                           // linear and llama3
-  float low_freq_factor = 1.f;                  // llama3
-  float high_freq_factor = 4.f;                 // llama3
-  int original_max_position_embeddings = 8192;  // llama3
-};
 
 struct RopeConfig {
   int head_dim = 0;
   float theta = 10000.f;
   RopeStyle style = RopeStyle::kHalves;
   RopeScaling scaling;
+  // kFreqFactors: inv_freq[i] is divided by freq_factors[i] (each > 0), [head_dim / 2].
+  const float* freq_factors = nullptr;
 };
 
 // inv_freq[i] = theta^(-2i/head_dim), then scaled: linear divides by factor; llama3 divides

@@ -17,7 +17,7 @@ struct RopeCase {
   float theta;
 };
 
-inline constexpr RopeScaling kLlama31Scaling{RopeScaling::Kind::kLlama3, 8.f, 1.f, 4.f, 8192};
+inline constexpr RopeScaling kLlama31Scaling{RopeScalingType::kLlama3, 8.0, 1.0, 4.0, 8192};
 
 inline constexpr RopeCase kModels[] = {
     {"smollm2_135m_gguf", 9, 3, 64, RopeStyle::kAdjacentPairs, {}, 100000.f},

@@ -12,26 +12,29 @@ Result<std::vector<float>> RopeInvFreq(const RopeConfig& c) {
                                 std::to_string(c.head_dim));
   if (!(c.theta > 1.f)) return InvalidArgumentError("rope: theta must be > 1");
   const RopeScaling& s = c.scaling;
-  if (s.kind != RopeScaling::Kind::kNone && !(s.factor > 0.f))
+  if ((s.type == RopeScalingType::kLinear || s.type == RopeScalingType::kLlama3) &&
+      !(s.factor > 0.0))
     return InvalidArgumentError("rope: scaling factor must be > 0");
-  if (s.kind == RopeScaling::Kind::kLlama3 &&
-      (!(s.high_freq_factor > s.low_freq_factor) || !(s.low_freq_factor > 0.f) ||
-       s.original_max_position_embeddings <= 0))
+  if (s.type == RopeScalingType::kLlama3 &&
+      (!(s.high_freq_factor > s.low_freq_factor) || !(s.low_freq_factor > 0.0) ||
+       s.original_max_position <= 0))
     return InvalidArgumentError(
         "rope: llama3 scaling needs high_freq_factor > low_freq_factor > 0 and "
         "original_max_position_embeddings > 0");
+  if (s.type == RopeScalingType::kFreqFactors && c.freq_factors == nullptr)
+    return InvalidArgumentError("rope: frequency-factor scaling needs the rope_freqs table");
   const int half = c.head_dim / 2;
   std::vector<float> out(half);
   for (int i = 0; i < half; ++i) {
     double f = std::pow(static_cast<double>(c.theta), -2.0 * i / c.head_dim);
-    switch (s.kind) {
-      case RopeScaling::Kind::kNone:
+    switch (s.type) {
+      case RopeScalingType::kNone:
         break;
-      case RopeScaling::Kind::kLinear:
+      case RopeScalingType::kLinear:
         f /= s.factor;
         break;
-      case RopeScaling::Kind::kLlama3: {
-        const double old_ctx = s.original_max_position_embeddings;
+      case RopeScalingType::kLlama3: {
+        const double old_ctx = static_cast<double>(s.original_max_position);
         const double low_wavelen = old_ctx / s.low_freq_factor;
         const double high_wavelen = old_ctx / s.high_freq_factor;
         const double wavelen = 2 * std::numbers::pi / f;
@@ -42,6 +45,15 @@ Result<std::vector<float>> RopeInvFreq(const RopeConfig& c) {
               (old_ctx / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
           f = (1 - smooth) * f / s.factor + smooth * f;
         }
+        break;
+      }
+      case RopeScalingType::kFreqFactors: {
+        const float d = c.freq_factors[i];
+        if (!(d > 0.f)) {
+          return InvalidArgumentError("rope: rope_freqs[" + std::to_string(i) +
+                                      "] must be positive, got " + std::to_string(d));
+        }
+        f /= d;
         break;
       }
     }

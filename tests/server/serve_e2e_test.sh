@@ -43,7 +43,7 @@ PY
 python3 "$src/benchmarks/serving/load_gen.py" --address "127.0.0.1:$port" --concurrency 4 \
   --requests 8 --input-len 20 --output-len 10 --gpu-price-per-hour 2 >"$tmp/lg.out" 2>&1 \
   || { echo "FAIL: load generator"; cat "$tmp/lg.out"; exit 1; }
-grep -q "requests: 8 ok, 0 failed" "$tmp/lg.out" || { echo "FAIL: load generator"; cat "$tmp/lg.out"; exit 1; }
+grep -q "c=4: .* 8 ok / 0 failed" "$tmp/lg.out" || { echo "FAIL: load generator"; cat "$tmp/lg.out"; exit 1; }
 echo "load generator: ok ($(grep 'tokens/s' "$tmp/lg.out"))"
 
 # 400 tokens at 2 ms per step: about a second of streaming; SIGTERM once text has arrived.

@@ -4,7 +4,6 @@
 
 #include <cmath>
 
-#include "engine/model/rope_table.h"
 #include "tests/engine/model/forward_test_util.h"
 #include "tests/support/test_support.h"
 
@@ -94,32 +93,6 @@ TEST(CpuModelRunner, ExecuteSamplesTheLogits) {
     EXPECT_NEAR(result.token_logprobs[i], -std::log(sum), 1e-4) << "row " << i;
     EXPECT_EQ(result.top_ids[i * kMaxLogprobs + 3], -1);
   }
-}
-
-TEST(RopeTable, FoldsFrequencyFactorsAndScaling) {
-  model::RopeTableParams p;
-  p.head_dim = 8;
-  p.theta = 10000.0;
-  const auto plain = model::BuildRopeTable(p);
-  ASSERT_TRUE(plain.ok());
-  ASSERT_EQ(plain->size(), 4u);
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_FLOAT_EQ((*plain)[i], static_cast<float>(std::pow(10000.0, -2.0 * i / 8)));
-  }
-  const float factors[4] = {1.f, 2.f, 4.f, 8.f};
-  p.freq_factors = factors;
-  const auto scaled = model::BuildRopeTable(p);
-  ASSERT_TRUE(scaled.ok());
-  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ((*scaled)[i], (*plain)[i] / factors[i]);
-  const float zero[4] = {1.f, 0.f, 1.f, 1.f};
-  p.freq_factors = zero;
-  EXPECT_EQ(model::BuildRopeTable(p).status().code(), StatusCode::kInvalidArgument);
-  p.freq_factors = nullptr;
-  p.scaling = model::RopeTableParams::Scaling::kLinear;
-  p.factor = 4.0;
-  const auto linear = model::BuildRopeTable(p);
-  ASSERT_TRUE(linear.ok());
-  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ((*linear)[i], (*plain)[i] / 4.f);
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ TEST(RopeInvFreq, PlainMatchesFormula) {
 }
 
 TEST(RopeInvFreq, Llama3ScalingKeepsHighAndDividesLowFrequencies) {
-  const RopeScaling s{RopeScaling::Kind::kLlama3, 8.f, 1.f, 4.f, 8192};
+  const RopeScaling s{RopeScalingType::kLlama3, 8.0, 1.0, 4.0, 8192};
   auto f = RopeInvFreq({.head_dim = 128, .theta = 500000.f, .scaling = s});
   ASSERT_TRUE(f.ok());
   for (int i = 0; i < 64; ++i) {
@@ -61,7 +61,7 @@ TEST(RopeInvFreq, Llama3ScalingKeepsHighAndDividesLowFrequencies) {
   EXPECT_FLOAT_EQ((*f)[0], 1.f);
   EXPECT_FLOAT_EQ((*f)[63], float(std::pow(500000.0, -126.0 / 128) / 8));
   auto lin =
-      RopeInvFreq({.head_dim = 64, .theta = 10000.f, .scaling = {RopeScaling::Kind::kLinear, 4.f}});
+      RopeInvFreq({.head_dim = 64, .theta = 10000.f, .scaling = {RopeScalingType::kLinear, 4.0}});
   ASSERT_TRUE(lin.ok());
   EXPECT_FLOAT_EQ((*lin)[5], float(std::pow(10000.0, -10.0 / 64) / 4));
 }
@@ -71,8 +71,29 @@ TEST(RopeInvFreq, RejectsBadConfigs) {
   EXPECT_FALSE(
       RopeInvFreq({.head_dim = 64, .theta = 0.f, .style = RopeStyle::kHalves, .scaling = {}}).ok());
   EXPECT_FALSE(
-      RopeInvFreq({.head_dim = 64, .scaling = {RopeScaling::Kind::kLlama3, 8.f, 4.f, 1.f, 8192}})
+      RopeInvFreq({.head_dim = 64, .scaling = {RopeScalingType::kLlama3, 8.0, 4.0, 1.0, 8192}})
           .ok());
+}
+
+TEST(RopeInvFreq, DividesByGgufFrequencyFactors) {
+  const auto plain = RopeInvFreq({.head_dim = 8, .theta = 10000.f});
+  ASSERT_TRUE(plain.ok());
+  ASSERT_EQ(plain->size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_FLOAT_EQ((*plain)[i], static_cast<float>(std::pow(10000.0, -2.0 * i / 8)));
+  }
+  const float factors[4] = {1.f, 2.f, 4.f, 8.f};
+  RopeConfig c{.head_dim = 8, .theta = 10000.f};
+  c.scaling.type = RopeScalingType::kFreqFactors;
+  c.freq_factors = factors;
+  const auto scaled = RopeInvFreq(c);
+  ASSERT_TRUE(scaled.ok());
+  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ((*scaled)[i], (*plain)[i] / factors[i]);
+  const float zero[4] = {1.f, 0.f, 1.f, 1.f};
+  c.freq_factors = zero;
+  EXPECT_EQ(RopeInvFreq(c).status().code(), StatusCode::kInvalidArgument);
+  c.freq_factors = nullptr;
+  EXPECT_EQ(RopeInvFreq(c).status().code(), StatusCode::kInvalidArgument);
 }
 
 class RopeCpuStyleTest : public ::testing::TestWithParam<RopeStyle> {};
