@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 
+#include "engine/cuda_runner_plan.h"
 #include "engine/model_runner_factory.h"
 #include "server/tokenizer_codec.h"
 
@@ -81,7 +82,9 @@ Result<BuiltEngine> BuildEngine(const ServerConfig& config, engine::EngineObserv
   // For the load generator's bandwidth figure. Weights are held in their stored type; the KV
   // cache holds activations' dtype (float32 on the CPU runner, 2-byte types on the GPU).
   info.set_weight_bytes(weight_bytes);
-  const int64_t kv_element_bytes = info.dtype() == "f32" ? 4 : 2;
+  const Result<DType> kv_dtype =
+      engine::ParseActivationDType(info.dtype() == "f32" ? "float32" : info.dtype());
+  const int64_t kv_element_bytes = kv_dtype.ok() ? GetDTypeInfo(*kv_dtype).block_bytes : 2;
   info.set_kv_bytes_per_token(2 * mc.num_layers * mc.num_kv_heads * mc.head_dim *
                               kv_element_bytes);
   return built;
