@@ -50,20 +50,9 @@ Status CpuModelRunner::ExecuteLogits(const StepPlan& plan, std::vector<float>* l
 Status CpuModelRunner::Execute(const StepPlan& plan, const SamplingBatch& sampling,
                                StepResult* result) {
   const int num_rows = static_cast<int>(plan.logits_indices.size());
-  if (static_cast<int>(sampling.params.size()) != num_rows ||
-      static_cast<int>(sampling.steps.size()) != num_rows) {
-    return InvalidArgumentError("CPU runner: sampling batch has " +
-                                std::to_string(sampling.params.size()) + " params and " +
-                                std::to_string(sampling.steps.size()) + " steps for " +
-                                std::to_string(num_rows) + " sampled rows");
-  }
+  HEARTH_RETURN_IF_ERROR(ValidateSamplingBatch(sampling, num_rows, "CPU runner"));
   PenaltyLists penalties;
   if (!sampling.penalty_offsets.empty()) {
-    if (static_cast<int>(sampling.penalty_offsets.size()) != num_rows + 1 ||
-        sampling.penalty_tokens.size() != sampling.penalty_counts.size() ||
-        static_cast<size_t>(sampling.penalty_offsets.back()) != sampling.penalty_tokens.size()) {
-      return InvalidArgumentError("CPU runner: malformed penalty lists");
-    }
     penalties.offsets = sampling.penalty_offsets.data();
     penalties.tokens = sampling.penalty_tokens.data();
     penalties.output_counts = sampling.penalty_counts.data();

@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <type_traits>
 
@@ -311,7 +312,18 @@ void Engine::RunStep() {
     status = InternalError("model runner returned " + std::to_string(result.token_ids.size()) +
                            " tokens for " + std::to_string(num_sampling) + " sequences");
   if (!status.ok()) {
-    // Every request in the step fails; the scheduler still needs its Update.
+    // Every request in the step fails; the scheduler still needs its Update. The error is
+    // logged with the failing call (CUDA errors name it) and reported, so health can turn
+    // NOT_SERVING instead of the process dying or failing silently.
+    ++num_runner_errors_;
+    std::fprintf(stderr, "hearth: model step failed (%d sequences): %s\n",
+                 static_cast<int>(out.seqs.size()), status.ToString().c_str());
+    std::function<void(const Status&)> handler;
+    {
+      std::lock_guard lock(mu_);
+      handler = on_runner_error_;
+    }
+    if (handler) handler(status);
     for (const ScheduledSeq& s : out.seqs)
       Finish(s.seq_id, FinishReason::kAbort,
              InternalError("model step failed: " + status.ToString()));
@@ -459,7 +471,13 @@ void Engine::PublishStats() {
   stats_.prefix_cache_hit_rate = s.blocks.hit_rate();
   stats_.num_preemptions = s.num_preemptions;
   stats_.num_steps = num_steps_;
+  stats_.num_runner_errors = num_runner_errors_.load();
   stats_.draining = draining_.load();
+}
+
+void Engine::SetRunnerErrorHandler(std::function<void(const Status&)> handler) {
+  std::lock_guard lock(mu_);
+  on_runner_error_ = std::move(handler);
 }
 
 }  // namespace hearth::engine

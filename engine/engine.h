@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,6 +41,7 @@ struct EngineStats {
   double prefix_cache_hit_rate = 0;
   int64_t num_steps = 0;
   int64_t num_preemptions = 0;
+  int64_t num_runner_errors = 0;  // steps whose ModelRunner::Execute failed
   bool draining = false;
 };
 
@@ -74,6 +76,11 @@ class Engine {
   DrainResult Drain(std::chrono::milliseconds timeout);
   // Stops the thread: queued and running requests end with kUnavailable. Idempotent.
   void Shutdown();
+
+  // Called on the engine thread after a ModelRunner error (the step's requests have failed with
+  // kInternal and the error is on stderr); the server turns health NOT_SERVING. Set before
+  // traffic; replaces any previous handler.
+  void SetRunnerErrorHandler(std::function<void(const Status&)> handler);
 
   EngineStats stats() const;
   const EngineConfig& config() const { return config_; }
@@ -113,6 +120,8 @@ class Engine {
   std::condition_variable done_cv_;
   std::unordered_set<std::string> in_flight_ids_;
   EngineStats stats_;
+  std::function<void(const Status&)> on_runner_error_;  // guarded by mu_
+  std::atomic<int64_t> num_runner_errors_{0};
   int drain_completed_ = 0;
 
   // Engine thread only.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "engine/step_plan.h"
@@ -22,6 +23,24 @@ struct SamplingBatch {
   std::vector<int32_t> penalty_tokens;
   std::vector<int32_t> penalty_counts;
 };
+
+// The batch has one entry per sampled row and, if any, well-formed penalty lists. Errors start
+// with `who`.
+inline Status ValidateSamplingBatch(const SamplingBatch& b, int num_rows, const std::string& who) {
+  if (static_cast<int>(b.params.size()) != num_rows ||
+      static_cast<int>(b.steps.size()) != num_rows) {
+    return InvalidArgumentError(who + ": sampling batch has " + std::to_string(b.params.size()) +
+                                " params and " + std::to_string(b.steps.size()) + " steps for " +
+                                std::to_string(num_rows) + " sampled rows");
+  }
+  if (!b.penalty_offsets.empty() &&
+      (static_cast<int>(b.penalty_offsets.size()) != num_rows + 1 ||
+       b.penalty_tokens.size() != b.penalty_counts.size() ||
+       static_cast<size_t>(b.penalty_offsets.back()) != b.penalty_tokens.size())) {
+    return InvalidArgumentError(who + ": malformed penalty lists");
+  }
+  return Status::Ok();
+}
 
 struct StepResult {
   std::vector<int32_t> token_ids;         // [num_sampling]

@@ -107,6 +107,15 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   flag(
       "--device", [](C & c) -> auto& { return c.device; }, "cpu or cuda[:N] (cpu)");
   flag(
+      "--dtype", [](C & c) -> auto& { return c.dtype; },
+      "bfloat16, float16 or float32 (cuda: bfloat16; cpu: float32 only)");
+  flag(
+      "--gpu-memory-fraction", [](C & c) -> auto& { return c.gpu_memory_fraction; },
+      "cuda: share of device memory for weights, workspace and KV cache (0.9)");
+  flag(
+      "--cuda-graphs", [](C & c) -> auto& { return c.cuda_graphs; },
+      "cuda: replay decode steps as CUDA graphs (true; HEARTH_CUDA_GRAPHS=0 also turns off)");
+  flag(
       "--max-batch-tokens", [](C & c) -> auto& { return c.max_batch_tokens; },
       "tokens per engine step (2048)");
   flag(

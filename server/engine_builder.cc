@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 
+#include "engine/cuda_runner_plan.h"
 #include "engine/model_runner_factory.h"
 #include "server/tokenizer_codec.h"
 
@@ -31,6 +32,10 @@ Result<BuiltEngine> BuildEngine(const ServerConfig& config, engine::EngineObserv
                           MakeTextCodec(*built.model));
   engine::RunnerOptions runner_options;
   runner_options.device = config.device;
+  runner_options.dtype = config.dtype;
+  runner_options.gpu_memory_fraction = config.gpu_memory_fraction;
+  runner_options.cuda_graphs = config.cuda_graphs;
+  runner_options.max_model_len = static_cast<int>(built.model->config().context_length);
   runner_options.block_size = config.block_size;
   runner_options.kv_cache_bytes = config.kv_cache_bytes;
   runner_options.max_num_seqs = config.max_seqs;
@@ -70,12 +75,16 @@ Result<BuiltEngine> BuildEngine(const ServerConfig& config, engine::EngineObserv
   for (int64_t id : mc.eos_ids) info.add_eos_token_ids(static_cast<int32_t>(id));
   info.set_has_chat_template(has_template);
   info.set_device(config.device);
-  info.set_dtype("f32");
+  info.set_dtype(!config.dtype.empty() ? config.dtype
+                 : config.device == "cpu" ? "f32"
+                                          : "bfloat16");
   info.set_hearth_version(HEARTH_VERSION);
   // For the load generator's bandwidth figure. Weights are held in their stored type; the KV
   // cache holds activations' dtype (float32 on the CPU runner, 2-byte types on the GPU).
   info.set_weight_bytes(weight_bytes);
-  const int64_t kv_element_bytes = info.dtype() == "f32" ? 4 : 2;
+  const Result<DType> kv_dtype =
+      engine::ParseActivationDType(info.dtype() == "f32" ? "float32" : info.dtype());
+  const int64_t kv_element_bytes = kv_dtype.ok() ? GetDTypeInfo(*kv_dtype).block_bytes : 2;
   info.set_kv_bytes_per_token(2 * mc.num_layers * mc.num_kv_heads * mc.head_dim *
                               kv_element_bytes);
   return built;

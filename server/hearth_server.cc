@@ -96,6 +96,12 @@ Result<std::unique_ptr<HearthServer>> HearthServer::Start(const ServerConfig& co
   }
   HEARTH_RETURN_IF_ERROR(s->engine_->WarmUp());
   s->SetServing(true);
+  // A failed model step (a CUDA error, typically sticky) turns health NOT_SERVING for good; the
+  // engine has already failed that step's requests and logged the error.
+  s->engine_->SetRunnerErrorHandler([srv = s.get()](const Status&) {
+    std::lock_guard lock(srv->mu_);
+    if (srv->server_ != nullptr && !srv->shut_down_) srv->SetServing(false);
+  });
   return s;
 }
 

@@ -33,6 +33,12 @@ Status LoadConfigFile(const std::string& path, ServerConfig* c) {
         c->model = v.get<std::string>();
       else if (key == "device")
         c->device = v.get<std::string>();
+      else if (key == "dtype")
+        c->dtype = v.get<std::string>();
+      else if (key == "gpu_memory_fraction")
+        c->gpu_memory_fraction = v.get<double>();
+      else if (key == "cuda_graphs")
+        c->cuda_graphs = v.get<bool>();
       else if (key == "max_batch_tokens")
         c->max_batch_tokens = v.get<int>();
       else if (key == "max_seqs")
@@ -83,6 +89,8 @@ Status ValidateServerConfig(const ServerConfig& c) {
   if (c.max_batch_tokens < 1) return bad("max_batch_tokens must be >= 1");
   if (c.max_seqs < 1) return bad("max_seqs must be >= 1");
   if (c.kv_cache_bytes < 0) return bad("kv_cache_bytes must be >= 0");
+  if (!(c.gpu_memory_fraction > 0 && c.gpu_memory_fraction <= 1))
+    return bad("gpu_memory_fraction must be in (0, 1]");
   if (c.block_size < 1 || c.block_size > 1024) return bad("block_size must be in [1, 1024]");
   if (c.max_waiting_requests < 1) return bad("max_waiting_requests must be >= 1");
   if (!(c.drain_timeout_s >= 0 && c.drain_timeout_s <= 3600))

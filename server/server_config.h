@@ -31,6 +31,9 @@ struct ServerConfig {
   int http_threads = 0;     // HTTP worker threads (one per open connection); 0 = max_seqs + 32
   std::string model;        // GGUF file or HF directory; "" = the default model
   std::string device = "cpu";
+  std::string dtype;                 // bfloat16 | float16 | float32; "" = the device's default
+  double gpu_memory_fraction = 0.9;  // CUDA: of device memory for weights + workspace + KV cache
+  bool cuda_graphs = true;           // CUDA: decode steps replayed as graphs
   int max_batch_tokens = 2048;
   int max_seqs = 256;
   int64_t kv_cache_bytes = 0;  // 0 = the runner's default

@@ -29,7 +29,10 @@ struct DecoderBuffers {
   void* row_delta = nullptr;     // [num_rows, hidden]
   void* row_residual = nullptr;  // [num_rows, hidden]
   void* row_normed = nullptr;    // [num_rows, hidden]
-  void* logits = nullptr;        // [num_rows, vocab] float32 on every backend
+  void* logits = nullptr;        // [num_rows, vocab] in the activation dtype
+  // With fused weights (decoder_spec.h): the outputs of the fused projections.
+  void* qkv = nullptr;      // [num_tokens, q_width + 2 * kv_width]
+  void* gate_up = nullptr;  // [num_tokens, 2 * ffn]
 };
 
 class BackendOps {
@@ -47,8 +50,8 @@ class BackendOps {
   // residual += x; out = rmsnorm(residual) * weight.
   virtual Status FusedAddRmsNorm(const void* x, void* residual, const float* weight, void* out,
                                  int64_t rows, int width, float eps) = 0;
-  // y[rows, w.n] = x[rows, w.k] . W^T (+ bias).
-  virtual Status Linear(const LinearWeight& w, const float* bias, const void* x, void* y,
+  // y[rows, w.n] = x[rows, w.k] . W^T (+ bias, in the activation dtype).
+  virtual Status Linear(const LinearWeight& w, const void* bias, const void* x, void* y,
                         int64_t rows) = 0;
   // RoPE at this step's positions, in place on q [tokens, q_width] and k [tokens, kv_width];
   // with q_norm / k_norm (qwen3) each head is RMS-normalized first.
@@ -60,6 +63,12 @@ class BackendOps {
   virtual Status SiluMul(const void* gate, const void* up, void* out, int64_t rows, int ffn) = 0;
   // out[num_rows, width] = the rows of x at this step's logits indices.
   virtual Status GatherRows(const void* x, void* out, int width) = 0;
+
+  // Only for backends that fill the fused weights (the CPU backend never does):
+  // q, k, v [rows, width] = the column ranges of qkv [rows, q_width + 2 * kv_width].
+  virtual Status SplitQkv(const void* qkv, void* q, void* k, void* v, int64_t rows);
+  // out [rows, ffn] = silu(gate) * up from gate_up [rows, 2 * ffn] (gate columns first).
+  virtual Status SiluMulConcat(const void* gate_up, void* out, int64_t rows, int ffn);
 };
 
 }  // namespace hearth::engine::model

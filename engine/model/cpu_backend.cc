@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "engine/model/decoder.h"
 #include "kernels/activation/silu_mul.h"
 #include "kernels/attention/attention_cpu.h"
 #include "kernels/embedding/embedding.h"
@@ -49,33 +50,7 @@ Status CpuBackend::CheckStep(const StepPlan& p) const {
     return InvalidArgumentError("CPU backend: plan block_size " + std::to_string(p.block_size) +
                                 " != KV cache block_size " + std::to_string(layout_.block_size));
   }
-  if (p.num_tokens < 0 || p.num_tokens > static_cast<int>(p.token_ids.size()) ||
-      p.token_ids.size() != p.positions.size() || p.token_ids.size() != p.slot_mapping.size()) {
-    return InvalidArgumentError(
-        "CPU backend: per-token arrays of the plan disagree with "
-        "num_tokens = " +
-        std::to_string(p.num_tokens));
-  }
-  if (static_cast<int>(p.query_start_loc.size()) != p.num_seqs + 1 ||
-      static_cast<int>(p.seq_lens.size()) != p.num_seqs ||
-      static_cast<int64_t>(p.block_tables.size()) != int64_t{p.num_seqs} * p.max_blocks_per_seq ||
-      p.query_start_loc[p.num_seqs] != p.num_tokens) {
-    return InvalidArgumentError("CPU backend: malformed per-sequence arrays in the step plan");
-  }
-  for (int32_t row : p.logits_indices) {
-    if (row < 0 || row >= p.num_tokens) {
-      return OutOfRangeError("CPU backend: logits index " + std::to_string(row) +
-                             " outside the step's " + std::to_string(p.num_tokens) + " tokens");
-    }
-  }
-  for (int t = 0; t < p.num_tokens; ++t) {
-    if (p.token_ids[t] < 0 || p.token_ids[t] >= spec_.vocab) {
-      return OutOfRangeError("CPU backend: token id " + std::to_string(p.token_ids[t]) +
-                             " at flat position " + std::to_string(t) + " outside vocab " +
-                             std::to_string(spec_.vocab));
-    }
-  }
-  return Status::Ok();
+  return ValidateStepPlan(p, spec_.vocab, "CPU backend");
 }
 
 Result<DecoderBuffers> CpuBackend::BeginStep(const StepPlan& plan) {
@@ -129,9 +104,9 @@ Status CpuBackend::FusedAddRmsNorm(const void* x, void* residual, const float* w
   return FusedAddRmsNormCpu(F(x), F(residual), weight, F(out), rows, width, eps);
 }
 
-Status CpuBackend::Linear(const LinearWeight& w, const float* bias, const void* x, void* y,
+Status CpuBackend::Linear(const LinearWeight& w, const void* bias, const void* x, void* y,
                           int64_t rows) {
-  return MatmulCpu(w.type, w.data, F(x), bias, F(y), static_cast<int>(rows), static_cast<int>(w.n),
+  return MatmulCpu(w.type, w.data, F(x), F(bias), F(y), static_cast<int>(rows), static_cast<int>(w.n),
                    static_cast<int>(w.k));
 }
 

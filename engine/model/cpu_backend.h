@@ -26,7 +26,7 @@ class CpuBackend final : public BackendOps {
                  float eps) override;
   Status FusedAddRmsNorm(const void* x, void* residual, const float* weight, void* out,
                          int64_t rows, int width, float eps) override;
-  Status Linear(const LinearWeight& w, const float* bias, const void* x, void* y,
+  Status Linear(const LinearWeight& w, const void* bias, const void* x, void* y,
                 int64_t rows) override;
   Status Rope(void* q, void* k, const float* q_norm, const float* k_norm) override;
   Status WriteKv(int layer, const void* k, const void* v) override;

@@ -6,14 +6,21 @@
 //   sampled rows -> residual add + final norm -> lm_head.
 #pragma once
 
+#include <string>
+
 #include "engine/model/backend_ops.h"
 #include "engine/model/decoder_spec.h"
 #include "engine/step_plan.h"
 
 namespace hearth::engine::model {
 
-// Runs the forward pass of `plan` and leaves float32 logits [logits_indices.size(), vocab] in
-// the returned buffers' `logits`.
+// The plan is one a backend can run: per-token and per-sequence arrays of consistent sizes,
+// logits indices among the step's tokens, token ids in [0, vocab). Errors start with `who`.
+Status ValidateStepPlan(const StepPlan& plan, int vocab, const std::string& who);
+
+// Runs the forward pass of `plan` and leaves the logits [logits_indices.size(), vocab] in the
+// returned buffers' `logits`, in the backend's activation dtype (float32 on the CPU). Fused
+// projections (LayerWeights::wqkv / w_gate_up) are used where present.
 Result<DecoderBuffers> RunDecoder(const DecoderSpec& spec, const DecoderWeights& weights,
                                   const StepPlan& plan, BackendOps& ops);
 

@@ -20,6 +20,31 @@ Result<int> ToInt(int64_t v, const char* what) {
 
 }  // namespace
 
+Result<const WeightView*> GetMatrixWeight(const Weights& weights, const std::string& name,
+                                          int64_t n, int64_t k) {
+  HEARTH_ASSIGN_OR_RETURN(const WeightView* w, weights.Get(name));
+  if (w->shape.size() != 2 || w->shape[0] != n || w->shape[1] != k) {
+    return InvalidArgumentError("weight " + name + " (" + w->source_name + "): expected [" +
+                                std::to_string(n) + ", " + std::to_string(k) + "], got " +
+                                ShapeString(w->shape));
+  }
+  if (k % GetDTypeInfo(w->dtype).block_elems != 0) {
+    return InvalidArgumentError("weight " + name + ": row of " + std::to_string(k) +
+                                " is not whole " + std::string(DTypeName(w->dtype)) + " blocks");
+  }
+  return w;
+}
+
+Result<const WeightView*> GetVectorWeight(const Weights& weights, const std::string& name,
+                                          int64_t size) {
+  HEARTH_ASSIGN_OR_RETURN(const WeightView* w, weights.Get(name));
+  if (w->num_elements() != size) {
+    return InvalidArgumentError("weight " + name + " (" + w->source_name + "): expected " +
+                                std::to_string(size) + " elements, got " + ShapeString(w->shape));
+  }
+  return w;
+}
+
 Result<DecoderSpec> DecoderSpecFromConfig(const ModelConfig& c, const Weights& weights) {
   DecoderSpec s;
   HEARTH_ASSIGN_OR_RETURN(s.hidden, ToInt(c.hidden_size, "hidden_size"));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/core/dtype.h"
@@ -12,6 +13,7 @@
 namespace hearth {
 struct ModelConfig;
 class Weights;
+struct WeightView;
 }  // namespace hearth
 
 namespace hearth::engine::model {
@@ -24,17 +26,26 @@ struct LinearWeight {
   int64_t k = 0;
 };
 
-// Vectors (norm weights, biases) are float32 in backend memory; null = absent.
+// Norm vectors are float32 in backend memory; biases are in the backend's activation dtype
+// (float32 on the CPU; what GpuMatmul's bias epilogue reads on CUDA); null = absent.
+//
+// Fused projections (optional, CUDA backend): when a backend concatenates wq|wk|wv into one
+// [q_width + 2 * kv_width, hidden] matrix (and bq|bk|bv likewise), or w_gate|w_up into one
+// [2 * ffn, hidden] matrix, it fills wqkv / w_gate_up and leaves the parts empty (data null);
+// the recipe then runs one GEMM instead of three (two). The CPU backend leaves them empty.
 struct LayerWeights {
   const float* attn_norm = nullptr;  // [hidden]
   LinearWeight wq, wk, wv, wo;
-  const float* bq = nullptr;        // [num_heads * head_dim]      (qwen2)
-  const float* bk = nullptr;        // [num_kv_heads * head_dim]   (qwen2)
-  const float* bv = nullptr;        // [num_kv_heads * head_dim]   (qwen2)
+  const void* bq = nullptr;         // [num_heads * head_dim]      (qwen2)
+  const void* bk = nullptr;         // [num_kv_heads * head_dim]   (qwen2)
+  const void* bv = nullptr;         // [num_kv_heads * head_dim]   (qwen2)
   const float* q_norm = nullptr;    // [head_dim]                  (qwen3)
   const float* k_norm = nullptr;    // [head_dim]                  (qwen3)
   const float* ffn_norm = nullptr;  // [hidden]
   LinearWeight w_gate, w_up, w_down;
+  LinearWeight wqkv;              // [q_width + 2 * kv_width, hidden] or empty
+  const void* bqkv = nullptr;     // [q_width + 2 * kv_width]     (qwen2, with wqkv)
+  LinearWeight w_gate_up;         // [2 * ffn, hidden]: gate rows, then up rows; or empty
 };
 
 struct DecoderWeights {
@@ -64,6 +75,14 @@ struct DecoderSpec {
   int q_width() const { return num_heads * head_dim; }
   int kv_width() const { return num_kv_heads * head_dim; }
 };
+
+// The weight `name` checked as a matrix [n, k] whose rows are whole blocks of its type, or as a
+// vector of `size` elements; errors name the weight and the shapes. (HostWeights and the device
+// weight plan read weights through these.)
+Result<const WeightView*> GetMatrixWeight(const Weights& weights, const std::string& name,
+                                          int64_t n, int64_t k);
+Result<const WeightView*> GetVectorWeight(const Weights& weights, const std::string& name,
+                                          int64_t size);
 
 // The spec of a loaded model. `weights` supplies GGUF's rope_freqs table when the config uses
 // frequency factors. Errors: unsupported RoPE scaling, sizes out of int range.

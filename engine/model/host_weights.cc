@@ -9,11 +9,7 @@ namespace hearth::engine::model {
 
 Result<const float*> HostWeights::Vector(const Weights& weights, const std::string& name,
                                          int64_t size) {
-  HEARTH_ASSIGN_OR_RETURN(const WeightView* w, weights.Get(name));
-  if (w->num_elements() != size) {
-    return InvalidArgumentError("weight " + name + " (" + w->source_name + "): expected " +
-                                std::to_string(size) + " elements, got " + ShapeString(w->shape));
-  }
+  HEARTH_ASSIGN_OR_RETURN(const WeightView* w, GetVectorWeight(weights, name, size));
   if (w->dtype == DType::kF32) return reinterpret_cast<const float*>(w->data);
   // F16 / BF16 (safetensors) or a quantized vector: widen once.
   std::vector<float> wide(static_cast<size_t>(size));
@@ -24,16 +20,7 @@ Result<const float*> HostWeights::Vector(const Weights& weights, const std::stri
 
 Result<LinearWeight> HostWeights::Matrix(const Weights& weights, const std::string& name, int64_t n,
                                          int64_t k) {
-  HEARTH_ASSIGN_OR_RETURN(const WeightView* w, weights.Get(name));
-  if (w->shape.size() != 2 || w->shape[0] != n || w->shape[1] != k) {
-    return InvalidArgumentError("weight " + name + " (" + w->source_name + "): expected [" +
-                                std::to_string(n) + ", " + std::to_string(k) + "], got " +
-                                ShapeString(w->shape));
-  }
-  if (k % GetDTypeInfo(w->dtype).block_elems != 0) {
-    return InvalidArgumentError("weight " + name + ": row of " + std::to_string(k) +
-                                " is not whole " + std::string(DTypeName(w->dtype)) + " blocks");
-  }
+  HEARTH_ASSIGN_OR_RETURN(const WeightView* w, GetMatrixWeight(weights, name, n, k));
   return LinearWeight{w->dtype, w->data, n, k};
 }
 

@@ -47,8 +47,10 @@ int64_t DecodeWorkspaceBytes(const DecodePlan& plan, int num_work_items, int num
 StepKernels SelectStepKernels(DType dtype, int num_decode_seqs, int num_prefill_seqs, int head_dim,
                               int group, int compute_capability, PrefillKernel requested) {
   StepKernels k;
-  if (num_prefill_seqs > 0 && dtype == DType::kF32) {
-    k.prefill = PrefillKind::kPerToken;  // covers the decode tokens too
+  // fp32 has no tensor-core prefill, nor do head sizes other than 64 / 128 (the tiny validation
+  // models): the per-token path covers the whole step, decode tokens too.
+  if (num_prefill_seqs > 0 && (dtype == DType::kF32 || (head_dim != 64 && head_dim != 128))) {
+    k.prefill = PrefillKind::kPerToken;
     return k;
   }
   k.decode = num_decode_seqs > 0;

@@ -40,9 +40,10 @@ int64_t DecodeWorkspaceBytes(const DecodePlan& plan, int num_work_items, int num
                              int head_dim);
 
 // Which kernels one step launches. Decode tokens (q_len == 1) go to the decode kernel, every
-// other sequence to the tensor-core prefill kernel; fp32 (validation only) has no tensor-core
-// prefill, so its prefill sequences (and then the whole batch) go through the decode kernel run
-// once per query token (kPerToken).
+// other sequence to the tensor-core prefill kernel; fp32 (validation only) and head sizes other
+// than 64 / 128 (the tiny validation models: 16, 32) have no tensor-core prefill, so their
+// prefill sequences (and then the whole batch) go through the decode kernel run once per query
+// token (kPerToken).
 enum class PrefillKind : uint8_t { kNone, kTensorCore, kPerToken };
 
 // The tensor-core prefill kernel: kMmaSync (prefill_attention.cu, any tensor-core GPU, CTA of

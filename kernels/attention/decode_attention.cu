@@ -271,13 +271,18 @@ Status DispatchHeads(const DecodeParams& p, int num_work, int num_kv_heads, cuda
 template <class T>
 Status DispatchHeadDim(const DecodeParams& p, int num_work, int num_kv_heads, cudaStream_t s) {
   switch (p.layout.head_dim) {
+    // 16 and 32: the tiny validation models (one or two lanes per token, no tensor cores).
+    case 16:
+      return DispatchHeads<T, 16>(p, num_work, num_kv_heads, s);
+    case 32:
+      return DispatchHeads<T, 32>(p, num_work, num_kv_heads, s);
     case 64:
       return DispatchHeads<T, 64>(p, num_work, num_kv_heads, s);
     case 128:
       return DispatchHeads<T, 128>(p, num_work, num_kv_heads, s);
     default:
       return UnimplementedError("decode attention: head_dim " + std::to_string(p.layout.head_dim) +
-                                " unsupported (64, 128)");
+                                " unsupported (16, 32, 64, 128)");
   }
 }
 

@@ -151,6 +151,52 @@ __global__ void RopeVecKernel(RopeStyle style, const float* __restrict__ inv_fre
   }
 }
 
+// Head sizes without a compiled kernel above (even, at most 256; the tiny test models have 16
+// and 32): one thread per (token, head) walking its pairs, the same float arithmetic (RMSNorm
+// scale, full-range sincosf). Slow; only validation models use it.
+template <class T, bool kNorm>
+__global__ void RopeAnyHeadDimKernel(int head_dim, RopeStyle style,
+                                     const float* __restrict__ inv_freq,
+                                     const int32_t* __restrict__ positions, int64_t num_tokens,
+                                     T* q, int64_t q_stride, int num_heads, T* k,
+                                     int64_t k_stride, int num_kv_heads,
+                                     const float* __restrict__ q_w, const float* __restrict__ k_w,
+                                     float eps) {
+  const int heads = num_heads + num_kv_heads;
+  const int64_t item = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (item >= num_tokens * heads) return;
+  const int64_t t = item / heads;
+  const int h = static_cast<int>(item % heads);
+  T* x = h < num_heads ? q + t * q_stride + int64_t{h} * head_dim
+                       : k + t * k_stride + int64_t{h - num_heads} * head_dim;
+  const float* w = h < num_heads ? q_w : k_w;
+  const bool adjacent = style == RopeStyle::kAdjacentPairs;
+  const int half = head_dim / 2;
+  float scale = 1.f;
+  if constexpr (kNorm) {
+    float ss = 0.f;
+    for (int e = 0; e < head_dim; ++e) {
+      const float v = ToFloat(x[e]);
+      ss += v * v;
+    }
+    scale = rsqrtf(ss / head_dim + eps);
+  }
+  const float pos = static_cast<float>(positions[t]);
+  for (int p = 0; p < half; ++p) {
+    const int ia = adjacent ? 2 * p : p;
+    const int ib = adjacent ? 2 * p + 1 : p + half;
+    float a = ToFloat(x[ia]), b = ToFloat(x[ib]);
+    if constexpr (kNorm) {
+      a *= scale * w[ia];
+      b *= scale * w[ib];
+    }
+    float sn, c;
+    sincosf(pos * inv_freq[p], &sn, &c);
+    x[ia] = FromFloat<T>(a * c - b * sn);
+    x[ib] = FromFloat<T>(a * sn + b * c);
+  }
+}
+
 }  // namespace rope_kernels
 
 namespace {
@@ -214,9 +260,23 @@ Status DispatchHeadDim(const RopeArgs& a, AccessPath path, cudaStream_t stream) 
       return LaunchRope<T, 128, kNorm>(a, path, stream);
     case 256:
       return LaunchRope<T, 256, kNorm>(a, path, stream);
-    default:
-      return UnimplementedError("rope: head_dim " + std::to_string(a.head_dim) +
-                                " is not compiled for the GPU (64, 128, 256)");
+    default: {
+      if (a.head_dim > 256) {
+        return UnimplementedError("rope: head_dim " + std::to_string(a.head_dim) +
+                                  " unsupported on the GPU (even, at most 256)");
+      }
+      const int64_t items = a.num_tokens * (a.num_heads + a.num_kv_heads);
+      if (items == 0) return Status::Ok();
+      const int64_t blocks = (items + kThreads - 1) / kThreads;
+      if (blocks > 0x7fffffff) return InvalidArgumentError("rope: too many tokens for one launch");
+      rope_kernels::RopeAnyHeadDimKernel<T, kNorm><<<static_cast<unsigned>(blocks), kThreads, 0,
+                                                     stream>>>(
+          a.head_dim, a.style, a.inv_freq, a.positions, a.num_tokens, static_cast<T*>(a.q),
+          a.q_stride, a.num_heads, static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w,
+          a.k_w, a.eps);
+      CUDA_CHECK_LAUNCH();
+      return Status::Ok();
+    }
   }
 }
 

@@ -40,7 +40,9 @@ struct RopeConfig {
 // (< original_max / high_freq_factor), and interpolates smoothly in between.
 Result<std::vector<float>> RopeInvFreq(const RopeConfig& config);
 
-// The head_dims the CUDA kernels are compiled for (64, 128, 256); others are Unimplemented.
+// The head_dims the fast CUDA kernels are compiled for (64, 128, 256). Other even head_dims up
+// to 256 (the tiny test models' 16, 32) run a slow thread-per-head kernel; larger ones are
+// Unimplemented.
 bool RopeHeadDimSupportedOnGpu(int head_dim);
 
 // The access path of the CUDA ops: kVector16 (block per token, 16-byte accesses, cos/sin shared

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "engine/scheduler.h"
@@ -91,7 +92,7 @@ std::unique_ptr<CpuModelRunner> RunnerOrDie(const LoadedModel& model, int64_t nu
   return std::move(r).value();
 }
 
-std::vector<float> PromptLogits(CpuModelRunner& runner, const std::vector<int32_t>& prompt) {
+std::vector<float> PromptLogits(ModelRunner& runner, const std::vector<int32_t>& prompt) {
   const StepPlan plan = SingleSeqPlan(prompt, 0, runner.block_size(), /*all_rows=*/true);
   std::vector<float> logits;
   const Status s = runner.ExecuteLogits(plan, &logits);
@@ -107,11 +108,19 @@ int32_t Argmax(const float* row, int vocab) {
   return best;
 }
 
-std::vector<int32_t> GreedyThroughScheduler(CpuModelRunner& runner,
-                                            const std::vector<int32_t>& prompt, int num_tokens,
-                                            int max_num_batched_tokens) {
+std::vector<int32_t> GreedyThroughScheduler(ModelRunner& runner, const std::vector<int32_t>& prompt,
+                                            int num_tokens, int max_num_batched_tokens) {
+  return GreedyBatchThroughScheduler(runner, {prompt}, num_tokens, 256, max_num_batched_tokens)
+      .tokens[0];
+}
+
+GreedyBatch GreedyBatchThroughScheduler(ModelRunner& runner,
+                                        const std::vector<std::vector<int32_t>>& prompts,
+                                        int num_tokens, int max_num_seqs,
+                                        int max_num_batched_tokens) {
   SchedulerConfig config;
   config.max_num_batched_tokens = max_num_batched_tokens;
+  config.max_num_seqs = max_num_seqs;
   BlockManagerConfig blocks;
   blocks.num_blocks = static_cast<int>(runner.num_kv_blocks());
   blocks.block_size = runner.block_size();
@@ -119,11 +128,13 @@ std::vector<int32_t> GreedyThroughScheduler(CpuModelRunner& runner,
   SamplingParams stop;
   stop.max_tokens = num_tokens;
   stop.ignore_eos = true;
-  const SeqId id = scheduler.AddRequest(prompt, stop);
+  std::map<SeqId, size_t> index;
+  for (size_t i = 0; i < prompts.size(); ++i) index[scheduler.AddRequest(prompts[i], stop)] = i;
   ::hearth::SamplingParams greedy;
   greedy.temperature = 0.f;
-  std::vector<int32_t> out;
-  while (scheduler.HasUnfinished()) {
+  GreedyBatch out;
+  out.tokens.resize(prompts.size());
+  for (int step = 0; scheduler.HasUnfinished(); ++step) {
     const SchedulerOutput decision = scheduler.Schedule();
     const StepPlan plan = BuildStepPlan(decision, scheduler);
     SamplingBatch sampling;
@@ -133,16 +144,15 @@ std::vector<int32_t> GreedyThroughScheduler(CpuModelRunner& runner,
     }
     StepResult result;
     const Status s = runner.Execute(plan, sampling, &result);
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE(s.ok()) << "step " << step << ": " << s.ToString();
     if (!s.ok()) return out;
     scheduler.Update(decision, result.token_ids);
-  }
-  for (auto& seq : scheduler.TakeFinished()) {
-    if (seq->id() == id) {
+    for (auto& seq : scheduler.TakeFinished()) {
       const auto gen = seq->generated_token_ids();
-      out.assign(gen.begin(), gen.end());
+      out.tokens[index[seq->id()]].assign(gen.begin(), gen.end());
     }
   }
+  out.preemptions = scheduler.stats().num_preemptions;
   return out;
 }
 

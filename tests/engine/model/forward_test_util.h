@@ -35,13 +35,24 @@ std::unique_ptr<LoadedModel> LoadOrDie(const std::string& path);
 std::unique_ptr<CpuModelRunner> RunnerOrDie(const LoadedModel& model, int64_t num_kv_blocks);
 
 // Logits at every position of `prompt`, run alone from position 0 in one prefill step.
-std::vector<float> PromptLogits(CpuModelRunner& runner, const std::vector<int32_t>& prompt);
+std::vector<float> PromptLogits(ModelRunner& runner, const std::vector<int32_t>& prompt);
 
 // Greedy decoding of `num_tokens` tokens after `prompt` through the scheduler, step plan and
 // runner.Execute (EOS ignored).
-std::vector<int32_t> GreedyThroughScheduler(CpuModelRunner& runner,
+std::vector<int32_t> GreedyThroughScheduler(ModelRunner& runner,
                                             const std::vector<int32_t>& prompt, int num_tokens,
                                             int max_num_batched_tokens = 2048);
+
+// The same for several prompts together (continuous batching, chunked prefill, preemption when
+// blocks run out): the tokens of each prompt, and the scheduler's preemption count.
+struct GreedyBatch {
+  std::vector<std::vector<int32_t>> tokens;
+  int64_t preemptions = 0;
+};
+GreedyBatch GreedyBatchThroughScheduler(ModelRunner& runner,
+                                        const std::vector<std::vector<int32_t>>& prompts,
+                                        int num_tokens, int max_num_seqs,
+                                        int max_num_batched_tokens);
 
 int32_t Argmax(const float* row, int vocab);  // lowest id on ties
 
