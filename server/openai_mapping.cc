@@ -275,8 +275,10 @@ constexpr std::array<Rename, 6> kCommonRenames = {{{"sampling.", ""},
                                                    {"tenant", "user"},
                                                    {"chat.tools_json", "tools"},
                                                    {"chat.messages", "messages"}}};
-constexpr std::array<Rename, 2> kChatRenames = {
-    {{"chat:", "messages:"}, {"the prompt", "messages: the prompt"}}};
+constexpr std::array<Rename, 3> kChatRenames = {
+    {{"chat (messages and tools_json)", "messages (with tools)"},
+     {"chat:", "messages:"},
+     {"the prompt", "messages: the prompt"}}};
 constexpr std::array<Rename, 4> kCompletionRenames = {{{"text", "prompt"},
                                                        {"token_ids.ids", "prompt"},
                                                        {"top_logprobs", "logprobs"},
