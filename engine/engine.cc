@@ -316,6 +316,7 @@ void Engine::RunStep() {
     // logged with the failing call (CUDA errors name it) and reported, so health can turn
     // NOT_SERVING instead of the process dying or failing silently.
     ++num_runner_errors_;
+    PublishStats();  // before the failed requests' final chunks: their clients may read stats
     std::fprintf(stderr, "hearth: model step failed (%d sequences): %s\n",
                  static_cast<int>(out.seqs.size()), status.ToString().c_str());
     std::function<void(const Status&)> handler;
