@@ -149,6 +149,24 @@ Result<Value> IntFilter(const Value& value, const CallArgs& args) {
   return def;
 }
 
+// Stable sort by key(item) (Value::Less), descending when `reverse`; a comparison error (mixed
+// types) is returned instead of thrown out of std::stable_sort.
+template <class Key>
+Result<Value> SortedList(ValueList items, const Key& key, bool reverse) {
+  Status error;
+  std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
+    if (!error.ok()) return false;
+    Result<bool> less = reverse ? Value::Less(key(y), key(x)) : Value::Less(key(x), key(y));
+    if (!less.ok()) {
+      error = less.status();
+      return false;
+    }
+    return *less;
+  });
+  HEARTH_RETURN_IF_ERROR(error);
+  return Value::List(std::move(items));
+}
+
 Result<Value> SortFilter(const Value& value, const CallArgs& args) {
   HEARTH_ASSIGN_OR_RETURN(auto a,
                           BindArgs(args, "sort", {"reverse", "case_sensitive", "attribute"}));
@@ -158,19 +176,7 @@ Result<Value> SortFilter(const Value& value, const CallArgs& args) {
     if (k.is_string() && !a[1].Truthy()) return Value::String(AsciiLower(k.as_string()));
     return k;
   };
-  // Sort a copy of indices so a comparison error can be reported instead of thrown.
-  Status error;
-  std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
-    if (!error.ok()) return false;
-    Result<bool> less = a[0].Truthy() ? Value::Less(key(y), key(x)) : Value::Less(key(x), key(y));
-    if (!less.ok()) {
-      error = less.status();
-      return false;
-    }
-    return *less;
-  });
-  HEARTH_RETURN_IF_ERROR(error);
-  return Value::List(std::move(items));
+  return SortedList(std::move(items), key, a[0].Truthy());
 }
 
 // dictsort(case_sensitive=False, by='key', reverse=False): (key, value) tuples in order.
@@ -190,18 +196,7 @@ Result<Value> DictSortFilter(const Value& value, const CallArgs& args) {
     if (k.is_string() && !a[0].Truthy()) return Value::String(AsciiLower(k.as_string()));
     return k;
   };
-  Status error;
-  std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
-    if (!error.ok()) return false;
-    Result<bool> less = a[2].Truthy() ? Value::Less(key(y), key(x)) : Value::Less(key(x), key(y));
-    if (!less.ok()) {
-      error = less.status();
-      return false;
-    }
-    return *less;
-  });
-  HEARTH_RETURN_IF_ERROR(error);
-  return Value::List(std::move(items));
+  return SortedList(std::move(items), key, a[2].Truthy());
 }
 
 }  // namespace
