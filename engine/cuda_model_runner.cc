@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "engine/model/cuda_backend.h"
 #include "engine/model/cuda_weights.h"
@@ -315,6 +316,8 @@ Status CudaModelRunner::Forward(const StepPlan& plan, const SamplingBatch* sampl
 }
 
 Status CudaModelRunner::ExecuteLogits(const StepPlan& plan, std::vector<float>* logits) {
+  if (launched_rows_ >= 0)
+    return FailedPreconditionError("CUDA runner: ExecuteLogits while a step is in flight");
   HEARTH_RETURN_IF_ERROR(Forward(plan, nullptr));
   const size_t n = plan.logits_indices.size() * static_cast<size_t>(spec_.vocab);
   logits->resize(n);
@@ -328,20 +331,32 @@ Status CudaModelRunner::ExecuteLogits(const StepPlan& plan, std::vector<float>* 
 
 Status CudaModelRunner::Execute(const StepPlan& plan, const SamplingBatch& sampling,
                                 StepResult* result) {
+  HEARTH_RETURN_IF_ERROR(Launch(plan, sampling));
+  return Wait(result);
+}
+
+Status CudaModelRunner::Launch(const StepPlan& plan, const SamplingBatch& sampling) {
+  if (launched_rows_ >= 0)
+    return FailedPreconditionError("CUDA runner: Launch while a step is in flight (Wait first)");
+  const Status enqueued = Enqueue(plan, sampling);
+  if (!enqueued.ok()) {
+    // Part of the step may be enqueued and still read the pinned staging buffer, which the next
+    // Launch rewrites: let it finish (its own error, if any, is the one already returned).
+    (void)cudaStreamSynchronize(stream_);
+    return enqueued;
+  }
+  launched_rows_ = static_cast<int>(plan.logits_indices.size());
+  return Status::Ok();
+}
+
+Status CudaModelRunner::Enqueue(const StepPlan& plan, const SamplingBatch& sampling) {
   const int rows = static_cast<int>(plan.logits_indices.size());
   HEARTH_RETURN_IF_ERROR(ValidateSamplingBatch(sampling, rows, "CUDA runner"));
   for (const ::hearth::SamplingParams& p : sampling.params) {
     HEARTH_RETURN_IF_ERROR(ValidateSamplingParams(p));  // the kernels read them unchecked
   }
   HEARTH_RETURN_IF_ERROR(Forward(plan, &sampling));
-  result->token_ids.assign(rows, -1);
-  result->token_logprobs.assign(rows, 0.f);
-  result->top_ids.assign(static_cast<size_t>(rows) * kMaxLogprobs, -1);
-  result->top_logprobs.assign(static_cast<size_t>(rows) * kMaxLogprobs, 0.f);
-  if (rows == 0) {
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
-    return Status::Ok();
-  }
+  if (rows == 0) return Status::Ok();  // a step of prefill chunks only: nothing samples
   PenaltyLists penalties;
   if (!sampling.penalty_offsets.empty()) {
     penalties.offsets = reinterpret_cast<const int32_t*>(meta_dev_ + meta_.penalty_offsets);
@@ -361,7 +376,20 @@ Status CudaModelRunner::Execute(const StepPlan& plan, const SamplingBatch& sampl
       reinterpret_cast<const int64_t*>(meta_dev_ + meta_.sampling_steps), penalties, out, stream_));
   CUDA_CHECK(cudaMemcpyAsync(out_host_, out_dev_, SamplerOutputBytes(rows), cudaMemcpyDeviceToHost,
                              stream_));
+  return Status::Ok();
+}
+
+Status CudaModelRunner::Wait(StepResult* result) {
+  if (launched_rows_ < 0)
+    return FailedPreconditionError("CUDA runner: Wait without a launched step");
+  const int64_t r = std::exchange(launched_rows_, -1);
+  // The step's only synchronization: an asynchronous fault of any of its kernels surfaces here.
   CUDA_CHECK(cudaStreamSynchronize(stream_));
+  result->token_ids.resize(r);
+  result->token_logprobs.resize(r);
+  result->top_ids.resize(static_cast<size_t>(r) * kMaxLogprobs);
+  result->top_logprobs.resize(static_cast<size_t>(r) * kMaxLogprobs);
+  if (r == 0) return Status::Ok();
   std::memcpy(result->token_ids.data(), out_host_, 4 * r);
   std::memcpy(result->token_logprobs.data(), out_host_ + 4 * r, 4 * r);
   std::memcpy(result->top_ids.data(), out_host_ + 8 * r, 4 * kMaxLogprobs * r);

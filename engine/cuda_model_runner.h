@@ -1,7 +1,7 @@
 // The CUDA model runner (CUDA builds only): the shared decoder recipe on model::CudaBackend, then
 // the GPU sampler, so that only token ids and logprobs come back to the host.
 //
-// Per step (Execute): the plan's arrays (and the sampling inputs) are packed into a pinned host
+// Per step (Execute, or Launch then Wait): the plan's arrays (and the sampling inputs) are packed into a pinned host
 // buffer and sent in one async copy to fixed device addresses; the forward pass, the float32
 // logits and the sampler are enqueued on the runner's stream; the only synchronization is on the
 // small result copy (ids, logprobs, top-n) at the end. Pure decode steps are padded to a batch
@@ -64,6 +64,13 @@ class CudaModelRunner final : public ModelRunner {
 
   Status Execute(const StepPlan& plan, const SamplingBatch& sampling, StepResult* result) override;
   Status ExecuteLogits(const StepPlan& plan, std::vector<float>* logits) override;
+  // Launch enqueues the whole step (staging copy, forward pass or graph, sampler, result copy)
+  // and returns; Wait synchronizes on the stream and unpacks the pinned result. The engine
+  // streams the previous step's tokens in between. One step at a time: the pinned staging and
+  // result buffers are reused by the next Launch, which the contract orders after this Wait.
+  bool async_launch() const override { return true; }
+  Status Launch(const StepPlan& plan, const SamplingBatch& sampling) override;
+  Status Wait(StepResult* result) override;
 
   const model::DecoderSpec& spec() const { return spec_; }
   int num_graphs() const;  // captured so far
@@ -77,6 +84,8 @@ class CudaModelRunner final : public ModelRunner {
   // float32 logits are the step's. `sampling` may be null (ExecuteLogits).
   Status Forward(const StepPlan& plan, const SamplingBatch* sampling);
   Status Stage(const StepPlan& plan, const SamplingBatch* sampling);
+  // Launch's work; on error the caller drains the stream (pinned staging may still be read).
+  Status Enqueue(const StepPlan& plan, const SamplingBatch& sampling);
   Status RunEager(const StepPlan& plan);
   Status CaptureGraph(const StepPlan& plan, int bucket);
   Status EnsurePenaltyCapacity(int64_t entries);
@@ -97,6 +106,7 @@ class CudaModelRunner final : public ModelRunner {
   // Sampler outputs (device) and their pinned copy.
   uint8_t* out_dev_ = nullptr;
   uint8_t* out_host_ = nullptr;
+  int launched_rows_ = -1;  // sampled rows of the launched step awaiting Wait; -1: none
   // CUDA graphs of pure decode steps, by bucket index (cudaGraphExec_t as void*).
   bool graphs_enabled_ = false;
   std::vector<int> buckets_;

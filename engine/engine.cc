@@ -53,6 +53,19 @@ struct Engine::Active {
         stop(request.stop_strings) {}
 };
 
+// One scheduled step, from its launch to the streaming of its tokens (RunStep).
+struct Engine::Step {
+  SchedulerOutput out;
+  Clock::time_point start;       // Schedule() began
+  Clock::time_point exec_start;  // handed to the runner
+  double device_seconds = 0;     // to its result (on an asynchronous runner: launch to Wait)
+  std::unordered_map<std::string, int> tenant_tokens;
+  bool launched = false;  // in flight on an asynchronous runner: Wait pending
+  Status status;          // the runner's (Execute, Launch or Wait)
+  StepResult result;
+  std::vector<SeqId> finished;  // by its Update
+};
+
 Result<std::unique_ptr<Engine>> Engine::Create(EngineConfig config,
                                                std::unique_ptr<ModelRunner> runner,
                                                std::shared_ptr<const TextCodec> codec,
@@ -183,11 +196,18 @@ EngineStats Engine::stats() const {
 
 void Engine::Loop() {
   while (true) {
-    TakeCommands(/*block=*/!scheduler_->HasUnfinished());
+    TakeCommands(/*block=*/!scheduler_->HasUnfinished() && in_flight_ == nullptr);
     if (stopping_.load()) break;
     AbortExpired();
-    if (scheduler_->HasUnfinished()) RunStep();
+    if (scheduler_->HasUnfinished() || in_flight_ != nullptr) RunStep();
     PublishStats();
+  }
+  // A step still on the device completes (its tokens reach their streams) before anything is
+  // torn down: the runner must not be destroyed, nor blocks reused, under a running step.
+  if (std::unique_ptr<Step> last = std::move(in_flight_)) {
+    Complete(*last);
+    Emit(*last);
+    scheduler_->TakeFinished();
   }
   // Shutdown: whatever is still queued or running ends now.
   for (EngineCommand& c : queue_.TakeAll(std::chrono::milliseconds(0))) {
@@ -248,9 +268,36 @@ void Engine::AbortExpired() {
   for (auto& [id, status] : expired) Finish(id, FinishReason::kAbort, std::move(status));
 }
 
+
+// Synchronous runner: schedule, execute, update, emit; one step per call. Asynchronous runner
+// (ModelRunner::async_launch): step N was launched by the previous call, so this one waits for
+// it and updates, schedules and launches step N+1, and only then streams step N's tokens (text
+// decoding, stop strings, chunk pushes), while the device computes step N+1. A request that a
+// stop string (or a cancel) ends in that emission is already in step N+1: it is aborted (its
+// blocks are freed at the next Schedule, after that step completed) and its step-N+1 token is
+// dropped, because only requests still active are emitted. Output is unchanged.
 void Engine::RunStep() {
-  const Clock::time_point step_start = Clock::now();
-  SchedulerOutput out = scheduler_->Schedule();
+  std::unique_ptr<Step> done = std::move(in_flight_);
+  if (done != nullptr) Complete(*done);
+  std::unique_ptr<Step> next = ScheduleAndLaunch();
+  if (done != nullptr) Emit(*done);
+  if (next != nullptr) {
+    if (next->launched) {
+      in_flight_ = std::move(next);
+    } else {  // a synchronous runner's step, or a failed launch
+      Complete(*next);
+      Emit(*next);
+    }
+  }
+  scheduler_->TakeFinished();
+}
+
+std::unique_ptr<Engine::Step> Engine::ScheduleAndLaunch() {
+  if (!scheduler_->HasUnfinished()) return nullptr;
+  auto step = std::make_unique<Step>();
+  step->start = Clock::now();
+  step->out = scheduler_->Schedule();
+  const SchedulerOutput& out = step->out;
   for (SeqId id : out.finished_or_rejected) {
     const Sequence* seq = scheduler_->Find(id);
     if (seq != nullptr && seq->finish_reason() == FinishReason::kRejected) {
@@ -259,21 +306,17 @@ void Engine::RunStep() {
       Finish(id, FinishReason::kAbort, Status::Ok());
     }
   }
-  std::unordered_map<std::string, int> tenant_tokens;
   for (const ScheduledSeq& s : out.seqs) {
     auto it = active_.find(s.seq_id);
     if (it == active_.end()) continue;
     Active& a = *it->second;
-    tenant_tokens[a.request.tenant] += s.num_new_tokens;
+    step->tenant_tokens[a.request.tenant] += s.num_new_tokens;
     if (!a.first_scheduled) {
-      a.first_scheduled = step_start;
+      a.first_scheduled = step->start;
       num_not_scheduled_.fetch_sub(1);
     }
   }
-  if (out.empty()) {
-    scheduler_->TakeFinished();
-    return;
-  }
+  if (out.empty()) return nullptr;
 
   ++num_steps_;
   const StepPlan plan = BuildStepPlan(out, *scheduler_, config_.plan_options);
@@ -303,37 +346,57 @@ void Engine::RunStep() {
   }
   if (!any_penalties) batch.penalty_offsets.clear();
 
-  StepResult result;
-  const Clock::time_point exec_start = Clock::now();
-  Status status = runner_->Execute(plan, batch, &result);
-  const double device_seconds = Seconds(Clock::now() - exec_start);
+  step->exec_start = Clock::now();
+  if (runner_->async_launch()) {
+    step->status = runner_->Launch(plan, batch);
+    step->launched = step->status.ok();
+  } else {
+    step->status = runner_->Execute(plan, batch, &step->result);
+  }
+  return step;
+}
+
+void Engine::Complete(Step& step) {
+  if (step.launched) {
+    step.status = runner_->Wait(&step.result);
+    step.launched = false;
+  }
+  step.device_seconds = Seconds(Clock::now() - step.exec_start);
+  const SchedulerOutput& out = step.out;
   const size_t num_sampling = static_cast<size_t>(out.num_sampling_seqs());
-  if (status.ok() && result.token_ids.size() != num_sampling)
-    status = InternalError("model runner returned " + std::to_string(result.token_ids.size()) +
-                           " tokens for " + std::to_string(num_sampling) + " sequences");
-  if (!status.ok()) {
-    // Every request in the step fails; the scheduler still needs its Update. The error is
-    // logged with the failing call (CUDA errors name it) and reported, so health can turn
-    // NOT_SERVING instead of the process dying or failing silently.
-    ++num_runner_errors_;
-    PublishStats();  // before the failed requests' final chunks: their clients may read stats
-    std::fprintf(stderr, "hearth: model step failed (%d sequences): %s\n",
-                 static_cast<int>(out.seqs.size()), status.ToString().c_str());
-    std::function<void(const Status&)> handler;
-    {
-      std::lock_guard lock(mu_);
-      handler = on_runner_error_;
-    }
-    if (handler) handler(status);
-    for (const ScheduledSeq& s : out.seqs)
-      Finish(s.seq_id, FinishReason::kAbort,
-             InternalError("model step failed: " + status.ToString()));
-    result.token_ids.assign(num_sampling, 0);
-    (void)scheduler_->Update(out, result.token_ids);
-    scheduler_->TakeFinished();
+  if (step.status.ok() && step.result.token_ids.size() != num_sampling) {
+    step.status = InternalError("model runner returned " +
+                                std::to_string(step.result.token_ids.size()) + " tokens for " +
+                                std::to_string(num_sampling) + " sequences");
+  }
+  if (step.status.ok()) {
+    step.finished = scheduler_->Update(out, step.result.token_ids);
     return;
   }
-  const std::vector<SeqId> finished = scheduler_->Update(out, result.token_ids);
+  // Every request in the step fails; the scheduler still needs its Update. The error is logged
+  // with the failing call (CUDA errors name it) and reported, so health can turn NOT_SERVING
+  // instead of the process dying or failing silently.
+  ++num_runner_errors_;
+  PublishStats();  // before the failed requests' final chunks: their clients may read stats
+  std::fprintf(stderr, "hearth: model step failed (%d sequences): %s\n",
+               static_cast<int>(out.seqs.size()), step.status.ToString().c_str());
+  std::function<void(const Status&)> handler;
+  {
+    std::lock_guard lock(mu_);
+    handler = on_runner_error_;
+  }
+  if (handler) handler(step.status);
+  for (const ScheduledSeq& s : out.seqs)
+    Finish(s.seq_id, FinishReason::kAbort,
+           InternalError("model step failed: " + step.status.ToString()));
+  step.result.token_ids.assign(num_sampling, 0);
+  (void)scheduler_->Update(out, step.result.token_ids);
+}
+
+void Engine::Emit(Step& step) {
+  if (!step.status.ok()) return;  // Complete failed its requests
+  const SchedulerOutput& out = step.out;
+  const StepResult& result = step.result;
   std::unordered_map<std::string, int> tenant_output_tokens;
   size_t row = 0;
   for (const ScheduledSeq& s : out.seqs) {
@@ -345,26 +408,26 @@ void Engine::RunStep() {
     }
     ++row;
   }
-  for (SeqId id : finished) {
+  for (SeqId id : step.finished) {
     const Sequence* seq = scheduler_->Find(id);
+    if (seq == nullptr) continue;
     std::string stop_reason;
     if (seq->finish_reason() == FinishReason::kStop)
       stop_reason = std::to_string(seq->token_ids().back());
     Finish(id, seq->finish_reason(), Status::Ok(), std::move(stop_reason));
   }
-  scheduler_->TakeFinished();
 
   if (observer_ != nullptr) {
     const SchedulerStats s = scheduler_->stats();
-    observer_->OnStep({.step_seconds = Seconds(Clock::now() - step_start),
-                       .device_seconds = device_seconds,
+    observer_->OnStep({.step_seconds = Seconds(Clock::now() - step.start),
+                       .device_seconds = step.device_seconds,
                        .num_batched_tokens = out.num_batched_tokens,
                        .num_running = s.num_running,
                        .num_waiting = s.num_waiting,
                        .kv_blocks_used = s.blocks.num_used_blocks,
                        .kv_blocks_total = s.blocks.num_blocks,
                        .prefix_cache_hit_rate = s.blocks.hit_rate(),
-                       .tenant_tokens = std::move(tenant_tokens),
+                       .tenant_tokens = std::move(step.tenant_tokens),
                        .tenant_output_tokens = std::move(tenant_output_tokens)});
   }
 }

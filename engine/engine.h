@@ -91,6 +91,7 @@ class Engine {
 
  private:
   struct Active;  // one request's engine-thread state (engine.cc)
+  struct Step;    // one scheduled step, from its launch to the streaming of its tokens
 
   Engine(EngineConfig config, std::unique_ptr<ModelRunner> runner,
          std::shared_ptr<const TextCodec> codec, EngineObserver* observer);
@@ -98,6 +99,9 @@ class Engine {
   void TakeCommands(bool block);
   void AbortExpired();
   void RunStep();
+  std::unique_ptr<Step> ScheduleAndLaunch();  // nullptr: nothing to run
+  void Complete(Step& step);                  // its result (Wait) and Update, or its failure
+  void Emit(Step& step);                      // its tokens, finishes and observer report
   void EmitToken(Active& a, const Sequence& seq, int32_t token, const StepResult& result,
                  size_t row);
   void Finish(SeqId id, FinishReason reason, Status status, std::string stop_reason = {});
@@ -129,6 +133,8 @@ class Engine {
   std::unordered_map<SeqId, std::unique_ptr<Active>> active_;
   std::unordered_map<std::string, SeqId> seq_of_request_;
   int64_t num_steps_ = 0;
+  // Launched on an asynchronous runner, not yet waited for (see ModelRunner::Launch).
+  std::unique_ptr<Step> in_flight_;
   std::thread thread_;
 };
 

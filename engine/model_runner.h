@@ -1,6 +1,7 @@
 // ModelRunner: executes one engine step (the forward pass of every scheduled token, KV-cache
 // writes included) and samples the next token of every sequence that samples this step.
-// Implementations: the CPU runner (engine/cpu_model_runner.*) and, later, the CUDA runner.
+// Implementations: the CPU runner (engine/cpu_model_runner.*) and the CUDA runner
+// (engine/cuda_model_runner.*, which also launches steps asynchronously).
 // The engine thread is the only caller; a runner owns its KV cache and its weights' copies.
 #pragma once
 
@@ -61,6 +62,26 @@ class ModelRunner {
   // Runs the step and samples. `sampling` has one entry per plan.logits_indices entry.
   virtual Status Execute(const StepPlan& plan, const SamplingBatch& sampling,
                          StepResult* result) = 0;
+
+  // Pipelined form of Execute, for runners whose work runs on a device asynchronously. Launch
+  // enqueues the step and returns without waiting for it; Wait blocks until that step's result is
+  // ready. The engine then overlaps its host work (streaming step N's tokens, taking new requests)
+  // with the device's step N+1: Wait(N) -> Update -> Schedule -> Launch(N+1) -> emit step N.
+  // Contract: at most one step is launched at a time (each Launch is followed by exactly one Wait
+  // before the next Launch, Execute or ExecuteLogits); the plan and batch need not outlive Launch;
+  // an error from Launch means nothing is in flight (Wait is not called). Runners whose
+  // async_launch() is false (the CPU runner, whose Launch would do all the work) are called through
+  // Execute only, so that their tokens are never held back by a step.
+  virtual bool async_launch() const { return false; }
+  virtual Status Launch(const StepPlan& plan, const SamplingBatch& sampling) {
+    (void)plan;
+    (void)sampling;
+    return UnimplementedError("this model runner has no asynchronous Launch; call Execute");
+  }
+  virtual Status Wait(StepResult* result) {
+    (void)result;
+    return UnimplementedError("this model runner has no asynchronous Launch; call Execute");
+  }
 
   // Runs the step and returns float32 logits [logits_indices.size(), vocab_size] instead of
   // sampling (golden-parity tests, logprob debugging).

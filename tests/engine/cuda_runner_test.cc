@@ -225,6 +225,41 @@ TEST_F(CudaRunnerTest, FusedWeightsEqualUnfused) {
   EXPECT_LT(err, 1e-6);
 }
 
+// The pipelined form the engine uses (Launch, then Wait while the host streams the previous
+// step): the same result as Execute, one step in flight at a time, misuse is an error that leaves
+// the runner usable.
+TEST_F(CudaRunnerTest, LaunchWaitEqualsExecute) {
+  auto gpu = CudaOrDie(*model_, SmallOptions(DType::kBF16));
+  ASSERT_NE(gpu, nullptr);
+  EXPECT_TRUE(gpu->async_launch());
+  const Golden g = ReadGolden("smollm2-135m");
+  const StepPlan plan = SingleSeqPlan(g.prompts[0], 0, gpu->block_size(), /*all_rows=*/false);
+  SamplingBatch sampling;
+  ::hearth::SamplingParams p;
+  p.temperature = 0.f;
+  p.num_logprobs = 3;
+  sampling.params = {p};
+  sampling.steps = {0};
+  StepResult executed, waited;
+  EXPECT_EQ(gpu->Wait(&waited).code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(gpu->Execute(plan, sampling, &executed).ok());
+  ASSERT_TRUE(gpu->Launch(plan, sampling).ok());
+  EXPECT_EQ(gpu->Launch(plan, sampling).code(), StatusCode::kFailedPrecondition);
+  std::vector<float> logits;
+  EXPECT_EQ(gpu->ExecuteLogits(plan, &logits).code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(gpu->Wait(&waited).ok());
+  EXPECT_EQ(waited.token_ids, executed.token_ids);
+  EXPECT_EQ(waited.token_logprobs, executed.token_logprobs);
+  EXPECT_EQ(waited.top_ids, executed.top_ids);
+  EXPECT_EQ(waited.top_logprobs, executed.top_logprobs);
+  // A launch that fails (a bad sampling batch) leaves nothing in flight.
+  SamplingBatch empty;
+  EXPECT_FALSE(gpu->Launch(plan, empty).ok());
+  EXPECT_EQ(gpu->Wait(&waited).code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(gpu->Execute(plan, sampling, &waited).ok());
+  EXPECT_EQ(waited.token_ids, executed.token_ids);
+}
+
 // Sampling on the GPU: greedy ids are the argmax of the logits, logprobs are log-softmax values
 // (<= 0), the top-n list starts with the sampled token.
 TEST_F(CudaRunnerTest, SamplingOutputsConsistentWithLogits) {

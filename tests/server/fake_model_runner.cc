@@ -1,6 +1,7 @@
 #include "tests/server/fake_model_runner.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <thread>
 #include <type_traits>
 
@@ -36,7 +37,11 @@ std::pair<float, uint64_t> TemperatureAndSeed(const P& p) {
 
 FakeModelRunner::FakeModelRunner(FakeRunnerOptions options)
     : options_(std::move(options)),
-      kv_(static_cast<size_t>(options_.num_blocks) * options_.block_size) {}
+      kv_(static_cast<size_t>(options_.num_blocks) * options_.block_size) {
+  // ctest reruns the engine and server suites with the pipelined (GPU-like) engine loop.
+  if (const char* env = std::getenv("HEARTH_TEST_ASYNC_RUNNER"); env != nullptr && env[0] == '1')
+    options_.async_launch = true;
+}
 
 std::vector<uint64_t> FakeModelRunner::RunKv(const engine::StepPlan& plan) {
   const int bs = options_.block_size;
@@ -75,8 +80,9 @@ std::vector<uint64_t> FakeModelRunner::RunKv(const engine::StepPlan& plan) {
 
 Status FakeModelRunner::Execute(const engine::StepPlan& plan, const engine::SamplingBatch& sampling,
                                 engine::StepResult* result) {
+  const int64_t step = steps_.fetch_add(1);
+  if (options_.before_step) options_.before_step(step);
   if (options_.step_delay.count() > 0) std::this_thread::sleep_for(options_.step_delay);
-  steps_.fetch_add(1);
   const std::vector<uint64_t> history = RunKv(plan);
   const size_t n = plan.logits_indices.size();
   if (sampling.params.size() != n || sampling.steps.size() != n)
@@ -104,6 +110,24 @@ Status FakeModelRunner::Execute(const engine::StepPlan& plan, const engine::Samp
     }
   }
   return Status::Ok();
+}
+
+Status FakeModelRunner::Launch(const engine::StepPlan& plan,
+                               const engine::SamplingBatch& sampling) {
+  if (!options_.async_launch) return engine::ModelRunner::Launch(plan, sampling);
+  if (launched_.valid()) return InternalError("fake runner: Launch with a step in flight");
+  // Copies: the engine may destroy the plan and batch once Launch returns.
+  launched_ = std::async(std::launch::async, [this, plan, sampling] {
+    return Execute(plan, sampling, &launched_result_);
+  });
+  return Status::Ok();
+}
+
+Status FakeModelRunner::Wait(engine::StepResult* result) {
+  if (!launched_.valid()) return InternalError("fake runner: Wait without a launched step");
+  const Status status = launched_.get();
+  *result = std::move(launched_result_);
+  return status;
 }
 
 Status FakeModelRunner::ExecuteLogits(const engine::StepPlan& plan, std::vector<float>* logits) {

@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,12 @@ struct FakeRunnerOptions {
   int32_t eos_id = 257;
   int eos_one_in = 0;
   std::chrono::microseconds step_delay{0};  // emulated compute per step
+  // Asynchronous runner (a GPU's): Launch runs the step on a worker thread, Wait joins it.
+  // Also set by HEARTH_TEST_ASYNC_RUNNER=1 in the environment.
+  bool async_launch = false;
+  // Called at the start of every step's compute with its index (0, 1, ...), on the thread that
+  // computes it (the worker when async_launch).
+  std::function<void(int64_t step)> before_step = nullptr;
 };
 
 class FakeModelRunner : public engine::ModelRunner {
@@ -37,6 +45,9 @@ class FakeModelRunner : public engine::ModelRunner {
   Status Execute(const engine::StepPlan& plan, const engine::SamplingBatch& sampling,
                  engine::StepResult* result) override;
   Status ExecuteLogits(const engine::StepPlan& plan, std::vector<float>* logits) override;
+  bool async_launch() const override { return options_.async_launch; }
+  Status Launch(const engine::StepPlan& plan, const engine::SamplingBatch& sampling) override;
+  Status Wait(engine::StepResult* result) override;
 
   // Reads of unwritten or stale KV, slots disagreeing with the block table (must stay 0).
   int64_t num_kv_errors() const { return kv_errors_.load(); }
@@ -54,6 +65,9 @@ class FakeModelRunner : public engine::ModelRunner {
   std::vector<Kv> kv_;
   std::atomic<int64_t> kv_errors_{0};
   std::atomic<int64_t> steps_{0};
+  // The launched step (async_launch): its worker's status and result.
+  std::future<Status> launched_;
+  engine::StepResult launched_result_;
 };
 
 }  // namespace hearth::testing
