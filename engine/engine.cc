@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
+#include <span>
+#include <unordered_map>
 #include <type_traits>
 
 #include "engine/stop_matcher.h"
@@ -31,6 +32,17 @@ bool HasPenalties(const ::hearth::SamplingParams& p) {
   return p.repetition_penalty != 1.f || p.presence_penalty != 0.f || p.frequency_penalty != 0.f;
 }
 
+// Adds `token` to the lists (count 0) if absent; returns its index.
+int32_t PenaltySlot(std::vector<int32_t>& tokens, std::vector<int32_t>& counts,
+                    std::unordered_map<int32_t, int32_t>& slot, int32_t token) {
+  const auto [it, inserted] = slot.try_emplace(token, static_cast<int32_t>(tokens.size()));
+  if (inserted) {
+    tokens.push_back(token);
+    counts.push_back(0);
+  }
+  return it->second;
+}
+
 }  // namespace
 
 struct Engine::Active {
@@ -43,6 +55,12 @@ struct Engine::Active {
   std::unique_ptr<TokenStreamDecoder> decoder;
   StopMatcher stop;
   SeqId seq_id = -1;
+  // Penalty lists (HasPenalties): each prompt token once with count 0, each generated token with
+  // its count; brought up to date before each step (rebuilding them per step cost O(length) per
+  // sequence on the step's critical path: 3.3 ms per step at 256 sequences of 1000 tokens).
+  std::vector<int32_t> penalty_tokens, penalty_counts;
+  std::unordered_map<int32_t, int32_t> penalty_slot;  // token -> index in the lists
+  int penalty_generated = -1;                         // generated tokens counted; -1: not built
 
   Active(EngineRequest r, std::shared_ptr<OutputStream> s, Clock::time_point t,
          std::unique_ptr<TokenStreamDecoder> d)
@@ -332,15 +350,23 @@ std::unique_ptr<Engine::Step> Engine::ScheduleAndLaunch() {
     using P = std::decay_t<decltype(batch.params)>::value_type;
     batch.params.push_back(RunnerParams<P>(sp, seq.params()));
     batch.steps.push_back(seq.num_generated_tokens());
-    if (HasPenalties(sp)) {
+    if (HasPenalties(sp) && it != active_.end()) {
       any_penalties = true;
-      std::map<int32_t, int32_t> counts;
-      for (int32_t t : seq.token_ids().first(seq.num_prompt_tokens())) counts.emplace(t, 0);
-      for (int32_t t : seq.generated_token_ids()) ++counts[t];
-      for (const auto& [t, n] : counts) {
-        batch.penalty_tokens.push_back(t);
-        batch.penalty_counts.push_back(n);
+      Active& a = *it->second;
+      if (a.penalty_generated < 0) {
+        for (int32_t t : seq.token_ids().first(seq.num_prompt_tokens()))
+          PenaltySlot(a.penalty_tokens, a.penalty_counts, a.penalty_slot, t);
+        a.penalty_generated = 0;
       }
+      const std::span<const int32_t> generated = seq.generated_token_ids();
+      for (size_t i = static_cast<size_t>(a.penalty_generated); i < generated.size(); ++i)
+        ++a.penalty_counts[PenaltySlot(a.penalty_tokens, a.penalty_counts, a.penalty_slot,
+                                       generated[i])];
+      a.penalty_generated = static_cast<int>(generated.size());
+      batch.penalty_tokens.insert(batch.penalty_tokens.end(), a.penalty_tokens.begin(),
+                                  a.penalty_tokens.end());
+      batch.penalty_counts.insert(batch.penalty_counts.end(), a.penalty_counts.begin(),
+                                  a.penalty_counts.end());
     }
     batch.penalty_offsets.push_back(static_cast<int32_t>(batch.penalty_tokens.size()));
   }

@@ -12,6 +12,7 @@
 // Medians and 90th percentiles over the steps in which every sequence decodes.
 //
 //   bench_engine_loop [--seqs 1,16,64,256] [--tokens 128] [--prompt 64] [--step-us 2000]
+//                     [--penalties 0|1]   (1: every request has repetition_penalty 1.1)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -79,19 +80,21 @@ std::vector<int> ParseList(const char* s) {
 int Run(int argc, char** argv) {
   std::vector<int> seqs = {1, 16, 64, 256};
   int tokens = 128, prompt = 64, step_us = 2000;
+  bool penalties = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--seqs") seqs = ParseList(argv[i + 1]);
     else if (flag == "--tokens") tokens = std::atoi(argv[i + 1]);
     else if (flag == "--prompt") prompt = std::atoi(argv[i + 1]);
     else if (flag == "--step-us") step_us = std::atoi(argv[i + 1]);
+    else if (flag == "--penalties") penalties = std::atoi(argv[i + 1]) != 0;
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
     }
   }
   std::printf("# engine loop host time per decode step (us); fake device step %d us, prompt %d, "
-              "%d output tokens\n", step_us, prompt, tokens);
+              "%d output tokens, penalties %s\n", step_us, prompt, tokens, penalties ? "on" : "off");
   std::printf("%6s %8s %10s %10s %10s %10s\n", "seqs", "steps", "gap_p50", "gap_p90",
               "hidden_p50", "hidden_p90");
   for (int n : seqs) {
@@ -121,6 +124,7 @@ int Run(int argc, char** argv) {
       r.limits.max_tokens = tokens;
       r.limits.ignore_eos = true;
       r.sampling.temperature = 0.f;
+      if (penalties) r.sampling.repetition_penalty = 1.1f;
       auto s = engine->Submit(std::move(r));
       if (!s.ok()) {
         std::fprintf(stderr, "%s\n", s.status().ToString().c_str());

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "engine/stop_matcher.h"
@@ -147,6 +149,52 @@ TEST(EngineTest, StopTokenEndsWithoutItsText) {
   EXPECT_EQ(c.final.stop_reason, std::to_string(stop_token));
   EXPECT_EQ(c.tokens.size(), first + 1);
   EXPECT_EQ(c.text, solo.text.substr(0, first));
+}
+
+// Penalty lists (kept incrementally by the engine) equal their definition at every step: each
+// prompt token once with count 0, each generated token with its number of occurrences so far. A
+// request without penalties beside it has an empty range.
+TEST(EngineTest, PenaltyListsCountEveryTokenSoFar) {
+  std::mutex mu;
+  std::vector<std::map<int32_t, int32_t>> lists;  // the penalized row's list, per step
+  int bad_rows = 0;
+  FakeRunnerOptions options;
+  options.inspect_sampling = [&](const engine::SamplingBatch& b) {
+    std::lock_guard lock(mu);
+    if (b.penalty_offsets.empty()) return;
+    int penalized = 0;
+    for (size_t row = 0; row + 1 < b.penalty_offsets.size(); ++row) {
+      if (b.penalty_offsets[row] == b.penalty_offsets[row + 1]) continue;
+      ++penalized;
+      std::map<int32_t, int32_t> list;
+      for (int32_t e = b.penalty_offsets[row]; e < b.penalty_offsets[row + 1]; ++e)
+        if (!list.emplace(b.penalty_tokens[e], b.penalty_counts[e]).second) ++bad_rows;
+      lists.push_back(std::move(list));
+    }
+    if (penalized != 1) ++bad_rows;
+  };
+  EngineFixture f(options);
+  engine::EngineRequest penalized = Prompt("penalties, penalties and repeats", 40);
+  penalized.limits.ignore_eos = true;
+  penalized.sampling.repetition_penalty = 1.3f;
+  penalized.sampling.frequency_penalty = 0.5f;
+  engine::EngineRequest plain = Prompt("no penalties here", 30);
+  plain.limits.ignore_eos = true;
+  auto a = f.engine->Submit(penalized);
+  auto b = f.engine->Submit(plain);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const Completion got = Collect(**a);
+  Collect(**b);
+  ASSERT_TRUE(got.status.ok()) << got.status.ToString();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(bad_rows, 0);
+  ASSERT_EQ(lists.size(), got.tokens.size());  // one sampled row per generated token
+  std::map<int32_t, int32_t> want;
+  for (int32_t t : penalized.prompt_token_ids) want.emplace(t, 0);
+  for (size_t k = 0; k < lists.size(); ++k) {
+    EXPECT_EQ(lists[k], want) << "step sampling token " << k;
+    ++want[got.tokens[k]];
+  }
 }
 
 TEST(EngineTest, AbortFreesBlocks) {

@@ -82,6 +82,7 @@ Status FakeModelRunner::Execute(const engine::StepPlan& plan, const engine::Samp
                                 engine::StepResult* result) {
   const int64_t step = steps_.fetch_add(1);
   if (options_.before_step) options_.before_step(step);
+  if (options_.inspect_sampling) options_.inspect_sampling(sampling);
   if (options_.step_delay.count() > 0) std::this_thread::sleep_for(options_.step_delay);
   const std::vector<uint64_t> history = RunKv(plan);
   const size_t n = plan.logits_indices.size();

@@ -33,6 +33,8 @@ struct FakeRunnerOptions {
   // Called at the start of every step's compute with its index (0, 1, ...), on the thread that
   // computes it (the worker when async_launch).
   std::function<void(int64_t step)> before_step = nullptr;
+  // Called with every step's sampling batch (tests check the penalty lists the engine builds).
+  std::function<void(const engine::SamplingBatch&)> inspect_sampling = nullptr;
 };
 
 class FakeModelRunner : public engine::ModelRunner {
