@@ -103,7 +103,9 @@ void CheckAloneVersusMix(int64_t mix_kv_blocks, bool expect_preemption) {
   const std::vector<Output> batch =
       RunBatch(*batch_runner, prompts, max_tokens, 40, &mixed, &preemptions);
   EXPECT_GT(mixed, 0) << "no step mixed prefill chunks with decodes";
-  if (expect_preemption) EXPECT_GT(preemptions, 0) << "the small KV cache preempted nobody";
+  if (expect_preemption) {
+    EXPECT_GT(preemptions, 0) << "the small KV cache preempted nobody";
+  }
   const Output& among = batch[5];
   ASSERT_EQ(among.tokens, alone.tokens);
   for (int i = 0; i < kTargetTokens; ++i) {
