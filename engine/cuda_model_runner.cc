@@ -218,7 +218,8 @@ Status CudaModelRunner::CheckPlan(const StepPlan& p) const {
   return Status::Ok();
 }
 
-Status CudaModelRunner::Stage(const StepPlan& p, const SamplingBatch* sampling) {
+Status CudaModelRunner::Stage(const StepPlan& p, const SamplingBatch* sampling,
+                              const StepPlan& table_source) {
   const size_t t = static_cast<size_t>(p.num_tokens);
   const size_t rows = p.logits_indices.size();
   bool penalties = false;
@@ -241,10 +242,30 @@ Status CudaModelRunner::Stage(const StepPlan& p, const SamplingBatch* sampling) 
     Put(h, meta_.penalty_offsets, sampling->penalty_offsets.data(),
         sampling->penalty_offsets.size());
   }
-  Put(h, meta_.block_tables, p.block_tables.data(), p.block_tables.size());
-  CUDA_CHECK(cudaMemcpyAsync(meta_dev_, meta_host_,
-                             meta_.CopyBytes(p.num_seqs, p.max_blocks_per_seq),
-                             cudaMemcpyHostToDevice, stream_));
+  // The block table: the source plan's rows at the pitch the step's kernels use (a padded
+  // decode step's is the graph's fixed width; only the used entries are written and sent).
+  const TableStaging table = PlanTableStaging(table_source, p.max_blocks_per_seq);
+  if (table.pitch == table.width) {
+    Put(h, meta_.block_tables, table_source.block_tables.data(), table_source.block_tables.size());
+    CUDA_CHECK(cudaMemcpyAsync(meta_dev_, meta_host_, meta_.block_tables + table.bytes(),
+                               cudaMemcpyHostToDevice, stream_));
+  } else {
+    int32_t* rows = reinterpret_cast<int32_t*>(h + meta_.block_tables);
+    for (int r = 0; r < table.rows; ++r) {
+      std::memcpy(rows + int64_t{r} * table.pitch,
+                  table_source.block_tables.data() + int64_t{r} * table.width,
+                  static_cast<size_t>(table.width) * 4);
+    }
+    CUDA_CHECK(cudaMemcpyAsync(meta_dev_, meta_host_, meta_.block_tables, cudaMemcpyHostToDevice,
+                               stream_));
+    if (table.bytes() > 0) {
+      const size_t pitch_bytes = static_cast<size_t>(table.pitch) * 4;
+      CUDA_CHECK(cudaMemcpy2DAsync(meta_dev_ + meta_.block_tables, pitch_bytes,
+                                   meta_host_ + meta_.block_tables, pitch_bytes,
+                                   static_cast<size_t>(table.width) * 4, table.rows,
+                                   cudaMemcpyHostToDevice, stream_));
+    }
+  }
   if (penalties) {
     const size_t n = sampling->penalty_tokens.size();
     Put(h, meta_.penalty_tokens, sampling->penalty_tokens.data(), n);
@@ -288,11 +309,12 @@ Status CudaModelRunner::Forward(const StepPlan& plan, const SamplingBatch* sampl
   const int bucket =
       IsPureDecode(plan, table_width_) ? ChooseGraphBucket(buckets_, plan.num_seqs) : 0;
   if (bucket == 0) {
-    HEARTH_RETURN_IF_ERROR(Stage(plan, sampling));
+    HEARTH_RETURN_IF_ERROR(Stage(plan, sampling, plan));
     return RunEager(plan);
   }
-  const StepPlan padded = PadDecodePlan(plan, bucket, table_width_);
-  HEARTH_RETURN_IF_ERROR(Stage(padded, sampling));
+  // The padded plan has no host block table: Stage sends the real rows of `plan`'s at its pitch.
+  const StepPlan padded = PadDecodePlan(plan, bucket, table_width_, /*with_block_tables=*/false);
+  HEARTH_RETURN_IF_ERROR(Stage(padded, sampling, plan));
   const int index =
       static_cast<int>(std::find(buckets_.begin(), buckets_.end(), bucket) - buckets_.begin());
   if (graphs_enabled_ && graphs_[index] != nullptr) {

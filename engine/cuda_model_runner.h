@@ -83,7 +83,9 @@ class CudaModelRunner final : public ModelRunner {
   // Stages and runs the forward pass; the first plan.logits_indices.size() rows of the backend's
   // float32 logits are the step's. `sampling` may be null (ExecuteLogits).
   Status Forward(const StepPlan& plan, const SamplingBatch* sampling);
-  Status Stage(const StepPlan& plan, const SamplingBatch* sampling);
+  // Packs the plan's arrays (and the sampling inputs) into the pinned buffer and sends them;
+  // the block table comes from `table_source` (the unpadded plan of a padded decode step).
+  Status Stage(const StepPlan& plan, const SamplingBatch* sampling, const StepPlan& table_source);
   // Launch's work; on error the caller drains the stream (pinned staging may still be read).
   Status Enqueue(const StepPlan& plan, const SamplingBatch& sampling);
   Status RunEager(const StepPlan& plan);

@@ -78,7 +78,15 @@ bool IsPureDecode(const StepPlan& plan, int max_blocks_per_seq) {
          plan.max_blocks_per_seq <= max_blocks_per_seq;
 }
 
-StepPlan PadDecodePlan(const StepPlan& plan, int bucket, int width) {
+TableStaging PlanTableStaging(const StepPlan& source, int device_pitch) {
+  TableStaging t;
+  t.rows = source.num_seqs;
+  t.width = source.max_blocks_per_seq;
+  t.pitch = std::max(device_pitch, t.width);
+  return t;
+}
+
+StepPlan PadDecodePlan(const StepPlan& plan, int bucket, int width, bool with_block_tables) {
   const int n = plan.num_seqs;
   StepPlan p;
   p.num_seqs = bucket;
@@ -97,7 +105,7 @@ StepPlan PadDecodePlan(const StepPlan& plan, int bucket, int width) {
   p.slot_mapping.assign(bucket, -1);
   p.query_start_loc.assign(bucket + 1, n);
   p.seq_lens.assign(bucket, 0);
-  p.block_tables.assign(static_cast<size_t>(bucket) * width, -1);
+  if (with_block_tables) p.block_tables.assign(static_cast<size_t>(bucket) * width, -1);
   p.logits_indices.resize(bucket);
   for (int i = 0; i < bucket; ++i) p.logits_indices[i] = i;
   for (int i = 0; i < n; ++i) {
@@ -109,6 +117,7 @@ StepPlan PadDecodePlan(const StepPlan& plan, int bucket, int width) {
     p.query_start_loc[i] = i;
     p.seq_lens[i] = plan.seq_lens[i];
     p.logits_indices[i] = plan.logits_indices[i];
+    if (!with_block_tables) continue;
     std::copy_n(plan.block_tables.begin() + static_cast<ptrdiff_t>(i) * plan.max_blocks_per_seq,
                 plan.max_blocks_per_seq,
                 p.block_tables.begin() + static_cast<ptrdiff_t>(i) * width);

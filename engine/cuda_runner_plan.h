@@ -46,7 +46,22 @@ bool IsPureDecode(const StepPlan& plan, int max_blocks_per_seq);
 // max_seq_len = max_blocks_per_seq * block_size, so that the attention plan (split-KV) depends on
 // the bucket only and is the same every step of it.
 // Requires IsPureDecode(plan, max_blocks_per_seq) and plan.num_seqs <= bucket.
-StepPlan PadDecodePlan(const StepPlan& plan, int bucket, int max_blocks_per_seq);
+// with_block_tables = false leaves block_tables empty: the CUDA runner then stages only the real
+// rows' used entries at the device pitch (TableStaging), instead of building and copying
+// bucket x max_blocks_per_seq entries (8 MiB at 256 sequences of a 128k context) every step.
+StepPlan PadDecodePlan(const StepPlan& plan, int bucket, int max_blocks_per_seq,
+                       bool with_block_tables = true);
+
+// How a step's block table crosses to the device: `rows` rows of `width` used entries each,
+// `pitch` entries apart on both sides (pinned staging and device buffer). A padded decode step
+// (its kernels read rows `pitch` apart: the graph's fixed table width) sends only its real rows'
+// entries; attention never reads a row past its sequence's blocks, nor a padding row (seq_len 0).
+// Any other step sends its plan's table as it is (pitch = width).
+struct TableStaging {
+  int rows = 0, width = 0, pitch = 0;
+  int64_t bytes() const { return int64_t{rows} * width * 4; }
+};
+TableStaging PlanTableStaging(const StepPlan& source, int device_pitch);
 
 // ---- buffers ---------------------------------------------------------------------------------
 // Offsets of sub-buffers in one allocation; every offset is a multiple of 256 bytes.
@@ -86,15 +101,10 @@ struct MetadataLayout {
   int64_t sampling_params = 0;   // SamplingParams [max_seqs]
   int64_t sampling_steps = 0;    // int64 [max_seqs]
   int64_t penalty_offsets = 0;   // int32 [max_seqs + 1]
-  int64_t block_tables = 0;      // int32 [max_seqs, max_blocks_per_seq] (width of each step's plan)
+  int64_t block_tables = 0;      // int32 [max_seqs, max_blocks_per_seq], rows at the step's pitch
   int64_t penalty_tokens = 0;    // int32 [penalty_capacity]
   int64_t penalty_counts = 0;    // int32 [penalty_capacity]
   int64_t total_bytes = 0;
-  // Bytes one transfer copies for a step with this block-table size (block_tables' offset plus
-  // its used part).
-  int64_t CopyBytes(int num_seqs, int blocks_per_seq) const {
-    return block_tables + int64_t{num_seqs} * blocks_per_seq * 4;
-  }
 };
 MetadataLayout PlanMetadata(int max_tokens, int max_seqs, int max_blocks_per_seq,
                             int64_t penalty_capacity);

@@ -138,6 +138,27 @@ TEST(CudaRunnerPlan, PadDecodePlan) {
   const std::vector<int32_t> row2(q.block_tables.begin() + 16, q.block_tables.begin() + 24);
   EXPECT_EQ(row2, (std::vector<int32_t>{4, 5, 6, -1, -1, -1, -1, -1}));
   for (int i = 24; i < 32; ++i) EXPECT_EQ(q.block_tables[i], -1);
+  // Without its host table (what the runner stages): the same plan, and only the three real
+  // rows' 3 used entries cross, 8 apart.
+  const StepPlan bare = PadDecodePlan(p, 4, 8, /*with_block_tables=*/false);
+  EXPECT_TRUE(bare.block_tables.empty());
+  EXPECT_EQ(bare.seq_lens, q.seq_lens);
+  EXPECT_EQ(bare.slot_mapping, q.slot_mapping);
+  EXPECT_EQ(bare.max_blocks_per_seq, 8);
+  const TableStaging padded = PlanTableStaging(p, bare.max_blocks_per_seq);
+  EXPECT_EQ(padded.rows, 3);
+  EXPECT_EQ(padded.width, 3);
+  EXPECT_EQ(padded.pitch, 8);
+  EXPECT_EQ(padded.bytes(), 3 * 3 * 4);
+  const TableStaging eager = PlanTableStaging(p, p.max_blocks_per_seq);  // as it is
+  EXPECT_EQ(eager.pitch, eager.width);
+  EXPECT_EQ(eager.bytes(), static_cast<int64_t>(p.block_tables.size()) * 4);
+  // 256 sequences of a 128k context (table width 8192) that use 64 blocks each: 64 KiB per step
+  // instead of 8 MiB.
+  StepPlan wide;
+  wide.num_seqs = 256;
+  wide.max_blocks_per_seq = 64;
+  EXPECT_EQ(PlanTableStaging(wide, 8192).bytes(), 256 * 64 * 4);
   // Two steps of the same bucket give the same attention plan whatever their real count.
   attention::PagedAttentionArgs a, b;
   a.num_seqs = b.num_seqs = 4;
@@ -188,8 +209,6 @@ TEST(CudaRunnerPlan, ArenaAndLayouts) {
   EXPECT_GE(m.token_ids - m.slot_mapping, 2048 * 8);
   EXPECT_GE(m.penalty_tokens - m.block_tables, 256 * 128 * 4);
   EXPECT_GE(m.total_bytes, m.penalty_counts + 1000 * 4);
-  // One copy covers everything but the unused block-table rows and the penalty lists.
-  EXPECT_EQ(m.CopyBytes(3, 5), m.block_tables + 3 * 5 * 4);
   EXPECT_EQ(SamplerOutputBytes(3), 3 * (2 + 2 * 20) * 4);
 
   model::DecoderSpec s;
