@@ -9,7 +9,8 @@
 //            (Update + Schedule + BuildStepPlan + the sampling batch)
 //   hidden   host work done while the device runs (emitting the previous step's tokens, taking
 //            new requests, stats): on the critical path in a synchronous loop, hidden here
-// Medians and 90th percentiles over the steps in which every sequence decodes.
+// Medians and 90th percentiles over the steps in which every sequence decodes. The synchronous
+// loop (the CPU runner's) is timed the same way for comparison: all its host work is in `gap`.
 //
 //   bench_engine_loop [--seqs 1,16,64,256] [--tokens 128] [--prompt 64] [--step-us 2000]
 //                     [--penalties 0|1]   (1: every request has repetition_penalty 1.1)
@@ -42,6 +43,19 @@ class TimedRunner : public FakeModelRunner {
     s.num_decode = plan.num_decode_seqs;
     const Status status = FakeModelRunner::Launch(plan, sampling);
     s.launch_return = Clock::now();
+    steps_.push_back(s);
+    return status;
+  }
+  // The synchronous loop (async_launch false): the whole step inside Execute.
+  Status Execute(const engine::StepPlan& plan, const engine::SamplingBatch& sampling,
+                 engine::StepResult* result) override {
+    if (async_launch()) return FakeModelRunner::Execute(plan, sampling, result);
+    Step s;
+    s.launch_enter = Clock::now();
+    s.num_seqs = plan.num_seqs;
+    s.num_decode = plan.num_decode_seqs;
+    const Status status = FakeModelRunner::Execute(plan, sampling, result);
+    s.launch_return = s.wait_enter = s.wait_return = Clock::now();
     steps_.push_back(s);
     return status;
   }
@@ -95,11 +109,12 @@ int Run(int argc, char** argv) {
   }
   std::printf("# engine loop host time per decode step (us); fake device step %d us, prompt %d, "
               "%d output tokens, penalties %s\n", step_us, prompt, tokens, penalties ? "on" : "off");
-  std::printf("%6s %8s %10s %10s %10s %10s\n", "seqs", "steps", "gap_p50", "gap_p90",
+  std::printf("%10s %6s %8s %10s %10s %10s %10s\n", "loop", "seqs", "steps", "gap_p50", "gap_p90",
               "hidden_p50", "hidden_p90");
-  for (int n : seqs) {
+  for (int n : seqs)
+  for (bool pipelined : {false, true}) {
     FakeRunnerOptions o;
-    o.async_launch = true;
+    o.async_launch = pipelined;
     o.step_delay = std::chrono::microseconds(step_us);
     o.block_size = 16;
     o.num_blocks = static_cast<int64_t>(n) * ((prompt + tokens) / 16 + 2);
@@ -146,8 +161,9 @@ int Run(int argc, char** argv) {
       gap.push_back(Us(st[i].launch_enter - st[i - 1].wait_return));
       hidden.push_back(Us(st[i].wait_enter - st[i].launch_return));
     }
-    std::printf("%6d %8zu %10.1f %10.1f %10.1f %10.1f\n", n, gap.size(), Quantile(gap, 0.5),
-                Quantile(gap, 0.9), Quantile(hidden, 0.5), Quantile(hidden, 0.9));
+    std::printf("%10s %6d %8zu %10.1f %10.1f %10.1f %10.1f\n", pipelined ? "pipelined" : "sync", n,
+                gap.size(), Quantile(gap, 0.5), Quantile(gap, 0.9), Quantile(hidden, 0.5),
+                Quantile(hidden, 0.9));
   }
   return 0;
 }
