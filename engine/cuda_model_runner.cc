@@ -142,6 +142,10 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
 }
 
 CudaModelRunner::~CudaModelRunner() {
+  // Possibly another thread than the engine's, and a step may still be queued (the engine
+  // waits for its steps, a direct caller of Launch may not): nothing is freed under a kernel.
+  cudaSetDevice(options_.device);
+  if (stream_ != nullptr) cudaStreamSynchronize(stream_);
   DropGraphs();
   backend_.reset();
   weights_.reset();
@@ -165,21 +169,35 @@ void CudaModelRunner::DropGraphs() {
 }
 
 Status CudaModelRunner::AllocateMetadata(int64_t penalty_capacity) {
-  // Graphs hold the old device addresses: they go with the old buffer.
-  DropGraphs();
-  if (meta_dev_ != nullptr) {
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
-    CUDA_CHECK(cudaFree(meta_dev_));
-    meta_dev_ = nullptr;
-  }
-  if (meta_host_ != nullptr) {
-    CUDA_CHECK(cudaFreeHost(meta_host_));
-    meta_host_ = nullptr;
-  }
   const int max_tokens = std::max(options_.max_num_batched_tokens, buckets_.back());
-  meta_ = PlanMetadata(max_tokens, options_.max_num_seqs, table_width_, penalty_capacity);
-  CUDA_CHECK(cudaMallocHost(&meta_host_, meta_.total_bytes));
-  CUDA_CHECK(cudaMalloc(&meta_dev_, meta_.total_bytes));
+  const MetadataLayout layout =
+      PlanMetadata(max_tokens, options_.max_num_seqs, table_width_, penalty_capacity);
+  // The new buffers first: if either allocation fails, the old ones (and the graphs that hold
+  // their addresses) stay as they were and the runner stays usable.
+  uint8_t* host = nullptr;
+  uint8_t* dev = nullptr;
+  if (const cudaError_t e = cudaMallocHost(&host, layout.total_bytes); e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return ResourceExhaustedError("CUDA runner: cudaMallocHost of " +
+                                  BytesString(layout.total_bytes) +
+                                  " of step metadata failed: " + cudaGetErrorString(e));
+  }
+  if (const cudaError_t e = cudaMalloc(&dev, layout.total_bytes); e != cudaSuccess) {
+    (void)cudaGetLastError();
+    cudaFreeHost(host);
+    return ResourceExhaustedError("CUDA runner: cudaMalloc of " +
+                                  BytesString(layout.total_bytes) +
+                                  " of step metadata failed: " + cudaGetErrorString(e));
+  }
+  // Graphs hold the old device addresses: they go with the old buffers, which no queued work
+  // may still read.
+  DropGraphs();
+  if (meta_dev_ != nullptr || meta_host_ != nullptr) CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (meta_dev_ != nullptr) cudaFree(meta_dev_);
+  if (meta_host_ != nullptr) cudaFreeHost(meta_host_);
+  meta_ = layout;
+  meta_host_ = host;
+  meta_dev_ = dev;
   model::DeviceStepArrays a;
   a.token_ids = reinterpret_cast<const int32_t*>(meta_dev_ + meta_.token_ids);
   a.positions = reinterpret_cast<const int32_t*>(meta_dev_ + meta_.positions);
@@ -340,7 +358,11 @@ Status CudaModelRunner::Forward(const StepPlan& plan, const SamplingBatch* sampl
 Status CudaModelRunner::ExecuteLogits(const StepPlan& plan, std::vector<float>* logits) {
   if (launched_rows_ >= 0)
     return FailedPreconditionError("CUDA runner: ExecuteLogits while a step is in flight");
-  HEARTH_RETURN_IF_ERROR(Forward(plan, nullptr));
+  if (Status s = Forward(plan, nullptr); !s.ok()) {
+    // As in Launch: queued work may still read the pinned staging the next call rewrites.
+    (void)cudaStreamSynchronize(stream_);
+    return s;
+  }
   const size_t n = plan.logits_indices.size() * static_cast<size_t>(spec_.vocab);
   logits->resize(n);
   if (n > 0) {

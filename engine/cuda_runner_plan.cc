@@ -192,19 +192,26 @@ int64_t SamplerOutputBytes(int rows) { return int64_t{rows} * (2 + 2 * int64_t{k
 int64_t AttentionWorkspaceBound(int num_heads, int num_kv_heads, int head_dim, int block_size,
                                 int max_seq_len, int max_seqs, int max_tokens, bool per_token,
                                 int sm_count) {
+  (void)block_size;  // the bound below holds for every block size
+  // PlanDecode's split count is not monotone in the step's max_seq_len (rounding the split length
+  // up to whole blocks can drop a split: 63 splits at 20000 tokens, 64 at 16384), so evaluating it
+  // at the longest length is not a bound. Its pre-rounding count min(wanted, 64, L / 256) is: it
+  // grows with L, and the rounded count never exceeds it (per >= L / splits).
+  const int64_t target = int64_t{std::max(sm_count, 1)} * attention::kDecodeTargetCtasPerSm;
+  const auto splits_bound = [&](int num_seqs) -> int64_t {
+    const int64_t ctas = int64_t{std::max(num_seqs, 1)} * std::max(num_kv_heads, 1);
+    if (ctas >= target || max_seq_len < 2 * attention::kDecodeMinTokensPerSplit) return 1;
+    return std::min<int64_t>({(target + ctas - 1) / ctas, attention::kDecodeMaxSplits,
+                              max_seq_len / attention::kDecodeMinTokensPerSplit});
+  };
+  const auto bytes = [&](int64_t items, int64_t splits) -> int64_t {
+    return splits < 2 ? 0 : items * num_heads * splits * (int64_t{head_dim} + 1) * 4;
+  };
   int64_t bound = 0;
   // Decode kernel: split by the decode count, work items indexed by every sequence of the step.
-  for (int n = 1; n <= max_seqs; ++n) {
-    const attention::DecodePlan plan =
-        attention::PlanDecode(n, num_kv_heads, max_seq_len, sm_count, block_size);
-    bound = std::max(bound, attention::DecodeWorkspaceBytes(plan, max_seqs, num_heads, head_dim));
-  }
+  for (int n = 1; n <= max_seqs; ++n) bound = std::max(bound, bytes(max_seqs, splits_bound(n)));
   if (per_token) {
-    for (int n = 1; n <= max_tokens; ++n) {
-      const attention::DecodePlan plan =
-          attention::PlanDecode(n, num_kv_heads, max_seq_len, sm_count, block_size);
-      bound = std::max(bound, attention::DecodeWorkspaceBytes(plan, n, num_heads, head_dim));
-    }
+    for (int n = 1; n <= max_tokens; ++n) bound = std::max(bound, bytes(n, splits_bound(n)));
   }
   return bound;
 }

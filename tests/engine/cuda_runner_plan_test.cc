@@ -255,6 +255,27 @@ TEST(CudaRunnerPlan, AttentionWorkspaceBoundCoversEveryStep) {
       ASSERT_LE(attention::PlanAttention(a, sms).workspace_bytes, bound) << n << " " << decodes;
     }
   }
+  // Steps shorter than the longest possible one: the split count is not monotone in the length
+  // (Llama-3-8B heads, 20000-token limit: 63 splits at 20000, 64 at 16384), the bound still
+  // holds for every length.
+  for (const int limit : {20000, 40000, 131072}) {
+    for (const int n : {1, 2, 3, 7, 64}) {
+      const int64_t b = AttentionWorkspaceBound(heads, kv, dim, bs, limit, n, 512, false, sms);
+      for (int l = 1; l <= limit; l += (l < 20000 ? 1 : 97)) {
+        attention::PagedAttentionArgs a;
+        a.dtype = DType::kBF16;
+        a.num_seqs = a.num_tokens = a.num_decode_seqs = n;
+        a.num_heads = heads;
+        a.layout.num_kv_heads = kv;
+        a.layout.head_dim = dim;
+        a.layout.block_size = bs;
+        a.max_seq_len = l;
+        a.max_query_len = 1;
+        ASSERT_LE(attention::PlanAttention(a, sms).workspace_bytes, b)
+            << "limit " << limit << ", " << n << " sequences, step max_seq_len " << l;
+      }
+    }
+  }
   // Float32 prefill runs through the decode kernel per token: covered with per_token.
   const int64_t per_token = AttentionWorkspaceBound(heads, kv, dim, bs, len, 4, 512, true, sms);
   attention::PagedAttentionArgs a;
