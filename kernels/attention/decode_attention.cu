@@ -87,8 +87,19 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const DecodeParams p) {
   int token, seq, kv_len;
   if (!ResolveWork(p, work, &token, &seq, &kv_len)) return;
 
-  const int start = split * p.tokens_per_split;
-  const int end = min(kv_len, start + p.tokens_per_split);
+  // Each sequence spreads over the splits by its own length: the plan's tokens_per_split is
+  // sized for the step's longest possible sequence (a padded graph step's is the whole context,
+  // 131072 tokens for Llama 3.1), which would put a 2000-token sequence in one split (one CTA per
+  // KV head). Never below kDecodeMinTokensPerSplit (shorter sequences stay in split 0, as their
+  // result then does not depend on the plan), never above the plan's (its workspace bound).
+  int per = p.tokens_per_split;
+  if (p.num_splits > 1) {
+    const int even = (kv_len + p.num_splits - 1) / p.num_splits;
+    const int bs = 1 << p.block_shift;
+    per = min(p.tokens_per_split, max(kDecodeMinTokensPerSplit, (even + bs - 1) / bs * bs));
+  }
+  const int start = split * per;
+  const int end = min(kv_len, start + per);
   const int grp = threadIdx.x / kLanes;
   const int lane = threadIdx.x % kLanes;
   const int dim0 = lane * 8;

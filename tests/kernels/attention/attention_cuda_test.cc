@@ -100,7 +100,8 @@ std::string Describe(const std::vector<SeqSpec>& seqs) {
 ::testing::AssertionResult CheckCase(const std::vector<SeqSpec>& seqs, int num_heads,
                                      int num_kv_heads, int head_dim, DType dtype, uint64_t seed,
                                      int forced_split_tokens = 0, int block_size = 16,
-                                     PrefillKernel prefill_kernel = PrefillKernel::kAuto) {
+                                     PrefillKernel prefill_kernel = PrefillKernel::kAuto,
+                                     int plan_max_seq_len = 0) {
   const PagedCase c =
       MakePagedCase(seqs, num_heads, num_kv_heads, head_dim, seed, RounderFor(dtype), block_size);
   const float scale = 1.f / std::sqrt(float(head_dim));
@@ -137,7 +138,9 @@ std::string Describe(const std::vector<SeqSpec>& seqs) {
   a.layout = c.layout;
   a.scale = scale;
   a.max_query_len = c.max_query_len();
-  a.max_seq_len = c.max_seq_len();
+  // A plan for longer sequences than the step has (what the CUDA runner's padded graph steps
+  // use: the whole context) when plan_max_seq_len is set.
+  a.max_seq_len = plan_max_seq_len > 0 ? plan_max_seq_len : c.max_seq_len();
   a.num_decode_seqs = c.num_decode_seqs();
   a.num_prefill_seqs = 0;
   for (const SeqSpec& s : seqs) a.num_prefill_seqs += s.q_len > 1;
@@ -375,6 +378,23 @@ TEST(CudaAttention, UnsupportedShapesAreErrors) {
   ASSERT_FALSE(w);
   EXPECT_NE(std::string(w.message()).find("the plan has mma_sync"), std::string::npos)
       << w.message();
+}
+
+// A decode plan sized for a 128k context (the CUDA runner's padded graph steps: 64 splits of
+// 2048 tokens) over sequences of a few thousand tokens: each sequence spreads over the splits by
+// its own length, and the result is the same attention.
+TEST(CudaAttention, DecodeSplitsFollowEachSequenceLength) {
+  HEARTH_REQUIRE_GPU();
+  const std::vector<std::vector<SeqSpec>> batches = {
+      {{1799, 1}}, {{1499, 1}, {299, 1}, {39, 1}, {4999, 1}}, {{255, 1}, {256, 1}, {257, 1}}};
+  for (const DType dtype : {DType::kBF16, DType::kF32}) {
+    for (const Shape& sh : {Shape{32, 8, 128}, Shape{8, 8, 64}}) {
+      for (const auto& seqs : batches) {
+        EXPECT_TRUE(CheckCase(seqs, sh.num_heads, sh.num_kv_heads, sh.head_dim, dtype, 91, 0, 16,
+                              PrefillKernel::kAuto, /*plan_max_seq_len=*/131072));
+      }
+    }
+  }
 }
 
 }  // namespace
