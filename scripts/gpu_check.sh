@@ -16,6 +16,13 @@ tar -xzf .device/bundle.tar.gz -C /tmp
 B=/tmp/bundle
 export LD_LIBRARY_PATH="$B/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export HEARTH_TEST_DATA=$PWD/tests/data
+# SmolLM2 (the CUDA runner tests' model, 98 MB) comes in parts over several calls
+# (scripts/gpu_stash.sh); until every part is stashed those tests fail for want of it.
+scripts/gpu_stash.sh put >/dev/null 2>&1 || true
+if [[ -z ${HEARTH_SMOLLM2_GGUF:-} ]] && smol=$(scripts/gpu_stash.sh get smollm2.gguf 2>/dev/null); then
+  export HEARTH_SMOLLM2_GGUF=$smol
+fi
+echo "HEARTH_SMOLLM2_GGUF=${HEARTH_SMOLLM2_GGUF:-unset: the SmolLM2 cases of engine_cuda_runner_test will fail}"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
 tests=$(ls $B/bin | grep -E '_test$|_tests$' || true)
 benches=$(ls $B/bin | grep -E '^bench_' || true)
