@@ -2,12 +2,11 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "model_loader/gguf/gguf_file.h"
+#include "model_loader/read_file.h"
 
 namespace hearth {
 namespace {
@@ -311,11 +310,8 @@ Result<ModelConfig> ConfigFromHfJson(std::string_view text, const std::string& s
 
 Result<ModelConfig> ConfigFromHfDir(const std::string& dir) {
   const std::string path = (std::filesystem::path(dir) / "config.json").string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError(path + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ConfigFromHfJson(ss.str(), path);
+  HEARTH_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  return ConfigFromHfJson(text, path);
 }
 
 }  // namespace hearth

@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "model_loader/mapped_file.h"
+#include "model_loader/read_file.h"
 
 namespace hearth::safetensors {
 namespace {
@@ -217,11 +216,8 @@ Result<std::unique_ptr<SafetensorsSet>> SafetensorsSet::Open(const std::string& 
   const fs::path index_path = fs::path(dir) / "model.safetensors.index.json";
   std::error_code ec;
   if (fs::exists(index_path, ec)) {
-    std::ifstream in(index_path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (!in) return InvalidArgumentError(index_path.string() + ": cannot read");
-    HEARTH_ASSIGN_OR_RETURN(auto weight_map, ParseIndex(ss.str(), index_path.string()));
+    HEARTH_ASSIGN_OR_RETURN(const std::string index, ReadFile(index_path.string()));
+    HEARTH_ASSIGN_OR_RETURN(auto weight_map, ParseIndex(index, index_path.string()));
     std::map<std::string, size_t> shard_ids;
     for (const auto& [tensor, shard] : weight_map) {
       if (shard_ids.count(shard) == 0) {

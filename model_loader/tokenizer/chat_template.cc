@@ -1,9 +1,8 @@
 #include "model_loader/tokenizer/chat_template.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "model_loader/read_file.h"
 #include "model_loader/tokenizer/jinja_parser.h"
 
 namespace hearth {
@@ -79,29 +78,16 @@ Result<std::string> ChatTemplateFromTokenizerConfig(const nlohmann::ordered_json
                        "' (has: " + known + ")");
 }
 
-namespace {
-
-Result<std::string> ReadTextFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError(path.string() + ": cannot open");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) return DataLossError(path.string() + ": read error");
-  return buffer.str();
-}
-
-}  // namespace
-
 Result<std::string> ChatTemplateSourceFromHfDir(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path jinja_path = fs::path(dir) / "chat_template.jinja";
-  if (fs::exists(jinja_path, ec)) return ReadTextFile(jinja_path);
+  if (fs::exists(jinja_path, ec)) return ReadFile(jinja_path.string());
   const fs::path config_path = fs::path(dir) / "tokenizer_config.json";
   if (!fs::exists(config_path, ec)) {
     return NotFoundError(dir + " has neither chat_template.jinja nor tokenizer_config.json");
   }
-  HEARTH_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(config_path));
+  HEARTH_ASSIGN_OR_RETURN(const std::string text, ReadFile(config_path.string()));
   const nlohmann::ordered_json config =
       nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (config.is_discarded() || !config.is_object()) {

@@ -9,4 +9,5 @@ add_library(hearth_chat_template
   ${CMAKE_CURRENT_LIST_DIR}/jinja_string.cc
   ${CMAKE_CURRENT_LIST_DIR}/jinja_value.cc)
 target_include_directories(hearth_chat_template PUBLIC ${PROJECT_SOURCE_DIR})
-target_link_libraries(hearth_chat_template PUBLIC hearth_core nlohmann_json::nlohmann_json)
+target_link_libraries(hearth_chat_template PUBLIC hearth_core nlohmann_json::nlohmann_json
+                      PRIVATE hearth_read_file)

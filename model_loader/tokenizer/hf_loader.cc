@@ -4,12 +4,11 @@
 // is checked against what Hearth implements; anything else is an Unimplemented error naming the
 // component, never silently ignored.
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "model_loader/read_file.h"
 #include "model_loader/tokenizer/pre_tokenizer.h"
 #include "model_loader/tokenizer/tokenizer.h"
 
@@ -18,14 +17,6 @@ namespace {
 
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
-
-Result<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError(path.string() + ": cannot open");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 Result<Json> ParseJson(std::string_view text, const std::string& src) {
   Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -244,11 +235,11 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromHfDir(const std::string& path)
   fs::path json_path = path;
   std::error_code ec;
   if (fs::is_directory(json_path, ec)) json_path /= "tokenizer.json";
-  HEARTH_ASSIGN_OR_RETURN(const std::string text, ReadFile(json_path));
+  HEARTH_ASSIGN_OR_RETURN(const std::string text, ReadFile(json_path.string()));
   const fs::path config_path = json_path.parent_path() / "tokenizer_config.json";
   std::string config;
   if (fs::exists(config_path, ec)) {
-    HEARTH_ASSIGN_OR_RETURN(config, ReadFile(config_path));
+    HEARTH_ASSIGN_OR_RETURN(config, ReadFile(config_path.string()));
     if (config.empty()) return InvalidArgumentError(config_path.string() + ": empty file");
   }
   return FromHfJson(text, config, json_path.string());

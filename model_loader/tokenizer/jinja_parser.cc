@@ -1,5 +1,6 @@
 #include "model_loader/tokenizer/jinja_parser.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <initializer_list>
@@ -278,35 +279,38 @@ class Parser {
     return expr;
   }
 
-  Result<ExprPtr> Binary(const char* op, SourcePos pos, ExprPtr left, ExprPtr right) {
-    ExprPtr e = Make(Expr::Kind::kBinary, pos, op);
-    e->args.push_back(std::move(left));
-    e->args.push_back(std::move(right));
-    return e;
+  // jinja2's left-associative binary operators, one precedence level per line, loosest first:
+  // each level is `operand (op operand)*` folded to the left, its operands parsed by the next
+  // tighter level. `and` hands over to `not` and the comparisons, whose operands start again at
+  // `+`/`-`; `**` takes unary operands.
+  Result<ExprPtr> ParseOr() { return ParseBinary(T::kName, {"or"}, &Parser::ParseAnd); }
+  Result<ExprPtr> ParseAnd() { return ParseBinary(T::kName, {"and"}, &Parser::ParseNot); }
+  Result<ExprPtr> ParseMath1() { return ParseBinary(T::kOp, {"+", "-"}, &Parser::ParseConcat); }
+  Result<ExprPtr> ParseConcat() { return ParseBinary(T::kOp, {"~"}, &Parser::ParseMath2); }
+  Result<ExprPtr> ParseMath2() {
+    return ParseBinary(T::kOp, {"*", "/", "//", "%"}, &Parser::ParsePow);
   }
+  Result<ExprPtr> ParsePow() { return ParseBinary(T::kOp, {"**"}, &Parser::ParseFilteredUnary); }
+  Result<ExprPtr> ParseFilteredUnary() { return ParseUnary(true); }
 
-  Result<ExprPtr> ParseOr() {
-    HEARTH_ASSIGN_OR_RETURN(ExprPtr left, ParseAnd());
+  // One level of the table above: `ops` are tokens of `type` (kName for the word operators).
+  using OperandParser = Result<ExprPtr> (Parser::*)();
+  Result<ExprPtr> ParseBinary(T type, std::initializer_list<const char*> ops,
+                              OperandParser operand) {
+    auto at_op = [&] {
+      return Cur().type == type &&
+             std::any_of(ops.begin(), ops.end(), [&](const char* op) { return Cur().text == op; });
+    };
+    HEARTH_ASSIGN_OR_RETURN(ExprPtr left, (this->*operand)());
     int chain = 0;
-    while (IsName("or")) {
+    while (at_op()) {
       HEARTH_RETURN_IF_ERROR(CheckChain(chain));
-      SourcePos pos = Cur().pos;
+      ExprPtr e = Make(Expr::Kind::kBinary, Cur().pos, Cur().text);
       Advance();
-      HEARTH_ASSIGN_OR_RETURN(ExprPtr right, ParseAnd());
-      HEARTH_ASSIGN_OR_RETURN(left, Binary("or", pos, std::move(left), std::move(right)));
-    }
-    return left;
-  }
-
-  Result<ExprPtr> ParseAnd() {
-    HEARTH_ASSIGN_OR_RETURN(ExprPtr left, ParseNot());
-    int chain = 0;
-    while (IsName("and")) {
-      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
-      SourcePos pos = Cur().pos;
-      Advance();
-      HEARTH_ASSIGN_OR_RETURN(ExprPtr right, ParseNot());
-      HEARTH_ASSIGN_OR_RETURN(left, Binary("and", pos, std::move(left), std::move(right)));
+      HEARTH_ASSIGN_OR_RETURN(ExprPtr right, (this->*operand)());
+      e->args.push_back(std::move(left));
+      e->args.push_back(std::move(right));
+      left = std::move(e);
     }
     return left;
   }
@@ -352,60 +356,6 @@ class Parser {
       e->args.push_back(std::move(right));
       left = std::move(e);
     }
-  }
-
-  Result<ExprPtr> ParseMath1() {
-    HEARTH_ASSIGN_OR_RETURN(ExprPtr left, ParseConcat());
-    int chain = 0;
-    while (IsOp("+") || IsOp("-")) {
-      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
-      std::string op = Cur().text;
-      SourcePos pos = Cur().pos;
-      Advance();
-      HEARTH_ASSIGN_OR_RETURN(ExprPtr right, ParseConcat());
-      HEARTH_ASSIGN_OR_RETURN(left, Binary(op.c_str(), pos, std::move(left), std::move(right)));
-    }
-    return left;
-  }
-
-  Result<ExprPtr> ParseConcat() {
-    HEARTH_ASSIGN_OR_RETURN(ExprPtr left, ParseMath2());
-    int chain = 0;
-    while (IsOp("~")) {
-      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
-      SourcePos pos = Cur().pos;
-      Advance();
-      HEARTH_ASSIGN_OR_RETURN(ExprPtr right, ParseMath2());
-      HEARTH_ASSIGN_OR_RETURN(left, Binary("~", pos, std::move(left), std::move(right)));
-    }
-    return left;
-  }
-
-  Result<ExprPtr> ParseMath2() {
-    HEARTH_ASSIGN_OR_RETURN(ExprPtr left, ParsePow());
-    int chain = 0;
-    while (IsOp("*") || IsOp("/") || IsOp("//") || IsOp("%")) {
-      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
-      std::string op = Cur().text;
-      SourcePos pos = Cur().pos;
-      Advance();
-      HEARTH_ASSIGN_OR_RETURN(ExprPtr right, ParsePow());
-      HEARTH_ASSIGN_OR_RETURN(left, Binary(op.c_str(), pos, std::move(left), std::move(right)));
-    }
-    return left;
-  }
-
-  Result<ExprPtr> ParsePow() {
-    HEARTH_ASSIGN_OR_RETURN(ExprPtr left, ParseUnary(true));
-    int chain = 0;
-    while (IsOp("**")) {
-      HEARTH_RETURN_IF_ERROR(CheckChain(chain));
-      SourcePos pos = Cur().pos;
-      Advance();
-      HEARTH_ASSIGN_OR_RETURN(ExprPtr right, ParseUnary(true));
-      HEARTH_ASSIGN_OR_RETURN(left, Binary("**", pos, std::move(left), std::move(right)));
-    }
-    return left;
   }
 
   Result<ExprPtr> ParseUnary(bool with_filter) {

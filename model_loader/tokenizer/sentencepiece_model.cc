@@ -1,8 +1,8 @@
 #include "model_loader/tokenizer/sentencepiece_model.h"
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
+
+#include "model_loader/read_file.h"
 
 namespace hearth::tokenizer {
 namespace {
@@ -210,11 +210,7 @@ Result<Tokenizer::Parts> ParseSentencePieceModel(std::string_view bytes,
 }
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::FromSentencePieceModel(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError(path + ": cannot open the SentencePiece model");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  const std::string bytes = buffer.str();
+  HEARTH_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path));
   HEARTH_ASSIGN_OR_RETURN(Parts parts, ParseSentencePieceModel(bytes, path));
   return FromParts(std::move(parts), path);
 }
