@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the GPU test and benchmark executables for sm_90a and packs them, with their non-system
-# shared libraries and the Python comparison scripts, into .device/bundle.tar.gz for a GPU
-# machine that has the CUDA toolkit but none of our Debian libraries (see gpu_check.sh).
+# shared libraries and the Python comparison scripts, into .device/kernels.tar.gz and
+# .device/runner.tar.gz for a GPU machine that has the CUDA toolkit but none of our Debian
+# libraries (see gpu_check.sh; carry one or both, e.g. ".device/kernels.tar.gz").
 # Usage: scripts/gpu_bundle.sh   (BUILD_DIR defaults to build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,17 +13,26 @@ import json, sys
 for t in json.load(sys.stdin)["tests"]:
     print(t["command"][0])')
 benches=$(find "$BUILD_DIR/benchmarks" -maxdepth 3 -type f -name "bench_*" -perm -u+x 2>/dev/null || true)
-rm -rf .device/bundle .device/bundle.tar.gz
-mkdir -p .device
+rm -rf .device && mkdir -p .device
 extra=()
 for f in benchmarks/kernels/*.py; do [[ -f $f ]] && extra+=("$f"); done
-# Copies without DWARF (symbols kept, for sanitizer backtraces): 131 MB of test executables
-# pack to 39 MB with debug info and to 18 MB (with hearth) without, which is what lets the bundle
-# and the tree fit one device call (64 MiB).
+# Two bundles, so that each fits a device call (64 MiB) beside the tree (~15 MB with the big
+# tokenizer data set aside) and a part of a stashed file: `kernels` (the kernel tests and
+# benchmarks, ~15 MB) and `runner` (engine_cuda_runner_test and hearth, which link the server's
+# libraries, ICU's 31 MB data among them, ~30 MB). Copies are stripped of DWARF (symbols kept,
+# for sanitizer backtraces): with it the test executables alone pack to 39 MB.
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/kernels" "$stage/runner"
 for f in $tests $benches "$BUILD_DIR/hearth"; do
-  cp "$f" "$stage/" && strip --strip-debug "$stage/$(basename "$f")"
+  set_name=kernels
+  if ldd "$f" | grep -q libicuuc; then set_name=runner; fi
+  case $(basename "$f") in bench_tokenizer|bench_cpu_*) continue ;; esac   # CPU only
+  cp "$f" "$stage/$set_name/" && strip --strip-debug "$stage/$set_name/$(basename "$f")"
 done
-bash ../shared/tools/bundle-libs.sh .device/bundle "$stage"/* ${extra:+--data "${extra[@]}"}
-echo "tests: $(echo $tests | wc -w), benchmarks: $(echo $benches | wc -w)"
+bash ../shared/tools/bundle-libs.sh .device/kernels "$stage"/kernels/* ${extra:+--data "${extra[@]}"}
+bash ../shared/tools/bundle-libs.sh .device/runner "$stage"/runner/*
+rm -rf .device/kernels .device/runner
+ls -la .device
+echo "kernels: $(ls "$stage/kernels" | tr '\n' ' ')"
+echo "runner: $(ls "$stage/runner" | tr '\n' ' ')"
