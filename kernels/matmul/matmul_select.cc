@@ -15,6 +15,8 @@ MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k) {
     return MatmulKernel::kQuantGemvQ8;
   }
   if (num_tokens <= kMaxGemvTokens && k % 8 == 0) return MatmulKernel::kQuantGemv;
+  // Only F32 has a block of one element, so only F32 rows can end mid-group.
+  if (num_tokens <= kMaxGemvTokens && w == DType::kF32) return MatmulKernel::kScalarGemv;
   return MatmulKernel::kDequantCublasLt;
 }
 
@@ -49,6 +51,8 @@ std::string_view MatmulKernelName(MatmulKernel kernel) {
       return "quant_gemv_q8";
     case MatmulKernel::kDequantCublasLt:
       return "dequant_cublaslt";
+    case MatmulKernel::kScalarGemv:
+      return "scalar_gemv";
     case MatmulKernel::kUnsupported:
       return "unsupported";
   }
