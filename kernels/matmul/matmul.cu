@@ -86,8 +86,8 @@ Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x
     case MatmulKernel::kQuantGemv:
       return LaunchQuantGemv(w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
     case MatmulKernel::kScalarGemv:
-      return LaunchScalarGemv(static_cast<const float*>(w), act_type, x, bias, y, num_tokens, n,
-                              k, stream);
+      return LaunchScalarGemv(static_cast<const float*>(w), act_type, x, bias, y, num_tokens, n, k,
+                              stream);
     case MatmulKernel::kQuantGemvQ8: {
       const int64_t bytes = QuantGemvQ8ScratchBytes(num_tokens, k);
       HEARTH_RETURN_IF_ERROR(impl_->ReserveActScratch(bytes));

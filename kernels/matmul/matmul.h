@@ -43,6 +43,13 @@ MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n,
                                       bool float_gemv);
 std::string_view MatmulKernelName(MatmulKernel kernel);
 
+// The alignment (bytes) every column of a cuBLASLt operand has when its base is `base_alignment`
+// aligned and its columns are ld_elems elements of elem_bytes apart: the largest power of two
+// dividing both (16 for SmolLM2's k = 576 in bf16; 8 for stories260K's k = 172). cuBLASLt is
+// told this, not the base's alignment, so that it never picks an algorithm whose vector loads
+// would straddle a column start. Pure.
+uint32_t GemmOperandAlignment(int64_t ld_elems, int elem_bytes, uint32_t base_alignment = 16);
+
 // ---- GPU ------------------------------------------------------------------------------------
 // Owns the cuBLASLt handle, its workspace, the per-shape algorithm cache and the dequantization
 // scratch. Not thread-safe: one per stream/worker.

@@ -259,9 +259,9 @@ Status LaunchScalarTyped(const float* w, const void* x, const void* bias, void* 
 Status LaunchScalarGemv(const float* w, DType act_type, const void* x, const void* bias, void* y,
                         int num_tokens, int n, int k, cudaStream_t stream) {
   if (num_tokens < 1 || num_tokens > kMaxGemvTokens || n < 1 || k < 1) {
-    return InvalidArgumentError("LaunchScalarGemv: needs 1 <= num_tokens <= 8, n >= 1, k >= 1; got " +
-                                std::string("num_tokens=") + std::to_string(num_tokens) +
-                                " n=" + std::to_string(n) + " k=" + std::to_string(k));
+    return InvalidArgumentError(
+        "LaunchScalarGemv: needs 1 <= num_tokens <= 8, n >= 1, k >= 1; got num_tokens=" +
+        std::to_string(num_tokens) + " n=" + std::to_string(n) + " k=" + std::to_string(k));
   }
   if (w == nullptr || x == nullptr || y == nullptr) {
     return InvalidArgumentError("LaunchScalarGemv: null pointer");

@@ -41,6 +41,16 @@ void QuantizeActivationsQ8Cpu(float* x, int num_tokens, int k) {
   }
 }
 
+uint32_t GemmOperandAlignment(int64_t ld_elems, int elem_bytes, uint32_t base_alignment) {
+  const uint64_t ld_bytes = static_cast<uint64_t>(ld_elems) * static_cast<uint64_t>(elem_bytes);
+  uint32_t a = 1;
+  while (a < base_alignment && ld_bytes % (2 * uint64_t{a}) == 0 &&
+         base_alignment % (2 * a) == 0) {
+    a *= 2;
+  }
+  return a;
+}
+
 std::string_view MatmulKernelName(MatmulKernel kernel) {
   switch (kernel) {
     case MatmulKernel::kCublasLt:

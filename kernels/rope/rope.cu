@@ -258,10 +258,11 @@ Status LaunchRopeAnyHeadDim(const RopeArgs& a, cudaStream_t stream) {
   if (items == 0) return Status::Ok();
   const int64_t blocks = (items + kThreads - 1) / kThreads;
   if (blocks > 0x7fffffff) return InvalidArgumentError("rope: too many tokens for one launch");
-  rope_kernels::RopeAnyHeadDimKernel<T, kNorm><<<static_cast<unsigned>(blocks), kThreads, 0,
-                                                 stream>>>(
-      a.head_dim, a.style, a.inv_freq, a.positions, a.num_tokens, static_cast<T*>(a.q), a.q_stride,
-      a.num_heads, static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w, a.k_w, a.eps);
+  rope_kernels::RopeAnyHeadDimKernel<T, kNorm>
+      <<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+          a.head_dim, a.style, a.inv_freq, a.positions, a.num_tokens, static_cast<T*>(a.q),
+          a.q_stride, a.num_heads, static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w, a.k_w,
+          a.eps);
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }

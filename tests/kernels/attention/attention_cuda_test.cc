@@ -195,7 +195,8 @@ struct Shape {
   int num_heads, num_kv_heads, head_dim;
 };
 // The last three: the tiny validation models, without tensor-core prefill (per-token path):
-// stories260K (8 heads on 4, head_dim 8), tiny-llama3 / qwen2 (4 on 2, 16), tiny-qwen3 (4 on 2, 32).
+// stories260K (8 heads on 4 kv heads, head_dim 8), tiny-llama3 / qwen2 (4 on 2, head_dim 16),
+// tiny-qwen3 (4 on 2, head_dim 32).
 const Shape kShapes[] = {{32, 8, 128}, {8, 8, 64}, {6, 2, 128}, {16, 2, 64},
                          {14, 2, 64},  {8, 4, 8},  {4, 2, 16},  {4, 2, 32}};
 const DType kAllDTypes[] = {DType::kBF16, DType::kF16, DType::kF32};

@@ -174,5 +174,16 @@ TEST(SelectMatmulKernelTest, F32RowsOfAnyLength) {
   EXPECT_EQ(MatmulKernelName(MatmulKernel::kScalarGemv), "scalar_gemv");
 }
 
+TEST(GemmOperandAlignment, LargestPowerOfTwoOfBaseAndColumnStride) {
+  EXPECT_EQ(GemmOperandAlignment(576, 2), 16u);   // SmolLM2 hidden, bf16
+  EXPECT_EQ(GemmOperandAlignment(4096, 2), 16u);  // capped at the base's alignment
+  EXPECT_EQ(GemmOperandAlignment(172, 2), 8u);    // stories260K ffn: 344-byte columns
+  EXPECT_EQ(GemmOperandAlignment(344, 2), 16u);   // its fused gate/up output: 688 bytes
+  EXPECT_EQ(GemmOperandAlignment(13, 2), 2u);
+  EXPECT_EQ(GemmOperandAlignment(7, 4), 4u);
+  EXPECT_EQ(GemmOperandAlignment(64, 2, 4), 4u);  // base only 4-byte aligned
+  EXPECT_EQ(GemmOperandAlignment(1, 1), 1u);
+}
+
 }  // namespace
 }  // namespace hearth

@@ -47,8 +47,7 @@ void RunCase(DType dtype, const rope_cases::RopeCase& c, int64_t tokens, bool fu
   const AccessPath path = ChooseRopePath(dtype, q, stride, k, stride);
   SCOPED_TRACE(std::string(c.model) + " " + std::string(DTypeName(dtype)) +
                " tokens=" + std::to_string(tokens) + (fused_norm ? " qk_norm" : "") + " path " +
-               AccessPathName(path) + " kernel " +
-               RopeGpuKernelName(SelectRopeGpuKernel(d, path)));
+               AccessPathName(path) + " kernel " + RopeGpuKernelName(SelectRopeGpuKernel(d, path)));
 
   std::vector<float> ref = qkv;
   Status s;
