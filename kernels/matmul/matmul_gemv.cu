@@ -64,6 +64,28 @@ struct Act<__half> {
   static __device__ __forceinline__ float ToFloat(__half v) { return __half2float(v); }
 };
 
+// The end of both GEMVs: each token's partial sums of one weight row added over the warp, then
+// lane t writes token t's output (+ bias, in fp32) at y[t, row].
+template <class A, int kMaxTokens>
+__device__ __forceinline__ void WarpSumAndStore(float (&acc)[kMaxTokens], int lane, int num_tokens,
+                                                const A* __restrict__ bias, A* __restrict__ y,
+                                                int n, int row) {
+#pragma unroll
+  for (int t = 0; t < kMaxTokens; ++t) {
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) acc[t] += __shfl_xor_sync(0xffffffffu, acc[t], off);
+  }
+  if (lane < num_tokens) {
+    float v = 0.f;
+#pragma unroll
+    for (int t = 0; t < kMaxTokens; ++t) {
+      if (t == lane) v = acc[t];
+    }
+    if (bias != nullptr) v += Act<A>::ToFloat(bias[row]);
+    y[static_cast<int64_t>(lane) * n + row] = Act<A>::Store(v);
+  }
+}
+
 template <DType T, class A, int kMaxTokens>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     QuantGemvKernel(const uint8_t* __restrict__ w,  // [n, k] of T
@@ -147,20 +169,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
       }
     }
   }
-#pragma unroll
-  for (int t = 0; t < kMaxTokens; ++t) {
-#pragma unroll
-    for (int off = 16; off > 0; off /= 2) acc[t] += __shfl_xor_sync(0xffffffffu, acc[t], off);
-  }
-  if (lane < num_tokens) {
-    float v = 0.f;
-#pragma unroll
-    for (int t = 0; t < kMaxTokens; ++t) {
-      if (t == lane) v = acc[t];
-    }
-    if (bias != nullptr) v += Act<A>::ToFloat(bias[row]);
-    y[static_cast<int64_t>(lane) * n + row] = Act<A>::Store(v);
-  }
+  WarpSumAndStore<A, kMaxTokens>(acc, lane, num_tokens, bias, y, n, row);
 }
 
 // F32 weights with k % 8 != 0 (no 8-element groups): one warp per row, lane l takes elements
@@ -189,20 +198,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
       }
     }
   }
-#pragma unroll
-  for (int t = 0; t < kMaxGemvTokens; ++t) {
-#pragma unroll
-    for (int off = 16; off > 0; off /= 2) acc[t] += __shfl_xor_sync(0xffffffffu, acc[t], off);
-  }
-  if (lane < num_tokens) {
-    float v = 0.f;
-#pragma unroll
-    for (int t = 0; t < kMaxGemvTokens; ++t) {
-      if (t == lane) v = acc[t];
-    }
-    if (bias != nullptr) v += Act<A>::ToFloat(bias[row]);
-    y[static_cast<int64_t>(lane) * n + row] = Act<A>::Store(v);
-  }
+  WarpSumAndStore<A, kMaxGemvTokens>(acc, lane, num_tokens, bias, y, n, row);
 }
 
 template <DType T, class A>
