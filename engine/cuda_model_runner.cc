@@ -13,6 +13,7 @@
 #include "engine/model/cuda_weights.h"
 #include "engine/model/decoder.h"
 #include "engine/model/device_weight_plan.h"
+#include "kernels/attention/attention_plan.h"
 #include "kernels/core/cuda_check.h"
 #include "kernels/core/device.h"
 #include "kernels/matmul/cublaslt_gemm.h"
@@ -56,13 +57,10 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
   r->options_ = o;
   HEARTH_ASSIGN_OR_RETURN(r->spec_, model::DecoderSpecFromConfig(model.config(), model.weights()));
   const model::DecoderSpec& s = r->spec_;
-  // The GPU attention's head sizes; 16 and 32 (the tiny validation models) without tensor
-  // cores: their prefill runs the per-token decode path.
-  const bool tensor_core_heads = s.head_dim == 64 || s.head_dim == 128;
-  if (!tensor_core_heads && s.head_dim != 16 && s.head_dim != 32) {
-    return UnimplementedError("CUDA runner: head_dim " + std::to_string(s.head_dim) +
-                              " has no GPU attention kernel (16, 32, 64, 128); use --device cpu");
-  }
+  HEARTH_RETURN_IF_ERROR(CheckGpuHeadDim(s.head_dim));
+  // The tiny validation models' head sizes (8, 16, 32) have no tensor-core prefill: their
+  // prefill runs the per-token decode path.
+  const bool tensor_core_heads = attention::PrefillHeadDimOnTensorCores(s.head_dim);
   HEARTH_ASSIGN_OR_RETURN(model::DeviceWeightPlan wplan,
                           model::PlanDeviceWeights(model.weights(), s, o.dtype, o.fuse_weights));
   HEARTH_RETURN_IF_ERROR(

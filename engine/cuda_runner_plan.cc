@@ -5,9 +5,19 @@
 #include <cstring>
 
 #include "kernels/attention/attention_plan.h"
+#include "kernels/rope/rope.h"
 #include "kernels/sampling/sampling_params.h"
 
 namespace hearth::engine {
+
+Status CheckGpuHeadDim(int head_dim) {
+  const bool rope =
+      SelectRopeGpuKernel(head_dim, AccessPath::kScalar) != RopeGpuKernel::kUnsupported;
+  if (attention::DecodeHeadDimSupported(head_dim) && rope) return Status::Ok();
+  return UnimplementedError("CUDA runner: head_dim " + std::to_string(head_dim) +
+                            " has no GPU attention kernel (" + attention::DecodeHeadDimsString() +
+                            "); use --device cpu");
+}
 
 Result<int> ParseDevice(std::string_view device) {
   if (device == "cpu") return -1;

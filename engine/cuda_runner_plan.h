@@ -24,6 +24,12 @@ Result<int> ParseDevice(std::string_view device);
 Result<DType> ParseActivationDType(std::string_view name);
 std::string_view ActivationDTypeName(DType dtype);  // "bfloat16", "float16", "float32"
 
+// ---- model shape -----------------------------------------------------------------------------
+// Whether the GPU kernels cover a model's head size: the decode attention kernel (which also
+// prefills, token by token, the head sizes the tensor-core kernels lack: 8, 16, 32) and RoPE.
+// Otherwise Unimplemented, naming the supported sizes and --device cpu.
+Status CheckGpuHeadDim(int head_dim);
+
 // ---- CUDA graphs -----------------------------------------------------------------------------
 // Decode batch sizes a graph is captured for: 1, 2, 4, 8, then every multiple of 8 up to
 // max_num_seqs (the last bucket is max_num_seqs itself when it is not a multiple of 8).

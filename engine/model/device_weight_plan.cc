@@ -160,15 +160,17 @@ Status CheckGpuMatmuls(const DeviceWeightPlan& plan, DType act, int max_tokens) 
     for (int tokens : {1, most}) {
       const MatmulKernel k = SelectMatmulKernelForRun(t.type, act, tokens, static_cast<int>(t.rows),
                                                       static_cast<int>(t.cols), false);
+      // float32 runs only the GEMVs (no cuBLASLt for float32 activations).
       const bool runs =
-          k != MatmulKernel::kUnsupported && (act != DType::kF32 || k == MatmulKernel::kQuantGemv);
+          k != MatmulKernel::kUnsupported &&
+          (act != DType::kF32 || k == MatmulKernel::kQuantGemv || k == MatmulKernel::kScalarGemv);
       if (!runs) {
-        return UnimplementedError(
-            "CUDA runner: no GPU matmul for weight " + t.name + " (" +
-            std::string(DTypeName(t.type)) + " [" + std::to_string(t.rows) + ", " +
-            std::to_string(t.cols) + "]) with " + std::to_string(tokens) + " tokens of " +
-            std::string(DTypeName(act)) + " activations" +
-            (act == DType::kF32 ? " (float32 needs k % 8 == 0)" : "") + "; use --device cpu");
+        return UnimplementedError("CUDA runner: no GPU matmul for weight " + t.name + " (" +
+                                  std::string(DTypeName(t.type)) + " [" + std::to_string(t.rows) +
+                                  ", " + std::to_string(t.cols) + "]) with " +
+                                  std::to_string(tokens) + " tokens of " +
+                                  std::string(DTypeName(act)) + " activations (kernel " +
+                                  std::string(MatmulKernelName(k)) + "); use --device cpu");
       }
     }
   }

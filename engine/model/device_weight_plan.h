@@ -58,7 +58,8 @@ Result<DeviceWeightPlan> PlanDeviceWeights(const Weights& weights, const Decoder
 // Every matrix the recipe multiplies (all but a lookup-only embedding table) has a GPU matmul
 // kernel for 1..max_tokens tokens with `act` activations (SelectMatmulKernelForRun): otherwise
 // an Unimplemented error naming the weight, at start rather than at the first step. (float32
-// runs the GEMV in chunks of 8 tokens, which needs k % 8 == 0.)
+// runs only the GEMVs, in chunks of 8 tokens: the block GEMV, or the scalar one for F32 rows
+// whose k is not a multiple of 8.)
 Status CheckGpuMatmuls(const DeviceWeightPlan& plan, DType act, int max_tokens);
 
 // DecoderWeights pointing into the arena at `base` (device memory laid out by the plan).

@@ -11,8 +11,9 @@ struct SiluMulCase {
 };
 
 // Intermediate sizes of real models (SmolLM2 1536, Llama-3.2-1B 8192, Llama-3-8B 14336,
-// Qwen3-8B 12288) and odd ones that take the scalar path.
-inline constexpr int kFfns[] = {1536, 769, 5125, 8192, 12288, 14336};
+// Qwen3-8B 12288), odd ones that take the scalar path, and the tiny validation models' (128, and
+// stories260K's 172: 16-byte rows in fp32, 344-byte rows, so scalar, in bf16/fp16).
+inline constexpr int kFfns[] = {1536, 769, 5125, 8192, 12288, 14336, 128, 172};
 inline constexpr int64_t kTokenCounts[] = {1, 7, 64, 512};
 
 inline constexpr SiluMulCase kBenchCases[] = {

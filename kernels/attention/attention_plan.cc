@@ -44,12 +44,27 @@ int64_t DecodeWorkspaceBytes(const DecodePlan& plan, int num_work_items, int num
   return slots * (int64_t{head_dim} + 1) * static_cast<int64_t>(sizeof(float));
 }
 
+bool DecodeHeadDimSupported(int head_dim) {
+  for (int d : kDecodeHeadDims) {
+    if (d == head_dim) return true;
+  }
+  return false;
+}
+
+std::string DecodeHeadDimsString() {
+  std::string s;
+  for (int d : kDecodeHeadDims) s += (s.empty() ? "" : ", ") + std::to_string(d);
+  return s;
+}
+
+bool PrefillHeadDimOnTensorCores(int head_dim) { return head_dim == 64 || head_dim == 128; }
+
 StepKernels SelectStepKernels(DType dtype, int num_decode_seqs, int num_prefill_seqs, int head_dim,
                               int group, int compute_capability, PrefillKernel requested) {
   StepKernels k;
-  // fp32 has no tensor-core prefill, nor do head sizes other than 64 / 128 (the tiny validation
-  // models): the per-token path covers the whole step, decode tokens too.
-  if (num_prefill_seqs > 0 && (dtype == DType::kF32 || (head_dim != 64 && head_dim != 128))) {
+  // fp32 has no tensor-core prefill, nor do the tiny validation models' head sizes: the
+  // per-token path covers the whole step, decode tokens too.
+  if (num_prefill_seqs > 0 && (dtype == DType::kF32 || !PrefillHeadDimOnTensorCores(head_dim))) {
     k.prefill = PrefillKind::kPerToken;
     return k;
   }
@@ -63,7 +78,7 @@ StepKernels SelectStepKernels(DType dtype, int num_decode_seqs, int num_prefill_
 
 PrefillKernel SelectPrefillKernel(int head_dim, int group, int compute_capability,
                                   PrefillKernel requested) {
-  const bool wgmma_runs = compute_capability == 90 && (head_dim == 64 || head_dim == 128) &&
+  const bool wgmma_runs = compute_capability == 90 && PrefillHeadDimOnTensorCores(head_dim) &&
                           group >= 1 && group <= kPrefillWgmmaRowsPerCta;
   if (requested == PrefillKernel::kMmaSync) return PrefillKernel::kMmaSync;
   return wgmma_runs ? PrefillKernel::kWgmma : PrefillKernel::kMmaSync;

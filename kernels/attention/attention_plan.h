@@ -39,10 +39,22 @@ DecodePlan PlanDecode(int num_seqs, int num_kv_heads, int max_seq_len, int sm_co
 int64_t DecodeWorkspaceBytes(const DecodePlan& plan, int num_work_items, int num_heads,
                              int head_dim);
 
+// Head sizes the decode kernel is compiled for (decode_attention.cu's head_dim switch, which also
+// serves the per-token path): 8, 16, 32 (the tiny validation models: stories260K has 8, the
+// tiny-llama3 / qwen2 / qwen3 models 16 and 32), 64 and 128. A model with another head size has
+// no GPU attention at all.
+inline constexpr int kDecodeHeadDims[] = {8, 16, 32, 64, 128};
+bool DecodeHeadDimSupported(int head_dim);
+// "8, 16, 32, 64, 128": for error messages.
+std::string DecodeHeadDimsString();
+// Head sizes the tensor-core prefill kernels are compiled for: 64 and 128. The decode kernel's
+// other sizes prefill through the per-token path (kPerToken below).
+bool PrefillHeadDimOnTensorCores(int head_dim);
+
 // Which kernels one step launches. Decode tokens (q_len == 1) go to the decode kernel, every
-// other sequence to the tensor-core prefill kernel; fp32 (validation only) and head sizes other
-// than 64 / 128 (the tiny validation models: 16, 32) have no tensor-core prefill, so their
-// prefill sequences (and then the whole batch) go through the decode kernel run once per query
+// other sequence to the tensor-core prefill kernel; fp32 (validation only) and head sizes without
+// a tensor-core prefill (PrefillHeadDimOnTensorCores: the tiny validation models' 8, 16, 32) send
+// their prefill sequences (and then the whole batch) through the decode kernel run once per query
 // token (kPerToken).
 enum class PrefillKind : uint8_t { kNone, kTensorCore, kPerToken };
 

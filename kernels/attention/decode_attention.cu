@@ -281,8 +281,12 @@ Status DispatchHeads(const DecodeParams& p, int num_work, int num_kv_heads, cuda
 
 template <class T>
 Status DispatchHeadDim(const DecodeParams& p, int num_work, int num_kv_heads, cudaStream_t s) {
+  // One case per entry of kDecodeHeadDims (attention_plan.h), the list the runner checks.
   switch (p.layout.head_dim) {
-    // 16 and 32: the tiny validation models (one or two lanes per token, no tensor cores).
+    // 8, 16 and 32: the tiny validation models (one, two or four lanes per token; no tensor
+    // cores). With 8 a thread holds a whole head: kLanes == 1, no shuffle reduction.
+    case 8:
+      return DispatchHeads<T, 8>(p, num_work, num_kv_heads, s);
     case 16:
       return DispatchHeads<T, 16>(p, num_work, num_kv_heads, s);
     case 32:
@@ -293,7 +297,7 @@ Status DispatchHeadDim(const DecodeParams& p, int num_work, int num_kv_heads, cu
       return DispatchHeads<T, 128>(p, num_work, num_kv_heads, s);
     default:
       return UnimplementedError("decode attention: head_dim " + std::to_string(p.layout.head_dim) +
-                                " unsupported (16, 32, 64, 128)");
+                                " unsupported (" + DecodeHeadDimsString() + ")");
   }
 }
 

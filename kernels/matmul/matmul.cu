@@ -85,6 +85,9 @@ Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x
       return impl_->gemm.Gemm(w_type, w, x, bias, y, num_tokens, n, k, stream);
     case MatmulKernel::kQuantGemv:
       return LaunchQuantGemv(w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
+    case MatmulKernel::kScalarGemv:
+      return LaunchScalarGemv(static_cast<const float*>(w), act_type, x, bias, y, num_tokens, n, k,
+                              stream);
     case MatmulKernel::kQuantGemvQ8: {
       const int64_t bytes = QuantGemvQ8ScratchBytes(num_tokens, k);
       HEARTH_RETURN_IF_ERROR(impl_->ReserveActScratch(bytes));

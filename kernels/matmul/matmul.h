@@ -29,6 +29,7 @@ enum class MatmulKernel : uint8_t {
   kQuantGemv,        // block weights, 1..8 tokens: fused dequantize + skinny GEMM in float
   kQuantGemvQ8,      // Q8_0/Q4_K/Q6_K, 1..8 tokens: x quantized to int8, dp4a GEMV
   kDequantCublasLt,  // block weights (or f32), more tokens: dequantize W to scratch, cuBLASLt
+  kScalarGemv,       // f32 weights with k % 8 != 0, 1..8 tokens: one element a lane at a time
   kUnsupported,
 };
 inline constexpr int kMaxGemvTokens = 8;
@@ -41,6 +42,13 @@ MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k);
 MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
                                       bool float_gemv);
 std::string_view MatmulKernelName(MatmulKernel kernel);
+
+// The alignment (bytes) every column of a cuBLASLt operand has when its base is `base_alignment`
+// aligned and its columns are ld_elems elements of elem_bytes apart: the largest power of two
+// dividing both (16 for SmolLM2's k = 576 in bf16; 8 for stories260K's k = 172). cuBLASLt is
+// told this, not the base's alignment, so that it never picks an algorithm whose vector loads
+// would straddle a column start. Pure.
+uint32_t GemmOperandAlignment(int64_t ld_elems, int elem_bytes, uint32_t base_alignment = 16);
 
 // ---- GPU ------------------------------------------------------------------------------------
 // Owns the cuBLASLt handle, its workspace, the per-shape algorithm cache and the dequantization
@@ -77,6 +85,13 @@ class GpuMatmul {
 // block size); act_type BF16, F16 or F32. Exposed for tests and benchmarks.
 Status LaunchQuantGemv(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
                        void* y, int num_tokens, int n, int k, cudaStream_t stream);
+
+// The GEMV for F32 weights of any k (the 8-element groups of LaunchQuantGemv need k % 8 == 0;
+// stories260K's w_down has k = 172): one warp per row, lanes striding over k one element at a
+// time, 1 <= num_tokens <= 8; act_type BF16, F16 or F32, no alignment needed beyond the element.
+// For the validation models only: it reads W with 4-byte loads.
+Status LaunchScalarGemv(const float* w, DType act_type, const void* x, const void* bias, void* y,
+                        int num_tokens, int n, int k, cudaStream_t stream);
 
 // The integer GEMV alone: x (BF16/F16) is quantized to int8 blocks of 32 in `scratch` (at least
 // QuantGemvQ8ScratchBytes(num_tokens, k) bytes, 16-byte aligned), then W (Q8_0, Q4_K or Q6_K) is

@@ -64,6 +64,28 @@ struct Act<__half> {
   static __device__ __forceinline__ float ToFloat(__half v) { return __half2float(v); }
 };
 
+// The end of both GEMVs: each token's partial sums of one weight row added over the warp, then
+// lane t writes token t's output (+ bias, in fp32) at y[t, row].
+template <class A, int kMaxTokens>
+__device__ __forceinline__ void WarpSumAndStore(float (&acc)[kMaxTokens], int lane, int num_tokens,
+                                                const A* __restrict__ bias, A* __restrict__ y,
+                                                int n, int row) {
+#pragma unroll
+  for (int t = 0; t < kMaxTokens; ++t) {
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) acc[t] += __shfl_xor_sync(0xffffffffu, acc[t], off);
+  }
+  if (lane < num_tokens) {
+    float v = 0.f;
+#pragma unroll
+    for (int t = 0; t < kMaxTokens; ++t) {
+      if (t == lane) v = acc[t];
+    }
+    if (bias != nullptr) v += Act<A>::ToFloat(bias[row]);
+    y[static_cast<int64_t>(lane) * n + row] = Act<A>::Store(v);
+  }
+}
+
 template <DType T, class A, int kMaxTokens>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     QuantGemvKernel(const uint8_t* __restrict__ w,  // [n, k] of T
@@ -147,20 +169,36 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
       }
     }
   }
+  WarpSumAndStore<A, kMaxTokens>(acc, lane, num_tokens, bias, y, n, row);
+}
+
+// F32 weights with k % 8 != 0 (no 8-element groups): one warp per row, lane l takes elements
+// l, l + 32, ... of the row (each warp-wide load is 128 contiguous bytes of W), every token's x
+// from that one read of W; fp32 accumulation, warp-shuffle sum, bias in fp32.
+template <class A>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    ScalarGemvKernel(const float* __restrict__ w,  // [n, k]
+                     const A* __restrict__ x,      // [num_tokens, k]
+                     const A* __restrict__ bias,   // [n] or nullptr
+                     A* __restrict__ y,            // [num_tokens, n]
+                     int num_tokens, int n, int k) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int row = blockIdx.x * kWarpsPerBlock + warp;
+  if (row >= n) return;  // uniform per warp
+  const float* w_row = w + static_cast<int64_t>(row) * k;
+  float acc[kMaxGemvTokens];
 #pragma unroll
-  for (int t = 0; t < kMaxTokens; ++t) {
+  for (int t = 0; t < kMaxGemvTokens; ++t) acc[t] = 0.f;
+  for (int i = lane; i < k; i += 32) {
+    const float wv = __ldg(w_row + i);
 #pragma unroll
-    for (int off = 16; off > 0; off /= 2) acc[t] += __shfl_xor_sync(0xffffffffu, acc[t], off);
-  }
-  if (lane < num_tokens) {
-    float v = 0.f;
-#pragma unroll
-    for (int t = 0; t < kMaxTokens; ++t) {
-      if (t == lane) v = acc[t];
+    for (int t = 0; t < kMaxGemvTokens; ++t) {
+      if (t < num_tokens) {
+        acc[t] = fmaf(wv, Act<A>::ToFloat(x[static_cast<int64_t>(t) * k + i]), acc[t]);
+      }
     }
-    if (bias != nullptr) v += Act<A>::ToFloat(bias[row]);
-    y[static_cast<int64_t>(lane) * n + row] = Act<A>::Store(v);
   }
+  WarpSumAndStore<A, kMaxGemvTokens>(acc, lane, num_tokens, bias, y, n, row);
 }
 
 template <DType T, class A>
@@ -201,7 +239,43 @@ Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int 
   return Status::Ok();
 }
 
+template <class A>
+Status LaunchScalarTyped(const float* w, const void* x, const void* bias, void* y, int num_tokens,
+                         int n, int k, cudaStream_t stream) {
+  const dim3 grid((n + kWarpsPerBlock - 1) / kWarpsPerBlock);
+  ScalarGemvKernel<A><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
+      w, static_cast<const A*>(x), static_cast<const A*>(bias), static_cast<A*>(y), num_tokens, n,
+      k);
+  CUDA_CHECK_LAUNCH();
+  return Status::Ok();
+}
+
 }  // namespace gemv_internal
+
+Status LaunchScalarGemv(const float* w, DType act_type, const void* x, const void* bias, void* y,
+                        int num_tokens, int n, int k, cudaStream_t stream) {
+  if (num_tokens < 1 || num_tokens > kMaxGemvTokens || n < 1 || k < 1) {
+    return InvalidArgumentError(
+        "LaunchScalarGemv: needs 1 <= num_tokens <= 8, n >= 1, k >= 1; got num_tokens=" +
+        std::to_string(num_tokens) + " n=" + std::to_string(n) + " k=" + std::to_string(k));
+  }
+  if (w == nullptr || x == nullptr || y == nullptr) {
+    return InvalidArgumentError("LaunchScalarGemv: null pointer");
+  }
+  switch (act_type) {
+    case DType::kBF16:
+      return gemv_internal::LaunchScalarTyped<__nv_bfloat16>(w, x, bias, y, num_tokens, n, k,
+                                                             stream);
+    case DType::kF16:
+      return gemv_internal::LaunchScalarTyped<__half>(w, x, bias, y, num_tokens, n, k, stream);
+    case DType::kF32:
+      return gemv_internal::LaunchScalarTyped<float>(w, x, bias, y, num_tokens, n, k, stream);
+    default:
+      return UnimplementedError("LaunchScalarGemv: activation type " +
+                                std::string(DTypeName(act_type)) +
+                                " is not supported (BF16, F16, F32)");
+  }
+}
 
 Status LaunchQuantGemv(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
                        void* y, int num_tokens, int n, int k, cudaStream_t stream) {

@@ -15,6 +15,8 @@ MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k) {
     return MatmulKernel::kQuantGemvQ8;
   }
   if (num_tokens <= kMaxGemvTokens && k % 8 == 0) return MatmulKernel::kQuantGemv;
+  // Only F32 has a block of one element, so only F32 rows can end mid-group.
+  if (num_tokens <= kMaxGemvTokens && w == DType::kF32) return MatmulKernel::kScalarGemv;
   return MatmulKernel::kDequantCublasLt;
 }
 
@@ -39,6 +41,16 @@ void QuantizeActivationsQ8Cpu(float* x, int num_tokens, int k) {
   }
 }
 
+uint32_t GemmOperandAlignment(int64_t ld_elems, int elem_bytes, uint32_t base_alignment) {
+  const uint64_t ld_bytes = static_cast<uint64_t>(ld_elems) * static_cast<uint64_t>(elem_bytes);
+  uint32_t a = 1;
+  while (a < base_alignment && ld_bytes % (2 * uint64_t{a}) == 0 &&
+         base_alignment % (2 * a) == 0) {
+    a *= 2;
+  }
+  return a;
+}
+
 std::string_view MatmulKernelName(MatmulKernel kernel) {
   switch (kernel) {
     case MatmulKernel::kCublasLt:
@@ -49,6 +61,8 @@ std::string_view MatmulKernelName(MatmulKernel kernel) {
       return "quant_gemv_q8";
     case MatmulKernel::kDequantCublasLt:
       return "dequant_cublaslt";
+    case MatmulKernel::kScalarGemv:
+      return "scalar_gemv";
     case MatmulKernel::kUnsupported:
       return "unsupported";
   }

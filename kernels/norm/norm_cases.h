@@ -11,10 +11,11 @@ struct NormCase {
   int hidden;
 };
 
-// Odd sizes (769, 5125, 9001) take the scalar path; the rest are hidden sizes of real models.
-// 5125 and 9001 are long enough (6 and 9 scalars per thread) for the two-pass kernel, the rest
-// use the register-cached one with depths 1, 2 and 4 (RmsNormRegisterVecs).
-inline constexpr int kHiddens[] = {576, 769, 2048, 3072, 4096, 5120, 5125, 8192, 9001};
+// Odd sizes (769, 5125, 9001) take the scalar path; the rest are hidden sizes of real models and
+// of the tiny validation models (64: fewer vectors than one warp's threads). 5125 and 9001 are
+// long enough (6 and 9 scalars per thread) for the two-pass kernel, the rest use the
+// register-cached one with depths 1, 2 and 4 (RmsNormRegisterVecs).
+inline constexpr int kHiddens[] = {576, 769, 2048, 3072, 4096, 5120, 5125, 8192, 9001, 64};
 inline constexpr int64_t kTokenCounts[] = {1, 7, 64, 512};
 
 inline constexpr NormCase kBenchCases[] = {

@@ -151,8 +151,8 @@ __global__ void RopeVecKernel(RopeStyle style, const float* __restrict__ inv_fre
   }
 }
 
-// Head sizes without a compiled kernel above (even, at most 256; the tiny test models have 16
-// and 32): one thread per (token, head) walking its pairs, the same float arithmetic (RMSNorm
+// Head sizes without a compiled kernel above (even, at most 256; the tiny validation models have
+// 8, 16 and 32): one thread per (token, head) walking its pairs, the same float arithmetic (RMSNorm
 // scale, full-range sincosf). Slow; only validation models use it.
 template <class T, bool kNorm>
 __global__ void RopeAnyHeadDimKernel(int head_dim, RopeStyle style,
@@ -251,8 +251,35 @@ Status LaunchRope(const RopeArgs& a, AccessPath path, cudaStream_t stream) {
   return Status::Ok();
 }
 
+// Any even head_dim up to kRopeMaxGpuHeadDim: one thread per (token, head).
+template <class T, bool kNorm>
+Status LaunchRopeAnyHeadDim(const RopeArgs& a, cudaStream_t stream) {
+  const int64_t items = a.num_tokens * (a.num_heads + a.num_kv_heads);
+  if (items == 0) return Status::Ok();
+  const int64_t blocks = (items + kThreads - 1) / kThreads;
+  if (blocks > 0x7fffffff) return InvalidArgumentError("rope: too many tokens for one launch");
+  rope_kernels::RopeAnyHeadDimKernel<T, kNorm>
+      <<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+          a.head_dim, a.style, a.inv_freq, a.positions, a.num_tokens, static_cast<T*>(a.q),
+          a.q_stride, a.num_heads, static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w, a.k_w,
+          a.eps);
+  CUDA_CHECK_LAUNCH();
+  return Status::Ok();
+}
+
 template <class T, bool kNorm>
 Status DispatchHeadDim(const RopeArgs& a, AccessPath path, cudaStream_t stream) {
+  switch (SelectRopeGpuKernel(a.head_dim, path)) {
+    case RopeGpuKernel::kVector:
+    case RopeGpuKernel::kWarpPerHead:
+      break;  // the compiled head sizes below; LaunchRope follows the path
+    case RopeGpuKernel::kThreadPerHead:
+      return LaunchRopeAnyHeadDim<T, kNorm>(a, stream);
+    case RopeGpuKernel::kUnsupported:
+      return UnimplementedError("rope: head_dim " + std::to_string(a.head_dim) +
+                                " unsupported on the GPU (even, at most " +
+                                std::to_string(kRopeMaxGpuHeadDim) + ")");
+  }
   switch (a.head_dim) {
     case 64:
       return LaunchRope<T, 64, kNorm>(a, path, stream);
@@ -260,23 +287,8 @@ Status DispatchHeadDim(const RopeArgs& a, AccessPath path, cudaStream_t stream) 
       return LaunchRope<T, 128, kNorm>(a, path, stream);
     case 256:
       return LaunchRope<T, 256, kNorm>(a, path, stream);
-    default: {
-      if (a.head_dim > 256) {
-        return UnimplementedError("rope: head_dim " + std::to_string(a.head_dim) +
-                                  " unsupported on the GPU (even, at most 256)");
-      }
-      const int64_t items = a.num_tokens * (a.num_heads + a.num_kv_heads);
-      if (items == 0) return Status::Ok();
-      const int64_t blocks = (items + kThreads - 1) / kThreads;
-      if (blocks > 0x7fffffff) return InvalidArgumentError("rope: too many tokens for one launch");
-      rope_kernels::RopeAnyHeadDimKernel<T, kNorm><<<static_cast<unsigned>(blocks), kThreads, 0,
-                                                     stream>>>(
-          a.head_dim, a.style, a.inv_freq, a.positions, a.num_tokens, static_cast<T*>(a.q),
-          a.q_stride, a.num_heads, static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w,
-          a.k_w, a.eps);
-      CUDA_CHECK_LAUNCH();
-      return Status::Ok();
-    }
+    default:
+      return InternalError("rope: no kernel compiled for head_dim " + std::to_string(a.head_dim));
   }
 }
 

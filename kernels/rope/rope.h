@@ -40,16 +40,22 @@ struct RopeConfig {
 // (< original_max / high_freq_factor), and interpolates smoothly in between.
 Result<std::vector<float>> RopeInvFreq(const RopeConfig& config);
 
-// The head_dims the fast CUDA kernels are compiled for (64, 128, 256). Other even head_dims up
-// to 256 (the tiny test models' 16, 32) run a slow thread-per-head kernel; larger ones are
-// Unimplemented.
-bool RopeHeadDimSupportedOnGpu(int head_dim);
-
 // The access path of the CUDA ops: kVector16 (block per token, 16-byte accesses, cos/sin shared
 // by the token's heads) when q and k are 16-byte aligned with 16-byte-multiple token strides,
 // else kScalar (warp per head, one element per access). Pure.
 AccessPath ChooseRopePath(DType dtype, const void* q, int64_t q_token_stride, const void* k,
                           int64_t k_token_stride);
+
+// The CUDA kernel a call runs (pure; the launcher switches on it):
+//   kVector        head_dim 64, 128, 256 (compiled sizes) on the kVector16 path;
+//   kWarpPerHead   the same sizes on the kScalar path;
+//   kThreadPerHead any other even head_dim up to 256 (the tiny validation models' 8, 16, 32):
+//                  one thread walks a head's pairs (slow; validation models only);
+//   kUnsupported   odd, non-positive or above 256: the op returns an error.
+enum class RopeGpuKernel : uint8_t { kVector, kWarpPerHead, kThreadPerHead, kUnsupported };
+inline constexpr int kRopeMaxGpuHeadDim = 256;
+RopeGpuKernel SelectRopeGpuKernel(int head_dim, AccessPath path);
+const char* RopeGpuKernelName(RopeGpuKernel kernel);
 
 // Threads per block of the vector path: head_dim / 2 / (16 / elem_bytes) threads per head, one
 // round over all heads where that fits in 512 threads, rounded up to a warp. Pure.

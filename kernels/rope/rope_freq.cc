@@ -76,8 +76,26 @@ int RopeVecThreads(int head_dim, int elem_bytes, int num_heads_total) {
   return threads < 32 ? 32 : threads;
 }
 
-bool RopeHeadDimSupportedOnGpu(int head_dim) {
-  return head_dim == 64 || head_dim == 128 || head_dim == 256;
+RopeGpuKernel SelectRopeGpuKernel(int head_dim, AccessPath path) {
+  if (head_dim <= 0 || head_dim % 2 != 0 || head_dim > kRopeMaxGpuHeadDim) {
+    return RopeGpuKernel::kUnsupported;
+  }
+  if (head_dim != 64 && head_dim != 128 && head_dim != 256) return RopeGpuKernel::kThreadPerHead;
+  return path == AccessPath::kVector16 ? RopeGpuKernel::kVector : RopeGpuKernel::kWarpPerHead;
+}
+
+const char* RopeGpuKernelName(RopeGpuKernel kernel) {
+  switch (kernel) {
+    case RopeGpuKernel::kVector:
+      return "vector";
+    case RopeGpuKernel::kWarpPerHead:
+      return "warp_per_head";
+    case RopeGpuKernel::kThreadPerHead:
+      return "thread_per_head";
+    case RopeGpuKernel::kUnsupported:
+      return "unsupported";
+  }
+  return "?";
 }
 
 }  // namespace hearth

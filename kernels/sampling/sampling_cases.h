@@ -14,8 +14,10 @@ struct SamplerCase {
 };
 
 // 50001: not a multiple of 4 (the split path's scalar loads and a partial last Philox group).
+// 512: the tiny validation models' vocabulary.
 inline constexpr SamplerCase kTestCases[] = {
-    {1000, 7}, {32000, 64}, {49152, 256}, {50001, 12}, {128256, 16}, {151936, 7}, {262144, 4},
+    {1000, 7},    {32000, 64}, {49152, 256}, {50001, 12},
+    {128256, 16}, {151936, 7}, {262144, 4},  {512, 9},
 };
 
 inline constexpr SamplerCase kBenchCases[] = {

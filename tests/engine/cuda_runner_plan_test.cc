@@ -291,6 +291,55 @@ TEST(CudaRunnerPlan, AttentionWorkspaceBoundCoversEveryStep) {
   EXPECT_LE(attention::PlanAttention(a, sms).workspace_bytes, per_token);
 }
 
+// The head sizes the CUDA runner accepts: the decode kernel's (stories260K's 8, the tiny HF
+// models' 16 and 32, real models' 64 and 128); others are refused at Create with the list.
+TEST(CudaRunnerPlan, GpuHeadDims) {
+  for (int d : {8, 16, 32, 64, 128}) {
+    const Status s = CheckGpuHeadDim(d);
+    EXPECT_TRUE(s.ok()) << d << ": " << s.ToString();
+  }
+  for (int d : {0, 7, 12, 24, 80, 96, 256}) {
+    const Status s = CheckGpuHeadDim(d);
+    EXPECT_EQ(s.code(), StatusCode::kUnimplemented) << d;
+    EXPECT_NE(s.message().find("head_dim " + std::to_string(d) + " has no GPU attention kernel"),
+              std::string::npos)
+        << s.ToString();
+    EXPECT_NE(s.message().find("(8, 16, 32, 64, 128)"), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("--device cpu"), std::string::npos) << s.ToString();
+  }
+  // Only 64 and 128 prefill on tensor cores; the smaller sizes take the per-token path.
+  for (int d : {8, 16, 32}) EXPECT_FALSE(attention::PrefillHeadDimOnTensorCores(d)) << d;
+  for (int d : {64, 128}) EXPECT_TRUE(attention::PrefillHeadDimOnTensorCores(d)) << d;
+}
+
+// stories260K (head_dim 8, 8 heads on 4 kv heads, 512 tokens): the workspace bound covers its
+// per-token prefill steps in every dtype (no tensor-core prefill at head_dim 8).
+TEST(CudaRunnerPlan, AttentionWorkspaceBoundStories260K) {
+  const int heads = 8, kv = 4, dim = 8, bs = 16, len = 512, sms = 132, tokens = 512;
+  const int64_t bound = AttentionWorkspaceBound(heads, kv, dim, bs, len, 8, tokens, true, sms);
+  for (DType dtype : {DType::kF32, DType::kBF16}) {
+    for (int n : {1, 2, 17, 256, 512}) {
+      attention::PagedAttentionArgs a;
+      a.dtype = dtype;
+      a.num_seqs = 1;
+      a.num_tokens = n;
+      a.num_heads = heads;
+      a.layout.num_kv_heads = kv;
+      a.layout.head_dim = dim;
+      a.layout.block_size = bs;
+      a.num_prefill_seqs = n > 1 ? 1 : 0;
+      a.num_decode_seqs = n > 1 ? 0 : 1;
+      a.max_query_len = n;
+      a.max_seq_len = len;
+      const attention::AttentionLaunchPlan p = attention::PlanAttention(a, sms);
+      if (n > 1) {
+        EXPECT_EQ(p.kernels.prefill, attention::PrefillKind::kPerToken) << n;
+      }
+      EXPECT_LE(p.workspace_bytes, bound) << n;
+    }
+  }
+}
+
 TEST(CudaRunnerPlan, KvBlocksFromBudget) {
   GpuMemoryBudget b;
   b.total_bytes = int64_t{80} << 30;
@@ -472,12 +521,19 @@ TEST(DeviceWeightPlan, QuantizedGgufKeepsBlocks) {
 }
 
 TEST(DeviceWeightPlan, GpuMatmulPreflight) {
-  // stories260K's w_down has k = 172: the float32 GEMV needs k % 8 == 0.
+  // stories260K's w_down has k = 172: float32 runs it on the scalar GEMV (no 8-element groups).
   const LoadedPlan f32 = PlanFor("stories260K/stories260K.gguf", DType::kF32);
-  const Status s = model::CheckGpuMatmuls(f32.plan, DType::kF32, 512);
+  const Status f32_ok = model::CheckGpuMatmuls(f32.plan, DType::kF32, 512);
+  EXPECT_TRUE(f32_ok.ok()) << f32_ok.ToString();
+  // A weight no kernel takes (Q4_K rows of 172 elements are not whole 256-element blocks) is
+  // named in the error.
+  model::DeviceWeightPlan bad = f32.plan;
+  ASSERT_GE(bad.layers.size(), 1u);
+  bad.tensors[bad.layers[0].w_down].type = DType::kQ4_K;
+  const Status s = model::CheckGpuMatmuls(bad, DType::kF32, 512);
   EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
   EXPECT_NE(s.message().find("w_down"), std::string::npos) << s.ToString();
-  EXPECT_NE(s.message().find("k % 8"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("kernel unsupported"), std::string::npos) << s.ToString();
   // bf16 runs it on cuBLASLt.
   const LoadedPlan bf16 = PlanFor("stories260K/stories260K.gguf", DType::kBF16);
   EXPECT_TRUE(model::CheckGpuMatmuls(bf16.plan, DType::kBF16, 512).ok());

@@ -53,8 +53,8 @@ TEST(ForwardGolden, TinyQwen3) { CheckGolden("tiny-qwen3", TestDataPath("tiny-qw
 TEST(ForwardGolden, TinyLlama3) { CheckGolden("tiny-llama3", TestDataPath("tiny-llama3")); }
 
 void CheckStoriesGreedy(const std::string& model_path) {
-  const std::vector<int32_t> expected =
-      ReadIds(TestDataPath("stories260K/expected_greedy_bos_256.ids"));
+  const StoriesGolden golden = ReadStoriesGolden();
+  const std::vector<int32_t>& expected = golden.ids;
   ASSERT_EQ(expected.size(), 256u);
   auto model = LoadOrDie(model_path);
   ASSERT_NE(model, nullptr);
@@ -65,6 +65,7 @@ void CheckStoriesGreedy(const std::string& model_path) {
   for (size_t i = 0; i < got.size(); ++i) {
     ASSERT_EQ(got[i], expected[i]) << "first difference at generated token " << i;
   }
+  EXPECT_EQ(StoriesText(got), golden.text);
 }
 
 TEST(ForwardGreedy, Stories260kGgufFromBos) {

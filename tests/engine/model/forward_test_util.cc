@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "engine/scheduler.h"
+#include "model_loader/tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
 
 namespace hearth::engine::testing {
@@ -44,6 +46,26 @@ std::vector<int32_t> ReadIds(const std::string& path) {
   int32_t id;
   while (in >> id) ids.push_back(id);
   return ids;
+}
+
+StoriesGolden ReadStoriesGolden() {
+  StoriesGolden g;
+  g.ids = ReadIds(hearth::testing::TestDataPath("stories260K/expected_greedy_bos_256.ids"));
+  const std::string path = hearth::testing::TestDataPath("stories260K/expected_greedy_bos_256.txt");
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot open " << path;
+  g.text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return g;
+}
+
+std::string StoriesText(const std::vector<int32_t>& ids) {
+  const auto model = LoadOrDie(hearth::testing::TestDataPath("stories260K/stories260K.gguf"));
+  if (model == nullptr || model->gguf() == nullptr) return "";
+  Result<std::unique_ptr<::hearth::tokenizer::Tokenizer>> tok =
+      ::hearth::tokenizer::Tokenizer::FromGguf(*model->gguf());
+  EXPECT_TRUE(tok.ok()) << tok.status().ToString();
+  if (!tok.ok()) return "";
+  return (*tok)->Decode(ids, /*skip_special=*/true) + "\n";
 }
 
 StepPlan SingleSeqPlan(const std::vector<int32_t>& chunk, int start, int block_size,

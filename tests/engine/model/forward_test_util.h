@@ -25,6 +25,17 @@ Golden ReadGolden(const std::string& name);
 // The integer ids of a one-id-per-line file.
 std::vector<int32_t> ReadIds(const std::string& path);
 
+// stories260K's greedy golden from BOS (tests/data/stories260K/README.md): the 256 ids and their
+// text (expected_greedy_bos_256.ids / .txt).
+struct StoriesGolden {
+  std::vector<int32_t> ids;
+  std::string text;
+};
+StoriesGolden ReadStoriesGolden();
+// Ids as the golden .txt writes them: the stories260K GGUF vocabulary's decoding (control tokens
+// skipped) and a trailing newline.
+std::string StoriesText(const std::vector<int32_t>& ids);
+
 // A plan for one sequence computing tokens [start, start + chunk.size()) of a context whose
 // first `start` tokens are already in blocks 0.. of the cache (block i = physical block i).
 // All rows sample when all_rows, else only the last.

@@ -194,7 +194,11 @@ std::string Describe(const std::vector<SeqSpec>& seqs) {
 struct Shape {
   int num_heads, num_kv_heads, head_dim;
 };
-const Shape kShapes[] = {{32, 8, 128}, {8, 8, 64}, {6, 2, 128}, {16, 2, 64}, {14, 2, 64}};
+// The last three: the tiny validation models, without tensor-core prefill (per-token path):
+// stories260K (8 heads on 4 kv heads, head_dim 8), tiny-llama3 / qwen2 (4 on 2, head_dim 16),
+// tiny-qwen3 (4 on 2, head_dim 32).
+const Shape kShapes[] = {{32, 8, 128}, {8, 8, 64}, {6, 2, 128}, {16, 2, 64},
+                         {14, 2, 64},  {8, 4, 8},  {4, 2, 16},  {4, 2, 32}};
 const DType kAllDTypes[] = {DType::kBF16, DType::kF16, DType::kF32};
 const DType kTensorCoreDTypes[] = {DType::kBF16, DType::kF16};
 
@@ -217,6 +221,9 @@ TEST(CudaAttention, DecodeLadder) {
   EXPECT_TRUE(CheckCase({{40, 1}}, 1, 1, 64, DType::kF16, 6)) << "fp16";
   EXPECT_TRUE(CheckCase({{600, 1}}, 2, 1, 64, DType::kF32, 7, 256)) << "split-KV";
   EXPECT_TRUE(CheckCase({{0, 3}, {9, 1}}, 2, 1, 64, DType::kF32, 8)) << "per-token path";
+  EXPECT_TRUE(CheckCase({{40, 1}}, 1, 1, 8, DType::kF32, 9)) << "head_dim 8: one lane per token";
+  EXPECT_TRUE(CheckCase({{40, 1}}, 2, 1, 8, DType::kBF16, 10)) << "head_dim 8, bf16, group 2";
+  EXPECT_TRUE(CheckCase({{0, 3}, {9, 1}}, 8, 4, 8, DType::kBF16, 11)) << "head_dim 8 per-token";
 }
 
 // The tensor-core prefill kernels under test: both, or only the one HEARTH_PREFILL_KERNEL names
@@ -293,6 +300,7 @@ TEST(CudaAttention, DecodeForcedSplits) {
     for (int split : {16, 64, 272, 1024}) {
       ASSERT_TRUE(CheckCase(kDecodes, 32, 8, 128, t, 12, split));
       ASSERT_TRUE(CheckCase(kDecodes, 14, 2, 64, t, 13, split));
+      ASSERT_TRUE(CheckCase(kDecodes, 8, 4, 8, t, 14, split));  // stories260K's heads
     }
   }
 }
@@ -371,12 +379,13 @@ TEST(CudaAttention, UnsupportedShapesAreErrors) {
   ASSERT_FALSE(r);
   EXPECT_NE(std::string(r.message()).find("head_dim 96 unsupported"), std::string::npos)
       << r.message();
-  // Asking for wgmma at head_dim 96 falls back to mma.sync in the plan (reported by CheckCase;
-  // nothing launches).
+  // A head size without tensor-core prefill plans the per-token path even when wgmma is asked
+  // for; the decode kernel then refuses 96 before launching anything.
   const ::testing::AssertionResult w =
       CheckCase({{0, 5}}, 4, 4, 96, DType::kBF16, 62, 0, 16, PrefillKernel::kWgmma);
   ASSERT_FALSE(w);
-  EXPECT_NE(std::string(w.message()).find("the plan has mma_sync"), std::string::npos)
+  EXPECT_NE(std::string(w.message()).find("head_dim 96 unsupported (8, 16, 32, 64, 128)"),
+            std::string::npos)
       << w.message();
 }
 

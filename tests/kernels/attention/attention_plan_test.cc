@@ -89,6 +89,36 @@ TEST(SelectStepKernels, ByBatchComposition) {
   EXPECT_EQ(ToString(SelectStepKernels(DType::kBF16, 0, 0)), "none");
 }
 
+TEST(HeadDims, DecodeKernelSizes) {
+  for (int d : {8, 16, 32, 64, 128}) EXPECT_TRUE(DecodeHeadDimSupported(d)) << d;
+  for (int d : {-8, 0, 4, 7, 12, 24, 48, 80, 96, 256}) EXPECT_FALSE(DecodeHeadDimSupported(d)) << d;
+  EXPECT_EQ(DecodeHeadDimsString(), "8, 16, 32, 64, 128");
+  for (int d : kDecodeHeadDims) {
+    // Every size is a whole number of 8-element lanes that tile a warp (the kernel's
+    // static_assert), so the kernel's 16-byte loads of q and K/V rows stay aligned.
+    EXPECT_EQ(d % 8, 0) << d;
+    EXPECT_EQ(32 % (d / 8), 0) << d;
+    EXPECT_EQ(PrefillHeadDimOnTensorCores(d), d == 64 || d == 128) << d;
+  }
+}
+
+// The tiny validation models (stories260K: head_dim 8, group 2; tiny HF models: 16 / 32): decode
+// steps run the decode kernel in every dtype, any step with a prefill runs per token.
+TEST(SelectStepKernels, SmallHeadsPrefillPerToken) {
+  for (int d : {8, 16, 32}) {
+    for (DType t : {DType::kBF16, DType::kF16, DType::kF32}) {
+      StepKernels k = SelectStepKernels(t, 4, 0, d, 2, 90);
+      EXPECT_TRUE(k.decode);
+      EXPECT_EQ(k.prefill, PrefillKind::kNone);
+      k = SelectStepKernels(t, 4, 1, d, 2, 90);
+      EXPECT_FALSE(k.decode);
+      EXPECT_EQ(k.prefill, PrefillKind::kPerToken) << d;
+      k = SelectStepKernels(t, 0, 1, d, 2, 90, PrefillKernel::kWgmma);
+      EXPECT_EQ(k.prefill, PrefillKind::kPerToken) << d;
+    }
+  }
+}
+
 TEST(SelectPrefillKernel, WgmmaWhereItRuns) {
   // Llama-3-8B, Llama-2-7B, SmolLM2-135M (group 3, head_dim 64), a group of 128.
   EXPECT_EQ(SelectPrefillKernel(128, 4, 90), PrefillKernel::kWgmma);

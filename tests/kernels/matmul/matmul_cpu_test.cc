@@ -152,5 +152,38 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
             MatmulKernel::kCublasLt);
 }
 
+// F32 rows that do not end on an 8-element group (stories260K's w_down, k = 172): the scalar GEMV
+// for 1..8 tokens, whatever the activations; more tokens are rounded to bf16/fp16 for cuBLASLt.
+TEST(SelectMatmulKernelTest, F32RowsOfAnyLength) {
+  for (int k : {172, 13, 1, 1028}) {
+    for (int num_tokens = 1; num_tokens <= kMaxGemvTokens; ++num_tokens) {
+      EXPECT_EQ(SelectMatmulKernel(DType::kF32, num_tokens, 64, k), MatmulKernel::kScalarGemv) << k;
+      for (DType act : {DType::kF32, DType::kBF16, DType::kF16}) {
+        EXPECT_EQ(SelectMatmulKernelForRun(DType::kF32, act, num_tokens, 64, k, false),
+                  MatmulKernel::kScalarGemv);
+      }
+    }
+    EXPECT_EQ(SelectMatmulKernel(DType::kF32, kMaxGemvTokens + 1, 64, k),
+              MatmulKernel::kDequantCublasLt);
+  }
+  // k % 8 == 0 keeps the block GEMV; half-precision weights keep cuBLASLt at any k.
+  EXPECT_EQ(SelectMatmulKernel(DType::kF32, 1, 172, 64), MatmulKernel::kQuantGemv);
+  EXPECT_EQ(SelectMatmulKernel(DType::kBF16, 1, 64, 172), MatmulKernel::kCublasLt);
+  EXPECT_EQ(SelectMatmulKernel(DType::kF16, 8, 64, 172), MatmulKernel::kCublasLt);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 1, 64, 172), MatmulKernel::kUnsupported);
+  EXPECT_EQ(MatmulKernelName(MatmulKernel::kScalarGemv), "scalar_gemv");
+}
+
+TEST(GemmOperandAlignment, LargestPowerOfTwoOfBaseAndColumnStride) {
+  EXPECT_EQ(GemmOperandAlignment(576, 2), 16u);   // SmolLM2 hidden, bf16
+  EXPECT_EQ(GemmOperandAlignment(4096, 2), 16u);  // capped at the base's alignment
+  EXPECT_EQ(GemmOperandAlignment(172, 2), 8u);    // stories260K ffn: 344-byte columns
+  EXPECT_EQ(GemmOperandAlignment(344, 2), 16u);   // its fused gate/up output: 688 bytes
+  EXPECT_EQ(GemmOperandAlignment(13, 2), 2u);
+  EXPECT_EQ(GemmOperandAlignment(7, 4), 4u);
+  EXPECT_EQ(GemmOperandAlignment(64, 2, 4), 4u);  // base only 4-byte aligned
+  EXPECT_EQ(GemmOperandAlignment(1, 1), 1u);
+}
+
 }  // namespace
 }  // namespace hearth

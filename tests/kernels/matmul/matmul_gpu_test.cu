@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -127,31 +128,52 @@ void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int 
                                  << worst % n << "): gpu " << got[worst] << " cpu " << ref[worst];
 }
 
-class MatmulGpuTest : public ::testing::TestWithParam<DType> {};
+// The activation types a kernel runs with: cuBLASLt the weights' own, the GEMVs all three (F32
+// activations take the float GEMV: SelectMatmulKernelForRun), dequantize + cuBLASLt bf16/fp16.
+std::vector<DType> ActivationsFor(MatmulKernel kernel, DType w_type) {
+  switch (kernel) {
+    case MatmulKernel::kCublasLt:
+      return {w_type};
+    case MatmulKernel::kQuantGemv:
+    case MatmulKernel::kQuantGemvQ8:
+    case MatmulKernel::kScalarGemv:
+      return {DType::kBF16, DType::kF16, DType::kF32};
+    default:
+      return {DType::kBF16, DType::kF16};
+  }
+}
 
-TEST_P(MatmulGpuTest, MatchesCpu) {
-  HEARTH_REQUIRE_GPU();
-  const DType w_type = GetParam();
+void RunShapes(DType w_type, const testing::MatmulShape* shapes, size_t num_shapes) {
   auto mm = GpuMatmul::Create();
   ASSERT_TRUE(mm.ok()) << mm.status().ToString();
-  for (const auto& shape : testing::kMatmulTestShapes) {
+  for (size_t i = 0; i < num_shapes; ++i) {
+    const testing::MatmulShape shape = shapes[i];
     for (int num_tokens : {1, 2, 3, 5, 8, 33}) {
       const MatmulKernel kernel = SelectMatmulKernel(w_type, num_tokens, shape.n, shape.k);
-      std::vector<DType> acts;
-      if (kernel == MatmulKernel::kCublasLt) {
-        acts = {w_type};
-      } else if (kernel == MatmulKernel::kQuantGemv || kernel == MatmulKernel::kQuantGemvQ8) {
-        // F32 activations take the float GEMV (SelectMatmulKernelForRun).
-        acts = {DType::kBF16, DType::kF16, DType::kF32};
-      } else {
-        acts = {DType::kBF16, DType::kF16};
-      }
-      for (DType act : acts) {
+      for (DType act : ActivationsFor(kernel, w_type)) {
         for (bool bias : {false, true}) {
           RunCase(**mm, w_type, act, num_tokens, shape.n, shape.k, bias);
         }
       }
     }
+  }
+}
+
+class MatmulGpuTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(MatmulGpuTest, MatchesCpu) {
+  HEARTH_REQUIRE_GPU();
+  RunShapes(GetParam(), testing::kMatmulTestShapes, std::size(testing::kMatmulTestShapes));
+}
+
+// The float weight types at the tiny validation models' sizes (the scalar GEMV, cuBLASLt with
+// odd leading dimensions).
+TEST(MatmulGpuSmallModels, FloatWeightsMatchCpu) {
+  HEARTH_REQUIRE_GPU();
+  for (DType w_type : testing::kMatmulFloatWeightTypes) {
+    SCOPED_TRACE(std::string(DTypeName(w_type)));
+    RunShapes(w_type, testing::kMatmulSmallModelShapes,
+              std::size(testing::kMatmulSmallModelShapes));
   }
 }
 
@@ -298,6 +320,13 @@ TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
       LaunchQuantGemv(DType::kQ8_0, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 9, 16, 256, nullptr)
           .code(),
       StatusCode::kInvalidArgument);
+  const float* wf = static_cast<const float*>(buf.p);
+  EXPECT_EQ(LaunchScalarGemv(wf, DType::kF32, buf.p, nullptr, buf.p, 9, 16, 172, nullptr).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(LaunchScalarGemv(wf, DType::kF32, buf.p, nullptr, buf.p, 1, 16, 0, nullptr).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(LaunchScalarGemv(wf, DType::kI32, buf.p, nullptr, buf.p, 1, 16, 172, nullptr).code(),
+            StatusCode::kUnimplemented);
   // The integer GEMV: the 7 other block types use the float GEMV; bad scratch is an error.
   for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K,
                   DType::kQ3_K, DType::kQ5_K, DType::kF32}) {

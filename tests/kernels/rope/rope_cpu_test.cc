@@ -239,11 +239,22 @@ TEST(RopeVecThreads, GroupsTileWarpsAndCoverAllHeads) {
       }
 }
 
-TEST(RopeGpuSupport, HeadDims) {
-  EXPECT_TRUE(RopeHeadDimSupportedOnGpu(64));
-  EXPECT_TRUE(RopeHeadDimSupportedOnGpu(128));
-  EXPECT_TRUE(RopeHeadDimSupportedOnGpu(256));
-  EXPECT_FALSE(RopeHeadDimSupportedOnGpu(96));
+TEST(RopeGpuSupport, KernelByHeadDimAndPath) {
+  for (int hd : {64, 128, 256}) {
+    EXPECT_EQ(SelectRopeGpuKernel(hd, AccessPath::kVector16), RopeGpuKernel::kVector) << hd;
+    EXPECT_EQ(SelectRopeGpuKernel(hd, AccessPath::kScalar), RopeGpuKernel::kWarpPerHead) << hd;
+  }
+  // stories260K (8), the tiny HF models (16, 32), other even sizes: the thread-per-head kernel
+  // whatever the alignment.
+  for (int hd : {2, 8, 16, 32, 80, 96, 254}) {
+    for (AccessPath path : {AccessPath::kVector16, AccessPath::kScalar}) {
+      EXPECT_EQ(SelectRopeGpuKernel(hd, path), RopeGpuKernel::kThreadPerHead) << hd;
+    }
+  }
+  for (int hd : {-2, 0, 7, 63, 258, 512}) {
+    EXPECT_EQ(SelectRopeGpuKernel(hd, AccessPath::kScalar), RopeGpuKernel::kUnsupported) << hd;
+  }
+  EXPECT_STREQ(RopeGpuKernelName(RopeGpuKernel::kThreadPerHead), "thread_per_head");
 }
 
 }  // namespace

@@ -44,9 +44,10 @@ void RunCase(DType dtype, const rope_cases::RopeCase& c, int64_t tokens, bool fu
   const size_t eb = GetDTypeInfo(dtype).block_bytes;
   char* q = dqkv.as<char>();
   char* k = q + k_col * eb;
+  const AccessPath path = ChooseRopePath(dtype, q, stride, k, stride);
   SCOPED_TRACE(std::string(c.model) + " " + std::string(DTypeName(dtype)) +
                " tokens=" + std::to_string(tokens) + (fused_norm ? " qk_norm" : "") + " path " +
-               AccessPathName(ChooseRopePath(dtype, q, stride, k, stride)));
+               AccessPathName(path) + " kernel " + RopeGpuKernelName(SelectRopeGpuKernel(d, path)));
 
   std::vector<float> ref = qkv;
   Status s;
@@ -106,12 +107,18 @@ TEST_P(RopeGpuTest, QkNormRopeMatchesCpuTwin) {
     for (int64_t tokens : rope_cases::kTokenCounts) RunCase(GetParam(), c, tokens, true);
 }
 
+// Refused before any launch (the pointers are never dereferenced): above the largest GPU head
+// size, and odd.
 TEST_P(RopeGpuTest, UnsupportedHeadDimIsAnError) {
   HEARTH_REQUIRE_GPU();
   void* p = reinterpret_cast<void*>(256);
-  const Status s = Rope(GetParam(), RopeStyle::kHalves, 96, static_cast<float*>(p),
-                        static_cast<int32_t*>(p), 1, p, 96, 1, p, 96, 1, nullptr);
+  const int big = kRopeMaxGpuHeadDim + 2;
+  Status s = Rope(GetParam(), RopeStyle::kHalves, big, static_cast<float*>(p),
+                  static_cast<int32_t*>(p), 1, p, big, 1, p, big, 1, nullptr);
   EXPECT_EQ(s.code(), StatusCode::kUnimplemented) << s.ToString();
+  s = Rope(GetParam(), RopeStyle::kHalves, 7, static_cast<float*>(p), static_cast<int32_t*>(p), 1,
+           p, 7, 1, p, 7, 1, nullptr);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, RopeGpuTest,
