@@ -58,6 +58,7 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
   HEARTH_ASSIGN_OR_RETURN(r->spec_, model::DecoderSpecFromConfig(model.config(), model.weights()));
   const model::DecoderSpec& s = r->spec_;
   HEARTH_RETURN_IF_ERROR(CheckGpuHeadDim(s.head_dim));
+  HEARTH_RETURN_IF_ERROR(CheckGpuBlockSize(o.block_size, s.head_dim, o.dtype));
   // The tiny validation models' head sizes (8, 16, 32) have no tensor-core prefill: their
   // prefill runs the per-token decode path.
   const bool tensor_core_heads = attention::PrefillHeadDimOnTensorCores(s.head_dim);

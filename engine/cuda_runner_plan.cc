@@ -19,6 +19,20 @@ Status CheckGpuHeadDim(int head_dim) {
                             "); use --device cpu");
 }
 
+Status CheckGpuBlockSize(int block_size, int head_dim, DType dtype) {
+  const bool tensor_core_prefill =
+      dtype != DType::kF32 && attention::PrefillHeadDimOnTensorCores(head_dim);
+  const bool power_of_two = block_size > 0 && (block_size & (block_size - 1)) == 0;
+  if (power_of_two && (!tensor_core_prefill || block_size == 16)) return Status::Ok();
+  return UnimplementedError(
+      "CUDA runner: --block-size " + std::to_string(block_size) +
+      " has no GPU attention kernel for head_dim " + std::to_string(head_dim) + " in " +
+      std::string(ActivationDTypeName(dtype)) + " (" +
+      (tensor_core_prefill ? std::string("16: the tensor-core prefill's block size")
+                           : std::string("a power of two")) +
+      ")");
+}
+
 Result<int> ParseDevice(std::string_view device) {
   if (device == "cpu") return -1;
   if (device == "cuda") return 0;

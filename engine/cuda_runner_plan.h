@@ -29,6 +29,11 @@ std::string_view ActivationDTypeName(DType dtype);  // "bfloat16", "float16", "f
 // prefills, token by token, the head sizes the tensor-core kernels lack: 8, 16, 32) and RoPE.
 // Otherwise Unimplemented, naming the supported sizes and --device cpu.
 Status CheckGpuHeadDim(int head_dim);
+// Whether the GPU attention kernels take this KV block size for the model and dtype: a power of
+// two (the decode kernel maps positions to blocks by shift) and, where prefill runs on tensor
+// cores (bf16 / fp16 with a tensor-core head size), exactly 16. Otherwise Unimplemented, naming
+// the sizes that work: refused at start, not at the first prompt.
+Status CheckGpuBlockSize(int block_size, int head_dim, DType dtype);
 
 // ---- CUDA graphs -----------------------------------------------------------------------------
 // Decode batch sizes a graph is captured for: 1, 2, 4, 8, then every multiple of 8 up to

@@ -95,9 +95,15 @@ Status CublasLtGemm::MakePlan(const Key& key, Plan* plan) {
                               " k=" + std::to_string(k));
   }
   plan->algo = result.algo;
-  std::fprintf(stderr, "hearth: cuBLASLt plan %s m=%d n=%d k=%d bias=%d (workspace %zu B)\n",
-               std::string(DTypeName(type)).c_str(), m, n, k, has_bias ? 1 : 0,
-               static_cast<size_t>(result.workspaceSize));
+  // Once per matrix shape: prefill steps bring every num_tokens from 1 to the batch budget, each
+  // with its own plan, which would otherwise be thousands of lines.
+  if (logged_shapes_.insert({static_cast<int>(type), n, k, has_bias}).second) {
+    std::fprintf(stderr,
+                 "hearth: cuBLASLt plan %s m=%d n=%d k=%d bias=%d (workspace %zu B; other m of "
+                 "this shape planned silently)\n",
+                 std::string(DTypeName(type)).c_str(), m, n, k, has_bias ? 1 : 0,
+                 static_cast<size_t>(result.workspaceSize));
+  }
   return Status::Ok();
 }
 

@@ -5,6 +5,7 @@
 #include <cublasLt.h>
 
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "kernels/core/dtype.h"
@@ -44,6 +45,7 @@ class CublasLtGemm {
   cublasLtHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
   std::map<Key, Plan> plans_;
+  std::set<std::tuple<int, int, int, bool>> logged_shapes_;  // (type, n, k, has_bias) printed
 };
 
 }  // namespace hearth::matmul_internal

@@ -30,7 +30,7 @@ struct RopeConfig {
   int head_dim = 0;
   float theta = 10000.f;
   RopeStyle style = RopeStyle::kHalves;
-  RopeScaling scaling;
+  RopeScaling scaling = {};
   // kFreqFactors: inv_freq[i] is divided by freq_factors[i] (each > 0), [head_dim / 2].
   const float* freq_factors = nullptr;
 };

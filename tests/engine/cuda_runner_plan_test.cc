@@ -291,6 +291,26 @@ TEST(CudaRunnerPlan, AttentionWorkspaceBoundCoversEveryStep) {
   EXPECT_LE(attention::PlanAttention(a, sms).workspace_bytes, per_token);
 }
 
+// Block sizes: the tensor-core prefill (bf16 / fp16, head_dim 64 / 128) takes 16 only; the decode
+// kernel (also the per-token prefill of float32 and small heads) any power of two. A size the
+// kernels lack is refused at Create, not at the first prompt.
+TEST(CudaRunnerPlan, GpuBlockSizes) {
+  EXPECT_TRUE(CheckGpuBlockSize(16, 128, DType::kBF16).ok());
+  EXPECT_TRUE(CheckGpuBlockSize(16, 64, DType::kF16).ok());
+  EXPECT_TRUE(CheckGpuBlockSize(32, 128, DType::kF32).ok());
+  EXPECT_TRUE(CheckGpuBlockSize(8, 8, DType::kBF16).ok());
+  EXPECT_TRUE(CheckGpuBlockSize(64, 32, DType::kF16).ok());
+  const Status tc = CheckGpuBlockSize(32, 128, DType::kBF16);
+  EXPECT_EQ(tc.code(), StatusCode::kUnimplemented);
+  EXPECT_NE(tc.message().find("--block-size 32"), std::string::npos) << tc.ToString();
+  EXPECT_NE(tc.message().find("16: the tensor-core prefill"), std::string::npos) << tc.ToString();
+  for (int bs : {0, -16, 12, 24, 48}) {
+    const Status s = CheckGpuBlockSize(bs, 64, DType::kF32);
+    EXPECT_EQ(s.code(), StatusCode::kUnimplemented) << bs;
+    EXPECT_NE(s.message().find("a power of two"), std::string::npos) << s.ToString();
+  }
+}
+
 // The head sizes the CUDA runner accepts: the decode kernel's (stories260K's 8, the tiny HF
 // models' 16 and 32, real models' 64 and 128); others are refused at Create with the list.
 TEST(CudaRunnerPlan, GpuHeadDims) {

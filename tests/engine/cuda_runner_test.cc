@@ -73,10 +73,13 @@ float Margin(const float* row, int vocab) {
   return a - b;
 }
 
-// Asserts equal token lists; on a difference prints where and the CPU's margin there.
+// Asserts equal token lists; on a difference prints where and the CPU's margin there. With
+// near_tie > 0 (bf16 against the float32 CPU), a first difference where the CPU's top-1 minus
+// top-2 logit is below near_tie is a legitimate rounding flip, not a bug: reported, not failed
+// (the tokens before it matched; after it the two continuations differ by construction).
 void ExpectSameTokens(const std::vector<int32_t>& got, const std::vector<int32_t>& want,
                       const std::string& what, CpuModelRunner* cpu,
-                      const std::vector<int32_t>& prompt) {
+                      const std::vector<int32_t>& prompt, float near_tie = 0.f) {
   ASSERT_EQ(got.size(), want.size()) << what;
   for (size_t i = 0; i < got.size(); ++i) {
     if (got[i] == want[i]) continue;
@@ -85,8 +88,14 @@ void ExpectSameTokens(const std::vector<int32_t>& got, const std::vector<int32_t
       std::vector<int32_t> ctx = prompt;
       ctx.insert(ctx.end(), want.begin(), want.begin() + static_cast<ptrdiff_t>(i));
       const std::vector<float> l = PromptLogits(*cpu, ctx);
-      margin = std::to_string(
-          Margin(l.data() + (ctx.size() - 1) * cpu->vocab_size(), cpu->vocab_size()));
+      const float m = Margin(l.data() + (ctx.size() - 1) * cpu->vocab_size(), cpu->vocab_size());
+      margin = std::to_string(m);
+      if (m < near_tie) {
+        std::printf("%s: near-tie at generated token %zu (CPU margin %.4f < %.2f): %zu tokens "
+                    "matched before it\n",
+                    what.c_str(), i, m, near_tie, i);
+        return;
+      }
     }
     FAIL() << what << ": first difference at generated token " << i << " (got " << got[i]
            << ", want " << want[i] << "; CPU top-1 minus top-2 logit there: " << margin << ")";
@@ -148,8 +157,11 @@ TEST_F(CudaRunnerTest, HalfPrecisionLogitsAndGreedyMatchCpu) {
     if (dtype != DType::kBF16) continue;  // the greedy parity is for bf16
     for (size_t i = 0; i < prompts.size(); ++i) {
       const GreedyBatch run = GreedyBatchThroughScheduler(*gpu, {prompts[i]}, 64, 8, 512);
+      // bf16 logits err by ~0.1-0.5 at this model's logit scale: a flip where the CPU's top two
+      // are closer than 0.25 is rounding; a flip on a clearer margin fails.
       ExpectSameTokens(run.tokens[0], cpu_tokens[i],
-                       "greedy 64 tokens, prompt " + std::to_string(i), cpu.get(), prompts[i]);
+                       "greedy 64 tokens, prompt " + std::to_string(i), cpu.get(), prompts[i],
+                       /*near_tie=*/0.25f);
     }
   }
 }
