@@ -168,8 +168,8 @@ Status MatmulCpuOnPath(CpuMatmulPath path, DType w_type, const void* w, const fl
 
 Status MatmulCpu(DType w_type, const void* w, const float* x, const float* bias, float* y,
                  int num_tokens, int n, int k) {
-  return MatmulCpuOnPath(SelectCpuMatmulPath(w_type, num_tokens, matmul_cpu::HasAvx2()), w_type,
-                         w, x, bias, y, num_tokens, n, k);
+  return MatmulCpuOnPath(SelectCpuMatmulPath(w_type, num_tokens, matmul_cpu::HasAvx2()), w_type, w,
+                         x, bias, y, num_tokens, n, k);
 }
 
 }  // namespace hearth

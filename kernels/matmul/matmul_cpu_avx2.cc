@@ -23,10 +23,10 @@ constexpr int kPrefetchBytes = 1024;
 // SumPairwise16 of the 16 partial sums held as lo = sums 0..7, hi = 8..15, in vector registers:
 // each level adds the same pairs (j and j + w) as the scalar loop, so the bits are the same.
 HEARTH_AVX2 inline float SumPairwise16Avx2(__m256 lo, __m256 hi) {
-  const __m256 s8 = _mm256_add_ps(lo, hi);                            // j + 8
+  const __m256 s8 = _mm256_add_ps(lo, hi);                                                 // j + 8
   const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));  // + 4
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));           // lanes 0, 1: j + 2
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));         // lane 0: 0 + 1
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));    // lanes 0, 1: j + 2
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));  // lane 0: 0 + 1
 }
 
 // 8 unsigned bytes -> 8 exact floats.
@@ -162,8 +162,8 @@ HEARTH_AVX2 void FusedDotAvx2(const uint8_t* row, int64_t row_bytes,
 // y[t][r0 .. r_end) for kTokens tokens through the fused decode + dot: 4 rows at a time for one
 // token, 2 for more (2 x 3 keeps 12 sums and one decoded block in the 16 registers).
 template <DType T, int kTokens>
-HEARTH_AVX2 void FusedTokensAvx2(const uint8_t* w, int64_t row_bytes, const float* x, int k,
-                                 int r0, int r_end, int64_t y_stride, float* y) {
+HEARTH_AVX2 void FusedTokensAvx2(const uint8_t* w, int64_t row_bytes, const float* x, int k, int r0,
+                                 int r_end, int64_t y_stride, float* y) {
   constexpr int kRows = kTokens == 1 ? 4 : 2;
   int r = r0;
   for (; r + kRows <= r_end; r += kRows) {
@@ -175,9 +175,9 @@ HEARTH_AVX2 void FusedTokensAvx2(const uint8_t* w, int64_t row_bytes, const floa
 }
 
 template <DType T>
-HEARTH_AVX2 void FusedRowsAvx2(const uint8_t* w, int64_t row_bytes, const float* x,
-                               int num_tokens, int k, int max_token_group, int r0, int r_end,
-                               int64_t y_stride, float* y) {
+HEARTH_AVX2 void FusedRowsAvx2(const uint8_t* w, int64_t row_bytes, const float* x, int num_tokens,
+                               int k, int max_token_group, int r0, int r_end, int64_t y_stride,
+                               float* y) {
   int t = 0;
   if (max_token_group >= 3) {
     for (; t + 3 <= num_tokens; t += 3) {
@@ -195,8 +195,6 @@ HEARTH_AVX2 void FusedRowsAvx2(const uint8_t* w, int64_t row_bytes, const float*
                           y + t * y_stride);
   }
 }
-
-
 
 // y[t * y_stride + r] = Dot(w row r, x row t) for kRows rows x kTokens tokens: each pair keeps
 // Dot()'s 16 partial sums in two 8-wide accumulators (element i to sum i % 16), and each loaded
