@@ -31,8 +31,9 @@ enum class CpuMatmulPath : uint8_t {
                    // straight into the dots of 2 rows x up to 3 tokens (4 rows x 1 token)
   kAvx2Blocked,    // AVX2: a tile decoded once into a buffer, then 2 rows x 3 tokens per inner
                    // kernel (each loaded weight vector used by 3 tokens, each x vector by 2 rows)
-  kAvx2TokenDots,  // AVX2: a tile decoded once, then one 4-row dot per token (the multi-token
-                   // path before 2026-11-22, kept for benchmark comparison)
+  kAvx2TokenDots,  // AVX2: a tile decoded once, then one 4-row dot per token (the loop of the
+                   // multi-token path before 2026-11-22, kept for comparisons; MatmulCpu takes
+                   // it for 2+ tokens when HEARTH_CPU_MATMUL=token_dots)
 };
 inline constexpr int kMaxCpuFusedTokens = 3;
 // What MatmulCpu runs (pure): kScalar without AVX2; kAvx2Fused for 1..kMaxCpuFusedTokens tokens

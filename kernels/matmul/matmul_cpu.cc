@@ -10,7 +10,9 @@
 // (SelectCpuMatmulPath) never shows in the output.
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernels/matmul/matmul.h"
@@ -168,8 +170,17 @@ Status MatmulCpuOnPath(CpuMatmulPath path, DType w_type, const void* w, const fl
 
 Status MatmulCpu(DType w_type, const void* w, const float* x, const float* bias, float* y,
                  int num_tokens, int n, int k) {
-  return MatmulCpuOnPath(SelectCpuMatmulPath(w_type, num_tokens, matmul_cpu::HasAvx2()), w_type, w,
-                         x, bias, y, num_tokens, n, k);
+  // HEARTH_CPU_MATMUL=token_dots: more than one token takes the pre-2026-11-22 path, for A/B
+  // serving benchmarks with one binary (the same bits either way).
+  static const bool token_dots = [] {
+    const char* v = std::getenv("HEARTH_CPU_MATMUL");
+    return v != nullptr && std::string_view(v) == "token_dots";
+  }();
+  CpuMatmulPath path = SelectCpuMatmulPath(w_type, num_tokens, matmul_cpu::HasAvx2());
+  if (token_dots && num_tokens > 1 && path != CpuMatmulPath::kScalar) {
+    path = CpuMatmulPath::kAvx2TokenDots;
+  }
+  return MatmulCpuOnPath(path, w_type, w, x, bias, y, num_tokens, n, k);
 }
 
 }  // namespace hearth
