@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/core/half.h"
 
@@ -17,7 +18,7 @@ namespace {
 
 // How far ahead in its row the fused kernel prefetches W. It reads 2-4 rows side by side, and
 // for a matrix streamed from memory (the 49152 x 576 Q8_0 LM head: 30 MB) the hardware
-// prefetcher alone left it 1.4-1.9x slower than the one-stream tile decode (bench_cpu_matmul).
+// prefetcher alone left it 1.3-2x slower (bench_cpu_matmul, A/B on 2026-11-22).
 constexpr int kPrefetchBytes = 1024;
 
 // SumPairwise16 of the 16 partial sums held as lo = sums 0..7, hi = 8..15, in vector registers:
@@ -27,6 +28,21 @@ HEARTH_AVX2 inline float SumPairwise16Avx2(__m256 lo, __m256 hi) {
   const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));  // + 4
   const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));    // lanes 0, 1: j + 2
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));  // lane 0: 0 + 1
+}
+
+// Splits tokens 0 .. num_tokens into groups of 3 (while max_token_group allows), then at most one
+// of 2, then 1s, calling run(std::integral_constant<int, size>, first token) for each.
+template <typename Run>
+void ForTokenGroups(int num_tokens, int max_token_group, Run run) {
+  int t = 0;
+  if (max_token_group >= 3) {
+    for (; t + 3 <= num_tokens; t += 3) run(std::integral_constant<int, 3>{}, t);
+  }
+  if (max_token_group >= 2 && t + 2 <= num_tokens) {
+    run(std::integral_constant<int, 2>{}, t);
+    t += 2;
+  }
+  for (; t < num_tokens; ++t) run(std::integral_constant<int, 1>{}, t);
 }
 
 // 8 unsigned bytes -> 8 exact floats.
@@ -178,22 +194,10 @@ template <DType T>
 HEARTH_AVX2 void FusedRowsAvx2(const uint8_t* w, int64_t row_bytes, const float* x, int num_tokens,
                                int k, int max_token_group, int r0, int r_end, int64_t y_stride,
                                float* y) {
-  int t = 0;
-  if (max_token_group >= 3) {
-    for (; t + 3 <= num_tokens; t += 3) {
-      FusedTokensAvx2<T, 3>(w, row_bytes, x + int64_t{t} * k, k, r0, r_end, y_stride,
-                            y + t * y_stride);
-    }
-  }
-  if (max_token_group >= 2 && t + 2 <= num_tokens) {
-    FusedTokensAvx2<T, 2>(w, row_bytes, x + int64_t{t} * k, k, r0, r_end, y_stride,
-                          y + t * y_stride);
-    t += 2;
-  }
-  for (; t < num_tokens; ++t) {
-    FusedTokensAvx2<T, 1>(w, row_bytes, x + int64_t{t} * k, k, r0, r_end, y_stride,
-                          y + t * y_stride);
-  }
+  ForTokenGroups(num_tokens, max_token_group, [&](auto group, int t) {
+    FusedTokensAvx2<T, decltype(group)::value>(w, row_bytes, x + int64_t{t} * k, k, r0, r_end,
+                                               y_stride, y + t * y_stride);
+  });
 }
 
 // y[t * y_stride + r] = Dot(w row r, x row t) for kRows rows x kTokens tokens: each pair keeps
@@ -261,19 +265,10 @@ HEARTH_AVX2 void DotTokensAvx2(const float* w, int num_rows, const float* x, int
 
 HEARTH_AVX2 void DotsAvx2(const float* w, int num_rows, const float* x, int num_tokens, int k,
                           int max_token_group, int64_t y_stride, float* y) {
-  int t = 0;
-  if (max_token_group >= 3) {
-    for (; t + 3 <= num_tokens; t += 3) {
-      DotTokensAvx2<3>(w, num_rows, x + int64_t{t} * k, k, y_stride, y + t * y_stride);
-    }
-  }
-  if (max_token_group >= 2 && t + 2 <= num_tokens) {
-    DotTokensAvx2<2>(w, num_rows, x + int64_t{t} * k, k, y_stride, y + t * y_stride);
-    t += 2;
-  }
-  for (; t < num_tokens; ++t) {
-    DotTokensAvx2<1>(w, num_rows, x + int64_t{t} * k, k, y_stride, y + t * y_stride);
-  }
+  ForTokenGroups(num_tokens, max_token_group, [&](auto group, int t) {
+    DotTokensAvx2<decltype(group)::value>(w, num_rows, x + int64_t{t} * k, k, y_stride,
+                                          y + t * y_stride);
+  });
 }
 
 HEARTH_AVX2 bool DecodeAvx2(DType type, const uint8_t* src, float* dst, int64_t num_elems) {
