@@ -23,6 +23,30 @@ Status MatmulCpu(DType w_type,
                  float* y,           // [num_tokens, n]
                  int num_tokens, int n, int k);
 
+// The CPU code paths. Every path computes each output as the same float32 operations in the
+// same order (the scalar Dot() of matmul_cpu.cc), so all give bit-identical results.
+enum class CpuMatmulPath : uint8_t {
+  kScalar,         // portable C++: a tile of 16 rows decoded, one Dot() per (token, row)
+  kAvx2Fused,      // AVX2, Q4_0/Q4_1/Q5_0/Q5_1/Q8_0: W decoded block by block in registers
+                   // straight into the dots of 2 rows x up to 3 tokens (4 rows x 1 token)
+  kAvx2Blocked,    // AVX2: a tile decoded once into a buffer, then 2 rows x 3 tokens per inner
+                   // kernel (each loaded weight vector used by 3 tokens, each x vector by 2 rows)
+  kAvx2TokenDots,  // AVX2: a tile decoded once, then one 4-row dot per token (the loop of the
+                   // multi-token path before 2026-11-22, kept for comparisons; MatmulCpu takes
+                   // it for 2+ tokens when HEARTH_CPU_MATMUL=token_dots)
+};
+inline constexpr int kMaxCpuFusedTokens = 3;
+// What MatmulCpu runs (pure): kScalar without AVX2; kAvx2Fused for 1..kMaxCpuFusedTokens tokens
+// of a type it has; else kAvx2Blocked.
+CpuMatmulPath SelectCpuMatmulPath(DType w, int num_tokens, bool has_avx2);
+std::string_view CpuMatmulPathName(CpuMatmulPath path);
+// The CPU has AVX2 and F16C (checked once at run time).
+bool CpuHasAvx2();
+// MatmulCpu on a chosen path (tests, benchmarks). kUnimplemented for an AVX2 path on a CPU
+// without AVX2 / F16C, or for kAvx2Fused on a type it does not have.
+Status MatmulCpuOnPath(CpuMatmulPath path, DType w_type, const void* w, const float* x,
+                       const float* bias, float* y, int num_tokens, int n, int k);
+
 // ---- kernel choice (pure; unit-tested on the CPU) ----------------------------------------------
 enum class MatmulKernel : uint8_t {
   kCublasLt,         // bf16/f16 weights: cuBLASLt, per-shape algorithm cached

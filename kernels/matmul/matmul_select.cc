@@ -51,6 +51,31 @@ uint32_t GemmOperandAlignment(int64_t ld_elems, int elem_bytes, uint32_t base_al
   return a;
 }
 
+CpuMatmulPath SelectCpuMatmulPath(DType w, int num_tokens, bool has_avx2) {
+  if (!has_avx2) return CpuMatmulPath::kScalar;
+  const bool has_fused = w == DType::kQ4_0 || w == DType::kQ4_1 || w == DType::kQ5_0 ||
+                         w == DType::kQ5_1 || w == DType::kQ8_0;
+  // Up to 3 tokens share one decoded block in registers, which beats storing the decoded tile
+  // and reloading it; from 4 tokens on, the tile decoded once serves all of them (measured by
+  // bench_cpu_matmul, benchmarks/RESULTS.md).
+  if (num_tokens <= kMaxCpuFusedTokens && has_fused) return CpuMatmulPath::kAvx2Fused;
+  return CpuMatmulPath::kAvx2Blocked;
+}
+
+std::string_view CpuMatmulPathName(CpuMatmulPath path) {
+  switch (path) {
+    case CpuMatmulPath::kScalar:
+      return "scalar";
+    case CpuMatmulPath::kAvx2Fused:
+      return "avx2_fused";
+    case CpuMatmulPath::kAvx2Blocked:
+      return "avx2_blocked";
+    case CpuMatmulPath::kAvx2TokenDots:
+      return "avx2_token_dots";
+  }
+  return "?";
+}
+
 std::string_view MatmulKernelName(MatmulKernel kernel) {
   switch (kernel) {
     case MatmulKernel::kCublasLt:

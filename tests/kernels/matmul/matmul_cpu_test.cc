@@ -1,6 +1,7 @@
 // MatmulCpu against a double-precision reference on the dequantized weights (the dequantizer is
 // checked bit-exact against the gguf package by dequant_oracle_test), plus batch and thread-count
-// invariance and the error paths.
+// invariance, every code path against the scalar one bit for bit, the path choice and the error
+// paths.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -102,6 +103,43 @@ TEST_P(MatmulCpuTest, SingleTokenWithBiasMatchesBatch) {
   }
 }
 
+// Every code path gives the portable scalar code's bits (the invariant MatmulCpu's batch and
+// thread-count independence rests on), for token counts that exercise each kernel's token groups
+// (1, 2, 3, then remainders), a row count that leaves partial row groups, a bias, x at an
+// address that is not 32-byte aligned (copied to an aligned buffer), and for the plain types a k
+// that is not a multiple of 16 (the scalar tail of each dot).
+TEST_P(MatmulCpuTest, EveryPathGivesTheScalarBits) {
+  const DType type = GetParam();
+  const int block = GetDTypeInfo(type).block_elems;
+  const int n = 37;
+  std::vector<int> ks = {block == 1 ? 256 : 8 * block};
+  if (block == 1) ks.push_back(100);
+  for (const int k : ks) {
+    const auto w = testing::RandomWeights(type, int64_t{n} * k, 41);
+    const auto bias = testing::RandomVector(n, 43);
+    for (const int num_tokens : {1, 2, 3, 4, 5, 7}) {
+      const auto x_storage = testing::RandomVector(size_t(num_tokens) * k + 1, 42);
+      const float* x = x_storage.data() + 1;  // 4 bytes past malloc's alignment
+      std::vector<float> scalar(size_t(num_tokens) * n);
+      ASSERT_TRUE(MatmulCpuOnPath(CpuMatmulPath::kScalar, type, w.data(), x, bias.data(),
+                                  scalar.data(), num_tokens, n, k)
+                      .ok());
+      for (const CpuMatmulPath path : {CpuMatmulPath::kAvx2Fused, CpuMatmulPath::kAvx2Blocked,
+                                       CpuMatmulPath::kAvx2TokenDots}) {
+        std::vector<float> y(scalar.size());
+        std::memset(y.data(), testing::kPoisonByte, y.size() * 4);
+        const Status s =
+            MatmulCpuOnPath(path, type, w.data(), x, bias.data(), y.data(), num_tokens, n, k);
+        if (s.code() == StatusCode::kUnimplemented) continue;  // no AVX2, or no fused kernel
+        ASSERT_TRUE(s.ok()) << s.ToString();
+        ASSERT_EQ(std::memcmp(y.data(), scalar.data(), y.size() * 4), 0)
+            << DTypeName(type) << " path " << CpuMatmulPathName(path) << " k=" << k
+            << " num_tokens=" << num_tokens;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulCpuTest, ::testing::ValuesIn(testing::kMatmulWeightTypes),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
@@ -116,6 +154,40 @@ TEST(MatmulCpuErrors, RejectsBadShapesAndTypes) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(MatmulCpu(DType::kQ8_0, nullptr, x.data(), nullptr, y.data(), 1, 2, 32).code(),
             StatusCode::kInvalidArgument);
+}
+
+TEST(MatmulCpuErrors, PathsAProcessorOrTypeLacks) {
+  std::vector<uint8_t> w(4096);
+  std::vector<float> x(512), y(512);
+  // No fused kernel for the K-quants (nor on a CPU without AVX2).
+  EXPECT_EQ(MatmulCpuOnPath(CpuMatmulPath::kAvx2Fused, DType::kQ4_K, w.data(), x.data(), nullptr,
+                            y.data(), 1, 2, 256)
+                .code(),
+            StatusCode::kUnimplemented);
+  const Status blocked = MatmulCpuOnPath(CpuMatmulPath::kAvx2Blocked, DType::kQ8_0, w.data(),
+                                         x.data(), nullptr, y.data(), 1, 2, 32);
+  EXPECT_EQ(blocked.code(), CpuHasAvx2() ? StatusCode::kOk : StatusCode::kUnimplemented);
+  // Shape errors come first on every path.
+  EXPECT_EQ(MatmulCpuOnPath(CpuMatmulPath::kScalar, DType::kQ4_K, w.data(), x.data(), nullptr,
+                            y.data(), 1, 2, 100)
+                .code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(SelectCpuMatmulPathTest, IsAPureFunctionOfTypeAndTokens) {
+  for (const DType t : testing::kMatmulWeightTypes) {
+    const bool fused = t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 ||
+                       t == DType::kQ5_1 || t == DType::kQ8_0;
+    for (int num_tokens : {1, 2, 3, 4, 8, 512}) {
+      EXPECT_EQ(SelectCpuMatmulPath(t, num_tokens, false), CpuMatmulPath::kScalar);
+      EXPECT_EQ(SelectCpuMatmulPath(t, num_tokens, true),
+                fused && num_tokens <= kMaxCpuFusedTokens ? CpuMatmulPath::kAvx2Fused
+                                                          : CpuMatmulPath::kAvx2Blocked)
+          << DTypeName(t) << " " << num_tokens;
+    }
+  }
+  EXPECT_EQ(CpuMatmulPathName(CpuMatmulPath::kAvx2Blocked), "avx2_blocked");
+  EXPECT_EQ(CpuMatmulPathName(CpuMatmulPath::kAvx2TokenDots), "avx2_token_dots");
 }
 
 TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {

@@ -1,0 +1,42 @@
+// Internal to MatmulCpu: its AVX2 + F16C kernels (matmul_cpu_avx2.cc) and the 16-sum combine
+// every path shares. On other CPUs HasAvx2() is false and the kernels are never called.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/core/dtype.h"
+
+namespace hearth::matmul_cpu {
+
+// Dot()'s final step: partial sums 0..15 combined pairwise (8 + 8, 4 + 4, 2 + 2, 1 + 1).
+inline float SumPairwise16(float acc[16]) {
+  for (int w = 8; w >= 1; w /= 2) {
+    for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+  }
+  return acc[0];
+}
+
+// The CPU has AVX2 and F16C (checked once, at run time).
+bool HasAvx2();
+
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, F16, BF16 rows decoded to floats, as DequantizeCpu would; false
+// (nothing written) for the other types.
+bool DecodeAvx2(DType type, const uint8_t* src, float* dst, int64_t num_elems);
+
+// y[t * y_stride + r] = Dot(w row r, x row t) for r < num_rows, t < num_tokens, with up to
+// max_token_group tokens (1..3) sharing each loaded weight vector.
+void DotsAvx2(const float* w,  // [num_rows, k] (decoded)
+              int num_rows,
+              const float* x,  // [num_tokens, k]
+              int num_tokens, int k, int max_token_group, int64_t y_stride, float* y);
+
+// y[t * y_stride + r] for rows r0 .. r_end of every token, each block of W decoded in registers
+// straight into the dots (legacy block types, k a multiple of 32), max_token_group (1..3) tokens
+// sharing each decoded block.
+using FusedRowsFn = void (*)(const uint8_t* w, int64_t row_bytes, const float* x, int num_tokens,
+                             int k, int max_token_group, int r0, int r_end, int64_t y_stride,
+                             float* y);
+// The fused kernel of a legacy block type, or null.
+FusedRowsFn FusedRowsFor(DType type);
+
+}  // namespace hearth::matmul_cpu
