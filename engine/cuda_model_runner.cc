@@ -85,7 +85,7 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
   bc.sm_count = gpu.sm_count;
   bc.compute_capability = gpu.cc_major * 10 + gpu.cc_minor;
   bc.attention_workspace_bytes = AttentionWorkspaceBound(
-      s.num_heads, s.num_kv_heads, s.head_dim, o.block_size, r->table_width_ * o.block_size,
+      s.num_heads, s.num_kv_heads, s.head_dim, r->table_width_ * o.block_size,
       bc.max_seqs, bc.max_tokens, o.dtype == DType::kF32 || !tensor_core_heads, gpu.sm_count);
   bc.max_dequant_elems = wplan.max_dequant_elems;
   const int64_t penalty_capacity = int64_t{o.max_num_seqs} * kInitialPenaltyEntriesPerSeq;
@@ -262,17 +262,11 @@ Status CudaModelRunner::Stage(const StepPlan& p, const SamplingBatch* sampling,
   // The block table: the source plan's rows at the pitch the step's kernels use (a padded
   // decode step's is the graph's fixed width; only the used entries are written and sent).
   const TableStaging table = PlanTableStaging(table_source, p.max_blocks_per_seq);
-  if (table.pitch == table.width) {
-    Put(h, meta_.block_tables, table_source.block_tables.data(), table_source.block_tables.size());
+  PackTableRows(table_source, table, reinterpret_cast<int32_t*>(h + meta_.block_tables));
+  if (table.pitch == table.width) {  // one copy: the arrays and the table behind them
     CUDA_CHECK(cudaMemcpyAsync(meta_dev_, meta_host_, meta_.block_tables + table.bytes(),
                                cudaMemcpyHostToDevice, stream_));
   } else {
-    int32_t* rows = reinterpret_cast<int32_t*>(h + meta_.block_tables);
-    for (int r = 0; r < table.rows; ++r) {
-      std::memcpy(rows + int64_t{r} * table.pitch,
-                  table_source.block_tables.data() + int64_t{r} * table.width,
-                  static_cast<size_t>(table.width) * 4);
-    }
     CUDA_CHECK(cudaMemcpyAsync(meta_dev_, meta_host_, meta_.block_tables, cudaMemcpyHostToDevice,
                                stream_));
     if (table.bytes() > 0) {
@@ -330,7 +324,7 @@ Status CudaModelRunner::Forward(const StepPlan& plan, const SamplingBatch* sampl
     return RunEager(plan);
   }
   // The padded plan has no host block table: Stage sends the real rows of `plan`'s at its pitch.
-  const StepPlan padded = PadDecodePlan(plan, bucket, table_width_, /*with_block_tables=*/false);
+  const StepPlan padded = PadDecodePlan(plan, bucket, table_width_);
   HEARTH_RETURN_IF_ERROR(Stage(padded, sampling, plan));
   const int index =
       static_cast<int>(std::find(buckets_.begin(), buckets_.end(), bucket) - buckets_.begin());

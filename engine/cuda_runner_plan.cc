@@ -110,7 +110,18 @@ TableStaging PlanTableStaging(const StepPlan& source, int device_pitch) {
   return t;
 }
 
-StepPlan PadDecodePlan(const StepPlan& plan, int bucket, int width, bool with_block_tables) {
+void PackTableRows(const StepPlan& source, const TableStaging& t, int32_t* dst) {
+  if (t.pitch == t.width) {
+    std::copy_n(source.block_tables.data(), int64_t{t.rows} * t.width, dst);
+    return;
+  }
+  for (int r = 0; r < t.rows; ++r) {
+    std::copy_n(source.block_tables.data() + int64_t{r} * t.width, t.width,
+                dst + int64_t{r} * t.pitch);
+  }
+}
+
+StepPlan PadDecodePlan(const StepPlan& plan, int bucket, int width) {
   const int n = plan.num_seqs;
   StepPlan p;
   p.num_seqs = bucket;
@@ -129,7 +140,6 @@ StepPlan PadDecodePlan(const StepPlan& plan, int bucket, int width, bool with_bl
   p.slot_mapping.assign(bucket, -1);
   p.query_start_loc.assign(bucket + 1, n);
   p.seq_lens.assign(bucket, 0);
-  if (with_block_tables) p.block_tables.assign(static_cast<size_t>(bucket) * width, -1);
   p.logits_indices.resize(bucket);
   for (int i = 0; i < bucket; ++i) p.logits_indices[i] = i;
   for (int i = 0; i < n; ++i) {
@@ -141,10 +151,6 @@ StepPlan PadDecodePlan(const StepPlan& plan, int bucket, int width, bool with_bl
     p.query_start_loc[i] = i;
     p.seq_lens[i] = plan.seq_lens[i];
     p.logits_indices[i] = plan.logits_indices[i];
-    if (!with_block_tables) continue;
-    std::copy_n(plan.block_tables.begin() + static_cast<ptrdiff_t>(i) * plan.max_blocks_per_seq,
-                plan.max_blocks_per_seq,
-                p.block_tables.begin() + static_cast<ptrdiff_t>(i) * width);
   }
   return p;
 }
@@ -213,10 +219,8 @@ MetadataLayout PlanMetadata(int max_tokens, int max_seqs, int max_blocks_per_seq
 
 int64_t SamplerOutputBytes(int rows) { return int64_t{rows} * (2 + 2 * int64_t{kMaxLogprobs}) * 4; }
 
-int64_t AttentionWorkspaceBound(int num_heads, int num_kv_heads, int head_dim, int block_size,
-                                int max_seq_len, int max_seqs, int max_tokens, bool per_token,
-                                int sm_count) {
-  (void)block_size;  // the bound below holds for every block size
+int64_t AttentionWorkspaceBound(int num_heads, int num_kv_heads, int head_dim, int max_seq_len,
+                                int max_seqs, int max_tokens, bool per_token, int sm_count) {
   // PlanDecode's split count is not monotone in the step's max_seq_len (rounding the split length
   // up to whole blocks can drop a split: 63 splits at 20000 tokens, 64 at 16384), so evaluating it
   // at the longest length is not a bound. Its pre-rounding count min(wanted, 64, L / 256) is: it

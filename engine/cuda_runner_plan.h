@@ -48,20 +48,18 @@ bool CudaGraphsEnabled(bool enabled, const char* env_value);
 // True when every sequence of the plan decodes one token and samples it (the only steps graphs
 // replay), and its block table fits a width of max_blocks_per_seq.
 bool IsPureDecode(const StepPlan& plan, int max_blocks_per_seq);
-// The plan of a pure decode step padded to `bucket` sequences with a block table of width
-// max_blocks_per_seq, so that every array has the size (and every kernel the grid) the bucket's
-// graph was captured with. Padding sequences have no query token (query_start_loc repeats
-// num_real), seq_len 0 and an all -1 block-table row, so attention skips them; padding tokens have
-// id 0, position 0 and slot -1 (nothing written); logits_indices continue 0..bucket-1 so that
-// every row of the padded batch is a real row of the buffers. num_decode_seqs = bucket and
-// max_seq_len = max_blocks_per_seq * block_size, so that the attention plan (split-KV) depends on
-// the bucket only and is the same every step of it.
+// The plan of a pure decode step padded to `bucket` sequences with block-table rows
+// max_blocks_per_seq apart, so that every array has the size (and every kernel the grid) the
+// bucket's graph was captured with. Padding sequences have no query token (query_start_loc
+// repeats num_real) and seq_len 0, so attention skips them; padding tokens have id 0, position 0
+// and slot -1 (nothing written); logits_indices continue 0..bucket-1 so that every row of the
+// padded batch is a real row of the buffers. num_decode_seqs = bucket and max_seq_len =
+// max_blocks_per_seq * block_size, so that the attention plan (split-KV) depends on the bucket
+// only and is the same every step of it. block_tables stays empty: the CUDA runner stages the
+// real rows of `plan`'s table at that pitch (TableStaging, PackTableRows) instead of building and
+// copying bucket x max_blocks_per_seq entries (8 MiB at 256 sequences of a 128k context).
 // Requires IsPureDecode(plan, max_blocks_per_seq) and plan.num_seqs <= bucket.
-// with_block_tables = false leaves block_tables empty: the CUDA runner then stages only the real
-// rows' used entries at the device pitch (TableStaging), instead of building and copying
-// bucket x max_blocks_per_seq entries (8 MiB at 256 sequences of a 128k context) every step.
-StepPlan PadDecodePlan(const StepPlan& plan, int bucket, int max_blocks_per_seq,
-                       bool with_block_tables = true);
+StepPlan PadDecodePlan(const StepPlan& plan, int bucket, int max_blocks_per_seq);
 
 // How a step's block table crosses to the device: `rows` rows of `width` used entries each,
 // `pitch` entries apart on both sides (pinned staging and device buffer). A padded decode step
@@ -73,6 +71,9 @@ struct TableStaging {
   int64_t bytes() const { return int64_t{rows} * width * 4; }
 };
 TableStaging PlanTableStaging(const StepPlan& source, int device_pitch);
+// Writes source's rows into dst (int32 [rows, pitch]) `t.pitch` entries apart; entries past
+// `t.width` in each row and rows past `t.rows` are left as they are.
+void PackTableRows(const StepPlan& source, const TableStaging& t, int32_t* dst);
 
 // ---- buffers ---------------------------------------------------------------------------------
 // Offsets of sub-buffers in one allocation; every offset is a multiple of 256 bytes.
@@ -127,10 +128,9 @@ int64_t SamplerOutputBytes(int rows);
 
 // Upper bound of the split-KV workspace PlanAttention can ask for in any step with at most
 // max_seqs sequences (decode kernel) or, when per_token (float32: prefill through the decode
-// kernel), max_tokens tokens, every sequence at most max_seq_len long.
-int64_t AttentionWorkspaceBound(int num_heads, int num_kv_heads, int head_dim, int block_size,
-                                int max_seq_len, int max_seqs, int max_tokens, bool per_token,
-                                int sm_count);
+// kernel), max_tokens tokens, every sequence at most max_seq_len long, whatever the block size.
+int64_t AttentionWorkspaceBound(int num_heads, int num_kv_heads, int head_dim, int max_seq_len,
+                                int max_seqs, int max_tokens, bool per_token, int sm_count);
 
 // ---- KV cache --------------------------------------------------------------------------------
 struct GpuMemoryBudget {

@@ -134,25 +134,27 @@ TEST(CudaRunnerPlan, PadDecodePlan) {
   EXPECT_EQ(q.query_start_loc, (std::vector<int32_t>{0, 1, 2, 3, 3}));
   EXPECT_EQ(q.seq_lens, (std::vector<int32_t>{5, 17, 33, 0}));
   EXPECT_EQ(q.logits_indices, (std::vector<int32_t>{0, 1, 2, 3}));
-  ASSERT_EQ(q.block_tables.size(), 32u);
-  const std::vector<int32_t> row2(q.block_tables.begin() + 16, q.block_tables.begin() + 24);
-  EXPECT_EQ(row2, (std::vector<int32_t>{4, 5, 6, -1, -1, -1, -1, -1}));
-  for (int i = 24; i < 32; ++i) EXPECT_EQ(q.block_tables[i], -1);
-  // Without its host table (what the runner stages): the same plan, and only the three real
-  // rows' 3 used entries cross, 8 apart.
-  const StepPlan bare = PadDecodePlan(p, 4, 8, /*with_block_tables=*/false);
-  EXPECT_TRUE(bare.block_tables.empty());
-  EXPECT_EQ(bare.seq_lens, q.seq_lens);
-  EXPECT_EQ(bare.slot_mapping, q.slot_mapping);
-  EXPECT_EQ(bare.max_blocks_per_seq, 8);
-  const TableStaging padded = PlanTableStaging(p, bare.max_blocks_per_seq);
+  // No host table: the runner stages only the three real rows' 3 used entries, 8 apart, into
+  // the pinned buffer (here poisoned with -1: the padding row and the unused columns stay so).
+  EXPECT_TRUE(q.block_tables.empty());
+  const TableStaging padded = PlanTableStaging(p, q.max_blocks_per_seq);
   EXPECT_EQ(padded.rows, 3);
   EXPECT_EQ(padded.width, 3);
   EXPECT_EQ(padded.pitch, 8);
   EXPECT_EQ(padded.bytes(), 3 * 3 * 4);
+  std::vector<int32_t> staged(4 * 8, -1);
+  PackTableRows(p, padded, staged.data());
+  const std::vector<int32_t> row0(staged.begin(), staged.begin() + 8);
+  EXPECT_EQ(row0, (std::vector<int32_t>{7, -1, -1, -1, -1, -1, -1, -1}));
+  const std::vector<int32_t> row2(staged.begin() + 16, staged.begin() + 24);
+  EXPECT_EQ(row2, (std::vector<int32_t>{4, 5, 6, -1, -1, -1, -1, -1}));
+  for (int i = 24; i < 32; ++i) EXPECT_EQ(staged[i], -1);
   const TableStaging eager = PlanTableStaging(p, p.max_blocks_per_seq);  // as it is
   EXPECT_EQ(eager.pitch, eager.width);
   EXPECT_EQ(eager.bytes(), static_cast<int64_t>(p.block_tables.size()) * 4);
+  std::vector<int32_t> as_is(p.block_tables.size(), 0);
+  PackTableRows(p, eager, as_is.data());
+  EXPECT_EQ(as_is, p.block_tables);
   // 256 sequences of a 128k context (table width 8192) that use 64 blocks each: 64 KiB per step
   // instead of 8 MiB.
   StepPlan wide;
@@ -236,7 +238,7 @@ TEST(CudaRunnerPlan, ArenaAndLayouts) {
 TEST(CudaRunnerPlan, AttentionWorkspaceBoundCoversEveryStep) {
   const int heads = 32, kv = 8, dim = 128, bs = 16, len = 8192, seqs = 64, sms = 132;
   const int64_t bound =
-      AttentionWorkspaceBound(heads, kv, dim, bs, len, seqs, 512, /*per_token=*/false, sms);
+      AttentionWorkspaceBound(heads, kv, dim, len, seqs, 512, /*per_token=*/false, sms);
   EXPECT_GT(bound, 0);  // one sequence of 8192 tokens splits
   for (int n = 1; n <= seqs; ++n) {
     for (int decodes = 1; decodes <= n; decodes += 7) {
@@ -260,7 +262,7 @@ TEST(CudaRunnerPlan, AttentionWorkspaceBoundCoversEveryStep) {
   // holds for every length.
   for (const int limit : {20000, 40000, 131072}) {
     for (const int n : {1, 2, 3, 7, 64}) {
-      const int64_t b = AttentionWorkspaceBound(heads, kv, dim, bs, limit, n, 512, false, sms);
+      const int64_t b = AttentionWorkspaceBound(heads, kv, dim, limit, n, 512, false, sms);
       for (int l = 1; l <= limit; l += (l < 20000 ? 1 : 97)) {
         attention::PagedAttentionArgs a;
         a.dtype = DType::kBF16;
@@ -277,7 +279,7 @@ TEST(CudaRunnerPlan, AttentionWorkspaceBoundCoversEveryStep) {
     }
   }
   // Float32 prefill runs through the decode kernel per token: covered with per_token.
-  const int64_t per_token = AttentionWorkspaceBound(heads, kv, dim, bs, len, 4, 512, true, sms);
+  const int64_t per_token = AttentionWorkspaceBound(heads, kv, dim, len, 4, 512, true, sms);
   attention::PagedAttentionArgs a;
   a.dtype = DType::kF32;
   a.num_seqs = 1;
@@ -336,7 +338,7 @@ TEST(CudaRunnerPlan, GpuHeadDims) {
 // per-token prefill steps in every dtype (no tensor-core prefill at head_dim 8).
 TEST(CudaRunnerPlan, AttentionWorkspaceBoundStories260K) {
   const int heads = 8, kv = 4, dim = 8, bs = 16, len = 512, sms = 132, tokens = 512;
-  const int64_t bound = AttentionWorkspaceBound(heads, kv, dim, bs, len, 8, tokens, true, sms);
+  const int64_t bound = AttentionWorkspaceBound(heads, kv, dim, len, 8, tokens, true, sms);
   for (DType dtype : {DType::kF32, DType::kBF16}) {
     for (int n : {1, 2, 17, 256, 512}) {
       attention::PagedAttentionArgs a;
