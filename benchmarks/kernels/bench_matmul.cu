@@ -2,8 +2,9 @@
 // 8B-like shapes (n x k) 4096x4096, 14336x4096 (gate/up), 4096x14336 (down) at 1, 2, 4, 8, 512
 // and 4096 tokens, bf16 activations. gbps = weight bytes / time (the bound for few tokens),
 // tflops = 2 * num_tokens * n * k / time. Where the integer GEMV (quant_gemv_q8) is selected, the
-// float GEMV (quant_gemv) is timed on the same case too, for comparison (HEARTH_GEMV=float makes
-// GpuMatmul itself use the float one).
+// float GEMV (quant_gemv) is timed on the same case too, and for Q4_K the other integer GEMV
+// (quant_gemv_q8 staged vs quant_gemv_q8_direct), for comparison in one run (HEARTH_GEMV=float or
+// =direct changes what GpuMatmul itself runs).
 //   bench_matmul [--quick] [TYPE...]     e.g. bench_matmul Q4_K Q6_K Q8_0
 #include <cuda_runtime.h>
 
@@ -68,6 +69,15 @@ int main(int argc, char** argv) {
   BENCH_CHECK_CUDA(cudaMalloc(&dy, int64_t{max_tokens} * 14336 * 2));
   hearth::bench::FillRandomBf16(dx, size_t{max_tokens} * 14336, 7);  // random, never constant
   if (!(*mm)->Reserve(max_elems).ok()) return 1;
+  // The integer GEMVs' int8 activations when launched directly (comparisons below).
+  const int64_t q8_bytes = hearth::QuantGemvQ8ScratchBytes(8, 14336);
+  void* dq8;
+  BENCH_CHECK_CUDA(cudaMalloc(&dq8, q8_bytes));
+  const auto gemv = hearth::ParseGemvOverride(std::getenv("HEARTH_GEMV"));
+  if (!gemv.ok()) {
+    std::fprintf(stderr, "%s\n", gemv.status().ToString().c_str());
+    return 2;
+  }
 
   for (DType type : types) {
     const std::string tname(hearth::DTypeName(type));
@@ -79,10 +89,8 @@ int main(int argc, char** argv) {
       const int64_t w_bytes = *hearth::DTypeBytes(type, int64_t{s.n} * s.k);
       for (int num_tokens : kTokens) {
         if (num_tokens > max_tokens) continue;
-        const char* gemv_env = std::getenv("HEARTH_GEMV");
-        const hearth::MatmulKernel kernel = hearth::SelectMatmulKernelForRun(
-            type, act, num_tokens, s.n, s.k,
-            gemv_env != nullptr && std::strcmp(gemv_env, "float") == 0);
+        const hearth::MatmulKernel kernel =
+            hearth::SelectMatmulKernelForRun(type, act, num_tokens, s.n, s.k, *gemv);
         hearth::Status status;
         const double us = hearth::bench::TimeUs([&](cudaStream_t stream) {
           const hearth::Status st =
@@ -102,22 +110,40 @@ int main(int argc, char** argv) {
         // For few tokens the weight read bounds the time; for many, the tensor cores.
         hearth::bench::PrintResult("matmul", case_name, tname, us, num_tokens <= 8 ? gbps : 0,
                                    tflops, ceilings);
-        if (kernel == hearth::MatmulKernel::kQuantGemvQ8) {
-          const double us_float = hearth::bench::TimeUs([&](cudaStream_t stream) {
-            const hearth::Status st = hearth::LaunchQuantGemv(type, dw, act, dx, nullptr, dy,
-                                                              num_tokens, s.n, s.k, stream);
+        // The other GEMVs on the same case, for comparison in the same run.
+        auto time_alt = [&](const char* name, auto&& launch) {
+          const double us_alt = hearth::bench::TimeUs([&](cudaStream_t stream) {
+            const hearth::Status st = launch(stream);
             if (!st.ok()) status = st;
           });
           if (!status.ok()) {
-            std::fprintf(stderr, "%s n=%d k=%d t=%d (float GEMV): %s\n", tname.c_str(), s.n, s.k,
-                         num_tokens, status.ToString().c_str());
-            continue;
+            std::fprintf(stderr, "%s n=%d k=%d t=%d (%s): %s\n", tname.c_str(), s.n, s.k,
+                         num_tokens, name, status.ToString().c_str());
+            status = hearth::Status::Ok();
+            return;
           }
-          const std::string float_case = "n" + std::to_string(s.n) + "_k" + std::to_string(s.k) +
-                                         "_t" + std::to_string(num_tokens) + "_quant_gemv";
-          hearth::bench::PrintResult(
-              "matmul", float_case, tname, us_float, w_bytes / (us_float * 1e3),
-              2.0 * num_tokens * s.n * double(s.k) / (us_float * 1e6), ceilings);
+          const std::string alt_case = "n" + std::to_string(s.n) + "_k" + std::to_string(s.k) +
+                                       "_t" + std::to_string(num_tokens) + "_" + name;
+          hearth::bench::PrintResult("matmul", alt_case, tname, us_alt, w_bytes / (us_alt * 1e3),
+                                     2.0 * num_tokens * s.n * double(s.k) / (us_alt * 1e6),
+                                     ceilings);
+        };
+        const bool int8_gemv = kernel == hearth::MatmulKernel::kQuantGemvQ8 ||
+                               kernel == hearth::MatmulKernel::kQuantGemvQ8Direct;
+        if (int8_gemv) {
+          time_alt("quant_gemv", [&](cudaStream_t stream) {
+            return hearth::LaunchQuantGemv(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k,
+                                           stream);
+          });
+        }
+        if (int8_gemv && type == DType::kQ4_K) {
+          const bool direct = kernel == hearth::MatmulKernel::kQuantGemvQ8Direct;
+          time_alt(direct ? "quant_gemv_q8" : "quant_gemv_q8_direct", [&](cudaStream_t stream) {
+            const auto launch =
+                direct ? hearth::LaunchQuantGemvQ8 : hearth::LaunchQuantGemvQ8Direct;
+            return launch(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k, dq8, q8_bytes,
+                          stream);
+          });
         }
       }
     }
@@ -125,5 +151,6 @@ int main(int argc, char** argv) {
   }
   BENCH_CHECK_CUDA(cudaFree(dx));
   BENCH_CHECK_CUDA(cudaFree(dy));
+  BENCH_CHECK_CUDA(cudaFree(dq8));
   return 0;
 }

@@ -159,7 +159,7 @@ Status CheckGpuMatmuls(const DeviceWeightPlan& plan, DType act, int max_tokens) 
     const int most = act == DType::kF32 ? std::min(max_tokens, kMaxGemvTokens) : max_tokens;
     for (int tokens : {1, most}) {
       const MatmulKernel k = SelectMatmulKernelForRun(t.type, act, tokens, static_cast<int>(t.rows),
-                                                      static_cast<int>(t.cols), false);
+                                                      static_cast<int>(t.cols), GemvOverride::kNone);
       // float32 runs only the GEMVs (no cuBLASLt for float32 activations).
       const bool runs =
           k != MatmulKernel::kUnsupported &&

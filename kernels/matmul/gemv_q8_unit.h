@@ -149,19 +149,15 @@ struct Q8Unit<DType::kQ4_K> {
     float scale_lo, scale_hi;  // d * sc of sub-blocks 2p, 2p + 1
     float min_lo, min_hi;      // dmin * m of the same, 0 for h = 1
   };
-  template <class R>
-  static HEARTH_HD W Decode(const uint8_t* b, int u) {
+  // From the unit's four quant words (bytes qs[32p + 16h, +16)) and the block's 16 header bytes
+  // as words: dd = d | dmin << 16, then the 12 scale bytes s0..s11 in s0, s1, s2. The direct GEMV
+  // (matmul_gemv_direct.cu) calls this on words it loaded straight into registers.
+  static HEARTH_HD W FromWords(int u, uint32_t dd, uint32_t s0, uint32_t s1, uint32_t s2,
+                               uint32_t q0, uint32_t q1, uint32_t q2, uint32_t q3) {
     const int p = u / 2, h = u % 2;
     W w;
-    const uint64_t v0 = R::Load8(b + 16 + 32 * p + 16 * h);
-    const uint64_t v1 = R::Load8(b + 16 + 32 * p + 16 * h + 8);
-    w.q[0] = static_cast<uint32_t>(v0), w.q[1] = static_cast<uint32_t>(v0 >> 32);
-    w.q[2] = static_cast<uint32_t>(v1), w.q[3] = static_cast<uint32_t>(v1 >> 32);
-    // The 16 header bytes as four words (d | dmin, then the 12 scale bytes s0..s11) instead of
-    // ~10 byte reads; ScaleMinK4's formulas with byte i of word Sx written B(Sx, i).
-    const uint64_t h0 = R::Load8(b), h1 = R::Load8(b + 8);
-    const uint32_t dd = static_cast<uint32_t>(h0), s0 = static_cast<uint32_t>(h0 >> 32);
-    const uint32_t s1 = static_cast<uint32_t>(h1), s2 = static_cast<uint32_t>(h1 >> 32);
+    w.q[0] = q0, w.q[1] = q1, w.q[2] = q2, w.q[3] = q3;
+    // ScaleMinK4's formulas with byte i of word Sx written B(Sx, i), instead of ~10 byte reads.
     const float d = quant::HalfBitsToFloat(static_cast<uint16_t>(dd));
     const float dmin = quant::HalfBitsToFloat(static_cast<uint16_t>(dd >> 16));
     int sc[2], m[2];
@@ -183,21 +179,37 @@ struct Q8Unit<DType::kQ4_K> {
     w.min_hi = h == 0 ? quant::MulRn(dmin, static_cast<float>(m[1])) : 0.f;
     return w;
   }
-  static HEARTH_HD float Dot(const W& w, int u, const int8_t* xq, const XScale* xs) {
+  template <class R>
+  static HEARTH_HD W Decode(const uint8_t* b, int u) {
     const int p = u / 2, h = u % 2;
-    uint32_t xlo[4], xhi[4];
-    LoadX<4>(xq + 64 * p + 16 * h, xlo);
-    LoadX<4>(xq + 64 * p + 32 + 16 * h, xhi);
+    const uint64_t v0 = R::Load8(b + 16 + 32 * p + 16 * h);
+    const uint64_t v1 = R::Load8(b + 16 + 32 * p + 16 * h + 8);
+    const uint64_t h0 = R::Load8(b), h1 = R::Load8(b + 8);
+    return FromWords(u, static_cast<uint32_t>(h0), static_cast<uint32_t>(h0 >> 32),
+                     static_cast<uint32_t>(h1), static_cast<uint32_t>(h1 >> 32),
+                     static_cast<uint32_t>(v0), static_cast<uint32_t>(v0 >> 32),
+                     static_cast<uint32_t>(v1), static_cast<uint32_t>(v1 >> 32));
+  }
+  // xlo: the 16 int8 x of sub-block 2p the unit's low nibbles meet (elements 64p + 16h + [0, 16)),
+  // xhi: those of sub-block 2p + 1 (64p + 32 + 16h + [0, 16)); a, c: the two x blocks' scales.
+  static HEARTH_HD float DotWords(const W& w, const uint32_t xlo[4], const uint32_t xhi[4],
+                                  XScale a, XScale c) {
     int dot_lo = 0, dot_hi = 0;
     for (int i = 0; i < 4; ++i) {
       dot_lo = Dp4a(w.q[i] & 0x0F0F0F0Fu, xlo[i], dot_lo);
       dot_hi = Dp4a((w.q[i] >> 4) & 0x0F0F0F0Fu, xhi[i], dot_hi);
     }
-    const XScale a = xs[2 * p], c = xs[2 * p + 1];
     float r = quant::MulRn(quant::MulRn(w.scale_lo, a.d), static_cast<float>(dot_lo));
     r = fmaf(quant::MulRn(w.scale_hi, c.d), static_cast<float>(dot_hi), r);
     r = fmaf(-w.min_lo, a.s, r);
     return fmaf(-w.min_hi, c.s, r);
+  }
+  static HEARTH_HD float Dot(const W& w, int u, const int8_t* xq, const XScale* xs) {
+    const int p = u / 2, h = u % 2;
+    uint32_t xlo[4], xhi[4];
+    LoadX<4>(xq + 64 * p + 16 * h, xlo);
+    LoadX<4>(xq + 64 * p + 32 + 16 * h, xhi);
+    return DotWords(w, xlo, xhi, xs[2 * p], xs[2 * p + 1]);
   }
 };
 

@@ -22,7 +22,7 @@ struct GpuMatmul::Impl {
   int64_t scratch_elems = 0;
   void* act_scratch = nullptr;  // int8 activations of kQuantGemvQ8
   int64_t act_scratch_bytes = 0;
-  bool float_gemv = false;  // HEARTH_GEMV=float
+  GemvOverride gemv = GemvOverride::kNone;  // HEARTH_GEMV
   std::set<std::pair<MatmulKernel, DType>> logged;
 
   ~Impl() {
@@ -47,8 +47,7 @@ GpuMatmul::~GpuMatmul() = default;
 Result<std::unique_ptr<GpuMatmul>> GpuMatmul::Create() {
   auto impl = std::make_unique<Impl>();
   HEARTH_RETURN_IF_ERROR(impl->gemm.Init());
-  const char* gemv = std::getenv("HEARTH_GEMV");
-  impl->float_gemv = gemv != nullptr && std::strcmp(gemv, "float") == 0;
+  HEARTH_ASSIGN_OR_RETURN(impl->gemv, ParseGemvOverride(std::getenv("HEARTH_GEMV")));
   // Enough for 8 tokens of k <= 65536, so that decode steps never allocate (graph capture).
   HEARTH_RETURN_IF_ERROR(impl->ReserveActScratch(QuantGemvQ8ScratchBytes(kMaxGemvTokens, 65536)));
   return std::unique_ptr<GpuMatmul>(new GpuMatmul(std::move(impl)));
@@ -67,7 +66,7 @@ Status GpuMatmul::Reserve(int64_t max_weight_elems) {
 Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
                       void* y, int num_tokens, int n, int k, cudaStream_t stream) {
   const MatmulKernel kernel =
-      SelectMatmulKernelForRun(w_type, act_type, num_tokens, n, k, impl_->float_gemv);
+      SelectMatmulKernelForRun(w_type, act_type, num_tokens, n, k, impl_->gemv);
   if (impl_->logged.insert({kernel, w_type}).second) {
     std::fprintf(stderr,
                  "hearth: matmul with %s weights uses kernel %s (from num_tokens=%d n=%d "
@@ -88,11 +87,14 @@ Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x
     case MatmulKernel::kScalarGemv:
       return LaunchScalarGemv(static_cast<const float*>(w), act_type, x, bias, y, num_tokens, n, k,
                               stream);
-    case MatmulKernel::kQuantGemvQ8: {
+    case MatmulKernel::kQuantGemvQ8:
+    case MatmulKernel::kQuantGemvQ8Direct: {
       const int64_t bytes = QuantGemvQ8ScratchBytes(num_tokens, k);
       HEARTH_RETURN_IF_ERROR(impl_->ReserveActScratch(bytes));
-      return LaunchQuantGemvQ8(w_type, w, act_type, x, bias, y, num_tokens, n, k,
-                               impl_->act_scratch, impl_->act_scratch_bytes, stream);
+      const auto launch =
+          kernel == MatmulKernel::kQuantGemvQ8 ? LaunchQuantGemvQ8 : LaunchQuantGemvQ8Direct;
+      return launch(w_type, w, act_type, x, bias, y, num_tokens, n, k, impl_->act_scratch,
+                    impl_->act_scratch_bytes, stream);
     }
     case MatmulKernel::kDequantCublasLt: {
       if (act_type != DType::kBF16 && act_type != DType::kF16) {

@@ -49,22 +49,29 @@ Status MatmulCpuOnPath(CpuMatmulPath path, DType w_type, const void* w, const fl
 
 // ---- kernel choice (pure; unit-tested on the CPU) ----------------------------------------------
 enum class MatmulKernel : uint8_t {
-  kCublasLt,         // bf16/f16 weights: cuBLASLt, per-shape algorithm cached
-  kQuantGemv,        // block weights, 1..8 tokens: fused dequantize + skinny GEMM in float
-  kQuantGemvQ8,      // Q8_0/Q4_K/Q6_K, 1..8 tokens: x quantized to int8, dp4a GEMV
-  kDequantCublasLt,  // block weights (or f32), more tokens: dequantize W to scratch, cuBLASLt
-  kScalarGemv,       // f32 weights with k % 8 != 0, 1..8 tokens: one element a lane at a time
+  kCublasLt,           // bf16/f16 weights: cuBLASLt, per-shape algorithm cached
+  kQuantGemv,          // block weights, 1..8 tokens: fused dequantize + skinny GEMM in float
+  kQuantGemvQ8,        // Q8_0/Q4_K/Q6_K, 1..8 tokens: x quantized to int8, dp4a GEMV
+  kQuantGemvQ8Direct,  // Q4_K, 1..8 tokens: the same arithmetic, weights loaded straight into
+                       // registers, 4 rows per lane (opt-in, HEARTH_GEMV=direct: not yet run on
+                       // a GPU)
+  kDequantCublasLt,    // block weights (or f32), more tokens: dequantize W to scratch, cuBLASLt
+  kScalarGemv,         // f32 weights with k % 8 != 0, 1..8 tokens: one element a lane at a time
   kUnsupported,
 };
 inline constexpr int kMaxGemvTokens = 8;
 
 MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k);
+// The environment's say over the GEMV (HEARTH_GEMV, read once by GpuMatmul::Create): "float"
+// keeps the float GEMV (a fallback and a benchmark baseline), "direct" takes the direct integer
+// GEMV for Q4_K. Unset or empty: kNone; anything else is an error naming the choices.
+enum class GemvOverride : uint8_t { kNone, kFloat, kDirect };
+Result<GemvOverride> ParseGemvOverride(const char* env_value);
 // What GpuMatmul::Run runs: SelectMatmulKernel's choice, except that kQuantGemvQ8 becomes
-// kQuantGemv for F32 activations (validation only; int8 x would defeat its purpose) and when
-// float_gemv is set (HEARTH_GEMV=float in the environment: the old kernel as a fallback and for
-// benchmark comparison).
+// kQuantGemv for F32 activations (validation only; int8 x would defeat its purpose) and under
+// GemvOverride::kFloat, and kQuantGemvQ8Direct for Q4_K under GemvOverride::kDirect.
 MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
-                                      bool float_gemv);
+                                      GemvOverride gemv);
 std::string_view MatmulKernelName(MatmulKernel kernel);
 
 // The alignment (bytes) every column of a cuBLASLt operand has when its base is `base_alignment`
@@ -79,7 +86,7 @@ uint32_t GemmOperandAlignment(int64_t ld_elems, int elem_bytes, uint32_t base_al
 // scratch. Not thread-safe: one per stream/worker.
 class GpuMatmul {
  public:
-  // Reads HEARTH_GEMV once: "float" routes kQuantGemvQ8 to the float GEMV.
+  // Reads HEARTH_GEMV once (ParseGemvOverride); an unknown value is an error.
   static Result<std::unique_ptr<GpuMatmul>> Create();
   ~GpuMatmul();
   GpuMatmul(const GpuMatmul&) = delete;
@@ -125,6 +132,12 @@ int64_t QuantGemvQ8ScratchBytes(int num_tokens, int k);
 Status LaunchQuantGemvQ8(DType w_type, const void* w, DType act_type, const void* x,
                          const void* bias, void* y, int num_tokens, int n, int k, void* scratch,
                          int64_t scratch_bytes, cudaStream_t stream);
+// The same for Q4_K weights only, with the direct weight walk (kernels/matmul/gemv_direct.h): the
+// same per-unit arithmetic, a different summation order, so results differ from
+// LaunchQuantGemvQ8's in the last bits; each is batch-invariant on its own.
+Status LaunchQuantGemvQ8Direct(DType w_type, const void* w, DType act_type, const void* x,
+                               const void* bias, void* y, int num_tokens, int n, int k,
+                               void* scratch, int64_t scratch_bytes, cudaStream_t stream);
 
 // CPU twin of the integer GEMV's activation quantization: x [num_tokens, k] (k % 32 == 0) replaced
 // by its int8 round trip d * q, blockwise as the GPU does it. MatmulCpu on the result is the

@@ -15,10 +15,12 @@
 #include <cuda_fp16.h>
 
 #include <string>
+#include <type_traits>
 
 #include "kernels/core/cuda_check.h"
 #include "kernels/core/vec.cuh"
 #include "kernels/matmul/gemv_chunk.h"
+#include "kernels/matmul/gemv_direct.h"
 #include "kernels/matmul/gemv_q8_unit.h"
 #include "kernels/matmul/matmul.h"
 
@@ -201,7 +203,7 @@ int64_t XqBytes(int num_tokens, int k) {
 
 template <DType T, class A>
 Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
-                     int k, void* scratch, cudaStream_t stream) {
+                     int k, void* scratch, bool direct, cudaStream_t stream) {
   auto* xq = static_cast<int8_t*>(scratch);
   auto* xs = reinterpret_cast<XScale*>(static_cast<uint8_t*>(scratch) + XqBytes(num_tokens, k));
   const int64_t x_blocks = static_cast<int64_t>(num_tokens) * (k / kQ8Block);
@@ -210,6 +212,10 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
   QuantizeXKernel<A><<<static_cast<unsigned>(quant_ctas), kQuantThreads, 0, stream>>>(
       static_cast<const A*>(x), x_blocks, xq, xs);
   CUDA_CHECK_LAUNCH();
+  if (direct) {
+    return LaunchDirectQ4K(std::is_same_v<A, __half> ? DType::kF16 : DType::kBF16, w, xq, xs, bias,
+                           y, num_tokens, n, k, stream);
+  }
 
   const int64_t row_bytes = *DTypeBytes(T, k);
   const dim3 block(kQ8WarpsPerBlock * 32);
@@ -250,9 +256,16 @@ int64_t QuantGemvQ8ScratchBytes(int num_tokens, int k) {
              static_cast<int64_t>(sizeof(gemv_internal::XScale));
 }
 
-Status LaunchQuantGemvQ8(DType w_type, const void* w, DType act_type, const void* x,
-                         const void* bias, void* y, int num_tokens, int n, int k, void* scratch,
-                         int64_t scratch_bytes, cudaStream_t stream) {
+namespace {
+
+Status LaunchQ8(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
+                void* y, int num_tokens, int n, int k, void* scratch, int64_t scratch_bytes,
+                bool direct, cudaStream_t stream) {
+  if (direct && w_type != DType::kQ4_K) {
+    return UnimplementedError("LaunchQuantGemvQ8Direct: " + std::string(DTypeName(w_type)) +
+                              " weights use the staged integer GEMV (LaunchQuantGemvQ8); the "
+                              "direct one handles Q4_K");
+  }
   if (!gemv_internal::HasQ8Gemv(w_type)) {
     return UnimplementedError("LaunchQuantGemvQ8: " + std::string(DTypeName(w_type)) +
                               " weights use the float GEMV (LaunchQuantGemv); the integer GEMV "
@@ -293,12 +306,28 @@ Status LaunchQuantGemvQ8(DType w_type, const void* w, DType act_type, const void
     } else {
       if (act_type == DType::kBF16) {
         return gemv_internal::LaunchTypedQ8<kT, __nv_bfloat16>(w, x, bias, y, num_tokens, n, k,
-                                                               scratch, stream);
+                                                               scratch, direct, stream);
       }
       return gemv_internal::LaunchTypedQ8<kT, __half>(w, x, bias, y, num_tokens, n, k, scratch,
-                                                      stream);
+                                                      direct, stream);
     }
   });
+}
+
+}  // namespace
+
+Status LaunchQuantGemvQ8(DType w_type, const void* w, DType act_type, const void* x,
+                         const void* bias, void* y, int num_tokens, int n, int k, void* scratch,
+                         int64_t scratch_bytes, cudaStream_t stream) {
+  return LaunchQ8(w_type, w, act_type, x, bias, y, num_tokens, n, k, scratch, scratch_bytes, false,
+                  stream);
+}
+
+Status LaunchQuantGemvQ8Direct(DType w_type, const void* w, DType act_type, const void* x,
+                               const void* bias, void* y, int num_tokens, int n, int k,
+                               void* scratch, int64_t scratch_bytes, cudaStream_t stream) {
+  return LaunchQ8(w_type, w, act_type, x, bias, y, num_tokens, n, k, scratch, scratch_bytes, true,
+                  stream);
 }
 
 }  // namespace hearth

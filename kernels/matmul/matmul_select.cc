@@ -1,3 +1,5 @@
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernels/matmul/gemv_q8_unit.h"
@@ -20,12 +22,22 @@ MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k) {
   return MatmulKernel::kDequantCublasLt;
 }
 
+Result<GemvOverride> ParseGemvOverride(const char* env_value) {
+  if (env_value == nullptr || *env_value == '\0') return GemvOverride::kNone;
+  const std::string_view v(env_value);
+  if (v == "float") return GemvOverride::kFloat;
+  if (v == "direct") return GemvOverride::kDirect;
+  return InvalidArgumentError("HEARTH_GEMV=" + std::string(v) +
+                              ": expected \"float\" (the float GEMV) or \"direct\" (the direct "
+                              "integer GEMV for Q4_K), or unset");
+}
+
 MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
-                                      bool float_gemv) {
+                                      GemvOverride gemv) {
   const MatmulKernel kernel = SelectMatmulKernel(w, num_tokens, n, k);
-  if (kernel == MatmulKernel::kQuantGemvQ8 && (float_gemv || act == DType::kF32)) {
-    return MatmulKernel::kQuantGemv;
-  }
+  if (kernel != MatmulKernel::kQuantGemvQ8) return kernel;
+  if (gemv == GemvOverride::kFloat || act == DType::kF32) return MatmulKernel::kQuantGemv;
+  if (gemv == GemvOverride::kDirect && w == DType::kQ4_K) return MatmulKernel::kQuantGemvQ8Direct;
   return kernel;
 }
 
@@ -44,8 +56,7 @@ void QuantizeActivationsQ8Cpu(float* x, int num_tokens, int k) {
 uint32_t GemmOperandAlignment(int64_t ld_elems, int elem_bytes, uint32_t base_alignment) {
   const uint64_t ld_bytes = static_cast<uint64_t>(ld_elems) * static_cast<uint64_t>(elem_bytes);
   uint32_t a = 1;
-  while (a < base_alignment && ld_bytes % (2 * uint64_t{a}) == 0 &&
-         base_alignment % (2 * a) == 0) {
+  while (a < base_alignment && ld_bytes % (2 * uint64_t{a}) == 0 && base_alignment % (2 * a) == 0) {
     a *= 2;
   }
   return a;
@@ -84,6 +95,8 @@ std::string_view MatmulKernelName(MatmulKernel kernel) {
       return "quant_gemv";
     case MatmulKernel::kQuantGemvQ8:
       return "quant_gemv_q8";
+    case MatmulKernel::kQuantGemvQ8Direct:
+      return "quant_gemv_q8_direct";
     case MatmulKernel::kDequantCublasLt:
       return "dequant_cublaslt";
     case MatmulKernel::kScalarGemv:

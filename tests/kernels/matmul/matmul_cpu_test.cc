@@ -180,9 +180,9 @@ TEST(SelectCpuMatmulPathTest, IsAPureFunctionOfTypeAndTokens) {
                        t == DType::kQ5_1 || t == DType::kQ8_0;
     for (int num_tokens : {1, 2, 3, 4, 8, 512}) {
       EXPECT_EQ(SelectCpuMatmulPath(t, num_tokens, false), CpuMatmulPath::kScalar);
-      EXPECT_EQ(SelectCpuMatmulPath(t, num_tokens, true),
-                fused && num_tokens <= kMaxCpuFusedTokens ? CpuMatmulPath::kAvx2Fused
-                                                          : CpuMatmulPath::kAvx2Blocked)
+      EXPECT_EQ(SelectCpuMatmulPath(t, num_tokens, true), fused && num_tokens <= kMaxCpuFusedTokens
+                                                              ? CpuMatmulPath::kAvx2Fused
+                                                              : CpuMatmulPath::kAvx2Blocked)
           << DTypeName(t) << " " << num_tokens;
     }
   }
@@ -202,12 +202,21 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
                 int8_gemv ? MatmulKernel::kQuantGemvQ8 : MatmulKernel::kQuantGemv)
           << DTypeName(t);
       // F32 activations and HEARTH_GEMV=float take the float GEMV; others run what was selected.
-      EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kF32, num_tokens, 4096, 14336, false),
-                MatmulKernel::kQuantGemv);
-      EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kBF16, num_tokens, 14336, 4096, true),
-                MatmulKernel::kQuantGemv);
-      EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kF16, num_tokens, 14336, 4096, false),
-                SelectMatmulKernel(t, num_tokens, 14336, 4096));
+      for (GemvOverride g : {GemvOverride::kNone, GemvOverride::kFloat, GemvOverride::kDirect}) {
+        EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kF32, num_tokens, 4096, 14336, g),
+                  MatmulKernel::kQuantGemv);
+      }
+      EXPECT_EQ(
+          SelectMatmulKernelForRun(t, DType::kBF16, num_tokens, 14336, 4096, GemvOverride::kFloat),
+          MatmulKernel::kQuantGemv);
+      EXPECT_EQ(
+          SelectMatmulKernelForRun(t, DType::kF16, num_tokens, 14336, 4096, GemvOverride::kNone),
+          SelectMatmulKernel(t, num_tokens, 14336, 4096));
+      // The direct integer GEMV replaces the staged one for Q4_K only.
+      EXPECT_EQ(
+          SelectMatmulKernelForRun(t, DType::kBF16, num_tokens, 4096, 14336, GemvOverride::kDirect),
+          t == DType::kQ4_K ? MatmulKernel::kQuantGemvQ8Direct
+                            : SelectMatmulKernel(t, num_tokens, 4096, 14336));
     }
     EXPECT_EQ(SelectMatmulKernel(t, kMaxGemvTokens + 1, 4096, 4096),
               MatmulKernel::kDequantCublasLt);
@@ -218,10 +227,23 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
   EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 0, 4096, 4096), MatmulKernel::kUnsupported);
   EXPECT_EQ(MatmulKernelName(MatmulKernel::kQuantGemv), "quant_gemv");
   EXPECT_EQ(MatmulKernelName(MatmulKernel::kQuantGemvQ8), "quant_gemv_q8");
-  EXPECT_EQ(SelectMatmulKernelForRun(DType::kQ4_K, DType::kBF16, 9, 4096, 4096, true),
-            MatmulKernel::kDequantCublasLt);
-  EXPECT_EQ(SelectMatmulKernelForRun(DType::kBF16, DType::kBF16, 1, 4096, 4096, true),
-            MatmulKernel::kCublasLt);
+  EXPECT_EQ(MatmulKernelName(MatmulKernel::kQuantGemvQ8Direct), "quant_gemv_q8_direct");
+  for (GemvOverride g : {GemvOverride::kFloat, GemvOverride::kDirect}) {
+    EXPECT_EQ(SelectMatmulKernelForRun(DType::kQ4_K, DType::kBF16, 9, 4096, 4096, g),
+              MatmulKernel::kDequantCublasLt);
+    EXPECT_EQ(SelectMatmulKernelForRun(DType::kBF16, DType::kBF16, 1, 4096, 4096, g),
+              MatmulKernel::kCublasLt);
+  }
+}
+
+TEST(GemvOverrideTest, ParsesTheEnvironment) {
+  EXPECT_EQ(*ParseGemvOverride(nullptr), GemvOverride::kNone);
+  EXPECT_EQ(*ParseGemvOverride(""), GemvOverride::kNone);
+  EXPECT_EQ(*ParseGemvOverride("float"), GemvOverride::kFloat);
+  EXPECT_EQ(*ParseGemvOverride("direct"), GemvOverride::kDirect);
+  const auto bad = ParseGemvOverride("fast");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("direct"), std::string::npos);
 }
 
 // F32 rows that do not end on an 8-element group (stories260K's w_down, k = 172): the scalar GEMV
@@ -231,8 +253,9 @@ TEST(SelectMatmulKernelTest, F32RowsOfAnyLength) {
     for (int num_tokens = 1; num_tokens <= kMaxGemvTokens; ++num_tokens) {
       EXPECT_EQ(SelectMatmulKernel(DType::kF32, num_tokens, 64, k), MatmulKernel::kScalarGemv) << k;
       for (DType act : {DType::kF32, DType::kBF16, DType::kF16}) {
-        EXPECT_EQ(SelectMatmulKernelForRun(DType::kF32, act, num_tokens, 64, k, false),
-                  MatmulKernel::kScalarGemv);
+        EXPECT_EQ(
+            SelectMatmulKernelForRun(DType::kF32, act, num_tokens, 64, k, GemvOverride::kNone),
+            MatmulKernel::kScalarGemv);
       }
     }
     EXPECT_EQ(SelectMatmulKernel(DType::kF32, kMaxGemvTokens + 1, 64, k),

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <iterator>
 #include <memory>
 #include <sstream>
@@ -79,15 +80,16 @@ double Tolerance(DType act) {
   }
 }
 
-// As GpuMatmul::Create reads it.
-bool FloatGemvForced() {
-  const char* v = std::getenv("HEARTH_GEMV");
-  return v != nullptr && std::strcmp(v, "float") == 0;
+// As GpuMatmul::Create reads it (ctest runs this file again with HEARTH_GEMV=direct).
+GemvOverride GemvFromEnv() {
+  const Result<GemvOverride> g = ParseGemvOverride(std::getenv("HEARTH_GEMV"));
+  return g.ok() ? *g : GemvOverride::kNone;
 }
+bool FloatGemvForced() { return GemvFromEnv() == GemvOverride::kFloat; }
 
 void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int k, bool with_bias) {
   const MatmulKernel kernel =
-      SelectMatmulKernelForRun(w_type, act, num_tokens, n, k, FloatGemvForced());
+      SelectMatmulKernelForRun(w_type, act, num_tokens, n, k, GemvFromEnv());
   std::ostringstream name;
   name << DTypeName(w_type) << " act=" << DTypeName(act) << " num_tokens=" << num_tokens
        << " n=" << n << " k=" << k << " bias=" << with_bias
@@ -98,7 +100,9 @@ void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int 
   auto x = RoundTo(act, testing::RandomVector(size_t(num_tokens) * k, 7 + num_tokens), &x_bytes);
   const auto bias = RoundTo(act, testing::RandomVector(n, 9, -0.5f, 0.5f), &b_bytes);
   // The integer GEMV's reference sees the activations it sees: int8 blocks of 32 (its CPU twin).
-  if (kernel == MatmulKernel::kQuantGemvQ8) QuantizeActivationsQ8Cpu(x.data(), num_tokens, k);
+  if (kernel == MatmulKernel::kQuantGemvQ8 || kernel == MatmulKernel::kQuantGemvQ8Direct) {
+    QuantizeActivationsQ8Cpu(x.data(), num_tokens, k);
+  }
 
   std::vector<float> ref(size_t(num_tokens) * n);
   const Status cs = MatmulCpu(w_type, w.data(), x.data(), with_bias ? bias.data() : nullptr,
@@ -136,6 +140,7 @@ std::vector<DType> ActivationsFor(MatmulKernel kernel, DType w_type) {
       return {w_type};
     case MatmulKernel::kQuantGemv:
     case MatmulKernel::kQuantGemvQ8:
+    case MatmulKernel::kQuantGemvQ8Direct:
     case MatmulKernel::kScalarGemv:
       return {DType::kBF16, DType::kF16, DType::kF32};
     default:
@@ -263,12 +268,13 @@ TEST(MatmulGpuGemvQ8, CloseToUnquantizedActivations) {
 
 // Each token's outputs do not depend on the other tokens in the call: bit-identical alone or in a
 // batch of 8 (the activations are quantized per block, the per-token sums have a fixed order).
-TEST(MatmulGpuGemvQ8, BatchInvariant) {
-  HEARTH_REQUIRE_GPU();
+using Q8Launcher = Status (*)(DType, const void*, DType, const void*, const void*, void*, int, int,
+                              int, void*, int64_t, cudaStream_t);
+void ExpectBatchInvariant(Q8Launcher launch, std::initializer_list<DType> types) {
   const int n = 769, k = 4352, num_tokens = 8;
   const int64_t scratch_bytes = QuantGemvQ8ScratchBytes(num_tokens, k);
   DeviceBuffer scratch(scratch_bytes);
-  for (DType w_type : {DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
+  for (DType w_type : types) {
     const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 77);
     std::vector<uint8_t> x_bytes;
     RoundTo(DType::kBF16, testing::RandomVector(size_t(num_tokens) * k, 78), &x_bytes);
@@ -276,22 +282,32 @@ TEST(MatmulGpuGemvQ8, BatchInvariant) {
     ASSERT_TRUE(dw.p && dx.p && dy.p && dy1.p && scratch.p) << "cudaMalloc failed";
     ASSERT_CUDA(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
     ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
-    const Status s = LaunchQuantGemvQ8(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p, num_tokens,
-                                       n, k, scratch.p, scratch_bytes, nullptr);
+    const Status s = launch(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p, num_tokens, n, k,
+                            scratch.p, scratch_bytes, nullptr);
     ASSERT_TRUE(s.ok()) << s.ToString();
     std::vector<uint16_t> batch(size_t(num_tokens) * n), single(n);
     ASSERT_CUDA(cudaMemcpy(batch.data(), dy.p, batch.size() * 2, cudaMemcpyDeviceToHost));
     for (int t = 0; t < num_tokens; ++t) {
       ASSERT_CUDA(cudaMemset(dy1.p, testing::kPoisonByte, n * 2));
-      ASSERT_TRUE(LaunchQuantGemvQ8(w_type, dw.p, DType::kBF16,
-                                    static_cast<uint8_t*>(dx.p) + size_t(t) * k * 2, nullptr, dy1.p,
-                                    1, n, k, scratch.p, scratch_bytes, nullptr)
+      ASSERT_TRUE(launch(w_type, dw.p, DType::kBF16,
+                         static_cast<uint8_t*>(dx.p) + size_t(t) * k * 2, nullptr, dy1.p, 1, n, k,
+                         scratch.p, scratch_bytes, nullptr)
                       .ok());
       ASSERT_CUDA(cudaMemcpy(single.data(), dy1.p, n * 2, cudaMemcpyDeviceToHost));
       EXPECT_EQ(std::memcmp(single.data(), batch.data() + size_t(t) * n, n * 2), 0)
           << DTypeName(w_type) << " token " << t;
     }
   }
+}
+
+TEST(MatmulGpuGemvQ8, BatchInvariant) {
+  HEARTH_REQUIRE_GPU();
+  ExpectBatchInvariant(LaunchQuantGemvQ8, {DType::kQ8_0, DType::kQ4_K, DType::kQ6_K});
+}
+
+TEST(MatmulGpuGemvQ8Direct, BatchInvariant) {
+  HEARTH_REQUIRE_GPU();
+  ExpectBatchInvariant(LaunchQuantGemvQ8Direct, {DType::kQ4_K});
 }
 
 TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
@@ -346,6 +362,22 @@ TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(LaunchQuantGemvQ8(DType::kQ6_K, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 9, 16, 256,
                               buf.p, 1 << 20, nullptr)
+                .code(),
+            StatusCode::kInvalidArgument);
+  // The direct integer GEMV: Q4_K only, the same checks.
+  for (DType t : {DType::kQ8_0, DType::kQ6_K, DType::kQ4_0}) {
+    EXPECT_EQ(LaunchQuantGemvQ8Direct(t, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 1, 16, 256,
+                                      buf.p, 1 << 20, nullptr)
+                  .code(),
+              StatusCode::kUnimplemented)
+        << DTypeName(t);
+  }
+  EXPECT_EQ(LaunchQuantGemvQ8Direct(DType::kQ4_K, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 9, 16,
+                                    256, buf.p, 1 << 20, nullptr)
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(LaunchQuantGemvQ8Direct(DType::kQ4_K, static_cast<char*>(buf.p) + 8, DType::kBF16,
+                                    buf.p, nullptr, buf.p, 1, 16, 256, buf.p, 1 << 20, nullptr)
                 .code(),
             StatusCode::kInvalidArgument);
 }
