@@ -3,7 +3,7 @@
 # .device/{kernels,runner}.tar.gz here (carry either or both): every gpu test, then compute-sanitizer (memcheck on every gpu test,
 # racecheck on the attention and sampling tests), then every kernel benchmark and the torch
 # comparison scripts. Logs go to $OUT (or ./gpu-out). Steps are chosen by $STEPS
-# (default "tests sanitize bench torch").
+# (default "tests bench torch sanitize"; "ncu" profiles the GEMV and sampler kernels once each).
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}; mkdir -p "$OUT"
 STEPS=${STEPS:-"tests bench torch sanitize"}
@@ -41,6 +41,12 @@ for step in $STEPS; do
         n=$(basename "$t")
         if timeout $(left 300) "$t" --gtest_brief=1 > "$OUT/test_$n.log" 2>&1; then r=PASS; else r="FAIL($?)"; fi
         echo "test $n $r $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/test_$n.log" | tr '\n' ' ')" | tee -a "$summary"
+        # ctest's reruns of a suite under another kernel choice (tests/*/CMakeLists.txt).
+        for rerun in "matmul_gpu_test HEARTH_GEMV=direct" "sampling_gpu_test HEARTH_SAMPLER=radix"; do
+          [[ ${rerun%% *} == "$n" ]] || continue
+          env ${rerun#* } timeout $(left 300) "$t" --gtest_brief=1 > "$OUT/test_${n}_rerun.log" 2>&1 && r=PASS || r="FAIL($?)"
+          echo "test $n (${rerun#* }) $r $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/test_${n}_rerun.log" | tr '\n' ' ')" | tee -a "$summary"
+        done
       done ;;
     sanitize)
       for t in $tests; do
@@ -59,6 +65,17 @@ for step in $STEPS; do
         timeout $(left 240) "$b" ${BENCH_ARGS:-} > "$OUT/$n.log" 2>&1; echo "bench $n rc=$?" | tee -a "$summary"
         grep -E '^(CEILING|RESULT)' "$OUT/$n.log" >> "$OUT/results.txt"
       done ;;
+    ncu)
+      # Nsight Compute on the decode GEMVs (both integer ones, the float one) and the sampler:
+      # bench_matmul --once launches each case's kernels once. NCU_TYPES picks the weight types.
+      b=$(for d in "${bins[@]}"; do ls "$d"/bench_matmul; done 2>/dev/null | head -1)
+      if [[ -n $b ]]; then
+        timeout $(left 300) ncu --kernel-name regex:"${NCU_KERNELS:-DirectQ4K|QuantGemvQ8Kernel|QuantizeX}" \
+          --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
+          --section LaunchStats --section Occupancy --csv --page details \
+          "$b" --quick --once ${NCU_TYPES:-Q4_K} > "$OUT/ncu_matmul.log" 2>&1
+        echo "ncu bench_matmul rc=$?" | tee -a "$summary"
+      fi ;;
     torch)
       for py in $(for d in $datas; do ls "$d"/*.py; done 2>/dev/null); do
         [[ -f $py ]] || continue

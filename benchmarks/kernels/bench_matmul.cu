@@ -5,12 +5,15 @@
 // float GEMV (quant_gemv) is timed on the same case too, and for Q4_K the other integer GEMV
 // (quant_gemv_q8 staged vs quant_gemv_q8_direct), for comparison in one run (HEARTH_GEMV=float or
 // =direct changes what GpuMatmul itself runs).
-//   bench_matmul [--quick] [TYPE...]     e.g. bench_matmul Q4_K Q6_K Q8_0
+//   bench_matmul [--quick] [--once] [TYPE...]     e.g. bench_matmul Q4_K Q6_K Q8_0
+// --once runs every launch once, untimed, for a profiler (scripts/gpu_check.sh's ncu step: every
+// kernel of every case exactly once, so a kernel-name filter picks them without launch counts).
 #include <cuda_runtime.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,11 +43,13 @@ constexpr int kTokens[] = {1, 2, 4, 8, 512, 4096};
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
+  bool quick = false, once = false;
   std::vector<DType> types;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
+    } else if (std::strcmp(argv[i], "--once") == 0) {
+      once = true;
     } else if (auto t = hearth::DTypeFromName(argv[i])) {
       types.push_back(*t);
     } else {
@@ -79,6 +84,9 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  const auto time_us = [once](const std::function<void(cudaStream_t)>& fn) {
+    return once ? hearth::bench::TimeUs(fn, 0, 1, false) : hearth::bench::TimeUs(fn);
+  };
   for (DType type : types) {
     const std::string tname(hearth::DTypeName(type));
     const std::vector<uint8_t> w = hearth::testing::RandomWeights(type, max_elems, 42);
@@ -92,7 +100,7 @@ int main(int argc, char** argv) {
         const hearth::MatmulKernel kernel =
             hearth::SelectMatmulKernelForRun(type, act, num_tokens, s.n, s.k, *gemv);
         hearth::Status status;
-        const double us = hearth::bench::TimeUs([&](cudaStream_t stream) {
+        const double us = time_us([&](cudaStream_t stream) {
           const hearth::Status st =
               (*mm)->Run(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k, stream);
           if (!st.ok()) status = st;
@@ -112,7 +120,7 @@ int main(int argc, char** argv) {
                                    tflops, ceilings);
         // The other GEMVs on the same case, for comparison in the same run.
         auto time_alt = [&](const char* name, auto&& launch) {
-          const double us_alt = hearth::bench::TimeUs([&](cudaStream_t stream) {
+          const double us_alt = time_us([&](cudaStream_t stream) {
             const hearth::Status st = launch(stream);
             if (!st.ok()) status = st;
           });
