@@ -23,6 +23,13 @@ using ::hearth::cuda::ToFloat;
 // 2 x 256 x 192 bytes of loads in flight per SM, several times the bandwidth-latency product.
 constexpr int kDirectMinBlocksPerSm = 2;
 
+// Programmatic dependent launch: the kernel is launched while the x pre-kernel still runs; this
+// waits until that grid has completed and its xq / xs are visible (immediately once it has, and
+// always when the launch was an ordinary one).
+__device__ __forceinline__ void WaitForPreKernel() {
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+}
+
 __device__ __forceinline__ void ToWords(const uint4& v, uint32_t* w) {
   w[0] = v.x, w[1] = v.y, w[2] = v.z, w[3] = v.w;
 }
@@ -81,6 +88,7 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
         q0v[r] = __ldg(reinterpret_cast<const uint4*>(rows[r] + o.quants0));
         q1v[r] = __ldg(reinterpret_cast<const uint4*>(rows[r] + o.quants1));
       }
+      WaitForPreKernel();  // the weight loads above are in flight meanwhile
       uint32_t x[16];
       XScale a, c;
       if constexpr (kMaxTokens == 1) LoadPairX(xq, xs, 0, k, pair, x, a, c);  // for all rows
@@ -119,6 +127,7 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
     __syncthreads();
     const int idx = threadIdx.x;  // (slot, row in slot, token)
     if (idx < plan.row_slots * kRows * kMaxTokens) {
+      WaitForPreKernel();  // no write to y while the pre-kernel may still read x
       const int slot = idx / (kRows * kMaxTokens);
       const int r = idx / kMaxTokens % kRows, t = idx % kMaxTokens;
       const int row = DirectRowOf(plan, g, slot, r);
@@ -140,10 +149,21 @@ Status LaunchTyped(const void* w, const int8_t* xq, const XScale* xs, const void
   CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   const DirectGemvPlan plan =
       PlanDirectGemv(n, k, DirectRowsFor(kMaxTokens), sms * kDirectMinBlocksPerSm);
-  DirectQ4KKernel<A, kMaxTokens><<<plan.num_ctas, kDirectThreads, 0, stream>>>(
-      static_cast<const uint8_t*>(w), xq, xs, static_cast<const A*>(bias), static_cast<A*>(y),
-      num_tokens, n, k, plan);
-  CUDA_CHECK_LAUNCH();
+  // Launched as the pre-kernel's programmatic dependent: its CTAs start, and issue their first
+  // weight loads, while x is still being quantized (a launch latency and a round trip hidden per
+  // call; also inside CUDA graphs).
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(plan.num_ctas);
+  config.blockDim = dim3(kDirectThreads);
+  config.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = attr;
+  config.numAttrs = 1;
+  CUDA_CHECK(cudaLaunchKernelEx(&config, DirectQ4KKernel<A, kMaxTokens>,
+                                static_cast<const uint8_t*>(w), xq, xs, static_cast<const A*>(bias),
+                                static_cast<A*>(y), num_tokens, n, k, plan));
   return Status::Ok();
 }
 

@@ -39,6 +39,9 @@ __global__ void QuantizeXKernel(const A* __restrict__ x,  // [num_blocks * 32]
                                 int64_t num_blocks,
                                 int8_t* __restrict__ xq,    // [num_blocks * 32]
                                 XScale* __restrict__ xs) {  // [num_blocks]
+  // A GEMV launched as its programmatic dependent (the direct one) may start now and issue its
+  // weight loads; it waits for this grid's completion before it reads xq / xs. A no-op otherwise.
+  asm volatile("griddepcontrol.launch_dependents;");
   const int64_t b = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x % 32;
   if (b >= num_blocks) return;  // whole warps: blockDim is a multiple of 32
