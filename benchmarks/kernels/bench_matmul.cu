@@ -1,6 +1,8 @@
 // Matmul benchmark: every weight type through the kernel SelectMatmulKernel picks, for the Llama-3
 // 8B-like shapes (n x k) 4096x4096, 14336x4096 (gate/up), 4096x14336 (down) at 1, 2, 4, 8, 512
-// and 4096 tokens, bf16 activations. gbps = weight bytes / time (the bound for few tokens),
+// and 4096 tokens, bf16 activations. Per type and shape, op=read is a kernel that only reads the
+// weight bytes, timed the same way: the GEMVs' bound at that size (launch and ramp included).
+// gbps = weight bytes / time (the bound for few tokens),
 // tflops = 2 * num_tokens * n * k / time. Where the integer GEMV (quant_gemv_q8) is selected, the
 // float GEMV (quant_gemv) is timed on the same case too, and for Q4_K the other integer GEMV
 // (quant_gemv_q8 staged vs quant_gemv_q8_direct), for comparison in one run (HEARTH_GEMV=float or
@@ -95,6 +97,12 @@ int main(int argc, char** argv) {
     const DType act = type == DType::kF16 ? DType::kF16 : DType::kBF16;
     for (const Shape& s : kShapes) {
       const int64_t w_bytes = *hearth::DTypeBytes(type, int64_t{s.n} * s.k);
+      // What a kernel that only reads these bytes reaches (the decode GEMVs' bound at this size).
+      if (!once) {
+        const double read_gbps = hearth::bench::MeasureReadGBps(dw, w_bytes / 16 * 16);
+        hearth::bench::PrintResult("read", "n" + std::to_string(s.n) + "_k" + std::to_string(s.k),
+                                   tname, w_bytes / (read_gbps * 1e3), read_gbps, 0, ceilings);
+      }
       for (int num_tokens : kTokens) {
         if (num_tokens > max_tokens) continue;
         const hearth::MatmulKernel kernel =

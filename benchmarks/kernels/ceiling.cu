@@ -1,5 +1,3 @@
-#include "benchmarks/kernels/ceiling.h"
-
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -8,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+
+#include "benchmarks/kernels/ceiling.h"
 
 namespace hearth::bench {
 namespace {
@@ -30,7 +30,39 @@ __global__ void FillRandomBf16Kernel(__nv_bfloat16* p, size_t n, uint32_t seed) 
   }
 }
 
+// Reads n 16-byte vectors once (4 loads in flight per thread) and folds them into one word that
+// is stored only if it equals a value it practically never has (the loads cannot be dropped).
+__global__ void ReadOnlyKernel(const uint4* __restrict__ p, size_t n, uint32_t* out) {
+  uint32_t acc = 0;
+  const size_t stride = size_t{gridDim.x} * blockDim.x;
+  size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x;
+  for (; i + 3 * stride < n; i += 4 * stride) {
+    uint4 v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) v[u] = __ldg(p + i + u * stride);
+#pragma unroll
+    for (int u = 0; u < 4; ++u) acc ^= v[u].x ^ v[u].y ^ v[u].z ^ v[u].w;
+  }
+  for (; i < n; i += stride) {
+    const uint4 v = __ldg(p + i);
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  if (acc == 0x9e3779b9u) out[0] = acc;
+}
+
 }  // namespace
+
+double MeasureReadGBps(const void* p, size_t bytes) {
+  static uint32_t* out = nullptr;
+  if (out == nullptr) Check(cudaMalloc(&out, sizeof(uint32_t)), "cudaMalloc(out)");
+  int device = 0, sms = 0;
+  Check(cudaGetDevice(&device), "cudaGetDevice");
+  Check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "attribute");
+  const double us = TimeUs([&](cudaStream_t s) {
+    ReadOnlyKernel<<<sms * 8, 256, 0, s>>>(static_cast<const uint4*>(p), bytes / 16, out);
+  });
+  return bytes / (us * 1e-6) / 1e9;
+}
 
 void FillRandomBf16(void* p, size_t n, uint32_t seed) {
   FillRandomBf16Kernel<<<1024, 256>>>(static_cast<__nv_bfloat16*>(p), n, seed);
@@ -71,7 +103,9 @@ double MeasureCopyGBps(size_t bytes) {
   Check(cudaMalloc(&dst, bytes), "cudaMalloc");
   Check(cudaMemset(src, 1, bytes), "memset");
   const double us = TimeUs(
-      [&](cudaStream_t s) { Check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s), "copy"); },
+      [&](cudaStream_t s) {
+        Check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s), "copy");
+      },
       3, 20, false);
   cudaFree(src);
   cudaFree(dst);
@@ -120,8 +154,8 @@ Ceilings MeasureCeilings(bool with_matmul) {
 
 void PrintResult(const std::string& op, const std::string& case_name, const std::string& dtype,
                  double us, double gbps, double tflops, const Ceilings& c) {
-  const bool matmul_bound = tflops > 0 && c.bf16_tflops > 0 &&
-                            (gbps <= 0 || tflops / c.bf16_tflops > gbps / c.copy_gbps);
+  const bool matmul_bound =
+      tflops > 0 && c.bf16_tflops > 0 && (gbps <= 0 || tflops / c.bf16_tflops > gbps / c.copy_gbps);
   const double pct = matmul_bound ? 100.0 * tflops / c.bf16_tflops
                                   : (c.copy_gbps > 0 ? 100.0 * gbps / c.copy_gbps : 0);
   std::printf("RESULT op=%s case=%s dtype=%s us=%.2f gbps=%.1f tflops=%.2f pct=%.1f bound=%s\n",

@@ -20,6 +20,11 @@ struct Ceilings {
 double MeasureCopyGBps(size_t bytes = size_t{1} << 30);
 // bf16 GEMM m x n x k on random data, best of several timed repetitions (TFLOP = 1e12 FLOP).
 double MeasureBf16MatmulTflops(int m = 8192, int n = 8192, int k = 8192);
+// A kernel that only reads `bytes` (a multiple of 16) at p once, timed as TimeUs times the
+// kernels (L2 flushed before each launch): the bandwidth a memory-bound kernel can reach on
+// that many bytes, launch and ramp included. For small operands (a 4096 x 4096 Q4_K matrix is
+// 9.4 MB, ~3 us at the copy rate) it is well below the large-copy ceiling.
+double MeasureReadGBps(const void* p, size_t bytes);
 // Both (prints them once).
 Ceilings MeasureCeilings(bool with_matmul = true);
 
