@@ -70,10 +70,10 @@ for step in $STEPS; do
       # bench_matmul --once launches each case's kernels once. NCU_TYPES picks the weight types.
       b=$(for d in "${bins[@]}"; do ls "$d"/bench_matmul; done 2>/dev/null | head -1)
       if [[ -n $b ]]; then
-        timeout $(left 300) ncu --kernel-name regex:"${NCU_KERNELS:-DirectQ4K|QuantGemvQ8Kernel|QuantizeX}" \
+        timeout $(left 300) ncu --kernel-name regex:"${NCU_KERNELS:-DirectGemv|QuantGemvQ8Kernel|QuantizeX}" \
           --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
           --section LaunchStats --section Occupancy --csv --page details \
-          "$b" --quick --once ${NCU_TYPES:-Q4_K} > "$OUT/ncu_matmul.log" 2>&1
+          "$b" --quick --once ${NCU_TYPES:-Q4_K Q8_0} > "$OUT/ncu_matmul.log" 2>&1
         echo "ncu bench_matmul rc=$?" | tee -a "$summary"
       fi ;;
     torch)

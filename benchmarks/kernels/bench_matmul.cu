@@ -4,7 +4,7 @@
 // weight bytes, timed the same way: the GEMVs' bound at that size (launch and ramp included).
 // gbps = weight bytes / time (the bound for few tokens),
 // tflops = 2 * num_tokens * n * k / time. Where the integer GEMV (quant_gemv_q8) is selected, the
-// float GEMV (quant_gemv) is timed on the same case too, and for Q4_K the other integer GEMV
+// float GEMV (quant_gemv) is timed on the same case too, and for Q4_K / Q8_0 the other integer GEMV
 // (quant_gemv_q8 staged vs quant_gemv_q8_direct), for comparison in one run (HEARTH_GEMV=float or
 // =direct changes what GpuMatmul itself runs).
 //   bench_matmul [--quick] [--once] [TYPE...]     e.g. bench_matmul Q4_K Q6_K Q8_0
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "benchmarks/kernels/ceiling.h"
+#include "kernels/matmul/gemv_direct.h"
 #include "kernels/matmul/matmul.h"
 #include "tests/kernels/quant/random_blocks.h"
 
@@ -152,7 +153,7 @@ int main(int argc, char** argv) {
                                            stream);
           });
         }
-        if (int8_gemv && type == DType::kQ4_K) {
+        if (int8_gemv && hearth::gemv_internal::HasDirectGemv(type, s.k)) {
           const bool direct = kernel == hearth::MatmulKernel::kQuantGemvQ8Direct;
           time_alt(direct ? "quant_gemv_q8" : "quant_gemv_q8_direct", [&](cudaStream_t stream) {
             const auto launch =

@@ -1,5 +1,6 @@
-// Internal to kernels/matmul: the direct integer GEMV for Q4_K weights (matmul_gemv_direct.cu),
-// its work split and its per-row arithmetic order. Host and device share this header, so the CPU
+// Internal to kernels/matmul: the direct integer GEMV for Q4_K and Q8_0 weights
+// (gemv_direct_kernel.cuh, launched by matmul_gemv_direct.cu), its work split and its per-row
+// arithmetic order. Host and device share this header, so the CPU
 // test (gemv_direct_test) checks the split's coverage and replays the kernel's sums.
 //
 // Why another GEMV. The staged integer GEMV (matmul_gemv_q8.cu) reached 19-32% of HBM bandwidth
@@ -11,21 +12,23 @@
 // up to 4 rows at once (4x the loads in flight, one x load serving all of them), and the x a
 // lane needs is the same for every row it visits.
 //
-// Work split. A "pair" is 64 weights of a row: block b, pair p (0..3) = quant bytes
-// qs[32p, 32p + 32), i.e. the staged GEMV's units 2p and 2p + 1 (gemv_q8_unit.h), whose
-// arithmetic is reused. A CTA of kDirectThreads threads is cut into row slots of lanes_per_row
-// lanes (a power of two, 32..256, at most the pairs of a row); lane l of a slot takes the pairs
-// l, l + lanes_per_row, ... of the row. A slot works on rows_per_slot consecutive rows at once; a
+// Work split. A lane works on one "unit" of a row at a time (DirectUnit<T>: Q4_K 64 weights in
+// three aligned 16-byte loads, Q8_0 128 weights in nine; Q8_0's 34-byte blocks are unaligned, but
+// a 4-block unit starts 0 or 8 bytes past a 16-byte boundary, a shift resolved in registers). A
+// CTA of kDirectThreads threads is cut into row slots of lanes_per_row lanes (a power of two,
+// 32..256, at most the units of a row); lane l of a slot takes the units l, l + lanes_per_row, ...
+// of the row. A slot works on rows_per_slot consecutive rows at once; a
 // CTA's row slots together cover one row group; CTAs take the row groups grid-strided.
 // The split depends on k only, never on the number of tokens, so a token's result is the same
 // whatever the batch (batch invariance).
 //
-// Per row and token the sum is: each lane adds its pairs' two unit dots in pair order (unit 2p,
-// then 2p + 1) to a float starting at 0; the 32 lanes of a warp are summed by an xor butterfly
+// Per row and token the sum is: each lane adds its units' dots (DirectUnit<T>::AddDot) in turn
+// order to a float starting at 0; the 32 lanes of a warp are summed by an xor butterfly
 // (offsets 16, 8, 4, 2, 1); the warps of a row slot are then summed in warp order, starting from
 // 0. ReplayDirectRow below computes exactly that on the CPU.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -36,39 +39,131 @@
 namespace hearth::gemv_internal {
 
 constexpr int kDirectThreads = 256;
-// Rows a row slot works on at once: 4 for one token (12 16-byte loads in flight per lane, one x
-// load for 4 rows); fewer for more tokens, whose per-row decoded weights and per-token sums take
-// the registers. The rows a slot shares do not enter a row's sum, so this may depend on the
-// number of tokens without breaking batch invariance.
 constexpr int kDirectMaxRows = 4;
-constexpr int DirectRowsFor(int max_tokens) {
-  return max_tokens <= 1 ? 4 : max_tokens <= 2 ? 2 : 1;
+
+// What one lane works on at a time, per weight type (a "unit"), and how it is read.
+template <DType T>
+struct DirectUnit;
+
+// Q4_K: a pair, 64 weights = the block header (d, dmin, 12 scale bytes) + quant bytes
+// qs[32p, 32p + 32) of block b (pair = 4b + p): three 16-byte loads, every one aligned (a block is
+// 144 = 9 x 16 bytes). Units 2p and 2p + 1 of the staged GEMV, whose arithmetic is reused.
+template <>
+struct DirectUnit<DType::kQ4_K> {
+  static constexpr int kWeights = 64;
+  static constexpr int kVecs = 3;
+  static constexpr int kBlockBytes = 144;
+  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 256 * kBlockBytes; }
+  // Rows a row slot works on at once: 4 for one token (12 loads in flight per lane, one x load
+  // for 4 rows); fewer for more tokens, whose decoded weights and sums take the registers.
+  static constexpr int RowsFor(int max_tokens) {
+    return max_tokens <= 1 ? 4 : max_tokens <= 2 ? 2 : 1;
+  }
+  // Byte offset (from the tensor's base) of the unit's v-th 16-byte load in the row at row_offset.
+  static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
+    const int64_t block = row_offset + unit / 4 * int64_t{kBlockBytes};
+    return v == 0 ? block : block + 16 * v + 32 * (unit % 4);
+  }
+  struct W {
+    Q8Unit<DType::kQ4_K>::W lo, hi;
+  };
+  // words: the kVecs loads as 32-bit words (header, then quants of unit 2p, then of 2p + 1).
+  static HEARTH_HD W Decode(int unit, int64_t /*row_offset*/, const uint32_t* words) {
+    using U = Q8Unit<DType::kQ4_K>;
+    const uint32_t* h = words;
+    const uint32_t *q0 = words + 4, *q1 = words + 8;
+    const int p = unit % 4;
+    return {U::FromWords(2 * p, h[0], h[1], h[2], h[3], q0[0], q0[1], q0[2], q0[3]),
+            U::FromWords(2 * p + 1, h[0], h[1], h[2], h[3], q1[0], q1[1], q1[2], q1[3])};
+  }
+  // One token: unit 2p's dot, then unit 2p + 1's, added to acc in that order. x: the unit's 64
+  // int8 x as 16 words; xs: its 2 x blocks' scales. Unit 2p + h's low nibbles meet
+  // x[16h, +16) = words 4h.., its high nibbles x[32 + 16h, +16) = words 8 + 4h..
+  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
+    using U = Q8Unit<DType::kQ4_K>;
+    acc += U::DotWords(w.lo, x, x + 8, xs[0], xs[1]);
+    acc += U::DotWords(w.hi, x + 4, x + 12, xs[0], xs[1]);
+    return acc;
+  }
+};
+
+// Q8_0: 4 blocks, 128 weights, 136 bytes. With k % 128 == 0 every row is a multiple of 136
+// bytes, so a unit starts 0 or 8 bytes past a 16-byte boundary: nine aligned 16-byte loads from
+// that boundary cover it (the ninth, whose last 8 bytes may lie past the tensor, is loaded as
+// 8 bytes there). Its blocks j = 0..3 sit at 34j: the even ones' quants are 2 bytes past a word,
+// the odd ones' on a word, so after the 0/8-byte shift every word is static.
+template <>
+struct DirectUnit<DType::kQ8_0> {
+  static constexpr int kWeights = 128;
+  static constexpr int kVecs = 9;
+  static constexpr int kBlockBytes = 34;
+  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 32 * kBlockBytes; }
+  static constexpr int RowsFor(int /*max_tokens*/) { return 1; }  // 36 registers of loads
+  static HEARTH_HD int64_t Start(int unit, int64_t row_offset) {
+    return row_offset + int64_t{unit} * 4 * kBlockBytes;
+  }
+  static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
+    return (Start(unit, row_offset) & ~int64_t{15}) + 16 * v;
+  }
+  struct W {
+    uint32_t q[32];  // block j's 32 int8 quants in q[8j .. 8j + 8)
+    float d[4];
+  };
+  static HEARTH_HD W Decode(int unit, int64_t row_offset, const uint32_t* words) {
+    const bool shifted = (Start(unit, row_offset) & 15) != 0;  // 8 bytes in: skip two words
+    uint32_t n[34];                                            // the unit's 136 bytes
+    for (int i = 0; i < 34; ++i) n[i] = shifted ? words[i + 2] : words[i];
+    W w;
+    for (int j = 0; j < 4; ++j) {
+      const int b = 34 * j / 4;  // the word holding the block's first byte
+      if (j % 2 == 0) {          // d in the low half of n[b], quants from its high half on
+        w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(n[b]));
+        for (int i = 0; i < 8; ++i) w.q[8 * j + i] = (n[b + i] >> 16) | (n[b + i + 1] << 16);
+      } else {  // d in the high half of n[b], quants from n[b + 1] on
+        w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(n[b] >> 16));
+        for (int i = 0; i < 8; ++i) w.q[8 * j + i] = n[b + 1 + i];
+      }
+    }
+    return w;
+  }
+  // One token: the 4 blocks' dots (Q8Unit<Q8_0>::Dot's arithmetic) added to acc in block order.
+  // x: the unit's 128 int8 x as 32 words; xs: its 4 x blocks' scales.
+  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
+    for (int j = 0; j < 4; ++j) {
+      int dot = 0;
+      for (int i = 0; i < 8; ++i) dot = Dp4a(w.q[8 * j + i], x[8 * j + i], dot);
+      acc += quant::MulRn(quant::MulRn(w.d[j], xs[j].d), static_cast<float>(dot));
+    }
+    return acc;
+  }
+};
+
+constexpr bool HasDirectGemv(DType t, int k) {
+  return t == DType::kQ4_K || (t == DType::kQ8_0 && k % 128 == 0);
 }
-constexpr int kQ4KPairsPerBlock = 4;
-constexpr int kQ4KBlockBytes = 144;
 
 struct DirectGemvPlan {
-  int pairs_per_row;   // k / 64
+  int units_per_row;   // k / kWeights
   int lanes_per_row;   // 32, 64, 128 or 256
   int row_slots;       // kDirectThreads / lanes_per_row
-  int pairs_per_lane;  // ceil(pairs_per_row / lanes_per_row)
-  int rows_per_slot;   // DirectRowsFor(tokens)
+  int units_per_lane;  // ceil(units_per_row / lanes_per_row)
+  int rows_per_slot;   // DirectUnit<T>::RowsFor(tokens)
   int rows_per_group;  // row_slots * rows_per_slot
   int num_groups;      // ceil(n / rows_per_group)
   int num_ctas;        // <= max_ctas; every CTA gets ceil or floor of num_groups / num_ctas groups
 };
 
-// Pure. k a positive multiple of 256, n >= 1, rows_per_slot in 1..kDirectMaxRows, max_ctas >= 1
-// (the CTAs the device holds at once).
-inline DirectGemvPlan PlanDirectGemv(int n, int k, int rows_per_slot, int max_ctas) {
+// Pure. units_per_row >= 1, n >= 1, rows_per_slot in 1..kDirectMaxRows, max_ctas >= 1 (the CTAs
+// the device holds at once).
+inline DirectGemvPlan PlanDirectGemv(int n, int units_per_row, int rows_per_slot, int max_ctas) {
   DirectGemvPlan p{};
-  p.pairs_per_row = k / 64;
+  p.units_per_row = units_per_row;
   p.lanes_per_row = 32;
-  while (p.lanes_per_row < kDirectThreads && 2 * p.lanes_per_row <= p.pairs_per_row) {
+  while (p.lanes_per_row < kDirectThreads && 2 * p.lanes_per_row <= p.units_per_row) {
     p.lanes_per_row *= 2;
   }
   p.row_slots = kDirectThreads / p.lanes_per_row;
-  p.pairs_per_lane = (p.pairs_per_row + p.lanes_per_row - 1) / p.lanes_per_row;
+  p.units_per_lane = (p.units_per_row + p.lanes_per_row - 1) / p.lanes_per_row;
   p.rows_per_slot = rows_per_slot;
   p.rows_per_group = p.row_slots * rows_per_slot;
   p.num_groups = (n + p.rows_per_group - 1) / p.rows_per_group;
@@ -77,6 +172,11 @@ inline DirectGemvPlan PlanDirectGemv(int n, int k, int rows_per_slot, int max_ct
   const int per_cta = (p.num_groups + max_ctas - 1) / max_ctas;
   p.num_ctas = (p.num_groups + per_cta - 1) / per_cta;
   return p;
+}
+template <DType T>
+DirectGemvPlan PlanDirectGemvFor(int n, int k, int max_tokens, int max_ctas) {
+  return PlanDirectGemv(n, k / DirectUnit<T>::kWeights, DirectUnit<T>::RowsFor(max_tokens),
+                        max_ctas);
 }
 
 // Where thread `tid` of a CTA works: its row slot and its lane within the row.
@@ -87,73 +187,45 @@ struct DirectLane {
 HEARTH_HD DirectLane DirectLaneOf(const DirectGemvPlan& p, int tid) {
   return {tid / p.lanes_per_row, tid % p.lanes_per_row};
 }
-// The pair a lane takes on its i-th turn, or -1 past the row's end.
-HEARTH_HD int DirectPairOf(const DirectGemvPlan& p, int lane_in_row, int i) {
-  const int pair = lane_in_row + i * p.lanes_per_row;
-  return pair < p.pairs_per_row ? pair : -1;
+// The unit a lane takes on its i-th turn, or -1 past the row's end.
+HEARTH_HD int DirectUnitOf(const DirectGemvPlan& p, int lane_in_row, int i) {
+  const int unit = lane_in_row + i * p.lanes_per_row;
+  return unit < p.units_per_row ? unit : -1;
 }
 // Row r (< rows_per_slot) of a row slot in row group g.
 HEARTH_HD int DirectRowOf(const DirectGemvPlan& p, int group, int slot, int r) {
   return group * p.rows_per_group + slot * p.rows_per_slot + r;
 }
 
-// The 3 16-byte loads of a pair, as byte offsets in its row: the block header (d, dmin, scales),
-// then the two quant vectors (units 2p and 2p + 1).
-struct PairOffsets {
-  int64_t header, quants0, quants1;
-};
-HEARTH_HD PairOffsets PairOffsetsOf(int pair) {
-  const int64_t block = pair / kQ4KPairsPerBlock * int64_t{kQ4KBlockBytes};
-  const int p = pair % kQ4KPairsPerBlock;
-  return {block, block + 16 + 32 * p, block + 32 + 32 * p};
-}
-// The pair's 64 int8 x start at element x_offset; its two x blocks' scales at x_block, x_block + 1.
-HEARTH_HD int64_t PairXOffset(int pair) { return int64_t{pair} * 64; }
-HEARTH_HD int64_t PairXBlock(int pair) { return int64_t{pair} * 2; }
-
-// A pair's two units decoded: unit 2p from quants q0, unit 2p + 1 from q1 (hdr, q0, q1: the
-// pair's three 16-byte loads as words).
-struct PairW {
-  Q8Unit<DType::kQ4_K>::W lo, hi;
-};
-HEARTH_HD PairW DecodePair(int pair, const uint32_t hdr[4], const uint32_t q0[4],
-                           const uint32_t q1[4]) {
-  using Unit = Q8Unit<DType::kQ4_K>;
-  const int p = pair % kQ4KPairsPerBlock;
-  return {Unit::FromWords(2 * p, hdr[0], hdr[1], hdr[2], hdr[3], q0[0], q0[1], q0[2], q0[3]),
-          Unit::FromWords(2 * p + 1, hdr[0], hdr[1], hdr[2], hdr[3], q1[0], q1[1], q1[2], q1[3])};
-}
-// One pair's contribution for one token: unit 2p's dot, then unit 2p + 1's, added to acc in that
-// order. x: the pair's 64 int8 x as 16 words; a, c: the scales of its two x blocks. Unit 2p + h's
-// low nibbles meet x[16h, +16) = words 4h.., its high nibbles x[32 + 16h, +16) = words 8 + 4h..
-HEARTH_HD float AddPairDot(float acc, const PairW& w, const uint32_t x[16], XScale a, XScale c) {
-  using Unit = Q8Unit<DType::kQ4_K>;
-  acc += Unit::DotWords(w.lo, x, x + 8, a, c);
-  acc += Unit::DotWords(w.hi, x + 4, x + 12, a, c);
-  return acc;
-}
-
-// The kernel's result for one row and one token, on the CPU: row_bytes of Q4_K, xq / xs the
-// token's int8 activations and scales. Lanes of a warp sum by the xor butterfly, warps in order.
-inline float ReplayDirectRow(const DirectGemvPlan& p, const uint8_t* row, const int8_t* xq,
-                             const XScale* xs) {
+// The kernel's result for one row and one token, on the CPU: w the tensor (rows of
+// DirectUnit<T>::RowBytes(k)), xq / xs the token's int8 activations and scales. Each lane adds its
+// units in turn order; the lanes of a warp sum by the xor butterfly, the warps in order.
+template <DType T>
+float ReplayDirectRow(const DirectGemvPlan& p, const uint8_t* w, int row, int k, const int8_t* xq,
+                      const XScale* xs) {
+  using Unit = DirectUnit<T>;
+  const int64_t row_offset = int64_t{row} * Unit::RowBytes(k);
+  // A unit's bytes lie inside its row; what its loads fetch beyond the row is never used (zeros).
+  const int64_t row_end = row_offset + Unit::RowBytes(k);
   float warp_sum[kDirectThreads / 32] = {};
   const int warps = p.lanes_per_row / 32;
   for (int wp = 0; wp < warps; ++wp) {
     float lane_acc[32];
     for (int l = 0; l < 32; ++l) {
       float acc = 0.f;
-      for (int i = 0; i < p.pairs_per_lane; ++i) {
-        const int pair = DirectPairOf(p, wp * 32 + l, i);
-        if (pair < 0) break;
-        const PairOffsets o = PairOffsetsOf(pair);
-        uint32_t hdr[4], q0[4], q1[4], x[16];
-        std::memcpy(hdr, row + o.header, 16);
-        std::memcpy(q0, row + o.quants0, 16);
-        std::memcpy(q1, row + o.quants1, 16);
-        std::memcpy(x, xq + PairXOffset(pair), 64);
-        acc = AddPairDot(acc, DecodePair(pair, hdr, q0, q1), x, xs[PairXBlock(pair)],
-                         xs[PairXBlock(pair) + 1]);
+      for (int i = 0; i < p.units_per_lane; ++i) {
+        const int unit = DirectUnitOf(p, wp * 32 + l, i);
+        if (unit < 0) break;
+        uint32_t words[4 * Unit::kVecs] = {};
+        for (int v = 0; v < Unit::kVecs; ++v) {
+          const int64_t off = Unit::VecOffset(unit, v, row_offset);
+          std::memcpy(words + 4 * v, w + off,
+                      static_cast<size_t>(std::min<int64_t>(16, row_end - off)));
+        }
+        uint32_t x[Unit::kWeights / 4];
+        std::memcpy(x, xq + int64_t{unit} * Unit::kWeights, Unit::kWeights);
+        acc = Unit::AddDot(acc, Unit::Decode(unit, row_offset, words), x,
+                           xs + int64_t{unit} * (Unit::kWeights / 32));
       }
       lane_acc[l] = acc;
     }
@@ -171,10 +243,10 @@ inline float ReplayDirectRow(const DirectGemvPlan& p, const uint8_t* row, const 
 }
 
 // The kernel on x already quantized by the integer GEMV's pre-kernel (matmul_gemv_direct.cu);
-// act BF16 or F16, w 16-byte aligned, xq / xs 16-byte aligned as QuantGemvQ8ScratchBytes lays
-// them out, k a multiple of 256, 1 <= num_tokens <= 8. The caller validates.
-Status LaunchDirectQ4K(DType act, const void* w, const int8_t* xq, const XScale* xs,
-                       const void* bias, void* y, int num_tokens, int n, int k,
-                       cudaStream_t stream);
+// w_type with HasDirectGemv(w_type, k), act BF16 or F16, w 16-byte aligned, xq / xs 16-byte
+// aligned as QuantGemvQ8ScratchBytes lays them out, 1 <= num_tokens <= 8. The caller validates.
+Status LaunchDirectGemv(DType w_type, DType act, const void* w, const int8_t* xq, const XScale* xs,
+                        const void* bias, void* y, int num_tokens, int n, int k,
+                        cudaStream_t stream);
 
 }  // namespace hearth::gemv_internal

@@ -1,4 +1,5 @@
-// The direct integer GEMV's kernel (Q4_K; gemv_direct.h has the work split and the arithmetic).
+// The direct integer GEMV's kernel (Q4_K, Q8_0; gemv_direct.h has the work split and the
+// arithmetic).
 // Device code in a header so that a CPU test can run this very source under the CUDA block
 // emulation (tests/support/cuda_block_emulation.h, which then stands in for the CUDA headers and
 // provides ToFloat / FromFloat for float activations); matmul_gemv_direct.cu launches it.
@@ -11,8 +12,8 @@
 
 namespace hearth::gemv_internal {
 
-// Registers (ptxas -v, nvcc 13.0, sm_90a): one token with 4 rows takes ~116 (12 16-byte weight
-// loads in flight, the pair's x, the decoded units); 2 CTAs = 16 warps per SM then keep
+// Registers (ptxas -v, nvcc 13.0, sm_90a): Q4_K at one token with 4 rows takes ~116 (12 16-byte
+// loads in flight, the unit's x, the decoded units); 2 CTAs = 16 warps per SM then keep
 // 2 x 256 x 192 bytes of loads in flight per SM, several times the bandwidth-latency product.
 constexpr int kDirectMinBlocksPerSm = 2;
 
@@ -29,41 +30,58 @@ __device__ __forceinline__ void ToWords(const uint4& v, uint32_t* w) {
   w[0] = v.x, w[1] = v.y, w[2] = v.z, w[3] = v.w;
 }
 
-// The pair's 64 int8 x of token t and its two x blocks' scales.
-__device__ __forceinline__ void LoadPairX(const int8_t* __restrict__ xq,
-                                          const XScale* __restrict__ xs, int t, int k, int pair,
-                                          uint32_t x[16], XScale& a, XScale& c) {
-  const uint4* xp =
-      reinterpret_cast<const uint4*>(xq + static_cast<int64_t>(t) * k + PairXOffset(pair));
-#pragma unroll
-  for (int j = 0; j < 4; ++j) ToWords(__ldg(xp + j), x + 4 * j);
-  const float4 s = __ldg(reinterpret_cast<const float4*>(
-      xs + static_cast<int64_t>(t) * (k / kQ8Block) + PairXBlock(pair)));
-  a = {s.x, s.y};
-  c = {s.z, s.w};
+// The 16 bytes at p, or only the first 8 where the other 8 would lie past the tensor's end (a
+// Q8_0 unit's last load; tensors end on 8 bytes, their rows being multiples of 136 bytes).
+__device__ __forceinline__ uint4 LoadVec(const uint8_t* p, const uint8_t* end) {
+  if (p + 16 <= end) return __ldg(reinterpret_cast<const uint4*>(p));
+  const uint2 lo = __ldg(reinterpret_cast<const uint2*>(p));
+  return {lo.x, lo.y, 0u, 0u};
 }
 
-template <class A, int kMaxTokens>
+// The unit's int8 x of token t (kWeights / 4 words) and its x blocks' scales.
+template <class Unit>
+__device__ __forceinline__ void LoadUnitX(const int8_t* __restrict__ xq,
+                                          const XScale* __restrict__ xs, int t, int k, int unit,
+                                          uint32_t* x, XScale* s) {
+  const uint4* xp = reinterpret_cast<const uint4*>(xq + static_cast<int64_t>(t) * k +
+                                                   static_cast<int64_t>(unit) * Unit::kWeights);
+#pragma unroll
+  for (int j = 0; j < Unit::kWeights / 16; ++j) ToWords(__ldg(xp + j), x + 4 * j);
+  const float4* sp =
+      reinterpret_cast<const float4*>(xs + static_cast<int64_t>(t) * (k / kQ8Block) +
+                                      static_cast<int64_t>(unit) * (Unit::kWeights / 32));
+#pragma unroll
+  for (int j = 0; j < Unit::kWeights / 64; ++j) {
+    const float4 v = __ldg(sp + j);
+    s[2 * j] = {v.x, v.y};
+    s[2 * j + 1] = {v.z, v.w};
+  }
+}
+
+template <DType T, class A, int kMaxTokens>
 __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
-    DirectQ4KKernel(const uint8_t* __restrict__ w,  // [n, k] of Q4_K, 16-byte aligned
-                    const int8_t* __restrict__ xq,  // [num_tokens, k]
-                    const XScale* __restrict__ xs,  // [num_tokens, k / 32]
-                    const A* __restrict__ bias,     // [n] or nullptr
-                    A* __restrict__ y,              // [num_tokens, n]
-                    int num_tokens, int n, int k, DirectGemvPlan plan) {
-  constexpr int kRows = DirectRowsFor(kMaxTokens);  // = plan.rows_per_slot
+    DirectGemvKernel(const uint8_t* __restrict__ w,  // [n, k] of T, 16-byte aligned
+                     const int8_t* __restrict__ xq,  // [num_tokens, k]
+                     const XScale* __restrict__ xs,  // [num_tokens, k / 32]
+                     const A* __restrict__ bias,     // [n] or nullptr
+                     A* __restrict__ y,              // [num_tokens, n]
+                     int num_tokens, int n, int k, DirectGemvPlan plan) {
+  using Unit = DirectUnit<T>;
+  constexpr int kRows = Unit::RowsFor(kMaxTokens);  // = plan.rows_per_slot
+  constexpr int kWords = 4 * Unit::kVecs;
   __shared__ float partial[kDirectThreads / 32][kRows][kMaxTokens];
-  const int64_t row_bytes = int64_t{k} / 256 * kQ4KBlockBytes;
+  const int64_t row_bytes = Unit::RowBytes(k);
+  const uint8_t* tensor_end = w + static_cast<int64_t>(n) * row_bytes;
   const DirectLane me = DirectLaneOf(plan, threadIdx.x);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int warps_per_slot = plan.lanes_per_row / 32;
 
   for (int g = blockIdx.x; g < plan.num_groups; g += gridDim.x) {
-    const uint8_t* rows[kRows];
+    int64_t row_offset[kRows];
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
       const int row = DirectRowOf(plan, g, me.slot, r);
-      rows[r] = w + static_cast<int64_t>(row < n ? row : n - 1) * row_bytes;  // valid loads
+      row_offset[r] = static_cast<int64_t>(row < n ? row : n - 1) * row_bytes;  // valid loads
     }
     float acc[kRows][kMaxTokens];
 #pragma unroll
@@ -71,34 +89,32 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
 #pragma unroll
       for (int t = 0; t < kMaxTokens; ++t) acc[r][t] = 0.f;
 
-    for (int i = 0; i < plan.pairs_per_lane; ++i) {
-      const int pair = DirectPairOf(plan, me.lane_in_row, i);
-      if (pair < 0) break;
-      const PairOffsets o = PairOffsetsOf(pair);
-      // All rows' loads first: 3 * kRows 16-byte loads in flight per lane.
-      uint4 hv[kRows], q0v[kRows], q1v[kRows];
+    for (int i = 0; i < plan.units_per_lane; ++i) {
+      const int unit = DirectUnitOf(plan, me.lane_in_row, i);
+      if (unit < 0) break;
+      // All rows' loads first: kRows * kVecs 16-byte loads in flight per lane.
+      uint4 v[kRows][Unit::kVecs];
 #pragma unroll
-      for (int r = 0; r < kRows; ++r) {
-        hv[r] = __ldg(reinterpret_cast<const uint4*>(rows[r] + o.header));
-        q0v[r] = __ldg(reinterpret_cast<const uint4*>(rows[r] + o.quants0));
-        q1v[r] = __ldg(reinterpret_cast<const uint4*>(rows[r] + o.quants1));
-      }
+      for (int r = 0; r < kRows; ++r)
+#pragma unroll
+        for (int j = 0; j < Unit::kVecs; ++j) {
+          v[r][j] = LoadVec(w + Unit::VecOffset(unit, j, row_offset[r]), tensor_end);
+        }
       WaitForPreKernel();  // the weight loads above are in flight meanwhile
-      uint32_t x[16];
-      XScale a, c;
-      if constexpr (kMaxTokens == 1) LoadPairX(xq, xs, 0, k, pair, x, a, c);  // for all rows
+      uint32_t x[Unit::kWeights / 4];
+      XScale s[Unit::kWeights / 32];
+      if constexpr (kMaxTokens == 1) LoadUnitX<Unit>(xq, xs, 0, k, unit, x, s);  // for all rows
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
-        uint32_t hdr[4], q0[4], q1[4];
-        ToWords(hv[r], hdr);
-        ToWords(q0v[r], q0);
-        ToWords(q1v[r], q1);
-        const PairW pw = DecodePair(pair, hdr, q0, q1);  // once for all tokens
+        uint32_t words[kWords];
+#pragma unroll
+        for (int j = 0; j < Unit::kVecs; ++j) ToWords(v[r][j], words + 4 * j);
+        const typename Unit::W uw = Unit::Decode(unit, row_offset[r], words);  // for all tokens
 #pragma unroll
         for (int t = 0; t < kMaxTokens; ++t) {
           if (t >= num_tokens) break;
-          if constexpr (kMaxTokens > 1) LoadPairX(xq, xs, t, k, pair, x, a, c);  // from L1
-          acc[r][t] = AddPairDot(acc[r][t], pw, x, a, c);
+          if constexpr (kMaxTokens > 1) LoadUnitX<Unit>(xq, xs, t, k, unit, x, s);  // from L1
+          acc[r][t] = Unit::AddDot(acc[r][t], uw, x, s);
         }
       }
     }

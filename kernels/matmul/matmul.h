@@ -52,9 +52,9 @@ enum class MatmulKernel : uint8_t {
   kCublasLt,           // bf16/f16 weights: cuBLASLt, per-shape algorithm cached
   kQuantGemv,          // block weights, 1..8 tokens: fused dequantize + skinny GEMM in float
   kQuantGemvQ8,        // Q8_0/Q4_K/Q6_K, 1..8 tokens: x quantized to int8, dp4a GEMV
-  kQuantGemvQ8Direct,  // Q4_K, 1..8 tokens: the same arithmetic, weights loaded straight into
-                       // registers, 4 rows per lane (opt-in, HEARTH_GEMV=direct: not yet run on
-                       // a GPU)
+  kQuantGemvQ8Direct,  // Q4_K, Q8_0 (k % 128 == 0), 1..8 tokens: the same arithmetic, weights
+                       // loaded straight into registers (opt-in, HEARTH_GEMV=direct: not yet run
+                       // on a GPU)
   kDequantCublasLt,    // block weights (or f32), more tokens: dequantize W to scratch, cuBLASLt
   kScalarGemv,         // f32 weights with k % 8 != 0, 1..8 tokens: one element a lane at a time
   kUnsupported,
@@ -64,12 +64,13 @@ inline constexpr int kMaxGemvTokens = 8;
 MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k);
 // The environment's say over the GEMV (HEARTH_GEMV, read once by GpuMatmul::Create): "float"
 // keeps the float GEMV (a fallback and a benchmark baseline), "direct" takes the direct integer
-// GEMV for Q4_K. Unset or empty: kNone; anything else is an error naming the choices.
+// GEMV for Q4_K and Q8_0. Unset or empty: kNone; anything else is an error naming the choices.
 enum class GemvOverride : uint8_t { kNone, kFloat, kDirect };
 Result<GemvOverride> ParseGemvOverride(const char* env_value);
 // What GpuMatmul::Run runs: SelectMatmulKernel's choice, except that kQuantGemvQ8 becomes
 // kQuantGemv for F32 activations (validation only; int8 x would defeat its purpose) and under
-// GemvOverride::kFloat, and kQuantGemvQ8Direct for Q4_K under GemvOverride::kDirect.
+// GemvOverride::kFloat, and kQuantGemvQ8Direct under GemvOverride::kDirect for Q4_K, and for Q8_0
+// with k % 128 == 0.
 MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
                                       GemvOverride gemv);
 std::string_view MatmulKernelName(MatmulKernel kernel);
@@ -132,7 +133,8 @@ int64_t QuantGemvQ8ScratchBytes(int num_tokens, int k);
 Status LaunchQuantGemvQ8(DType w_type, const void* w, DType act_type, const void* x,
                          const void* bias, void* y, int num_tokens, int n, int k, void* scratch,
                          int64_t scratch_bytes, cudaStream_t stream);
-// The same for Q4_K weights only, with the direct weight walk (kernels/matmul/gemv_direct.h): the
+// The same for Q4_K, and Q8_0 with k % 128 == 0, with the direct weight walk
+// (kernels/matmul/gemv_direct.h): the
 // same per-unit arithmetic, a different summation order, so results differ from
 // LaunchQuantGemvQ8's in the last bits; each is batch-invariant on its own.
 Status LaunchQuantGemvQ8Direct(DType w_type, const void* w, DType act_type, const void* x,

@@ -1,5 +1,5 @@
-// The direct integer GEMV for Q4_K weights, 1..8 tokens: weights loaded straight into registers,
-// up to 4 rows per lane at once. The work split and the arithmetic order are in
+// The direct integer GEMV for Q4_K and Q8_0 weights, 1..8 tokens: weights loaded straight into
+// registers, up to 4 rows per lane at once. The work split and the arithmetic order are in
 // gemv_direct.h; x arrives quantized (int8 blocks of 32 and their scales) from the integer GEMV's
 // pre-kernel (matmul_gemv_q8.cu, which launches this one).
 #include <cuda_bf16.h>
@@ -14,14 +14,13 @@ namespace hearth {
 namespace gemv_internal {
 namespace {
 
-template <class A, int kMaxTokens>
+template <DType T, class A, int kMaxTokens>
 Status LaunchTyped(const void* w, const int8_t* xq, const XScale* xs, const void* bias, void* y,
                    int num_tokens, int n, int k, cudaStream_t stream) {
   int device = 0, sms = 0;
   CUDA_CHECK(cudaGetDevice(&device));
   CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  const DirectGemvPlan plan =
-      PlanDirectGemv(n, k, DirectRowsFor(kMaxTokens), sms * kDirectMinBlocksPerSm);
+  const DirectGemvPlan plan = PlanDirectGemvFor<T>(n, k, kMaxTokens, sms * kDirectMinBlocksPerSm);
   // Launched as the pre-kernel's programmatic dependent: its CTAs start, and issue their first
   // weight loads, while x is still being quantized (a launch latency and a round trip hidden per
   // call; also inside CUDA graphs).
@@ -34,41 +33,56 @@ Status LaunchTyped(const void* w, const int8_t* xq, const XScale* xs, const void
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   config.attrs = attr;
   config.numAttrs = 1;
-  CUDA_CHECK(cudaLaunchKernelEx(&config, DirectQ4KKernel<A, kMaxTokens>,
+  CUDA_CHECK(cudaLaunchKernelEx(&config, DirectGemvKernel<T, A, kMaxTokens>,
                                 static_cast<const uint8_t*>(w), xq, xs, static_cast<const A*>(bias),
                                 static_cast<A*>(y), num_tokens, n, k, plan));
   return Status::Ok();
 }
 
-template <class A>
+template <DType T, class A>
 Status LaunchForAct(const void* w, const int8_t* xq, const XScale* xs, const void* bias, void* y,
                     int num_tokens, int n, int k, cudaStream_t stream) {
   // The one switch over the token bucket.
   switch (num_tokens <= 1 ? 1 : num_tokens <= 2 ? 2 : num_tokens <= 4 ? 4 : 8) {
     case 1:
-      return LaunchTyped<A, 1>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+      return LaunchTyped<T, A, 1>(w, xq, xs, bias, y, num_tokens, n, k, stream);
     case 2:
-      return LaunchTyped<A, 2>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+      return LaunchTyped<T, A, 2>(w, xq, xs, bias, y, num_tokens, n, k, stream);
     case 4:
-      return LaunchTyped<A, 4>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+      return LaunchTyped<T, A, 4>(w, xq, xs, bias, y, num_tokens, n, k, stream);
     default:
-      return LaunchTyped<A, 8>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+      return LaunchTyped<T, A, 8>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+  }
+}
+
+template <DType T>
+Status LaunchForType(DType act, const void* w, const int8_t* xq, const XScale* xs, const void* bias,
+                     void* y, int num_tokens, int n, int k, cudaStream_t stream) {
+  switch (act) {
+    case DType::kBF16:
+      return LaunchForAct<T, __nv_bfloat16>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+    case DType::kF16:
+      return LaunchForAct<T, __half>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+    default:
+      return UnimplementedError("direct GEMV: activations must be BF16 or F16, got " +
+                                std::string(DTypeName(act)));
   }
 }
 
 }  // namespace
 
-Status LaunchDirectQ4K(DType act, const void* w, const int8_t* xq, const XScale* xs,
-                       const void* bias, void* y, int num_tokens, int n, int k,
-                       cudaStream_t stream) {
-  switch (act) {
-    case DType::kBF16:
-      return LaunchForAct<__nv_bfloat16>(w, xq, xs, bias, y, num_tokens, n, k, stream);
-    case DType::kF16:
-      return LaunchForAct<__half>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+Status LaunchDirectGemv(DType w_type, DType act, const void* w, const int8_t* xq, const XScale* xs,
+                        const void* bias, void* y, int num_tokens, int n, int k,
+                        cudaStream_t stream) {
+  // The one switch over the weight type.
+  switch (w_type) {
+    case DType::kQ4_K:
+      return LaunchForType<DType::kQ4_K>(act, w, xq, xs, bias, y, num_tokens, n, k, stream);
+    case DType::kQ8_0:
+      return LaunchForType<DType::kQ8_0>(act, w, xq, xs, bias, y, num_tokens, n, k, stream);
     default:
-      return UnimplementedError("direct GEMV: activations must be BF16 or F16, got " +
-                                std::string(DTypeName(act)));
+      return UnimplementedError("direct GEMV: no kernel for " + std::string(DTypeName(w_type)) +
+                                " weights (Q4_K, Q8_0)");
   }
 }
 

@@ -216,8 +216,8 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
       static_cast<const A*>(x), x_blocks, xq, xs);
   CUDA_CHECK_LAUNCH();
   if (direct) {
-    return LaunchDirectQ4K(std::is_same_v<A, __half> ? DType::kF16 : DType::kBF16, w, xq, xs, bias,
-                           y, num_tokens, n, k, stream);
+    return LaunchDirectGemv(T, std::is_same_v<A, __half> ? DType::kF16 : DType::kBF16, w, xq, xs,
+                            bias, y, num_tokens, n, k, stream);
   }
 
   const int64_t row_bytes = *DTypeBytes(T, k);
@@ -264,10 +264,11 @@ namespace {
 Status LaunchQ8(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
                 void* y, int num_tokens, int n, int k, void* scratch, int64_t scratch_bytes,
                 bool direct, cudaStream_t stream) {
-  if (direct && w_type != DType::kQ4_K) {
-    return UnimplementedError("LaunchQuantGemvQ8Direct: " + std::string(DTypeName(w_type)) +
-                              " weights use the staged integer GEMV (LaunchQuantGemvQ8); the "
-                              "direct one handles Q4_K");
+  if (direct && !gemv_internal::HasDirectGemv(w_type, k)) {
+    return UnimplementedError("LaunchQuantGemvQ8Direct: no direct GEMV for " +
+                              std::string(DTypeName(w_type)) +
+                              " weights with k=" + std::to_string(k) +
+                              " (it has Q4_K, and Q8_0 with k % 128 == 0); use LaunchQuantGemvQ8");
   }
   if (!gemv_internal::HasQ8Gemv(w_type)) {
     return UnimplementedError("LaunchQuantGemvQ8: " + std::string(DTypeName(w_type)) +

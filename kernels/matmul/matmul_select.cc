@@ -2,7 +2,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kernels/matmul/gemv_q8_unit.h"
+#include "kernels/matmul/gemv_direct.h"
 #include "kernels/matmul/matmul.h"
 
 namespace hearth {
@@ -29,7 +29,7 @@ Result<GemvOverride> ParseGemvOverride(const char* env_value) {
   if (v == "direct") return GemvOverride::kDirect;
   return InvalidArgumentError("HEARTH_GEMV=" + std::string(v) +
                               ": expected \"float\" (the float GEMV) or \"direct\" (the direct "
-                              "integer GEMV for Q4_K), or unset");
+                              "integer GEMV for Q4_K and Q8_0), or unset");
 }
 
 MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
@@ -37,7 +37,9 @@ MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n,
   const MatmulKernel kernel = SelectMatmulKernel(w, num_tokens, n, k);
   if (kernel != MatmulKernel::kQuantGemvQ8) return kernel;
   if (gemv == GemvOverride::kFloat || act == DType::kF32) return MatmulKernel::kQuantGemv;
-  if (gemv == GemvOverride::kDirect && w == DType::kQ4_K) return MatmulKernel::kQuantGemvQ8Direct;
+  if (gemv == GemvOverride::kDirect && gemv_internal::HasDirectGemv(w, k)) {
+    return MatmulKernel::kQuantGemvQ8Direct;
+  }
   return kernel;
 }
 

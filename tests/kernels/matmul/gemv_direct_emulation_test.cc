@@ -1,10 +1,10 @@
 // The direct integer GEMV's kernel source (gemv_direct_kernel.cuh) run on the CPU under the CUDA
 // block emulation (tests/support/cuda_block_emulation.h: one OS thread per CUDA thread, barriers
 // for __syncthreads, a per-warp exchange for the shuffles), with float activations: its outputs
-// must equal the replay of its arithmetic (ReplayDirectRow) bit for bit, for every token count's
-// row grouping, partial row groups, several pairs per lane, idle lanes, grid-strided row groups
-// and a bias. This checks the kernel's indexing, loops and reductions without a GPU; its loads,
-// launch and timing need one (gemv_direct_gpu_test).
+// must equal the replay of its arithmetic (ReplayDirectRow) bit for bit, for Q4_K and Q8_0, every
+// token count's row grouping, partial row groups, several pairs per lane, idle lanes, grid-strided
+// row groups and a bias. This checks the kernel's indexing, loops and reductions without a GPU; its
+// loads, launch and timing need one (gemv_direct_gpu_test).
 #include "tests/support/cuda_block_emulation.h"
 // The emulation stands in for the CUDA headers; float activations need only these two.
 namespace hearth::cuda {
@@ -42,17 +42,18 @@ struct Args {
   DirectGemvPlan plan;
 };
 
-template <int kMaxTokens>
+template <DType T, int kMaxTokens>
 void Kernel(Args a) {
-  gemv_internal::DirectQ4KKernel<float, kMaxTokens>(a.w, a.xq, a.xs, a.bias, a.y, a.num_tokens, a.n,
-                                                    a.k, a.plan);
+  gemv_internal::DirectGemvKernel<T, float, kMaxTokens>(a.w, a.xq, a.xs, a.bias, a.y, a.num_tokens,
+                                                        a.n, a.k, a.plan);
 }
 
-template <int kMaxTokens>
+template <DType T, int kMaxTokens>
 void ExpectKernelEqualsReplay(int n, int k, int num_tokens, int max_ctas, bool with_bias) {
-  SCOPED_TRACE("n=" + std::to_string(n) + " k=" + std::to_string(k) + " num_tokens=" +
-               std::to_string(num_tokens) + " max_ctas=" + std::to_string(max_ctas));
-  const std::vector<uint8_t> bytes = testing::RandomWeights(DType::kQ4_K, int64_t{n} * k, 3 + k);
+  SCOPED_TRACE(std::string(DTypeName(T)) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
+               " num_tokens=" + std::to_string(num_tokens) +
+               " max_ctas=" + std::to_string(max_ctas));
+  const std::vector<uint8_t> bytes = testing::RandomWeights(T, int64_t{n} * k, 3 + k);
   std::vector<uint8_t> storage(bytes.size() + 16);  // 16-byte aligned weights, as on the GPU
   uint8_t* w = storage.data() + (16 - reinterpret_cast<uintptr_t>(storage.data()) % 16) % 16;
   std::memcpy(w, bytes.data(), bytes.size());
@@ -68,18 +69,17 @@ void ExpectKernelEqualsReplay(int n, int k, int num_tokens, int max_ctas, bool w
                                     xs + size_t(t) * (k / 32));
   }
 
-  const DirectGemvPlan plan =
-      gemv_internal::PlanDirectGemv(n, k, gemv_internal::DirectRowsFor(kMaxTokens), max_ctas);
+  const DirectGemvPlan plan = gemv_internal::PlanDirectGemvFor<T>(n, k, kMaxTokens, max_ctas);
   std::vector<float> y(size_t(num_tokens) * n, std::nanf(""));
   const Args args{w, xq, xs, with_bias ? bias.data() : nullptr, y.data(), num_tokens, n, k, plan};
-  cuda_emulation::Launch(plan.num_ctas, gemv_internal::kDirectThreads, &Kernel<kMaxTokens>, args);
+  cuda_emulation::Launch(plan.num_ctas, gemv_internal::kDirectThreads, &Kernel<T, kMaxTokens>,
+                         args);
 
-  const int64_t row_bytes = *DTypeBytes(DType::kQ4_K, k);
   size_t mismatches = 0;
   for (int t = 0; t < num_tokens; ++t) {
     for (int row = 0; row < n; ++row) {
-      float want = gemv_internal::ReplayDirectRow(plan, w + row * row_bytes, xq + size_t(t) * k,
-                                                  xs + size_t(t) * (k / 32));
+      float want = gemv_internal::ReplayDirectRow<T>(plan, w, row, k, xq + size_t(t) * k,
+                                                     xs + size_t(t) * (k / 32));
       if (with_bias) want += bias[row];
       const float got = y[size_t(t) * n + row];
       if (std::memcmp(&got, &want, 4) != 0 && mismatches++ < 3) {
@@ -91,22 +91,30 @@ void ExpectKernelEqualsReplay(int n, int k, int num_tokens, int max_ctas, bool w
   EXPECT_EQ(mismatches, 0u);
 }
 
-TEST(GemvDirectEmulation, OneTokenFourRowsPerSlot) {
+TEST(GemvDirectEmulation, Q4KOneTokenFourRowsPerSlot) {
   // 4 pairs a row: 8 slots of 32 lanes, 28 of them idle; 37 rows = 2 groups, one CTA strides.
-  ExpectKernelEqualsReplay<1>(37, 256, 1, 1, true);
+  ExpectKernelEqualsReplay<DType::kQ4_K, 1>(37, 256, 1, 1, true);
   // 68 pairs: 4 slots of 64 lanes, a second turn for 4 lanes; 3 CTAs for 2 groups -> 2 CTAs.
-  ExpectKernelEqualsReplay<1>(20, 4352, 1, 3, false);
+  ExpectKernelEqualsReplay<DType::kQ4_K, 1>(20, 4352, 1, 3, false);
 }
 
-TEST(GemvDirectEmulation, SeveralTokens) {
-  ExpectKernelEqualsReplay<2>(9, 1280, 2, 2, true);   // 20 pairs, 2 rows per slot
-  ExpectKernelEqualsReplay<4>(11, 512, 3, 1, false);  // 3 of 4 tokens, 1 row per slot
-  ExpectKernelEqualsReplay<8>(5, 2304, 8, 2, true);   // 36 pairs: 32 lanes, 4 on a second turn
+TEST(GemvDirectEmulation, Q4KSeveralTokens) {
+  ExpectKernelEqualsReplay<DType::kQ4_K, 2>(9, 1280, 2, 2, true);   // 20 pairs, 2 rows a slot
+  ExpectKernelEqualsReplay<DType::kQ4_K, 4>(11, 512, 3, 1, false);  // 3 of 4 tokens, 1 row
+  ExpectKernelEqualsReplay<DType::kQ4_K, 8>(5, 2304, 8, 2, true);   // 36 pairs: a 2nd turn
 }
 
-TEST(GemvDirectEmulation, ManyPairsPerLane) {
-  ExpectKernelEqualsReplay<1>(3, 16384, 1, 1, false);  // 256 pairs: 256 lanes, one slot
-  ExpectKernelEqualsReplay<1>(2, 32768, 1, 1, true);   // 512 pairs: 2 turns
+TEST(GemvDirectEmulation, Q4KManyPairsPerLane) {
+  ExpectKernelEqualsReplay<DType::kQ4_K, 1>(3, 16384, 1, 1, false);  // 256 pairs: one slot
+  ExpectKernelEqualsReplay<DType::kQ4_K, 1>(2, 32768, 1, 1, true);   // 512 pairs: 2 turns
+}
+
+TEST(GemvDirectEmulation, Q80) {
+  // 136-byte rows: odd rows' units start 8 bytes past a 16-byte boundary; the tensor ends 8
+  // bytes past one, so the last unit's ninth load is an 8-byte one.
+  ExpectKernelEqualsReplay<DType::kQ8_0, 1>(9, 128, 1, 1, true);
+  ExpectKernelEqualsReplay<DType::kQ8_0, 2>(5, 4224, 2, 2, false);  // 33 units: a 2nd turn
+  ExpectKernelEqualsReplay<DType::kQ8_0, 8>(3, 1024, 5, 1, true);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// The direct integer GEMV (Q4_K) on the GPU against its CPU replay, bit for bit: the kernel and
-// ReplayDirectRow (gemv_direct.h) run the same unit arithmetic in the same order, and the
+// The direct integer GEMV (Q4_K, Q8_0) on the GPU against its CPU replay, bit for bit: the kernel
+// and ReplayDirectRow (gemv_direct.h) run the same unit arithmetic in the same order, and the
 // pre-kernel's int8 x equals QuantizeRowQ8Cpu's. Shapes cover partial row groups, 1 to 8 row slots,
 // 1 to 4 pairs per lane, 1..8 tokens, bf16 and fp16 outputs, with and without bias.
 #include <cuda_runtime.h>
@@ -21,42 +21,43 @@ namespace {
 using gemv_internal::XScale;
 using testing::DeviceBuffer;
 
-// The direct GEMV's output for w [n, k] of Q4_K and x [num_tokens, k] (floats exactly
+// The direct GEMV's output for w [n, k] of w_type and x [num_tokens, k] (floats exactly
 // representable in act), as floats.
-std::vector<float> RunDirect(const std::vector<uint8_t>& w, DType act, const std::vector<float>& x,
-                             const std::vector<float>* bias, int num_tokens, int n, int k) {
+std::vector<float> RunDirect(DType w_type, const std::vector<uint8_t>& w, DType act,
+                             const std::vector<float>& x, const std::vector<float>* bias,
+                             int num_tokens, int n, int k) {
   const int64_t scratch_bytes = QuantGemvQ8ScratchBytes(num_tokens, k);
   DeviceBuffer dw = DeviceBuffer::FromVector(w), dx = DeviceBuffer::FromFloats(act, x),
                db = DeviceBuffer::FromFloats(act, bias ? *bias : std::vector<float>(n)),
                dy(size_t(num_tokens) * n * 2), scratch(scratch_bytes);
   dy.Poison();
   const Status s =
-      LaunchQuantGemvQ8Direct(DType::kQ4_K, dw.get(), act, dx.get(), bias ? db.get() : nullptr,
-                              dy.get(), num_tokens, n, k, scratch.get(), scratch_bytes, nullptr);
+      LaunchQuantGemvQ8Direct(w_type, dw.get(), act, dx.get(), bias ? db.get() : nullptr, dy.get(),
+                              num_tokens, n, k, scratch.get(), scratch_bytes, nullptr);
   EXPECT_TRUE(s.ok()) << s.ToString();
   return dy.Floats(act);
 }
 
+template <DType T>
 void ExpectEqualsReplay(int n, int k, int num_tokens, DType act, bool with_bias) {
-  SCOPED_TRACE("n=" + std::to_string(n) + " k=" + std::to_string(k) +
+  SCOPED_TRACE(std::string(DTypeName(T)) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
                " num_tokens=" + std::to_string(num_tokens) + " act=" + std::string(DTypeName(act)) +
                " bias=" + std::to_string(with_bias));
-  const std::vector<uint8_t> w = testing::RandomWeights(DType::kQ4_K, int64_t{n} * k, 5 + k);
+  const std::vector<uint8_t> w = testing::RandomWeights(T, int64_t{n} * k, 5 + k);
   const std::vector<float> x =
       testing::RoundTo(act, testing::RandomVector(size_t(num_tokens) * k, 6 + k, -2.f, 2.f));
   const std::vector<float> bias = testing::RoundTo(act, testing::RandomVector(n, 7, -0.5f, 0.5f));
 
   // The replay on the CPU, rounded to act as the kernel rounds its float sums.
-  const gemv_internal::DirectGemvPlan plan = gemv_internal::PlanDirectGemv(n, k, 1, 1);
-  const int64_t row_bytes = *DTypeBytes(DType::kQ4_K, k);
+  const gemv_internal::DirectGemvPlan plan =
+      gemv_internal::PlanDirectGemvFor<T>(n, k, num_tokens, 1);
   std::vector<int8_t> xq(k);
   std::vector<XScale> xs(k / 32);
   std::vector<float> want(size_t(num_tokens) * n);
   for (int t = 0; t < num_tokens; ++t) {
     gemv_internal::QuantizeRowQ8Cpu(x.data() + size_t(t) * k, k, xq.data(), xs.data());
     for (int row = 0; row < n; ++row) {
-      float sum =
-          gemv_internal::ReplayDirectRow(plan, w.data() + row * row_bytes, xq.data(), xs.data());
+      float sum = gemv_internal::ReplayDirectRow<T>(plan, w.data(), row, k, xq.data(), xs.data());
       if (with_bias) sum += bias[row];
       want[size_t(t) * n + row] = sum;
     }
@@ -64,7 +65,7 @@ void ExpectEqualsReplay(int n, int k, int num_tokens, DType act, bool with_bias)
   want = testing::RoundTo(act, want);
 
   const std::vector<float> got =
-      RunDirect(w, act, x, with_bias ? &bias : nullptr, num_tokens, n, k);
+      RunDirect(T, w, act, x, with_bias ? &bias : nullptr, num_tokens, n, k);
   size_t mismatches = 0, first = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     // Bitwise: the poison (NaN) never equals.
@@ -76,14 +77,25 @@ void ExpectEqualsReplay(int n, int k, int num_tokens, DType act, bool with_bias)
 
 TEST(GemvDirectGpu, EqualsCpuReplayBitForBit) {
   HEARTH_REQUIRE_GPU();
-  // (n, k): 8 row slots of 32 lanes with 4 pairs and 28 idle lanes; 20 pairs; 68 pairs (2 slots
-  // of 64, pairs 64..67 on a second turn); 224 pairs (128 lanes, 2 turns); 1024 pairs (4 turns).
-  const int shapes[][2] = {{37, 256}, {5, 1280}, {67, 4352}, {300, 14336}, {9, 65536}};
-  for (const auto& shape : shapes) {
+  // Q4_K (n, k): 8 row slots of 32 lanes with 4 pairs and 28 idle lanes; 20 pairs; 68 pairs
+  // (2 slots of 64, pairs 64..67 on a second turn); 224 pairs (128 lanes, 2 turns); 1024 pairs.
+  const int q4k_shapes[][2] = {{37, 256}, {5, 1280}, {67, 4352}, {300, 14336}, {9, 65536}};
+  for (const auto& shape : q4k_shapes) {
     for (int num_tokens : {1, 3, 8}) {
-      ExpectEqualsReplay(shape[0], shape[1], num_tokens, DType::kBF16, num_tokens == 3);
+      ExpectEqualsReplay<DType::kQ4_K>(shape[0], shape[1], num_tokens, DType::kBF16,
+                                       num_tokens == 3);
     }
-    ExpectEqualsReplay(shape[0], shape[1], 2, DType::kF16, true);
+    ExpectEqualsReplay<DType::kQ4_K>(shape[0], shape[1], 2, DType::kF16, true);
+  }
+  // Q8_0: 136-byte rows (units 8 bytes off on odd rows, an 8-byte last load), 33 units (a second
+  // turn), 112 units (64 lanes, 2 turns), 512 units.
+  const int q8_shapes[][2] = {{9, 128}, {31, 4224}, {300, 14336}, {4, 65536}};
+  for (const auto& shape : q8_shapes) {
+    for (int num_tokens : {1, 3, 8}) {
+      ExpectEqualsReplay<DType::kQ8_0>(shape[0], shape[1], num_tokens, DType::kBF16,
+                                       num_tokens == 3);
+    }
+    ExpectEqualsReplay<DType::kQ8_0>(shape[0], shape[1], 2, DType::kF16, true);
   }
 }
 
@@ -92,16 +104,18 @@ TEST(GemvDirectGpu, EqualsCpuReplayBitForBit) {
 TEST(GemvDirectGpu, ManyRowGroupsMatchCpu) {
   HEARTH_REQUIRE_GPU();
   const int n = 14336 * 2 + 5, k = 4096, num_tokens = 1;
-  const std::vector<uint8_t> w = testing::RandomWeights(DType::kQ4_K, int64_t{n} * k, 9);
-  const std::vector<float> x =
-      testing::RoundTo(DType::kBF16, testing::RandomVector(size_t(num_tokens) * k, 10));
-  std::vector<float> xq = x;
-  QuantizeActivationsQ8Cpu(xq.data(), num_tokens, k);
-  std::vector<float> ref(size_t(num_tokens) * n);
-  ASSERT_TRUE(
-      MatmulCpu(DType::kQ4_K, w.data(), xq.data(), nullptr, ref.data(), num_tokens, n, k).ok());
-  const std::vector<float> got = RunDirect(w, DType::kBF16, x, nullptr, num_tokens, n, k);
-  EXPECT_LT(testing::RelL2(got, ref), 4e-3);  // bf16 output rounding
+  for (DType w_type : {DType::kQ4_K, DType::kQ8_0}) {
+    SCOPED_TRACE(std::string(DTypeName(w_type)));
+    const std::vector<uint8_t> w = testing::RandomWeights(w_type, int64_t{n} * k, 9);
+    const std::vector<float> x =
+        testing::RoundTo(DType::kBF16, testing::RandomVector(size_t(num_tokens) * k, 10));
+    std::vector<float> xq = x;
+    QuantizeActivationsQ8Cpu(xq.data(), num_tokens, k);
+    std::vector<float> ref(size_t(num_tokens) * n);
+    ASSERT_TRUE(MatmulCpu(w_type, w.data(), xq.data(), nullptr, ref.data(), num_tokens, n, k).ok());
+    const std::vector<float> got = RunDirect(w_type, w, DType::kBF16, x, nullptr, num_tokens, n, k);
+    EXPECT_LT(testing::RelL2(got, ref), 4e-3);  // bf16 output rounding
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -24,37 +25,37 @@ using gemv_internal::DirectGemvPlan;
 using gemv_internal::kDirectThreads;
 using gemv_internal::XScale;
 
-TEST(GemvDirectPlan, CoversEveryPairAndRowOnce) {
-  for (int k = 256; k <= 65536; k += k < 4096 ? 256 : 2816) {
+TEST(GemvDirectPlan, CoversEveryUnitAndRowOnce) {
+  for (int units = 1; units <= 1024; units += units < 64 ? 1 : 44) {
     for (int n : {1, 3, 16, 17, 769, 4096, 14336}) {
       for (int max_ctas : {1, 7, 132, 396})
         for (int tokens : {1, 2, 4, 8}) {
-          const int rows = gemv_internal::DirectRowsFor(tokens);
-          SCOPED_TRACE("n=" + std::to_string(n) + " k=" + std::to_string(k) +
+          const int rows = tokens <= 1 ? 4 : tokens <= 2 ? 2 : 1;  // the most any type takes
+          SCOPED_TRACE("n=" + std::to_string(n) + " units=" + std::to_string(units) +
                        " max_ctas=" + std::to_string(max_ctas) + " rows=" + std::to_string(rows));
-          const DirectGemvPlan p = gemv_internal::PlanDirectGemv(n, k, rows, max_ctas);
-          ASSERT_EQ(p.pairs_per_row, k / 64);
-          // Lanes per row: a power of two from 32 to 256, no more than the pairs unless below 32.
+          const DirectGemvPlan p = gemv_internal::PlanDirectGemv(n, units, rows, max_ctas);
+          ASSERT_EQ(p.units_per_row, units);
+          // Lanes per row: a power of two from 32 to 256, no more than the units unless below 32.
           ASSERT_TRUE(p.lanes_per_row == 32 || p.lanes_per_row == 64 || p.lanes_per_row == 128 ||
                       p.lanes_per_row == 256);
-          ASSERT_TRUE(p.lanes_per_row == 32 || p.lanes_per_row <= p.pairs_per_row);
-          ASSERT_TRUE(p.lanes_per_row == kDirectThreads || 2 * p.lanes_per_row > p.pairs_per_row);
+          ASSERT_TRUE(p.lanes_per_row == 32 || p.lanes_per_row <= p.units_per_row);
+          ASSERT_TRUE(p.lanes_per_row == kDirectThreads || 2 * p.lanes_per_row > p.units_per_row);
           ASSERT_EQ(p.row_slots * p.lanes_per_row, kDirectThreads);
           // The final sums use one thread per (slot, row, token) for up to 8 tokens.
           ASSERT_LE(p.row_slots * rows * tokens, kDirectThreads);
           ASSERT_LE(rows, gemv_internal::kDirectMaxRows);
-          // Each pair of a row once: over the lanes of a slot and their turns.
-          std::vector<int> seen(p.pairs_per_row, 0);
+          // Each unit of a row once: over the lanes of a slot and their turns.
+          std::vector<int> seen(p.units_per_row, 0);
           for (int lane = 0; lane < p.lanes_per_row; ++lane) {
             bool ended = false;
-            for (int i = 0; i < p.pairs_per_lane; ++i) {
-              const int pair = gemv_internal::DirectPairOf(p, lane, i);
-              if (pair < 0) {
+            for (int i = 0; i < p.units_per_lane; ++i) {
+              const int unit = gemv_internal::DirectUnitOf(p, lane, i);
+              if (unit < 0) {
                 ended = true;
                 continue;
               }
-              ASSERT_FALSE(ended) << "a lane's pairs resume after its end";
-              ++seen[pair];
+              ASSERT_FALSE(ended) << "a lane's units resume after its end";
+              ++seen[unit];
             }
           }
           for (int c : seen) ASSERT_EQ(c, 1);
@@ -84,30 +85,66 @@ TEST(GemvDirectPlan, CoversEveryPairAndRowOnce) {
   }
 }
 
-TEST(GemvDirectPlan, PairLoadsAreAlignedPiecesOfTheirBlock) {
-  for (int pair = 0; pair < 64; ++pair) {
-    const gemv_internal::PairOffsets o = gemv_internal::PairOffsetsOf(pair);
-    const int64_t block = pair / 4 * 144;
-    EXPECT_EQ(o.header, block);
-    EXPECT_EQ(o.header % 16, 0);
-    EXPECT_EQ(o.quants0 % 16, 0);
-    EXPECT_EQ(o.quants1, o.quants0 + 16);
-    // qs[32p, 32p + 32) at block offset 16.
-    EXPECT_EQ(o.quants0, block + 16 + 32 * (pair % 4));
-    EXPECT_LE(o.quants1 + 16, block + 144);
-    EXPECT_EQ(gemv_internal::PairXOffset(pair), 64 * pair);
-    EXPECT_EQ(gemv_internal::PairXBlock(pair), 2 * pair);
+TEST(GemvDirectPlan, RowGroupingPerTypeAndTokens) {
+  using gemv_internal::DirectUnit;
+  EXPECT_EQ(DirectUnit<DType::kQ4_K>::RowsFor(1), 4);
+  EXPECT_EQ(DirectUnit<DType::kQ4_K>::RowsFor(2), 2);
+  EXPECT_EQ(DirectUnit<DType::kQ4_K>::RowsFor(8), 1);
+  EXPECT_EQ(DirectUnit<DType::kQ8_0>::RowsFor(1), 1);
+  EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ4_K, 256));
+  EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ8_0, 4096));
+  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ8_0, 576));  // SmolLM2: 18 blocks a row
+  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ6_K, 4096));
+  const DirectGemvPlan p = gemv_internal::PlanDirectGemvFor<DType::kQ8_0>(4096, 14336, 1, 264);
+  EXPECT_EQ(p.units_per_row, 112);
+  EXPECT_EQ(p.lanes_per_row, 64);
+  EXPECT_EQ(p.units_per_lane, 2);
+}
+
+// Every load of a unit is 16-byte aligned, inside the tensor but for the 8 bytes a Q8_0 unit's last
+// load may read past it (which the kernel reads as 8 bytes), and covers the unit's bytes.
+template <DType T>
+void ExpectLoadsCoverUnits(int n, int k) {
+  using Unit = gemv_internal::DirectUnit<T>;
+  SCOPED_TRACE(std::string(DTypeName(T)) + " n=" + std::to_string(n) + " k=" + std::to_string(k));
+  const int64_t row_bytes = Unit::RowBytes(k);
+  ASSERT_EQ(row_bytes, *DTypeBytes(T, k));
+  const int64_t tensor_end = n * row_bytes;
+  for (int row = 0; row < n; ++row) {
+    std::vector<int> covered(row_bytes, 0);
+    for (int unit = 0; unit < k / Unit::kWeights; ++unit) {
+      for (int v = 0; v < Unit::kVecs; ++v) {
+        const int64_t off = Unit::VecOffset(unit, v, row * row_bytes);
+        ASSERT_EQ(off % 16, 0);
+        ASSERT_GE(off, 0);
+        ASSERT_LE(off + 8, tensor_end);
+        for (int64_t b = std::max<int64_t>(off, row * row_bytes);
+             b < std::min<int64_t>(off + 16, (row + 1) * row_bytes); ++b) {
+          covered[b - row * row_bytes] = 1;
+        }
+      }
+    }
+    for (int64_t b = 0; b < row_bytes; ++b)
+      ASSERT_EQ(covered[b], 1) << "row " << row << " byte " << b;
   }
 }
 
+TEST(GemvDirectPlan, LoadsAreAlignedAndCoverEveryByte) {
+  ExpectLoadsCoverUnits<DType::kQ4_K>(3, 1280);
+  ExpectLoadsCoverUnits<DType::kQ8_0>(3, 128);   // 136-byte rows: units 8 bytes off on odd rows
+  ExpectLoadsCoverUnits<DType::kQ8_0>(5, 4224);  // 33 units a row
+}
+
+template <DType T>
 void ReplayMatchesDequantizedDot(int n, int k, int num_tokens) {
-  SCOPED_TRACE("n=" + std::to_string(n) + " k=" + std::to_string(k));
-  const std::vector<uint8_t> w = testing::RandomWeights(DType::kQ4_K, int64_t{n} * k, 41 + k);
+  using Unit = gemv_internal::DirectUnit<T>;
+  SCOPED_TRACE(std::string(DTypeName(T)) + " n=" + std::to_string(n) + " k=" + std::to_string(k));
+  const std::vector<uint8_t> w = testing::RandomWeights(T, int64_t{n} * k, 41 + k);
   std::vector<float> wf(int64_t{n} * k);
-  ASSERT_TRUE(DequantizeCpu(DType::kQ4_K, w.data(), wf.data(), wf.size()).ok());
+  ASSERT_TRUE(DequantizeCpu(T, w.data(), wf.data(), wf.size()).ok());
   const std::vector<float> x = testing::RandomVector(size_t(num_tokens) * k, 42 + k);
-  const DirectGemvPlan plan = gemv_internal::PlanDirectGemv(n, k, 4, 132);
-  const int64_t row_bytes = *DTypeBytes(DType::kQ4_K, k);
+  const DirectGemvPlan plan = gemv_internal::PlanDirectGemvFor<T>(n, k, num_tokens, 132);
+  ASSERT_EQ(Unit::RowBytes(k), *DTypeBytes(T, k));
   std::vector<float> got(size_t(num_tokens) * n), ref(got.size()), ref_float(got.size());
   std::vector<int8_t> xq(k);
   std::vector<XScale> xs(k / 32);
@@ -115,7 +152,7 @@ void ReplayMatchesDequantizedDot(int n, int k, int num_tokens) {
     gemv_internal::QuantizeRowQ8Cpu(x.data() + size_t(t) * k, k, xq.data(), xs.data());
     for (int row = 0; row < n; ++row) {
       got[size_t(t) * n + row] =
-          gemv_internal::ReplayDirectRow(plan, w.data() + row * row_bytes, xq.data(), xs.data());
+          gemv_internal::ReplayDirectRow<T>(plan, w.data(), row, k, xq.data(), xs.data());
       double r = 0.0;
       for (int i = 0; i < k; ++i) {
         r += static_cast<double>(wf[int64_t{row} * k + i]) * xs[i / 32].d * xq[i];
@@ -126,17 +163,21 @@ void ReplayMatchesDequantizedDot(int n, int k, int num_tokens) {
   // Only float32 rounding of the per-unit scale products and the sums remains.
   EXPECT_LT(testing::RelL2(got, ref), 2e-6);
   // Against the unquantized activations: the int8 rounding of x, ~4e-3 for uniform x.
-  ASSERT_TRUE(
-      MatmulCpu(DType::kQ4_K, w.data(), x.data(), nullptr, ref_float.data(), num_tokens, n, k)
-          .ok());
+  ASSERT_TRUE(MatmulCpu(T, w.data(), x.data(), nullptr, ref_float.data(), num_tokens, n, k).ok());
   EXPECT_LT(testing::RelL2(got, ref_float), 1e-2);
 }
 
-TEST(GemvDirectReplay, MatchesDequantizedDot) {
-  ReplayMatchesDequantizedDot(37, 256, 2);   // 4 pairs: 28 idle lanes of 32
-  ReplayMatchesDequantizedDot(9, 4352, 1);   // 68 pairs: 64 lanes, a second turn for 4
-  ReplayMatchesDequantizedDot(5, 14336, 2);  // 224 pairs: 128 lanes, 2 turns
-  ReplayMatchesDequantizedDot(2, 65536, 1);  // 1024 pairs: 256 lanes, 4 turns
+TEST(GemvDirectReplay, Q4KMatchesDequantizedDot) {
+  ReplayMatchesDequantizedDot<DType::kQ4_K>(37, 256, 2);   // 4 pairs: 28 idle lanes of 32
+  ReplayMatchesDequantizedDot<DType::kQ4_K>(9, 4352, 1);   // 68 pairs: 64 lanes, 2nd turn for 4
+  ReplayMatchesDequantizedDot<DType::kQ4_K>(5, 14336, 2);  // 224 pairs: 128 lanes, 2 turns
+  ReplayMatchesDequantizedDot<DType::kQ4_K>(2, 65536, 1);  // 1024 pairs: 256 lanes, 4 turns
+}
+
+TEST(GemvDirectReplay, Q80MatchesDequantizedDot) {
+  ReplayMatchesDequantizedDot<DType::kQ8_0>(7, 128, 2);    // 136-byte rows, both shifts
+  ReplayMatchesDequantizedDot<DType::kQ8_0>(5, 4224, 1);   // 33 units: 32 lanes, a 2nd turn
+  ReplayMatchesDequantizedDot<DType::kQ8_0>(3, 14336, 2);  // 112 units: 64 lanes, 2 turns
 }
 
 }  // namespace

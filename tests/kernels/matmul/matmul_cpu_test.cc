@@ -212,11 +212,16 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
       EXPECT_EQ(
           SelectMatmulKernelForRun(t, DType::kF16, num_tokens, 14336, 4096, GemvOverride::kNone),
           SelectMatmulKernel(t, num_tokens, 14336, 4096));
-      // The direct integer GEMV replaces the staged one for Q4_K only.
+      // The direct integer GEMV replaces the staged one for Q4_K, and Q8_0 with k % 128 == 0.
+      const bool direct = t == DType::kQ4_K || t == DType::kQ8_0;
       EXPECT_EQ(
           SelectMatmulKernelForRun(t, DType::kBF16, num_tokens, 4096, 14336, GemvOverride::kDirect),
-          t == DType::kQ4_K ? MatmulKernel::kQuantGemvQ8Direct
-                            : SelectMatmulKernel(t, num_tokens, 4096, 14336));
+          direct ? MatmulKernel::kQuantGemvQ8Direct
+                 : SelectMatmulKernel(t, num_tokens, 4096, 14336));
+      // k = 4160: 130 Q8_0 blocks, not a multiple of 4 (the direct unit): the staged GEMV.
+      EXPECT_EQ(
+          SelectMatmulKernelForRun(t, DType::kBF16, num_tokens, 576, 4160, GemvOverride::kDirect),
+          SelectMatmulKernel(t, num_tokens, 576, 4160));
     }
     EXPECT_EQ(SelectMatmulKernel(t, kMaxGemvTokens + 1, 4096, 4096),
               MatmulKernel::kDequantCublasLt);
