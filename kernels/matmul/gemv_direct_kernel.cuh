@@ -75,6 +75,7 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
   const DirectLane me = DirectLaneOf(plan, threadIdx.x);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int warps_per_slot = plan.lanes_per_row / 32;
+  bool x_ready = false;  // this thread has waited for the pre-kernel
 
   for (int g = blockIdx.x; g < plan.num_groups; g += gridDim.x) {
     int64_t row_offset[kRows];
@@ -100,7 +101,7 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
         for (int j = 0; j < Unit::kVecs; ++j) {
           v[r][j] = LoadVec(w + Unit::VecOffset(unit, j, row_offset[r]), tensor_end);
         }
-      WaitForPreKernel();  // the weight loads above are in flight meanwhile
+      if (!x_ready) WaitForPreKernel(), x_ready = true;  // the loads above are in flight meanwhile
       uint32_t x[Unit::kWeights / 4];
       XScale s[Unit::kWeights / 32];
       if constexpr (kMaxTokens == 1) LoadUnitX<Unit>(xq, xs, 0, k, unit, x, s);  // for all rows
@@ -138,7 +139,7 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
     __syncthreads();
     const int idx = threadIdx.x;  // (slot, row in slot, token)
     if (idx < plan.row_slots * kRows * kMaxTokens) {
-      WaitForPreKernel();  // no write to y while the pre-kernel may still read x
+      if (!x_ready) WaitForPreKernel(), x_ready = true;  // no write to y while x may be read
       const int slot = idx / (kRows * kMaxTokens);
       const int r = idx / kMaxTokens % kRows, t = idx % kMaxTokens;
       const int row = DirectRowOf(plan, g, slot, r);
