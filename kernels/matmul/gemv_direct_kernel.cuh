@@ -101,7 +101,10 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
         for (int j = 0; j < Unit::kVecs; ++j) {
           v[r][j] = LoadVec(w + Unit::VecOffset(unit, j, row_offset[r]), tensor_end);
         }
-      if (!x_ready) WaitForPreKernel(), x_ready = true;  // the loads above are in flight meanwhile
+      if (!x_ready) {  // the weight loads above are in flight meanwhile
+        WaitForPreKernel();
+        x_ready = true;
+      }
       uint32_t x[Unit::kWeights / 4];
       XScale s[Unit::kWeights / 32];
       if constexpr (kMaxTokens == 1) LoadUnitX<Unit>(xq, xs, 0, k, unit, x, s);  // for all rows
@@ -139,7 +142,10 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
     __syncthreads();
     const int idx = threadIdx.x;  // (slot, row in slot, token)
     if (idx < plan.row_slots * kRows * kMaxTokens) {
-      if (!x_ready) WaitForPreKernel(), x_ready = true;  // no write to y while x may be read
+      if (!x_ready) {  // no write to y while the pre-kernel may still read x
+        WaitForPreKernel();
+        x_ready = true;
+      }
       const int slot = idx / (kRows * kMaxTokens);
       const int r = idx / kMaxTokens % kRows, t = idx % kMaxTokens;
       const int row = DirectRowOf(plan, g, slot, r);
