@@ -73,7 +73,7 @@ for step in $STEPS; do
         timeout $(left 300) ncu --kernel-name regex:"${NCU_KERNELS:-DirectGemv|QuantGemvQ8Kernel|QuantizeX}" \
           --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
           --section LaunchStats --section Occupancy --csv --page details \
-          "$b" --quick --once ${NCU_TYPES:-Q4_K Q8_0} > "$OUT/ncu_matmul.log" 2>&1
+          "$b" --quick --once ${NCU_TYPES:-Q4_K Q6_K Q8_0} > "$OUT/ncu_matmul.log" 2>&1
         echo "ncu bench_matmul rc=$?" | tee -a "$summary"
       fi ;;
     torch)

@@ -1,4 +1,4 @@
-// Internal to kernels/matmul: the direct integer GEMV for Q4_K and Q8_0 weights
+// Internal to kernels/matmul: the direct integer GEMV for Q4_K, Q6_K and Q8_0 weights
 // (gemv_direct_kernel.cuh, launched by matmul_gemv_direct.cu), its work split and its per-row
 // arithmetic order. Host and device share this header, so the CPU
 // test (gemv_direct_test) checks the split's coverage and replays the kernel's sums.
@@ -13,8 +13,9 @@
 // lane needs is the same for every row it visits.
 //
 // Work split. A lane works on one "unit" of a row at a time (DirectUnit<T>: Q4_K 64 weights in
-// three aligned 16-byte loads, Q8_0 128 weights in nine; Q8_0's 34-byte blocks are unaligned, but
-// a 4-block unit starts 0 or 8 bytes past a 16-byte boundary, a shift resolved in registers). A
+// three aligned 16-byte loads, Q8_0 128 weights in nine, Q6_K 128 in ten; Q8_0's 34-byte and
+// Q6_K's 210-byte blocks are unaligned: the shift from the 16-byte boundary below is resolved in
+// registers). A
 // CTA of kDirectThreads threads is cut into row slots of lanes_per_row lanes (a power of two,
 // 32..256, at most the units of a row); lane l of a slot takes the units l, l + lanes_per_row, ...
 // of the row. A slot works on rows_per_slot consecutive rows at once; a
@@ -138,8 +139,93 @@ struct DirectUnit<DType::kQ8_0> {
   }
 };
 
+// out[i] = the 4 bytes at byte offset `shift` + 4i of in (shift even, 0..14; in holds N + 4
+// words). The shift varies by lane, so the word offset is selected, never indexed (an indexed
+// register array would live in local memory).
+HEARTH_HD uint32_t SelectWord(const uint32_t* in, int i, int word_offset) {
+  const uint32_t lo = (word_offset & 1) ? in[i + 1] : in[i];
+  const uint32_t hi = (word_offset & 1) ? in[i + 3] : in[i + 2];
+  return (word_offset & 2) ? hi : lo;
+}
+template <int N>
+HEARTH_HD void ShiftWords(const uint32_t* in, int shift, uint32_t* out) {
+  const int wo = shift >> 2;
+  const bool half = (shift & 2) != 0;
+  for (int i = 0; i < N; ++i) {
+    const uint32_t a = SelectWord(in, i, wo), b = SelectWord(in, i + 1, wo);
+    out[i] = half ? (a >> 16) | (b << 16) : a;
+  }
+}
+
+// Q6_K: half a block, 128 weights (unit = 2b + h): its 64 ql bytes [64h, +64), 32 qh bytes
+// [128 + 32h, +32), and the block's scales and d [192, 210). Blocks are 210 bytes, so a block
+// starts an even number of bytes (0..14) past a 16-byte boundary, the same for all three pieces
+// (at multiples of 16 in the block): each is read from the boundary below it (5 + 3 + 2 aligned
+// 16-byte loads) and shifted into place in registers. Element 32j + c of the half (quarter j,
+// column c): q = (ql[32 (j % 2) + c] >> 4 (j / 2)) & 15 | ((qh[c] >> 2j) & 3) << 4, minus 32;
+// w = d * sc[8h + 2j + c / 16] * q.
+template <>
+struct DirectUnit<DType::kQ6_K> {
+  static constexpr int kWeights = 128;
+  static constexpr int kVecs = 10;
+  static constexpr int kBlockBytes = 210;
+  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 256 * kBlockBytes; }
+  static constexpr int RowsFor(int /*max_tokens*/) { return 1; }  // 40 registers of loads
+  static HEARTH_HD int64_t Block(int unit, int64_t row_offset) {
+    return row_offset + int64_t{unit / 2} * kBlockBytes;
+  }
+  static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
+    const int64_t block = Block(unit, row_offset);
+    const int h = unit % 2;
+    const int64_t piece = v < 5 ? block + 64 * h : v < 8 ? block + 128 + 32 * h : block + 192;
+    const int first = v < 5 ? 0 : v < 8 ? 5 : 8;
+    return (piece & ~int64_t{15}) + 16 * (v - first);
+  }
+  struct W {
+    uint32_t q[32];  // signed q - 32 of elements 32j + 4g.. in q[8j + g]
+    float scale[8];  // d * sc of sub-block 2j + c / 16
+  };
+  static HEARTH_HD W Decode(int unit, int64_t row_offset, const uint32_t* words) {
+    const int shift = static_cast<int>(Block(unit, row_offset) & 15);
+    const int h = unit % 2;
+    uint32_t ql[16], qh[8], sc[4];
+    ShiftWords<16>(words, shift, ql);
+    ShiftWords<8>(words + 20, shift, qh);
+    ShiftWords<4>(words + 32, shift, sc);
+    // d: bytes 16, 17 past the scales' start, i.e. `shift` + 16 into words[32..39].
+    const uint32_t dw = SelectWord(words + 32, 4, shift >> 2);
+    const float d = quant::HalfBitsToFloat(static_cast<uint16_t>((shift & 2) ? dw >> 16 : dw));
+    W w;
+    for (int j = 0; j < 4; ++j) {
+      for (int g = 0; g < 8; ++g) {
+        const uint32_t lo = (ql[8 * (j % 2) + g] >> (4 * (j / 2))) & 0x0F0F0F0Fu;
+        const uint32_t hi = ((qh[g] >> (2 * j)) & 0x03030303u) << 4;
+        w.q[8 * j + g] = Q8Unit<DType::kQ6_K>::Minus32(lo | hi);
+      }
+      for (int s2 = 0; s2 < 2; ++s2) {
+        const int idx = 8 * h + 2 * j + s2;  // scale byte
+        const int scale = static_cast<int8_t>(sc[idx / 4] >> (8 * (idx % 4)));
+        w.scale[2 * j + s2] = quant::MulRn(d, static_cast<float>(scale));
+      }
+    }
+    return w;
+  }
+  // One token: the 8 sub-blocks' dots in order, each fused into acc with its scale times the x
+  // block's d. x: the unit's 128 int8 x as 32 words; xs: its 4 x blocks' scales (quarter j's).
+  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
+    for (int j = 0; j < 4; ++j) {
+      for (int s2 = 0; s2 < 2; ++s2) {
+        int dot = 0;
+        for (int g = 4 * s2; g < 4 * s2 + 4; ++g) dot = Dp4a(w.q[8 * j + g], x[8 * j + g], dot);
+        acc = fmaf(quant::MulRn(w.scale[2 * j + s2], xs[j].d), static_cast<float>(dot), acc);
+      }
+    }
+    return acc;
+  }
+};
+
 constexpr bool HasDirectGemv(DType t, int k) {
-  return t == DType::kQ4_K || (t == DType::kQ8_0 && k % 128 == 0);
+  return t == DType::kQ4_K || t == DType::kQ6_K || (t == DType::kQ8_0 && k % 128 == 0);
 }
 
 struct DirectGemvPlan {

@@ -1,4 +1,4 @@
-// The direct integer GEMV's kernel (Q4_K, Q8_0; gemv_direct.h has the work split and the
+// The direct integer GEMV's kernel (Q4_K, Q6_K, Q8_0; gemv_direct.h has the work split and the
 // arithmetic).
 // Device code in a header so that a CPU test can run this very source under the CUDA block
 // emulation (tests/support/cuda_block_emulation.h, which then stands in for the CUDA headers and
@@ -30,12 +30,17 @@ __device__ __forceinline__ void ToWords(const uint4& v, uint32_t* w) {
   w[0] = v.x, w[1] = v.y, w[2] = v.z, w[3] = v.w;
 }
 
-// The 16 bytes at p, or only the first 8 where the other 8 would lie past the tensor's end (a
-// Q8_0 unit's last load; tensors end on 8 bytes, their rows being multiples of 136 bytes).
+// The 16 bytes at p, or those of them before the tensor's end (zeros after): a Q8_0 or Q6_K
+// unit's last load at the end of the tensor may reach past it.
 __device__ __forceinline__ uint4 LoadVec(const uint8_t* p, const uint8_t* end) {
   if (p + 16 <= end) return __ldg(reinterpret_cast<const uint4*>(p));
-  const uint2 lo = __ldg(reinterpret_cast<const uint2*>(p));
-  return {lo.x, lo.y, 0u, 0u};
+  uint32_t w[4] = {0u, 0u, 0u, 0u};
+#pragma unroll
+  for (int b = 0; b < 16; ++b) {
+    if (p + b >= end) break;
+    w[b / 4] |= static_cast<uint32_t>(__ldg(p + b)) << (8 * (b % 4));
+  }
+  return {w[0], w[1], w[2], w[3]};
 }
 
 // The unit's int8 x of token t (kWeights / 4 words) and its x blocks' scales.

@@ -1,5 +1,5 @@
-// The direct integer GEMV for Q4_K and Q8_0 weights, 1..8 tokens: weights loaded straight into
-// registers, up to 4 rows per lane at once. The work split and the arithmetic order are in
+// The direct integer GEMV for Q4_K, Q6_K and Q8_0 weights, 1..8 tokens: weights loaded straight
+// into registers, up to 4 rows per lane at once. The work split and the arithmetic order are in
 // gemv_direct.h; x arrives quantized (int8 blocks of 32 and their scales) from the integer GEMV's
 // pre-kernel (matmul_gemv_q8.cu, which launches this one).
 #include <cuda_bf16.h>
@@ -78,11 +78,13 @@ Status LaunchDirectGemv(DType w_type, DType act, const void* w, const int8_t* xq
   switch (w_type) {
     case DType::kQ4_K:
       return LaunchForType<DType::kQ4_K>(act, w, xq, xs, bias, y, num_tokens, n, k, stream);
+    case DType::kQ6_K:
+      return LaunchForType<DType::kQ6_K>(act, w, xq, xs, bias, y, num_tokens, n, k, stream);
     case DType::kQ8_0:
       return LaunchForType<DType::kQ8_0>(act, w, xq, xs, bias, y, num_tokens, n, k, stream);
     default:
       return UnimplementedError("direct GEMV: no kernel for " + std::string(DTypeName(w_type)) +
-                                " weights (Q4_K, Q8_0)");
+                                " weights (Q4_K, Q6_K, Q8_0)");
   }
 }
 

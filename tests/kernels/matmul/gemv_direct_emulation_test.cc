@@ -1,10 +1,10 @@
 // The direct integer GEMV's kernel source (gemv_direct_kernel.cuh) run on the CPU under the CUDA
 // block emulation (tests/support/cuda_block_emulation.h: one OS thread per CUDA thread, barriers
 // for __syncthreads, a per-warp exchange for the shuffles), with float activations: its outputs
-// must equal the replay of its arithmetic (ReplayDirectRow) bit for bit, for Q4_K and Q8_0, every
-// token count's row grouping, partial row groups, several pairs per lane, idle lanes, grid-strided
-// row groups and a bias. This checks the kernel's indexing, loops and reductions without a GPU; its
-// loads, launch and timing need one (gemv_direct_gpu_test).
+// must equal the replay of its arithmetic (ReplayDirectRow) bit for bit, for Q4_K, Q6_K and Q8_0,
+// every token count's row grouping, partial row groups, several pairs per lane, idle lanes,
+// grid-strided row groups and a bias. This checks the kernel's indexing, loops and reductions
+// without a GPU; its loads, launch and timing need one (gemv_direct_gpu_test).
 #include "tests/support/cuda_block_emulation.h"
 // The emulation stands in for the CUDA headers; float activations need only these two.
 namespace hearth::cuda {
@@ -107,6 +107,13 @@ TEST(GemvDirectEmulation, Q4KSeveralTokens) {
 TEST(GemvDirectEmulation, Q4KManyPairsPerLane) {
   ExpectKernelEqualsReplay<DType::kQ4_K, 1>(3, 16384, 1, 1, false);  // 256 pairs: one slot
   ExpectKernelEqualsReplay<DType::kQ4_K, 1>(2, 32768, 1, 1, true);   // 512 pairs: 2 turns
+}
+
+TEST(GemvDirectEmulation, Q6K) {
+  // 210-byte rows: blocks at every even shift; the tensor's last load is a partial one.
+  ExpectKernelEqualsReplay<DType::kQ6_K, 1>(9, 256, 1, 1, true);
+  ExpectKernelEqualsReplay<DType::kQ6_K, 2>(5, 4352, 2, 2, false);  // 34 units: a 2nd turn
+  ExpectKernelEqualsReplay<DType::kQ6_K, 8>(3, 1024, 6, 1, true);
 }
 
 TEST(GemvDirectEmulation, Q80) {

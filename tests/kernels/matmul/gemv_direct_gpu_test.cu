@@ -1,7 +1,7 @@
-// The direct integer GEMV (Q4_K, Q8_0) on the GPU against its CPU replay, bit for bit: the kernel
-// and ReplayDirectRow (gemv_direct.h) run the same unit arithmetic in the same order, and the
-// pre-kernel's int8 x equals QuantizeRowQ8Cpu's. Shapes cover partial row groups, 1 to 8 row slots,
-// 1 to 4 pairs per lane, 1..8 tokens, bf16 and fp16 outputs, with and without bias.
+// The direct integer GEMV (Q4_K, Q6_K, Q8_0) on the GPU against its CPU replay, bit for bit: the
+// kernel and ReplayDirectRow (gemv_direct.h) run the same unit arithmetic in the same order, and
+// the pre-kernel's int8 x equals QuantizeRowQ8Cpu's. Shapes cover partial row groups, 1 to 8 row
+// slots, 1 to 4 pairs per lane, 1..8 tokens, bf16 and fp16 outputs, with and without bias.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -87,6 +87,16 @@ TEST(GemvDirectGpu, EqualsCpuReplayBitForBit) {
     }
     ExpectEqualsReplay<DType::kQ4_K>(shape[0], shape[1], 2, DType::kF16, true);
   }
+  // Q6_K: 210-byte rows (blocks at every even shift, a partial last load), 34 units (a second
+  // turn), 112 units, 512 units.
+  const int q6k_shapes[][2] = {{9, 256}, {31, 4352}, {300, 14336}, {4, 65536}};
+  for (const auto& shape : q6k_shapes) {
+    for (int num_tokens : {1, 3, 8}) {
+      ExpectEqualsReplay<DType::kQ6_K>(shape[0], shape[1], num_tokens, DType::kBF16,
+                                       num_tokens == 3);
+    }
+    ExpectEqualsReplay<DType::kQ6_K>(shape[0], shape[1], 2, DType::kF16, true);
+  }
   // Q8_0: 136-byte rows (units 8 bytes off on odd rows, an 8-byte last load), 33 units (a second
   // turn), 112 units (64 lanes, 2 turns), 512 units.
   const int q8_shapes[][2] = {{9, 128}, {31, 4224}, {300, 14336}, {4, 65536}};
@@ -104,7 +114,7 @@ TEST(GemvDirectGpu, EqualsCpuReplayBitForBit) {
 TEST(GemvDirectGpu, ManyRowGroupsMatchCpu) {
   HEARTH_REQUIRE_GPU();
   const int n = 14336 * 2 + 5, k = 4096, num_tokens = 1;
-  for (DType w_type : {DType::kQ4_K, DType::kQ8_0}) {
+  for (DType w_type : {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0}) {
     SCOPED_TRACE(std::string(DTypeName(w_type)));
     const std::vector<uint8_t> w = testing::RandomWeights(w_type, int64_t{n} * k, 9);
     const std::vector<float> x =

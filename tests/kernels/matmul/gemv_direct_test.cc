@@ -94,15 +94,18 @@ TEST(GemvDirectPlan, RowGroupingPerTypeAndTokens) {
   EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ4_K, 256));
   EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ8_0, 4096));
   EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ8_0, 576));  // SmolLM2: 18 blocks a row
-  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ6_K, 4096));
+  EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ6_K, 4096));
+  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ5_K, 4096));
+  EXPECT_EQ(DirectUnit<DType::kQ6_K>::RowsFor(1), 1);
   const DirectGemvPlan p = gemv_internal::PlanDirectGemvFor<DType::kQ8_0>(4096, 14336, 1, 264);
   EXPECT_EQ(p.units_per_row, 112);
   EXPECT_EQ(p.lanes_per_row, 64);
   EXPECT_EQ(p.units_per_lane, 2);
 }
 
-// Every load of a unit is 16-byte aligned, inside the tensor but for the 8 bytes a Q8_0 unit's last
-// load may read past it (which the kernel reads as 8 bytes), and covers the unit's bytes.
+// Every load of a unit is 16-byte aligned and starts inside the tensor (a Q8_0 or Q6_K unit's last
+// load may pass its end: the kernel then reads the bytes before the end one by one), and the loads
+// of a row's units cover every byte of the row.
 template <DType T>
 void ExpectLoadsCoverUnits(int n, int k) {
   using Unit = gemv_internal::DirectUnit<T>;
@@ -117,7 +120,7 @@ void ExpectLoadsCoverUnits(int n, int k) {
         const int64_t off = Unit::VecOffset(unit, v, row * row_bytes);
         ASSERT_EQ(off % 16, 0);
         ASSERT_GE(off, 0);
-        ASSERT_LE(off + 8, tensor_end);
+        ASSERT_LT(off, tensor_end);  // the kernel reads a load passing the end byte by byte
         for (int64_t b = std::max<int64_t>(off, row * row_bytes);
              b < std::min<int64_t>(off + 16, (row + 1) * row_bytes); ++b) {
           covered[b - row * row_bytes] = 1;
@@ -133,6 +136,20 @@ TEST(GemvDirectPlan, LoadsAreAlignedAndCoverEveryByte) {
   ExpectLoadsCoverUnits<DType::kQ4_K>(3, 1280);
   ExpectLoadsCoverUnits<DType::kQ8_0>(3, 128);   // 136-byte rows: units 8 bytes off on odd rows
   ExpectLoadsCoverUnits<DType::kQ8_0>(5, 4224);  // 33 units a row
+  ExpectLoadsCoverUnits<DType::kQ6_K>(9, 256);   // 210-byte rows: every shift 0..14
+  ExpectLoadsCoverUnits<DType::kQ6_K>(2, 4096);
+}
+
+TEST(GemvDirectPlan, ShiftWordsTakesTheBytesAtAnyEvenShift) {
+  uint8_t bytes[48];
+  for (int i = 0; i < 48; ++i) bytes[i] = static_cast<uint8_t>(i * 7 + 1);
+  uint32_t in[12];
+  std::memcpy(in, bytes, sizeof(in));
+  for (int shift = 0; shift <= 14; shift += 2) {
+    uint32_t out[8];
+    gemv_internal::ShiftWords<8>(in, shift, out);
+    EXPECT_EQ(std::memcmp(out, bytes + shift, sizeof(out)), 0) << "shift " << shift;
+  }
 }
 
 template <DType T>
@@ -172,6 +189,12 @@ TEST(GemvDirectReplay, Q4KMatchesDequantizedDot) {
   ReplayMatchesDequantizedDot<DType::kQ4_K>(9, 4352, 1);   // 68 pairs: 64 lanes, 2nd turn for 4
   ReplayMatchesDequantizedDot<DType::kQ4_K>(5, 14336, 2);  // 224 pairs: 128 lanes, 2 turns
   ReplayMatchesDequantizedDot<DType::kQ4_K>(2, 65536, 1);  // 1024 pairs: 256 lanes, 4 turns
+}
+
+TEST(GemvDirectReplay, Q6KMatchesDequantizedDot) {
+  ReplayMatchesDequantizedDot<DType::kQ6_K>(9, 256, 2);    // 2 units a row, every block shift
+  ReplayMatchesDequantizedDot<DType::kQ6_K>(5, 4352, 1);   // 34 units: a 2nd turn for 2 lanes
+  ReplayMatchesDequantizedDot<DType::kQ6_K>(3, 14336, 2);  // 112 units: 64 lanes, 2 turns
 }
 
 TEST(GemvDirectReplay, Q80MatchesDequantizedDot) {

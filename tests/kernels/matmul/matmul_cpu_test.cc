@@ -212,8 +212,9 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
       EXPECT_EQ(
           SelectMatmulKernelForRun(t, DType::kF16, num_tokens, 14336, 4096, GemvOverride::kNone),
           SelectMatmulKernel(t, num_tokens, 14336, 4096));
-      // The direct integer GEMV replaces the staged one for Q4_K, and Q8_0 with k % 128 == 0.
-      const bool direct = t == DType::kQ4_K || t == DType::kQ8_0;
+      // The direct integer GEMV replaces the staged one for Q4_K, Q6_K, and Q8_0 with
+      // k % 128 == 0.
+      const bool direct = t == DType::kQ4_K || t == DType::kQ6_K || t == DType::kQ8_0;
       EXPECT_EQ(
           SelectMatmulKernelForRun(t, DType::kBF16, num_tokens, 4096, 14336, GemvOverride::kDirect),
           direct ? MatmulKernel::kQuantGemvQ8Direct

@@ -307,7 +307,7 @@ TEST(MatmulGpuGemvQ8, BatchInvariant) {
 
 TEST(MatmulGpuGemvQ8Direct, BatchInvariant) {
   HEARTH_REQUIRE_GPU();
-  ExpectBatchInvariant(LaunchQuantGemvQ8Direct, {DType::kQ4_K, DType::kQ8_0});
+  ExpectBatchInvariant(LaunchQuantGemvQ8Direct, {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0});
 }
 
 TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
@@ -364,8 +364,8 @@ TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
                               buf.p, 1 << 20, nullptr)
                 .code(),
             StatusCode::kInvalidArgument);
-  // The direct integer GEMV: Q4_K, and Q8_0 with k % 128 == 0; the same checks.
-  for (DType t : {DType::kQ6_K, DType::kQ4_0}) {
+  // The direct integer GEMV: Q4_K, Q6_K, and Q8_0 with k % 128 == 0; the same checks.
+  for (DType t : {DType::kQ5_K, DType::kQ4_0}) {
     EXPECT_EQ(LaunchQuantGemvQ8Direct(t, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 1, 16, 256,
                                       buf.p, 1 << 20, nullptr)
                   .code(),
