@@ -52,7 +52,7 @@ enum class MatmulKernel : uint8_t {
   kCublasLt,           // bf16/f16 weights: cuBLASLt, per-shape algorithm cached
   kQuantGemv,          // block weights, 1..8 tokens: fused dequantize + skinny GEMM in float
   kQuantGemvQ8,        // Q8_0/Q4_K/Q6_K, 1..8 tokens: x quantized to int8, dp4a GEMV
-  kQuantGemvQ8Direct,  // Q4_K, Q8_0 (k % 128 == 0), 1..8 tokens: the same arithmetic, weights
+  kQuantGemvQ8Direct,  // Q4_K, Q6_K, Q8_0 (k % 128 == 0), 1..8 tokens: the same arithmetic, weights
                        // loaded straight into registers (opt-in, HEARTH_GEMV=direct: not yet run
                        // on a GPU)
   kDequantCublasLt,    // block weights (or f32), more tokens: dequantize W to scratch, cuBLASLt
@@ -64,7 +64,8 @@ inline constexpr int kMaxGemvTokens = 8;
 MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k);
 // The environment's say over the GEMV (HEARTH_GEMV, read once by GpuMatmul::Create): "float"
 // keeps the float GEMV (a fallback and a benchmark baseline), "direct" takes the direct integer
-// GEMV for Q4_K and Q8_0. Unset or empty: kNone; anything else is an error naming the choices.
+// GEMV for Q4_K, Q6_K and Q8_0. Unset or empty: kNone; anything else is an error naming the
+// choices.
 enum class GemvOverride : uint8_t { kNone, kFloat, kDirect };
 Result<GemvOverride> ParseGemvOverride(const char* env_value);
 // What GpuMatmul::Run runs: SelectMatmulKernel's choice, except that kQuantGemvQ8 becomes
@@ -133,7 +134,7 @@ int64_t QuantGemvQ8ScratchBytes(int num_tokens, int k);
 Status LaunchQuantGemvQ8(DType w_type, const void* w, DType act_type, const void* x,
                          const void* bias, void* y, int num_tokens, int n, int k, void* scratch,
                          int64_t scratch_bytes, cudaStream_t stream);
-// The same for Q4_K, and Q8_0 with k % 128 == 0, with the direct weight walk
+// The same for Q4_K, Q6_K, and Q8_0 with k % 128 == 0, with the direct weight walk
 // (kernels/matmul/gemv_direct.h): the
 // same per-unit arithmetic, a different summation order, so results differ from
 // LaunchQuantGemvQ8's in the last bits; each is batch-invariant on its own.

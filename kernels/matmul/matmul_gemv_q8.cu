@@ -265,10 +265,10 @@ Status LaunchQ8(DType w_type, const void* w, DType act_type, const void* x, cons
                 void* y, int num_tokens, int n, int k, void* scratch, int64_t scratch_bytes,
                 bool direct, cudaStream_t stream) {
   if (direct && !gemv_internal::HasDirectGemv(w_type, k)) {
-    return UnimplementedError("LaunchQuantGemvQ8Direct: no direct GEMV for " +
-                              std::string(DTypeName(w_type)) +
-                              " weights with k=" + std::to_string(k) +
-                              " (it has Q4_K, and Q8_0 with k % 128 == 0); use LaunchQuantGemvQ8");
+    return UnimplementedError(
+        "LaunchQuantGemvQ8Direct: no direct GEMV for " + std::string(DTypeName(w_type)) +
+        " weights with k=" + std::to_string(k) +
+        " (it has Q4_K, Q6_K, and Q8_0 with k % 128 == 0); use LaunchQuantGemvQ8");
   }
   if (!gemv_internal::HasQ8Gemv(w_type)) {
     return UnimplementedError("LaunchQuantGemvQ8: " + std::string(DTypeName(w_type)) +

@@ -29,7 +29,7 @@ Result<GemvOverride> ParseGemvOverride(const char* env_value) {
   if (v == "direct") return GemvOverride::kDirect;
   return InvalidArgumentError("HEARTH_GEMV=" + std::string(v) +
                               ": expected \"float\" (the float GEMV) or \"direct\" (the direct "
-                              "integer GEMV for Q4_K and Q8_0), or unset");
+                              "integer GEMV for Q4_K, Q6_K and Q8_0), or unset");
 }
 
 MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
