@@ -70,7 +70,7 @@ enum class GemvOverride : uint8_t { kNone, kFloat, kDirect };
 Result<GemvOverride> ParseGemvOverride(const char* env_value);
 // What GpuMatmul::Run runs: SelectMatmulKernel's choice, except that kQuantGemvQ8 becomes
 // kQuantGemv for F32 activations (validation only; int8 x would defeat its purpose) and under
-// GemvOverride::kFloat, and kQuantGemvQ8Direct under GemvOverride::kDirect for Q4_K, and for Q8_0
+// GemvOverride::kFloat, and kQuantGemvQ8Direct under GemvOverride::kDirect for Q4_K, Q6_K, and Q8_0
 // with k % 128 == 0.
 MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
                                       GemvOverride gemv);
