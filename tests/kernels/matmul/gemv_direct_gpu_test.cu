@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/matmul/gemv_direct.h"
@@ -75,38 +77,29 @@ void ExpectEqualsReplay(int n, int k, int num_tokens, DType act, bool with_bias)
                             << got[first] << " replay " << want[first];
 }
 
+// Each shape (n, k) with 1, 3 (and a bias) and 8 tokens of bf16, and 2 of fp16 with a bias.
+template <DType T>
+void ExpectShapesEqualReplay(std::initializer_list<std::pair<int, int>> shapes) {
+  for (const auto& [n, k] : shapes) {
+    for (int num_tokens : {1, 3, 8}) {
+      ExpectEqualsReplay<T>(n, k, num_tokens, DType::kBF16, num_tokens == 3);
+    }
+    ExpectEqualsReplay<T>(n, k, 2, DType::kF16, true);
+  }
+}
+
 TEST(GemvDirectGpu, EqualsCpuReplayBitForBit) {
   HEARTH_REQUIRE_GPU();
-  // Q4_K (n, k): 8 row slots of 32 lanes with 4 pairs and 28 idle lanes; 20 pairs; 68 pairs
-  // (2 slots of 64, pairs 64..67 on a second turn); 224 pairs (128 lanes, 2 turns); 1024 pairs.
-  const int q4k_shapes[][2] = {{37, 256}, {5, 1280}, {67, 4352}, {300, 14336}, {9, 65536}};
-  for (const auto& shape : q4k_shapes) {
-    for (int num_tokens : {1, 3, 8}) {
-      ExpectEqualsReplay<DType::kQ4_K>(shape[0], shape[1], num_tokens, DType::kBF16,
-                                       num_tokens == 3);
-    }
-    ExpectEqualsReplay<DType::kQ4_K>(shape[0], shape[1], 2, DType::kF16, true);
-  }
+  // Q4_K: 8 row slots of 32 lanes with 4 pairs and 28 idle lanes; 20 pairs; 68 pairs (2 slots of
+  // 64, pairs 64..67 on a second turn); 224 pairs (128 lanes, 2 turns); 1024 pairs.
+  ExpectShapesEqualReplay<DType::kQ4_K>(
+      {{37, 256}, {5, 1280}, {67, 4352}, {300, 14336}, {9, 65536}});
   // Q6_K: 210-byte rows (blocks at every even shift, a partial last load), 34 units (a second
   // turn), 112 units, 512 units.
-  const int q6k_shapes[][2] = {{9, 256}, {31, 4352}, {300, 14336}, {4, 65536}};
-  for (const auto& shape : q6k_shapes) {
-    for (int num_tokens : {1, 3, 8}) {
-      ExpectEqualsReplay<DType::kQ6_K>(shape[0], shape[1], num_tokens, DType::kBF16,
-                                       num_tokens == 3);
-    }
-    ExpectEqualsReplay<DType::kQ6_K>(shape[0], shape[1], 2, DType::kF16, true);
-  }
-  // Q8_0: 136-byte rows (units 8 bytes off on odd rows, an 8-byte last load), 33 units (a second
+  ExpectShapesEqualReplay<DType::kQ6_K>({{9, 256}, {31, 4352}, {300, 14336}, {4, 65536}});
+  // Q8_0: 136-byte rows (units 8 bytes off on odd rows, a partial last load), 33 units (a second
   // turn), 112 units (64 lanes, 2 turns), 512 units.
-  const int q8_shapes[][2] = {{9, 128}, {31, 4224}, {300, 14336}, {4, 65536}};
-  for (const auto& shape : q8_shapes) {
-    for (int num_tokens : {1, 3, 8}) {
-      ExpectEqualsReplay<DType::kQ8_0>(shape[0], shape[1], num_tokens, DType::kBF16,
-                                       num_tokens == 3);
-    }
-    ExpectEqualsReplay<DType::kQ8_0>(shape[0], shape[1], 2, DType::kF16, true);
-  }
+  ExpectShapesEqualReplay<DType::kQ8_0>({{9, 128}, {31, 4224}, {300, 14336}, {4, 65536}});
 }
 
 // More row groups than the device holds CTAs at once (grid-stride loop), against MatmulCpu on the
