@@ -328,6 +328,7 @@ __device__ void CollectBin(const float* x, int vocab, float inv_t, float t0, flo
 // `above` + the bin's strictly larger weight < target <= with its ties (sw::IsThreshold). When
 // float rounding leaves no value qualifying, the bin's lowest candidate: everything is kept.
 __device__ float InBinThreshold(bool mass, float floor, float above, float target, Shared& sh) {
+  __syncthreads();  // earlier readers of thr_key / low_key are done
   if (threadIdx.x == 0) sh.thr_key = 0u, sh.low_key = UINT_MAX;
   __syncthreads();
   const int c = sh.buf_count;
