@@ -68,16 +68,19 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
   const bool race = SamplerUsesSplitPath(p, a.vocab) && !IsGreedy(p);
   const int begin = chunk * a.chunk_tokens;
   const int end = min(begin + a.chunk_tokens, a.vocab);
-  const int words = (a.chunk_tokens + 31) / 32;
-  for (int w = threadIdx.x; w < words; w += blockDim.x) listed[w] = 0u;
   int pen_begin = 0, pen_end = 0;
   if (a.pen.offsets != nullptr) pen_begin = a.pen.offsets[seq], pen_end = a.pen.offsets[seq + 1];
-  __syncthreads();
-  for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
-    const int tok = a.pen.tokens[e] - begin;
-    if (tok >= 0 && tok < end - begin) atomicOr(&listed[tok >> 5], 1u << (tok & 31));
+  const bool has_pen = pen_end > pen_begin;  // uniform: rows without penalties skip the bitmap
+  if (has_pen) {
+    const int words = (a.chunk_tokens + 31) / 32;
+    for (int w = threadIdx.x; w < words; w += blockDim.x) listed[w] = 0u;
+    __syncthreads();
+    for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
+      const int tok = a.pen.tokens[e] - begin;
+      if (tok >= 0 && tok < end - begin) atomicOr(&listed[tok >> 5], 1u << (tok & 31));
+    }
+    __syncthreads();
   }
-  __syncthreads();
 
   const float inv_t = IsGreedy(p) ? 1.f : 1.f / p.temperature;  // x * 1 is exact
   const uint64_t step = static_cast<uint64_t>(a.steps[seq]);
@@ -90,7 +93,27 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
 #pragma unroll
     for (int u = 0; u < kSplitUnroll; ++u) {
       const int g = g0 + u * blockDim.x;
-      if (g < g_end) LoadGroup(x, g, end, a.vec4, v[u]);
+      if (g < g_end) {
+        LoadGroup(x, g, end, a.vec4, v[u]);  // -inf past the end
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) v[u][j] = -INFINITY;
+      }
+    }
+    // Raw log-sum-exp in two levels: the batch's max from registers, then one exp per token and
+    // one merge per batch (no per-token branch). v == lm gives 1 even for lm = +inf.
+    float lm = -INFINITY;
+#pragma unroll
+    for (int u = 0; u < kSplitUnroll; ++u)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) lm = fmaxf(lm, v[u][j]);
+    if (lm != -INFINITY) {
+      float ls = 0.f;
+#pragma unroll
+      for (int u = 0; u < kSplitUnroll; ++u)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) ls += v[u][j] == lm ? 1.f : __expf(v[u][j] - lm);
+      MergeRaw(m, sum, lm, ls);
     }
 #pragma unroll
     for (int u = 0; u < kSplitUnroll; ++u) {
@@ -102,14 +125,9 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int i = 4 * g + j;
-        const bool valid = i < end;
-        if (valid) {
-          float om = v[u][j], os = 1.f;
-          if (om != -INFINITY) MergeRaw(m, sum, om, os);
-        }
         const int r = i - begin;
         // Penalized tokens join below with their penalized value.
-        const bool plain = valid && ((listed[r >> 5] >> (r & 31)) & 1u) == 0u;
+        const bool plain = i < end && (!has_pen || ((listed[r >> 5] >> (r & 31)) & 1u) == 0u);
         s[j] = __fmul_rn(v[u][j], inv_t);
         if (race) {
           cand[j] = plain && !(s[j] + kMaxGumbel < bv);
