@@ -229,7 +229,9 @@ Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* para
                                   penalties,
                                   out,
                                   path == SamplerFilterPath::kWindow};
-  return sk::LaunchFilteredRows(filtered, num_seqs, stream);
+  sk::SampleKernel<<<num_seqs, sk::kFilteredThreads, 0, stream>>>(filtered);
+  CUDA_CHECK_LAUNCH();
+  return Status::Ok();
 }
 
 }  // namespace hearth

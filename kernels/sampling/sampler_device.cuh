@@ -87,7 +87,9 @@ struct FilteredArgs {
   SamplerOutputs out;
   bool window;  // the window-histogram selection (else the radix select only)
 };
-Status LaunchFilteredRows(const FilteredArgs& args, int num_seqs, cudaStream_t stream);
+// One 1024-thread block per row (sampler_filtered.cu); split rows return at once.
+inline constexpr int kFilteredThreads = 1024;
+__global__ void SampleKernel(FilteredArgs a);
 
 }  // namespace sampling_kernels
 }  // namespace hearth

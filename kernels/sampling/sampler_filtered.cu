@@ -1,14 +1,13 @@
 #include <cfloat>
 #include <climits>
 
-#include "kernels/core/cuda_check.h"
 #include "kernels/sampling/sampler_device.cuh"
 #include "kernels/sampling/sampler_window.h"
 
 namespace hearth {
 namespace sampling_kernels {
 
-constexpr int kThreads = 1024;
+constexpr int kThreads = kFilteredThreads;
 constexpr int kWarps = kThreads / 32;
 constexpr int kBins = 256;
 
@@ -247,6 +246,20 @@ __device__ __forceinline__ void RaceOne(float v, int i, const SamplingParams& p,
 
 // ---- The window path (sampler_window.h) ------------------------------------------------------
 
+// Test hooks: sampler_kernel_emulation_test, which runs this source on the CPU, counts the
+// window's hand-overs to the radix path and records each row's final threshold (every thread
+// calls them); the GPU build compiles them to nothing.
+#ifndef HEARTH_SAMPLER_WINDOW_FALLBACK_HOOK
+#define HEARTH_SAMPLER_WINDOW_FALLBACK_HOOK()
+#endif
+#ifndef HEARTH_SAMPLER_THRESHOLD_HOOK
+#define HEARTH_SAMPLER_THRESHOLD_HOOK(t)
+#endif
+__device__ __forceinline__ bool WindowFallback() {
+  HEARTH_SAMPLER_WINDOW_FALLBACK_HOOK();
+  return false;
+}
+
 __device__ __forceinline__ float* ScanSlots(Shared& sh, float) { return sh.red_f; }
 __device__ __forceinline__ int* ScanSlots(Shared& sh, int) { return sh.red_i; }
 __device__ __forceinline__ float* AboveSlot(Shared& sh, float) { return &sh.cross_above_f; }
@@ -349,7 +362,7 @@ __device__ float InBinThreshold(bool mass, float floor, float above, float targe
 // written nothing but shared memory, when the radix path must decide instead (sampler_window.h).
 __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p, float m,
                              uint64_t step, Shared& sh, int& token) {
-  if (!(fabsf(m) <= FLT_MAX)) return false;  // an all -inf / NaN row
+  if (!(fabsf(m) <= FLT_MAX)) return WindowFallback();  // an all -inf / NaN row
   const float inv_t = 1.f / p.temperature;
   const float t0 = p.min_p > 0.f ? __fadd_rn(m, logf(p.min_p)) : -INFINITY;
   const bool need_k = p.top_k > 0 && p.top_k < vocab, need_p = p.top_p < 1.f;
@@ -381,7 +394,7 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
       kbin = BlockFindCrossing<int>(sh.win.count, sw::kBins, p.top_k, sh, above);
       const sw::Decision d = sw::Decide(kbin, below_n);
       if (d == sw::Decision::kFallback || (kbin >= 0 && !sw::BinFits(sh.win.count[kbin])))
-        return false;
+        return WindowFallback();
       if (d == sw::Decision::kInBin) {
         CollectBin(x, vocab, inv_t, t0, m, kbin, need_p, p, step, sh, bv, bi);
         buffered = kbin;
@@ -408,7 +421,7 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
       if (pbin < 0 && kbin >= 0) pbin = kbin;  // in top-k's bin, which the buffer holds
       const sw::Decision d = sw::Decide(pbin, below_n);
       if (d == sw::Decision::kFallback || (pbin >= 0 && !sw::BinFits(sh.win.count[pbin])))
-        return false;
+        return WindowFallback();
       if (d == sw::Decision::kInBin) {
         if (pbin != buffered) {
           CollectBin(x, vocab, inv_t, t0, m, pbin, true, p, step, sh, bv, bi);
@@ -418,6 +431,7 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
       }
     }
   }
+  HEARTH_SAMPLER_THRESHOLD_HOOK(t);
   if (buffered < 0) {
     RaceAll(x, vocab, inv_t, t, p, step, bv, bi);
   } else {
@@ -432,7 +446,7 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
 // written nothing, when the n-th value lies below the window or its bin does not fit.
 __device__ bool TopLogprobsWindow(const float* x, int vocab, int n, float raw_max, float lse,
                                   int32_t* top_ids, float* top_lp, Shared& sh) {
-  if (!(fabsf(raw_max) <= FLT_MAX)) return false;
+  if (!(fabsf(raw_max) <= FLT_MAX)) return WindowFallback();
   __syncthreads();
   for (int b = threadIdx.x; b < sw::kBins; b += blockDim.x) sh.win.count[b] = 0;
   __syncthreads();
@@ -449,7 +463,7 @@ __device__ bool TopLogprobsWindow(const float* x, int vocab, int n, float raw_ma
   int above = 0;
   const int bin = BlockFindCrossing<int>(sh.win.count, sw::kBins, n, sh, above);
   if (sw::Decide(bin, below_n) != sw::Decision::kInBin || !sw::BinFits(sh.win.count[bin]))
-    return false;
+    return WindowFallback();
   if (threadIdx.x == 0) sh.num_gt = 0, sh.buf_count = 0;
   __syncthreads();
   ForEachBatched(x, vocab, [&](int i, float xi) {
@@ -549,6 +563,7 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
         const uint32_t k = RadixSelect<true>(x, vocab, inv_t, m, floor_key, p.top_p * mass, sh);
         t = fmaxf(t, KeyToFloat(k));
       }
+      HEARTH_SAMPLER_THRESHOLD_HOOK(t);
       float bv = -INFINITY;
       int bi = INT_MAX;
       RaceAll(x, vocab, inv_t, t, p, step, bv, bi);
@@ -580,12 +595,6 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
     a.out.token_ids[seq] = token;
     a.out.token_logprobs[seq] = sh.raw_token_logit - lse;
   }
-}
-
-Status LaunchFilteredRows(const FilteredArgs& args, int num_seqs, cudaStream_t stream) {
-  SampleKernel<<<num_seqs, kThreads, 0, stream>>>(args);
-  CUDA_CHECK_LAUNCH();
-  return Status::Ok();
 }
 
 }  // namespace sampling_kernels

@@ -214,6 +214,29 @@ TEST(SamplerGpu, WindowFallbacksMatchCpuTwin) {
   }
 }
 
+// Kept sets on the window's bin edges, near-uniform (sampling_cases::FillBoundaryRow): a token
+// lost from the race, a tie dropped or a threshold one bin off moves the winner in about half of
+// these rows, so more than one mismatch in 64 means a real bug. Both paths.
+TEST(SamplerGpu, BinEdgeRowsMatchCpuTwin) {
+  HEARTH_REQUIRE_GPU();
+  const int vocab = 32000, num_seqs = 64;
+  Batch b;
+  b.vocab = vocab;
+  b.num_seqs = num_seqs;
+  b.logits.resize(int64_t{vocab} * num_seqs);
+  b.offsets.assign(num_seqs + 1, 0);
+  for (int s = 0; s < num_seqs; ++s) {
+    b.params.push_back(
+        sampling_cases::FillBoundaryRow(b.logits.data() + int64_t{s} * vocab, vocab, s, 300 + s));
+    b.steps.push_back(17 * s);
+  }
+  const Result cpu = RunCpu(b);
+  for (SamplerFilterPath path : {SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
+    SCOPED_TRACE(SamplerFilterPathName(path));
+    ExpectMatchesCpu(b, RunGpu(b, path), cpu);
+  }
+}
+
 // Split-path rows (greedy / unfiltered temperature, no logprobs) whose penalty lists hold the
 // row's peaked tokens, so the penalties decide the winner.
 TEST(SamplerGpu, SplitPathPenaltiesOnTheTopTokensMatchCpu) {
