@@ -90,7 +90,7 @@ struct SamplerSplitPlan {
   int num_chunks;
   int chunk_tokens;
 };
-inline SamplerSplitPlan PlanSamplerSplit(int vocab) {
+constexpr SamplerSplitPlan PlanSamplerSplit(int vocab) {
   int chunk = (vocab + kSamplerMaxChunks - 1) / kSamplerMaxChunks;
   chunk = (chunk + 3) / 4 * 4;
   if (chunk < 1024) chunk = 1024;

@@ -76,6 +76,28 @@ __device__ inline void WarpCombinePartials(const float* plp, const int32_t* pid,
   __syncwarp();  // every partial is read before a caller overwrites the slots
 }
 
+constexpr int kSplitThreads = 256;
+constexpr int kSplitUnroll = 4;  // groups of 4 tokens whose loads a thread has in flight at once
+// The bitmap of a chunk's penalized tokens, in static shared memory: the largest chunk is the
+// largest vocabulary's.
+inline constexpr int kMaxSplitWords = (PlanSamplerSplit(kMaxSamplerVocab).chunk_tokens + 31) / 32;
+
+// The split pass (sampler_split.cu): grid (num_chunks, num_seqs) of kSplitThreads, then one
+// warp per row for the combine.
+struct SplitArgs {
+  const float* logits;  // [num_seqs, vocab], read only
+  int vocab;
+  int chunk_tokens;
+  bool vec4;  // rows are 16-byte aligned (vocab % 4 == 0 and an aligned base)
+  const SamplingParams* params;
+  const int64_t* steps;
+  PenaltyLists pen;
+  SamplerOutputs out;
+};
+
+__global__ void SplitPassKernel(SplitArgs a);
+__global__ void SplitCombineKernel(SplitArgs a, int num_chunks);
+
 // The filtered rows (SampleKernel, one block per row).
 struct FilteredArgs {
   float* logits;  // [num_seqs, vocab], penalized in place

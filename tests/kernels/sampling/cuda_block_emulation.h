@@ -58,12 +58,13 @@ T Shuffle(T v, int src_lane) {
   return out;
 }
 
-// Runs kernel(args) over `num_blocks` blocks of `threads` threads (a multiple of 32), each block
-// on a pool of `threads` OS threads started once per launch.
-template <class Args>
-void Launch(int num_blocks, int threads, void (*kernel)(Args), const Args& args) {
+// Runs kernel(args...) over a grid of blocks of `threads` threads (a multiple of 32), one block
+// after another (x fastest) on a pool of `threads` OS threads started once per launch.
+template <class Kernel, class... Args>
+void Launch(EmulatedDim3 grid, int threads, Kernel kernel, Args... args) {
   blockDim.x = static_cast<unsigned>(threads);
-  gridDim.x = static_cast<unsigned>(num_blocks);
+  gridDim = grid;
+  const int num_blocks = static_cast<int>(grid.x * grid.y);
   Block b;
   b.block = std::make_unique<std::barrier<>>(threads);
   for (int w = 0; w < threads / 32; ++w) b.warps.push_back(std::make_unique<std::barrier<>>(32));
@@ -78,8 +79,9 @@ void Launch(int num_blocks, int threads, void (*kernel)(Args), const Args& args)
         start.arrive_and_wait();
         const int id = block_id.load();
         if (id >= num_blocks) return;
-        blockIdx.x = static_cast<unsigned>(id);
-        kernel(args);
+        blockIdx.x = static_cast<unsigned>(id) % grid.x;
+        blockIdx.y = static_cast<unsigned>(id) / grid.x;
+        kernel(args...);
         done.arrive_and_wait();
       }
     });
@@ -134,6 +136,13 @@ T atomicMax(T* p, T v) {
   *p = std::max(old, v);
   return old;
 }
+template <class T>
+T atomicOr(T* p, T v) {
+  std::lock_guard<std::mutex> l(cuda_emulation::atomic_mu);
+  const T old = *p;
+  *p = old | v;
+  return old;
+}
 inline float __expf(float x) { return std::exp(x); }
 inline float __logf(float x) { return std::log(x); }
 inline float __fmul_rn(float a, float b) { return a * b; }
@@ -151,5 +160,12 @@ inline float __uint_as_float(uint32_t u) {
 }
 inline int __float_as_int(float f) { return static_cast<int>(__float_as_uint(f)); }
 inline float __int_as_float(int i) { return __uint_as_float(static_cast<uint32_t>(i)); }
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+template <class T>
+T __ldg(const T* p) {
+  return *p;
+}
 using std::max;
 using std::min;

@@ -1,7 +1,7 @@
-// The real source of the filtered-row kernel (sampler_filtered.cu: window histogram, block scans,
-// in-bin selection, fallback to the radix select, race) run on the CPU under a block emulation
-// (cuda_block_emulation.h), against the CPU twin: the GPU-free check of the kernel's logic.
-// The split pass's partials, which the kernel reads, are computed here.
+// The real sources of the sampler's kernels (sampler_split.cu: split pass and combine;
+// sampler_filtered.cu: window histogram, block scans, in-bin selection, fallback to the radix
+// select, race) run on the CPU under a block emulation (cuda_block_emulation.h), launched as
+// Sample launches them, against the CPU twin: the GPU-free check of the kernels' logic.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -25,7 +25,8 @@ std::vector<float> g_thresholds;  // [num_seqs]: each sampled row's final thresh
   do {                                                    \
     if (threadIdx.x == 0) g_thresholds[blockIdx.x] = (t); \
   } while (0)
-#include "kernels/sampling/sampler_filtered.cu"  // NOLINT: the kernel source under emulation
+#include "kernels/sampling/sampler_filtered.cu"  // NOLINT: kernel sources under emulation
+#include "kernels/sampling/sampler_split.cu"     // NOLINT
 #include "kernels/sampling/sampling_cases.h"
 
 namespace hearth {
@@ -47,39 +48,26 @@ struct Out {
   explicit Out(int n) : ids(n), top_ids(n * kMaxLogprobs), lp(n), top_lp(n * kMaxLogprobs) {}
 };
 
+// Sample's three launches (sampler.cu), emulated.
 Out RunEmulated(const Batch& b, bool window) {
-  std::vector<float> x = b.logits;  // penalized in place by the kernel
+  std::vector<float> x = b.logits;  // the sampler's scratch: penalized in place
   Out o(b.num_seqs);
-  // The split pass's partials as one chunk: raw max and sum, the penalized scaled argmax.
-  for (int s = 0; s < b.num_seqs; ++s) {
-    const float* row = x.data() + int64_t{s} * b.vocab;
-    const SamplingParams& p = b.params[s];
-    std::vector<float> pen(row, row + b.vocab);
-    for (int e = b.offsets[s]; e < b.offsets[s + 1]; ++e)
-      pen[b.tokens[e]] = sk::Penalize(pen[b.tokens[e]], b.counts[e], p);
-    const float inv_t = IsGreedy(p) ? 1.f : 1.f / p.temperature;
-    float m = -INFINITY, bv = -INFINITY, sum = 0.f;
-    int bi = INT_MAX;
-    for (int i = 0; i < b.vocab; ++i) {
-      m = std::max(m, row[i]);
-      if (sk::Better(pen[i] * inv_t, i, bv, bi)) bv = pen[i] * inv_t, bi = i;
-    }
-    for (int i = 0; i < b.vocab; ++i) sum += std::exp(row[i] - m);
-    o.top_lp[s * kMaxLogprobs] = m;
-    o.top_lp[s * kMaxLogprobs + kSamplerMaxChunks] = sum;
-    o.top_ids[s * kMaxLogprobs] = bi;
-    o.top_ids[s * kMaxLogprobs + kSamplerMaxChunks] = __float_as_int(bv);
-  }
-  const sk::FilteredArgs args{x.data(),
-                              b.vocab,
-                              1,
-                              b.params.data(),
-                              b.steps.data(),
-                              {b.offsets.data(), b.tokens.data(), b.counts.data()},
-                              {o.ids.data(), o.lp.data(), o.top_ids.data(), o.top_lp.data()},
-                              window};
+  const PenaltyLists pen{b.offsets.data(), b.tokens.data(), b.counts.data()};
+  const SamplerOutputs out{o.ids.data(), o.lp.data(), o.top_ids.data(), o.top_lp.data()};
+  const SamplerSplitPlan plan = PlanSamplerSplit(b.vocab);
+  const bool vec4 = b.vocab % 4 == 0 && reinterpret_cast<uintptr_t>(x.data()) % 16 == 0;
+  const sk::SplitArgs split{
+      x.data(), b.vocab, plan.chunk_tokens, vec4, b.params.data(), b.steps.data(), pen, out};
+  cuda_emulation::Launch(
+      {static_cast<unsigned>(plan.num_chunks), static_cast<unsigned>(b.num_seqs)},
+      sk::kSplitThreads, &sk::SplitPassKernel, split);
+  cuda_emulation::Launch({static_cast<unsigned>(b.num_seqs), 1}, 32, &sk::SplitCombineKernel, split,
+                         plan.num_chunks);
+  const sk::FilteredArgs filtered{
+      x.data(), b.vocab, plan.num_chunks, b.params.data(), b.steps.data(), pen, out, window};
   g_thresholds.assign(b.num_seqs, std::nanf(""));
-  cuda_emulation::Launch(b.num_seqs, sk::kFilteredThreads, &sk::SampleKernel, args);
+  cuda_emulation::Launch({static_cast<unsigned>(b.num_seqs), 1}, sk::kFilteredThreads,
+                         &sk::SampleKernel, filtered);
   return o;
 }
 
@@ -120,15 +108,14 @@ void ExpectCpuThreshold(const Batch& b, int s) {
       << "row " << s << ": threshold " << got << ", cpu " << want << ": not a rounding tie";
 }
 
-// As the GPU test: the kernel's rows (not split rows) give the CPU twin's token (one sampled
+// As the GPU test: every row gives the CPU twin's token (one sampled
 // row per batch may differ by float rounding), raw logprob and top-n (tied ids interchangeable).
 void ExpectMatchesCpu(const Batch& b, const Out& got, const Out& cpu) {
   int mismatches = 0, rows = 0;
   for (int s = 0; s < b.num_seqs; ++s) {
     const SamplingParams& p = b.params[s];
-    if (SamplerUsesSplitPath(p, b.vocab)) continue;
     ++rows;
-    if (!IsGreedy(p)) ExpectCpuThreshold(b, s);
+    if (!IsGreedy(p) && !SamplerUsesSplitPath(p, b.vocab)) ExpectCpuThreshold(b, s);
     if (got.ids[s] != cpu.ids[s]) {
       EXPECT_FALSE(IsGreedy(p)) << "greedy row " << s;
       ++mismatches;
@@ -201,7 +188,7 @@ Batch MakeBatch(int vocab, int num_seqs, uint64_t seed, const std::vector<Kind>&
 }
 
 TEST(SamplerKernelEmulation, WindowPathMatchesCpuTwin) {
-  for (int vocab : {1000, 2003}) {
+  for (int vocab : {2003}) {
     SCOPED_TRACE("vocab " + std::to_string(vocab));
     const Batch b = MakeBatch(vocab, 10, vocab, {kNormal, kPeaked});
     g_window_fallbacks = 0;
@@ -254,7 +241,7 @@ TEST(SamplerKernelEmulation, FallbacksMatchCpuTwin) {
 // Kept sets on bin edges, near-uniform: a token lost from (or added to) the race, or a
 // threshold one bin off, moves the winner in about half of these rows.
 TEST(SamplerKernelEmulation, BinEdgeRowsMatchCpuTwin) {
-  const int vocab = 1000, num_seqs = 12;
+  const int vocab = 1000, num_seqs = 8;
   Batch b = MakeBatch(vocab, num_seqs, 1, {kNormal});
   b.offsets.assign(num_seqs + 1, 0);
   b.tokens.clear(), b.counts.clear();
@@ -266,6 +253,36 @@ TEST(SamplerKernelEmulation, BinEdgeRowsMatchCpuTwin) {
   g_window_fallbacks = 0;
   ExpectMatchesCpu(b, RunEmulated(b, /*window=*/true), RunCpu(b));
   EXPECT_EQ(g_window_fallbacks.load(), 0);
+}
+
+// Split rows (greedy, temperature) whose penalty lists hold the row's peaks, so the penalties
+// decide the winner (as the GPU test of the same name). Chunk edges: first, middle, last token.
+TEST(SamplerKernelEmulation, SplitPathPenaltiesOnTheTopTokensMatchCpuTwin) {
+  const int vocab = 5003, num_seqs = 8;
+  Batch b = MakeBatch(vocab, num_seqs, 21, {kNormal});
+  b.offsets.assign(1, 0);
+  b.tokens.clear(), b.counts.clear();
+  int moved = 0;
+  for (int s = 0; s < num_seqs; ++s) {
+    float* row = b.logits.data() + int64_t{s} * vocab;
+    const int32_t peaks[] = {0, vocab / 2, vocab - 1};
+    for (int j = 0; j < 3; ++j) {
+      row[peaks[j]] = 12.f + static_cast<float>(j);
+      b.tokens.push_back(peaks[j]);
+      b.counts.push_back(j % 2);
+    }
+    b.offsets.push_back(static_cast<int32_t>(b.tokens.size()));
+    SamplingParams p;
+    p.temperature = s % 2 == 0 ? 0.f : 0.7f;
+    p.repetition_penalty = 1.5f + 0.25f * static_cast<float>(s % 4);
+    p.presence_penalty = 1.f, p.frequency_penalty = 0.5f, p.seed = 5 + s;
+    ASSERT_TRUE(SamplerUsesSplitPath(p, vocab));
+    b.params[s] = p;
+  }
+  const Out cpu = RunCpu(b);
+  for (int s = 0; s < num_seqs; s += 2) moved += cpu.ids[s] != vocab - 1;  // greedy rows
+  EXPECT_GT(moved, 0) << "the penalties never moved a greedy token: the test is vacuous";
+  ExpectMatchesCpu(b, RunEmulated(b, /*window=*/true), cpu);
 }
 
 TEST(SamplerKernelEmulation, RadixPathMatchesCpuTwin) {
