@@ -316,6 +316,7 @@ __device__ int BlockFindCrossing(const T* w, int limit, T target, Shared& sh, T&
 
 // One read of the row: the elements of bin `bin` (s >= t0) into the buffer, and the race of the
 // bins above it, which whatever threshold the bin holds keeps (this thread's bv, bi restart).
+// Groups of 4 consecutive tokens, as RaceAll: one Philox block serves a group's 4 race draws.
 __device__ void CollectBin(const float* x, int vocab, float inv_t, float t0, float m, int bin,
                            bool weights, const SamplingParams& p, uint64_t step, Shared& sh,
                            float& bv, int& bi) {
@@ -323,17 +324,43 @@ __device__ void CollectBin(const float* x, int vocab, float inv_t, float t0, flo
   __syncthreads();
   if (threadIdx.x == 0) sh.buf_count = 0;
   __syncthreads();
-  ForEachBatched(x, vocab, [&](int i, float xi) {
-    const float v = __fmul_rn(xi, inv_t);
-    if (!(v >= t0)) return;
-    const int b = sw::Bin(m, v);
-    if (b < bin) {
-      RaceOne(v, i, p, step, bv, bi);
-    } else if (b == bin) {
-      const int slot = atomicAdd(&sh.buf_count, 1);  // < kCap: the histogram counted them
-      sh.buf_val[slot] = v, sh.buf_idx[slot] = i, sh.buf_w[slot] = weights ? __expf(v - m) : 1.f;
+  constexpr int kGroups = 2;  // groups of 4 tokens loaded before any is used
+  for (int g0 = threadIdx.x; 4 * g0 < vocab; g0 += kGroups * blockDim.x) {
+    float v[kGroups][4];
+#pragma unroll
+    for (int u = 0; u < kGroups; ++u)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = 4 * (g0 + u * blockDim.x) + j;
+        v[u][j] = i < vocab ? __fmul_rn(x[i], inv_t) : -INFINITY;
+      }
+#pragma unroll
+    for (int u = 0; u < kGroups; ++u) {
+      const int g = g0 + u * blockDim.x;
+      bool cand[4], any = false;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = 4 * g + j;
+        // Past the end, or below t0 (NaN too): neither collected nor raced.
+        const int b = i < vocab && v[u][j] >= t0 ? sw::Bin(m, v[u][j]) : sw::kBins;
+        if (b == bin) {
+          const int slot = atomicAdd(&sh.buf_count, 1);  // < kCap: the histogram counted them
+          sh.buf_val[slot] = v[u][j], sh.buf_idx[slot] = i;
+          sh.buf_w[slot] = weights ? __expf(v[u][j] - m) : 1.f;
+        }
+        cand[j] = b < bin && !(v[u][j] + kMaxGumbel < bv);  // else cannot win
+        any |= cand[j];
+      }
+      if (!any) continue;
+      const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        if (!cand[j] || !MayReach(v[u][j], r.v[j], bv)) continue;
+        const float score = RaceScore(v[u][j], r.v[j]);
+        if (Better(score, 4 * g + j, bv, bi)) bv = score, bi = 4 * g + j;
+      }
     }
-  });
+  }
   __syncthreads();
 }
 
