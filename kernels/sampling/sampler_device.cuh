@@ -56,6 +56,18 @@ __device__ __forceinline__ void MergeRaw(float& m, float& sum, float om, float o
   }
 }
 
+// Lane 0 of the calling (full) warp gets the warp's merged raw state and best (value, index).
+__device__ __forceinline__ void WarpReduceDown(float& m, float& sum, float& bv, int& bi) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const float om = __shfl_down_sync(0xffffffffu, m, o);
+    const float os = __shfl_down_sync(0xffffffffu, sum, o);
+    const float ov = __shfl_down_sync(0xffffffffu, bv, o);
+    const int oi = __shfl_down_sync(0xffffffffu, bi, o);
+    MergeRaw(m, sum, om, os);
+    if (Better(ov, oi, bv, bi)) bv = ov, bi = oi;
+  }
+}
+
 // Lane 0 of the calling (full) warp gets the row's combined partials.
 __device__ inline void WarpCombinePartials(const float* plp, const int32_t* pid, int num_chunks,
                                            float& m, float& sum, float& bv, int& bi) {
@@ -65,14 +77,7 @@ __device__ inline void WarpCombinePartials(const float* plp, const int32_t* pid,
     m = plp[lane], sum = plp[kSamplerMaxChunks + lane];
     bi = pid[lane], bv = __int_as_float(pid[kSamplerMaxChunks + lane]);
   }
-  for (int o = 16; o > 0; o >>= 1) {
-    const float om = __shfl_down_sync(0xffffffffu, m, o);
-    const float os = __shfl_down_sync(0xffffffffu, sum, o);
-    const float ov = __shfl_down_sync(0xffffffffu, bv, o);
-    const int oi = __shfl_down_sync(0xffffffffu, bi, o);
-    MergeRaw(m, sum, om, os);
-    if (Better(ov, oi, bv, bi)) bv = ov, bi = oi;
-  }
+  WarpReduceDown(m, sum, bv, bi);
   __syncwarp();  // every partial is read before a caller overwrites the slots
 }
 

@@ -195,20 +195,27 @@ __device__ void TopLogprobs(const float* x, int vocab, int n, float lse, int32_t
 
 // ---- The race ---------------------------------------------------------------------------------
 
+// The race passes take groups of 4 consecutive tokens (one Philox block each), kGroups of them
+// loaded before any is used: v = x * inv_t of groups g0 + u * blockDim.x, -inf past the end.
+constexpr int kGroups = 2;
+__device__ __forceinline__ void LoadScaledGroups(const float* x, int vocab, float inv_t, int g0,
+                                                 float v[kGroups][4]) {
+#pragma unroll
+  for (int u = 0; u < kGroups; ++u)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int i = 4 * (g0 + u * blockDim.x) + j;
+      v[u][j] = i < vocab ? __fmul_rn(x[i], inv_t) : -INFINITY;
+    }
+}
+
 // Exponential race over the tokens with s = x * inv_t >= t into this thread's (bv, bi), one
 // Philox block per 4 consecutive tokens.
 __device__ void RaceAll(const float* x, int vocab, float inv_t, float t, const SamplingParams& p,
                         uint64_t step, float& bv, int& bi) {
-  constexpr int kGroups = 2;  // groups of 4 tokens loaded before any is used
   for (int g0 = threadIdx.x; 4 * g0 < vocab; g0 += kGroups * blockDim.x) {
     float v[kGroups][4];
-#pragma unroll
-    for (int u = 0; u < kGroups; ++u)
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int i = 4 * (g0 + u * blockDim.x) + j;
-        v[u][j] = i < vocab ? __fmul_rn(x[i], inv_t) : -INFINITY;
-      }
+    LoadScaledGroups(x, vocab, inv_t, g0, v);
 #pragma unroll
     for (int u = 0; u < kGroups; ++u) {
       const int g = g0 + u * blockDim.x;
@@ -324,16 +331,9 @@ __device__ void CollectBin(const float* x, int vocab, float inv_t, float t0, flo
   __syncthreads();
   if (threadIdx.x == 0) sh.buf_count = 0;
   __syncthreads();
-  constexpr int kGroups = 2;  // groups of 4 tokens loaded before any is used
   for (int g0 = threadIdx.x; 4 * g0 < vocab; g0 += kGroups * blockDim.x) {
     float v[kGroups][4];
-#pragma unroll
-    for (int u = 0; u < kGroups; ++u)
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int i = 4 * (g0 + u * blockDim.x) + j;
-        v[u][j] = i < vocab ? __fmul_rn(x[i], inv_t) : -INFINITY;
-      }
+    LoadScaledGroups(x, vocab, inv_t, g0, v);
 #pragma unroll
     for (int u = 0; u < kGroups; ++u) {
       const int g = g0 + u * blockDim.x;

@@ -13,14 +13,7 @@ namespace sampling_kernels {
 __device__ void SplitBlockReduce(float& m, float& sum, float& bv, int& bi) {
   __shared__ float sm[kSplitThreads / 32], ss[kSplitThreads / 32], sv[kSplitThreads / 32];
   __shared__ int si[kSplitThreads / 32];
-  for (int o = 16; o > 0; o >>= 1) {
-    const float om = __shfl_down_sync(0xffffffffu, m, o);
-    const float os = __shfl_down_sync(0xffffffffu, sum, o);
-    const float ov = __shfl_down_sync(0xffffffffu, bv, o);
-    const int oi = __shfl_down_sync(0xffffffffu, bi, o);
-    MergeRaw(m, sum, om, os);
-    if (Better(ov, oi, bv, bi)) bv = ov, bi = oi;
-  }
+  WarpReduceDown(m, sum, bv, bi);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   if (lane == 0) sm[warp] = m, ss[warp] = sum, sv[warp] = bv, si[warp] = bi;
   __syncthreads();
