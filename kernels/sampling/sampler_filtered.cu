@@ -233,7 +233,8 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
     if (need_k) {
       int above = 0;
       kbin = BlockFindCrossing<int>(sh.win.count, sw::kBins, p.top_k, sh, above);
-      const sw::Decision d = sw::Decide(kbin, below_n);
+      const sw::Decision d =
+          sw::Decide(kbin, below_n, static_cast<float>(above) + below_n >= p.top_k);
       if (d == sw::Decision::kFallback || (kbin >= 0 && !sw::BinFits(sh.win.count[kbin])))
         return WindowFallback();
       if (d == sw::Decision::kInBin) {
@@ -260,7 +261,7 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
       int pbin =
           BlockFindCrossing<float>(sh.win.mass, kbin >= 0 ? kbin : sw::kBins, target, sh, above);
       if (pbin < 0 && kbin >= 0) pbin = kbin;  // in top-k's bin, which the buffer holds
-      const sw::Decision d = sw::Decide(pbin, below_n);
+      const sw::Decision d = sw::Decide(pbin, below_n, above + below_mass >= target);
       if (d == sw::Decision::kFallback || (pbin >= 0 && !sw::BinFits(sh.win.count[pbin])))
         return WindowFallback();
       if (d == sw::Decision::kInBin) {
@@ -303,7 +304,7 @@ __device__ bool TopLogprobsWindow(const float* x, int vocab, int n, float raw_ma
   below_n = BlockSum(below_n, sh);
   int above = 0;
   const int bin = BlockFindCrossing<int>(sh.win.count, sw::kBins, n, sh, above);
-  if (sw::Decide(bin, below_n) != sw::Decision::kInBin || !sw::BinFits(sh.win.count[bin]))
+  if (sw::Decide(bin, below_n, true) != sw::Decision::kInBin || !sw::BinFits(sh.win.count[bin]))
     return WindowFallback();
   if (threadIdx.x == 0) sh.num_gt = 0, sh.buf_count = 0;
   __syncthreads();

@@ -58,12 +58,13 @@ enum class Decision : int {
 };
 
 // found: the bin FindCrossing returned (-1: none in the window). below_count: candidates below
-// the window. When the window does not reach the target, the threshold is below it if anything
-// is there; otherwise the target was unreachable (top-k >= candidates, or top-p mass lost to
-// rounding) and everything is kept, as RadixSelect's "lowest present key" rule does.
-HEARTH_HD Decision Decide(int found, float below_count) {
+// the window. reachable: the window's weight plus what lies below it reaches the target. When
+// the window does not reach the target, the threshold is below it if the target is reachable
+// and anything is there; otherwise everything is kept (top-k >= the candidates, or top-p mass
+// lost to rounding), as RadixSelect's "lowest present key" rule does.
+HEARTH_HD Decision Decide(int found, float below_count, bool reachable) {
   if (found >= 0) return Decision::kInBin;
-  return below_count > 0.f ? Decision::kFallback : Decision::kKeepAll;
+  return reachable && below_count > 0.f ? Decision::kFallback : Decision::kKeepAll;
 }
 
 // A collected bin of more than kCap elements does not fit the buffer.

@@ -70,9 +70,10 @@ TEST(SamplerWindow, FindCrossingMatchesBruteForce) {
 }
 
 TEST(SamplerWindow, DecideAndBinFits) {
-  EXPECT_EQ(sw::Decide(5, 100.f), sw::Decision::kInBin);
-  EXPECT_EQ(sw::Decide(-1, 3.f), sw::Decision::kFallback);
-  EXPECT_EQ(sw::Decide(-1, 0.f), sw::Decision::kKeepAll);
+  EXPECT_EQ(sw::Decide(5, 100.f, true), sw::Decision::kInBin);
+  EXPECT_EQ(sw::Decide(-1, 3.f, true), sw::Decision::kFallback);
+  EXPECT_EQ(sw::Decide(-1, 3.f, false), sw::Decision::kKeepAll);  // top-k >= the candidates
+  EXPECT_EQ(sw::Decide(-1, 0.f, true), sw::Decision::kKeepAll);
   EXPECT_TRUE(sw::BinFits(sw::kCap));
   EXPECT_FALSE(sw::BinFits(sw::kCap + 1));
 }
@@ -190,7 +191,8 @@ WindowRow SimulateWindowRow(const std::vector<float>& s, const SamplingParams& p
   if (need_k) {
     int above = 0;
     kbin = FindCrossingBlocked(count, sw::kBins, p.top_k, above);
-    const sw::Decision d = sw::Decide(kbin, below_n);
+    const sw::Decision d =
+        sw::Decide(kbin, below_n, static_cast<float>(above) + below_n >= p.top_k);
     if (d == sw::Decision::kFallback || (kbin >= 0 && !sw::BinFits(count[kbin])))
       return r.fallback = true, r;
     if (d == sw::Decision::kInBin) {
@@ -214,7 +216,7 @@ WindowRow SimulateWindowRow(const std::vector<float>& s, const SamplingParams& p
     float above = 0.f;
     int pbin = FindCrossingBlocked(mass, kbin >= 0 ? kbin : sw::kBins, target, above);
     if (pbin < 0 && kbin >= 0) pbin = kbin;
-    const sw::Decision d = sw::Decide(pbin, below_n);
+    const sw::Decision d = sw::Decide(pbin, below_n, above + below_mass >= target);
     if (d == sw::Decision::kFallback || (pbin >= 0 && !sw::BinFits(count[pbin])))
       return r.fallback = true, r;
     if (d == sw::Decision::kInBin) {
@@ -404,6 +406,14 @@ TEST(SamplerWindow, FallsBackOnlyWhereItMust) {
   const WindowRow d = SimulateWindowRow(tail, deep);
   EXPECT_FALSE(d.fallback);
   EXPECT_EQ(d.t, SamplerThresholdCpu(tail.data(), static_cast<int>(tail.size()), deep));
+  // Top-k above the number of candidates keeps them all, even with some below the window.
+  SamplingParams all;
+  all.min_p = 1e-30f, all.top_k = 500;
+  std::vector<float> spread(1000, -100.f);  // below the min-p floor (m - 69)
+  for (int i = 0; i < 200; ++i) spread[i] = i < 100 ? 0.f : -40.f;
+  const WindowRow a = SimulateWindowRow(spread, all);
+  EXPECT_FALSE(a.fallback);
+  EXPECT_EQ(a.t, SamplerThresholdCpu(spread.data(), static_cast<int>(spread.size()), all));
   // Not finite max: the radix path's business.
   std::vector<float> dead(100, -kInf);
   EXPECT_TRUE(SimulateWindowRow(dead, topk).fallback);
@@ -431,7 +441,7 @@ TEST(SamplerWindow, TopLogprobsReplayMatchesPartialSort) {
     }
     int above = 0;
     const int bin = FindCrossingBlocked(count, sw::kBins, n, above);
-    if (sw::Decide(bin, below) != sw::Decision::kInBin || !sw::BinFits(count[bin])) continue;
+    if (sw::Decide(bin, below, true) != sw::Decision::kInBin || !sw::BinFits(count[bin])) continue;
     ++windowed;
     std::vector<std::pair<float, int>> gt, in_bin;
     for (int i = 0; i < vocab; ++i) {
