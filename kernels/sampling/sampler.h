@@ -66,8 +66,9 @@ float SamplerThresholdCpu(const float* s, int vocab, const SamplingParams& p);
 // - other rows: one block per row combines the partials (lse, max), then selects the top-n,
 //   top-k and top-p thresholds and races over the kept tokens. The selection (kWindow, the
 //   default) builds one histogram of the values in a window below the row max and refines the
-//   threshold inside one collected bin, racing the bins above it in the same read: 2 reads for
-//   top-k or top-p, 3 for both, 2 for the top-n (sampler_window.h). When a threshold lies below
+//   threshold inside one collected bin, racing the bins above it in the same read: reads of the
+//   row 1 for min-p alone, 2 for top-k or top-p, 2 or 3 for both, 2 more for the top-n
+//   (sampler_window.h, README.md). When a threshold lies below
 //   the window or its bin holds more than sampler_window::kCap tokens, that row falls back to
 //   the radix select (kRadix: 4 reads per threshold, exact, slower).
 // `logits` is the sampler's scratch: on return the rows of the second path hold their penalized

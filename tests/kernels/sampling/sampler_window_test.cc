@@ -48,6 +48,16 @@ TEST(SamplerWindow, BinIsMonotoneAndCoversTheWindow) {
   }
 }
 
+TEST(SamplerWindow, PathNames) {
+  EXPECT_EQ(*ParseSamplerFilterPath(""), SamplerFilterPath::kWindow);
+  EXPECT_EQ(*ParseSamplerFilterPath("window"), SamplerFilterPath::kWindow);
+  EXPECT_EQ(*ParseSamplerFilterPath("radix"), SamplerFilterPath::kRadix);
+  const Result<SamplerFilterPath> bad = ParseSamplerFilterPath("fast");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().ToString().find("window, radix"), std::string::npos);
+  EXPECT_STREQ(SamplerFilterPathName(SamplerFilterPath::kRadix), "radix");
+}
+
 TEST(SamplerWindow, FindCrossingMatchesBruteForce) {
   std::mt19937 rng(2);
   for (int trial = 0; trial < 2000; ++trial) {
