@@ -1,6 +1,7 @@
 // The sampler over the sampler case table, per parameter mix (sampling_cases::kBenchMixes):
 // greedy and pure temperature (split path: one read of each row), top-k, top-p, everything
-// (filtered path: several more reads). Bytes = one read of the logits, against the copy ceiling.
+// (filtered path: several more reads), the filtered mixes once per selection (window, radix).
+// Bytes = one read of the logits, against the copy ceiling.
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -47,14 +48,22 @@ int main() {
       Die("cudaMalloc failed");
     for (const auto& m : sampling_cases::kBenchMixes) {
       SamplingParams* dparams = Upload(std::vector<SamplingParams>(c.num_seqs, m.params));
-      const double us = bench::TimeUs([&](cudaStream_t s) {
-        const Status st = Sample(dlogits, c.num_seqs, c.vocab, dparams, dsteps, {},
-                                 {ids, lp, top_ids, top_lp}, s);
-        if (!st.ok()) Die(st.ToString());
-      });
-      bench::PrintResult("sample_" + std::string(m.name),
-                         std::to_string(c.num_seqs) + "x" + std::to_string(c.vocab), "F32", us,
-                         4.0 * logits.size() / (us * 1e3), 0, ceil);
+      // Filtered mixes run both selections of SampleKernel: the window histogram (the default)
+      // and the radix select it falls back to (HEARTH_SAMPLER=radix), in the same run.
+      const bool filtered = !SamplerUsesSplitPath(m.params, c.vocab);
+      for (SamplerFilterPath path : {SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
+        if (path == SamplerFilterPath::kRadix && !filtered) continue;
+        const double us = bench::TimeUs([&](cudaStream_t s) {
+          const Status st = Sample(dlogits, c.num_seqs, c.vocab, dparams, dsteps, {},
+                                   {ids, lp, top_ids, top_lp}, s, path);
+          if (!st.ok()) Die(st.ToString());
+        });
+        const std::string suffix =
+            filtered ? std::string("_") + SamplerFilterPathName(path) : std::string();
+        bench::PrintResult("sample_" + std::string(m.name) + suffix,
+                           std::to_string(c.num_seqs) + "x" + std::to_string(c.vocab), "F32", us,
+                           4.0 * logits.size() / (us * 1e3), 0, ceil);
+      }
       cudaFree(dparams);
     }
     cudaFree(dlogits), cudaFree(dsteps), cudaFree(ids), cudaFree(lp), cudaFree(top_ids),

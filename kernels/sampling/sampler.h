@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "kernels/core/status.h"
 #include "kernels/core/stream.h"
@@ -49,6 +50,11 @@ Status SampleCpu(const float* logits,  // [num_seqs, vocab]
                  const int64_t* steps,          // [num_seqs] the RNG step counter of each seq
                  const PenaltyLists& penalties, const SamplerOutputs& out);
 
+// The threshold SampleCpu keeps tokens at (s >= it) for a sampled row, given its scaled
+// penalized logits s = logit / T: min-p, top-k and top-p as defined above. For the tests of the
+// GPU's selection.
+float SamplerThresholdCpu(const float* s, int vocab, const SamplingParams& p);
+
 // ---- CUDA (device pointers) ------------------------------------------------------------------
 // Three launches. A split pass cuts every row into up to kSamplerMaxChunks chunks, one block
 // each, that read their chunk once: the raw online log-sum-exp, and either the Gumbel race
@@ -57,8 +63,14 @@ Status SampleCpu(const float* logits,  // [num_seqs, vocab]
 // tokens). Its per-chunk partials are parked in the row's top_ids/top_logprobs slots.
 // - split rows (SamplerUsesSplitPath: greedy, or temperature without min-p/top-k/top-p filters,
 //   no top-n logprobs) are finished by a one-warp combine, which then fills the slots -1/-inf.
-// - other rows: one block per row combines the partials (lse, max), then radix selects for
-//   top-n, top-k and top-p and the race over the kept tokens.
+// - other rows: one block per row combines the partials (lse, max), then selects the top-n,
+//   top-k and top-p thresholds and races over the kept tokens. The selection (kWindow, the
+//   default) builds one histogram of the values in a window below the row max and refines the
+//   threshold inside one collected bin, racing the bins above it in the same read: reads of the
+//   row 1 for min-p alone, 2 for top-k or top-p, 2 or 3 for both, 2 more for the top-n
+//   (sampler_window.h, README.md). When a threshold lies below
+//   the window or its bin holds more than sampler_window::kCap tokens, that row falls back to
+//   the radix select (kRadix: 4 reads per threshold, exact, slower).
 // `logits` is the sampler's scratch: on return the rows of the second path hold their penalized
 // (unscaled) logits; split rows are left as given.
 // Params are read on the device; validate them on the host first (ValidateSamplingParams).
@@ -79,14 +91,23 @@ struct SamplerSplitPlan {
   int num_chunks;
   int chunk_tokens;
 };
-inline SamplerSplitPlan PlanSamplerSplit(int vocab) {
+constexpr SamplerSplitPlan PlanSamplerSplit(int vocab) {
   int chunk = (vocab + kSamplerMaxChunks - 1) / kSamplerMaxChunks;
   chunk = (chunk + 3) / 4 * 4;
   if (chunk < 1024) chunk = 1024;
   return {(vocab + chunk - 1) / chunk, chunk};
 }
+
+// How the filtered rows find their thresholds (see above). HEARTH_SAMPLER=radix selects the
+// radix select for every row, to compare the two; read once, logged when not the default.
+enum class SamplerFilterPath : uint8_t { kWindow, kRadix };
+Result<SamplerFilterPath> ParseSamplerFilterPath(std::string_view name);  // "", window, radix
+const char* SamplerFilterPathName(SamplerFilterPath path);
+SamplerFilterPath SamplerFilterPathFromEnv();
+
 Status Sample(float* logits,  // [num_seqs, vocab]
               int num_seqs, int vocab, const SamplingParams* params, const int64_t* steps,
-              const PenaltyLists& penalties, const SamplerOutputs& out, cudaStream_t stream);
+              const PenaltyLists& penalties, const SamplerOutputs& out, cudaStream_t stream,
+              SamplerFilterPath path = SamplerFilterPathFromEnv());
 
 }  // namespace hearth

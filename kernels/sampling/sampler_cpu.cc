@@ -41,16 +41,7 @@ int32_t SampleRow(std::vector<float>& x, int vocab, const SamplingParams& p, int
   }
   const float inv_t = 1.f / p.temperature;
   for (float& v : x) v *= inv_t;
-  const float m = *std::max_element(x.begin(), x.end());
-  float t = kNegInf;
-  if (p.min_p > 0.f) t = m + std::log(p.min_p);
-  if (p.top_k > 0 && p.top_k < vocab) {
-    std::vector<float> sorted = x;
-    std::nth_element(sorted.begin(), sorted.begin() + (p.top_k - 1), sorted.end(),
-                     std::greater<float>());
-    t = std::max(t, sorted[p.top_k - 1]);
-  }
-  if (p.top_p < 1.f) t = std::max(t, TopPThreshold(x, t, m, p.top_p));
+  const float t = SamplerThresholdCpu(x.data(), vocab, p);
   int32_t best = -1;
   float best_score = kNegInf;
   for (int i = 0; i < vocab; ++i) {
@@ -66,6 +57,21 @@ int32_t SampleRow(std::vector<float>& x, int vocab, const SamplingParams& p, int
 }
 
 }  // namespace
+
+float SamplerThresholdCpu(const float* s, int vocab, const SamplingParams& p) {
+  const std::vector<float> x(s, s + vocab);
+  const float m = *std::max_element(x.begin(), x.end());
+  float t = kNegInf;
+  if (p.min_p > 0.f) t = m + std::log(p.min_p);
+  if (p.top_k > 0 && p.top_k < vocab) {
+    std::vector<float> sorted = x;
+    std::nth_element(sorted.begin(), sorted.begin() + (p.top_k - 1), sorted.end(),
+                     std::greater<float>());
+    t = std::max(t, sorted[p.top_k - 1]);
+  }
+  if (p.top_p < 1.f) t = std::max(t, TopPThreshold(x, t, m, p.top_p));
+  return t;
+}
 
 Status SampleCpu(const float* logits, int num_seqs, int vocab, const SamplingParams* params,
                  const int64_t* steps, const PenaltyLists& pen, const SamplerOutputs& out) {

@@ -54,4 +54,36 @@ inline constexpr SamplingParams kParamMix[] = {
     {1.f, 1, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 6},          // top-k 1 = greedy by filtering
 };
 
+// Rows whose kept set sits on the window histogram's bin edges (sampler_window.h: bins of 1/128
+// below the max m), with near-uniform kept tokens so that the race's winner exposes a kept token
+// lost or a dropped one kept: 30 tokens at m = 5 (group A, bin 0), 30 just below (group B), a
+// background in [-5, -1). kind % 4:
+//   0: B at m - 0.01 (bin 1), top-k 50: threshold B, tied, in bin 1; A is raced above it.
+//   1: the same groups, top-p 0.7: threshold B again, found by mass.
+//   2: B at m - 0.001 (bin 0), top-k 40 then top-p 0.3: both thresholds in bin 0 (keeps A).
+//   3: B at m - 0.01, min-p 0.5 then top-k 45 and the top-20 logprobs (30 ties at the max).
+// Needs vocab >= 800. Returns the row's parameters (temperature 1).
+inline SamplingParams FillBoundaryRow(float* row, int vocab, int kind, uint64_t seed) {
+  for (int i = 0; i < vocab; ++i)
+    row[i] = -5.f + static_cast<float>((static_cast<uint32_t>(i) * 2654435761u) % 1000u) / 250.f;
+  const float b_value = kind % 4 == 2 ? 4.999f : 4.99f;
+  for (int j = 0; j < 60; ++j) row[7 + 13 * j] = j < 30 ? 5.f : b_value;
+  SamplingParams p;
+  p.seed = seed;
+  switch (kind % 4) {
+    case 0:
+      p.top_k = 50;
+      break;
+    case 1:
+      p.top_p = 0.7f;
+      break;
+    case 2:
+      p.top_k = 40, p.top_p = 0.3f;
+      break;
+    default:
+      p.min_p = 0.5f, p.top_k = 45, p.num_logprobs = 20;
+  }
+  return p;
+}
+
 }  // namespace hearth::sampling_cases

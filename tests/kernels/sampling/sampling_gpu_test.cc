@@ -62,7 +62,7 @@ struct Result {
   std::vector<float> lp, top_lp;
 };
 
-Result RunGpu(const Batch& b) {
+Result RunGpu(const Batch& b, SamplerFilterPath path = SamplerFilterPath::kWindow) {
   DeviceBuffer logits = DeviceBuffer::FromVector(b.logits);
   DeviceBuffer params = DeviceBuffer::FromVector(b.params);
   DeviceBuffer steps = DeviceBuffer::FromVector(b.steps);
@@ -74,10 +74,11 @@ Result RunGpu(const Batch& b) {
   DeviceBuffer ids(b.num_seqs * 4), lp(b.num_seqs * 4);
   DeviceBuffer top_ids(b.num_seqs * kMaxLogprobs * 4), top_lp(b.num_seqs * kMaxLogprobs * 4);
   for (DeviceBuffer* d : {&ids, &lp, &top_ids, &top_lp}) d->Poison();
-  const Status s = Sample(
-      logits.as<float>(), b.num_seqs, b.vocab, params.as<SamplingParams>(), steps.as<int64_t>(),
-      {off.as<int32_t>(), tok.as<int32_t>(), cnt.as<int32_t>()},
-      {ids.as<int32_t>(), lp.as<float>(), top_ids.as<int32_t>(), top_lp.as<float>()}, nullptr);
+  const Status s =
+      Sample(logits.as<float>(), b.num_seqs, b.vocab, params.as<SamplingParams>(),
+             steps.as<int64_t>(), {off.as<int32_t>(), tok.as<int32_t>(), cnt.as<int32_t>()},
+             {ids.as<int32_t>(), lp.as<float>(), top_ids.as<int32_t>(), top_lp.as<float>()},
+             nullptr, path);
   EXPECT_TRUE(s.ok()) << "Sample (GPU) failed: " << s.ToString();
   HEARTH_CUDA_OK(cudaDeviceSynchronize());
   return {ids.ToVector<int32_t>(), top_ids.ToVector<int32_t>(), lp.ToVector<float>(),
@@ -99,54 +100,140 @@ Result RunCpu(const Batch& b) {
   return r;
 }
 
-TEST(SamplerGpu, MatchesCpuTwin) {
-  HEARTH_REQUIRE_GPU();
-  for (const auto& c : sampling_cases::kTestCases) {
-    SCOPED_TRACE("vocab=" + std::to_string(c.vocab) + " num_seqs=" + std::to_string(c.num_seqs));
-    const Batch b = MakeBatch(c.vocab, c.num_seqs, c.vocab + c.num_seqs);
-    const Result gpu = RunGpu(b), cpu = RunCpu(b);
-    int sampled_rows = 0, mismatches = 0;
-    for (int s = 0; s < c.num_seqs; ++s) {
-      const SamplingParams& p = b.params[s];
-      const bool greedy = IsGreedy(p);
-      sampled_rows += !greedy;
-      ASSERT_GE(gpu.ids[s], 0) << "row " << s;
-      ASSERT_LT(gpu.ids[s], c.vocab) << "row " << s;
-      if (gpu.ids[s] != cpu.ids[s]) {
-        const float* row = b.logits.data() + int64_t{s} * c.vocab;
-        if (greedy) ADD_FAILURE() << "greedy row " << s << " differs (details below)";
-        mismatches += !greedy;
-        std::printf(
-            "row %d (%s, T=%g k=%d p=%g min_p=%g): gpu token %d (raw logit %g), cpu "
-            "token %d (raw logit %g)\n",
-            s, greedy ? "greedy" : "sampled", p.temperature, p.top_k, p.top_p, p.min_p, gpu.ids[s],
-            row[gpu.ids[s]], cpu.ids[s], row[cpu.ids[s]]);
+// GPU against the CPU twin, row by row: same tokens (greedy exactly; at most one sampled row
+// per batch off by float rounding), logprobs and top-n.
+void ExpectMatchesCpu(const Batch& b, const Result& gpu, const Result& cpu) {
+  int sampled_rows = 0, mismatches = 0;
+  const int vocab = b.vocab;
+  for (int s = 0; s < b.num_seqs; ++s) {
+    const SamplingParams& p = b.params[s];
+    const bool greedy = IsGreedy(p);
+    sampled_rows += !greedy;
+    ASSERT_GE(gpu.ids[s], 0) << "row " << s;
+    ASSERT_LT(gpu.ids[s], vocab) << "row " << s;
+    if (gpu.ids[s] != cpu.ids[s]) {
+      const float* row = b.logits.data() + int64_t{s} * vocab;
+      if (greedy) ADD_FAILURE() << "greedy row " << s << " differs (details below)";
+      mismatches += !greedy;
+      std::printf(
+          "row %d (%s, T=%g k=%d p=%g min_p=%g): gpu token %d (raw logit %g), cpu "
+          "token %d (raw logit %g)\n",
+          s, greedy ? "greedy" : "sampled", p.temperature, p.top_k, p.top_p, p.min_p, gpu.ids[s],
+          row[gpu.ids[s]], cpu.ids[s], row[cpu.ids[s]]);
+      continue;
+    }
+    EXPECT_NEAR(gpu.lp[s], cpu.lp[s], 1e-3) << "token logprob, row " << s;
+    const int n = p.num_logprobs;
+    for (int j = 0; j < kMaxLogprobs; ++j) {
+      const int64_t i = int64_t{s} * kMaxLogprobs + j;
+      if (j >= n) {
+        EXPECT_EQ(gpu.top_ids[i], -1) << "row " << s << " slot " << j;
+        EXPECT_EQ(gpu.top_lp[i], -INFINITY) << "row " << s << " slot " << j;
         continue;
       }
-      EXPECT_NEAR(gpu.lp[s], cpu.lp[s], 1e-3) << "token logprob, row " << s;
-      const int n = p.num_logprobs;
-      for (int j = 0; j < kMaxLogprobs; ++j) {
-        const int64_t i = int64_t{s} * kMaxLogprobs + j;
-        if (j >= n) {
-          EXPECT_EQ(gpu.top_ids[i], -1) << "row " << s << " slot " << j;
-          EXPECT_EQ(gpu.top_lp[i], -INFINITY) << "row " << s << " slot " << j;
-          continue;
-        }
-        EXPECT_NEAR(gpu.top_lp[i], cpu.top_lp[i], 1e-3) << "row " << s << " rank " << j;
-        if (gpu.top_lp[i] != cpu.top_lp[i] || gpu.top_ids[i] != cpu.top_ids[i]) {
-          EXPECT_EQ(b.logits[int64_t{s} * c.vocab + gpu.top_ids[i]],
-                    b.logits[int64_t{s} * c.vocab + cpu.top_ids[i]])
-              << "row " << s << " rank " << j << ": ids " << gpu.top_ids[i] << " vs "
-              << cpu.top_ids[i] << " differ and are not tied";
-        }
+      EXPECT_NEAR(gpu.top_lp[i], cpu.top_lp[i], 1e-3) << "row " << s << " rank " << j;
+      if (gpu.top_lp[i] != cpu.top_lp[i] || gpu.top_ids[i] != cpu.top_ids[i]) {
+        EXPECT_EQ(b.logits[int64_t{s} * vocab + gpu.top_ids[i]],
+                  b.logits[int64_t{s} * vocab + cpu.top_ids[i]])
+            << "row " << s << " rank " << j << ": ids " << gpu.top_ids[i] << " vs "
+            << cpu.top_ids[i] << " differ and are not tied";
       }
     }
-    std::printf("vocab %d: %d rows (%d sampled), %d sampled-token mismatches\n", c.vocab,
-                c.num_seqs, sampled_rows, mismatches);
-    // A sampled row may differ only when float rounding (GPU float sums vs CPU double, logf
-    // ulps) moves a top-p boundary or reorders two race scores within ~1e-6: rare. More than
-    // one per batch means the two samplers disagree for real.
-    EXPECT_LE(mismatches, 1) << "sampled rows whose GPU and CPU tokens differ";
+  }
+  std::printf("vocab %d: %d rows (%d sampled), %d sampled-token mismatches\n", vocab, b.num_seqs,
+              sampled_rows, mismatches);
+  // A sampled row may differ only when float rounding (GPU float sums vs CPU double, logf
+  // ulps) moves a top-p boundary or reorders two race scores within ~1e-6: rare. More than
+  // one per batch means the two samplers disagree for real.
+  EXPECT_LE(mismatches, 1) << "sampled rows whose GPU and CPU tokens differ";
+}
+
+TEST(SamplerGpu, MatchesCpuTwin) {
+  HEARTH_REQUIRE_GPU();
+  for (SamplerFilterPath path : {SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
+    for (const auto& c : sampling_cases::kTestCases) {
+      SCOPED_TRACE(std::string(SamplerFilterPathName(path)) + " vocab=" + std::to_string(c.vocab) +
+                   " num_seqs=" + std::to_string(c.num_seqs));
+      const Batch b = MakeBatch(c.vocab, c.num_seqs, c.vocab + c.num_seqs);
+      ExpectMatchesCpu(b, RunGpu(b, path), RunCpu(b));
+    }
+  }
+}
+
+// Rows where the window path must hand over to the radix select (sampler_window.h), mixed in
+// one batch with rows it serves: thresholds below the window (wide logits, deep top-k), tie
+// groups of more than kCap tokens at the threshold (all-equal rows, for top-k, top-p and the
+// top-n), all -inf but one. Both paths, against the CPU twin.
+TEST(SamplerGpu, WindowFallbacksMatchCpuTwin) {
+  HEARTH_REQUIRE_GPU();
+  const int vocab = 50001, num_seqs = 12;
+  Batch b;
+  b.vocab = vocab;
+  b.num_seqs = num_seqs;
+  b.offsets.assign(num_seqs + 1, 0);
+  std::mt19937_64 rng(31);
+  std::normal_distribution<float> normal(0.f, 2.f);
+  b.logits.resize(int64_t{vocab} * num_seqs);
+  for (int s = 0; s < num_seqs; ++s) {
+    float* row = b.logits.data() + int64_t{s} * vocab;
+    SamplingParams p;
+    p.seed = 100 + s;
+    switch (s % 6) {
+      case 0:  // wide: the 1000th largest s lies ~80 below the max
+        for (int i = 0; i < vocab; ++i) row[i] = normal(rng) * 20.f;
+        p.temperature = 0.5f, p.top_k = 1000, p.num_logprobs = 5;
+        break;
+      case 1:  // all equal: one bin of 50001 for top-k
+        for (int i = 0; i < vocab; ++i) row[i] = 0.5f;
+        p.top_k = 10, p.num_logprobs = 20;
+        break;
+      case 2:  // all equal, top-p
+        for (int i = 0; i < vocab; ++i) row[i] = -1.f;
+        p.top_p = 0.5f;
+        break;
+      case 3:  // a few values, ties of thousands at the top-p threshold
+        for (int i = 0; i < vocab; ++i) row[i] = static_cast<float>(i % 5);
+        p.top_p = 0.7f, p.top_k = 30000, p.num_logprobs = 3;
+        break;
+      case 4:  // all -inf but three
+        for (int i = 0; i < vocab; ++i) row[i] = -INFINITY;
+        row[7] = 1.f, row[vocab / 2] = 2.f, row[vocab - 1] = 1.5f;
+        p.top_k = 2, p.top_p = 0.9f;
+        break;
+      default:  // an ordinary row the window serves, in the same batch
+        for (int i = 0; i < vocab; ++i) row[i] = normal(rng);
+        p.top_k = 40, p.top_p = 0.8f, p.min_p = 0.02f, p.num_logprobs = 4;
+    }
+    b.params.push_back(p);
+    b.steps.push_back(3 * s);
+  }
+  const Result cpu = RunCpu(b);
+  for (SamplerFilterPath path : {SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
+    SCOPED_TRACE(SamplerFilterPathName(path));
+    ExpectMatchesCpu(b, RunGpu(b, path), cpu);
+  }
+}
+
+// Kept sets on the window's bin edges, near-uniform (sampling_cases::FillBoundaryRow): a token
+// lost from the race, a tie dropped or a threshold one bin off moves the winner in about half of
+// these rows, so more than one mismatch in 64 means a real bug. Both paths.
+TEST(SamplerGpu, BinEdgeRowsMatchCpuTwin) {
+  HEARTH_REQUIRE_GPU();
+  const int vocab = 32000, num_seqs = 64;
+  Batch b;
+  b.vocab = vocab;
+  b.num_seqs = num_seqs;
+  b.logits.resize(int64_t{vocab} * num_seqs);
+  b.offsets.assign(num_seqs + 1, 0);
+  for (int s = 0; s < num_seqs; ++s) {
+    b.params.push_back(
+        sampling_cases::FillBoundaryRow(b.logits.data() + int64_t{s} * vocab, vocab, s, 300 + s));
+    b.steps.push_back(17 * s);
+  }
+  const Result cpu = RunCpu(b);
+  for (SamplerFilterPath path : {SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
+    SCOPED_TRACE(SamplerFilterPathName(path));
+    ExpectMatchesCpu(b, RunGpu(b, path), cpu);
   }
 }
 

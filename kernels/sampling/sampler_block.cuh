@@ -1,0 +1,111 @@
+// The filtered-row kernel's block (sampler_filtered.cu): its shared storage and block-wide
+// helpers. Internal to kernels/sampling.
+#pragma once
+
+#include <climits>
+#include <cstdint>
+
+#include "kernels/sampling/sampler_device.cuh"
+#include "kernels/sampling/sampler_window.h"
+
+namespace hearth {
+namespace sampling_kernels {
+
+constexpr int kThreads = kFilteredThreads;
+constexpr int kWarps = kThreads / 32;
+constexpr int kBins = 256;
+
+namespace sw = sampler_window;
+
+struct WindowHist {  // sampler_window.h: bin 0 = the top of [m - kSpan, m]
+  int count[sw::kBins];
+  float mass[sw::kBins];  // sum of exp(v - m); filled for top-p only
+};
+
+struct Shared {
+  union {
+    float hist[kWarps][kBins];  // per-warp radix histograms: contention stays within a warp
+    WindowHist win;             // the window path (never live at once with the radix one)
+  };
+  // The window path's collected threshold bin: values, weights (1 or exp(v - m)), token ids.
+  float buf_val[sw::kCap], buf_w[sw::kCap];
+  int buf_idx[sw::kCap];
+  int buf_count;
+  int cross_bin;
+  float cross_above_f;
+  int cross_above_i;
+  uint32_t thr_key, low_key;
+  float red_f[kWarps];
+  int red_i[kWarps];
+  uint32_t sel_prefix;
+  float sel_above;
+  int num_gt, num_eq;
+  float gt_val[kMaxLogprobs], eq_val[kMaxLogprobs];
+  int gt_idx[kMaxLogprobs], eq_idx[kMaxLogprobs];
+  float raw_token_logit;
+  float part_lse, part_raw_max, part_max;
+  int part_argmax;
+};
+
+// Float -> uint32 with the same order (negative floats reversed below the positive ones).
+__device__ __forceinline__ uint32_t OrderedKey(float f) {
+  const uint32_t b = __float_as_uint(f);
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+__device__ __forceinline__ float KeyToFloat(uint32_t k) {
+  return __uint_as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
+}
+
+__device__ inline float BlockSum(float v, Shared& sh) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) sh.red_f[threadIdx.x >> 5] = v;
+  __syncthreads();
+  v = sh.red_f[threadIdx.x & 31];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Block-wide argmax of (value, index), lowest index on ties; every thread gets the index.
+__device__ inline int BlockArgMax(float v, int i, Shared& sh) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, i, o);
+    if (Better(ov, oi, v, i)) v = ov, i = oi;
+  }
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) sh.red_f[threadIdx.x >> 5] = v, sh.red_i[threadIdx.x >> 5] = i;
+  __syncthreads();
+  v = sh.red_f[threadIdx.x & 31];
+  i = sh.red_i[threadIdx.x & 31];
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, i, o);
+    if (Better(ov, oi, v, i)) v = ov, i = oi;
+  }
+  return i;
+}
+
+// f(i, x[i]) for every i < n, block-strided; each thread issues kBatch loads before using any,
+// so a 1024-thread block keeps 32 KB in flight instead of 4 KB (the filtered path is
+// latency-bound otherwise: one block per row).
+constexpr int kBatch = 8;
+template <class F>
+__device__ __forceinline__ void ForEachBatched(const float* x, int n, F&& f) {
+  for (int base = threadIdx.x; base < n; base += kBatch * blockDim.x) {
+    float v[kBatch];
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int i = base + u * blockDim.x;
+      v[u] = i < n ? x[i] : 0.f;
+    }
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int i = base + u * blockDim.x;
+      if (i < n) f(i, v[u]);
+    }
+  }
+}
+
+}  // namespace sampling_kernels
+}  // namespace hearth

@@ -1,0 +1,122 @@
+// Device helpers shared by the sampler's two kernel files: the split pass (sampler.cu) and the
+// filtered rows (sampler_filtered.cu). Internal to kernels/sampling.
+#pragma once
+
+#include <climits>
+#include <cstdint>
+
+#include "kernels/core/status.h"
+#include "kernels/sampling/philox.h"
+#include "kernels/sampling/sampler.h"
+
+namespace hearth {
+namespace sampling_kernels {
+
+__device__ __forceinline__ bool Better(float v, int i, float bv, int bi) {
+  return v > bv || (v == bv && i < bi);
+}
+
+// -log(-log u) <= 16.64 for every u ToOpenUnitFloat makes: a token whose scaled logit is more
+// than this below the best race score so far can neither beat nor tie it (exact skip).
+constexpr float kMaxGumbel = 17.f;
+
+// The partials of (seq, chunk) live in the row's top-n slots: logprobs [chunk] = raw max,
+// [kSamplerMaxChunks + chunk] = raw sum of exp(x - max); ids [chunk] = best index,
+// [kSamplerMaxChunks + chunk] = best value (bits).
+__device__ __forceinline__ float Penalize(float v, int count, const SamplingParams& p) {
+  v = v > 0.f ? v / p.repetition_penalty : v * p.repetition_penalty;
+  // Explicit roundings (no FMA contraction) so the CPU twin computes the same float.
+  if (count > 0)
+    v -= __fadd_rn(__fmul_rn(p.frequency_penalty, static_cast<float>(count)), p.presence_penalty);
+  return v;
+}
+
+__device__ __forceinline__ float RaceScore(float s, uint32_t word) {
+  return __fsub_rn(s, logf(-logf(philox::ToOpenUnitFloat(word))));
+}
+
+// A conservative filter before RaceScore's two accurate logs: false only when the token's score
+// is certainly below bv, judged with the fast MUFU logs. __logf errs by at most 2^-21.41
+// absolute on [0.5, 2] and 3 ulp elsewhere, so with e >= 1e-3 the fast -log(e) is within 4e-4 of
+// the exact one; the margin (0.01 plus room for rounding at large |s|) covers that. Tokens with
+// e < 1e-3 (u within 1e-3 of 1) always take the exact path. Skipping cannot change the winner.
+__device__ __forceinline__ bool MayReach(float s, uint32_t word, float bv) {
+  const float e = -__logf(philox::ToOpenUnitFloat(word));
+  if (!(e >= 1e-3f)) return true;
+  return !(s - __logf(e) + (0.01f + fabsf(s) * 1e-5f) < bv);
+}
+
+// Online log-sum-exp state (m, sum of exp(x - m)), merged in any order.
+__device__ __forceinline__ void MergeRaw(float& m, float& sum, float om, float osum) {
+  if (om > m) {
+    sum = sum * __expf(m - om) + osum;  // m = -inf: 0 * 0
+    m = om;
+  } else if (om != -INFINITY) {
+    sum += osum * __expf(om - m);
+  }
+}
+
+// Lane 0 of the calling (full) warp gets the warp's merged raw state and best (value, index).
+__device__ __forceinline__ void WarpReduceDown(float& m, float& sum, float& bv, int& bi) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const float om = __shfl_down_sync(0xffffffffu, m, o);
+    const float os = __shfl_down_sync(0xffffffffu, sum, o);
+    const float ov = __shfl_down_sync(0xffffffffu, bv, o);
+    const int oi = __shfl_down_sync(0xffffffffu, bi, o);
+    MergeRaw(m, sum, om, os);
+    if (Better(ov, oi, bv, bi)) bv = ov, bi = oi;
+  }
+}
+
+// Lane 0 of the calling (full) warp gets the row's combined partials.
+__device__ inline void WarpCombinePartials(const float* plp, const int32_t* pid, int num_chunks,
+                                           float& m, float& sum, float& bv, int& bi) {
+  const int lane = threadIdx.x & 31;
+  m = -INFINITY, sum = 0.f, bv = -INFINITY, bi = INT_MAX;
+  if (lane < num_chunks) {
+    m = plp[lane], sum = plp[kSamplerMaxChunks + lane];
+    bi = pid[lane], bv = __int_as_float(pid[kSamplerMaxChunks + lane]);
+  }
+  WarpReduceDown(m, sum, bv, bi);
+  __syncwarp();  // every partial is read before a caller overwrites the slots
+}
+
+constexpr int kSplitThreads = 256;
+constexpr int kSplitUnroll = 4;  // groups of 4 tokens whose loads a thread has in flight at once
+// The bitmap of a chunk's penalized tokens, in static shared memory: the largest chunk is the
+// largest vocabulary's.
+inline constexpr int kMaxSplitWords = (PlanSamplerSplit(kMaxSamplerVocab).chunk_tokens + 31) / 32;
+
+// The split pass (sampler_split.cu): grid (num_chunks, num_seqs) of kSplitThreads, then one
+// warp per row for the combine.
+struct SplitArgs {
+  const float* logits;  // [num_seqs, vocab], read only
+  int vocab;
+  int chunk_tokens;
+  bool vec4;  // rows are 16-byte aligned (vocab % 4 == 0 and an aligned base)
+  const SamplingParams* params;
+  const int64_t* steps;
+  PenaltyLists pen;
+  SamplerOutputs out;
+};
+
+__global__ void SplitPassKernel(SplitArgs a);
+__global__ void SplitCombineKernel(SplitArgs a, int num_chunks);
+
+// The filtered rows (SampleKernel, one block per row).
+struct FilteredArgs {
+  float* logits;  // [num_seqs, vocab], penalized in place
+  int vocab;
+  int num_chunks;  // of the split pass, whose partials this kernel reads
+  const SamplingParams* params;
+  const int64_t* steps;
+  PenaltyLists pen;
+  SamplerOutputs out;
+  bool window;  // the window-histogram selection (else the radix select only)
+};
+// One 1024-thread block per row (sampler_filtered.cu); split rows return at once.
+inline constexpr int kFilteredThreads = 1024;
+__global__ void SampleKernel(FilteredArgs a);
+
+}  // namespace sampling_kernels
+}  // namespace hearth

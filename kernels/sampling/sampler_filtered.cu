@@ -1,0 +1,443 @@
+#include <cfloat>
+#include <climits>
+
+#include "kernels/sampling/sampler_block.cuh"
+#include "kernels/sampling/sampler_radix.cuh"
+
+namespace hearth {
+namespace sampling_kernels {
+
+// ---- The race ---------------------------------------------------------------------------------
+
+// The race passes take groups of 4 consecutive tokens (one Philox block each), kGroups of them
+// loaded before any is used: v = x * inv_t of groups g0 + u * blockDim.x, -inf past the end.
+constexpr int kGroups = 2;
+__device__ __forceinline__ void LoadScaledGroups(const float* x, int vocab, float inv_t, int g0,
+                                                 float v[kGroups][4]) {
+#pragma unroll
+  for (int u = 0; u < kGroups; ++u)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int i = 4 * (g0 + u * blockDim.x) + j;
+      v[u][j] = i < vocab ? __fmul_rn(x[i], inv_t) : -INFINITY;
+    }
+}
+
+// Exponential race over the tokens with s = x * inv_t >= t into this thread's (bv, bi), one
+// Philox block per 4 consecutive tokens.
+__device__ void RaceAll(const float* x, int vocab, float inv_t, float t, const SamplingParams& p,
+                        uint64_t step, float& bv, int& bi) {
+  for (int g0 = threadIdx.x; 4 * g0 < vocab; g0 += kGroups * blockDim.x) {
+    float v[kGroups][4];
+    LoadScaledGroups(x, vocab, inv_t, g0, v);
+#pragma unroll
+    for (int u = 0; u < kGroups; ++u) {
+      const int g = g0 + u * blockDim.x;
+      bool any = false;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = 4 * g + j;
+        any |= i < vocab && v[u][j] >= t && !(v[u][j] + kMaxGumbel < bv);  // else cannot win
+      }
+      if (!any) continue;
+      const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = 4 * g + j;
+        if (i >= vocab || !(v[u][j] >= t) || !MayReach(v[u][j], r.v[j], bv)) continue;
+        const float score = RaceScore(v[u][j], r.v[j]);
+        if (Better(score, i, bv, bi)) bv = score, bi = i;
+      }
+    }
+  }
+}
+
+// One kept token (i, s = v) into this thread's race (its own Philox block: the window path meets
+// tokens one at a time).
+__device__ __forceinline__ void RaceOne(float v, int i, const SamplingParams& p, uint64_t step,
+                                        float& bv, int& bi) {
+  if (v + kMaxGumbel < bv) return;
+  const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(i) / 4u);
+  const int j = i & 3;  // a select, not a dynamically indexed (local memory) array
+  const uint32_t word = j == 0 ? r.v[0] : j == 1 ? r.v[1] : j == 2 ? r.v[2] : r.v[3];
+  if (!MayReach(v, word, bv)) return;
+  const float score = RaceScore(v, word);
+  if (Better(score, i, bv, bi)) bv = score, bi = i;
+}
+
+// ---- The window path (sampler_window.h) ------------------------------------------------------
+
+// Test hooks: sampler_kernel_emulation_test, which runs this source on the CPU, counts the
+// window's hand-overs to the radix path and records each row's final threshold (every thread
+// calls them); the GPU build compiles them to nothing.
+#ifndef HEARTH_SAMPLER_WINDOW_FALLBACK_HOOK
+#define HEARTH_SAMPLER_WINDOW_FALLBACK_HOOK()
+#endif
+#ifndef HEARTH_SAMPLER_THRESHOLD_HOOK
+#define HEARTH_SAMPLER_THRESHOLD_HOOK(t)
+#endif
+__device__ __forceinline__ bool WindowFallback() {
+  HEARTH_SAMPLER_WINDOW_FALLBACK_HOOK();
+  return false;
+}
+
+__device__ __forceinline__ float* ScanSlots(Shared& sh, float) { return sh.red_f; }
+__device__ __forceinline__ int* ScanSlots(Shared& sh, int) { return sh.red_i; }
+__device__ __forceinline__ float* AboveSlot(Shared& sh, float) { return &sh.cross_above_f; }
+__device__ __forceinline__ int* AboveSlot(Shared& sh, int) { return &sh.cross_above_i; }
+
+// sw::FindCrossing over the bins [0, limit) of w (shared, sw::kBins), block-parallel: each
+// thread scans kBinsPerThread bins from its exclusive prefix. Returns the bin or -1; `above`
+// (every thread) gets the weight before that bin, or of all bins < limit when none is found.
+template <class T>
+__device__ int BlockFindCrossing(const T* w, int limit, T target, Shared& sh, T& above) {
+  static_assert(sw::kBins == sw::kBinsPerThread * kThreads, "one bin group per thread");
+  const int first = threadIdx.x * sw::kBinsPerThread;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  T local[sw::kBinsPerThread];
+  T sum = T(0);
+#pragma unroll
+  for (int j = 0; j < sw::kBinsPerThread; ++j) {
+    local[j] = first + j < limit ? w[first + j] : T(0);
+    sum += local[j];
+  }
+  T incl = sum;  // warp inclusive scan
+  for (int o = 1; o < 32; o <<= 1) {
+    const T up = __shfl_up_sync(0xffffffffu, incl, o);
+    if (lane >= o) incl += up;
+  }
+  T excl = __shfl_up_sync(0xffffffffu, incl, 1);
+  if (lane == 0) excl = T(0);
+  T* slots = ScanSlots(sh, T());
+  __syncthreads();  // earlier users of the slots are done
+  if (lane == 31) slots[warp] = incl;
+  if (threadIdx.x == 0) sh.cross_bin = INT_MAX;
+  __syncthreads();
+  if (warp == 0) {
+    T v = slots[lane];
+    for (int o = 1; o < 32; o <<= 1) {
+      const T up = __shfl_up_sync(0xffffffffu, v, o);
+      if (lane >= o) v += up;
+    }
+    __syncwarp();
+    slots[lane] = v;  // inclusive warp totals
+  }
+  __syncthreads();
+  T run = (warp > 0 ? slots[warp - 1] : T(0)) + excl;
+  const int hit = sw::FindCrossing(local, sw::kBinsPerThread, target, run);
+  if (hit >= 0 && first + hit < limit) atomicMin(&sh.cross_bin, first + hit);
+  __syncthreads();
+  const int bin = sh.cross_bin;
+  if (bin == INT_MAX ? threadIdx.x == kThreads - 1 : (bin >= first && bin - first == hit))
+    *AboveSlot(sh, T()) = run;
+  __syncthreads();
+  above = *AboveSlot(sh, T());
+  return bin == INT_MAX ? -1 : bin;
+}
+
+// One read of the row: the elements of bin `bin` (s >= t0) into the buffer, and the race of the
+// bins above it, which whatever threshold the bin holds keeps (this thread's bv, bi restart).
+// Groups of 4 consecutive tokens, as RaceAll: one Philox block serves a group's 4 race draws.
+__device__ void CollectBin(const float* x, int vocab, float inv_t, float t0, float m, int bin,
+                           bool weights, const SamplingParams& p, uint64_t step, Shared& sh,
+                           float& bv, int& bi) {
+  bv = -INFINITY, bi = INT_MAX;
+  __syncthreads();
+  if (threadIdx.x == 0) sh.buf_count = 0;
+  __syncthreads();
+  for (int g0 = threadIdx.x; 4 * g0 < vocab; g0 += kGroups * blockDim.x) {
+    float v[kGroups][4];
+    LoadScaledGroups(x, vocab, inv_t, g0, v);
+#pragma unroll
+    for (int u = 0; u < kGroups; ++u) {
+      const int g = g0 + u * blockDim.x;
+      bool cand[4], any = false;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = 4 * g + j;
+        // Past the end, or below t0 (NaN too): neither collected nor raced.
+        const int b = i < vocab && v[u][j] >= t0 ? sw::Bin(m, v[u][j]) : sw::kBins;
+        if (b == bin) {
+          const int slot = atomicAdd(&sh.buf_count, 1);  // < kCap: the histogram counted them
+          sh.buf_val[slot] = v[u][j], sh.buf_idx[slot] = i;
+          sh.buf_w[slot] = weights ? __expf(v[u][j] - m) : 1.f;
+        }
+        cand[j] = b < bin && !(v[u][j] + kMaxGumbel < bv);  // else cannot win
+        any |= cand[j];
+      }
+      if (!any) continue;
+      const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        if (!cand[j] || !MayReach(v[u][j], r.v[j], bv)) continue;
+        const float score = RaceScore(v[u][j], r.v[j]);
+        if (Better(score, 4 * g + j, bv, bi)) bv = score, bi = 4 * g + j;
+      }
+    }
+  }
+  __syncthreads();
+}
+
+// The exact threshold in the collected bin: the candidate value (>= floor) at which the weight
+// `above` + the bin's strictly larger weight < target <= with its ties (sw::IsThreshold). When
+// float rounding leaves no value qualifying, the bin's lowest candidate: everything is kept.
+__device__ float InBinThreshold(bool mass, float floor, float above, float target, Shared& sh) {
+  __syncthreads();  // earlier readers of thr_key / low_key are done
+  if (threadIdx.x == 0) sh.thr_key = 0u, sh.low_key = UINT_MAX;
+  __syncthreads();
+  const int c = sh.buf_count;
+  for (int j = threadIdx.x; j < c; j += blockDim.x) {
+    const float v = sh.buf_val[j];
+    if (!(v >= floor)) continue;
+    float gt, ge;
+    sw::InBinWeights(sh.buf_val, mass ? sh.buf_w : nullptr, c, floor, v, gt, ge);
+    if (sw::IsThreshold(above, gt, ge, target)) atomicMax(&sh.thr_key, OrderedKey(v));
+    atomicMin(&sh.low_key, OrderedKey(v));  // window values are finite: keys are > 0
+  }
+  __syncthreads();
+  return KeyToFloat(sh.thr_key != 0u ? sh.thr_key : sh.low_key);
+}
+
+// Selection and race of one sampled row by the window histogram: 1 read (min-p only), 2 (top-k
+// or top-p), 3 (both, when top-p's threshold bin lies above top-k's). Returns false, having
+// written nothing but shared memory, when the radix path must decide instead (sampler_window.h).
+__device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p, float m,
+                             uint64_t step, Shared& sh, int& token) {
+  if (!(fabsf(m) <= FLT_MAX)) return WindowFallback();  // an all -inf / NaN row
+  const float inv_t = 1.f / p.temperature;
+  const float t0 = p.min_p > 0.f ? __fadd_rn(m, logf(p.min_p)) : -INFINITY;
+  const bool need_k = p.top_k > 0 && p.top_k < vocab, need_p = p.top_p < 1.f;
+  float t = t0, bv = -INFINITY;
+  int bi = INT_MAX, buffered = -1;  // buffered: the bin in the buffer, raced above
+  if (need_k || need_p) {
+    __syncthreads();
+    for (int b = threadIdx.x; b < sw::kBins; b += blockDim.x)
+      sh.win.count[b] = 0, sh.win.mass[b] = 0.f;
+    __syncthreads();
+    float below_n = 0.f, below_mass = 0.f;  // counts < 2^24: exact in float
+    ForEachBatched(x, vocab, [&](int, float xi) {
+      const float v = __fmul_rn(xi, inv_t);
+      if (!(v >= t0)) return;
+      const int b = sw::Bin(m, v);
+      const float w = need_p ? __expf(v - m) : 0.f;
+      if (b == sw::kBins) {
+        below_n += 1.f, below_mass += w;
+        return;
+      }
+      atomicAdd(&sh.win.count[b], 1);
+      if (need_p) atomicAdd(&sh.win.mass[b], w);
+    });
+    below_n = BlockSum(below_n, sh);
+    below_mass = BlockSum(below_mass, sh);
+    int kbin = -1;
+    if (need_k) {
+      int above = 0;
+      kbin = BlockFindCrossing<int>(sh.win.count, sw::kBins, p.top_k, sh, above);
+      const sw::Decision d =
+          sw::Decide(kbin, below_n, static_cast<float>(above) + below_n >= p.top_k);
+      if (d == sw::Decision::kFallback || (kbin >= 0 && !sw::BinFits(sh.win.count[kbin])))
+        return WindowFallback();
+      if (d == sw::Decision::kInBin) {
+        CollectBin(x, vocab, inv_t, t0, m, kbin, need_p, p, step, sh, bv, bi);
+        buffered = kbin;
+        t = fmaxf(t, InBinThreshold(false, t0, static_cast<float>(above),
+                                    static_cast<float>(p.top_k), sh));
+      }
+    }
+    if (need_p) {
+      // The mass top-k and min-p keep: whole bins above kbin and kbin's candidates >= t.
+      float total = 0.f;
+      BlockFindCrossing<float>(sh.win.mass, kbin >= 0 ? kbin : sw::kBins, INFINITY, sh, total);
+      if (kbin >= 0) {
+        float in_bin = 0.f;
+        for (int j = threadIdx.x; j < sh.buf_count; j += blockDim.x)
+          if (sh.buf_val[j] >= t) in_bin += sh.buf_w[j];
+        total += BlockSum(in_bin, sh);
+      } else {
+        total += below_mass;
+      }
+      const float target = p.top_p * total;
+      float above = 0.f;
+      int pbin =
+          BlockFindCrossing<float>(sh.win.mass, kbin >= 0 ? kbin : sw::kBins, target, sh, above);
+      if (pbin < 0 && kbin >= 0) pbin = kbin;  // in top-k's bin, which the buffer holds
+      const sw::Decision d = sw::Decide(pbin, below_n, above + below_mass >= target);
+      if (d == sw::Decision::kFallback || (pbin >= 0 && !sw::BinFits(sh.win.count[pbin])))
+        return WindowFallback();
+      if (d == sw::Decision::kInBin) {
+        if (pbin != buffered) {
+          CollectBin(x, vocab, inv_t, t0, m, pbin, true, p, step, sh, bv, bi);
+          buffered = pbin;
+        }
+        t = fmaxf(t, InBinThreshold(true, t, above, target, sh));
+      }
+    }
+  }
+  HEARTH_SAMPLER_THRESHOLD_HOOK(t);
+  if (buffered < 0) {
+    RaceAll(x, vocab, inv_t, t, p, step, bv, bi);
+  } else {
+    for (int j = threadIdx.x; j < sh.buf_count; j += blockDim.x)
+      if (sh.buf_val[j] >= t) RaceOne(sh.buf_val[j], sh.buf_idx[j], p, step, bv, bi);
+  }
+  token = BlockArgMax(bv, bi, sh);
+  return true;
+}
+
+// Top-n of the raw row by the window histogram over the raw values (two reads): false, having
+// written nothing, when the n-th value lies below the window or its bin does not fit.
+__device__ bool TopLogprobsWindow(const float* x, int vocab, int n, float raw_max, float lse,
+                                  int32_t* top_ids, float* top_lp, Shared& sh) {
+  if (!(fabsf(raw_max) <= FLT_MAX)) return WindowFallback();
+  __syncthreads();
+  for (int b = threadIdx.x; b < sw::kBins; b += blockDim.x) sh.win.count[b] = 0;
+  __syncthreads();
+  float below_n = 0.f;
+  ForEachBatched(x, vocab, [&](int, float xi) {
+    if (!(xi >= -INFINITY)) return;  // NaN
+    const int b = sw::Bin(raw_max, xi);
+    if (b == sw::kBins)
+      below_n += 1.f;
+    else
+      atomicAdd(&sh.win.count[b], 1);
+  });
+  below_n = BlockSum(below_n, sh);
+  int above = 0;
+  const int bin = BlockFindCrossing<int>(sh.win.count, sw::kBins, n, sh, above);
+  if (sw::Decide(bin, below_n, true) != sw::Decision::kInBin || !sw::BinFits(sh.win.count[bin]))
+    return WindowFallback();
+  if (threadIdx.x == 0) sh.num_gt = 0, sh.buf_count = 0;
+  __syncthreads();
+  ForEachBatched(x, vocab, [&](int i, float xi) {
+    if (!(xi >= -INFINITY)) return;
+    const int b = sw::Bin(raw_max, xi);
+    if (b < bin) {
+      const int slot = atomicAdd(&sh.num_gt, 1);  // `above` < n of them
+      sh.gt_val[slot] = xi, sh.gt_idx[slot] = i;
+    } else if (b == bin) {
+      const int slot = atomicAdd(&sh.buf_count, 1);
+      sh.buf_val[slot] = xi, sh.buf_idx[slot] = i;
+    }
+  });
+  __syncthreads();
+  // Rank of each candidate by (value, lowest id): the bins above come first, whole.
+  const int ngt = sh.num_gt, c = sh.buf_count;
+  for (int j = threadIdx.x; j < ngt + c; j += blockDim.x) {
+    const bool top = j < ngt;
+    const float* val = top ? sh.gt_val : sh.buf_val;
+    const int* idx = top ? sh.gt_idx : sh.buf_idx;
+    const int me = top ? j : j - ngt, cnt = top ? ngt : c;
+    int pos = top ? 0 : ngt;
+    for (int h = 0; h < cnt; ++h) pos += Better(val[h], idx[h], val[me], idx[me]);
+    if (pos < n) top_ids[pos] = idx[me], top_lp[pos] = val[me] - lse;
+  }
+  return true;
+}
+
+// ---- The kernel ------------------------------------------------------------------------------
+
+__global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
+  __shared__ Shared sh;
+  const int seq = blockIdx.x;
+  const int vocab = a.vocab;
+  float* x = a.logits + int64_t{seq} * vocab;  // not __restrict__/ldg: penalized in place below
+  const SamplingParams p = a.params[seq];
+  if (SamplerUsesSplitPath(p, vocab)) return;  // uniform per block: the split kernels' row
+  const uint64_t step = static_cast<uint64_t>(a.steps[seq]);
+  int32_t* top_ids = a.out.top_ids + int64_t{seq} * kMaxLogprobs;
+  float* top_lp = a.out.top_logprobs + int64_t{seq} * kMaxLogprobs;
+
+  // 0. The split pass's partials, parked in the top-n slots: the raw log-sum-exp and the max
+  //    (argmax) of the scaled penalized logits.
+  if (threadIdx.x < 32) {
+    float m, sum, bv;
+    int bi;
+    WarpCombinePartials(top_lp, top_ids, a.num_chunks, m, sum, bv, bi);
+    if (threadIdx.x == 0)
+      sh.part_lse = m + logf(sum), sh.part_raw_max = m, sh.part_max = bv, sh.part_argmax = bi;
+  }
+  __syncthreads();
+
+  // 1. The raw distribution: log-sum-exp and the top-n logprobs.
+  const float lse = sh.part_lse;
+  if (threadIdx.x < kMaxLogprobs) top_ids[threadIdx.x] = -1, top_lp[threadIdx.x] = -INFINITY;
+  const int n = min(max(p.num_logprobs, 0), min(kMaxLogprobs, vocab));
+  if (n > 0) {
+    __syncthreads();  // the -1 fill above before thread 0 writes the list
+    if (!a.window || !TopLogprobsWindow(x, vocab, n, sh.part_raw_max, lse, top_ids, top_lp, sh))
+      TopLogprobs(x, vocab, n, lse, top_ids, top_lp, sh);
+  }
+
+  // 2. Penalties, in place (each token is listed once per sequence: no write conflicts).
+  int pen_begin = 0, pen_end = 0;
+  if (a.pen.offsets != nullptr) pen_begin = a.pen.offsets[seq], pen_end = a.pen.offsets[seq + 1];
+  __syncthreads();  // every read of the raw row above is done
+  for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
+    const int tok = a.pen.tokens[e], count = a.pen.output_counts[e];
+    if (tok < 0 || tok >= vocab) continue;
+    x[tok] = Penalize(x[tok], count, p);
+  }
+  __syncthreads();
+
+  // 3. Selection.
+  int token;
+  if (IsGreedy(p)) {
+    token = sh.part_argmax == INT_MAX ? 0 : sh.part_argmax;  // INT_MAX: all NaN
+  } else {
+    const float inv_t = 1.f / p.temperature;
+    const float m = sh.part_max;
+    if (!a.window || !WindowSample(x, vocab, p, m, step, sh, token)) {
+      float t = -INFINITY;
+      if (p.min_p > 0.f) t = __fadd_rn(m, logf(p.min_p));
+      if (p.top_k > 0 && p.top_k < vocab) {
+        const uint32_t k =
+            RadixSelect<false>(x, vocab, inv_t, m, 0u, static_cast<float>(p.top_k), sh);
+        t = fmaxf(t, KeyToFloat(k));
+      }
+      if (p.top_p < 1.f) {
+        float local = 0.f;
+        ForEachBatched(x, vocab, [&](int, float xi) {
+          const float v = __fmul_rn(xi, inv_t);
+          if (v >= t) local += __expf(v - m);
+        });
+        const float mass = BlockSum(local, sh);
+        const uint32_t floor_key = t == -INFINITY ? 0u : OrderedKey(t);
+        const uint32_t k = RadixSelect<true>(x, vocab, inv_t, m, floor_key, p.top_p * mass, sh);
+        t = fmaxf(t, KeyToFloat(k));
+      }
+      HEARTH_SAMPLER_THRESHOLD_HOOK(t);
+      float bv = -INFINITY;
+      int bi = INT_MAX;
+      RaceAll(x, vocab, inv_t, t, p, step, bv, bi);
+      token = BlockArgMax(bv, bi, sh);
+    }
+    if (token == INT_MAX) {  // nothing finite was kept (all -inf): fall back to argmax
+      float bv = -INFINITY;
+      int bi = INT_MAX;
+      for (int i = threadIdx.x; i < vocab; i += blockDim.x)
+        if (Better(x[i], i, bv, bi)) bv = x[i], bi = i;
+      token = BlockArgMax(bv, bi, sh);
+    }
+  }
+
+  // 4. The sampled token's raw logit: undo its penalty if it had one (exact up to rounding;
+  //    the signs of raw and repetition-penalized logits agree since the penalty is > 0).
+  if (threadIdx.x == 0) sh.raw_token_logit = x[token];
+  __syncthreads();
+  for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
+    if (a.pen.tokens[e] != token) continue;
+    const int count = a.pen.output_counts[e];
+    float v = x[token];
+    if (count > 0)
+      v += __fadd_rn(__fmul_rn(p.frequency_penalty, static_cast<float>(count)), p.presence_penalty);
+    sh.raw_token_logit = v > 0.f ? v * p.repetition_penalty : v / p.repetition_penalty;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    a.out.token_ids[seq] = token;
+    a.out.token_logprobs[seq] = sh.raw_token_logit - lse;
+  }
+}
+
+}  // namespace sampling_kernels
+}  // namespace hearth

@@ -1,0 +1,296 @@
+// The real sources of the sampler's kernels (sampler_split.cu: split pass and combine;
+// sampler_filtered.cu: window histogram, block scans, in-bin selection, fallback to the radix
+// select, race) run on the CPU under a block emulation (cuda_block_emulation.h), launched as
+// Sample launches them, against the CPU twin: the GPU-free check of the kernels' logic.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tests/kernels/sampling/cuda_block_emulation.h"
+
+namespace {
+std::atomic<int> g_window_fallbacks{0};
+std::vector<float> g_thresholds;  // [num_seqs]: each sampled row's final threshold (NaN: none)
+}  // namespace
+// Counted by thread 0 of a block each time the window path hands a row over (top-n or selection).
+#define HEARTH_SAMPLER_WINDOW_FALLBACK_HOOK()   \
+  do {                                          \
+    if (threadIdx.x == 0) ++g_window_fallbacks; \
+  } while (0)
+#define HEARTH_SAMPLER_THRESHOLD_HOOK(t)                  \
+  do {                                                    \
+    if (threadIdx.x == 0) g_thresholds[blockIdx.x] = (t); \
+  } while (0)
+#include "kernels/sampling/sampler_filtered.cu"  // NOLINT: kernel sources under emulation
+#include "kernels/sampling/sampler_split.cu"     // NOLINT
+#include "kernels/sampling/sampling_cases.h"
+
+namespace hearth {
+namespace {
+
+namespace sk = sampling_kernels;
+
+struct Batch {
+  int vocab = 0, num_seqs = 0;
+  std::vector<float> logits;
+  std::vector<SamplingParams> params;
+  std::vector<int64_t> steps;
+  std::vector<int32_t> offsets{0}, tokens, counts;
+};
+
+struct Out {
+  std::vector<int32_t> ids, top_ids;
+  std::vector<float> lp, top_lp;
+  explicit Out(int n) : ids(n), top_ids(n * kMaxLogprobs), lp(n), top_lp(n * kMaxLogprobs) {}
+};
+
+// Sample's three launches (sampler.cu), emulated.
+Out RunEmulated(const Batch& b, bool window) {
+  std::vector<float> x = b.logits;  // the sampler's scratch: penalized in place
+  Out o(b.num_seqs);
+  const PenaltyLists pen{b.offsets.data(), b.tokens.data(), b.counts.data()};
+  const SamplerOutputs out{o.ids.data(), o.lp.data(), o.top_ids.data(), o.top_lp.data()};
+  const SamplerSplitPlan plan = PlanSamplerSplit(b.vocab);
+  const bool vec4 = b.vocab % 4 == 0 && reinterpret_cast<uintptr_t>(x.data()) % 16 == 0;
+  const sk::SplitArgs split{
+      x.data(), b.vocab, plan.chunk_tokens, vec4, b.params.data(), b.steps.data(), pen, out};
+  cuda_emulation::Launch(
+      {static_cast<unsigned>(plan.num_chunks), static_cast<unsigned>(b.num_seqs)},
+      sk::kSplitThreads, &sk::SplitPassKernel, split);
+  cuda_emulation::Launch({static_cast<unsigned>(b.num_seqs), 1}, 32, &sk::SplitCombineKernel, split,
+                         plan.num_chunks);
+  const sk::FilteredArgs filtered{
+      x.data(), b.vocab, plan.num_chunks, b.params.data(), b.steps.data(), pen, out, window};
+  g_thresholds.assign(b.num_seqs, std::nanf(""));
+  cuda_emulation::Launch({static_cast<unsigned>(b.num_seqs), 1}, sk::kFilteredThreads,
+                         &sk::SampleKernel, filtered);
+  return o;
+}
+
+Out RunCpu(const Batch& b) {
+  Out o(b.num_seqs);
+  const int32_t zero = 0;
+  EXPECT_TRUE(SampleCpu(b.logits.data(), b.num_seqs, b.vocab, b.params.data(), b.steps.data(),
+                        {b.offsets.data(), b.tokens.empty() ? &zero : b.tokens.data(),
+                         b.counts.empty() ? &zero : b.counts.data()},
+                        {o.ids.data(), o.lp.data(), o.top_ids.data(), o.top_lp.data()})
+                  .ok());
+  return o;
+}
+
+// The kernel's final threshold of sampled row s against the CPU twin's: equal, or (top-p only)
+// float and double masses straddling the target within 1e-5 of the kept mass.
+void ExpectCpuThreshold(const Batch& b, int s) {
+  const SamplingParams& p = b.params[s];
+  std::vector<float> x(b.logits.begin() + int64_t{s} * b.vocab,
+                       b.logits.begin() + int64_t{s + 1} * b.vocab);
+  for (int e = b.offsets[s]; e < b.offsets[s + 1]; ++e)
+    x[b.tokens[e]] = sampling_kernels::Penalize(x[b.tokens[e]], b.counts[e], p);
+  for (float& v : x) v *= 1.f / p.temperature;
+  const float got = g_thresholds[s], want = SamplerThresholdCpu(x.data(), b.vocab, p);
+  if (got == want) return;
+  ASSERT_LT(p.top_p, 1.f) << "row " << s << ": threshold " << got << ", cpu " << want;
+  SamplingParams no_p = p;
+  no_p.top_p = 1.f;
+  const float floor = SamplerThresholdCpu(x.data(), b.vocab, no_p);
+  const float m = *std::max_element(x.begin(), x.end());
+  double total = 0, at_hi = 0;
+  for (float v : x) {
+    if (!(v >= floor)) continue;
+    total += std::exp(static_cast<double>(v) - m);
+    if (v >= std::max(got, want)) at_hi += std::exp(static_cast<double>(v) - m);
+  }
+  EXPECT_NEAR(at_hi / total, p.top_p, 1e-5)
+      << "row " << s << ": threshold " << got << ", cpu " << want << ": not a rounding tie";
+}
+
+// As the GPU test: every row gives the CPU twin's token (one sampled
+// row per batch may differ by float rounding), raw logprob and top-n (tied ids interchangeable).
+void ExpectMatchesCpu(const Batch& b, const Out& got, const Out& cpu) {
+  int mismatches = 0, rows = 0;
+  for (int s = 0; s < b.num_seqs; ++s) {
+    const SamplingParams& p = b.params[s];
+    ++rows;
+    if (!IsGreedy(p) && !SamplerUsesSplitPath(p, b.vocab)) ExpectCpuThreshold(b, s);
+    if (got.ids[s] != cpu.ids[s]) {
+      EXPECT_FALSE(IsGreedy(p)) << "greedy row " << s;
+      ++mismatches;
+      std::printf("row %d (T=%g k=%d p=%g min_p=%g): kernel %d, cpu %d\n", s, p.temperature,
+                  p.top_k, p.top_p, p.min_p, got.ids[s], cpu.ids[s]);
+      continue;
+    }
+    EXPECT_NEAR(got.lp[s], cpu.lp[s], 1e-3) << "row " << s;
+    const float* row = b.logits.data() + int64_t{s} * b.vocab;
+    for (int j = 0; j < kMaxLogprobs; ++j) {
+      const int i = s * kMaxLogprobs + j;
+      if (j >= p.num_logprobs) {
+        EXPECT_EQ(got.top_ids[i], -1) << "row " << s << " slot " << j;
+        continue;
+      }
+      ASSERT_GE(got.top_ids[i], 0) << "row " << s << " rank " << j;
+      EXPECT_EQ(row[got.top_ids[i]], row[cpu.top_ids[i]]) << "row " << s << " rank " << j;
+      EXPECT_NEAR(got.top_lp[i], cpu.top_lp[i], 1e-3) << "row " << s << " rank " << j;
+    }
+  }
+  EXPECT_GT(rows, 0);
+  EXPECT_LE(mismatches, 1);
+}
+
+enum Kind { kNormal, kPeaked, kWide, kTies, kFlat };
+
+Batch MakeBatch(int vocab, int num_seqs, uint64_t seed, const std::vector<Kind>& kinds) {
+  Batch b;
+  b.vocab = vocab, b.num_seqs = num_seqs;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.f, 2.f);
+  b.logits.resize(int64_t{vocab} * num_seqs);
+  for (int s = 0; s < num_seqs; ++s) {
+    float* row = b.logits.data() + int64_t{s} * vocab;
+    const Kind kind = kinds[s % kinds.size()];
+    for (int i = 0; i < vocab; ++i) {
+      switch (kind) {
+        case kWide:
+          row[i] = normal(rng) * 10.f;
+          break;
+        case kTies:
+          row[i] = static_cast<float>(i % 7) * 0.5f;
+          break;
+        case kFlat:
+          row[i] = 0.25f;
+          break;
+        default:
+          row[i] = normal(rng);
+      }
+    }
+    if (kind == kPeaked)
+      for (int j = 0; j < 8; ++j) row[rng() % vocab] += 8.f + j;
+    SamplingParams p = sampling_cases::kParamMix[s % std::size(sampling_cases::kParamMix)];
+    if (s % 4 == 1) p = {0.5f, 300, 1.f, 0.f, 1.f, 0.f, 0.f, 7, 0};    // deep top-k, top-n
+    if (s % 4 == 3) p = {1.3f, 0, 0.97f, 0.01f, 1.f, 0.f, 0.f, 0, 0};  // deep top-p, min-p
+    p.seed += 1000 * s;
+    b.params.push_back(p);
+    b.steps.push_back(static_cast<int64_t>(rng() % 100000));
+    std::vector<bool> seen(vocab, false);
+    for (int j = 0, n = static_cast<int>(rng() % 30); j < n; ++j) {
+      const int32_t tok = static_cast<int32_t>(rng() % vocab);
+      if (seen[tok]) continue;
+      seen[tok] = true;
+      b.tokens.push_back(tok);
+      b.counts.push_back(static_cast<int32_t>(rng() % 4));
+    }
+    b.offsets.push_back(static_cast<int32_t>(b.tokens.size()));
+  }
+  return b;
+}
+
+TEST(SamplerKernelEmulation, WindowPathMatchesCpuTwin) {
+  for (int vocab : {2003}) {
+    SCOPED_TRACE("vocab " + std::to_string(vocab));
+    const Batch b = MakeBatch(vocab, 10, vocab, {kNormal, kPeaked});
+    g_window_fallbacks = 0;
+    ExpectMatchesCpu(b, RunEmulated(b, /*window=*/true), RunCpu(b));
+    EXPECT_EQ(g_window_fallbacks.load(), 0) << "ordinary rows: the window serves them all";
+  }
+}
+
+// Rows the window must hand over (as the GPU test's WindowFallbacksMatchCpuTwin), with one it
+// serves in the same batch.
+TEST(SamplerKernelEmulation, FallbacksMatchCpuTwin) {
+  const int vocab = 4001;
+  Batch b = MakeBatch(vocab, 6, 9, {kNormal});
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> normal(0.f, 20.f);
+  for (int s = 0; s < 5; ++s) {
+    float* row = b.logits.data() + int64_t{s} * vocab;
+    SamplingParams p;
+    p.seed = 50 + s;
+    switch (s) {
+      case 0:  // the 1000th largest far below the window
+        for (int i = 0; i < vocab; ++i) row[i] = normal(rng);
+        p.temperature = 0.5f, p.top_k = 1000, p.num_logprobs = 5;
+        break;
+      case 1:  // one bin of 4001 for top-k and the top-n
+        for (int i = 0; i < vocab; ++i) row[i] = 0.5f;
+        p.top_k = 10, p.num_logprobs = 20;
+        break;
+      case 2:  // the same for top-p
+        for (int i = 0; i < vocab; ++i) row[i] = -1.f;
+        p.top_p = 0.5f;
+        break;
+      case 3:  // tie groups of 1333 at top-k's threshold and at the top-n's
+        for (int i = 0; i < vocab; ++i) row[i] = static_cast<float>(i % 3);
+        p.top_p = 0.7f, p.top_k = 2400, p.num_logprobs = 3;
+        break;
+      default:  // all -inf but three: served
+        for (int i = 0; i < vocab; ++i) row[i] = -INFINITY;
+        row[7] = 1.f, row[vocab / 2] = 2.f, row[vocab - 1] = 1.5f;
+        p.top_k = 2, p.top_p = 0.9f;
+    }
+    b.params[s] = p;
+  }
+  g_window_fallbacks = 0;
+  ExpectMatchesCpu(b, RunEmulated(b, /*window=*/true), RunCpu(b));
+  // Row 0: top-k; 1: top-k and top-n; 2: top-p; 3: top-k and top-n.
+  EXPECT_EQ(g_window_fallbacks.load(), 6) << "wide, flat and tie rows: the radix path decides";
+}
+
+// Kept sets on bin edges, near-uniform: a token lost from (or added to) the race, or a
+// threshold one bin off, moves the winner in about half of these rows.
+TEST(SamplerKernelEmulation, BinEdgeRowsMatchCpuTwin) {
+  const int vocab = 1000, num_seqs = 8;
+  Batch b = MakeBatch(vocab, num_seqs, 1, {kNormal});
+  b.offsets.assign(num_seqs + 1, 0);
+  b.tokens.clear(), b.counts.clear();
+  for (int s = 0; s < num_seqs; ++s) {
+    b.params[s] =
+        sampling_cases::FillBoundaryRow(b.logits.data() + int64_t{s} * vocab, vocab, s, 70 + s);
+    b.steps[s] = 11 * s;
+  }
+  g_window_fallbacks = 0;
+  ExpectMatchesCpu(b, RunEmulated(b, /*window=*/true), RunCpu(b));
+  EXPECT_EQ(g_window_fallbacks.load(), 0);
+}
+
+// Split rows (greedy, temperature) whose penalty lists hold the row's peaks, so the penalties
+// decide the winner (as the GPU test of the same name). Chunk edges: first, middle, last token.
+TEST(SamplerKernelEmulation, SplitPathPenaltiesOnTheTopTokensMatchCpuTwin) {
+  const int vocab = 5003, num_seqs = 8;
+  Batch b = MakeBatch(vocab, num_seqs, 21, {kNormal});
+  b.offsets.assign(1, 0);
+  b.tokens.clear(), b.counts.clear();
+  int moved = 0;
+  for (int s = 0; s < num_seqs; ++s) {
+    float* row = b.logits.data() + int64_t{s} * vocab;
+    const int32_t peaks[] = {0, vocab / 2, vocab - 1};
+    for (int j = 0; j < 3; ++j) {
+      row[peaks[j]] = 12.f + static_cast<float>(j);
+      b.tokens.push_back(peaks[j]);
+      b.counts.push_back(j % 2);
+    }
+    b.offsets.push_back(static_cast<int32_t>(b.tokens.size()));
+    SamplingParams p;
+    p.temperature = s % 2 == 0 ? 0.f : 0.7f;
+    p.repetition_penalty = 1.5f + 0.25f * static_cast<float>(s % 4);
+    p.presence_penalty = 1.f, p.frequency_penalty = 0.5f, p.seed = 5 + s;
+    ASSERT_TRUE(SamplerUsesSplitPath(p, vocab));
+    b.params[s] = p;
+  }
+  const Out cpu = RunCpu(b);
+  for (int s = 0; s < num_seqs; s += 2) moved += cpu.ids[s] != vocab - 1;  // greedy rows
+  EXPECT_GT(moved, 0) << "the penalties never moved a greedy token: the test is vacuous";
+  ExpectMatchesCpu(b, RunEmulated(b, /*window=*/true), cpu);
+}
+
+TEST(SamplerKernelEmulation, RadixPathMatchesCpuTwin) {
+  const Batch b = MakeBatch(2001, 10, 5, {kNormal, kWide, kTies});
+  g_window_fallbacks = 0;
+  ExpectMatchesCpu(b, RunEmulated(b, /*window=*/false), RunCpu(b));
+  EXPECT_EQ(g_window_fallbacks.load(), 0) << "the radix path never enters the window";
+}
+
+}  // namespace
+}  // namespace hearth
