@@ -51,6 +51,8 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
         "CUDA runner: block_size, max_num_seqs and max_num_batched_tokens "
         "must be positive");
   }
+  // The kernel choices the environment may override, refused here rather than at the first step.
+  HEARTH_RETURN_IF_ERROR(SamplerFilterPathFromEnv().status());
   CUDA_CHECK(cudaSetDevice(o.device));
   const GpuInfo gpu = GetGpuInfo(o.device);
   std::unique_ptr<CudaModelRunner> r(new CudaModelRunner());

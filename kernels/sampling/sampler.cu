@@ -10,7 +10,7 @@ namespace hearth {
 
 Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* params,
               const int64_t* steps, const PenaltyLists& penalties, const SamplerOutputs& out,
-              cudaStream_t stream, SamplerFilterPath path) {
+              cudaStream_t stream, std::optional<SamplerFilterPath> path) {
   if (num_seqs < 0 || num_seqs > kMaxSamplerSeqs || vocab <= 0 || vocab > kMaxSamplerVocab)
     return InvalidArgumentError("sample: bad shape: num_seqs " + std::to_string(num_seqs) +
                                 ", vocab " + std::to_string(vocab) + " (at most " +
@@ -25,6 +25,11 @@ Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* para
     return InvalidArgumentError(
         "sample: penalty offsets without tokens/output_counts (pass offsets = nullptr for "
         "no penalties)");
+  if (!path.has_value()) {
+    const Result<SamplerFilterPath> from_env = SamplerFilterPathFromEnv();
+    if (!from_env.ok()) return from_env.status();
+    path = *from_env;
+  }
   namespace sk = sampling_kernels;
   const SamplerSplitPlan plan = PlanSamplerSplit(vocab);
   const bool vec4 = vocab % 4 == 0 && reinterpret_cast<uintptr_t>(logits) % 16 == 0;
@@ -40,7 +45,7 @@ Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* para
                                   steps,
                                   penalties,
                                   out,
-                                  path == SamplerFilterPath::kWindow};
+                                  *path == SamplerFilterPath::kWindow};
   sk::SampleKernel<<<num_seqs, sk::kFilteredThreads, 0, stream>>>(filtered);
   CUDA_CHECK_LAUNCH();
   return Status::Ok();

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "kernels/core/status.h"
@@ -64,13 +65,13 @@ float SamplerThresholdCpu(const float* s, int vocab, const SamplingParams& p);
 // - split rows (SamplerUsesSplitPath: greedy, or temperature without min-p/top-k/top-p filters,
 //   no top-n logprobs) are finished by a one-warp combine, which then fills the slots -1/-inf.
 // - other rows: one block per row combines the partials (lse, max), then selects the top-n,
-//   top-k and top-p thresholds and races over the kept tokens. The selection (kWindow, the
-//   default) builds one histogram of the values in a window below the row max and refines the
-//   threshold inside one collected bin, racing the bins above it in the same read: reads of the
-//   row 1 for min-p alone, 2 for top-k or top-p, 2 or 3 for both, 2 more for the top-n
-//   (sampler_window.h, README.md). When a threshold lies below
+//   top-k and top-p thresholds and races over the kept tokens. The selection (kWindow, opt-in
+//   with HEARTH_SAMPLER=window until it has been measured on a GPU) builds one histogram of the
+//   values in a window below the row max and refines the threshold inside one collected bin, racing
+//   the bins above it in the same read: reads of the row 1 for min-p alone, 2 for top-k or top-p, 2
+//   or 3 for both, 2 more for the top-n (sampler_window.h, README.md). When a threshold lies below
 //   the window or its bin holds more than sampler_window::kCap tokens, that row falls back to
-//   the radix select (kRadix: 4 reads per threshold, exact, slower).
+//   the radix select (kRadix, the default: 4 reads per threshold, exact, slower).
 // `logits` is the sampler's scratch: on return the rows of the second path hold their penalized
 // (unscaled) logits; split rows are left as given.
 // Params are read on the device; validate them on the host first (ValidateSamplingParams).
@@ -98,16 +99,18 @@ constexpr SamplerSplitPlan PlanSamplerSplit(int vocab) {
   return {(vocab + chunk - 1) / chunk, chunk};
 }
 
-// How the filtered rows find their thresholds (see above). HEARTH_SAMPLER=radix selects the
-// radix select for every row, to compare the two; read once, logged when not the default.
+// How the filtered rows find their thresholds (see above). The radix select is the default;
+// HEARTH_SAMPLER=window selects the window histogram (written without a GPU: opt-in until
+// measured). Read once, logged when not the default; any other value makes Sample fail.
 enum class SamplerFilterPath : uint8_t { kWindow, kRadix };
-Result<SamplerFilterPath> ParseSamplerFilterPath(std::string_view name);  // "", window, radix
+Result<SamplerFilterPath> ParseSamplerFilterPath(std::string_view name);  // "", radix, window
 const char* SamplerFilterPathName(SamplerFilterPath path);
-SamplerFilterPath SamplerFilterPathFromEnv();
+Result<SamplerFilterPath> SamplerFilterPathFromEnv();
 
+// path: nullopt = SamplerFilterPathFromEnv() (an error if HEARTH_SAMPLER is not understood).
 Status Sample(float* logits,  // [num_seqs, vocab]
               int num_seqs, int vocab, const SamplingParams* params, const int64_t* steps,
               const PenaltyLists& penalties, const SamplerOutputs& out, cudaStream_t stream,
-              SamplerFilterPath path = SamplerFilterPathFromEnv());
+              std::optional<SamplerFilterPath> path = std::nullopt);
 
 }  // namespace hearth

@@ -49,12 +49,13 @@ TEST(SamplerWindow, BinIsMonotoneAndCoversTheWindow) {
 }
 
 TEST(SamplerWindow, PathNames) {
-  EXPECT_EQ(*ParseSamplerFilterPath(""), SamplerFilterPath::kWindow);
+  EXPECT_EQ(*ParseSamplerFilterPath(""), SamplerFilterPath::kRadix);
   EXPECT_EQ(*ParseSamplerFilterPath("window"), SamplerFilterPath::kWindow);
   EXPECT_EQ(*ParseSamplerFilterPath("radix"), SamplerFilterPath::kRadix);
   const Result<SamplerFilterPath> bad = ParseSamplerFilterPath("fast");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().ToString().find("window, radix"), std::string::npos);
+  EXPECT_NE(bad.status().ToString().find("HEARTH_SAMPLER=fast"), std::string::npos);
+  EXPECT_NE(bad.status().ToString().find("\"window\""), std::string::npos);
   EXPECT_STREQ(SamplerFilterPathName(SamplerFilterPath::kRadix), "radix");
 }
 
