@@ -1,5 +1,6 @@
-// A small CPU emulation of the CUDA features the sampler's filtered-row kernel uses, so that its
-// real source (sampler_filtered.cu) runs in a CPU test: one OS thread per CUDA thread of a block
+// A small CPU emulation of the CUDA features our kernels use, so that their real sources (the
+// sampler's, sampler_kernel_emulation_test; the direct GEMV's, gemv_direct_emulation_test) run in
+// CPU tests: one OS thread per CUDA thread of a block
 // (blocks run one after another), std::barrier for __syncthreads and __syncwarp, a per-warp
 // exchange for the shuffles, one mutex for the atomics, host math for the fast intrinsics.
 // It checks the kernel's logic (scans, selections, fallbacks, races), not its timing: a missing
@@ -58,12 +59,13 @@ T Shuffle(T v, int src_lane) {
   return out;
 }
 
-// Runs kernel(args) over `num_blocks` blocks of `threads` threads (a multiple of 32), each block
-// on a pool of `threads` OS threads started once per launch.
-template <class Args>
-void Launch(int num_blocks, int threads, void (*kernel)(Args), const Args& args) {
+// Runs kernel(args...) over a grid of blocks of `threads` threads (a multiple of 32), one block
+// after another (x fastest) on a pool of `threads` OS threads started once per launch.
+template <class Kernel, class... Args>
+void Launch(EmulatedDim3 grid, int threads, Kernel kernel, Args... args) {
   blockDim.x = static_cast<unsigned>(threads);
-  gridDim.x = static_cast<unsigned>(num_blocks);
+  gridDim = grid;
+  const int num_blocks = static_cast<int>(grid.x * grid.y);
   Block b;
   b.block = std::make_unique<std::barrier<>>(threads);
   for (int w = 0; w < threads / 32; ++w) b.warps.push_back(std::make_unique<std::barrier<>>(32));
@@ -78,8 +80,9 @@ void Launch(int num_blocks, int threads, void (*kernel)(Args), const Args& args)
         start.arrive_and_wait();
         const int id = block_id.load();
         if (id >= num_blocks) return;
-        blockIdx.x = static_cast<unsigned>(id);
-        kernel(args);
+        blockIdx.x = static_cast<unsigned>(id) % grid.x;
+        blockIdx.y = static_cast<unsigned>(id) / grid.x;
+        kernel(args...);
         done.arrive_and_wait();
       }
     });
@@ -134,21 +137,12 @@ T atomicMax(T* p, T v) {
   *p = std::max(old, v);
   return old;
 }
-// 16-byte vector types and the read-only load (memcpy: the kernels load them from byte buffers).
-struct alignas(16) uint4 {
-  uint32_t x, y, z, w;
-};
-struct alignas(8) uint2 {
-  uint32_t x, y;
-};
-struct alignas(16) float4 {
-  float x, y, z, w;
-};
 template <class T>
-T __ldg(const T* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
+T atomicOr(T* p, T v) {
+  std::lock_guard<std::mutex> l(cuda_emulation::atomic_mu);
+  const T old = *p;
+  *p = old | v;
+  return old;
 }
 inline float __expf(float x) { return std::exp(x); }
 inline float __logf(float x) { return std::log(x); }
@@ -167,5 +161,21 @@ inline float __uint_as_float(uint32_t u) {
 }
 inline int __float_as_int(float f) { return static_cast<int>(__float_as_uint(f)); }
 inline float __int_as_float(int i) { return __uint_as_float(static_cast<uint32_t>(i)); }
+// 16-byte vector types and the read-only load (memcpy: kernels load them from byte buffers).
+struct alignas(16) uint4 {
+  uint32_t x, y, z, w;
+};
+struct alignas(8) uint2 {
+  uint32_t x, y;
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+template <class T>
+T __ldg(const T* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
 using std::max;
 using std::min;

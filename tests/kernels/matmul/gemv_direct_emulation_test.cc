@@ -32,22 +32,6 @@ namespace {
 using gemv_internal::DirectGemvPlan;
 using gemv_internal::XScale;
 
-struct Args {
-  const uint8_t* w;
-  const int8_t* xq;
-  const XScale* xs;
-  const float* bias;
-  float* y;
-  int num_tokens, n, k;
-  DirectGemvPlan plan;
-};
-
-template <DType T, int kMaxTokens>
-void Kernel(Args a) {
-  gemv_internal::DirectGemvKernel<T, float, kMaxTokens>(a.w, a.xq, a.xs, a.bias, a.y, a.num_tokens,
-                                                        a.n, a.k, a.plan);
-}
-
 template <DType T, int kMaxTokens>
 void ExpectKernelEqualsReplay(int n, int k, int num_tokens, int max_ctas, bool with_bias) {
   SCOPED_TRACE(std::string(DTypeName(T)) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
@@ -71,9 +55,11 @@ void ExpectKernelEqualsReplay(int n, int k, int num_tokens, int max_ctas, bool w
 
   const DirectGemvPlan plan = gemv_internal::PlanDirectGemvFor<T>(n, k, kMaxTokens, max_ctas);
   std::vector<float> y(size_t(num_tokens) * n, std::nanf(""));
-  const Args args{w, xq, xs, with_bias ? bias.data() : nullptr, y.data(), num_tokens, n, k, plan};
-  cuda_emulation::Launch(plan.num_ctas, gemv_internal::kDirectThreads, &Kernel<T, kMaxTokens>,
-                         args);
+  const float* b = with_bias ? bias.data() : nullptr;
+  cuda_emulation::Launch(
+      EmulatedDim3{static_cast<unsigned>(plan.num_ctas), 1, 1}, gemv_internal::kDirectThreads,
+      &gemv_internal::DirectGemvKernel<T, float, kMaxTokens>, w, static_cast<const int8_t*>(xq),
+      static_cast<const XScale*>(xs), b, y.data(), num_tokens, n, k, plan);
 
   size_t mismatches = 0;
   for (int t = 0; t < num_tokens; ++t) {

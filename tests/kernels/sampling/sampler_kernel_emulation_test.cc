@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/kernels/sampling/cuda_block_emulation.h"
+#include "tests/support/cuda_block_emulation.h"
 
 namespace {
 std::atomic<int> g_window_fallbacks{0};
