@@ -28,30 +28,21 @@ std::vector<float> g_thresholds;  // [num_seqs]: each sampled row's final thresh
 #include "kernels/sampling/sampler_filtered.cu"  // NOLINT: kernel sources under emulation
 #include "kernels/sampling/sampler_split.cu"     // NOLINT
 #include "kernels/sampling/sampling_cases.h"
+#include "tests/kernels/sampling/sampler_test_batch.h"
 
 namespace hearth {
 namespace {
 
 namespace sk = sampling_kernels;
 
-struct Batch {
-  int vocab = 0, num_seqs = 0;
-  std::vector<float> logits;
-  std::vector<SamplingParams> params;
-  std::vector<int64_t> steps;
-  std::vector<int32_t> offsets{0}, tokens, counts;
-};
-
-struct Out {
-  std::vector<int32_t> ids, top_ids;
-  std::vector<float> lp, top_lp;
-  explicit Out(int n) : ids(n), top_ids(n * kMaxLogprobs), lp(n), top_lp(n * kMaxLogprobs) {}
-};
+using sampler_test::Batch;
+using sampler_test::RunCpu;
+using Out = sampler_test::Sampled;
 
 // Sample's three launches (sampler.cu), emulated.
 Out RunEmulated(const Batch& b, bool window) {
   std::vector<float> x = b.logits;  // the sampler's scratch: penalized in place
-  Out o(b.num_seqs);
+  Out o = Out::Sized(b.num_seqs);
   const PenaltyLists pen{b.offsets.data(), b.tokens.data(), b.counts.data()};
   const SamplerOutputs out{o.ids.data(), o.lp.data(), o.top_ids.data(), o.top_lp.data()};
   const SamplerSplitPlan plan = PlanSamplerSplit(b.vocab);
@@ -68,17 +59,6 @@ Out RunEmulated(const Batch& b, bool window) {
   g_thresholds.assign(b.num_seqs, std::nanf(""));
   cuda_emulation::Launch({static_cast<unsigned>(b.num_seqs), 1}, sk::kFilteredThreads,
                          &sk::SampleKernel, filtered);
-  return o;
-}
-
-Out RunCpu(const Batch& b) {
-  Out o(b.num_seqs);
-  const int32_t zero = 0;
-  EXPECT_TRUE(SampleCpu(b.logits.data(), b.num_seqs, b.vocab, b.params.data(), b.steps.data(),
-                        {b.offsets.data(), b.tokens.empty() ? &zero : b.tokens.data(),
-                         b.counts.empty() ? &zero : b.counts.data()},
-                        {o.ids.data(), o.lp.data(), o.top_ids.data(), o.top_lp.data()})
-                  .ok());
   return o;
 }
 
@@ -108,36 +88,14 @@ void ExpectCpuThreshold(const Batch& b, int s) {
       << "row " << s << ": threshold " << got << ", cpu " << want << ": not a rounding tie";
 }
 
-// As the GPU test: every row gives the CPU twin's token (one sampled
-// row per batch may differ by float rounding), raw logprob and top-n (tied ids interchangeable).
-void ExpectMatchesCpu(const Batch& b, const Out& got, const Out& cpu) {
-  int mismatches = 0, rows = 0;
+// The shared comparison with the CPU twin, and each filtered row's final threshold against the
+// twin's.
+void ExpectMatchesCpuWithThresholds(const Batch& b, const Out& got, const Out& cpu) {
   for (int s = 0; s < b.num_seqs; ++s) {
     const SamplingParams& p = b.params[s];
-    ++rows;
     if (!IsGreedy(p) && !SamplerUsesSplitPath(p, b.vocab)) ExpectCpuThreshold(b, s);
-    if (got.ids[s] != cpu.ids[s]) {
-      EXPECT_FALSE(IsGreedy(p)) << "greedy row " << s;
-      ++mismatches;
-      std::printf("row %d (T=%g k=%d p=%g min_p=%g): kernel %d, cpu %d\n", s, p.temperature,
-                  p.top_k, p.top_p, p.min_p, got.ids[s], cpu.ids[s]);
-      continue;
-    }
-    EXPECT_NEAR(got.lp[s], cpu.lp[s], 1e-3) << "row " << s;
-    const float* row = b.logits.data() + int64_t{s} * b.vocab;
-    for (int j = 0; j < kMaxLogprobs; ++j) {
-      const int i = s * kMaxLogprobs + j;
-      if (j >= p.num_logprobs) {
-        EXPECT_EQ(got.top_ids[i], -1) << "row " << s << " slot " << j;
-        continue;
-      }
-      ASSERT_GE(got.top_ids[i], 0) << "row " << s << " rank " << j;
-      EXPECT_EQ(row[got.top_ids[i]], row[cpu.top_ids[i]]) << "row " << s << " rank " << j;
-      EXPECT_NEAR(got.top_lp[i], cpu.top_lp[i], 1e-3) << "row " << s << " rank " << j;
-    }
   }
-  EXPECT_GT(rows, 0);
-  EXPECT_LE(mismatches, 1);
+  sampler_test::ExpectMatchesCpu(b, got, cpu);
 }
 
 enum Kind { kNormal, kPeaked, kWide, kTies, kFlat };
@@ -148,6 +106,7 @@ Batch MakeBatch(int vocab, int num_seqs, uint64_t seed, const std::vector<Kind>&
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.f, 2.f);
   b.logits.resize(int64_t{vocab} * num_seqs);
+  b.offsets.push_back(0);
   for (int s = 0; s < num_seqs; ++s) {
     float* row = b.logits.data() + int64_t{s} * vocab;
     const Kind kind = kinds[s % kinds.size()];
@@ -174,15 +133,7 @@ Batch MakeBatch(int vocab, int num_seqs, uint64_t seed, const std::vector<Kind>&
     p.seed += 1000 * s;
     b.params.push_back(p);
     b.steps.push_back(static_cast<int64_t>(rng() % 100000));
-    std::vector<bool> seen(vocab, false);
-    for (int j = 0, n = static_cast<int>(rng() % 30); j < n; ++j) {
-      const int32_t tok = static_cast<int32_t>(rng() % vocab);
-      if (seen[tok]) continue;
-      seen[tok] = true;
-      b.tokens.push_back(tok);
-      b.counts.push_back(static_cast<int32_t>(rng() % 4));
-    }
-    b.offsets.push_back(static_cast<int32_t>(b.tokens.size()));
+    sampler_test::AppendPenalties(b, static_cast<int>(rng() % 30), rng);
   }
   return b;
 }
@@ -192,7 +143,7 @@ TEST(SamplerKernelEmulation, WindowPathMatchesCpuTwin) {
     SCOPED_TRACE("vocab " + std::to_string(vocab));
     const Batch b = MakeBatch(vocab, 10, vocab, {kNormal, kPeaked});
     g_window_fallbacks = 0;
-    ExpectMatchesCpu(b, RunEmulated(b, /*window=*/true), RunCpu(b));
+    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), RunCpu(b));
     EXPECT_EQ(g_window_fallbacks.load(), 0) << "ordinary rows: the window serves them all";
   }
 }
@@ -233,7 +184,7 @@ TEST(SamplerKernelEmulation, FallbacksMatchCpuTwin) {
     b.params[s] = p;
   }
   g_window_fallbacks = 0;
-  ExpectMatchesCpu(b, RunEmulated(b, /*window=*/true), RunCpu(b));
+  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), RunCpu(b));
   // Row 0: top-k; 1: top-k and top-n; 2: top-p; 3: top-k and top-n.
   EXPECT_EQ(g_window_fallbacks.load(), 6) << "wide, flat and tie rows: the radix path decides";
 }
@@ -251,7 +202,7 @@ TEST(SamplerKernelEmulation, BinEdgeRowsMatchCpuTwin) {
     b.steps[s] = 11 * s;
   }
   g_window_fallbacks = 0;
-  ExpectMatchesCpu(b, RunEmulated(b, /*window=*/true), RunCpu(b));
+  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), RunCpu(b));
   EXPECT_EQ(g_window_fallbacks.load(), 0);
 }
 
@@ -282,13 +233,13 @@ TEST(SamplerKernelEmulation, SplitPathPenaltiesOnTheTopTokensMatchCpuTwin) {
   const Out cpu = RunCpu(b);
   for (int s = 0; s < num_seqs; s += 2) moved += cpu.ids[s] != vocab - 1;  // greedy rows
   EXPECT_GT(moved, 0) << "the penalties never moved a greedy token: the test is vacuous";
-  ExpectMatchesCpu(b, RunEmulated(b, /*window=*/true), cpu);
+  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), cpu);
 }
 
 TEST(SamplerKernelEmulation, RadixPathMatchesCpuTwin) {
   const Batch b = MakeBatch(2001, 10, 5, {kNormal, kWide, kTies});
   g_window_fallbacks = 0;
-  ExpectMatchesCpu(b, RunEmulated(b, /*window=*/false), RunCpu(b));
+  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/false), RunCpu(b));
   EXPECT_EQ(g_window_fallbacks.load(), 0) << "the radix path never enters the window";
 }
 

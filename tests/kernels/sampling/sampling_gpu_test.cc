@@ -12,6 +12,7 @@
 
 #include "kernels/sampling/sampler.h"
 #include "kernels/sampling/sampling_cases.h"
+#include "tests/kernels/sampling/sampler_test_batch.h"
 #include "tests/support/device_buffer.h"
 
 namespace hearth {
@@ -19,13 +20,10 @@ namespace {
 
 using testing::DeviceBuffer;
 
-struct Batch {
-  int vocab = 0, num_seqs = 0;
-  std::vector<float> logits;
-  std::vector<SamplingParams> params;
-  std::vector<int64_t> steps;
-  std::vector<int32_t> offsets, tokens, counts;
-};
+using sampler_test::Batch;
+using sampler_test::ExpectMatchesCpu;
+using sampler_test::RunCpu;
+using Result = sampler_test::Sampled;
 
 Batch MakeBatch(int vocab, int num_seqs, uint64_t seed) {
   Batch b;
@@ -43,24 +41,10 @@ Batch MakeBatch(int vocab, int num_seqs, uint64_t seed) {
     p.seed += 1000 * s;
     b.params.push_back(p);
     b.steps.push_back(static_cast<int64_t>(rng() % 100000));
-    const int n = static_cast<int>(rng() % 64);  // distinct penalty tokens
-    std::vector<bool> seen(vocab, false);
-    for (int j = 0; j < n; ++j) {
-      const int32_t tok = static_cast<int32_t>(rng() % vocab);
-      if (seen[tok]) continue;
-      seen[tok] = true;
-      b.tokens.push_back(tok);
-      b.counts.push_back(static_cast<int32_t>(rng() % 4));
-    }
-    b.offsets.push_back(static_cast<int32_t>(b.tokens.size()));
+    sampler_test::AppendPenalties(b, static_cast<int>(rng() % 64), rng);  // distinct penalty tokens
   }
   return b;
 }
-
-struct Result {
-  std::vector<int32_t> ids, top_ids;
-  std::vector<float> lp, top_lp;
-};
 
 Result RunGpu(const Batch& b, SamplerFilterPath path = SamplerFilterPath::kWindow) {
   DeviceBuffer logits = DeviceBuffer::FromVector(b.logits);
@@ -85,67 +69,13 @@ Result RunGpu(const Batch& b, SamplerFilterPath path = SamplerFilterPath::kWindo
           top_lp.ToVector<float>()};
 }
 
-Result RunCpu(const Batch& b) {
-  // Same non-null sentinel as RunGpu when no sequence has penalty tokens: the sampler rejects
-  // offsets without token/count arrays (and an empty vector's data() may be null).
-  const int32_t zero = 0;
-  const int32_t* tokens = b.tokens.empty() ? &zero : b.tokens.data();
-  const int32_t* counts = b.counts.empty() ? &zero : b.counts.data();
-  Result r{std::vector<int32_t>(b.num_seqs), std::vector<int32_t>(b.num_seqs * kMaxLogprobs),
-           std::vector<float>(b.num_seqs), std::vector<float>(b.num_seqs * kMaxLogprobs)};
-  const Status s = SampleCpu(b.logits.data(), b.num_seqs, b.vocab, b.params.data(), b.steps.data(),
-                             {b.offsets.data(), tokens, counts},
-                             {r.ids.data(), r.lp.data(), r.top_ids.data(), r.top_lp.data()});
-  EXPECT_TRUE(s.ok()) << "SampleCpu failed: " << s.ToString();
-  return r;
-}
-
-// GPU against the CPU twin, row by row: same tokens (greedy exactly; at most one sampled row
-// per batch off by float rounding), logprobs and top-n.
-void ExpectMatchesCpu(const Batch& b, const Result& gpu, const Result& cpu) {
-  int sampled_rows = 0, mismatches = 0;
-  const int vocab = b.vocab;
-  for (int s = 0; s < b.num_seqs; ++s) {
-    const SamplingParams& p = b.params[s];
-    const bool greedy = IsGreedy(p);
-    sampled_rows += !greedy;
-    ASSERT_GE(gpu.ids[s], 0) << "row " << s;
-    ASSERT_LT(gpu.ids[s], vocab) << "row " << s;
-    if (gpu.ids[s] != cpu.ids[s]) {
-      const float* row = b.logits.data() + int64_t{s} * vocab;
-      if (greedy) ADD_FAILURE() << "greedy row " << s << " differs (details below)";
-      mismatches += !greedy;
-      std::printf(
-          "row %d (%s, T=%g k=%d p=%g min_p=%g): gpu token %d (raw logit %g), cpu "
-          "token %d (raw logit %g)\n",
-          s, greedy ? "greedy" : "sampled", p.temperature, p.top_k, p.top_p, p.min_p, gpu.ids[s],
-          row[gpu.ids[s]], cpu.ids[s], row[cpu.ids[s]]);
-      continue;
-    }
-    EXPECT_NEAR(gpu.lp[s], cpu.lp[s], 1e-3) << "token logprob, row " << s;
-    const int n = p.num_logprobs;
-    for (int j = 0; j < kMaxLogprobs; ++j) {
-      const int64_t i = int64_t{s} * kMaxLogprobs + j;
-      if (j >= n) {
-        EXPECT_EQ(gpu.top_ids[i], -1) << "row " << s << " slot " << j;
-        EXPECT_EQ(gpu.top_lp[i], -INFINITY) << "row " << s << " slot " << j;
-        continue;
-      }
-      EXPECT_NEAR(gpu.top_lp[i], cpu.top_lp[i], 1e-3) << "row " << s << " rank " << j;
-      if (gpu.top_lp[i] != cpu.top_lp[i] || gpu.top_ids[i] != cpu.top_ids[i]) {
-        EXPECT_EQ(b.logits[int64_t{s} * vocab + gpu.top_ids[i]],
-                  b.logits[int64_t{s} * vocab + cpu.top_ids[i]])
-            << "row " << s << " rank " << j << ": ids " << gpu.top_ids[i] << " vs "
-            << cpu.top_ids[i] << " differ and are not tied";
-      }
-    }
+// Both selections of the filtered rows against the CPU twin.
+void ExpectBothPathsMatchCpu(const Batch& b) {
+  const Result cpu = RunCpu(b);
+  for (SamplerFilterPath path : {SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
+    SCOPED_TRACE(SamplerFilterPathName(path));
+    ExpectMatchesCpu(b, RunGpu(b, path), cpu);
   }
-  std::printf("vocab %d: %d rows (%d sampled), %d sampled-token mismatches\n", vocab, b.num_seqs,
-              sampled_rows, mismatches);
-  // A sampled row may differ only when float rounding (GPU float sums vs CPU double, logf
-  // ulps) moves a top-p boundary or reorders two race scores within ~1e-6: rare. More than
-  // one per batch means the two samplers disagree for real.
-  EXPECT_LE(mismatches, 1) << "sampled rows whose GPU and CPU tokens differ";
 }
 
 TEST(SamplerGpu, MatchesCpuTwin) {
@@ -207,11 +137,7 @@ TEST(SamplerGpu, WindowFallbacksMatchCpuTwin) {
     b.params.push_back(p);
     b.steps.push_back(3 * s);
   }
-  const Result cpu = RunCpu(b);
-  for (SamplerFilterPath path : {SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
-    SCOPED_TRACE(SamplerFilterPathName(path));
-    ExpectMatchesCpu(b, RunGpu(b, path), cpu);
-  }
+  ExpectBothPathsMatchCpu(b);
 }
 
 // Kept sets on the window's bin edges, near-uniform (sampling_cases::FillBoundaryRow): a token
@@ -230,11 +156,7 @@ TEST(SamplerGpu, BinEdgeRowsMatchCpuTwin) {
         sampling_cases::FillBoundaryRow(b.logits.data() + int64_t{s} * vocab, vocab, s, 300 + s));
     b.steps.push_back(17 * s);
   }
-  const Result cpu = RunCpu(b);
-  for (SamplerFilterPath path : {SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
-    SCOPED_TRACE(SamplerFilterPathName(path));
-    ExpectMatchesCpu(b, RunGpu(b, path), cpu);
-  }
+  ExpectBothPathsMatchCpu(b);
 }
 
 // Split-path rows (greedy / unfiltered temperature, no logprobs) whose penalty lists hold the

@@ -1,0 +1,116 @@
+// What the sampler's kernel tests share: a batch (rows of logits, parameters, RNG steps, penalty
+// lists), the CPU twin's result for it, and the comparison a kernel run (on the GPU, or its source
+// under the block emulation) must pass. Host code only, so that the emulation test can include it
+// beside the kernel sources.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "kernels/sampling/sampler.h"
+
+namespace hearth::sampler_test {
+
+struct Batch {
+  int vocab = 0, num_seqs = 0;
+  std::vector<float> logits;  // [num_seqs, vocab]
+  std::vector<SamplingParams> params;
+  std::vector<int64_t> steps;
+  std::vector<int32_t> offsets, tokens, counts;  // PenaltyLists (CSR)
+};
+
+// Appends the next row's penalty list: n draws of a token (distinct ones kept) with a count of
+// 0..3 each, then the row's end offset.
+inline void AppendPenalties(Batch& b, int n, std::mt19937_64& rng) {
+  std::vector<bool> seen(b.vocab, false);
+  for (int j = 0; j < n; ++j) {
+    const int32_t tok = static_cast<int32_t>(rng() % b.vocab);
+    if (seen[tok]) continue;
+    seen[tok] = true;
+    b.tokens.push_back(tok);
+    b.counts.push_back(static_cast<int32_t>(rng() % 4));
+  }
+  b.offsets.push_back(static_cast<int32_t>(b.tokens.size()));
+}
+
+struct Sampled {
+  std::vector<int32_t> ids, top_ids;  // [num_seqs], [num_seqs, kMaxLogprobs]
+  std::vector<float> lp, top_lp;
+  static Sampled Sized(int num_seqs) {
+    return {std::vector<int32_t>(num_seqs), std::vector<int32_t>(num_seqs * kMaxLogprobs),
+            std::vector<float>(num_seqs), std::vector<float>(num_seqs * kMaxLogprobs)};
+  }
+};
+
+// Token and count arrays for PenaltyLists: a non-null sentinel when no row has penalty tokens
+// (the sampler rejects offsets without them, and an empty vector's data() may be null).
+inline const int32_t* PenaltyArray(const std::vector<int32_t>& v) {
+  static const int32_t zero = 0;
+  return v.empty() ? &zero : v.data();
+}
+
+inline Sampled RunCpu(const Batch& b) {
+  Sampled r = Sampled::Sized(b.num_seqs);
+  const Status s = SampleCpu(b.logits.data(), b.num_seqs, b.vocab, b.params.data(), b.steps.data(),
+                             {b.offsets.data(), PenaltyArray(b.tokens), PenaltyArray(b.counts)},
+                             {r.ids.data(), r.lp.data(), r.top_ids.data(), r.top_lp.data()});
+  EXPECT_TRUE(s.ok()) << "SampleCpu failed: " << s.ToString();
+  return r;
+}
+
+// A kernel run against the CPU twin, row by row: same tokens (greedy exactly; at most one sampled
+// row per batch off by float rounding), logprobs and top-n (tied ids interchangeable), unused
+// top-n slots -1 / -inf.
+inline void ExpectMatchesCpu(const Batch& b, const Sampled& got, const Sampled& cpu) {
+  int sampled_rows = 0, mismatches = 0;
+  const int vocab = b.vocab;
+  for (int s = 0; s < b.num_seqs; ++s) {
+    const SamplingParams& p = b.params[s];
+    const float* row = b.logits.data() + int64_t{s} * vocab;
+    const bool greedy = IsGreedy(p);
+    sampled_rows += !greedy;
+    ASSERT_GE(got.ids[s], 0) << "row " << s;
+    ASSERT_LT(got.ids[s], vocab) << "row " << s;
+    if (got.ids[s] != cpu.ids[s]) {
+      if (greedy) ADD_FAILURE() << "greedy row " << s << " differs (details below)";
+      mismatches += !greedy;
+      std::printf(
+          "row %d (%s, T=%g k=%d p=%g min_p=%g): kernel token %d (raw logit %g), cpu "
+          "token %d (raw logit %g)\n",
+          s, greedy ? "greedy" : "sampled", p.temperature, p.top_k, p.top_p, p.min_p, got.ids[s],
+          row[got.ids[s]], cpu.ids[s], row[cpu.ids[s]]);
+      continue;
+    }
+    EXPECT_NEAR(got.lp[s], cpu.lp[s], 1e-3) << "token logprob, row " << s;
+    for (int j = 0; j < kMaxLogprobs; ++j) {
+      const int64_t i = int64_t{s} * kMaxLogprobs + j;
+      if (j >= p.num_logprobs) {
+        EXPECT_EQ(got.top_ids[i], -1) << "row " << s << " slot " << j;
+        EXPECT_EQ(got.top_lp[i], -INFINITY) << "row " << s << " slot " << j;
+        continue;
+      }
+      ASSERT_GE(got.top_ids[i], 0) << "row " << s << " rank " << j;
+      ASSERT_LT(got.top_ids[i], vocab) << "row " << s << " rank " << j;
+      EXPECT_NEAR(got.top_lp[i], cpu.top_lp[i], 1e-3) << "row " << s << " rank " << j;
+      if (got.top_lp[i] != cpu.top_lp[i] || got.top_ids[i] != cpu.top_ids[i]) {
+        EXPECT_EQ(row[got.top_ids[i]], row[cpu.top_ids[i]])
+            << "row " << s << " rank " << j << ": ids " << got.top_ids[i] << " vs "
+            << cpu.top_ids[i] << " differ and are not tied";
+      }
+    }
+  }
+  std::printf("vocab %d: %d rows (%d sampled), %d sampled-token mismatches\n", vocab, b.num_seqs,
+              sampled_rows, mismatches);
+  EXPECT_GT(b.num_seqs, 0);
+  // A sampled row may differ only when float rounding (GPU float sums vs CPU double, logf ulps)
+  // moves a top-p boundary or reorders two race scores within ~1e-6: rare. More than one per
+  // batch means the two samplers disagree for real.
+  EXPECT_LE(mismatches, 1) << "sampled rows whose kernel and CPU tokens differ";
+}
+
+}  // namespace hearth::sampler_test
