@@ -116,33 +116,31 @@ T __shfl_down_sync(unsigned, T v, int o) {
   const int lane = threadIdx.x & 31;
   return cuda_emulation::Shuffle(v, lane + o < 32 ? lane + o : lane);
 }
+namespace cuda_emulation {
+// Every atomic: *p = f(*p) under the one mutex, returning the old value.
+template <class T, class F>
+T AtomicUpdate(T* p, F f) {
+  std::lock_guard<std::mutex> l(atomic_mu);
+  const T old = *p;
+  *p = f(old);
+  return old;
+}
+}  // namespace cuda_emulation
 template <class T>
 T atomicAdd(T* p, T v) {
-  std::lock_guard<std::mutex> l(cuda_emulation::atomic_mu);
-  const T old = *p;
-  *p = old + v;
-  return old;
+  return cuda_emulation::AtomicUpdate(p, [v](T o) { return o + v; });
 }
 template <class T>
 T atomicMin(T* p, T v) {
-  std::lock_guard<std::mutex> l(cuda_emulation::atomic_mu);
-  const T old = *p;
-  *p = std::min(old, v);
-  return old;
+  return cuda_emulation::AtomicUpdate(p, [v](T o) { return std::min(o, v); });
 }
 template <class T>
 T atomicMax(T* p, T v) {
-  std::lock_guard<std::mutex> l(cuda_emulation::atomic_mu);
-  const T old = *p;
-  *p = std::max(old, v);
-  return old;
+  return cuda_emulation::AtomicUpdate(p, [v](T o) { return std::max(o, v); });
 }
 template <class T>
 T atomicOr(T* p, T v) {
-  std::lock_guard<std::mutex> l(cuda_emulation::atomic_mu);
-  const T old = *p;
-  *p = old | v;
-  return old;
+  return cuda_emulation::AtomicUpdate(p, [v](T o) { return o | v; });
 }
 inline float __expf(float x) { return std::exp(x); }
 inline float __logf(float x) { return std::log(x); }
