@@ -46,6 +46,20 @@ __device__ __forceinline__ bool MayReach(float s, uint32_t word, float bv) {
   return !(s - __logf(e) + (0.01f + fabsf(s) * 1e-5f) < bv);
 }
 
+// The race of one group of 4 consecutive tokens 4g .. 4g + 3 (one Philox block): the tokens with
+// cand[j], scaled values s[j], into (bv, bi), lowest id on ties.
+__device__ __forceinline__ void RaceGroup(const float s[4], const bool cand[4], int g,
+                                          const SamplingParams& p, uint64_t step, float& bv,
+                                          int& bi) {
+  const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    if (!cand[j] || !MayReach(s[j], r.v[j], bv)) continue;
+    const float score = RaceScore(s[j], r.v[j]);
+    if (Better(score, 4 * g + j, bv, bi)) bv = score, bi = 4 * g + j;
+  }
+}
+
 // Online log-sum-exp state (m, sum of exp(x - m)), merged in any order.
 __device__ __forceinline__ void MergeRaw(float& m, float& sum, float om, float osum) {
   if (om > m) {

@@ -33,21 +33,14 @@ __device__ void RaceAll(const float* x, int vocab, float inv_t, float t, const S
 #pragma unroll
     for (int u = 0; u < kGroups; ++u) {
       const int g = g0 + u * blockDim.x;
-      bool any = false;
+      bool cand[4], any = false;
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int i = 4 * g + j;
-        any |= i < vocab && v[u][j] >= t && !(v[u][j] + kMaxGumbel < bv);  // else cannot win
+        cand[j] = i < vocab && v[u][j] >= t && !(v[u][j] + kMaxGumbel < bv);  // else cannot win
+        any |= cand[j];
       }
-      if (!any) continue;
-      const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int i = 4 * g + j;
-        if (i >= vocab || !(v[u][j] >= t) || !MayReach(v[u][j], r.v[j], bv)) continue;
-        const float score = RaceScore(v[u][j], r.v[j]);
-        if (Better(score, i, bv, bi)) bv = score, bi = i;
-      }
+      if (any) RaceGroup(v[u], cand, g, p, step, bv, bi);
     }
   }
 }
@@ -165,14 +158,7 @@ __device__ void CollectBin(const float* x, int vocab, float inv_t, float t0, flo
         cand[j] = b < bin && !(v[u][j] + kMaxGumbel < bv);  // else cannot win
         any |= cand[j];
       }
-      if (!any) continue;
-      const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        if (!cand[j] || !MayReach(v[u][j], r.v[j], bv)) continue;
-        const float score = RaceScore(v[u][j], r.v[j]);
-        if (Better(score, 4 * g + j, bv, bi)) bv = score, bi = 4 * g + j;
-      }
+      if (any) RaceGroup(v[u], cand, g, p, step, bv, bi);
     }
   }
   __syncthreads();

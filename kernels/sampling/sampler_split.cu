@@ -115,14 +115,7 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
           if (plain && Better(s[j], i, bv, bi)) bv = s[j], bi = i;
         }
       }
-      if (!any) continue;
-      const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        if (!cand[j] || !MayReach(s[j], r.v[j], bv)) continue;
-        const float score = RaceScore(s[j], r.v[j]);
-        if (Better(score, 4 * g + j, bv, bi)) bv = score, bi = 4 * g + j;
-      }
+      if (any) RaceGroup(s, cand, g, p, step, bv, bi);
     }
   }
   // The chunk's penalized tokens (each listed once per row, so each is seen once here).
