@@ -40,7 +40,6 @@
 namespace hearth::gemv_internal {
 
 constexpr int kDirectThreads = 256;
-constexpr int kDirectMaxRows = 4;
 
 // What one lane works on at a time, per weight type (a "unit"), and how it is read.
 template <DType T>
@@ -239,8 +238,9 @@ struct DirectGemvPlan {
   int num_ctas;        // <= max_ctas; every CTA gets ceil or floor of num_groups / num_ctas groups
 };
 
-// Pure. units_per_row >= 1, n >= 1, rows_per_slot in 1..kDirectMaxRows, max_ctas >= 1 (the CTAs
-// the device holds at once).
+// Pure. units_per_row >= 1, n >= 1, rows_per_slot >= 1 with row_slots * rows_per_slot * tokens
+// <= kDirectThreads (the final sums take a thread each), max_ctas >= 1 (the CTAs the device holds
+// at once).
 inline DirectGemvPlan PlanDirectGemv(int n, int units_per_row, int rows_per_slot, int max_ctas) {
   DirectGemvPlan p{};
   p.units_per_row = units_per_row;
