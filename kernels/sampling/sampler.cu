@@ -26,7 +26,7 @@ Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* para
         "sample: penalty offsets without tokens/output_counts (pass offsets = nullptr for "
         "no penalties)");
   if (!path.has_value()) {
-    const Result<SamplerFilterPath> from_env = SamplerFilterPathFromEnv();
+    const Result<SamplerFilterPath>& from_env = SamplerFilterPathFromEnv();
     if (!from_env.ok()) return from_env.status();
     path = *from_env;
   }

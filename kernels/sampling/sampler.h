@@ -105,7 +105,7 @@ constexpr SamplerSplitPlan PlanSamplerSplit(int vocab) {
 enum class SamplerFilterPath : uint8_t { kWindow, kRadix };
 Result<SamplerFilterPath> ParseSamplerFilterPath(std::string_view name);  // "", radix, window
 const char* SamplerFilterPathName(SamplerFilterPath path);
-Result<SamplerFilterPath> SamplerFilterPathFromEnv();
+const Result<SamplerFilterPath>& SamplerFilterPathFromEnv();
 
 // path: nullopt = SamplerFilterPathFromEnv() (an error if HEARTH_SAMPLER is not understood).
 Status Sample(float* logits,  // [num_seqs, vocab]

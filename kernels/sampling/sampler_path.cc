@@ -17,7 +17,7 @@ const char* SamplerFilterPathName(SamplerFilterPath path) {
   return path == SamplerFilterPath::kRadix ? "radix" : "window";
 }
 
-Result<SamplerFilterPath> SamplerFilterPathFromEnv() {
+const Result<SamplerFilterPath>& SamplerFilterPathFromEnv() {
   static const Result<SamplerFilterPath> path = []() -> Result<SamplerFilterPath> {
     const char* v = std::getenv("HEARTH_SAMPLER");
     Result<SamplerFilterPath> p = ParseSamplerFilterPath(v == nullptr ? "" : v);
