@@ -5,6 +5,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <array>
+#include <atomic>
 #include <string>
 
 #include "kernels/core/cuda_check.h"
@@ -14,12 +16,24 @@ namespace hearth {
 namespace gemv_internal {
 namespace {
 
+// The current device's SM count, queried once per device (every GEMV call plans with it).
+Result<int> CurrentSmCount() {
+  static std::array<std::atomic<int>, 64> known{};  // 0: not yet queried
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  std::atomic<int>* slot = device < static_cast<int>(known.size()) ? &known[device] : nullptr;
+  if (slot != nullptr && slot->load(std::memory_order_relaxed) > 0) return slot->load();
+  int sms = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  if (slot != nullptr) slot->store(sms, std::memory_order_relaxed);
+  return sms;
+}
+
 template <DType T, class A, int kMaxTokens>
 Status LaunchTyped(const void* w, const int8_t* xq, const XScale* xs, const void* bias, void* y,
                    int num_tokens, int n, int k, cudaStream_t stream) {
-  int device = 0, sms = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  int sms = 0;
+  HEARTH_ASSIGN_OR_RETURN(sms, CurrentSmCount());
   const DirectGemvPlan plan = PlanDirectGemvFor<T>(n, k, kMaxTokens, sms * kDirectMinBlocksPerSm);
   // Launched as the pre-kernel's programmatic dependent: its CTAs start, and issue their first
   // weight loads, while x is still being quantized (a launch latency and a round trip hidden per
