@@ -23,6 +23,7 @@ struct GpuMatmul::Impl {
   void* act_scratch = nullptr;  // int8 activations of kQuantGemvQ8
   int64_t act_scratch_bytes = 0;
   GemvOverride gemv = GemvOverride::kNone;  // HEARTH_GEMV
+  QuantGemm quant_gemm = QuantGemm::kDequant;  // HEARTH_QUANT_GEMM
   std::set<std::pair<MatmulKernel, DType>> logged;
 
   ~Impl() {
@@ -48,6 +49,7 @@ Result<std::unique_ptr<GpuMatmul>> GpuMatmul::Create() {
   auto impl = std::make_unique<Impl>();
   HEARTH_RETURN_IF_ERROR(impl->gemm.Init());
   HEARTH_ASSIGN_OR_RETURN(impl->gemv, ParseGemvOverride(std::getenv("HEARTH_GEMV")));
+  HEARTH_ASSIGN_OR_RETURN(impl->quant_gemm, ParseQuantGemm(std::getenv("HEARTH_QUANT_GEMM")));
   // Enough for 8 tokens of k <= 65536, so that decode steps never allocate (graph capture).
   HEARTH_RETURN_IF_ERROR(impl->ReserveActScratch(QuantGemvQ8ScratchBytes(kMaxGemvTokens, 65536)));
   return std::unique_ptr<GpuMatmul>(new GpuMatmul(std::move(impl)));
@@ -66,7 +68,7 @@ Status GpuMatmul::Reserve(int64_t max_weight_elems) {
 Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
                       void* y, int num_tokens, int n, int k, cudaStream_t stream) {
   const MatmulKernel kernel =
-      SelectMatmulKernelForRun(w_type, act_type, num_tokens, n, k, impl_->gemv);
+      SelectMatmulKernelForRun(w_type, act_type, num_tokens, n, k, impl_->gemv, impl_->quant_gemm);
   if (impl_->logged.insert({kernel, w_type}).second) {
     std::fprintf(stderr,
                  "hearth: matmul with %s weights uses kernel %s (from num_tokens=%d n=%d "
@@ -107,6 +109,8 @@ Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x
       HEARTH_RETURN_IF_ERROR(DequantizeGpu(w_type, w, act_type, impl_->scratch, elems, stream));
       return impl_->gemm.Gemm(act_type, impl_->scratch, x, bias, y, num_tokens, n, k, stream);
     }
+    case MatmulKernel::kQuantMma:
+      return LaunchQuantMma(w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
     case MatmulKernel::kUnsupported:
       break;
   }

@@ -56,6 +56,9 @@ enum class MatmulKernel : uint8_t {
                        // loaded straight into registers (opt-in, HEARTH_GEMV=direct: not yet run
                        // on a GPU)
   kDequantCublasLt,    // block weights (or f32), more tokens: dequantize W to scratch, cuBLASLt
+  kQuantMma,           // block weights, 9..kMaxQuantMmaTokens tokens: tiles of W decoded into
+                       // shared memory feed mma.sync (opt-in, HEARTH_QUANT_GEMM=fused: not yet
+                       // run on a GPU)
   kScalarGemv,         // f32 weights with k % 8 != 0, 1..8 tokens: one element a lane at a time
   kUnsupported,
 };
@@ -68,12 +71,19 @@ MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k);
 // choices.
 enum class GemvOverride : uint8_t { kNone, kFloat, kDirect };
 Result<GemvOverride> ParseGemvOverride(const char* env_value);
+// The environment's say over block weights with more tokens than the GEMVs take
+// (HEARTH_QUANT_GEMM, read once by GpuMatmul::Create): "dequant" (also unset or empty) dequantizes
+// W into a scratch for cuBLASLt; "fused" takes the fused dequantize + tensor-core GEMM up to
+// kMaxQuantMmaTokens tokens. Anything else is an error naming the choices.
+enum class QuantGemm : uint8_t { kDequant, kFused };
+Result<QuantGemm> ParseQuantGemm(const char* env_value);
 // What GpuMatmul::Run runs: SelectMatmulKernel's choice, except that kQuantGemvQ8 becomes
 // kQuantGemv for F32 activations (validation only; int8 x would defeat its purpose) and under
 // GemvOverride::kFloat, and kQuantGemvQ8Direct under GemvOverride::kDirect for Q4_K, Q6_K, and Q8_0
-// with k % 128 == 0.
+// with k % 128 == 0; and kDequantCublasLt becomes kQuantMma under QuantGemm::kFused for block
+// weights, BF16 / F16 activations and at most kMaxQuantMmaTokens tokens.
 MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
-                                      GemvOverride gemv);
+                                      GemvOverride gemv, QuantGemm gemm = QuantGemm::kDequant);
 std::string_view MatmulKernelName(MatmulKernel kernel);
 
 // The alignment (bytes) every column of a cuBLASLt operand has when its base is `base_alignment`
@@ -88,7 +98,8 @@ uint32_t GemmOperandAlignment(int64_t ld_elems, int elem_bytes, uint32_t base_al
 // scratch. Not thread-safe: one per stream/worker.
 class GpuMatmul {
  public:
-  // Reads HEARTH_GEMV once (ParseGemvOverride); an unknown value is an error.
+  // Reads HEARTH_GEMV and HEARTH_QUANT_GEMM once (ParseGemvOverride, ParseQuantGemm); an unknown
+  // value is an error.
   static Result<std::unique_ptr<GpuMatmul>> Create();
   ~GpuMatmul();
   GpuMatmul(const GpuMatmul&) = delete;
@@ -141,6 +152,12 @@ Status LaunchQuantGemvQ8(DType w_type, const void* w, DType act_type, const void
 Status LaunchQuantGemvQ8Direct(DType w_type, const void* w, DType act_type, const void* x,
                                const void* bias, void* y, int num_tokens, int n, int k,
                                void* scratch, int64_t scratch_bytes, cudaStream_t stream);
+
+// The fused dequantize + tensor-core GEMM alone (kernels/matmul/quant_mma.h): W of a GGUF block
+// type, act_type BF16 or F16, any num_tokens >= 1 (tiles of 16, 32, 64 tokens), W and x 16-byte
+// aligned. y = x · (W dequantized and rounded to act_type)ᵀ (+ bias), fp32 accumulation.
+Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
+                      void* y, int num_tokens, int n, int k, cudaStream_t stream);
 
 // CPU twin of the integer GEMV's activation quantization: x [num_tokens, k] (k % 32 == 0) replaced
 // by its int8 round trip d * q, blockwise as the GPU does it. MatmulCpu on the result is the

@@ -4,6 +4,7 @@
 
 #include "kernels/matmul/gemv_direct.h"
 #include "kernels/matmul/matmul.h"
+#include "kernels/matmul/quant_mma.h"
 
 namespace hearth {
 
@@ -32,9 +33,25 @@ Result<GemvOverride> ParseGemvOverride(const char* env_value) {
                               "integer GEMV for Q4_K, Q6_K and Q8_0), or unset");
 }
 
+Result<QuantGemm> ParseQuantGemm(const char* env_value) {
+  if (env_value == nullptr || *env_value == '\0') return QuantGemm::kDequant;
+  const std::string_view v(env_value);
+  if (v == "dequant") return QuantGemm::kDequant;
+  if (v == "fused") return QuantGemm::kFused;
+  return InvalidArgumentError("HEARTH_QUANT_GEMM=" + std::string(v) +
+                              ": expected \"dequant\" (dequantize W, then cuBLASLt) or \"fused\" "
+                              "(the fused dequantize + tensor-core GEMM), or unset");
+}
+
 MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
-                                      GemvOverride gemv) {
+                                      GemvOverride gemv, QuantGemm gemm) {
   const MatmulKernel kernel = SelectMatmulKernel(w, num_tokens, n, k);
+  if (kernel == MatmulKernel::kDequantCublasLt) {
+    const bool fused = gemm == QuantGemm::kFused && gemv_internal::HasQuantMma(w) &&
+                       (act == DType::kBF16 || act == DType::kF16) &&
+                       num_tokens <= gemv_internal::kMaxQuantMmaTokens;
+    return fused ? MatmulKernel::kQuantMma : kernel;
+  }
   if (kernel != MatmulKernel::kQuantGemvQ8) return kernel;
   if (gemv == GemvOverride::kFloat || act == DType::kF32) return MatmulKernel::kQuantGemv;
   if (gemv == GemvOverride::kDirect && gemv_internal::HasDirectGemv(w, k)) {
@@ -101,6 +118,8 @@ std::string_view MatmulKernelName(MatmulKernel kernel) {
       return "quant_gemv_q8_direct";
     case MatmulKernel::kDequantCublasLt:
       return "dequant_cublaslt";
+    case MatmulKernel::kQuantMma:
+      return "quant_mma";
     case MatmulKernel::kScalarGemv:
       return "scalar_gemv";
     case MatmulKernel::kUnsupported:

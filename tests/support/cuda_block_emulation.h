@@ -5,6 +5,10 @@
 // exchange for the shuffles, one mutex for the atomics, host math for the fast intrinsics.
 // It checks the kernel's logic (scans, selections, fallbacks, races), not its timing: a missing
 // __syncthreads may go unnoticed here, as it may on a GPU; racecheck on a GPU covers that.
+// Also: dynamic shared memory (SetDynamicSmem / DynamicSmem), 16-bit float types (Bf16, Half),
+// and the tensor-core helpers of kernels/core/mma_sync.cuh (hearth::tc): cp.async as a plain copy
+// (so a missing wait goes unnoticed here too), mma.sync m16n8k16 through a per-warp exchange of
+// the fragments in the PTX ISA's layout.
 // Include before the kernel source; nothing else may include CUDA headers in that test.
 #pragma once
 
@@ -21,6 +25,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "kernels/core/half.h"
 
 #define __global__
 #define __device__
@@ -41,9 +47,22 @@ struct Block {
   std::unique_ptr<std::barrier<>> block;
   std::vector<std::unique_ptr<std::barrier<>>> warps;
   uint64_t shfl[32][32] = {};
+  uint32_t mma[32][32][6] = {};  // per warp and lane: an mma.sync's a[4], b0, b1
 };
 inline Block* current = nullptr;
 inline std::mutex atomic_mu;
+
+// The kernel's `extern __shared__` memory: one buffer (blocks run one at a time), filled with
+// 0xFF bytes (NaN in every float format) at each Launch.
+inline std::vector<uint8_t>& DynamicSmemBuffer() {
+  static std::vector<uint8_t> buffer;
+  return buffer;
+}
+inline void SetDynamicSmem(size_t bytes) { DynamicSmemBuffer().assign(bytes + 16, 0xFF); }
+inline uint8_t* DynamicSmem() {  // 16-byte aligned
+  uint8_t* p = DynamicSmemBuffer().data();
+  return p + (16 - reinterpret_cast<uintptr_t>(p) % 16) % 16;
+}
 
 template <class T>
 T Shuffle(T v, int src_lane) {
@@ -66,7 +85,9 @@ void Launch(EmulatedDim3 grid, int threads, Kernel kernel, Args... args) {
   blockDim.x = static_cast<unsigned>(threads);
   gridDim = grid;
   const int num_blocks = static_cast<int>(grid.x * grid.y);
-  Block b;
+  std::fill(DynamicSmemBuffer().begin(), DynamicSmemBuffer().end(), uint8_t{0xFF});
+  auto b_owner = std::make_unique<Block>();  // ~40 KiB: not on the stack
+  Block& b = *b_owner;
   b.block = std::make_unique<std::barrier<>>(threads);
   for (int w = 0; w < threads / 32; ++w) b.warps.push_back(std::make_unique<std::barrier<>>(32));
   current = &b;
@@ -177,3 +198,67 @@ T __ldg(const T* p) {
 }
 using std::max;
 using std::min;
+
+// ---- 16-bit floats and the tensor-core helpers (kernels/core/mma_sync.cuh) -------------------
+namespace cuda_emulation {
+struct Bf16 {
+  uint16_t bits;
+};
+struct Half {
+  uint16_t bits;
+};
+inline float BitsToFloat(Bf16, uint16_t h) { return hearth::Bf16ToFloat(h); }
+inline float BitsToFloat(Half, uint16_t h) { return hearth::Fp16ToFloat(h); }
+inline uint16_t FloatToBits(Bf16, float f) { return hearth::FloatToBf16(f); }
+inline uint16_t FloatToBits(Half, float f) { return hearth::FloatToFp16(f); }
+}  // namespace cuda_emulation
+
+namespace hearth::tc {
+inline void CpAsync16(void* dst, const void* src, int src_bytes) {
+  auto* d = static_cast<uint8_t*>(dst);
+  std::memcpy(d, src, static_cast<size_t>(src_bytes));
+  std::memset(d + src_bytes, 0, static_cast<size_t>(16 - src_bytes));
+}
+inline void CpAsync16(void* dst, const void* src, bool valid) { CpAsync16(dst, src, valid ? 16 : 0); }
+inline void CpAsyncCommit() {}
+template <int kPending>
+void CpAsyncWait() {}
+
+template <class T>
+uint32_t Pack2(float lo, float hi) {
+  return static_cast<uint32_t>(cuda_emulation::FloatToBits(T{}, lo)) |
+         static_cast<uint32_t>(cuda_emulation::FloatToBits(T{}, hi)) << 16;
+}
+
+// d += A * B for one m16n8k16 tile, every lane of the warp calling it (mma_sync.cuh has the
+// fragment layout). Each output is d + the 16 products added in k order, in float.
+template <class T>
+void Mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  using cuda_emulation::current;
+  const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  uint32_t* mine = current->mma[w][lane];
+  for (int i = 0; i < 4; ++i) mine[i] = a[i];
+  mine[4] = b0;
+  mine[5] = b1;
+  current->warps[w]->arrive_and_wait();
+  const auto half_of = [](uint32_t reg, int i) { return static_cast<uint16_t>(reg >> (16 * i)); };
+  // A[r][c]: register (r / 8) + 2 (c / 8) of lane 4 (r % 8) + (c % 8) / 2, half c % 2.
+  const auto a_at = [&](int r, int c) {
+    const uint32_t reg = current->mma[w][4 * (r % 8) + (c % 8) / 2][r / 8 + 2 * (c / 8)];
+    return cuda_emulation::BitsToFloat(T{}, half_of(reg, c % 2));
+  };
+  // B[k][n] = B^T[n][k]: b0 (k < 8) or b1 of lane 4n + (k % 8) / 2, half k % 2.
+  const auto b_at = [&](int k, int n) {
+    const uint32_t reg = current->mma[w][4 * n + (k % 8) / 2][4 + k / 8];
+    return cuda_emulation::BitsToFloat(T{}, half_of(reg, k % 2));
+  };
+  const int g = lane / 4, t = lane % 4;
+  for (int i = 0; i < 4; ++i) {
+    const int r = g + 8 * (i / 2), n = 2 * t + i % 2;
+    float acc = d[i];
+    for (int k = 0; k < 16; ++k) acc += a_at(r, k) * b_at(k, n);
+    d[i] = acc;
+  }
+  current->warps[w]->arrive_and_wait();  // every lane has read before the next write
+}
+}  // namespace hearth::tc

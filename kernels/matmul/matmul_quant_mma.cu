@@ -1,0 +1,89 @@
+// The fused dequantize + tensor-core GEMM for GGUF block weights (quant_mma.h: tiling and why;
+// quant_mma_kernel.cuh: the kernel): launch checks and the switches over the weight type, the
+// activation type and the token tile.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include "kernels/core/cuda_check.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/matmul/quant_mma_kernel.cuh"
+
+namespace hearth {
+namespace gemv_internal {
+namespace {
+
+template <DType T, class A, int kTokenTile>
+Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
+                   int k, cudaStream_t stream) {
+  const QuantMmaPlan plan = PlanQuantMma(num_tokens, n, k);
+  constexpr int kSmem = QuantMmaSmemBytes<T>(kTokenTile);
+  // Above 48 KiB dynamic shared memory must be allowed per kernel (host-side, capture-safe).
+  CUDA_CHECK(cudaFuncSetAttribute(QuantMmaKernel<T, A, kTokenTile>,
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+  QuantMmaKernel<T, A, kTokenTile>
+      <<<dim3(plan.row_tiles, plan.token_tiles), kMmaThreads, kSmem, stream>>>(
+          static_cast<const uint8_t*>(w), static_cast<const A*>(x), static_cast<const A*>(bias),
+          static_cast<A*>(y), num_tokens, n, k);
+  CUDA_CHECK(cudaGetLastError());
+  return Status::Ok();
+}
+
+template <DType T, class A>
+Status LaunchForAct(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
+                    int k, cudaStream_t stream) {
+  // The one switch over the token tile.
+  switch (QuantMmaTokenTile(num_tokens)) {
+    case 16:
+      return LaunchTyped<T, A, 16>(w, x, bias, y, num_tokens, n, k, stream);
+    case 32:
+      return LaunchTyped<T, A, 32>(w, x, bias, y, num_tokens, n, k, stream);
+    default:
+      return LaunchTyped<T, A, 64>(w, x, bias, y, num_tokens, n, k, stream);
+  }
+}
+
+}  // namespace
+}  // namespace gemv_internal
+
+Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
+                      void* y, int num_tokens, int n, int k, cudaStream_t stream) {
+  using namespace gemv_internal;  // NOLINT: the kernel's internals
+  if (!HasQuantMma(w_type)) {
+    return UnimplementedError("quant MMA: no kernel for " + std::string(DTypeName(w_type)) +
+                              " weights (GGUF block types only)");
+  }
+  const int block_elems = GetDTypeInfo(w_type).block_elems;
+  if (num_tokens <= 0 || n <= 0 || k <= 0 || k % block_elems != 0) {
+    return InvalidArgumentError("quant MMA: bad shape num_tokens=" + std::to_string(num_tokens) +
+                                " n=" + std::to_string(n) + " k=" + std::to_string(k) +
+                                " (k a positive multiple of " + std::to_string(block_elems) + ")");
+  }
+  if (PlanQuantMma(num_tokens, n, k).token_tiles > 65535) {
+    return InvalidArgumentError("quant MMA: too many tokens (" + std::to_string(num_tokens) + ")");
+  }
+  if (reinterpret_cast<uintptr_t>(w) % 16 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0) {
+    return InvalidArgumentError("quant MMA: weights and x must be 16-byte aligned");
+  }
+  return quant::VisitWeightType(w_type, [&](auto type) -> Status {
+    constexpr DType T = decltype(type)::value;
+    if constexpr (!HasQuantMma(T)) {
+      return InternalError("quant MMA: unreachable weight type");
+    } else {
+      switch (act_type) {
+        case DType::kBF16:
+          return LaunchForAct<T, __nv_bfloat16>(w, x, bias, y, num_tokens, n, k, stream);
+        case DType::kF16:
+          return LaunchForAct<T, __half>(w, x, bias, y, num_tokens, n, k, stream);
+        default:
+          return UnimplementedError("quant MMA: activations must be BF16 or F16, got " +
+                                    std::string(DTypeName(act_type)));
+      }
+    }
+  });
+}
+
+}  // namespace hearth

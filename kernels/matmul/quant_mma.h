@@ -1,0 +1,93 @@
+// Internal to kernels/matmul: the fused dequantize + tensor-core GEMM for GGUF block weights with
+// more tokens than the GEMVs take (quant_mma_kernel.cuh, launched by matmul_quant_mma.cu). Host
+// and device share this header, so CPU tests check the tiling and the plan.
+//
+// Why. Above kMaxGemvTokens the other path dequantizes the whole weight into a 16-bit scratch and
+// runs cuBLASLt on it: per weight it reads the block bytes, writes 2 bytes and reads them back
+// (Q4_K: 0.56 + 2 + 2 bytes, about 8x the weight's own bytes), every call. Continuous batching
+// decodes 9..128 sequences per step most of the time, where a GEMM is still bound by its weight
+// bytes; here each CTA decodes its tile of W once into shared memory and feeds the tensor cores
+// from there, so HBM sees each weight byte once per token tile.
+//
+// Tiling. A CTA of kMmaThreads (4 warps) owns kMmaRows weight rows (16 per warp) and a tile of
+// token_tile tokens (16, 32 or 64); it walks k in steps of kMmaStepElems:
+//   1. the step's raw block bytes of its rows arrive by cp.async in a ring of kMmaStages stages
+//      (each row's bytes from the 16-byte boundary at or below them, as the GEMV's chunks:
+//      ChunkAt), issued kMmaStages - 1 steps ahead;
+//   2. the step's x tile [token_tile][kMmaStepElems] arrives by cp.async (zeros past the last
+//      token and past k);
+//   3. the threads decode the raw bytes with the dequantizers' codecs (BlockCodec::Decode8, the
+//      same float32 values DequantizeCpu produces) and round them to the activation type into
+//      the W tile [kMmaRows][kMmaStepElems] (zeros past the row's last block);
+//   4. each warp multiplies its 16 rows with all tokens: mma.sync m16n8k16, fp32 accumulators.
+// The result per (row, token) is the fp32 dot of the 16-bit-rounded dequantized row and the x
+// row (the dequantize + cuBLASLt path's operands), summed in the tensor cores' order, + bias.
+// Tiles are padded to kMmaTileStride elements a row so that the fragment loads are free of bank
+// conflicts (a row is 132 words: rows g = 0..7 start on banks 4g, lanes t add 0..3).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/core/dtype.h"
+#include "kernels/matmul/gemv_chunk.h"
+
+namespace hearth::gemv_internal {
+
+constexpr int kMmaThreads = 128;
+constexpr int kMmaRows = 64;
+constexpr int kMmaStepElems = 256;
+constexpr int kMmaStages = 3;
+constexpr int kMmaTileStride = kMmaStepElems + 8;  // 16-bit elements per tile row
+// Token counts above this take dequantize + cuBLASLt: from some batch on the tensor cores'
+// work dominates and cuBLASLt's tuned GEMM wins despite the extra bytes (the crossover is an
+// estimate until measured: bench_matmul times both).
+constexpr int kMaxQuantMmaTokens = 128;
+
+// The block types (the float types take cuBLASLt directly; F32 weights would need 32-bit tiles).
+constexpr bool HasQuantMma(DType t) {
+  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 ||
+         t == DType::kQ5_1 || t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K ||
+         t == DType::kQ5_K || t == DType::kQ6_K;
+}
+
+// One step of one row: kBlocks blocks (256 elements), fetched as up to Geo::kVecs 16-byte
+// vectors into a raw row of kRawRowBytes (one vector more: WordReader reads up to 4 bytes past
+// the last byte it decodes).
+template <DType T>
+struct MmaStep {
+  using Codec = quant::BlockCodec<T>;
+  static constexpr int kBlocks = kMmaStepElems / Codec::kElems;
+  using Geo = ChunkGeometry<T, kBlocks, 1>;
+  static constexpr int kRawRowBytes = (Geo::kVecs + 1) * 16;
+  static constexpr int kRawStageBytes = kMmaRows * kRawRowBytes;
+  static_assert(kMmaStepElems % Codec::kElems == 0);
+};
+
+// The token tile for a call: the smallest of 16, 32, 64 covering num_tokens (64 above).
+constexpr int QuantMmaTokenTile(int num_tokens) {
+  return num_tokens <= 16 ? 16 : num_tokens <= 32 ? 32 : 64;
+}
+
+// Dynamic shared memory of one CTA: the raw ring, the W tile, the x tile.
+template <DType T>
+constexpr int QuantMmaSmemBytes(int token_tile) {
+  return kMmaStages * MmaStep<T>::kRawStageBytes + (kMmaRows + token_tile) * kMmaTileStride * 2;
+}
+
+struct QuantMmaPlan {
+  int token_tile = 0;   // tokens per CTA
+  int row_tiles = 0;    // grid.x: ceil(n / kMmaRows)
+  int token_tiles = 0;  // grid.y: ceil(num_tokens / token_tile)
+  int steps = 0;        // k steps: ceil(k / kMmaStepElems)
+};
+
+constexpr QuantMmaPlan PlanQuantMma(int num_tokens, int n, int k) {
+  QuantMmaPlan p;
+  p.token_tile = QuantMmaTokenTile(num_tokens);
+  p.row_tiles = (n + kMmaRows - 1) / kMmaRows;
+  p.token_tiles = (num_tokens + p.token_tile - 1) / p.token_tile;
+  p.steps = (k + kMmaStepElems - 1) / kMmaStepElems;
+  return p;
+}
+
+}  // namespace hearth::gemv_internal

@@ -1,0 +1,168 @@
+// The fused dequantize + tensor-core GEMM's kernel source (quant_mma_kernel.cuh) run on the CPU
+// under the CUDA block emulation (tests/support/cuda_block_emulation.h: one OS thread per CUDA
+// thread, cp.async as a copy, mma.sync through a per-warp exchange of the fragments in the PTX
+// layout). The emulated mma adds each tile's 16 products in k order in float, so the kernel's
+// result must equal, bit for bit, a plain float sum over k of (DequantizeCpu's W rounded to the
+// activation type) x (x), + bias, rounded: every weight type, bf16 and fp16, the three token
+// tiles, partial row and token tiles, a k that ends mid-step, rows whose bytes start anywhere in
+// a 16-byte vector, and the tensor's last partial vector. This checks the kernel's staging,
+// decoding, fragment indexing and epilogue without a GPU; its timing and the real cp.async /
+// mma.sync need one (matmul_gpu_test under HEARTH_QUANT_GEMM=fused).
+#include "tests/support/cuda_block_emulation.h"
+// The emulation stands in for the CUDA headers; the kernel needs these conversions.
+namespace hearth::cuda {
+inline float ToFloat(cuda_emulation::Bf16 v) { return Bf16ToFloat(v.bits); }
+inline float ToFloat(cuda_emulation::Half v) { return Fp16ToFloat(v.bits); }
+template <class T>
+inline T FromFloat(float x) {
+  return T{cuda_emulation::FloatToBits(T{}, x)};
+}
+}  // namespace hearth::cuda
+#include "kernels/matmul/quant_mma_kernel.cuh"
+// (the include order above is deliberate)
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "kernels/quant/dequant.h"
+#include "tests/kernels/quant/random_blocks.h"
+#include "tests/support/test_support.h"
+
+namespace hearth {
+namespace {
+
+using cuda_emulation::Bf16;
+using cuda_emulation::Half;
+
+struct AlignedDelete {
+  void operator()(uint8_t* p) const { ::operator delete(p, std::align_val_t{16}); }
+};
+
+template <class A>
+std::string ActName() {
+  return std::is_same_v<A, Bf16> ? "bf16" : "f16";
+}
+
+template <DType T, class A, int kTokenTile>
+void ExpectKernelEqualsFloatSum(int n, int k, int num_tokens, bool with_bias) {
+  SCOPED_TRACE(std::string(DTypeName(T)) + " " + ActName<A>() + " n=" + std::to_string(n) +
+               " k=" + std::to_string(k) + " num_tokens=" + std::to_string(num_tokens));
+  ASSERT_EQ(gemv_internal::QuantMmaTokenTile(num_tokens), kTokenTile);
+  const int64_t elems = int64_t{n} * k;
+  const std::vector<uint8_t> bytes = testing::RandomWeights(T, elems, 7 + k + n);
+  // 16-byte aligned as on the GPU, and not a byte more: under ASan a read past the tensor's end
+  // (the last row's last vector) is an error.
+  const std::unique_ptr<uint8_t, AlignedDelete> storage(
+      static_cast<uint8_t*>(::operator new(bytes.size(), std::align_val_t{16})));
+  uint8_t* w = storage.get();
+  std::memcpy(w, bytes.data(), bytes.size());
+  std::vector<float> deq(elems);
+  ASSERT_TRUE(DequantizeCpu(T, w, deq.data(), elems).ok());
+
+  const std::vector<float> xf = testing::RandomVector(size_t(num_tokens) * k, 8 + k, -2.f, 2.f);
+  const std::vector<float> bf = testing::RandomVector(n, 9, -0.5f, 0.5f);
+  std::vector<A> x(xf.size()), bias(n);
+  for (size_t i = 0; i < xf.size(); ++i) x[i] = cuda::FromFloat<A>(xf[i]);
+  for (int i = 0; i < n; ++i) bias[i] = cuda::FromFloat<A>(bf[i]);
+
+  const gemv_internal::QuantMmaPlan plan = gemv_internal::PlanQuantMma(num_tokens, n, k);
+  cuda_emulation::SetDynamicSmem(gemv_internal::QuantMmaSmemBytes<T>(kTokenTile));
+  std::vector<A> y(size_t(num_tokens) * n, A{0xFFFF});  // poisoned: NaN
+  cuda_emulation::Launch(
+      EmulatedDim3{static_cast<unsigned>(plan.row_tiles), static_cast<unsigned>(plan.token_tiles),
+                   1},
+      gemv_internal::kMmaThreads, &gemv_internal::QuantMmaKernel<T, A, kTokenTile>,
+      static_cast<const uint8_t*>(w), static_cast<const A*>(x.data()),
+      static_cast<const A*>(with_bias ? bias.data() : nullptr), y.data(), num_tokens, n, k);
+
+  size_t mismatches = 0;
+  for (int t = 0; t < num_tokens; ++t) {
+    for (int row = 0; row < n; ++row) {
+      float acc = 0.f;
+      for (int e = 0; e < k; ++e) {
+        const float wv = cuda::ToFloat(cuda::FromFloat<A>(deq[size_t(row) * k + e]));
+        acc += wv * cuda::ToFloat(x[size_t(t) * k + e]);
+      }
+      if (with_bias) acc += cuda::ToFloat(bias[row]);
+      const uint16_t want = cuda::FromFloat<A>(acc).bits;
+      const uint16_t got = y[size_t(t) * n + row].bits;
+      if (got != want && mismatches++ < 3) {
+        ADD_FAILURE() << "token " << t << " row " << row << ": kernel "
+                      << cuda::ToFloat(A{got}) << " float sum " << cuda::ToFloat(A{want});
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0u);
+}
+
+TEST(QuantMmaEmulation, KQuantsWholeSteps) {
+  // 70 rows: a full and a partial row tile; 20 tokens in a tile of 32.
+  ExpectKernelEqualsFloatSum<DType::kQ4_K, Bf16, 32>(70, 512, 20, true);
+  // Q6_K's 210-byte blocks start at every even shift from a 16-byte boundary.
+  ExpectKernelEqualsFloatSum<DType::kQ6_K, Bf16, 16>(9, 768, 9, false);
+  ExpectKernelEqualsFloatSum<DType::kQ6_K, Half, 16>(5, 256, 16, true);
+  ExpectKernelEqualsFloatSum<DType::kQ5_K, Bf16, 16>(17, 256, 12, true);
+  ExpectKernelEqualsFloatSum<DType::kQ3_K, Half, 16>(7, 512, 10, false);
+  ExpectKernelEqualsFloatSum<DType::kQ2_K, Bf16, 16>(7, 256, 13, true);
+}
+
+TEST(QuantMmaEmulation, ThirtyTwoBlocksEndingMidStep) {
+  // k = 544: two whole steps and one of a single block; Q8_0's 34-byte blocks put rows at every
+  // even shift, and the tensor ends mid-vector.
+  ExpectKernelEqualsFloatSum<DType::kQ8_0, Bf16, 16>(9, 544, 11, true);
+  ExpectKernelEqualsFloatSum<DType::kQ8_0, Half, 32>(3, 288, 17, false);
+  ExpectKernelEqualsFloatSum<DType::kQ4_0, Bf16, 16>(5, 544, 9, true);
+  ExpectKernelEqualsFloatSum<DType::kQ4_1, Half, 16>(6, 96, 14, true);
+  ExpectKernelEqualsFloatSum<DType::kQ5_0, Bf16, 16>(11, 320, 15, false);
+  ExpectKernelEqualsFloatSum<DType::kQ5_1, Bf16, 16>(4, 800, 16, true);
+}
+
+TEST(QuantMmaEmulation, SeveralTokenTiles) {
+  // 70 tokens: tiles of 64, the second holding 6.
+  ExpectKernelEqualsFloatSum<DType::kQ4_K, Half, 64>(19, 256, 70, true);
+  ExpectKernelEqualsFloatSum<DType::kQ8_0, Bf16, 64>(66, 64, 40, false);
+}
+
+TEST(QuantMmaPlan, TilesAndSharedMemory) {
+  using gemv_internal::PlanQuantMma;
+  using gemv_internal::QuantMmaTokenTile;
+  EXPECT_EQ(QuantMmaTokenTile(1), 16);
+  EXPECT_EQ(QuantMmaTokenTile(16), 16);
+  EXPECT_EQ(QuantMmaTokenTile(17), 32);
+  EXPECT_EQ(QuantMmaTokenTile(33), 64);
+  EXPECT_EQ(QuantMmaTokenTile(4096), 64);
+  const gemv_internal::QuantMmaPlan p = PlanQuantMma(100, 14336, 4096);
+  EXPECT_EQ(p.token_tile, 64);
+  EXPECT_EQ(p.token_tiles, 2);
+  EXPECT_EQ(p.row_tiles, 224);
+  EXPECT_EQ(p.steps, 16);
+  EXPECT_EQ(PlanQuantMma(9, 65, 544).steps, 3);
+  EXPECT_EQ(PlanQuantMma(9, 65, 544).row_tiles, 2);
+  // Every kernel fits an H100's 227 KiB per CTA; the 16-token tile leaves room for 2 CTAs per SM
+  // (228 KiB, 1 KiB reserved per CTA).
+  const auto check = [](auto type) {
+    constexpr DType T = decltype(type)::value;
+    if constexpr (gemv_internal::HasQuantMma(T)) {
+      EXPECT_LE(gemv_internal::QuantMmaSmemBytes<T>(64), 227 * 1024) << DTypeName(T);
+      EXPECT_LE(2 * (gemv_internal::QuantMmaSmemBytes<T>(16) + 1024), 228 * 1024) << DTypeName(T);
+      // The raw ring's rows hold a step's blocks from any shift in a vector, plus the slack.
+      using Step = gemv_internal::MmaStep<T>;
+      EXPECT_GE(Step::kRawRowBytes, 15 + Step::kBlocks * Step::Codec::kBytes + 4) << DTypeName(T);
+    }
+    return Status::Ok();
+  };
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
+                  DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    EXPECT_TRUE(gemv_internal::HasQuantMma(t));
+    EXPECT_TRUE(quant::VisitWeightType(t, check).ok());
+  }
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) EXPECT_FALSE(gemv_internal::HasQuantMma(t));
+}
+
+}  // namespace
+}  // namespace hearth
