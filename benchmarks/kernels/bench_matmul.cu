@@ -6,7 +6,9 @@
 // tflops = 2 * num_tokens * n * k / time. Where the integer GEMV (quant_gemv_q8) is selected, the
 // float GEMV (quant_gemv) is timed on the same case too, and for Q4_K / Q8_0 the other integer GEMV
 // (quant_gemv_q8 staged vs quant_gemv_q8_direct), for comparison in one run (HEARTH_GEMV=float or
-// =direct changes what GpuMatmul itself runs).
+// =direct changes what GpuMatmul itself runs). Where dequantize + cuBLASLt is selected for a block
+// type, the fused dequantize + tensor-core GEMM (quant_mma) is timed beside it (HEARTH_QUANT_GEMM=
+// fused makes GpuMatmul run it up to kMaxQuantMmaTokens tokens).
 //   bench_matmul [--quick] [--once] [TYPE...]     e.g. bench_matmul Q4_K Q6_K Q8_0
 // --once runs every launch once, untimed, for a profiler (scripts/gpu_check.sh's ncu step: every
 // kernel of every case exactly once, so a kernel-name filter picks them without launch counts).
@@ -22,6 +24,7 @@
 #include "benchmarks/kernels/ceiling.h"
 #include "kernels/matmul/gemv_direct.h"
 #include "kernels/matmul/matmul.h"
+#include "kernels/matmul/quant_mma.h"
 #include "tests/kernels/quant/random_blocks.h"
 
 namespace {
@@ -41,7 +44,9 @@ struct Shape {
   int n, k;
 };
 constexpr Shape kShapes[] = {{4096, 4096}, {14336, 4096}, {4096, 14336}};
-constexpr int kTokens[] = {1, 2, 4, 8, 512, 4096};
+// 16..128: continuous batching's decode batches, where the fused dequantize + MMA competes with
+// dequantize + cuBLASLt.
+constexpr int kTokens[] = {1, 2, 4, 8, 16, 32, 64, 128, 512, 4096};
 
 }  // namespace
 
@@ -75,15 +80,17 @@ int main(int argc, char** argv) {
   void *dw, *dx, *dy;
   BENCH_CHECK_CUDA(cudaMalloc(&dx, int64_t{max_tokens} * 14336 * 2));
   BENCH_CHECK_CUDA(cudaMalloc(&dy, int64_t{max_tokens} * 14336 * 2));
-  hearth::bench::FillRandomBf16(dx, size_t{max_tokens} * 14336, 7);  // random, never constant
+  hearth::bench::FillRandomBf16(dx, static_cast<size_t>(max_tokens) * 14336, 7);  // random, never constant
   if (!(*mm)->Reserve(max_elems).ok()) return 1;
   // The integer GEMVs' int8 activations when launched directly (comparisons below).
   const int64_t q8_bytes = hearth::QuantGemvQ8ScratchBytes(8, 14336);
   void* dq8;
   BENCH_CHECK_CUDA(cudaMalloc(&dq8, q8_bytes));
   const auto gemv = hearth::ParseGemvOverride(std::getenv("HEARTH_GEMV"));
-  if (!gemv.ok()) {
-    std::fprintf(stderr, "%s\n", gemv.status().ToString().c_str());
+  const auto quant_gemm = hearth::ParseQuantGemm(std::getenv("HEARTH_QUANT_GEMM"));
+  if (!gemv.ok() || !quant_gemm.ok()) {
+    std::fprintf(stderr, "%s\n",
+                 (gemv.ok() ? quant_gemm.status() : gemv.status()).ToString().c_str());
     return 2;
   }
 
@@ -107,7 +114,7 @@ int main(int argc, char** argv) {
       for (int num_tokens : kTokens) {
         if (num_tokens > max_tokens) continue;
         const hearth::MatmulKernel kernel =
-            hearth::SelectMatmulKernelForRun(type, act, num_tokens, s.n, s.k, *gemv);
+            hearth::SelectMatmulKernelForRun(type, act, num_tokens, s.n, s.k, *gemv, *quant_gemm);
         hearth::Status status;
         const double us = time_us([&](cudaStream_t stream) {
           const hearth::Status st =
@@ -124,8 +131,9 @@ int main(int argc, char** argv) {
         const std::string case_name = "n" + std::to_string(s.n) + "_k" + std::to_string(s.k) +
                                       "_t" + std::to_string(num_tokens) + "_" +
                                       std::string(hearth::MatmulKernelName(kernel));
-        // For few tokens the weight read bounds the time; for many, the tensor cores.
-        hearth::bench::PrintResult("matmul", case_name, tname, us, num_tokens <= 8 ? gbps : 0,
+        // Up to ~128 tokens the weight read bounds the time; for many, the tensor cores.
+        hearth::bench::PrintResult("matmul", case_name, tname, us,
+                                   num_tokens <= hearth::gemv_internal::kMaxQuantMmaTokens ? gbps : 0,
                                    tflops, ceilings);
         // The other GEMVs on the same case, for comparison in the same run.
         auto time_alt = [&](const char* name, auto&& launch) {
@@ -136,7 +144,7 @@ int main(int argc, char** argv) {
           if (!status.ok()) {
             std::fprintf(stderr, "%s n=%d k=%d t=%d (%s): %s\n", tname.c_str(), s.n, s.k,
                          num_tokens, name, status.ToString().c_str());
-            status = hearth::Status::Ok();
+            static_cast<void>(status = hearth::Status());  // (operator= returns a Status&)
             return;
           }
           const std::string alt_case = "n" + std::to_string(s.n) + "_k" + std::to_string(s.k) +
@@ -160,6 +168,13 @@ int main(int argc, char** argv) {
                 direct ? hearth::LaunchQuantGemvQ8 : hearth::LaunchQuantGemvQ8Direct;
             return launch(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k, dq8, q8_bytes,
                           stream);
+          });
+        }
+        if (kernel == hearth::MatmulKernel::kDequantCublasLt &&
+            hearth::gemv_internal::HasQuantMma(type)) {
+          time_alt("quant_mma", [&](cudaStream_t stream) {
+            return hearth::LaunchQuantMma(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k,
+                                          stream);
           });
         }
       }

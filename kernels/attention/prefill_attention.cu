@@ -11,7 +11,6 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -257,17 +256,8 @@ __global__ void __launch_bounds__(kThreads, kHeadDim <= 64 ? 4 : 3)
 template <class T, int kHeadDim>
 Status Launch(const PrefillParams& p, const Grid3& g, cudaStream_t stream) {
   constexpr int kSmem = (kRows + 2 * kKvTile) * kHeadDim * static_cast<int>(sizeof(T));
-  // Once per device (a bit each for devices 0..63): the call is not a stream operation, and
-  // skipping it afterwards keeps launches legal inside CUDA graph capture.
-  static std::atomic<uint64_t> configured{0};
-  int device = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  const uint64_t bit = device < 64 ? uint64_t{1} << device : 0;
-  if (bit == 0 || (configured.load(std::memory_order_relaxed) & bit) == 0) {
-    CUDA_CHECK(cudaFuncSetAttribute(PrefillKernel<T, kHeadDim>,
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
-    configured.fetch_or(bit, std::memory_order_relaxed);
-  }
+  constexpr auto kKernel = &PrefillKernel<T, kHeadDim>;
+  HEARTH_RETURN_IF_ERROR(ConfigureSharedMemoryOnce<kKernel>(kSmem));
   PrefillKernel<T, kHeadDim><<<dim3(g.x, g.y, g.z), kThreads, kSmem, stream>>>(p);
   CUDA_CHECK_LAUNCH();
   return Status::Ok();

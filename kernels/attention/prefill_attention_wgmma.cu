@@ -16,7 +16,6 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -355,22 +354,10 @@ __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillP
 template <class T, int kHeadDim>
 Status Launch(const PrefillParams& p, const Grid3& g, cudaStream_t stream) {
   constexpr int kSmem = static_cast<int>(SmemLayout<kHeadDim>::kAllocBytes);
-  // Once per device (a bit each for devices 0..63): the call is not a stream operation, and
-  // skipping it afterwards keeps launches legal inside CUDA graph capture.
-  static std::atomic<uint64_t> configured{0};
-  int device = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  const uint64_t bit = device < 64 ? uint64_t{1} << device : 0;
-  if (bit == 0 || (configured.load(std::memory_order_relaxed) & bit) == 0) {
-    CUDA_CHECK(cudaFuncSetAttribute(PrefillWgmmaKernel<T, kHeadDim>,
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
-    // All of the unified L1/shared storage as shared memory, so that two CTAs fit an SM (the
-    // copies bypass L1 anyway).
-    CUDA_CHECK(cudaFuncSetAttribute(PrefillWgmmaKernel<T, kHeadDim>,
-                                    cudaFuncAttributePreferredSharedMemoryCarveout,
-                                    cudaSharedmemCarveoutMaxShared));
-    configured.fetch_or(bit, std::memory_order_relaxed);
-  }
+  // All of the unified L1/shared storage as shared memory, so that two CTAs fit an SM (the copies
+  // bypass L1 anyway).
+  constexpr auto kKernel = &PrefillWgmmaKernel<T, kHeadDim>;
+  HEARTH_RETURN_IF_ERROR(ConfigureSharedMemoryOnce<kKernel>(kSmem, /*max_carveout=*/true));
   PrefillWgmmaKernel<T, kHeadDim><<<dim3(g.x, g.y, g.z), kThreads, kSmem, stream>>>(p);
   CUDA_CHECK_LAUNCH();
   return Status::Ok();

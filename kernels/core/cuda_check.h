@@ -4,6 +4,8 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "kernels/core/status.h"
@@ -25,3 +27,25 @@ inline Status CudaError(cudaError_t err, const char* stmt, const char* file, int
 
 // After a kernel launch: returns the launch error (bad configuration, missing image) if any.
 #define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
+
+namespace hearth {
+// Raises kKernel's dynamic shared memory limit to `bytes` (and, with max_carveout, asks for all of
+// the unified L1 / shared storage as shared memory) once per device (devices 0..63 in one bitmask;
+// others every call). The calls are not stream operations; skipping them afterwards keeps
+// launches legal inside CUDA graph capture.
+template <auto kKernel>
+Status ConfigureSharedMemoryOnce(int bytes, bool max_carveout = false) {
+  static std::atomic<uint64_t> configured{0};
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  const uint64_t bit = device < 64 ? uint64_t{1} << device : 0;
+  if (bit != 0 && (configured.load(std::memory_order_relaxed) & bit) != 0) return Status::Ok();
+  CUDA_CHECK(cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+  if (max_carveout) {
+    CUDA_CHECK(cudaFuncSetAttribute(kKernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                    cudaSharedmemCarveoutMaxShared));
+  }
+  configured.fetch_or(bit, std::memory_order_relaxed);
+  return Status::Ok();
+}
+}  // namespace hearth

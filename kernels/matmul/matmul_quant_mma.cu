@@ -21,9 +21,10 @@ Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int 
                    int k, cudaStream_t stream) {
   const QuantMmaPlan plan = PlanQuantMma(num_tokens, n, k);
   constexpr int kSmem = QuantMmaSmemBytes<T>(kTokenTile);
-  // Above 48 KiB dynamic shared memory must be allowed per kernel (host-side, capture-safe).
-  CUDA_CHECK(cudaFuncSetAttribute(QuantMmaKernel<T, A, kTokenTile>,
-                                  cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+  // Above 48 KiB dynamic shared memory must be allowed per kernel; all of L1 as shared memory
+  // lets two CTAs of the 16-token tile share an SM (the weights bypass L1: cp.async.cg).
+  constexpr auto kKernel = &QuantMmaKernel<T, A, kTokenTile>;
+  HEARTH_RETURN_IF_ERROR(ConfigureSharedMemoryOnce<kKernel>(kSmem, /*max_carveout=*/true));
   QuantMmaKernel<T, A, kTokenTile>
       <<<dim3(plan.row_tiles, plan.token_tiles), kMmaThreads, kSmem, stream>>>(
           static_cast<const uint8_t*>(w), static_cast<const A*>(x), static_cast<const A*>(bias),

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/matmul/matmul.h"
+#include "kernels/matmul/quant_mma.h"
 #include "kernels/quant/dequant.h"
 #include "tests/kernels/matmul/matmul_cases.h"
 #include "tests/kernels/quant/random_blocks.h"
@@ -240,6 +241,53 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
     EXPECT_EQ(SelectMatmulKernelForRun(DType::kBF16, DType::kBF16, 1, 4096, 4096, g),
               MatmulKernel::kCublasLt);
   }
+}
+
+// HEARTH_QUANT_GEMM=fused: block weights with 9..kMaxQuantMmaTokens tokens and BF16 / F16
+// activations take the fused dequantize + MMA; F32 weights, F32 activations, more tokens and
+// the GEMV range keep their kernels; the default keeps dequantize + cuBLASLt.
+TEST(SelectMatmulKernelTest, FusedQuantGemm) {
+  const int max_mma = gemv_internal::kMaxQuantMmaTokens;
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
+                  DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    for (int num_tokens : {kMaxGemvTokens + 1, 16, 33, 64, 100, max_mma}) {
+      for (DType act : {DType::kBF16, DType::kF16}) {
+        EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 4096, 14336, GemvOverride::kNone,
+                                           QuantGemm::kFused),
+                  MatmulKernel::kQuantMma)
+            << DTypeName(t) << " " << num_tokens;
+        EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 4096, 14336, GemvOverride::kNone,
+                                           QuantGemm::kDequant),
+                  MatmulKernel::kDequantCublasLt);
+      }
+    }
+    EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kBF16, max_mma + 1, 4096, 4096,
+                                       GemvOverride::kNone, QuantGemm::kFused),
+              MatmulKernel::kDequantCublasLt);
+    EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kBF16, 8, 4096, 4096, GemvOverride::kNone,
+                                       QuantGemm::kFused),
+              SelectMatmulKernel(t, 8, 4096, 4096));
+  }
+  EXPECT_EQ(SelectMatmulKernelForRun(DType::kF32, DType::kBF16, 16, 64, 256, GemvOverride::kNone,
+                                     QuantGemm::kFused),
+            MatmulKernel::kDequantCublasLt);
+  EXPECT_EQ(SelectMatmulKernelForRun(DType::kBF16, DType::kBF16, 16, 64, 256, GemvOverride::kNone,
+                                     QuantGemm::kFused),
+            MatmulKernel::kCublasLt);
+  EXPECT_EQ(SelectMatmulKernelForRun(DType::kQ4_K, DType::kQ4_K, 16, 64, 256, GemvOverride::kNone,
+                                     QuantGemm::kFused),
+            MatmulKernel::kDequantCublasLt);  // not an activation type: Run reports the error
+  EXPECT_EQ(MatmulKernelName(MatmulKernel::kQuantMma), "quant_mma");
+}
+
+TEST(QuantGemmTest, ParsesTheEnvironment) {
+  EXPECT_EQ(*ParseQuantGemm(nullptr), QuantGemm::kDequant);
+  EXPECT_EQ(*ParseQuantGemm(""), QuantGemm::kDequant);
+  EXPECT_EQ(*ParseQuantGemm("dequant"), QuantGemm::kDequant);
+  EXPECT_EQ(*ParseQuantGemm("fused"), QuantGemm::kFused);
+  const auto bad = ParseQuantGemm("mma");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("fused"), std::string::npos);
 }
 
 TEST(GemvOverrideTest, ParsesTheEnvironment) {

@@ -86,10 +86,15 @@ GemvOverride GemvFromEnv() {
   return g.ok() ? *g : GemvOverride::kNone;
 }
 bool FloatGemvForced() { return GemvFromEnv() == GemvOverride::kFloat; }
+// Likewise HEARTH_QUANT_GEMM (ctest runs this file again with HEARTH_QUANT_GEMM=fused).
+QuantGemm QuantGemmFromEnv() {
+  const Result<QuantGemm> g = ParseQuantGemm(std::getenv("HEARTH_QUANT_GEMM"));
+  return g.ok() ? *g : QuantGemm::kDequant;
+}
 
 void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int k, bool with_bias) {
   const MatmulKernel kernel =
-      SelectMatmulKernelForRun(w_type, act, num_tokens, n, k, GemvFromEnv());
+      SelectMatmulKernelForRun(w_type, act, num_tokens, n, k, GemvFromEnv(), QuantGemmFromEnv());
   std::ostringstream name;
   name << DTypeName(w_type) << " act=" << DTypeName(act) << " num_tokens=" << num_tokens
        << " n=" << n << " k=" << k << " bias=" << with_bias
@@ -153,7 +158,8 @@ void RunShapes(DType w_type, const testing::MatmulShape* shapes, size_t num_shap
   ASSERT_TRUE(mm.ok()) << mm.status().ToString();
   for (size_t i = 0; i < num_shapes; ++i) {
     const testing::MatmulShape shape = shapes[i];
-    for (int num_tokens : {1, 2, 3, 5, 8, 33}) {
+    // 16, 33, 100: the fused dequantize + MMA's three token tiles (100: two tiles of 64).
+    for (int num_tokens : {1, 2, 3, 5, 8, 16, 33, 100}) {
       const MatmulKernel kernel = SelectMatmulKernel(w_type, num_tokens, shape.n, shape.k);
       for (DType act : ActivationsFor(kernel, w_type)) {
         for (bool bias : {false, true}) {
@@ -384,6 +390,54 @@ TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
                                     buf.p, nullptr, buf.p, 1, 16, 256, buf.p, 1 << 20, nullptr)
                 .code(),
             StatusCode::kInvalidArgument);
+}
+
+// The fused dequantize + MMA: each output is one (row, token) dot whose order depends on k only,
+// so a token's outputs are bit-identical alone or in a batch of 100 (tiles of 16 and 64 tokens).
+TEST(MatmulGpuQuantMma, BatchInvariant) {
+  HEARTH_REQUIRE_GPU();
+  const int n = 769, k = 4352, num_tokens = 100;
+  for (DType w_type : {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0, DType::kQ4_1}) {
+    const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 91);
+    std::vector<uint8_t> x_bytes;
+    RoundTo(DType::kBF16, testing::RandomVector(size_t(num_tokens) * k, 92), &x_bytes);
+    DeviceBuffer dw(w.size()), dx(x_bytes.size()), dy(size_t(num_tokens) * n * 2), dy1(n * 2);
+    ASSERT_TRUE(dw.p && dx.p && dy.p && dy1.p) << "cudaMalloc failed";
+    ASSERT_CUDA(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
+    ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
+    const Status s =
+        LaunchQuantMma(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p, num_tokens, n, k, nullptr);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    std::vector<uint16_t> batch(size_t(num_tokens) * n), single(n);
+    ASSERT_CUDA(cudaMemcpy(batch.data(), dy.p, batch.size() * 2, cudaMemcpyDeviceToHost));
+    for (int t : {0, 1, 63, 64, 99}) {
+      ASSERT_CUDA(cudaMemset(dy1.p, testing::kPoisonByte, n * 2));
+      ASSERT_TRUE(LaunchQuantMma(w_type, dw.p, DType::kBF16,
+                                 static_cast<uint8_t*>(dx.p) + size_t(t) * k * 2, nullptr, dy1.p,
+                                 1, n, k, nullptr)
+                      .ok());
+      ASSERT_CUDA(cudaMemcpy(single.data(), dy1.p, n * 2, cudaMemcpyDeviceToHost));
+      EXPECT_EQ(std::memcmp(single.data(), batch.data() + size_t(t) * n, n * 2), 0)
+          << DTypeName(w_type) << " token " << t;
+    }
+  }
+}
+
+TEST(MatmulGpuQuantMma, RejectsBadArguments) {
+  HEARTH_REQUIRE_GPU();
+  DeviceBuffer buf(1 << 16);
+  ASSERT_TRUE(buf.p);
+  auto* p = static_cast<uint8_t*>(buf.p);
+  EXPECT_EQ(LaunchQuantMma(DType::kBF16, p, DType::kBF16, p, nullptr, p, 16, 8, 256, nullptr).code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(LaunchQuantMma(DType::kQ4_K, p, DType::kF32, p, nullptr, p, 16, 8, 256, nullptr).code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(LaunchQuantMma(DType::kQ4_K, p, DType::kBF16, p, nullptr, p, 16, 8, 288, nullptr).code(),
+            StatusCode::kInvalidArgument);  // k not a multiple of 256
+  EXPECT_EQ(
+      LaunchQuantMma(DType::kQ8_0, p, DType::kBF16, p + 8, nullptr, p, 16, 8, 256, nullptr).code(),
+      StatusCode::kInvalidArgument);  // x not 16-byte aligned
+  ASSERT_CUDA(cudaDeviceSynchronize());
 }
 
 }  // namespace
