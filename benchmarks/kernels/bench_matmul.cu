@@ -14,6 +14,7 @@
 // kernel of every case exactly once, so a kernel-name filter picks them without launch counts).
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -47,6 +48,8 @@ constexpr Shape kShapes[] = {{4096, 4096}, {14336, 4096}, {4096, 14336}};
 // 16..128: continuous batching's decode batches, where the fused dequantize + MMA competes with
 // dequantize + cuBLASLt.
 constexpr int kTokens[] = {1, 2, 4, 8, 16, 32, 64, 128, 512, 4096};
+// quant_mma is timed up to here (past its selection range, to see the crossover).
+constexpr int kMaxMmaBenchTokens = 512;
 
 }  // namespace
 
@@ -86,6 +89,14 @@ int main(int argc, char** argv) {
   const int64_t q8_bytes = hearth::QuantGemvQ8ScratchBytes(8, 14336);
   void* dq8;
   BENCH_CHECK_CUDA(cudaMalloc(&dq8, q8_bytes));
+  // The fused dequantize + MMA's split-k sums, for every shape up to kMaxMmaBenchTokens.
+  int64_t split_bytes = 0;
+  for (const Shape& s : kShapes) {
+    split_bytes = std::max(split_bytes,
+                           hearth::gemv_internal::QuantMmaScratchBytes(kMaxMmaBenchTokens, s.n, s.k));
+  }
+  void* dsplit;
+  BENCH_CHECK_CUDA(cudaMalloc(&dsplit, std::max<int64_t>(split_bytes, 16)));
   const auto gemv = hearth::ParseGemvOverride(std::getenv("HEARTH_GEMV"));
   const auto quant_gemm = hearth::ParseQuantGemm(std::getenv("HEARTH_QUANT_GEMM"));
   if (!gemv.ok() || !quant_gemm.ok()) {
@@ -171,10 +182,10 @@ int main(int argc, char** argv) {
           });
         }
         if (kernel == hearth::MatmulKernel::kDequantCublasLt &&
-            hearth::gemv_internal::HasQuantMma(type)) {
+            hearth::gemv_internal::HasQuantMma(type) && num_tokens <= kMaxMmaBenchTokens) {
           time_alt("quant_mma", [&](cudaStream_t stream) {
             return hearth::LaunchQuantMma(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k,
-                                          stream);
+                                          dsplit, split_bytes, stream);
           });
         }
       }
@@ -184,5 +195,6 @@ int main(int argc, char** argv) {
   BENCH_CHECK_CUDA(cudaFree(dx));
   BENCH_CHECK_CUDA(cudaFree(dy));
   BENCH_CHECK_CUDA(cudaFree(dq8));
+  BENCH_CHECK_CUDA(cudaFree(dsplit));
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "kernels/core/cuda_check.h"
 #include "kernels/matmul/cublaslt_gemm.h"
 #include "kernels/matmul/matmul.h"
+#include "kernels/matmul/quant_mma.h"
 #include "kernels/quant/dequant.h"
 
 namespace hearth {
@@ -22,6 +23,8 @@ struct GpuMatmul::Impl {
   int64_t scratch_elems = 0;
   void* act_scratch = nullptr;  // int8 activations of kQuantGemvQ8
   int64_t act_scratch_bytes = 0;
+  void* split_scratch = nullptr;  // fp32 split-k sums of kQuantMma
+  int64_t split_scratch_bytes = 0;
   GemvOverride gemv = GemvOverride::kNone;  // HEARTH_GEMV
   QuantGemm quant_gemm = QuantGemm::kDequant;  // HEARTH_QUANT_GEMM
   std::set<std::pair<MatmulKernel, DType>> logged;
@@ -29,6 +32,7 @@ struct GpuMatmul::Impl {
   ~Impl() {
     if (scratch != nullptr) cudaFree(scratch);
     if (act_scratch != nullptr) cudaFree(act_scratch);
+    if (split_scratch != nullptr) cudaFree(split_scratch);
   }
 
   Status ReserveActScratch(int64_t bytes) {
@@ -50,6 +54,10 @@ Result<std::unique_ptr<GpuMatmul>> GpuMatmul::Create() {
   HEARTH_RETURN_IF_ERROR(impl->gemm.Init());
   HEARTH_ASSIGN_OR_RETURN(impl->gemv, ParseGemvOverride(std::getenv("HEARTH_GEMV")));
   HEARTH_ASSIGN_OR_RETURN(impl->quant_gemm, ParseQuantGemm(std::getenv("HEARTH_QUANT_GEMM")));
+  if (impl->quant_gemm == QuantGemm::kFused) {  // every shape's split sums: Run never allocates
+    CUDA_CHECK(cudaMalloc(&impl->split_scratch, gemv_internal::kQuantMmaMaxScratchBytes));
+    impl->split_scratch_bytes = gemv_internal::kQuantMmaMaxScratchBytes;
+  }
   // Enough for 8 tokens of k <= 65536, so that decode steps never allocate (graph capture).
   HEARTH_RETURN_IF_ERROR(impl->ReserveActScratch(QuantGemvQ8ScratchBytes(kMaxGemvTokens, 65536)));
   return std::unique_ptr<GpuMatmul>(new GpuMatmul(std::move(impl)));
@@ -110,7 +118,8 @@ Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x
       return impl_->gemm.Gemm(act_type, impl_->scratch, x, bias, y, num_tokens, n, k, stream);
     }
     case MatmulKernel::kQuantMma:
-      return LaunchQuantMma(w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
+      return LaunchQuantMma(w_type, w, act_type, x, bias, y, num_tokens, n, k,
+                            impl_->split_scratch, impl_->split_scratch_bytes, stream);
     case MatmulKernel::kUnsupported:
       break;
   }

@@ -155,9 +155,12 @@ Status LaunchQuantGemvQ8Direct(DType w_type, const void* w, DType act_type, cons
 
 // The fused dequantize + tensor-core GEMM alone (kernels/matmul/quant_mma.h): W of a GGUF block
 // type, act_type BF16 or F16, any num_tokens >= 1 (tiles of 16, 32, 64 tokens), W and x 16-byte
-// aligned. y = x · (W dequantized and rounded to act_type)ᵀ (+ bias), fp32 accumulation.
+// aligned. y = x · (W dequantized and rounded to act_type)ᵀ (+ bias), fp32 accumulation. Matrices
+// of few rows split k: then `scratch` must hold QuantMmaScratchBytes(num_tokens, n, k) bytes
+// (at most kQuantMmaMaxScratchBytes up to kMaxQuantMmaTokens tokens); otherwise it may be null.
 Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
-                      void* y, int num_tokens, int n, int k, cudaStream_t stream);
+                      void* y, int num_tokens, int n, int k, void* scratch, int64_t scratch_bytes,
+                      cudaStream_t stream);
 
 // CPU twin of the integer GEMV's activation quantization: x [num_tokens, k] (k % 32 == 0) replaced
 // by its int8 round trip d * q, blockwise as the GPU does it. MatmulCpu on the result is the

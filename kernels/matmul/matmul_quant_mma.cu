@@ -18,32 +18,40 @@ namespace {
 
 template <DType T, class A, int kTokenTile>
 Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
-                   int k, cudaStream_t stream) {
+                   int k, float* scratch, cudaStream_t stream) {
   const QuantMmaPlan plan = PlanQuantMma(num_tokens, n, k);
   constexpr int kSmem = QuantMmaSmemBytes<T>(kTokenTile);
   // Above 48 KiB dynamic shared memory must be allowed per kernel; all of L1 as shared memory
   // lets two CTAs of the 16-token tile share an SM (the weights bypass L1: cp.async.cg).
   constexpr auto kKernel = &QuantMmaKernel<T, A, kTokenTile>;
   HEARTH_RETURN_IF_ERROR(ConfigureSharedMemoryOnce<kKernel>(kSmem, /*max_carveout=*/true));
+  float* partial = plan.k_splits > 1 ? scratch : nullptr;
   QuantMmaKernel<T, A, kTokenTile>
-      <<<dim3(plan.row_tiles, plan.token_tiles), kMmaThreads, kSmem, stream>>>(
+      <<<dim3(plan.row_tiles, plan.token_tiles, plan.k_splits), kMmaThreads, kSmem, stream>>>(
           static_cast<const uint8_t*>(w), static_cast<const A*>(x), static_cast<const A*>(bias),
-          static_cast<A*>(y), num_tokens, n, k);
-  CUDA_CHECK(cudaGetLastError());
+          static_cast<A*>(y), partial, num_tokens, n, k, plan.steps_per_split);
+  CUDA_CHECK_LAUNCH();
+  if (partial == nullptr) return Status::Ok();
+  const int64_t count = int64_t{num_tokens} * n;
+  QuantMmaReduceKernel<A><<<static_cast<unsigned>((count + kMmaReduceThreads - 1) /
+                                                   kMmaReduceThreads),
+                            kMmaReduceThreads, 0, stream>>>(
+      partial, static_cast<const A*>(bias), static_cast<A*>(y), plan.k_splits, count, n);
+  CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }
 
 template <DType T, class A>
 Status LaunchForAct(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
-                    int k, cudaStream_t stream) {
+                    int k, float* scratch, cudaStream_t stream) {
   // The one switch over the token tile.
   switch (QuantMmaTokenTile(num_tokens)) {
     case 16:
-      return LaunchTyped<T, A, 16>(w, x, bias, y, num_tokens, n, k, stream);
+      return LaunchTyped<T, A, 16>(w, x, bias, y, num_tokens, n, k, scratch, stream);
     case 32:
-      return LaunchTyped<T, A, 32>(w, x, bias, y, num_tokens, n, k, stream);
+      return LaunchTyped<T, A, 32>(w, x, bias, y, num_tokens, n, k, scratch, stream);
     default:
-      return LaunchTyped<T, A, 64>(w, x, bias, y, num_tokens, n, k, stream);
+      return LaunchTyped<T, A, 64>(w, x, bias, y, num_tokens, n, k, scratch, stream);
   }
 }
 
@@ -51,7 +59,8 @@ Status LaunchForAct(const void* w, const void* x, const void* bias, void* y, int
 }  // namespace gemv_internal
 
 Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
-                      void* y, int num_tokens, int n, int k, cudaStream_t stream) {
+                      void* y, int num_tokens, int n, int k, void* scratch,
+                      int64_t scratch_bytes, cudaStream_t stream) {
   using namespace gemv_internal;  // NOLINT: the kernel's internals
   if (!HasQuantMma(w_type)) {
     return UnimplementedError("quant MMA: no kernel for " + std::string(DTypeName(w_type)) +
@@ -69,6 +78,15 @@ Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x
   if (reinterpret_cast<uintptr_t>(w) % 16 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0) {
     return InvalidArgumentError("quant MMA: weights and x must be 16-byte aligned");
   }
+  const int64_t need = QuantMmaScratchBytes(num_tokens, n, k);
+  if (need > 0 && (scratch == nullptr || scratch_bytes < need ||
+                   reinterpret_cast<uintptr_t>(scratch) % 4 != 0)) {
+    return InvalidArgumentError("quant MMA: n=" + std::to_string(n) + " k=" + std::to_string(k) +
+                                " splits k and needs " + std::to_string(need) +
+                                " bytes of 4-byte aligned scratch, got " +
+                                std::to_string(scratch_bytes));
+  }
+  auto* partial = static_cast<float*>(scratch);
   return quant::VisitWeightType(w_type, [&](auto type) -> Status {
     constexpr DType T = decltype(type)::value;
     if constexpr (!HasQuantMma(T)) {
@@ -76,9 +94,9 @@ Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x
     } else {
       switch (act_type) {
         case DType::kBF16:
-          return LaunchForAct<T, __nv_bfloat16>(w, x, bias, y, num_tokens, n, k, stream);
+          return LaunchForAct<T, __nv_bfloat16>(w, x, bias, y, num_tokens, n, k, partial, stream);
         case DType::kF16:
-          return LaunchForAct<T, __half>(w, x, bias, y, num_tokens, n, k, stream);
+          return LaunchForAct<T, __half>(w, x, bias, y, num_tokens, n, k, partial, stream);
         default:
           return UnimplementedError("quant MMA: activations must be BF16 or F16, got " +
                                     std::string(DTypeName(act_type)));

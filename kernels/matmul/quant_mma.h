@@ -24,6 +24,13 @@
 // row (the dequantize + cuBLASLt path's operands), summed in the tensor cores' order, + bias.
 // Tiles are padded to kMmaTileStride elements a row so that the fragment loads are free of bank
 // conflicts (a row is 132 words: rows g = 0..7 start on banks 4g, lanes t add 0..3).
+//
+// Split k. A matrix of few rows gives few CTAs (4096 rows: 64 row tiles on a 132-SM H100), and
+// a CTA alone cannot pull its share of the bandwidth. Such matrices are cut along k into
+// k_splits ranges of steps (grid.z); each CTA writes its fp32 sums to a scratch
+// [k_splits][num_tokens][n], and a second kernel adds the splits in order, then the bias. The
+// split is a pure function of (n, k), never of the number of tokens, so every token's result is
+// the same whatever the batch (batch invariance), and the same on every GPU.
 #pragma once
 
 #include <cstdint>
@@ -74,11 +81,22 @@ constexpr int QuantMmaSmemBytes(int token_tile) {
   return kMmaStages * MmaStep<T>::kRawStageBytes + (kMmaRows + token_tile) * kMmaTileStride * 2;
 }
 
+// Fewer than kMmaMinRowTiles row tiles (about one per SM) split k until row tiles x splits
+// reaches kMmaTargetCtas (2 CTAs on each of ~128 SMs), with at most kMmaMaxSplits splits of at
+// least kMmaMinStepsPerSplit steps each. (14336 rows, 224 tiles, already fill 85% of an H100's
+// 264 CTA slots in one wave: splitting them would add a second, partial wave.)
+constexpr int kMmaMinRowTiles = 128;
+constexpr int kMmaTargetCtas = 256;
+constexpr int kMmaMaxSplits = 8;
+constexpr int kMmaMinStepsPerSplit = 4;
+
 struct QuantMmaPlan {
-  int token_tile = 0;   // tokens per CTA
-  int row_tiles = 0;    // grid.x: ceil(n / kMmaRows)
-  int token_tiles = 0;  // grid.y: ceil(num_tokens / token_tile)
-  int steps = 0;        // k steps: ceil(k / kMmaStepElems)
+  int token_tile = 0;       // tokens per CTA
+  int row_tiles = 0;        // grid.x: ceil(n / kMmaRows)
+  int token_tiles = 0;      // grid.y: ceil(num_tokens / token_tile)
+  int steps = 0;            // k steps: ceil(k / kMmaStepElems)
+  int k_splits = 1;         // grid.z: split s takes steps [s, s + 1) * steps_per_split
+  int steps_per_split = 0;  // (the last split may take fewer)
 };
 
 constexpr QuantMmaPlan PlanQuantMma(int num_tokens, int n, int k) {
@@ -87,7 +105,27 @@ constexpr QuantMmaPlan PlanQuantMma(int num_tokens, int n, int k) {
   p.row_tiles = (n + kMmaRows - 1) / kMmaRows;
   p.token_tiles = (num_tokens + p.token_tile - 1) / p.token_tile;
   p.steps = (k + kMmaStepElems - 1) / kMmaStepElems;
+  int splits = 1;
+  if (p.row_tiles < kMmaMinRowTiles) {
+    splits = (kMmaTargetCtas + p.row_tiles - 1) / p.row_tiles;
+    splits = splits < kMmaMaxSplits ? splits : kMmaMaxSplits;
+    const int by_steps = p.steps / kMmaMinStepsPerSplit;
+    splits = splits < by_steps ? splits : by_steps;
+    splits = splits > 1 ? splits : 1;
+  }
+  p.steps_per_split = (p.steps + splits - 1) / splits;
+  p.k_splits = (p.steps + p.steps_per_split - 1) / p.steps_per_split;  // none left empty
   return p;
 }
+
+// The fp32 scratch of the split sums (0 when k is not split).
+constexpr int64_t QuantMmaScratchBytes(int num_tokens, int n, int k) {
+  const QuantMmaPlan p = PlanQuantMma(num_tokens, n, k);
+  return p.k_splits > 1 ? int64_t{p.k_splits} * num_tokens * n * 4 : 0;
+}
+// Enough for every shape at up to kMaxQuantMmaTokens tokens: a split needs row_tiles < 128 and
+// takes at most 256 / row_tiles + 1 splits, so k_splits * n < 64 * 384 < 64 * 512
+// (quant_mma_emulation_test sweeps shapes against it).
+constexpr int64_t kQuantMmaMaxScratchBytes = int64_t{kMaxQuantMmaTokens} * 4 * kMmaRows * 512;
 
 }  // namespace hearth::gemv_internal

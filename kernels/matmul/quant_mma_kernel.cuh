@@ -88,13 +88,16 @@ __device__ __forceinline__ uint32_t TileWord(const A* tile, int row, int e) {
   return *reinterpret_cast<const uint32_t*>(tile + row * kMmaTileStride + e);
 }
 
+// Split blockIdx.z of the k steps (quant_mma.h). Without a split (partial == nullptr) the sums
+// + bias go to y; with one, to partial[blockIdx.z] (no bias), for QuantMmaReduceKernel.
 template <DType T, class A, int kTokenTile>
 __global__ void __launch_bounds__(kMmaThreads)
     QuantMmaKernel(const uint8_t* __restrict__ w,  // [n, k] of T, 16-byte aligned
                    const A* __restrict__ x,        // [num_tokens, k], 16-byte aligned
                    const A* __restrict__ bias,     // [n] or nullptr
                    A* __restrict__ y,              // [num_tokens, n]
-                   int num_tokens, int n, int k) {
+                   float* __restrict__ partial,    // [k_splits, num_tokens, n] or nullptr
+                   int num_tokens, int n, int k, int steps_per_split) {
   using Step = MmaStep<T>;
   constexpr int kTiles = kTokenTile / 8;  // n8 tiles of the mma per warp
 #ifdef __CUDACC__
@@ -110,13 +113,16 @@ __global__ void __launch_bounds__(kMmaThreads)
   const int blocks_per_row = k / Step::Codec::kElems;
   const int64_t row_bytes = static_cast<int64_t>(blocks_per_row) * Step::Codec::kBytes;
   const uint8_t* tensor_end = w + static_cast<int64_t>(n) * row_bytes;
-  const int steps = (k + kMmaStepElems - 1) / kMmaStepElems;
+  const int all_steps = (k + kMmaStepElems - 1) / kMmaStepElems;
+  const int first = blockIdx.z * steps_per_split;
+  const int steps = min(steps_per_split, all_steps - first);  // this CTA's: first + 0 .. steps - 1
 
+  // Stage i of the ring holds local step i (mod kMmaStages).
 #pragma unroll
   for (int s = 0; s < kMmaStages - 1; ++s) {
     if (s < steps) {
-      IssueRawStep<T>(smem + s * Step::kRawStageBytes, w, row_bytes, tensor_end, row0, n, s,
-                      blocks_per_row);
+      IssueRawStep<T>(smem + s * Step::kRawStageBytes, w, row_bytes, tensor_end, row0, n,
+                      first + s, blocks_per_row);
     }
     tc::CpAsyncCommit();
   }
@@ -132,16 +138,16 @@ __global__ void __launch_bounds__(kMmaThreads)
     // copies are visible after the barrier, and the tiles of step s - 1 are no longer read.
     tc::CpAsyncWait<kMmaStages - 2>();
     __syncthreads();
-    IssueXStep<A, kTokenTile>(xtile, x, num_tokens, k, token0, s);
+    IssueXStep<A, kTokenTile>(xtile, x, num_tokens, k, token0, first + s);
     tc::CpAsyncCommit();
     const int ahead = s + kMmaStages - 1;  // into the stage step s - 1 was decoded from
     if (ahead < steps) {
       IssueRawStep<T>(smem + ahead % kMmaStages * Step::kRawStageBytes, w, row_bytes, tensor_end,
-                      row0, n, ahead, blocks_per_row);
+                      row0, n, first + ahead, blocks_per_row);
     }
     tc::CpAsyncCommit();
     DecodeStep<T, A>(wtile, smem + s % kMmaStages * Step::kRawStageBytes, w, row_bytes, row0, n,
-                     s, blocks_per_row);
+                     first + s, blocks_per_row);
     tc::CpAsyncWait<1>();  // the x tile (only the raw step just issued may still be in flight)
     __syncthreads();
 
@@ -160,21 +166,45 @@ __global__ void __launch_bounds__(kMmaThreads)
   }
 
   // acc[j][2h + c] = D[row 16 warp + g + 8h][token 8j + 2t + c].
+  float* split_out =
+      partial != nullptr ? partial + static_cast<int64_t>(blockIdx.z) * num_tokens * n : nullptr;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     const int row = row0 + warp * 16 + g + 8 * h;
     if (row >= n) continue;
-    const float b = bias != nullptr ? ::hearth::cuda::ToFloat(bias[row]) : 0.f;
+    const float b =
+        bias != nullptr && split_out == nullptr ? ::hearth::cuda::ToFloat(bias[row]) : 0.f;
 #pragma unroll
     for (int j = 0; j < kTiles; ++j)
 #pragma unroll
       for (int c = 0; c < 2; ++c) {
         const int token = token0 + 8 * j + 2 * t + c;
-        if (token < num_tokens) {
-          y[static_cast<int64_t>(token) * n + row] = ::hearth::cuda::FromFloat<A>(acc[j][2 * h + c] + b);
+        if (token >= num_tokens) continue;
+        const int64_t i = static_cast<int64_t>(token) * n + row;
+        if (split_out != nullptr) {
+          split_out[i] = acc[j][2 * h + c];
+        } else {
+          y[i] = ::hearth::cuda::FromFloat<A>(acc[j][2 * h + c] + b);
         }
       }
   }
+}
+
+constexpr int kMmaReduceThreads = 256;
+
+// y[i] = (sum of partial[s][i] over the splits in order, from 0) + bias[row], i = token * n + row.
+template <class A>
+__global__ void __launch_bounds__(kMmaReduceThreads)
+    QuantMmaReduceKernel(const float* __restrict__ partial,  // [k_splits, count]
+                         const A* __restrict__ bias,         // [n] or nullptr
+                         A* __restrict__ y,                  // [count = num_tokens * n]
+                         int k_splits, int64_t count, int n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kMmaReduceThreads + threadIdx.x;
+  if (i >= count) return;
+  float sum = 0.f;
+  for (int s = 0; s < k_splits; ++s) sum += partial[s * count + i];
+  if (bias != nullptr) sum += ::hearth::cuda::ToFloat(bias[i % n]);
+  y[i] = ::hearth::cuda::FromFloat<A>(sum);
 }
 
 }  // namespace hearth::gemv_internal

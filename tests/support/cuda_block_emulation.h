@@ -79,12 +79,13 @@ T Shuffle(T v, int src_lane) {
 }
 
 // Runs kernel(args...) over a grid of blocks of `threads` threads (a multiple of 32), one block
-// after another (x fastest) on a pool of `threads` OS threads started once per launch.
+// after another (x fastest, then y, then z) on a pool of `threads` OS threads started once per launch.
 template <class Kernel, class... Args>
 void Launch(EmulatedDim3 grid, int threads, Kernel kernel, Args... args) {
   blockDim.x = static_cast<unsigned>(threads);
   gridDim = grid;
-  const int num_blocks = static_cast<int>(grid.x * grid.y);
+  const unsigned grid_z = grid.z > 0 ? grid.z : 1;  // {x, y} and {x, y, 0} mean one layer
+  const int num_blocks = static_cast<int>(grid.x * grid.y * grid_z);
   std::fill(DynamicSmemBuffer().begin(), DynamicSmemBuffer().end(), uint8_t{0xFF});
   auto b_owner = std::make_unique<Block>();  // ~40 KiB: not on the stack
   Block& b = *b_owner;
@@ -102,7 +103,8 @@ void Launch(EmulatedDim3 grid, int threads, Kernel kernel, Args... args) {
         const int id = block_id.load();
         if (id >= num_blocks) return;
         blockIdx.x = static_cast<unsigned>(id) % grid.x;
-        blockIdx.y = static_cast<unsigned>(id) / grid.x;
+        blockIdx.y = static_cast<unsigned>(id) / grid.x % grid.y;
+        blockIdx.z = static_cast<unsigned>(id) / (grid.x * grid.y);
         kernel(args...);
         done.arrive_and_wait();
       }

@@ -15,6 +15,7 @@
 
 #include "kernels/core/half.h"
 #include "kernels/matmul/matmul.h"
+#include "kernels/matmul/quant_mma.h"
 #include "tests/kernels/matmul/matmul_cases.h"
 #include "tests/kernels/quant/random_blocks.h"
 #include "tests/support/test_support.h"
@@ -392,21 +393,25 @@ TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
             StatusCode::kInvalidArgument);
 }
 
-// The fused dequantize + MMA: each output is one (row, token) dot whose order depends on k only,
-// so a token's outputs are bit-identical alone or in a batch of 100 (tiles of 16 and 64 tokens).
+// The fused dequantize + MMA: each output is one (row, token) dot whose order depends on k only
+// (also its split of k: 4 splits here), so a token's outputs are bit-identical alone or in a
+// batch of 100 (tiles of 16 and 64 tokens).
 TEST(MatmulGpuQuantMma, BatchInvariant) {
   HEARTH_REQUIRE_GPU();
   const int n = 769, k = 4352, num_tokens = 100;
+  ASSERT_EQ(gemv_internal::PlanQuantMma(num_tokens, n, k).k_splits, 4);
+  const int64_t scratch_bytes = gemv_internal::kQuantMmaMaxScratchBytes;
+  DeviceBuffer scratch(scratch_bytes);
   for (DType w_type : {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0, DType::kQ4_1}) {
     const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 91);
     std::vector<uint8_t> x_bytes;
     RoundTo(DType::kBF16, testing::RandomVector(size_t(num_tokens) * k, 92), &x_bytes);
     DeviceBuffer dw(w.size()), dx(x_bytes.size()), dy(size_t(num_tokens) * n * 2), dy1(n * 2);
-    ASSERT_TRUE(dw.p && dx.p && dy.p && dy1.p) << "cudaMalloc failed";
+    ASSERT_TRUE(dw.p && dx.p && dy.p && dy1.p && scratch.p) << "cudaMalloc failed";
     ASSERT_CUDA(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
     ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
-    const Status s =
-        LaunchQuantMma(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p, num_tokens, n, k, nullptr);
+    const Status s = LaunchQuantMma(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p, num_tokens, n,
+                                    k, scratch.p, scratch_bytes, nullptr);
     ASSERT_TRUE(s.ok()) << s.ToString();
     std::vector<uint16_t> batch(size_t(num_tokens) * n), single(n);
     ASSERT_CUDA(cudaMemcpy(batch.data(), dy.p, batch.size() * 2, cudaMemcpyDeviceToHost));
@@ -414,7 +419,7 @@ TEST(MatmulGpuQuantMma, BatchInvariant) {
       ASSERT_CUDA(cudaMemset(dy1.p, testing::kPoisonByte, n * 2));
       ASSERT_TRUE(LaunchQuantMma(w_type, dw.p, DType::kBF16,
                                  static_cast<uint8_t*>(dx.p) + size_t(t) * k * 2, nullptr, dy1.p,
-                                 1, n, k, nullptr)
+                                 1, n, k, scratch.p, scratch_bytes, nullptr)
                       .ok());
       ASSERT_CUDA(cudaMemcpy(single.data(), dy1.p, n * 2, cudaMemcpyDeviceToHost));
       EXPECT_EQ(std::memcmp(single.data(), batch.data() + size_t(t) * n, n * 2), 0)
@@ -428,15 +433,18 @@ TEST(MatmulGpuQuantMma, RejectsBadArguments) {
   DeviceBuffer buf(1 << 16);
   ASSERT_TRUE(buf.p);
   auto* p = static_cast<uint8_t*>(buf.p);
-  EXPECT_EQ(LaunchQuantMma(DType::kBF16, p, DType::kBF16, p, nullptr, p, 16, 8, 256, nullptr).code(),
-            StatusCode::kUnimplemented);
-  EXPECT_EQ(LaunchQuantMma(DType::kQ4_K, p, DType::kF32, p, nullptr, p, 16, 8, 256, nullptr).code(),
-            StatusCode::kUnimplemented);
-  EXPECT_EQ(LaunchQuantMma(DType::kQ4_K, p, DType::kBF16, p, nullptr, p, 16, 8, 288, nullptr).code(),
-            StatusCode::kInvalidArgument);  // k not a multiple of 256
-  EXPECT_EQ(
-      LaunchQuantMma(DType::kQ8_0, p, DType::kBF16, p + 8, nullptr, p, 16, 8, 256, nullptr).code(),
-      StatusCode::kInvalidArgument);  // x not 16-byte aligned
+  const auto launch = [&](DType w_type, DType act, const uint8_t* x, int n, int k, void* scratch) {
+    return LaunchQuantMma(w_type, p, act, x, nullptr, p, 16, n, k, scratch, 1 << 16, nullptr)
+        .code();
+  };
+  EXPECT_EQ(launch(DType::kBF16, DType::kBF16, p, 8, 256, p), StatusCode::kUnimplemented);
+  EXPECT_EQ(launch(DType::kQ4_K, DType::kF32, p, 8, 256, p), StatusCode::kUnimplemented);
+  // k not a multiple of 256; x not 16-byte aligned.
+  EXPECT_EQ(launch(DType::kQ4_K, DType::kBF16, p, 8, 288, p), StatusCode::kInvalidArgument);
+  EXPECT_EQ(launch(DType::kQ8_0, DType::kBF16, p + 8, 8, 256, p), StatusCode::kInvalidArgument);
+  // 8 rows of k = 2048 split k in 2: the scratch is required.
+  ASSERT_EQ(gemv_internal::PlanQuantMma(16, 8, 2048).k_splits, 2);
+  EXPECT_EQ(launch(DType::kQ8_0, DType::kBF16, p, 8, 2048, nullptr), StatusCode::kInvalidArgument);
   ASSERT_CUDA(cudaDeviceSynchronize());
 }
 

@@ -23,6 +23,8 @@ inline T FromFloat(float x) {
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -49,7 +51,8 @@ std::string ActName() {
 }
 
 template <DType T, class A, int kTokenTile>
-void ExpectKernelEqualsFloatSum(int n, int k, int num_tokens, bool with_bias) {
+void ExpectKernelEqualsFloatSum(int n, int k, int num_tokens, bool with_bias,
+                                int expect_splits = 1) {
   SCOPED_TRACE(std::string(DTypeName(T)) + " " + ActName<A>() + " n=" + std::to_string(n) +
                " k=" + std::to_string(k) + " num_tokens=" + std::to_string(num_tokens));
   ASSERT_EQ(gemv_internal::QuantMmaTokenTile(num_tokens), kTokenTile);
@@ -71,25 +74,42 @@ void ExpectKernelEqualsFloatSum(int n, int k, int num_tokens, bool with_bias) {
   for (int i = 0; i < n; ++i) bias[i] = cuda::FromFloat<A>(bf[i]);
 
   const gemv_internal::QuantMmaPlan plan = gemv_internal::PlanQuantMma(num_tokens, n, k);
+  ASSERT_EQ(plan.k_splits, expect_splits);
   cuda_emulation::SetDynamicSmem(gemv_internal::QuantMmaSmemBytes<T>(kTokenTile));
   std::vector<A> y(size_t(num_tokens) * n, A{0xFFFF});  // poisoned: NaN
+  const int64_t count = int64_t{num_tokens} * n;
+  std::vector<float> partial(plan.k_splits > 1 ? plan.k_splits * count : 0, std::nanf(""));
+  const A* b = with_bias ? bias.data() : nullptr;
   cuda_emulation::Launch(
       EmulatedDim3{static_cast<unsigned>(plan.row_tiles), static_cast<unsigned>(plan.token_tiles),
-                   1},
+                   static_cast<unsigned>(plan.k_splits)},
       gemv_internal::kMmaThreads, &gemv_internal::QuantMmaKernel<T, A, kTokenTile>,
-      static_cast<const uint8_t*>(w), static_cast<const A*>(x.data()),
-      static_cast<const A*>(with_bias ? bias.data() : nullptr), y.data(), num_tokens, n, k);
+      static_cast<const uint8_t*>(w), static_cast<const A*>(x.data()), b, y.data(),
+      plan.k_splits > 1 ? partial.data() : nullptr, num_tokens, n, k, plan.steps_per_split);
+  if (plan.k_splits > 1) {
+    const int threads = gemv_internal::kMmaReduceThreads;
+    cuda_emulation::Launch(EmulatedDim3{static_cast<unsigned>((count + threads - 1) / threads), 1, 1},
+                           threads, &gemv_internal::QuantMmaReduceKernel<A>,
+                           static_cast<const float*>(partial.data()), b, y.data(), plan.k_splits,
+                           count, n);
+  }
 
+  // Each split: a float sum over its k range in order; then the splits in order from 0, the bias.
+  const int split_elems = plan.steps_per_split * gemv_internal::kMmaStepElems;
   size_t mismatches = 0;
   for (int t = 0; t < num_tokens; ++t) {
     for (int row = 0; row < n; ++row) {
-      float acc = 0.f;
-      for (int e = 0; e < k; ++e) {
-        const float wv = cuda::ToFloat(cuda::FromFloat<A>(deq[size_t(row) * k + e]));
-        acc += wv * cuda::ToFloat(x[size_t(t) * k + e]);
+      float total = 0.f;
+      for (int e0 = 0; e0 < k; e0 += split_elems) {
+        float acc = 0.f;
+        for (int e = e0; e < std::min(k, e0 + split_elems); ++e) {
+          const float wv = cuda::ToFloat(cuda::FromFloat<A>(deq[size_t(row) * k + e]));
+          acc += wv * cuda::ToFloat(x[size_t(t) * k + e]);
+        }
+        total = plan.k_splits > 1 ? total + acc : acc;
       }
-      if (with_bias) acc += cuda::ToFloat(bias[row]);
-      const uint16_t want = cuda::FromFloat<A>(acc).bits;
+      if (with_bias) total += cuda::ToFloat(bias[row]);
+      const uint16_t want = cuda::FromFloat<A>(total).bits;
       const uint16_t got = y[size_t(t) * n + row].bits;
       if (got != want && mismatches++ < 3) {
         ADD_FAILURE() << "token " << t << " row " << row << ": kernel "
@@ -126,6 +146,50 @@ TEST(QuantMmaEmulation, SeveralTokenTiles) {
   // 70 tokens: tiles of 64, the second holding 6.
   ExpectKernelEqualsFloatSum<DType::kQ4_K, Half, 64>(19, 256, 70, true);
   ExpectKernelEqualsFloatSum<DType::kQ8_0, Bf16, 64>(66, 64, 40, false);
+}
+
+TEST(QuantMmaEmulation, SplitK) {
+  // 9 rows of k = 4096: 16 steps in 4 splits of 4; the reduce kernel adds them.
+  ExpectKernelEqualsFloatSum<DType::kQ4_K, Bf16, 16>(9, 4096, 12, true, 4);
+  // 65 Q8_0 blocks = 9 steps (the last of one block) in 2 splits of 5 and 4.
+  ExpectKernelEqualsFloatSum<DType::kQ8_0, Half, 32>(70, 2080, 20, false, 2);
+  ExpectKernelEqualsFloatSum<DType::kQ6_K, Bf16, 16>(3, 2048, 1, true, 2);
+}
+
+TEST(QuantMmaPlan, SplitsDependOnTheShapeOnly) {
+  using gemv_internal::PlanQuantMma;
+  int64_t worst = 0;
+  for (int n = 1; n <= 40000; n += (n < 600 ? 7 : 397)) {
+    for (int k = 32; k <= 65536; k *= 2) {
+      for (int kk : {k, k + 32 * (k / 256)}) {
+        const gemv_internal::QuantMmaPlan p = PlanQuantMma(1, n, kk);
+        ASSERT_GE(p.k_splits, 1);
+        ASSERT_LE(p.k_splits, gemv_internal::kMmaMaxSplits);
+        // Every split has steps, and together they cover all.
+        ASSERT_LT((p.k_splits - 1) * p.steps_per_split, p.steps) << n << " " << kk;
+        ASSERT_GE(p.k_splits * p.steps_per_split, p.steps);
+        if (p.k_splits > 1) {
+          ASSERT_GE(p.steps_per_split, gemv_internal::kMmaMinStepsPerSplit);
+          ASSERT_LT(p.row_tiles, gemv_internal::kMmaMinRowTiles);
+        }
+        for (int tokens : {9, 16, 64, 100, gemv_internal::kMaxQuantMmaTokens}) {
+          const gemv_internal::QuantMmaPlan q = PlanQuantMma(tokens, n, kk);
+          ASSERT_EQ(q.k_splits, p.k_splits);
+          ASSERT_EQ(q.steps_per_split, p.steps_per_split);
+        }
+        worst = std::max(worst, gemv_internal::QuantMmaScratchBytes(
+                                    gemv_internal::kMaxQuantMmaTokens, n, kk));
+      }
+    }
+  }
+  EXPECT_LE(worst, gemv_internal::kQuantMmaMaxScratchBytes);
+  // Llama-3-8B: o / down (4096 rows) split 4 ways, the fused q/k/v (6144) 3 ways, gate/up
+  // (14336) not.
+  EXPECT_EQ(PlanQuantMma(16, 4096, 4096).k_splits, 4);
+  EXPECT_EQ(PlanQuantMma(16, 4096, 14336).k_splits, 4);
+  EXPECT_EQ(PlanQuantMma(16, 6144, 4096).k_splits, 3);
+  EXPECT_EQ(PlanQuantMma(16, 14336, 4096).k_splits, 1);
+  EXPECT_EQ(gemv_internal::QuantMmaScratchBytes(16, 14336, 4096), 0);
 }
 
 TEST(QuantMmaPlan, TilesAndSharedMemory) {
