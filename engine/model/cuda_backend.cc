@@ -46,10 +46,10 @@ int64_t CudaBackend::WorkspaceBytes(const DecoderSpec& spec, const CudaBackendCo
       PlanActivations(spec, c.act, c.max_tokens, c.max_rows, c.fused_qkv, c.fused_gate_up);
   // GpuMatmul: the dequantized weight (2 bytes an element) of the largest quantized matrix when
   // a step has more than kMaxGemvTokens tokens (bf16/fp16 only: fp32 steps run the GEMV in
-  // chunks of 8 tokens), and the int8 activation scratch it reserves for 8 tokens of k <= 65536.
+  // chunks of 8 tokens), and what its Create allocates (the int8 activation scratch for 8 tokens
+  // of k <= 65536; the split-k scratch of the fused dequantize + MMA when that is chosen).
   const int64_t dequant = c.act == DType::kF32 ? 0 : c.max_dequant_elems * 2;
-  return a.total_bytes + c.attention_workspace_bytes + dequant +
-         QuantGemvQ8ScratchBytes(kMaxGemvTokens, 65536);
+  return a.total_bytes + c.attention_workspace_bytes + dequant + GpuMatmul::CreateBytes();
 }
 
 Result<std::unique_ptr<CudaBackend>> CudaBackend::Create(const DecoderSpec& spec,

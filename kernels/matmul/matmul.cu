@@ -63,6 +63,13 @@ Result<std::unique_ptr<GpuMatmul>> GpuMatmul::Create() {
   return std::unique_ptr<GpuMatmul>(new GpuMatmul(std::move(impl)));
 }
 
+int64_t GpuMatmul::CreateBytes() {
+  const Result<QuantGemm> gemm = ParseQuantGemm(std::getenv("HEARTH_QUANT_GEMM"));
+  const bool fused = !gemm.ok() || *gemm == QuantGemm::kFused;  // an error fails Create anyway
+  return QuantGemvQ8ScratchBytes(kMaxGemvTokens, 65536) +
+         (fused ? gemv_internal::kQuantMmaMaxScratchBytes : 0);
+}
+
 Status GpuMatmul::Reserve(int64_t max_weight_elems) {
   if (max_weight_elems <= impl_->scratch_elems) return Status::Ok();
   if (impl_->scratch != nullptr) CUDA_CHECK(cudaFree(impl_->scratch));

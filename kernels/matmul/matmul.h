@@ -101,6 +101,9 @@ class GpuMatmul {
   // Reads HEARTH_GEMV and HEARTH_QUANT_GEMM once (ParseGemvOverride, ParseQuantGemm); an unknown
   // value is an error.
   static Result<std::unique_ptr<GpuMatmul>> Create();
+  // The device memory Create allocates (the int8 activation scratch; under HEARTH_QUANT_GEMM=fused
+  // also the split-k scratch), for memory budgets; Reserve's scratch comes on top.
+  static int64_t CreateBytes();
   ~GpuMatmul();
   GpuMatmul(const GpuMatmul&) = delete;
   GpuMatmul& operator=(const GpuMatmul&) = delete;
