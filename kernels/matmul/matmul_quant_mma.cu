@@ -27,7 +27,7 @@ Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int 
   HEARTH_RETURN_IF_ERROR(ConfigureSharedMemoryOnce<kKernel>(kSmem, /*max_carveout=*/true));
   float* partial = plan.k_splits > 1 ? scratch : nullptr;
   QuantMmaKernel<T, A, kTokenTile>
-      <<<dim3(plan.row_tiles, plan.token_tiles, plan.k_splits), kMmaThreads, kSmem, stream>>>(
+      <<<dim3(plan.token_tiles, plan.row_tiles, plan.k_splits), kMmaThreads, kSmem, stream>>>(
           static_cast<const uint8_t*>(w), static_cast<const A*>(x), static_cast<const A*>(bias),
           static_cast<A*>(y), partial, num_tokens, n, k, plan.steps_per_split);
   CUDA_CHECK_LAUNCH();
@@ -72,8 +72,8 @@ Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x
                                 " n=" + std::to_string(n) + " k=" + std::to_string(k) +
                                 " (k a positive multiple of " + std::to_string(block_elems) + ")");
   }
-  if (PlanQuantMma(num_tokens, n, k).token_tiles > 65535) {
-    return InvalidArgumentError("quant MMA: too many tokens (" + std::to_string(num_tokens) + ")");
+  if (PlanQuantMma(num_tokens, n, k).row_tiles > 65535) {  // grid.y
+    return InvalidArgumentError("quant MMA: too many rows (" + std::to_string(n) + ")");
   }
   if (reinterpret_cast<uintptr_t>(w) % 16 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0) {
     return InvalidArgumentError("quant MMA: weights and x must be 16-byte aligned");

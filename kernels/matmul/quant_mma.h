@@ -10,7 +10,9 @@
 // from there, so HBM sees each weight byte once per token tile.
 //
 // Tiling. A CTA of kMmaThreads (4 warps) owns kMmaRows weight rows (16 per warp) and a tile of
-// token_tile tokens (16, 32 or 64); it walks k in steps of kMmaStepElems:
+// token_tile tokens (16, 32 or 64); grid (token tiles, row tiles, k splits), so that the token
+// tiles of a row tile run together and share its W bytes through L2. A CTA walks k in steps of
+// kMmaStepElems:
 //   1. the step's raw block bytes of its rows arrive by cp.async in a ring of kMmaStages stages
 //      (each row's bytes from the 16-byte boundary at or below them, as the GEMV's chunks:
 //      ChunkAt), issued kMmaStages - 1 steps ahead;
@@ -92,8 +94,8 @@ constexpr int kMmaMinStepsPerSplit = 4;
 
 struct QuantMmaPlan {
   int token_tile = 0;       // tokens per CTA
-  int row_tiles = 0;        // grid.x: ceil(n / kMmaRows)
-  int token_tiles = 0;      // grid.y: ceil(num_tokens / token_tile)
+  int token_tiles = 0;      // grid.x: ceil(num_tokens / token_tile)
+  int row_tiles = 0;        // grid.y: ceil(n / kMmaRows)
   int steps = 0;            // k steps: ceil(k / kMmaStepElems)
   int k_splits = 1;         // grid.z: split s takes steps [s, s + 1) * steps_per_split
   int steps_per_split = 0;  // (the last split may take fewer)
@@ -102,8 +104,8 @@ struct QuantMmaPlan {
 constexpr QuantMmaPlan PlanQuantMma(int num_tokens, int n, int k) {
   QuantMmaPlan p;
   p.token_tile = QuantMmaTokenTile(num_tokens);
-  p.row_tiles = (n + kMmaRows - 1) / kMmaRows;
   p.token_tiles = (num_tokens + p.token_tile - 1) / p.token_tile;
+  p.row_tiles = (n + kMmaRows - 1) / kMmaRows;
   p.steps = (k + kMmaStepElems - 1) / kMmaStepElems;
   int splits = 1;
   if (p.row_tiles < kMmaMinRowTiles) {

@@ -109,7 +109,9 @@ __global__ void __launch_bounds__(kMmaThreads)
   A* wtile = reinterpret_cast<A*>(smem + kMmaStages * Step::kRawStageBytes);
   A* xtile = wtile + kMmaRows * kMmaTileStride;
 
-  const int row0 = blockIdx.x * kMmaRows, token0 = blockIdx.y * kTokenTile;
+  // Token tiles in x: the CTAs of one row tile start together, so that all but the first find
+  // the W bytes in L2.
+  const int row0 = blockIdx.y * kMmaRows, token0 = blockIdx.x * kTokenTile;
   const int blocks_per_row = k / Step::Codec::kElems;
   const int64_t row_bytes = static_cast<int64_t>(blocks_per_row) * Step::Codec::kBytes;
   const uint8_t* tensor_end = w + static_cast<int64_t>(n) * row_bytes;

@@ -81,7 +81,7 @@ void ExpectKernelEqualsFloatSum(int n, int k, int num_tokens, bool with_bias,
   std::vector<float> partial(plan.k_splits > 1 ? plan.k_splits * count : 0, std::nanf(""));
   const A* b = with_bias ? bias.data() : nullptr;
   cuda_emulation::Launch(
-      EmulatedDim3{static_cast<unsigned>(plan.row_tiles), static_cast<unsigned>(plan.token_tiles),
+      EmulatedDim3{static_cast<unsigned>(plan.token_tiles), static_cast<unsigned>(plan.row_tiles),
                    static_cast<unsigned>(plan.k_splits)},
       gemv_internal::kMmaThreads, &gemv_internal::QuantMmaKernel<T, A, kTokenTile>,
       static_cast<const uint8_t*>(w), static_cast<const A*>(x.data()), b, y.data(),
