@@ -1,5 +1,7 @@
 #include "tests/support/test_support.h"
 
+#include <cstring>
+
 #include <cmath>
 #include <cstdlib>
 
@@ -37,6 +39,12 @@ std::vector<float> RandomVector(size_t n, uint64_t seed, float lo, float hi) {
   std::vector<float> v(n);
   FillUniform(v, seed, lo, hi);
   return v;
+}
+
+AlignedBytes CopyAligned16(const std::vector<uint8_t>& bytes) {
+  AlignedBytes p(static_cast<uint8_t*>(::operator new(bytes.size(), std::align_val_t{16})));
+  std::memcpy(p.get(), bytes.data(), bytes.size());
+  return p;
 }
 
 }  // namespace hearth::testing

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -29,6 +31,15 @@ inline double RelL2(const std::vector<float>& out, const std::vector<float>& ref
 // Fills with uniform values in [lo, hi) from a fixed-seed generator.
 void FillUniform(std::vector<float>& v, uint64_t seed, float lo = -1.f, float hi = 1.f);
 std::vector<float> RandomVector(size_t n, uint64_t seed, float lo = -1.f, float hi = 1.f);
+
+// A copy of `bytes` at a 16-byte aligned address with nothing after its last byte: under ASan a
+// read past the end is an error (kernels under the CPU emulation that must stop at a tensor's
+// end).
+struct AlignedDelete {
+  void operator()(uint8_t* p) const { ::operator delete(p, std::align_val_t{16}); }
+};
+using AlignedBytes = std::unique_ptr<uint8_t, AlignedDelete>;
+AlignedBytes CopyAligned16(const std::vector<uint8_t>& bytes);
 
 // The byte pattern outputs are poisoned with before a kernel runs (a NaN in f32, f16 and bf16).
 constexpr uint8_t kPoisonByte = 0xFF;

@@ -38,9 +38,10 @@ void ExpectKernelEqualsReplay(int n, int k, int num_tokens, int max_ctas, bool w
                " num_tokens=" + std::to_string(num_tokens) +
                " max_ctas=" + std::to_string(max_ctas));
   const std::vector<uint8_t> bytes = testing::RandomWeights(T, int64_t{n} * k, 3 + k);
-  std::vector<uint8_t> storage(bytes.size() + 16);  // 16-byte aligned weights, as on the GPU
-  uint8_t* w = storage.data() + (16 - reinterpret_cast<uintptr_t>(storage.data()) % 16) % 16;
-  std::memcpy(w, bytes.data(), bytes.size());
+  // 16-byte aligned as on the GPU, nothing after the last byte: under ASan a load past the
+  // tensor's end (the last unit's last vector of Q8_0 / Q6_K) is an error.
+  const testing::AlignedBytes storage = testing::CopyAligned16(bytes);
+  const uint8_t* w = storage.get();
   const std::vector<float> x = testing::RandomVector(size_t(num_tokens) * k, 4 + k, -2.f, 2.f);
   const std::vector<float> bias = testing::RandomVector(n, 5, -0.5f, 0.5f);
   // The pre-kernel's output as its CPU twin computes it (16-byte aligned like the scratch).

@@ -26,8 +26,6 @@ inline T FromFloat(float x) {
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -40,10 +38,6 @@ namespace {
 
 using cuda_emulation::Bf16;
 using cuda_emulation::Half;
-
-struct AlignedDelete {
-  void operator()(uint8_t* p) const { ::operator delete(p, std::align_val_t{16}); }
-};
 
 template <class A>
 std::string ActName() {
@@ -60,10 +54,8 @@ void ExpectKernelEqualsFloatSum(int n, int k, int num_tokens, bool with_bias,
   const std::vector<uint8_t> bytes = testing::RandomWeights(T, elems, 7 + k + n);
   // 16-byte aligned as on the GPU, and not a byte more: under ASan a read past the tensor's end
   // (the last row's last vector) is an error.
-  const std::unique_ptr<uint8_t, AlignedDelete> storage(
-      static_cast<uint8_t*>(::operator new(bytes.size(), std::align_val_t{16})));
-  uint8_t* w = storage.get();
-  std::memcpy(w, bytes.data(), bytes.size());
+  const testing::AlignedBytes storage = testing::CopyAligned16(bytes);
+  const uint8_t* w = storage.get();
   std::vector<float> deq(elems);
   ASSERT_TRUE(DequantizeCpu(T, w, deq.data(), elems).ok());
 
