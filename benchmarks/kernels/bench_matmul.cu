@@ -8,7 +8,7 @@
 // (quant_gemv_q8 staged vs quant_gemv_q8_direct), for comparison in one run (HEARTH_GEMV=float or
 // =direct changes what GpuMatmul itself runs). Where dequantize + cuBLASLt is selected for a block
 // type, the fused dequantize + tensor-core GEMM (quant_mma) is timed beside it (HEARTH_QUANT_GEMM=
-// fused makes GpuMatmul run it up to kMaxQuantMmaTokens tokens).
+// fused makes GpuMatmul run it up to kMaxQuantMmaTokens tokens), and from 2 tokens beside the GEMVs.
 //   bench_matmul [--quick] [--once] [TYPE...]     e.g. bench_matmul Q4_K Q6_K Q8_0
 // --once runs every launch once, untimed, for a profiler (scripts/gpu_check.sh's ncu step: every
 // kernel of every case exactly once, so a kernel-name filter picks them without launch counts).
@@ -181,7 +181,10 @@ int main(int argc, char** argv) {
                           stream);
           });
         }
-        if (kernel == hearth::MatmulKernel::kDequantCublasLt &&
+        // The fused dequantize + MMA also from 2 tokens: its cost per weight does not depend on
+        // the token count (16-token tiles), where the GEMVs' x traffic grows with it.
+        const bool gemv_kernel = int8_gemv || kernel == hearth::MatmulKernel::kQuantGemv;
+        if ((kernel == hearth::MatmulKernel::kDequantCublasLt || (gemv_kernel && num_tokens >= 2)) &&
             hearth::gemv_internal::HasQuantMma(type) && num_tokens <= kMaxMmaBenchTokens) {
           time_alt("quant_mma", [&](cudaStream_t stream) {
             return hearth::LaunchQuantMma(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k,
