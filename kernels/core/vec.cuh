@@ -6,6 +6,10 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <string>
+
+#include "kernels/core/dtype.h"
+#include "kernels/core/status.h"
 
 namespace hearth::cuda {
 
@@ -73,6 +77,21 @@ __device__ __forceinline__ float BlockReduceSum(float x) {
   const int num_warps = blockDim.x >> 5;
   x = lane < num_warps ? partial[lane] : 0.f;
   return WarpReduceSum(x);
+}
+
+// The one switch over 16-bit activation types (host side): fn(__nv_bfloat16{}) for BF16,
+// fn(__half{}) for F16, else an Unimplemented error naming `who`.
+template <class Fn>
+Status VisitAct16(DType act, const char* who, Fn&& fn) {
+  switch (act) {
+    case DType::kBF16:
+      return fn(__nv_bfloat16{});
+    case DType::kF16:
+      return fn(__half{});
+    default:
+      return UnimplementedError(std::string(who) + ": activations must be BF16 or F16, got " +
+                                std::string(DTypeName(act)));
+  }
 }
 
 }  // namespace hearth::cuda

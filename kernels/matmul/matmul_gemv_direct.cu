@@ -72,15 +72,9 @@ Status LaunchForAct(const void* w, const int8_t* xq, const XScale* xs, const voi
 template <DType T>
 Status LaunchForType(DType act, const void* w, const int8_t* xq, const XScale* xs, const void* bias,
                      void* y, int num_tokens, int n, int k, cudaStream_t stream) {
-  switch (act) {
-    case DType::kBF16:
-      return LaunchForAct<T, __nv_bfloat16>(w, xq, xs, bias, y, num_tokens, n, k, stream);
-    case DType::kF16:
-      return LaunchForAct<T, __half>(w, xq, xs, bias, y, num_tokens, n, k, stream);
-    default:
-      return UnimplementedError("direct GEMV: activations must be BF16 or F16, got " +
-                                std::string(DTypeName(act)));
-  }
+  return cuda::VisitAct16(act, "direct GEMV", [&](auto a) {
+    return LaunchForAct<T, decltype(a)>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+  });
 }
 
 }  // namespace

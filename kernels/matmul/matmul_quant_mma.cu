@@ -92,15 +92,9 @@ Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x
     if constexpr (!HasQuantMma(T)) {
       return InternalError("quant MMA: unreachable weight type");
     } else {
-      switch (act_type) {
-        case DType::kBF16:
-          return LaunchForAct<T, __nv_bfloat16>(w, x, bias, y, num_tokens, n, k, partial, stream);
-        case DType::kF16:
-          return LaunchForAct<T, __half>(w, x, bias, y, num_tokens, n, k, partial, stream);
-        default:
-          return UnimplementedError("quant MMA: activations must be BF16 or F16, got " +
-                                    std::string(DTypeName(act_type)));
-      }
+      return cuda::VisitAct16(act_type, "quant MMA", [&](auto a) {
+        return LaunchForAct<T, decltype(a)>(w, x, bias, y, num_tokens, n, k, partial, stream);
+      });
     }
   });
 }

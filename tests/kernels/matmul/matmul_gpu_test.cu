@@ -273,13 +273,15 @@ TEST(MatmulGpuGemvQ8, CloseToUnquantizedActivations) {
   }
 }
 
-// Each token's outputs do not depend on the other tokens in the call: bit-identical alone or in a
-// batch of 8 (the activations are quantized per block, the per-token sums have a fixed order).
-using Q8Launcher = Status (*)(DType, const void*, DType, const void*, const void*, void*, int, int,
-                              int, void*, int64_t, cudaStream_t);
-void ExpectBatchInvariant(Q8Launcher launch, std::initializer_list<DType> types) {
-  const int n = 769, k = 4352, num_tokens = 8;
-  const int64_t scratch_bytes = QuantGemvQ8ScratchBytes(num_tokens, k);
+// Each token's outputs do not depend on the other tokens in the call: the tokens `checked` are
+// bit-identical alone or in a batch of num_tokens (the GEMVs: x quantized per block, per-token
+// sums in a fixed order; the fused dequantize + MMA: per-output sums whose order, split of k
+// included, depends on (n, k) only).
+using ScratchLauncher = Status (*)(DType, const void*, DType, const void*, const void*, void*, int,
+                                   int, int, void*, int64_t, cudaStream_t);
+void ExpectBatchInvariant(ScratchLauncher launch, std::initializer_list<DType> types,
+                          int num_tokens, int64_t scratch_bytes, std::initializer_list<int> checked) {
+  const int n = 769, k = 4352;
   DeviceBuffer scratch(scratch_bytes);
   for (DType w_type : types) {
     const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 77);
@@ -294,7 +296,7 @@ void ExpectBatchInvariant(Q8Launcher launch, std::initializer_list<DType> types)
     ASSERT_TRUE(s.ok()) << s.ToString();
     std::vector<uint16_t> batch(size_t(num_tokens) * n), single(n);
     ASSERT_CUDA(cudaMemcpy(batch.data(), dy.p, batch.size() * 2, cudaMemcpyDeviceToHost));
-    for (int t = 0; t < num_tokens; ++t) {
+    for (int t : checked) {
       ASSERT_CUDA(cudaMemset(dy1.p, testing::kPoisonByte, n * 2));
       ASSERT_TRUE(launch(w_type, dw.p, DType::kBF16,
                          static_cast<uint8_t*>(dx.p) + size_t(t) * k * 2, nullptr, dy1.p, 1, n, k,
@@ -306,15 +308,19 @@ void ExpectBatchInvariant(Q8Launcher launch, std::initializer_list<DType> types)
     }
   }
 }
+void ExpectGemvBatchInvariant(ScratchLauncher launch, std::initializer_list<DType> types) {
+  ExpectBatchInvariant(launch, types, 8, QuantGemvQ8ScratchBytes(8, 4352),
+                       {0, 1, 2, 3, 4, 5, 6, 7});
+}
 
 TEST(MatmulGpuGemvQ8, BatchInvariant) {
   HEARTH_REQUIRE_GPU();
-  ExpectBatchInvariant(LaunchQuantGemvQ8, {DType::kQ8_0, DType::kQ4_K, DType::kQ6_K});
+  ExpectGemvBatchInvariant(LaunchQuantGemvQ8, {DType::kQ8_0, DType::kQ4_K, DType::kQ6_K});
 }
 
 TEST(MatmulGpuGemvQ8Direct, BatchInvariant) {
   HEARTH_REQUIRE_GPU();
-  ExpectBatchInvariant(LaunchQuantGemvQ8Direct, {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0});
+  ExpectGemvBatchInvariant(LaunchQuantGemvQ8Direct, {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0});
 }
 
 TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
@@ -393,39 +399,13 @@ TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
             StatusCode::kInvalidArgument);
 }
 
-// The fused dequantize + MMA: each output is one (row, token) dot whose order depends on k only
-// (also its split of k: 4 splits here), so a token's outputs are bit-identical alone or in a
-// batch of 100 (tiles of 16 and 64 tokens).
+// The fused dequantize + MMA at 100 tokens (tiles of 64; one token alone: a tile of 16), k split
+// 4 ways.
 TEST(MatmulGpuQuantMma, BatchInvariant) {
   HEARTH_REQUIRE_GPU();
-  const int n = 769, k = 4352, num_tokens = 100;
-  ASSERT_EQ(gemv_internal::PlanQuantMma(num_tokens, n, k).k_splits, 4);
-  const int64_t scratch_bytes = gemv_internal::kQuantMmaMaxScratchBytes;
-  DeviceBuffer scratch(scratch_bytes);
-  for (DType w_type : {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0, DType::kQ4_1}) {
-    const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 91);
-    std::vector<uint8_t> x_bytes;
-    RoundTo(DType::kBF16, testing::RandomVector(size_t(num_tokens) * k, 92), &x_bytes);
-    DeviceBuffer dw(w.size()), dx(x_bytes.size()), dy(size_t(num_tokens) * n * 2), dy1(n * 2);
-    ASSERT_TRUE(dw.p && dx.p && dy.p && dy1.p && scratch.p) << "cudaMalloc failed";
-    ASSERT_CUDA(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
-    ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
-    const Status s = LaunchQuantMma(w_type, dw.p, DType::kBF16, dx.p, nullptr, dy.p, num_tokens, n,
-                                    k, scratch.p, scratch_bytes, nullptr);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    std::vector<uint16_t> batch(size_t(num_tokens) * n), single(n);
-    ASSERT_CUDA(cudaMemcpy(batch.data(), dy.p, batch.size() * 2, cudaMemcpyDeviceToHost));
-    for (int t : {0, 1, 63, 64, 99}) {
-      ASSERT_CUDA(cudaMemset(dy1.p, testing::kPoisonByte, n * 2));
-      ASSERT_TRUE(LaunchQuantMma(w_type, dw.p, DType::kBF16,
-                                 static_cast<uint8_t*>(dx.p) + size_t(t) * k * 2, nullptr, dy1.p,
-                                 1, n, k, scratch.p, scratch_bytes, nullptr)
-                      .ok());
-      ASSERT_CUDA(cudaMemcpy(single.data(), dy1.p, n * 2, cudaMemcpyDeviceToHost));
-      EXPECT_EQ(std::memcmp(single.data(), batch.data() + size_t(t) * n, n * 2), 0)
-          << DTypeName(w_type) << " token " << t;
-    }
-  }
+  ASSERT_EQ(gemv_internal::PlanQuantMma(100, 769, 4352).k_splits, 4);
+  ExpectBatchInvariant(LaunchQuantMma, {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0, DType::kQ4_1},
+                       100, gemv_internal::kQuantMmaMaxScratchBytes, {0, 1, 63, 64, 99});
 }
 
 TEST(MatmulGpuQuantMma, RejectsBadArguments) {
