@@ -118,9 +118,11 @@ struct ByteReader {
 };
 struct WordReader {
   static HEARTH_HD uint64_t Load8(const uint8_t* p) {
-    const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
-    const uint32_t* w = reinterpret_cast<const uint32_t*>(addr & ~uintptr_t{3});
-    const uint32_t shift = 8 * static_cast<uint32_t>(addr & 3);
+    // The aligned word below p by pointer arithmetic, not through an integer: the compiler then
+    // keeps p's address space (shared-memory loads stay LDS, not generic loads).
+    const uint32_t mis = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p) & 3);
+    const uint32_t* w = reinterpret_cast<const uint32_t*>(p - mis);
+    const uint32_t shift = 8 * mis;
     const uint32_t w0 = w[0], w1 = w[1], w2 = w[2];
 #ifdef __CUDA_ARCH__
     const uint32_t lo = __funnelshift_r(w0, w1, shift);
