@@ -8,7 +8,8 @@
 // (quant_gemv_q8 staged vs quant_gemv_q8_direct), for comparison in one run (HEARTH_GEMV=float or
 // =direct changes what GpuMatmul itself runs). Where dequantize + cuBLASLt is selected for a block
 // type, the fused dequantize + tensor-core GEMM (quant_mma) is timed beside it (HEARTH_QUANT_GEMM=
-// fused makes GpuMatmul run it up to kMaxQuantMmaTokens tokens), and from 2 tokens beside the GEMVs.
+// fused makes GpuMatmul run it up to kMaxQuantMmaTokens tokens), and from 2 tokens beside the
+// GEMVs.
 //   bench_matmul [--quick] [--once] [TYPE...]     e.g. bench_matmul Q4_K Q6_K Q8_0
 // --once runs every launch once, untimed, for a profiler (scripts/gpu_check.sh's ncu step: every
 // kernel of every case exactly once, so a kernel-name filter picks them without launch counts).
@@ -83,7 +84,8 @@ int main(int argc, char** argv) {
   void *dw, *dx, *dy;
   BENCH_CHECK_CUDA(cudaMalloc(&dx, int64_t{max_tokens} * 14336 * 2));
   BENCH_CHECK_CUDA(cudaMalloc(&dy, int64_t{max_tokens} * 14336 * 2));
-  hearth::bench::FillRandomBf16(dx, static_cast<size_t>(max_tokens) * 14336, 7);  // random, never constant
+  // Random, never constant (a constant fill flatters tensor-core timings).
+  hearth::bench::FillRandomBf16(dx, static_cast<size_t>(max_tokens) * 14336, 7);
   if (!(*mm)->Reserve(max_elems).ok()) return 1;
   // The integer GEMVs' int8 activations when launched directly (comparisons below).
   const int64_t q8_bytes = hearth::QuantGemvQ8ScratchBytes(8, 14336);
@@ -92,8 +94,8 @@ int main(int argc, char** argv) {
   // The fused dequantize + MMA's split-k sums, for every shape up to kMaxMmaBenchTokens.
   int64_t split_bytes = 0;
   for (const Shape& s : kShapes) {
-    split_bytes = std::max(split_bytes,
-                           hearth::gemv_internal::QuantMmaScratchBytes(kMaxMmaBenchTokens, s.n, s.k));
+    split_bytes = std::max(
+        split_bytes, hearth::gemv_internal::QuantMmaScratchBytes(kMaxMmaBenchTokens, s.n, s.k));
   }
   void* dsplit;
   BENCH_CHECK_CUDA(cudaMalloc(&dsplit, std::max<int64_t>(split_bytes, 16)));
@@ -143,9 +145,9 @@ int main(int argc, char** argv) {
                                       "_t" + std::to_string(num_tokens) + "_" +
                                       std::string(hearth::MatmulKernelName(kernel));
         // Up to ~128 tokens the weight read bounds the time; for many, the tensor cores.
-        hearth::bench::PrintResult("matmul", case_name, tname, us,
-                                   num_tokens <= hearth::gemv_internal::kMaxQuantMmaTokens ? gbps : 0,
-                                   tflops, ceilings);
+        hearth::bench::PrintResult(
+            "matmul", case_name, tname, us,
+            num_tokens <= hearth::gemv_internal::kMaxQuantMmaTokens ? gbps : 0, tflops, ceilings);
         // The other GEMVs on the same case, for comparison in the same run.
         auto time_alt = [&](const char* name, auto&& launch) {
           const double us_alt = time_us([&](cudaStream_t stream) {
@@ -184,7 +186,8 @@ int main(int argc, char** argv) {
         // The fused dequantize + MMA also from 2 tokens: its cost per weight does not depend on
         // the token count (16-token tiles), where the GEMVs' x traffic grows with it.
         const bool gemv_kernel = int8_gemv || kernel == hearth::MatmulKernel::kQuantGemv;
-        if ((kernel == hearth::MatmulKernel::kDequantCublasLt || (gemv_kernel && num_tokens >= 2)) &&
+        if ((kernel == hearth::MatmulKernel::kDequantCublasLt ||
+             (gemv_kernel && num_tokens >= 2)) &&
             hearth::gemv_internal::HasQuantMma(type) && num_tokens <= kMaxMmaBenchTokens) {
           time_alt("quant_mma", [&](cudaStream_t stream) {
             return hearth::LaunchQuantMma(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k,

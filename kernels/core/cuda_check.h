@@ -18,11 +18,11 @@ inline Status CudaError(cudaError_t err, const char* stmt, const char* file, int
 }  // namespace hearth::internal
 
 // Evaluates a CUDA runtime call; on error returns a Status from the enclosing function.
-#define CUDA_CHECK(stmt)                                                                \
-  do {                                                                                  \
-    const cudaError_t hearth_err_ = (stmt);                                             \
-    if (hearth_err_ != cudaSuccess)                                                     \
-      return ::hearth::internal::CudaError(hearth_err_, #stmt, __FILE__, __LINE__);     \
+#define CUDA_CHECK(stmt)                                                            \
+  do {                                                                              \
+    const cudaError_t hearth_err_ = (stmt);                                         \
+    if (hearth_err_ != cudaSuccess)                                                 \
+      return ::hearth::internal::CudaError(hearth_err_, #stmt, __FILE__, __LINE__); \
   } while (0)
 
 // After a kernel launch: returns the launch error (bad configuration, missing image) if any.

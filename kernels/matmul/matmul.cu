@@ -25,7 +25,7 @@ struct GpuMatmul::Impl {
   int64_t act_scratch_bytes = 0;
   void* split_scratch = nullptr;  // fp32 split-k sums of kQuantMma
   int64_t split_scratch_bytes = 0;
-  GemvOverride gemv = GemvOverride::kNone;  // HEARTH_GEMV
+  GemvOverride gemv = GemvOverride::kNone;     // HEARTH_GEMV
   QuantGemm quant_gemm = QuantGemm::kDequant;  // HEARTH_QUANT_GEMM
   std::set<std::pair<MatmulKernel, DType>> logged;
 
@@ -125,8 +125,8 @@ Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x
       return impl_->gemm.Gemm(act_type, impl_->scratch, x, bias, y, num_tokens, n, k, stream);
     }
     case MatmulKernel::kQuantMma:
-      return LaunchQuantMma(w_type, w, act_type, x, bias, y, num_tokens, n, k,
-                            impl_->split_scratch, impl_->split_scratch_bytes, stream);
+      return LaunchQuantMma(w_type, w, act_type, x, bias, y, num_tokens, n, k, impl_->split_scratch,
+                            impl_->split_scratch_bytes, stream);
     case MatmulKernel::kUnsupported:
       break;
   }

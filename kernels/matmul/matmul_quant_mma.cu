@@ -33,10 +33,10 @@ Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int 
   CUDA_CHECK_LAUNCH();
   if (partial == nullptr) return Status::Ok();
   const int64_t count = int64_t{num_tokens} * n;
-  QuantMmaReduceKernel<A><<<static_cast<unsigned>((count + kMmaReduceThreads - 1) /
-                                                   kMmaReduceThreads),
-                            kMmaReduceThreads, 0, stream>>>(
-      partial, static_cast<const A*>(bias), static_cast<A*>(y), plan.k_splits, count, n);
+  QuantMmaReduceKernel<A>
+      <<<static_cast<unsigned>((count + kMmaReduceThreads - 1) / kMmaReduceThreads),
+         kMmaReduceThreads, 0, stream>>>(partial, static_cast<const A*>(bias), static_cast<A*>(y),
+                                         plan.k_splits, count, n);
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }
@@ -59,8 +59,8 @@ Status LaunchForAct(const void* w, const void* x, const void* bias, void* y, int
 }  // namespace gemv_internal
 
 Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
-                      void* y, int num_tokens, int n, int k, void* scratch,
-                      int64_t scratch_bytes, cudaStream_t stream) {
+                      void* y, int num_tokens, int n, int k, void* scratch, int64_t scratch_bytes,
+                      cudaStream_t stream) {
   using namespace gemv_internal;  // NOLINT: the kernel's internals
   if (!HasQuantMma(w_type)) {
     return UnimplementedError("quant MMA: no kernel for " + std::string(DTypeName(w_type)) +

@@ -42,8 +42,8 @@ __device__ __forceinline__ void IssueRawStep(uint8_t* stage, const uint8_t* w, i
 // Step s of x for tokens [token0, token0 + kTokenTile) into the x tile by cp.async; zeros for
 // tokens past num_tokens and elements past k (k % 8 == 0: a vector is all in or all out).
 template <class A, int kTokenTile>
-__device__ __forceinline__ void IssueXStep(A* xtile, const A* x, int num_tokens, int k,
-                                           int token0, int s) {
+__device__ __forceinline__ void IssueXStep(A* xtile, const A* x, int num_tokens, int k, int token0,
+                                           int s) {
   constexpr int kVecsPerRow = kMmaStepElems / 8;
   for (int i = threadIdx.x; i < kTokenTile * kVecsPerRow; i += kMmaThreads) {
     const int t = i / kVecsPerRow, v = i % kVecsPerRow;
@@ -123,8 +123,8 @@ __global__ void __launch_bounds__(kMmaThreads)
 #pragma unroll
   for (int s = 0; s < kMmaStages - 1; ++s) {
     if (s < steps) {
-      IssueRawStep<T>(smem + s * Step::kRawStageBytes, w, row_bytes, tensor_end, row0, n,
-                      first + s, blocks_per_row);
+      IssueRawStep<T>(smem + s * Step::kRawStageBytes, w, row_bytes, tensor_end, row0, n, first + s,
+                      blocks_per_row);
     }
     tc::CpAsyncCommit();
   }
@@ -156,9 +156,9 @@ __global__ void __launch_bounds__(kMmaThreads)
     const int arow = warp * 16 + g;
 #pragma unroll 4
     for (int kk = 0; kk < kMmaStepElems; kk += 16) {
-      const uint32_t a[4] = {TileWord(wtile, arow, kk + 2 * t), TileWord(wtile, arow + 8, kk + 2 * t),
-                             TileWord(wtile, arow, kk + 2 * t + 8),
-                             TileWord(wtile, arow + 8, kk + 2 * t + 8)};
+      const uint32_t a[4] = {
+          TileWord(wtile, arow, kk + 2 * t), TileWord(wtile, arow + 8, kk + 2 * t),
+          TileWord(wtile, arow, kk + 2 * t + 8), TileWord(wtile, arow + 8, kk + 2 * t + 8)};
 #pragma unroll
       for (int j = 0; j < kTiles; ++j) {
         tc::Mma<A>(acc[j], a, TileWord(xtile, 8 * j + g, kk + 2 * t),

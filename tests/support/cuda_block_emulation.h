@@ -79,7 +79,8 @@ T Shuffle(T v, int src_lane) {
 }
 
 // Runs kernel(args...) over a grid of blocks of `threads` threads (a multiple of 32), one block
-// after another (x fastest, then y, then z) on a pool of `threads` OS threads started once per launch.
+// after another (x fastest, then y, then z) on a pool of `threads` OS threads started once per
+// launch.
 template <class Kernel, class... Args>
 void Launch(EmulatedDim3 grid, int threads, Kernel kernel, Args... args) {
   blockDim.x = static_cast<unsigned>(threads);
@@ -221,7 +222,9 @@ inline void CpAsync16(void* dst, const void* src, int src_bytes) {
   std::memcpy(d, src, static_cast<size_t>(src_bytes));
   std::memset(d + src_bytes, 0, static_cast<size_t>(16 - src_bytes));
 }
-inline void CpAsync16(void* dst, const void* src, bool valid) { CpAsync16(dst, src, valid ? 16 : 0); }
+inline void CpAsync16(void* dst, const void* src, bool valid) {
+  CpAsync16(dst, src, valid ? 16 : 0);
+}
 inline void CpAsyncCommit() {}
 template <int kPending>
 void CpAsyncWait() {}

@@ -1,9 +1,8 @@
 #include "tests/support/test_support.h"
 
-#include <cstring>
-
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 namespace hearth::testing {
 
@@ -42,7 +41,7 @@ std::vector<float> RandomVector(size_t n, uint64_t seed, float lo, float hi) {
 }
 
 AlignedBytes CopyAligned16(const std::vector<uint8_t>& bytes) {
-  AlignedBytes p(static_cast<uint8_t*>(::operator new(bytes.size(), std::align_val_t{16})));
+  AlignedBytes p(static_cast<uint8_t*>(::operator new (bytes.size(), std::align_val_t{16})));
   std::memcpy(p.get(), bytes.data(), bytes.size());
   return p;
 }

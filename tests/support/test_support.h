@@ -36,7 +36,7 @@ std::vector<float> RandomVector(size_t n, uint64_t seed, float lo = -1.f, float 
 // read past the end is an error (kernels under the CPU emulation that must stop at a tensor's
 // end).
 struct AlignedDelete {
-  void operator()(uint8_t* p) const { ::operator delete(p, std::align_val_t{16}); }
+  void operator()(uint8_t* p) const { ::operator delete (p, std::align_val_t{16}); }
 };
 using AlignedBytes = std::unique_ptr<uint8_t, AlignedDelete>;
 AlignedBytes CopyAligned16(const std::vector<uint8_t>& bytes);
@@ -47,7 +47,7 @@ constexpr uint8_t kPoisonByte = 0xFF;
 }  // namespace hearth::testing
 
 // First statement of every GPU test body.
-#define HEARTH_REQUIRE_GPU()                                              \
-  do {                                                                    \
+#define HEARTH_REQUIRE_GPU()                                                  \
+  do {                                                                        \
     if (!::hearth::testing::GpuAvailable()) GTEST_SKIP() << "no CUDA device"; \
   } while (0)

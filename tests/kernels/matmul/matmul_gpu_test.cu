@@ -280,7 +280,8 @@ TEST(MatmulGpuGemvQ8, CloseToUnquantizedActivations) {
 using ScratchLauncher = Status (*)(DType, const void*, DType, const void*, const void*, void*, int,
                                    int, int, void*, int64_t, cudaStream_t);
 void ExpectBatchInvariant(ScratchLauncher launch, std::initializer_list<DType> types,
-                          int num_tokens, int64_t scratch_bytes, std::initializer_list<int> checked) {
+                          int num_tokens, int64_t scratch_bytes,
+                          std::initializer_list<int> checked) {
   const int n = 769, k = 4352;
   DeviceBuffer scratch(scratch_bytes);
   for (DType w_type : types) {

@@ -80,10 +80,10 @@ void ExpectKernelEqualsFloatSum(int n, int k, int num_tokens, bool with_bias,
       plan.k_splits > 1 ? partial.data() : nullptr, num_tokens, n, k, plan.steps_per_split);
   if (plan.k_splits > 1) {
     const int threads = gemv_internal::kMmaReduceThreads;
-    cuda_emulation::Launch(EmulatedDim3{static_cast<unsigned>((count + threads - 1) / threads), 1, 1},
-                           threads, &gemv_internal::QuantMmaReduceKernel<A>,
-                           static_cast<const float*>(partial.data()), b, y.data(), plan.k_splits,
-                           count, n);
+    cuda_emulation::Launch(
+        EmulatedDim3{static_cast<unsigned>((count + threads - 1) / threads), 1, 1}, threads,
+        &gemv_internal::QuantMmaReduceKernel<A>, static_cast<const float*>(partial.data()), b,
+        y.data(), plan.k_splits, count, n);
   }
 
   // Each split: a float sum over its k range in order; then the splits in order from 0, the bias.
@@ -104,8 +104,8 @@ void ExpectKernelEqualsFloatSum(int n, int k, int num_tokens, bool with_bias,
       const uint16_t want = cuda::FromFloat<A>(total).bits;
       const uint16_t got = y[size_t(t) * n + row].bits;
       if (got != want && mismatches++ < 3) {
-        ADD_FAILURE() << "token " << t << " row " << row << ": kernel "
-                      << cuda::ToFloat(A{got}) << " float sum " << cuda::ToFloat(A{want});
+        ADD_FAILURE() << "token " << t << " row " << row << ": kernel " << cuda::ToFloat(A{got})
+                      << " float sum " << cuda::ToFloat(A{want});
       }
     }
   }
@@ -169,8 +169,8 @@ TEST(QuantMmaPlan, SplitsDependOnTheShapeOnly) {
           ASSERT_EQ(q.k_splits, p.k_splits);
           ASSERT_EQ(q.steps_per_split, p.steps_per_split);
         }
-        worst = std::max(worst, gemv_internal::QuantMmaScratchBytes(
-                                    gemv_internal::kMaxQuantMmaTokens, n, kk));
+        worst = std::max(
+            worst, gemv_internal::QuantMmaScratchBytes(gemv_internal::kMaxQuantMmaTokens, n, kk));
       }
     }
   }
@@ -217,7 +217,8 @@ TEST(QuantMmaPlan, TilesAndSharedMemory) {
     EXPECT_TRUE(gemv_internal::HasQuantMma(t));
     EXPECT_TRUE(quant::VisitWeightType(t, check).ok());
   }
-  for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) EXPECT_FALSE(gemv_internal::HasQuantMma(t));
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16})
+    EXPECT_FALSE(gemv_internal::HasQuantMma(t));
 }
 
 }  // namespace
