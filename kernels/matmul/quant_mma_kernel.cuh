@@ -56,23 +56,29 @@ __device__ __forceinline__ void IssueXStep(A* xtile, const A* x, int num_tokens,
 }
 
 // The raw stage of step s decoded into the W tile, rounded to A (zeros past the row's blocks).
+// Lane l decodes group l (elements 8l..8l+7) of the rows its warp takes (warp, warp + 4, ...):
+// the group's block and place in it are fixed per thread, only the row's lead changes, and the
+// lanes of a warp read one row's bytes and write one tile row side by side.
 template <DType T, class A>
 __device__ __forceinline__ void DecodeStep(A* wtile, const uint8_t* stage, const uint8_t* w,
                                            int64_t row_bytes, int row0, int n, int s,
                                            int blocks_per_row) {
   using Step = MmaStep<T>;
   using Codec = typename Step::Codec;
-  constexpr int kGroups = kMmaStepElems / 8;
-  for (int i = threadIdx.x; i < kMmaRows * kGroups; i += kMmaThreads) {
-    const int r = i / kGroups, g = i % kGroups;
+  static_assert(kMmaStepElems == 8 * 32, "one 8-element group per lane");
+  constexpr int kWarps = kMmaThreads / 32;
+  const int g = threadIdx.x % 32;
+  const int blk = 8 * g / Codec::kElems, group_in_block = 8 * g % Codec::kElems / 8;
+  const uint8_t* group_bytes = stage + blk * Codec::kBytes;  // + the row's start and lead
+#pragma unroll 4
+  for (int r = threadIdx.x / 32; r < kMmaRows; r += kWarps) {
     const ChunkSpan span =
         ChunkAt<T, Step::kBlocks>(MmaRowPtr(w, row_bytes, row0, r, n), s, blocks_per_row);
-    const int blk = 8 * g / Codec::kElems, group_in_block = 8 * g % Codec::kElems / 8;
     uint4 packed = {0u, 0u, 0u, 0u};
     if (blk < span.num_blocks) {
       float v[8];
-      Codec::template Decode8<quant::WordReader>(
-          stage + r * Step::kRawRowBytes + span.lead + blk * Codec::kBytes, group_in_block, v);
+      Codec::template Decode8<quant::WordReader>(group_bytes + r * Step::kRawRowBytes + span.lead,
+                                                 group_in_block, v);
       packed.x = tc::Pack2<A>(v[0], v[1]);
       packed.y = tc::Pack2<A>(v[2], v[3]);
       packed.z = tc::Pack2<A>(v[4], v[5]);
