@@ -18,8 +18,8 @@ extra=()
 for f in benchmarks/kernels/*.py; do [[ -f $f ]] && extra+=("$f"); done
 # Two bundles, so that each fits a device call (64 MiB) beside the tree (~15 MB with the big
 # tokenizer data set aside) and a part of a stashed file: `kernels` (the kernel tests and
-# benchmarks, ~15 MB) and `runner` (engine_cuda_runner_test and hearth, which link the server's
-# libraries, ICU's 31 MB data among them, ~30 MB). Copies are stripped of DWARF (symbols kept,
+# benchmarks, ~21 MB) and `runner` (engine_cuda_runner_test and hearth, which link the server's
+# libraries, ICU's 31 MB data among them, ~40 MB). Copies are stripped of DWARF (symbols kept,
 # for sanitizer backtraces): with it the test executables alone pack to 39 MB.
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
