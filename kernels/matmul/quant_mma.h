@@ -52,12 +52,9 @@ constexpr int kMmaTileStride = kMmaStepElems + 8;  // 16-bit elements per tile r
 // estimate until measured: bench_matmul times both).
 constexpr int kMaxQuantMmaTokens = 128;
 
-// The block types (the float types take cuBLASLt directly; F32 weights would need 32-bit tiles).
-constexpr bool HasQuantMma(DType t) {
-  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 ||
-         t == DType::kQ5_1 || t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K ||
-         t == DType::kQ5_K || t == DType::kQ6_K;
-}
+// The GGUF block types (the float types take cuBLASLt directly; F32 weights would need 32-bit
+// tiles).
+constexpr bool HasQuantMma(DType t) { return GetDTypeInfo(t).quantized; }
 
 // One step of one row: kBlocks blocks (256 elements), fetched as up to Geo::kVecs 16-byte
 // vectors into a raw row of kRawRowBytes (one vector more: WordReader reads up to 4 bytes past
