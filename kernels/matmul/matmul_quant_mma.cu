@@ -29,7 +29,7 @@ Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int 
   QuantMmaKernel<T, A, kTokenTile>
       <<<dim3(plan.token_tiles, plan.row_tiles, plan.k_splits), kMmaThreads, kSmem, stream>>>(
           static_cast<const uint8_t*>(w), static_cast<const A*>(x), static_cast<const A*>(bias),
-          static_cast<A*>(y), partial, num_tokens, n, k, plan.steps_per_split);
+          static_cast<A*>(y), partial, num_tokens, n, k, plan);
   CUDA_CHECK_LAUNCH();
   if (partial == nullptr) return Status::Ok();
   const int64_t count = int64_t{num_tokens} * n;

@@ -94,8 +94,8 @@ __device__ __forceinline__ uint32_t TileWord(const A* tile, int row, int e) {
   return *reinterpret_cast<const uint32_t*>(tile + row * kMmaTileStride + e);
 }
 
-// Split blockIdx.z of the k steps (quant_mma.h). Without a split (partial == nullptr) the sums
-// + bias go to y; with one, to partial[blockIdx.z] (no bias), for QuantMmaReduceKernel.
+// Split blockIdx.z of the plan's k steps (quant_mma.h). Without a split (partial == nullptr)
+// the sums + bias go to y; with one, to partial[blockIdx.z] (no bias), for QuantMmaReduceKernel.
 template <DType T, class A, int kTokenTile>
 __global__ void __launch_bounds__(kMmaThreads)
     QuantMmaKernel(const uint8_t* __restrict__ w,  // [n, k] of T, 16-byte aligned
@@ -103,7 +103,8 @@ __global__ void __launch_bounds__(kMmaThreads)
                    const A* __restrict__ bias,     // [n] or nullptr
                    A* __restrict__ y,              // [num_tokens, n]
                    float* __restrict__ partial,    // [k_splits, num_tokens, n] or nullptr
-                   int num_tokens, int n, int k, int steps_per_split) {
+                   int num_tokens, int n, int k,
+                   QuantMmaPlan plan) {  // PlanQuantMma(num_tokens, n, k)
   using Step = MmaStep<T>;
   constexpr int kTiles = kTokenTile / 8;  // n8 tiles of the mma per warp
 #ifdef __CUDACC__
@@ -121,9 +122,8 @@ __global__ void __launch_bounds__(kMmaThreads)
   const int blocks_per_row = k / Step::Codec::kElems;
   const int64_t row_bytes = static_cast<int64_t>(blocks_per_row) * Step::Codec::kBytes;
   const uint8_t* tensor_end = w + static_cast<int64_t>(n) * row_bytes;
-  const int all_steps = (k + kMmaStepElems - 1) / kMmaStepElems;
-  const int first = blockIdx.z * steps_per_split;
-  const int steps = min(steps_per_split, all_steps - first);  // this CTA's: first + 0 .. steps - 1
+  const int first = blockIdx.z * plan.steps_per_split;
+  const int steps = min(plan.steps_per_split, plan.steps - first);  // this CTA: first + 0, 1, ...
 
   // Stage i of the ring holds local step i (mod kMmaStages).
 #pragma unroll

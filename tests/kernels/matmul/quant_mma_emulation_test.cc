@@ -77,7 +77,7 @@ void ExpectKernelEqualsFloatSum(int n, int k, int num_tokens, bool with_bias,
                    static_cast<unsigned>(plan.k_splits)},
       gemv_internal::kMmaThreads, &gemv_internal::QuantMmaKernel<T, A, kTokenTile>,
       static_cast<const uint8_t*>(w), static_cast<const A*>(x.data()), b, y.data(),
-      plan.k_splits > 1 ? partial.data() : nullptr, num_tokens, n, k, plan.steps_per_split);
+      plan.k_splits > 1 ? partial.data() : nullptr, num_tokens, n, k, plan);
   if (plan.k_splits > 1) {
     const int threads = gemv_internal::kMmaReduceThreads;
     cuda_emulation::Launch(
