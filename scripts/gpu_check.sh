@@ -42,8 +42,9 @@ for step in $STEPS; do
         if timeout $(left 300) "$t" --gtest_brief=1 > "$OUT/test_$n.log" 2>&1; then r=PASS; else r="FAIL($?)"; fi
         echo "test $n $r $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/test_$n.log" | tr '\n' ' ')" | tee -a "$summary"
         # ctest's reruns of a suite under another kernel choice (tests/*/CMakeLists.txt).
-        for rerun in "matmul_gpu_test HEARTH_GEMV=direct" "matmul_gpu_test HEARTH_QUANT_GEMM=fused" \
-            "engine_cuda_runner_test HEARTH_GEMV=direct HEARTH_QUANT_GEMM=fused HEARTH_SAMPLER=window"; do
+        for rerun in "matmul_gpu_test HEARTH_GEMV=float HEARTH_QUANT_GEMM=dequant" \
+            "matmul_gpu_test HEARTH_GEMV=direct HEARTH_QUANT_GEMM=fused" \
+            "engine_cuda_runner_test HEARTH_GEMV=staged HEARTH_QUANT_GEMM=dequant HEARTH_SAMPLER=radix"; do
           [[ ${rerun%% *} == "$n" ]] || continue
           log="$OUT/test_${n}_$(tr '= ' '__' <<<"${rerun#* }").log"
           env ${rerun#* } timeout $(left 300) "$t" --gtest_brief=1 > "$log" 2>&1 && r=PASS || r="FAIL($?)"

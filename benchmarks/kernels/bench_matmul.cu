@@ -1,15 +1,14 @@
-// Matmul benchmark: every weight type through the kernel SelectMatmulKernel picks, for the Llama-3
-// 8B-like shapes (n x k) 4096x4096, 14336x4096 (gate/up), 4096x14336 (down) at 1, 2, 4, 8, 512
-// and 4096 tokens, bf16 activations. Per type and shape, op=read is a kernel that only reads the
-// weight bytes, timed the same way: the GEMVs' bound at that size (launch and ramp included).
-// gbps = weight bytes / time (the bound for few tokens),
-// tflops = 2 * num_tokens * n * k / time. Where the integer GEMV (quant_gemv_q8) is selected, the
-// float GEMV (quant_gemv) is timed on the same case too, and for Q4_K / Q8_0 the other integer GEMV
-// (quant_gemv_q8 staged vs quant_gemv_q8_direct), for comparison in one run (HEARTH_GEMV=float or
-// =direct changes what GpuMatmul itself runs). Where dequantize + cuBLASLt is selected for a block
-// type, the fused dequantize + tensor-core GEMM (quant_mma) is timed beside it (HEARTH_QUANT_GEMM=
-// fused makes GpuMatmul run it up to kMaxQuantMmaTokens tokens), and from 2 tokens beside the
-// GEMVs.
+// Matmul benchmark: every weight type for the Llama-3-8B shapes (n x k) 4096x4096, 14336x4096
+// (gate/up), 4096x14336 (down) at 1..4096 tokens, bf16 activations. Per case, op=matmul is the
+// kernel GpuMatmul selects (SelectMatmulKernelForRun, with HEARTH_GEMV / HEARTH_QUANT_GEMM as
+// set), op=matmul_alt each other kernel that can run the case (GpuMatmul::RunKernel: the GEMVs up
+// to 8 tokens, the fused dequantize + MMA from 2 up to 128, dequantize + cuBLASLt from 4), so
+// that the selection table is checked against measurements of one run.
+// Timing: TimeUs, one launch between CUDA events with L2 flushed before it (a cold launch, its
+// start-up included); cases with the suffix _stream (1 token, and op=read) time a chain of
+// launches over rotating copies of W (TimeSequenceUs: the steady state of a decode step).
+// op=read is a kernel that only reads the weight bytes, timed both ways: the bound at that size.
+// gbps = weight bytes / time (the bound up to ~128 tokens), tflops = 2 * tokens * n * k / time.
 //   bench_matmul [--quick] [--once] [TYPE...]     e.g. bench_matmul Q4_K Q6_K Q8_0
 // --once runs every launch once, untimed, for a profiler (scripts/gpu_check.sh's ncu step: every
 // kernel of every case exactly once, so a kernel-name filter picks them without launch counts).
@@ -49,8 +48,10 @@ constexpr Shape kShapes[] = {{4096, 4096}, {14336, 4096}, {4096, 14336}};
 // 16..128: continuous batching's decode batches, where the fused dequantize + MMA competes with
 // dequantize + cuBLASLt.
 constexpr int kTokens[] = {1, 2, 4, 8, 16, 32, 64, 128, 512, 4096};
-// quant_mma is timed up to here (past its selection range, to see the crossover).
-constexpr int kMaxMmaBenchTokens = 512;
+// Cases up to here report GB/s on the weight bytes (the read bounds them).
+constexpr int kMaxWeightBoundTokens = 128;
+// The steady-state timings rotate over this many bytes of W copies (H100's L2: 50 MB).
+constexpr int64_t kRotationBytes = int64_t{512} << 20;
 
 }  // namespace
 
@@ -87,18 +88,11 @@ int main(int argc, char** argv) {
   // Random, never constant (a constant fill flatters tensor-core timings).
   hearth::bench::FillRandomBf16(dx, static_cast<size_t>(max_tokens) * 14336, 7);
   if (!(*mm)->Reserve(max_elems).ok()) return 1;
-  // The integer GEMVs' int8 activations when launched directly (comparisons below).
-  const int64_t q8_bytes = hearth::QuantGemvQ8ScratchBytes(8, 14336);
-  void* dq8;
-  BENCH_CHECK_CUDA(cudaMalloc(&dq8, q8_bytes));
-  // The fused dequantize + MMA's split-k sums, for every shape up to kMaxMmaBenchTokens.
-  int64_t split_bytes = 0;
-  for (const Shape& s : kShapes) {
-    split_bytes = std::max(
-        split_bytes, hearth::gemv_internal::QuantMmaScratchBytes(kMaxMmaBenchTokens, s.n, s.k));
+  // The rotation of W copies for the steady-state timings (TimeSequenceUs).
+  void* drot = nullptr;
+  if (!once) {
+    BENCH_CHECK_CUDA(cudaMalloc(&drot, kRotationBytes + int64_t{4096} * 14336 * 2));
   }
-  void* dsplit;
-  BENCH_CHECK_CUDA(cudaMalloc(&dsplit, std::max<int64_t>(split_bytes, 16)));
   const auto gemv = hearth::ParseGemvOverride(std::getenv("HEARTH_GEMV"));
   const auto quant_gemm = hearth::ParseQuantGemm(std::getenv("HEARTH_QUANT_GEMM"));
   if (!gemv.ok() || !quant_gemm.ok()) {
@@ -124,75 +118,73 @@ int main(int argc, char** argv) {
         hearth::bench::PrintResult("read", "n" + std::to_string(s.n) + "_k" + std::to_string(s.k),
                                    tname, w_bytes / (read_gbps * 1e3), read_gbps, 0, ceilings);
       }
+      // Steady state at 1 token: the same launch over `copies` distinct copies of W back to back
+      // (CUDA events around the chain; together far beyond L2), as a decode step's layers run.
+      const int64_t stride = (w_bytes + 255) / 256 * 256;
+      const int copies = once ? 0 : static_cast<int>(std::max<int64_t>(4, kRotationBytes / stride));
+      for (int c = 0; c < copies; ++c) {
+        BENCH_CHECK_CUDA(cudaMemcpy(static_cast<uint8_t*>(drot) + c * stride, dw, w_bytes,
+                                    cudaMemcpyDeviceToDevice));
+      }
+      const auto copy_at = [&](int i) {
+        return static_cast<const uint8_t*>(drot) + (i % copies) * stride;
+      };
+      const std::string shape_name = "n" + std::to_string(s.n) + "_k" + std::to_string(s.k);
+      if (copies > 0) {
+        const double us = hearth::bench::TimeSequenceUs(
+            [&](cudaStream_t st, int i) {
+              hearth::bench::LaunchRead(copy_at(i), w_bytes / 16 * 16, st);
+            },
+            2 * copies);
+        hearth::bench::PrintResult("read", shape_name + "_stream", tname, us, w_bytes / (us * 1e3),
+                                   0, ceilings);
+      }
       for (int num_tokens : kTokens) {
         if (num_tokens > max_tokens) continue;
-        const hearth::MatmulKernel kernel =
+        const hearth::MatmulKernel selected =
             hearth::SelectMatmulKernelForRun(type, act, num_tokens, s.n, s.k, *gemv, *quant_gemm);
-        hearth::Status status;
-        const double us = time_us([&](cudaStream_t stream) {
-          const hearth::Status st =
-              (*mm)->Run(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k, stream);
-          if (!st.ok()) status = st;
-        });
-        if (!status.ok()) {
-          std::fprintf(stderr, "%s n=%d k=%d t=%d: %s\n", tname.c_str(), s.n, s.k, num_tokens,
-                       status.ToString().c_str());
-          continue;
-        }
-        const double gbps = w_bytes / (us * 1e3);
-        const double tflops = 2.0 * num_tokens * s.n * double(s.k) / (us * 1e6);
-        const std::string case_name = "n" + std::to_string(s.n) + "_k" + std::to_string(s.k) +
-                                      "_t" + std::to_string(num_tokens) + "_" +
-                                      std::string(hearth::MatmulKernelName(kernel));
-        // Up to ~128 tokens the weight read bounds the time; for many, the tensor cores.
-        hearth::bench::PrintResult(
-            "matmul", case_name, tname, us,
-            num_tokens <= hearth::gemv_internal::kMaxQuantMmaTokens ? gbps : 0, tflops, ceilings);
-        // The other GEMVs on the same case, for comparison in the same run.
-        auto time_alt = [&](const char* name, auto&& launch) {
-          const double us_alt = time_us([&](cudaStream_t stream) {
-            const hearth::Status st = launch(stream);
-            if (!st.ok()) status = st;
-          });
-          if (!status.ok()) {
-            std::fprintf(stderr, "%s n=%d k=%d t=%d (%s): %s\n", tname.c_str(), s.n, s.k,
-                         num_tokens, name, status.ToString().c_str());
-            static_cast<void>(status = hearth::Status());  // (operator= returns a Status&)
-            return;
+        // The selected kernel (op=matmul), then the others that can run this case
+        // (op=matmul_alt) for comparison in the same run: the GEMVs up to 8 tokens, the MMA from
+        // 2 tokens up to kMaxQuantMmaTokens, dequantize + cuBLASLt from 4.
+        std::vector<hearth::MatmulKernel> kernels = {selected};
+        for (hearth::MatmulKernel alt :
+             {hearth::MatmulKernel::kQuantGemv, hearth::MatmulKernel::kQuantGemvQ8,
+              hearth::MatmulKernel::kQuantGemvQ8Direct, hearth::MatmulKernel::kQuantMma,
+              hearth::MatmulKernel::kDequantCublasLt}) {
+          const bool worth = (alt != hearth::MatmulKernel::kQuantMma || num_tokens >= 2) &&
+                             (alt != hearth::MatmulKernel::kDequantCublasLt || num_tokens >= 4);
+          if (alt != selected && worth &&
+              hearth::MatmulKernelRuns(alt, type, act, num_tokens, s.n, s.k)) {
+            kernels.push_back(alt);
           }
-          const std::string alt_case = "n" + std::to_string(s.n) + "_k" + std::to_string(s.k) +
-                                       "_t" + std::to_string(num_tokens) + "_" + name;
-          hearth::bench::PrintResult("matmul", alt_case, tname, us_alt, w_bytes / (us_alt * 1e3),
-                                     2.0 * num_tokens * s.n * double(s.k) / (us_alt * 1e6),
-                                     ceilings);
-        };
-        const bool int8_gemv = kernel == hearth::MatmulKernel::kQuantGemvQ8 ||
-                               kernel == hearth::MatmulKernel::kQuantGemvQ8Direct;
-        if (int8_gemv) {
-          time_alt("quant_gemv", [&](cudaStream_t stream) {
-            return hearth::LaunchQuantGemv(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k,
-                                           stream);
-          });
         }
-        if (int8_gemv && hearth::gemv_internal::HasDirectGemv(type, s.k)) {
-          const bool direct = kernel == hearth::MatmulKernel::kQuantGemvQ8Direct;
-          time_alt(direct ? "quant_gemv_q8" : "quant_gemv_q8_direct", [&](cudaStream_t stream) {
-            const auto launch =
-                direct ? hearth::LaunchQuantGemvQ8 : hearth::LaunchQuantGemvQ8Direct;
-            return launch(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k, dq8, q8_bytes,
-                          stream);
-          });
-        }
-        // The fused dequantize + MMA also from 2 tokens: its cost per weight does not depend on
-        // the token count (16-token tiles), where the GEMVs' x traffic grows with it.
-        const bool gemv_kernel = int8_gemv || kernel == hearth::MatmulKernel::kQuantGemv;
-        if ((kernel == hearth::MatmulKernel::kDequantCublasLt ||
-             (gemv_kernel && num_tokens >= 2)) &&
-            hearth::gemv_internal::HasQuantMma(type) && num_tokens <= kMaxMmaBenchTokens) {
-          time_alt("quant_mma", [&](cudaStream_t stream) {
-            return hearth::LaunchQuantMma(type, dw, act, dx, nullptr, dy, num_tokens, s.n, s.k,
-                                          dsplit, split_bytes, stream);
-          });
+        for (hearth::MatmulKernel kernel : kernels) {
+          const std::string op = kernel == selected ? "matmul" : "matmul_alt";
+          const std::string case_name = shape_name + "_t" + std::to_string(num_tokens) + "_" +
+                                        std::string(hearth::MatmulKernelName(kernel));
+          hearth::Status status;
+          const auto run = [&](cudaStream_t stream, const void* wp) {
+            const hearth::Status st = (*mm)->RunKernel(kernel, type, wp, act, dx, nullptr, dy,
+                                                       num_tokens, s.n, s.k, stream);
+            if (!st.ok()) status = st;
+          };
+          const double us = time_us([&](cudaStream_t stream) { run(stream, dw); });
+          if (!status.ok()) {
+            std::fprintf(stderr, "%s %s: %s\n", tname.c_str(), case_name.c_str(),
+                         status.ToString().c_str());
+            continue;
+          }
+          // Up to ~128 tokens the weight read bounds the time; for many, the tensor cores.
+          const double tflops = 2.0 * num_tokens * s.n * double(s.k) / (us * 1e6);
+          hearth::bench::PrintResult(op, case_name, tname, us,
+                                     num_tokens <= kMaxWeightBoundTokens ? w_bytes / (us * 1e3) : 0,
+                                     tflops, ceilings);
+          if (num_tokens == 1 && copies > 0) {
+            const double us_seq = hearth::bench::TimeSequenceUs(
+                [&](cudaStream_t stream, int i) { run(stream, copy_at(i)); }, 2 * copies);
+            hearth::bench::PrintResult(op, case_name + "_stream", tname, us_seq,
+                                       w_bytes / (us_seq * 1e3), 0, ceilings);
+          }
         }
       }
     }
@@ -200,7 +192,6 @@ int main(int argc, char** argv) {
   }
   BENCH_CHECK_CUDA(cudaFree(dx));
   BENCH_CHECK_CUDA(cudaFree(dy));
-  BENCH_CHECK_CUDA(cudaFree(dq8));
-  BENCH_CHECK_CUDA(cudaFree(dsplit));
+  if (drot != nullptr) BENCH_CHECK_CUDA(cudaFree(drot));
   return 0;
 }

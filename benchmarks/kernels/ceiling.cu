@@ -64,6 +64,42 @@ double MeasureReadGBps(const void* p, size_t bytes) {
   return bytes / (us * 1e-6) / 1e9;
 }
 
+void LaunchRead(const void* p, size_t bytes, cudaStream_t stream) {
+  static uint32_t* out = nullptr;
+  static int sms = 0;
+  if (out == nullptr) {
+    Check(cudaMalloc(&out, sizeof(uint32_t)), "cudaMalloc(out)");
+    int device = 0;
+    Check(cudaGetDevice(&device), "cudaGetDevice");
+    Check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "attribute");
+  }
+  ReadOnlyKernel<<<sms * 8, 256, 0, stream>>>(static_cast<const uint4*>(p), bytes / 16, out);
+}
+
+double TimeSequenceUs(const std::function<void(cudaStream_t, int)>& fn, int launches, int reps) {
+  cudaStream_t s;
+  Check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+  cudaEvent_t a, b;
+  Check(cudaEventCreate(&a), "event");
+  Check(cudaEventCreate(&b), "event");
+  std::vector<float> ms;
+  for (int r = 0; r <= reps; ++r) {  // r = 0: untimed
+    Check(cudaEventRecord(a, s), "record");
+    for (int i = 0; i < launches; ++i) fn(s, i);
+    Check(cudaEventRecord(b, s), "record");
+    Check(cudaEventSynchronize(b), "sync");
+    float t = 0;
+    Check(cudaEventElapsedTime(&t, a, b), "elapsed");
+    if (r > 0) ms.push_back(t);
+  }
+  Check(cudaGetLastError(), "kernel launch");
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  cudaStreamDestroy(s);
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2] * 1000.0 / launches;
+}
+
 void FillRandomBf16(void* p, size_t n, uint32_t seed) {
   FillRandomBf16Kernel<<<1024, 256>>>(static_cast<__nv_bfloat16*>(p), n, seed);
   Check(cudaDeviceSynchronize(), "FillRandomBf16");
@@ -117,8 +153,8 @@ double MeasureBf16MatmulTflops(int m, int n, int k) {
   Check(cudaMalloc(&a, sizeof(__nv_bfloat16) * m * k), "cudaMalloc");
   Check(cudaMalloc(&b, sizeof(__nv_bfloat16) * k * n), "cudaMalloc");
   Check(cudaMalloc(&c, sizeof(__nv_bfloat16) * m * n), "cudaMalloc");
-  FillRandomBf16Kernel<<<1024, 256>>>(a, size_t{m} * k, 1);
-  FillRandomBf16Kernel<<<1024, 256>>>(b, size_t{k} * n, 2);
+  FillRandomBf16Kernel<<<1024, 256>>>(a, static_cast<size_t>(m) * k, 1);
+  FillRandomBf16Kernel<<<1024, 256>>>(b, static_cast<size_t>(k) * n, 2);
   Check(cudaDeviceSynchronize(), "fill");
   cublasHandle_t h;
   if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) {

@@ -25,6 +25,8 @@ double MeasureBf16MatmulTflops(int m = 8192, int n = 8192, int k = 8192);
 // that many bytes, launch and ramp included. For small operands (a 4096 x 4096 Q4_K matrix is
 // 9.4 MB, ~3 us at the copy rate) it is well below the large-copy ceiling.
 double MeasureReadGBps(const void* p, size_t bytes);
+// The read kernel of MeasureReadGBps, launched once on `stream` (for TimeSequenceUs).
+void LaunchRead(const void* p, size_t bytes, cudaStream_t stream);
 // Both (prints them once).
 Ceilings MeasureCeilings(bool with_matmul = true);
 
@@ -38,6 +40,13 @@ void FillRandomBf16(void* p, size_t n, uint32_t seed);
 // launch so that memory-bound kernels are timed from HBM, not from L2.
 double TimeUs(const std::function<void(cudaStream_t)>& fn, int warmup = 3, int iters = 20,
               bool flush_l2 = true);
+
+// Time per launch of a chain: fn(stream, i) for i = 0..launches-1 back to back on one stream,
+// timed as a whole (CUDA events around the chain; median of `reps` chains after one untimed).
+// No L2 flush: the caller rotates over buffers that together exceed L2, so that every launch
+// reads from HBM, as a decode step's chain of layers does; each launch's start then overlaps the
+// previous one's tail, as in a CUDA graph.
+double TimeSequenceUs(const std::function<void(cudaStream_t, int)>& fn, int launches, int reps = 5);
 
 // One benchmark line, printed in a fixed format that scripts/collect_results.py understands:
 //   RESULT op=<op> case=<case> dtype=<dtype> us=<median> gbps=<achieved> tflops=<achieved>

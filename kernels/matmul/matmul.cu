@@ -25,8 +25,8 @@ struct GpuMatmul::Impl {
   int64_t act_scratch_bytes = 0;
   void* split_scratch = nullptr;  // fp32 split-k sums of kQuantMma
   int64_t split_scratch_bytes = 0;
-  GemvOverride gemv = GemvOverride::kNone;     // HEARTH_GEMV
-  QuantGemm quant_gemm = QuantGemm::kDequant;  // HEARTH_QUANT_GEMM
+  GemvOverride gemv = GemvOverride::kNone;  // HEARTH_GEMV
+  QuantGemm quant_gemm = QuantGemm::kAuto;  // HEARTH_QUANT_GEMM
   std::set<std::pair<MatmulKernel, DType>> logged;
 
   ~Impl() {
@@ -54,7 +54,7 @@ Result<std::unique_ptr<GpuMatmul>> GpuMatmul::Create() {
   HEARTH_RETURN_IF_ERROR(impl->gemm.Init());
   HEARTH_ASSIGN_OR_RETURN(impl->gemv, ParseGemvOverride(std::getenv("HEARTH_GEMV")));
   HEARTH_ASSIGN_OR_RETURN(impl->quant_gemm, ParseQuantGemm(std::getenv("HEARTH_QUANT_GEMM")));
-  if (impl->quant_gemm == QuantGemm::kFused) {  // every shape's split sums: Run never allocates
+  if (impl->quant_gemm != QuantGemm::kDequant) {  // every shape's split sums: Run never allocates
     CUDA_CHECK(cudaMalloc(&impl->split_scratch, gemv_internal::kQuantMmaMaxScratchBytes));
     impl->split_scratch_bytes = gemv_internal::kQuantMmaMaxScratchBytes;
   }
@@ -65,9 +65,9 @@ Result<std::unique_ptr<GpuMatmul>> GpuMatmul::Create() {
 
 int64_t GpuMatmul::CreateBytes() {
   const Result<QuantGemm> gemm = ParseQuantGemm(std::getenv("HEARTH_QUANT_GEMM"));
-  const bool fused = !gemm.ok() || *gemm == QuantGemm::kFused;  // an error fails Create anyway
+  const bool mma = !gemm.ok() || *gemm != QuantGemm::kDequant;  // an error fails Create anyway
   return QuantGemvQ8ScratchBytes(kMaxGemvTokens, 65536) +
-         (fused ? gemv_internal::kQuantMmaMaxScratchBytes : 0);
+         (mma ? gemv_internal::kQuantMmaMaxScratchBytes : 0);
 }
 
 Status GpuMatmul::Reserve(int64_t max_weight_elems) {
@@ -90,6 +90,21 @@ Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x
                  "k=%d)\n",
                  std::string(DTypeName(w_type)).c_str(),
                  std::string(MatmulKernelName(kernel)).c_str(), num_tokens, n, k);
+  }
+  return RunKernel(kernel, w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
+}
+
+Status GpuMatmul::RunKernel(MatmulKernel kernel, DType w_type, const void* w, DType act_type,
+                            const void* x, const void* bias, void* y, int num_tokens, int n, int k,
+                            cudaStream_t stream) {
+  // The weights and shape here; each kernel reports activations it does not take itself.
+  const DType act_it_takes = kernel == MatmulKernel::kCublasLt ? w_type : DType::kBF16;
+  if (kernel != MatmulKernel::kUnsupported &&
+      !MatmulKernelRuns(kernel, w_type, act_it_takes, num_tokens, n, k)) {
+    return InvalidArgumentError("matmul: kernel " + std::string(MatmulKernelName(kernel)) +
+                                " cannot run " + std::string(DTypeName(w_type)) +
+                                " weights with num_tokens=" + std::to_string(num_tokens) +
+                                " n=" + std::to_string(n) + " k=" + std::to_string(k));
   }
   switch (kernel) {
     case MatmulKernel::kCublasLt:
@@ -125,6 +140,10 @@ Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x
       return impl_->gemm.Gemm(act_type, impl_->scratch, x, bias, y, num_tokens, n, k, stream);
     }
     case MatmulKernel::kQuantMma:
+      if (impl_->split_scratch == nullptr) {  // HEARTH_QUANT_GEMM=dequant: allocated on demand
+        CUDA_CHECK(cudaMalloc(&impl_->split_scratch, gemv_internal::kQuantMmaMaxScratchBytes));
+        impl_->split_scratch_bytes = gemv_internal::kQuantMmaMaxScratchBytes;
+      }
       return LaunchQuantMma(w_type, w, act_type, x, bias, y, num_tokens, n, k, impl_->split_scratch,
                             impl_->split_scratch_bytes, stream);
     case MatmulKernel::kUnsupported:

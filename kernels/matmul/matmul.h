@@ -51,39 +51,58 @@ Status MatmulCpuOnPath(CpuMatmulPath path, DType w_type, const void* w, const fl
 enum class MatmulKernel : uint8_t {
   kCublasLt,           // bf16/f16 weights: cuBLASLt, per-shape algorithm cached
   kQuantGemv,          // block weights, 1..8 tokens: fused dequantize + skinny GEMM in float
-  kQuantGemvQ8,        // Q8_0/Q4_K/Q6_K, 1..8 tokens: x quantized to int8, dp4a GEMV
-  kQuantGemvQ8Direct,  // Q4_K, Q6_K, Q8_0 (k % 128 == 0), 1..8 tokens: the same arithmetic, weights
-                       // loaded straight into registers (opt-in, HEARTH_GEMV=direct: not yet run
-                       // on a GPU)
+  kQuantGemvQ8,        // Q8_0/Q4_K/Q6_K, 1..8 tokens: x quantized to int8, dp4a GEMV, the
+                       // weights staged through shared memory
+  kQuantGemvQ8Direct,  // Q4_K, Q6_K, Q8_0 (k % 128 == 0), 1..8 tokens: the same arithmetic, the
+                       // weights loaded straight into registers
   kDequantCublasLt,    // block weights (or f32), more tokens: dequantize W to scratch, cuBLASLt
-  kQuantMma,           // block weights, 9..kMaxQuantMmaTokens tokens: tiles of W decoded into
-                       // shared memory feed mma.sync (opt-in, HEARTH_QUANT_GEMM=fused: not yet
-                       // run on a GPU)
+  kQuantMma,           // block weights, up to kMaxQuantMmaTokens tokens: tiles of W decoded
+                       // into shared memory feed mma.sync
   kScalarGemv,         // f32 weights with k % 8 != 0, 1..8 tokens: one element a lane at a time
   kUnsupported,
 };
 inline constexpr int kMaxGemvTokens = 8;
 
+// Which kernel takes how many tokens of a GGUF block type by default, from bench_matmul on an
+// H100 (2026-11-23, bf16 activations, Llama-3-8B's 4096x4096, 14336x4096, 4096x14336;
+// benchmarks/RESULTS.md): 1..direct_gemv the direct integer GEMV (where HasDirectGemv, else the
+// next), ..gemv the type's GEMV (integer for Q4_K, Q6_K, Q8_0, else float), ..mma the fused
+// dequantize + MMA, more: dequantize + cuBLASLt. The MMA's time is flat in the token count up to
+// its 16-token tile, where a GEMV's grows with it: from 4 tokens (5 for Q6_K / Q8_0, 9 for Q4_K,
+// whose direct GEMV is the fastest) it wins, and up to 64 tokens (32 for Q6_K) it beats
+// dequantize + cuBLASLt by 1.1-2.6x.
+struct QuantKernelRanges {
+  int direct_gemv;
+  int gemv;
+  int mma;
+};
+QuantKernelRanges DefaultQuantKernelRanges(DType w);  // w quantized
+
+// The default choice (pure), for BF16 / F16 activations.
 MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k);
-// The environment's say over the GEMV (HEARTH_GEMV, read once by GpuMatmul::Create): "float"
-// keeps the float GEMV (a fallback and a benchmark baseline), "direct" takes the direct integer
-// GEMV for Q4_K, Q6_K and Q8_0. Unset or empty: kNone; anything else is an error naming the
-// choices.
-enum class GemvOverride : uint8_t { kNone, kFloat, kDirect };
+// The environment's say over steps of up to kMaxGemvTokens tokens of block weights (HEARTH_GEMV,
+// read once by GpuMatmul::Create): "float" the float GEMV (a fallback and a benchmark baseline),
+// "staged" the staged integer GEMV, "direct" the direct integer GEMV, each where the type has it
+// (else the type's own GEMV). Unset or empty: kNone (SelectMatmulKernel's choice); anything else
+// is an error naming the choices.
+enum class GemvOverride : uint8_t { kNone, kFloat, kStaged, kDirect };
 Result<GemvOverride> ParseGemvOverride(const char* env_value);
-// The environment's say over block weights with more tokens than the GEMVs take
-// (HEARTH_QUANT_GEMM, read once by GpuMatmul::Create): "dequant" (also unset or empty) dequantizes
-// W into a scratch for cuBLASLt; "fused" takes the fused dequantize + tensor-core GEMM up to
-// kMaxQuantMmaTokens tokens. Anything else is an error naming the choices.
-enum class QuantGemm : uint8_t { kDequant, kFused };
+// The environment's say over the fused dequantize + MMA (HEARTH_QUANT_GEMM, read once by
+// GpuMatmul::Create): unset or empty: kAuto (SelectMatmulKernel's choice); "dequant" never (the
+// GEMVs up to kMaxGemvTokens tokens, dequantize + cuBLASLt above); "fused" for every step of
+// kMaxGemvTokens + 1..kMaxQuantMmaTokens tokens. Anything else is an error naming the choices.
+enum class QuantGemm : uint8_t { kAuto, kDequant, kFused };
 Result<QuantGemm> ParseQuantGemm(const char* env_value);
-// What GpuMatmul::Run runs: SelectMatmulKernel's choice, except that kQuantGemvQ8 becomes
-// kQuantGemv for F32 activations (validation only; int8 x would defeat its purpose) and under
-// GemvOverride::kFloat, and kQuantGemvQ8Direct under GemvOverride::kDirect for Q4_K, Q6_K, and Q8_0
-// with k % 128 == 0; and kDequantCublasLt becomes kQuantMma under QuantGemm::kFused for block
-// weights, BF16 / F16 activations and at most kMaxQuantMmaTokens tokens.
+// What GpuMatmul::Run runs: SelectMatmulKernel's choice, changed by the overrides as above; and
+// for activations other than BF16 / F16 (F32: validation only), the integer GEMVs and the MMA
+// give way to the float GEMV (up to kMaxGemvTokens tokens) or dequantize + cuBLASLt (which then
+// reports the activation type unsupported).
 MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
-                                      GemvOverride gemv, QuantGemm gemm = QuantGemm::kDequant);
+                                      GemvOverride gemv = GemvOverride::kNone,
+                                      QuantGemm gemm = QuantGemm::kAuto);
+// Whether GpuMatmul::RunKernel can run `kernel` on this case (type, activations, tokens, k); the
+// benchmarks time every such kernel beside the selected one.
+bool MatmulKernelRuns(MatmulKernel kernel, DType w, DType act, int num_tokens, int n, int k);
 std::string_view MatmulKernelName(MatmulKernel kernel);
 
 // The alignment (bytes) every column of a cuBLASLt operand has when its base is `base_alignment`
@@ -101,8 +120,9 @@ class GpuMatmul {
   // Reads HEARTH_GEMV and HEARTH_QUANT_GEMM once (ParseGemvOverride, ParseQuantGemm); an unknown
   // value is an error.
   static Result<std::unique_ptr<GpuMatmul>> Create();
-  // The device memory Create allocates (the int8 activation scratch; under HEARTH_QUANT_GEMM=fused
-  // also the split-k scratch), for memory budgets; Reserve's scratch comes on top.
+  // The device memory Create allocates (the int8 activation scratch and, unless
+  // HEARTH_QUANT_GEMM=dequant, the MMA's split-k scratch), for memory budgets; Reserve's scratch
+  // comes on top.
   static int64_t CreateBytes();
   ~GpuMatmul();
   GpuMatmul(const GpuMatmul&) = delete;
@@ -121,6 +141,10 @@ class GpuMatmul {
              const void* bias,  // [n] or nullptr
              void* y,           // [num_tokens, n]
              int num_tokens, int n, int k, cudaStream_t stream);
+  // The same with a kernel of the caller's choice (tests, benchmarks): an error where
+  // MatmulKernelRuns says it cannot run this case.
+  Status RunKernel(MatmulKernel kernel, DType w_type, const void* w, DType act_type, const void* x,
+                   const void* bias, void* y, int num_tokens, int n, int k, cudaStream_t stream);
 
  private:
   struct Impl;

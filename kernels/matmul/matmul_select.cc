@@ -8,18 +8,54 @@
 
 namespace hearth {
 
+QuantKernelRanges DefaultQuantKernelRanges(DType w) {
+  switch (w) {
+    case DType::kQ4_K:
+      return {4, 8, 64};
+    case DType::kQ6_K:
+      return {0, 4, 32};
+    case DType::kQ8_0:
+      return {0, 4, 64};
+    default:
+      return {0, 3, 64};
+  }
+}
+
+namespace {
+
+bool Activation16(DType act) { return act == DType::kBF16 || act == DType::kF16; }
+
+// The GEMV `gemv` names for block weights where the type has it; kNone: the type's own GEMV
+// (integer where it has one).
+MatmulKernel GemvFor(DType w, int k, GemvOverride gemv) {
+  const bool int8 = gemv_internal::HasQ8Gemv(w);
+  if (gemv == GemvOverride::kFloat || !int8) return MatmulKernel::kQuantGemv;
+  if (gemv == GemvOverride::kDirect && gemv_internal::HasDirectGemv(w, k)) {
+    return MatmulKernel::kQuantGemvQ8Direct;
+  }
+  return MatmulKernel::kQuantGemvQ8;
+}
+
+}  // namespace
+
 MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k) {
   if (num_tokens <= 0 || n <= 0 || k <= 0) return MatmulKernel::kUnsupported;
   const DTypeInfo info = GetDTypeInfo(w);
   if (w == DType::kI32 || k % info.block_elems != 0) return MatmulKernel::kUnsupported;
   if (w == DType::kBF16 || w == DType::kF16) return MatmulKernel::kCublasLt;
-  // The GEMV reads 8-element groups; k % 8 holds for every block type.
-  if (num_tokens <= kMaxGemvTokens && gemv_internal::HasQ8Gemv(w)) {
-    return MatmulKernel::kQuantGemvQ8;
+  if (info.quantized) {  // every block type has k % 8 == 0 (its block size)
+    const QuantKernelRanges r = DefaultQuantKernelRanges(w);
+    if (num_tokens <= r.direct_gemv && gemv_internal::HasDirectGemv(w, k)) {
+      return MatmulKernel::kQuantGemvQ8Direct;
+    }
+    if (num_tokens <= r.gemv) return GemvFor(w, k, GemvOverride::kNone);
+    if (num_tokens <= r.mma) return MatmulKernel::kQuantMma;
+    return MatmulKernel::kDequantCublasLt;
   }
-  if (num_tokens <= kMaxGemvTokens && k % 8 == 0) return MatmulKernel::kQuantGemv;
-  // Only F32 has a block of one element, so only F32 rows can end mid-group.
-  if (num_tokens <= kMaxGemvTokens && w == DType::kF32) return MatmulKernel::kScalarGemv;
+  // F32: only it has a block of one element, so only its rows can end mid-group.
+  if (num_tokens <= kMaxGemvTokens) {
+    return k % 8 == 0 ? MatmulKernel::kQuantGemv : MatmulKernel::kScalarGemv;
+  }
   return MatmulKernel::kDequantCublasLt;
 }
 
@@ -27,37 +63,72 @@ Result<GemvOverride> ParseGemvOverride(const char* env_value) {
   if (env_value == nullptr || *env_value == '\0') return GemvOverride::kNone;
   const std::string_view v(env_value);
   if (v == "float") return GemvOverride::kFloat;
+  if (v == "staged") return GemvOverride::kStaged;
   if (v == "direct") return GemvOverride::kDirect;
   return InvalidArgumentError("HEARTH_GEMV=" + std::string(v) +
-                              ": expected \"float\" (the float GEMV) or \"direct\" (the direct "
-                              "integer GEMV for Q4_K, Q6_K and Q8_0), or unset");
+                              ": expected \"float\" (the float GEMV), \"staged\" or \"direct\" "
+                              "(the integer GEMVs of Q4_K, Q6_K and Q8_0), or unset");
 }
 
 Result<QuantGemm> ParseQuantGemm(const char* env_value) {
-  if (env_value == nullptr || *env_value == '\0') return QuantGemm::kDequant;
+  if (env_value == nullptr || *env_value == '\0') return QuantGemm::kAuto;
   const std::string_view v(env_value);
   if (v == "dequant") return QuantGemm::kDequant;
   if (v == "fused") return QuantGemm::kFused;
   return InvalidArgumentError("HEARTH_QUANT_GEMM=" + std::string(v) +
-                              ": expected \"dequant\" (dequantize W, then cuBLASLt) or \"fused\" "
-                              "(the fused dequantize + tensor-core GEMM), or unset");
+                              ": expected \"dequant\" (no fused dequantize + tensor-core GEMM) or "
+                              "\"fused\" (it up to " +
+                              std::to_string(gemv_internal::kMaxQuantMmaTokens) +
+                              " tokens), or unset (measured ranges per type)");
 }
 
 MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,
                                       GemvOverride gemv, QuantGemm gemm) {
-  const MatmulKernel kernel = SelectMatmulKernel(w, num_tokens, n, k);
-  if (kernel == MatmulKernel::kDequantCublasLt) {
-    const bool fused = gemm == QuantGemm::kFused && gemv_internal::HasQuantMma(w) &&
-                       (act == DType::kBF16 || act == DType::kF16) &&
-                       num_tokens <= gemv_internal::kMaxQuantMmaTokens;
-    return fused ? MatmulKernel::kQuantMma : kernel;
+  MatmulKernel kernel = SelectMatmulKernel(w, num_tokens, n, k);
+  if (kernel == MatmulKernel::kUnsupported || !GetDTypeInfo(w).quantized) return kernel;
+  if (num_tokens <= kMaxGemvTokens) {
+    if (gemv != GemvOverride::kNone) {
+      kernel = GemvFor(w, k, gemv);
+    } else if (gemm == QuantGemm::kDequant && kernel == MatmulKernel::kQuantMma) {
+      kernel = GemvFor(w, k, GemvOverride::kNone);
+    }
+  } else if (gemm == QuantGemm::kDequant) {
+    kernel = MatmulKernel::kDequantCublasLt;
+  } else if (gemm == QuantGemm::kFused && num_tokens <= gemv_internal::kMaxQuantMmaTokens) {
+    kernel = MatmulKernel::kQuantMma;
   }
-  if (kernel != MatmulKernel::kQuantGemvQ8) return kernel;
-  if (gemv == GemvOverride::kFloat || act == DType::kF32) return MatmulKernel::kQuantGemv;
-  if (gemv == GemvOverride::kDirect && gemv_internal::HasDirectGemv(w, k)) {
-    return MatmulKernel::kQuantGemvQ8Direct;
+  if (!Activation16(act) &&
+      (kernel == MatmulKernel::kQuantGemvQ8 || kernel == MatmulKernel::kQuantGemvQ8Direct ||
+       kernel == MatmulKernel::kQuantMma)) {
+    kernel =
+        num_tokens <= kMaxGemvTokens ? MatmulKernel::kQuantGemv : MatmulKernel::kDequantCublasLt;
   }
   return kernel;
+}
+
+bool MatmulKernelRuns(MatmulKernel kernel, DType w, DType act, int num_tokens, int n, int k) {
+  if (SelectMatmulKernel(w, num_tokens, n, k) == MatmulKernel::kUnsupported) return false;
+  const bool quantized = GetDTypeInfo(w).quantized;
+  const bool gemv_tokens = num_tokens <= kMaxGemvTokens;
+  switch (kernel) {
+    case MatmulKernel::kCublasLt:
+      return (w == DType::kBF16 || w == DType::kF16) && act == w;
+    case MatmulKernel::kQuantGemv:
+      return gemv_tokens && (quantized || w == DType::kF32) && k % 8 == 0;
+    case MatmulKernel::kScalarGemv:
+      return gemv_tokens && w == DType::kF32;
+    case MatmulKernel::kQuantGemvQ8:
+      return gemv_tokens && gemv_internal::HasQ8Gemv(w) && Activation16(act);
+    case MatmulKernel::kQuantGemvQ8Direct:
+      return gemv_tokens && gemv_internal::HasDirectGemv(w, k) && Activation16(act);
+    case MatmulKernel::kQuantMma:
+      return quantized && num_tokens <= gemv_internal::kMaxQuantMmaTokens && Activation16(act);
+    case MatmulKernel::kDequantCublasLt:
+      return (quantized || w == DType::kF32) && Activation16(act);
+    case MatmulKernel::kUnsupported:
+      break;
+  }
+  return false;
 }
 
 void QuantizeActivationsQ8Cpu(float* x, int num_tokens, int k) {

@@ -33,9 +33,17 @@ __device__ __forceinline__ void IssueRawStep(uint8_t* stage, const uint8_t* w, i
         ChunkAt<T, Step::kBlocks>(MmaRowPtr(w, row_bytes, row0, r, n), s, blocks_per_row);
     if (v >= span.num_vecs) continue;
     const uint8_t* p = span.base + 16 * v;
+    uint8_t* dst = stage + r * Step::kRawRowBytes + 16 * v;
     const int64_t left = tensor_end - p;  // > 0: p is below the chunk's end
-    tc::CpAsync16(stage + r * Step::kRawRowBytes + 16 * v, p,
-                  left >= 16 ? 16 : static_cast<int>(left));
+    if (left >= 16) {
+      tc::CpAsync16(dst, p, 16);
+    } else {
+      // The tensor's last vector, cut short: byte loads, because a zero-filling cp.async of
+      // fewer than 16 bytes still counts as a 16-byte read past the allocation to
+      // compute-sanitizer (H100, 2026-11-23). Plain stores, seen after the same barrier as the
+      // copies.
+      for (int b = 0; b < 16; ++b) dst[b] = b < left ? p[b] : 0;
+    }
   }
 }
 

@@ -7,10 +7,10 @@
 namespace hearth {
 
 Result<SamplerFilterPath> ParseSamplerFilterPath(std::string_view name) {
-  if (name.empty() || name == "radix") return SamplerFilterPath::kRadix;
-  if (name == "window") return SamplerFilterPath::kWindow;
+  if (name.empty() || name == "window") return SamplerFilterPath::kWindow;
+  if (name == "radix") return SamplerFilterPath::kRadix;
   return InvalidArgumentError("HEARTH_SAMPLER=" + std::string(name) +
-                              ": expected \"radix\" (the default) or \"window\"");
+                              ": expected \"window\" (the default) or \"radix\"");
 }
 
 const char* SamplerFilterPathName(SamplerFilterPath path) {
@@ -21,7 +21,7 @@ const Result<SamplerFilterPath>& SamplerFilterPathFromEnv() {
   static const Result<SamplerFilterPath> path = []() -> Result<SamplerFilterPath> {
     const char* v = std::getenv("HEARTH_SAMPLER");
     Result<SamplerFilterPath> p = ParseSamplerFilterPath(v == nullptr ? "" : v);
-    if (p.ok() && *p != SamplerFilterPath::kRadix) {
+    if (p.ok() && *p != SamplerFilterPath::kWindow) {
       std::fprintf(stderr, "hearth: sampler filtered rows use the %s path (HEARTH_SAMPLER)\n",
                    SamplerFilterPathName(*p));
     }

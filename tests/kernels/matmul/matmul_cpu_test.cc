@@ -191,82 +191,152 @@ TEST(SelectCpuMatmulPathTest, IsAPureFunctionOfTypeAndTokens) {
   EXPECT_EQ(CpuMatmulPathName(CpuMatmulPath::kAvx2TokenDots), "avx2_token_dots");
 }
 
+constexpr DType kBlockTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,
+                                 DType::kQ5_1, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K,
+                                 DType::kQ5_K, DType::kQ6_K};
+
+// The default: a pure function of type and token count (the shape only where a kernel needs
+// it: k % 128 for the direct GEMV), following DefaultQuantKernelRanges' measured table.
 TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
   EXPECT_EQ(SelectMatmulKernel(DType::kBF16, 1, 4096, 4096), MatmulKernel::kCublasLt);
   EXPECT_EQ(SelectMatmulKernel(DType::kF16, 512, 4096, 4096), MatmulKernel::kCublasLt);
-  for (DType t :
-       {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K,
-        DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kF32}) {
+  for (DType t : kBlockTypes) {
+    SCOPED_TRACE(std::string(DTypeName(t)));
+    const QuantKernelRanges r = DefaultQuantKernelRanges(t);
     const bool int8_gemv = t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K;
-    for (int num_tokens = 1; num_tokens <= kMaxGemvTokens; ++num_tokens) {
-      EXPECT_EQ(SelectMatmulKernel(t, num_tokens, 4096, 4096),
-                int8_gemv ? MatmulKernel::kQuantGemvQ8 : MatmulKernel::kQuantGemv)
-          << DTypeName(t);
-      // F32 activations and HEARTH_GEMV=float take the float GEMV; others run what was selected.
-      for (GemvOverride g : {GemvOverride::kNone, GemvOverride::kFloat, GemvOverride::kDirect}) {
-        EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kF32, num_tokens, 4096, 14336, g),
-                  MatmulKernel::kQuantGemv);
+    for (int num_tokens = 1; num_tokens <= 300; ++num_tokens) {
+      MatmulKernel want = MatmulKernel::kDequantCublasLt;
+      if (num_tokens <= r.direct_gemv) {
+        want = MatmulKernel::kQuantGemvQ8Direct;
+      } else if (num_tokens <= r.gemv) {
+        want = int8_gemv ? MatmulKernel::kQuantGemvQ8 : MatmulKernel::kQuantGemv;
+      } else if (num_tokens <= r.mma) {
+        want = MatmulKernel::kQuantMma;
       }
-      EXPECT_EQ(
-          SelectMatmulKernelForRun(t, DType::kBF16, num_tokens, 14336, 4096, GemvOverride::kFloat),
-          MatmulKernel::kQuantGemv);
-      EXPECT_EQ(
-          SelectMatmulKernelForRun(t, DType::kF16, num_tokens, 14336, 4096, GemvOverride::kNone),
-          SelectMatmulKernel(t, num_tokens, 14336, 4096));
-      // The direct integer GEMV replaces the staged one for Q4_K, Q6_K, and Q8_0 with
-      // k % 128 == 0.
-      const bool direct = t == DType::kQ4_K || t == DType::kQ6_K || t == DType::kQ8_0;
-      EXPECT_EQ(
-          SelectMatmulKernelForRun(t, DType::kBF16, num_tokens, 4096, 14336, GemvOverride::kDirect),
-          direct ? MatmulKernel::kQuantGemvQ8Direct
-                 : SelectMatmulKernel(t, num_tokens, 4096, 14336));
-      // k = 4160: 130 Q8_0 blocks, not a multiple of 4 (the direct unit): the staged GEMV.
-      EXPECT_EQ(
-          SelectMatmulKernelForRun(t, DType::kBF16, num_tokens, 576, 4160, GemvOverride::kDirect),
-          SelectMatmulKernel(t, num_tokens, 576, 4160));
+      EXPECT_EQ(SelectMatmulKernel(t, num_tokens, 4096, 14336), want) << num_tokens;
+      EXPECT_EQ(SelectMatmulKernel(t, num_tokens, 14336, 4096), want) << num_tokens;
     }
-    EXPECT_EQ(SelectMatmulKernel(t, kMaxGemvTokens + 1, 4096, 4096),
-              MatmulKernel::kDequantCublasLt);
+    // The ranges nest: the GEMVs within kMaxGemvTokens, the MMA within kMaxQuantMmaTokens.
+    EXPECT_LE(r.direct_gemv, r.gemv);
+    EXPECT_LE(r.gemv, kMaxGemvTokens);
+    EXPECT_LE(r.gemv, r.mma);
+    EXPECT_LE(r.mma, gemv_internal::kMaxQuantMmaTokens);
     EXPECT_EQ(SelectMatmulKernel(t, 4096, 14336, 4096), MatmulKernel::kDequantCublasLt);
   }
+  // As measured on the H100: the direct GEMV for Q4_K up to 4 tokens, the MMA from 4 tokens for
+  // the float-GEMV types, from 5 for Q6_K / Q8_0, up to 64 tokens (32 for Q6_K).
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 4, 4096, 4096), MatmulKernel::kQuantGemvQ8Direct);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 8, 4096, 4096), MatmulKernel::kQuantGemvQ8);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 9, 4096, 4096), MatmulKernel::kQuantMma);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_0, 3, 4096, 4096), MatmulKernel::kQuantGemv);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_0, 4, 4096, 4096), MatmulKernel::kQuantMma);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 5, 4096, 4096), MatmulKernel::kQuantMma);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 33, 4096, 4096), MatmulKernel::kDequantCublasLt);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 64, 4096, 4096), MatmulKernel::kQuantMma);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 65, 4096, 4096), MatmulKernel::kDequantCublasLt);
+  // k = 4160: 130 Q8_0 blocks, not a multiple of 4 (the direct unit); Q4_K rows of k % 256 != 0
+  // do not exist. Q8_0 has no direct range by default, so nothing changes.
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 1, 576, 4160), MatmulKernel::kQuantGemvQ8);
+  // F32 weights: the float GEMV (the scalar one where k % 8 != 0), dequantize + cuBLASLt above.
+  for (int num_tokens = 1; num_tokens <= kMaxGemvTokens; ++num_tokens) {
+    EXPECT_EQ(SelectMatmulKernel(DType::kF32, num_tokens, 64, 256), MatmulKernel::kQuantGemv);
+    EXPECT_EQ(SelectMatmulKernel(DType::kF32, num_tokens, 64, 172), MatmulKernel::kScalarGemv);
+  }
+  EXPECT_EQ(SelectMatmulKernel(DType::kF32, 9, 64, 256), MatmulKernel::kDequantCublasLt);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 1, 4096, 100), MatmulKernel::kUnsupported);
   EXPECT_EQ(SelectMatmulKernel(DType::kI32, 1, 4096, 4096), MatmulKernel::kUnsupported);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 0, 4096, 4096), MatmulKernel::kUnsupported);
   EXPECT_EQ(MatmulKernelName(MatmulKernel::kQuantGemv), "quant_gemv");
   EXPECT_EQ(MatmulKernelName(MatmulKernel::kQuantGemvQ8), "quant_gemv_q8");
   EXPECT_EQ(MatmulKernelName(MatmulKernel::kQuantGemvQ8Direct), "quant_gemv_q8_direct");
+  EXPECT_EQ(MatmulKernelName(MatmulKernel::kQuantMma), "quant_mma");
+}
+
+// HEARTH_GEMV names the GEMV of every step of up to 8 tokens (where the type has it, else the
+// type's own); F32 activations take the float GEMV whatever was chosen.
+TEST(SelectMatmulKernelTest, GemvOverride) {
+  for (DType t : kBlockTypes) {
+    SCOPED_TRACE(std::string(DTypeName(t)));
+    const bool int8_gemv = t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K;
+    const MatmulKernel own = int8_gemv ? MatmulKernel::kQuantGemvQ8 : MatmulKernel::kQuantGemv;
+    for (int num_tokens = 1; num_tokens <= kMaxGemvTokens; ++num_tokens) {
+      for (DType act : {DType::kBF16, DType::kF16}) {
+        EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 4096, 14336, GemvOverride::kFloat),
+                  MatmulKernel::kQuantGemv);
+        EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 4096, 14336, GemvOverride::kStaged),
+                  own);
+        EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 4096, 14336, GemvOverride::kDirect),
+                  int8_gemv ? MatmulKernel::kQuantGemvQ8Direct : MatmulKernel::kQuantGemv);
+        // k = 4160: 130 Q8_0 blocks, not a multiple of 4 (the direct unit): the staged GEMV.
+        if (t == DType::kQ8_0) {
+          EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 576, 4160, GemvOverride::kDirect),
+                    MatmulKernel::kQuantGemvQ8);
+        }
+        EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 14336, 4096),
+                  SelectMatmulKernel(t, num_tokens, 14336, 4096));
+      }
+      for (GemvOverride g : {GemvOverride::kNone, GemvOverride::kFloat, GemvOverride::kStaged,
+                             GemvOverride::kDirect}) {
+        for (QuantGemm q : {QuantGemm::kAuto, QuantGemm::kDequant, QuantGemm::kFused}) {
+          EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kF32, num_tokens, 4096, 14336, g, q),
+                    MatmulKernel::kQuantGemv);
+        }
+      }
+    }
+    // Above the GEMVs' range the override changes nothing.
+    for (GemvOverride g : {GemvOverride::kFloat, GemvOverride::kStaged, GemvOverride::kDirect}) {
+      EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kBF16, 9, 4096, 4096, g),
+                SelectMatmulKernel(t, 9, 4096, 4096));
+    }
+  }
   for (GemvOverride g : {GemvOverride::kFloat, GemvOverride::kDirect}) {
-    EXPECT_EQ(SelectMatmulKernelForRun(DType::kQ4_K, DType::kBF16, 9, 4096, 4096, g),
-              MatmulKernel::kDequantCublasLt);
     EXPECT_EQ(SelectMatmulKernelForRun(DType::kBF16, DType::kBF16, 1, 4096, 4096, g),
               MatmulKernel::kCublasLt);
+    EXPECT_EQ(SelectMatmulKernelForRun(DType::kF32, DType::kBF16, 1, 64, 172, g),
+              MatmulKernel::kScalarGemv);
   }
 }
 
-// HEARTH_QUANT_GEMM=fused: block weights with 9..kMaxQuantMmaTokens tokens and BF16 / F16
-// activations take the fused dequantize + MMA; F32 weights, F32 activations, more tokens and
-// the GEMV range keep their kernels; the default keeps dequantize + cuBLASLt.
-TEST(SelectMatmulKernelTest, FusedQuantGemm) {
+// HEARTH_QUANT_GEMM: "dequant" never runs the MMA (the type's GEMV up to 8 tokens, dequantize +
+// cuBLASLt above), "fused" runs it for every step of 9..kMaxQuantMmaTokens tokens; F32 weights,
+// F32 activations and more tokens keep their kernels.
+TEST(SelectMatmulKernelTest, QuantGemmOverride) {
   const int max_mma = gemv_internal::kMaxQuantMmaTokens;
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
-                  DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
-    for (int num_tokens : {kMaxGemvTokens + 1, 16, 33, 64, 100, max_mma}) {
+  for (DType t : kBlockTypes) {
+    SCOPED_TRACE(std::string(DTypeName(t)));
+    const bool int8_gemv = t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K;
+    for (int num_tokens = 1; num_tokens <= 300; ++num_tokens) {
+      const MatmulKernel auto_kernel = SelectMatmulKernel(t, num_tokens, 4096, 14336);
       for (DType act : {DType::kBF16, DType::kF16}) {
-        EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 4096, 14336, GemvOverride::kNone,
-                                           QuantGemm::kFused),
-                  MatmulKernel::kQuantMma)
-            << DTypeName(t) << " " << num_tokens;
-        EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 4096, 14336, GemvOverride::kNone,
-                                           QuantGemm::kDequant),
+        const MatmulKernel dequant = SelectMatmulKernelForRun(
+            t, act, num_tokens, 4096, 14336, GemvOverride::kNone, QuantGemm::kDequant);
+        const MatmulKernel fused = SelectMatmulKernelForRun(t, act, num_tokens, 4096, 14336,
+                                                            GemvOverride::kNone, QuantGemm::kFused);
+        EXPECT_NE(dequant, MatmulKernel::kQuantMma) << num_tokens;
+        if (num_tokens > kMaxGemvTokens) {
+          EXPECT_EQ(dequant, MatmulKernel::kDequantCublasLt) << num_tokens;
+          EXPECT_EQ(fused, num_tokens <= max_mma ? MatmulKernel::kQuantMma
+                                                 : MatmulKernel::kDequantCublasLt)
+              << num_tokens;
+        } else {
+          EXPECT_EQ(fused, auto_kernel) << num_tokens;
+          if (auto_kernel == MatmulKernel::kQuantMma) {
+            EXPECT_EQ(dequant, int8_gemv ? MatmulKernel::kQuantGemvQ8 : MatmulKernel::kQuantGemv);
+          } else {
+            EXPECT_EQ(dequant, auto_kernel) << num_tokens;
+          }
+        }
+      }
+      // The MMA takes 16-bit activations only: F32 above the GEMVs' range is dequantize +
+      // cuBLASLt's (which then reports the activation type), any other "activation" too.
+      if (num_tokens > kMaxGemvTokens) {
+        EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kF32, num_tokens, 4096, 14336,
+                                           GemvOverride::kNone, QuantGemm::kFused),
+                  MatmulKernel::kDequantCublasLt);
+        EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kQ4_K, num_tokens, 4096, 14336),
                   MatmulKernel::kDequantCublasLt);
       }
     }
-    EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kBF16, max_mma + 1, 4096, 4096,
-                                       GemvOverride::kNone, QuantGemm::kFused),
-              MatmulKernel::kDequantCublasLt);
-    EXPECT_EQ(SelectMatmulKernelForRun(t, DType::kBF16, 8, 4096, 4096, GemvOverride::kNone,
-                                       QuantGemm::kFused),
-              SelectMatmulKernel(t, 8, 4096, 4096));
   }
   EXPECT_EQ(SelectMatmulKernelForRun(DType::kF32, DType::kBF16, 16, 64, 256, GemvOverride::kNone,
                                      QuantGemm::kFused),
@@ -274,15 +344,43 @@ TEST(SelectMatmulKernelTest, FusedQuantGemm) {
   EXPECT_EQ(SelectMatmulKernelForRun(DType::kBF16, DType::kBF16, 16, 64, 256, GemvOverride::kNone,
                                      QuantGemm::kFused),
             MatmulKernel::kCublasLt);
-  EXPECT_EQ(SelectMatmulKernelForRun(DType::kQ4_K, DType::kQ4_K, 16, 64, 256, GemvOverride::kNone,
-                                     QuantGemm::kFused),
-            MatmulKernel::kDequantCublasLt);  // not an activation type: Run reports the error
-  EXPECT_EQ(MatmulKernelName(MatmulKernel::kQuantMma), "quant_mma");
+}
+
+// Which kernels the benchmarks may time beside the selected one (GpuMatmul::RunKernel's check).
+TEST(SelectMatmulKernelTest, KernelRuns) {
+  for (DType t : kBlockTypes) {
+    for (int num_tokens : {1, 8, 9, 64, 128, 129, 4096}) {
+      for (DType act : {DType::kBF16, DType::kF16, DType::kF32}) {
+        // The selected kernel always runs its case.
+        EXPECT_TRUE(MatmulKernelRuns(SelectMatmulKernelForRun(t, act, num_tokens, 4096, 4096), t,
+                                     act, num_tokens, 4096, 4096) ||
+                    act == DType::kF32)
+            << DTypeName(t) << " " << num_tokens;
+        const bool act16 = act != DType::kF32;
+        EXPECT_EQ(MatmulKernelRuns(MatmulKernel::kQuantGemv, t, act, num_tokens, 4096, 4096),
+                  num_tokens <= kMaxGemvTokens);
+        EXPECT_EQ(MatmulKernelRuns(MatmulKernel::kQuantMma, t, act, num_tokens, 4096, 4096),
+                  act16 && num_tokens <= gemv_internal::kMaxQuantMmaTokens);
+        EXPECT_EQ(MatmulKernelRuns(MatmulKernel::kDequantCublasLt, t, act, num_tokens, 4096, 4096),
+                  act16);
+        EXPECT_FALSE(MatmulKernelRuns(MatmulKernel::kCublasLt, t, act, num_tokens, 4096, 4096));
+        EXPECT_EQ(
+            MatmulKernelRuns(MatmulKernel::kQuantGemvQ8Direct, t, act, num_tokens, 4096, 4096),
+            act16 && num_tokens <= kMaxGemvTokens &&
+                (t == DType::kQ4_K || t == DType::kQ6_K || t == DType::kQ8_0));
+      }
+    }
+    EXPECT_FALSE(MatmulKernelRuns(MatmulKernel::kQuantGemv, t, DType::kBF16, 1, 4096, 100));
+  }
+  EXPECT_TRUE(MatmulKernelRuns(MatmulKernel::kCublasLt, DType::kBF16, DType::kBF16, 9, 64, 64));
+  EXPECT_FALSE(MatmulKernelRuns(MatmulKernel::kCublasLt, DType::kBF16, DType::kF16, 9, 64, 64));
+  EXPECT_TRUE(MatmulKernelRuns(MatmulKernel::kScalarGemv, DType::kF32, DType::kF32, 8, 64, 172));
+  EXPECT_FALSE(MatmulKernelRuns(MatmulKernel::kQuantMma, DType::kF32, DType::kBF16, 16, 64, 256));
 }
 
 TEST(QuantGemmTest, ParsesTheEnvironment) {
-  EXPECT_EQ(*ParseQuantGemm(nullptr), QuantGemm::kDequant);
-  EXPECT_EQ(*ParseQuantGemm(""), QuantGemm::kDequant);
+  EXPECT_EQ(*ParseQuantGemm(nullptr), QuantGemm::kAuto);
+  EXPECT_EQ(*ParseQuantGemm(""), QuantGemm::kAuto);
   EXPECT_EQ(*ParseQuantGemm("dequant"), QuantGemm::kDequant);
   EXPECT_EQ(*ParseQuantGemm("fused"), QuantGemm::kFused);
   const auto bad = ParseQuantGemm("mma");
@@ -294,6 +392,7 @@ TEST(GemvOverrideTest, ParsesTheEnvironment) {
   EXPECT_EQ(*ParseGemvOverride(nullptr), GemvOverride::kNone);
   EXPECT_EQ(*ParseGemvOverride(""), GemvOverride::kNone);
   EXPECT_EQ(*ParseGemvOverride("float"), GemvOverride::kFloat);
+  EXPECT_EQ(*ParseGemvOverride("staged"), GemvOverride::kStaged);
   EXPECT_EQ(*ParseGemvOverride("direct"), GemvOverride::kDirect);
   const auto bad = ParseGemvOverride("fast");
   ASSERT_FALSE(bad.ok());

@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -86,16 +87,18 @@ GemvOverride GemvFromEnv() {
   const Result<GemvOverride> g = ParseGemvOverride(std::getenv("HEARTH_GEMV"));
   return g.ok() ? *g : GemvOverride::kNone;
 }
-bool FloatGemvForced() { return GemvFromEnv() == GemvOverride::kFloat; }
 // Likewise HEARTH_QUANT_GEMM (ctest runs this file again with HEARTH_QUANT_GEMM=fused).
 QuantGemm QuantGemmFromEnv() {
   const Result<QuantGemm> g = ParseQuantGemm(std::getenv("HEARTH_QUANT_GEMM"));
-  return g.ok() ? *g : QuantGemm::kDequant;
+  return g.ok() ? *g : QuantGemm::kAuto;
 }
 
-void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int k, bool with_bias) {
-  const MatmulKernel kernel =
-      SelectMatmulKernelForRun(w_type, act, num_tokens, n, k, GemvFromEnv(), QuantGemmFromEnv());
+// One case through GpuMatmul::Run (what it selects), or through RunKernel with `forced`.
+void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int k, bool with_bias,
+             std::optional<MatmulKernel> forced = std::nullopt) {
+  const MatmulKernel kernel = forced ? *forced
+                                     : SelectMatmulKernelForRun(w_type, act, num_tokens, n, k,
+                                                                GemvFromEnv(), QuantGemmFromEnv());
   std::ostringstream name;
   name << DTypeName(w_type) << " act=" << DTypeName(act) << " num_tokens=" << num_tokens
        << " n=" << n << " k=" << k << " bias=" << with_bias
@@ -121,8 +124,10 @@ void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int 
   ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
   ASSERT_CUDA(cudaMemcpy(db.p, b_bytes.data(), b_bytes.size(), cudaMemcpyHostToDevice));
   ASSERT_CUDA(cudaMemset(dy.p, testing::kPoisonByte, ref.size() * ActBytes(act)));
+  const void* b = with_bias ? db.p : nullptr;
   const Status s =
-      mm.Run(w_type, dw.p, act, dx.p, with_bias ? db.p : nullptr, dy.p, num_tokens, n, k, nullptr);
+      forced ? mm.RunKernel(kernel, w_type, dw.p, act, dx.p, b, dy.p, num_tokens, n, k, nullptr)
+             : mm.Run(w_type, dw.p, act, dx.p, b, dy.p, num_tokens, n, k, nullptr);
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_CUDA(cudaDeviceSynchronize());
   std::vector<uint8_t> got_bytes(ref.size() * ActBytes(act));
@@ -138,9 +143,13 @@ void RunCase(GpuMatmul& mm, DType w_type, DType act, int num_tokens, int n, int 
                                  << worst % n << "): gpu " << got[worst] << " cpu " << ref[worst];
 }
 
-// The activation types a kernel runs with: cuBLASLt the weights' own, the GEMVs all three (F32
-// activations take the float GEMV: SelectMatmulKernelForRun), dequantize + cuBLASLt bf16/fp16.
-std::vector<DType> ActivationsFor(MatmulKernel kernel, DType w_type) {
+// The activation types a case runs with: cuBLASLt the weights' own, the GEMVs' token range all
+// three (F32 activations take the float GEMV there: SelectMatmulKernelForRun), more tokens
+// bf16/fp16.
+std::vector<DType> ActivationsFor(MatmulKernel kernel, DType w_type, int num_tokens) {
+  if (kernel == MatmulKernel::kQuantMma && num_tokens <= kMaxGemvTokens) {
+    return {DType::kBF16, DType::kF16, DType::kF32};
+  }
   switch (kernel) {
     case MatmulKernel::kCublasLt:
       return {w_type};
@@ -159,10 +168,12 @@ void RunShapes(DType w_type, const testing::MatmulShape* shapes, size_t num_shap
   ASSERT_TRUE(mm.ok()) << mm.status().ToString();
   for (size_t i = 0; i < num_shapes; ++i) {
     const testing::MatmulShape shape = shapes[i];
-    // 16, 33, 100: the fused dequantize + MMA's three token tiles (100: two tiles of 64).
-    for (int num_tokens : {1, 2, 3, 5, 8, 16, 33, 100}) {
+    // 16, 33, 100: the fused dequantize + MMA's three token tiles (100: two tiles of 64); by
+    // default 4 and 5 are the first MMA steps of the float-GEMV types and Q6_K / Q8_0, 100
+    // dequantize + cuBLASLt's (HEARTH_QUANT_GEMM=fused: the MMA's).
+    for (int num_tokens : {1, 2, 3, 4, 5, 8, 16, 33, 100}) {
       const MatmulKernel kernel = SelectMatmulKernel(w_type, num_tokens, shape.n, shape.k);
-      for (DType act : ActivationsFor(kernel, w_type)) {
+      for (DType act : ActivationsFor(kernel, w_type, num_tokens)) {
         for (bool bias : {false, true}) {
           RunCase(**mm, w_type, act, num_tokens, shape.n, shape.k, bias);
         }
@@ -223,21 +234,24 @@ TEST(MatmulGpuGemv, BatchInvariant) {
   }
 }
 
-// The integer GEMV on shapes with several chunks per row and a partial last chunk (the shared
-// shapes above have at most one chunk), 1..8 tokens, against MatmulCpu on the int8 round trip of
-// x; and against the unquantized x with a bound that admits the int8 rounding of x.
+// Both integer GEMVs (whatever the selection) on shapes with several chunks per row and a partial
+// last chunk (the shared shapes above have at most one chunk), 1..8 tokens, against MatmulCpu on
+// the int8 round trip of x; and against the unquantized x with a bound that admits the int8
+// rounding of x.
 TEST(MatmulGpuGemvQ8, MatchesCpuOnLongRows) {
   HEARTH_REQUIRE_GPU();
   auto mm = GpuMatmul::Create();
   ASSERT_TRUE(mm.ok()) << mm.status().ToString();
-  if (FloatGemvForced()) GTEST_SKIP() << "HEARTH_GEMV=float: the integer GEMV is switched off";
   for (DType w_type : {DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
     for (const testing::MatmulShape shape : {testing::MatmulShape{67, 14336}, {33, 4352}}) {
       for (int num_tokens : {1, 3, 8}) {
-        ASSERT_EQ(SelectMatmulKernel(w_type, num_tokens, shape.n, shape.k),
-                  MatmulKernel::kQuantGemvQ8);
-        for (DType act : {DType::kBF16, DType::kF16}) {
-          RunCase(**mm, w_type, act, num_tokens, shape.n, shape.k, num_tokens == 3);
+        for (MatmulKernel kernel : {MatmulKernel::kQuantGemvQ8, MatmulKernel::kQuantGemvQ8Direct}) {
+          if (!MatmulKernelRuns(kernel, w_type, DType::kBF16, num_tokens, shape.n, shape.k)) {
+            continue;  // the direct GEMV's Q8_0 needs k % 128 == 0
+          }
+          for (DType act : {DType::kBF16, DType::kF16}) {
+            RunCase(**mm, w_type, act, num_tokens, shape.n, shape.k, num_tokens == 3, kernel);
+          }
         }
       }
     }

@@ -49,7 +49,7 @@ TEST(SamplerWindow, BinIsMonotoneAndCoversTheWindow) {
 }
 
 TEST(SamplerWindow, PathNames) {
-  EXPECT_EQ(*ParseSamplerFilterPath(""), SamplerFilterPath::kRadix);
+  EXPECT_EQ(*ParseSamplerFilterPath(""), SamplerFilterPath::kWindow);
   EXPECT_EQ(*ParseSamplerFilterPath("window"), SamplerFilterPath::kWindow);
   EXPECT_EQ(*ParseSamplerFilterPath("radix"), SamplerFilterPath::kRadix);
   const Result<SamplerFilterPath> bad = ParseSamplerFilterPath("fast");
