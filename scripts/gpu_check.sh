@@ -31,7 +31,9 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 # TESTS: a regular expression choosing among them (default all), e.g. TESTS=engine_cuda_runner.
 tests=$(for b in "${bins[@]}"; do ls "$b"/* ; done 2>/dev/null | grep -E '_test$|_tests$' |
   grep -E "${TESTS:-.}" || true)
-benches=$(for b in "${bins[@]}"; do ls "$b"/* ; done 2>/dev/null | grep -E '/bench_[^/]*$' || true)
+# BENCHES: a regular expression choosing among the benchmarks (default all), e.g. 'matmul|sampling'.
+benches=$(for b in "${bins[@]}"; do ls "$b"/* ; done 2>/dev/null | grep -E '/bench_[^/]*$' |
+  grep -E "${BENCHES:-.}" || true)
 datas=$(ls -d /tmp/hearth-bundles/*/data 2>/dev/null || true)
 summary=$OUT/summary.txt; : > "$summary"
 for step in $STEPS; do

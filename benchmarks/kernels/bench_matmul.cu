@@ -8,6 +8,8 @@
 // start-up included); cases with the suffix _stream (1 token, and op=read) time a chain of
 // launches over rotating copies of W (TimeSequenceUs: the steady state of a decode step).
 // op=read is a kernel that only reads the weight bytes, timed both ways: the bound at that size.
+// op=matmul_split: where the MMA is selected at 16, 32, 64 tokens, it again with k cut into 1, 2,
+// 3, 4, 6, 8 ranges (LaunchQuantMmaSplit), the data behind PlanQuantMma's constants.
 // gbps = weight bytes / time (the bound up to ~128 tokens), tflops = 2 * tokens * n * k / time.
 //   bench_matmul [--quick] [--once] [TYPE...]     e.g. bench_matmul Q4_K Q6_K Q8_0
 // --once runs every launch once, untimed, for a profiler (scripts/gpu_check.sh's ncu step: every
@@ -52,6 +54,8 @@ constexpr int kTokens[] = {1, 2, 4, 8, 16, 32, 64, 128, 512, 4096};
 constexpr int kMaxWeightBoundTokens = 128;
 // The steady-state timings rotate over this many bytes of W copies (H100's L2: 50 MB).
 constexpr int64_t kRotationBytes = int64_t{512} << 20;
+// Up to 8 splits of 64 tokens of 14336 rows (the split sweep at 16, 32, 64 tokens).
+constexpr int64_t kSplitScratchBytes = int64_t{8} * 64 * 14336 * 4;
 
 }  // namespace
 
@@ -88,6 +92,8 @@ int main(int argc, char** argv) {
   // Random, never constant (a constant fill flatters tensor-core timings).
   hearth::bench::FillRandomBf16(dx, static_cast<size_t>(max_tokens) * 14336, 7);
   if (!(*mm)->Reserve(max_elems).ok()) return 1;
+  void* dsplit;  // the split sums of LaunchQuantMmaSplit
+  BENCH_CHECK_CUDA(cudaMalloc(&dsplit, kSplitScratchBytes));
   // The rotation of W copies for the steady-state timings (TimeSequenceUs).
   void* drot = nullptr;
   if (!once) {
@@ -179,6 +185,26 @@ int main(int argc, char** argv) {
           hearth::bench::PrintResult(op, case_name, tname, us,
                                      num_tokens <= kMaxWeightBoundTokens ? w_bytes / (us * 1e3) : 0,
                                      tflops, ceilings);
+          // The split of k tried every way on the MMA's decode batches (PlanQuantMma's tuning).
+          if (kernel == hearth::MatmulKernel::kQuantMma && !once &&
+              (num_tokens == 16 || num_tokens == 32 || num_tokens == 64)) {
+            for (int splits : {1, 2, 3, 4, 6, 8}) {
+              const double us_split = time_us([&](cudaStream_t stream) {
+                const hearth::Status st =
+                    hearth::LaunchQuantMmaSplit(splits, type, dw, act, dx, nullptr, dy, num_tokens,
+                                                s.n, s.k, dsplit, kSplitScratchBytes, stream);
+                if (!st.ok()) status = st;
+              });
+              if (!status.ok()) break;
+              hearth::bench::PrintResult("matmul_split",
+                                         case_name + "_split" + std::to_string(splits), tname,
+                                         us_split, w_bytes / (us_split * 1e3), 0, ceilings);
+            }
+            if (!status.ok()) {
+              std::fprintf(stderr, "%s %s split: %s\n", tname.c_str(), case_name.c_str(),
+                           status.ToString().c_str());
+            }
+          }
           if (num_tokens == 1 && copies > 0) {
             const double us_seq = hearth::bench::TimeSequenceUs(
                 [&](cudaStream_t stream, int i) { run(stream, copy_at(i)); }, 2 * copies);
@@ -193,5 +219,6 @@ int main(int argc, char** argv) {
   BENCH_CHECK_CUDA(cudaFree(dx));
   BENCH_CHECK_CUDA(cudaFree(dy));
   if (drot != nullptr) BENCH_CHECK_CUDA(cudaFree(drot));
+  BENCH_CHECK_CUDA(cudaFree(dsplit));
   return 0;
 }

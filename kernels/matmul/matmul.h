@@ -188,6 +188,12 @@ Status LaunchQuantGemvQ8Direct(DType w_type, const void* w, DType act_type, cons
 Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
                       void* y, int num_tokens, int n, int k, void* scratch, int64_t scratch_bytes,
                       cudaStream_t stream);
+// The same with k cut into k_splits ranges (at most one per 256-element step) instead of
+// PlanQuantMma's choice, for the benchmark that tunes that choice; splits need k_splits *
+// num_tokens * n * 4 bytes of scratch.
+Status LaunchQuantMmaSplit(int k_splits, DType w_type, const void* w, DType act_type, const void* x,
+                           const void* bias, void* y, int num_tokens, int n, int k, void* scratch,
+                           int64_t scratch_bytes, cudaStream_t stream);
 
 // CPU twin of the integer GEMV's activation quantization: x [num_tokens, k] (k % 32 == 0) replaced
 // by its int8 round trip d * q, blockwise as the GPU does it. MatmulCpu on the result is the

@@ -17,9 +17,8 @@ namespace gemv_internal {
 namespace {
 
 template <DType T, class A, int kTokenTile>
-Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
-                   int k, float* scratch, cudaStream_t stream) {
-  const QuantMmaPlan plan = PlanQuantMma(num_tokens, n, k);
+Status LaunchTyped(const QuantMmaPlan& plan, const void* w, const void* x, const void* bias,
+                   void* y, int num_tokens, int n, int k, float* scratch, cudaStream_t stream) {
   constexpr int kSmem = QuantMmaSmemBytes<T>(kTokenTile);
   // Above 48 KiB dynamic shared memory must be allowed per kernel; all of L1 as shared memory
   // lets two CTAs of the 16-token tile share an SM (the weights bypass L1: cp.async.cg).
@@ -42,26 +41,22 @@ Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int 
 }
 
 template <DType T, class A>
-Status LaunchForAct(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
-                    int k, float* scratch, cudaStream_t stream) {
+Status LaunchForAct(const QuantMmaPlan& plan, const void* w, const void* x, const void* bias,
+                    void* y, int num_tokens, int n, int k, float* scratch, cudaStream_t stream) {
   // The one switch over the token tile.
-  switch (QuantMmaTokenTile(num_tokens)) {
+  switch (plan.token_tile) {
     case 16:
-      return LaunchTyped<T, A, 16>(w, x, bias, y, num_tokens, n, k, scratch, stream);
+      return LaunchTyped<T, A, 16>(plan, w, x, bias, y, num_tokens, n, k, scratch, stream);
     case 32:
-      return LaunchTyped<T, A, 32>(w, x, bias, y, num_tokens, n, k, scratch, stream);
+      return LaunchTyped<T, A, 32>(plan, w, x, bias, y, num_tokens, n, k, scratch, stream);
     default:
-      return LaunchTyped<T, A, 64>(w, x, bias, y, num_tokens, n, k, scratch, stream);
+      return LaunchTyped<T, A, 64>(plan, w, x, bias, y, num_tokens, n, k, scratch, stream);
   }
 }
 
-}  // namespace
-}  // namespace gemv_internal
-
-Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
-                      void* y, int num_tokens, int n, int k, void* scratch, int64_t scratch_bytes,
-                      cudaStream_t stream) {
-  using namespace gemv_internal;  // NOLINT: the kernel's internals
+Status LaunchPlanned(const QuantMmaPlan& plan, DType w_type, const void* w, DType act_type,
+                     const void* x, const void* bias, void* y, int num_tokens, int n, int k,
+                     void* scratch, int64_t scratch_bytes, cudaStream_t stream) {
   if (!HasQuantMma(w_type)) {
     return UnimplementedError("quant MMA: no kernel for " + std::string(DTypeName(w_type)) +
                               " weights (GGUF block types only)");
@@ -72,13 +67,13 @@ Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x
                                 " n=" + std::to_string(n) + " k=" + std::to_string(k) +
                                 " (k a positive multiple of " + std::to_string(block_elems) + ")");
   }
-  if (PlanQuantMma(num_tokens, n, k).row_tiles > 65535) {  // grid.y
+  if (plan.row_tiles > 65535) {  // grid.y
     return InvalidArgumentError("quant MMA: too many rows (" + std::to_string(n) + ")");
   }
   if (reinterpret_cast<uintptr_t>(w) % 16 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0) {
     return InvalidArgumentError("quant MMA: weights and x must be 16-byte aligned");
   }
-  const int64_t need = QuantMmaScratchBytes(num_tokens, n, k);
+  const int64_t need = plan.k_splits > 1 ? int64_t{plan.k_splits} * num_tokens * n * 4 : 0;
   if (need > 0 && (scratch == nullptr || scratch_bytes < need ||
                    reinterpret_cast<uintptr_t>(scratch) % 4 != 0)) {
     return InvalidArgumentError("quant MMA: n=" + std::to_string(n) + " k=" + std::to_string(k) +
@@ -93,10 +88,29 @@ Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x
       return InternalError("quant MMA: unreachable weight type");
     } else {
       return cuda::VisitAct16(act_type, "quant MMA", [&](auto a) {
-        return LaunchForAct<T, decltype(a)>(w, x, bias, y, num_tokens, n, k, partial, stream);
+        return LaunchForAct<T, decltype(a)>(plan, w, x, bias, y, num_tokens, n, k, partial, stream);
       });
     }
   });
+}
+
+}  // namespace
+}  // namespace gemv_internal
+
+Status LaunchQuantMma(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
+                      void* y, int num_tokens, int n, int k, void* scratch, int64_t scratch_bytes,
+                      cudaStream_t stream) {
+  return gemv_internal::LaunchPlanned(gemv_internal::PlanQuantMma(num_tokens, n, k), w_type, w,
+                                      act_type, x, bias, y, num_tokens, n, k, scratch,
+                                      scratch_bytes, stream);
+}
+
+Status LaunchQuantMmaSplit(int k_splits, DType w_type, const void* w, DType act_type, const void* x,
+                           const void* bias, void* y, int num_tokens, int n, int k, void* scratch,
+                           int64_t scratch_bytes, cudaStream_t stream) {
+  return gemv_internal::LaunchPlanned(gemv_internal::PlanQuantMmaSplit(num_tokens, n, k, k_splits),
+                                      w_type, w, act_type, x, bias, y, num_tokens, n, k, scratch,
+                                      scratch_bytes, stream);
 }
 
 }  // namespace hearth

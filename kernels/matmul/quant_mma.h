@@ -98,23 +98,31 @@ struct QuantMmaPlan {
   int steps_per_split = 0;  // (the last split may take fewer)
 };
 
-constexpr QuantMmaPlan PlanQuantMma(int num_tokens, int n, int k) {
+// The tiles of a call with k cut into (at most) `splits` ranges of whole steps.
+constexpr QuantMmaPlan PlanQuantMmaSplit(int num_tokens, int n, int k, int splits) {
   QuantMmaPlan p;
   p.token_tile = QuantMmaTokenTile(num_tokens);
   p.token_tiles = (num_tokens + p.token_tile - 1) / p.token_tile;
   p.row_tiles = (n + kMmaRows - 1) / kMmaRows;
   p.steps = (k + kMmaStepElems - 1) / kMmaStepElems;
-  int splits = 1;
-  if (p.row_tiles < kMmaMinRowTiles) {
-    splits = (kMmaTargetCtas + p.row_tiles - 1) / p.row_tiles;
-    splits = splits < kMmaMaxSplits ? splits : kMmaMaxSplits;
-    const int by_steps = p.steps / kMmaMinStepsPerSplit;
-    splits = splits < by_steps ? splits : by_steps;
-    splits = splits > 1 ? splits : 1;
-  }
+  splits = splits < p.steps ? splits : p.steps;
+  splits = splits > 1 ? splits : 1;
   p.steps_per_split = (p.steps + splits - 1) / splits;
   p.k_splits = (p.steps + p.steps_per_split - 1) / p.steps_per_split;  // none left empty
   return p;
+}
+
+constexpr QuantMmaPlan PlanQuantMma(int num_tokens, int n, int k) {
+  const int row_tiles = (n + kMmaRows - 1) / kMmaRows;
+  const int steps = (k + kMmaStepElems - 1) / kMmaStepElems;
+  int splits = 1;
+  if (row_tiles < kMmaMinRowTiles) {
+    splits = (kMmaTargetCtas + row_tiles - 1) / row_tiles;
+    splits = splits < kMmaMaxSplits ? splits : kMmaMaxSplits;
+    const int by_steps = steps / kMmaMinStepsPerSplit;
+    splits = splits < by_steps ? splits : by_steps;
+  }
+  return PlanQuantMmaSplit(num_tokens, n, k, splits);
 }
 
 // The fp32 scratch of the split sums (0 when k is not split).
