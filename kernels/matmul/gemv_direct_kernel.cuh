@@ -15,6 +15,8 @@ namespace hearth::gemv_internal {
 // Registers (ptxas -v, nvcc 13.0, sm_90a): Q4_K at one token with 4 rows takes ~116 (12 16-byte
 // loads in flight, the unit's x, the decoded units); 2 CTAs = 16 warps per SM then keep
 // 2 x 256 x 192 bytes of loads in flight per SM, several times the bandwidth-latency product.
+// 3 CTAs per SM (80 registers, a few spills) measured 0-12% slower at 1 token on an H100
+// (2026-11-23, Q4_K / Q6_K / Q8_0, Llama-3-8B shapes) and up to 26% slower at 4-8 tokens.
 constexpr int kDirectMinBlocksPerSm = 2;
 
 // Programmatic dependent launch: the kernel is launched while the x pre-kernel still runs; this
