@@ -93,10 +93,16 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
         for (int j = 0; j < 4; ++j) ls += v[u][j] == lm ? 1.f : __expf(v[u][j] - lm);
       MergeRaw(m, sum, lm, ls);
     }
+    // The batch's largest scaled value (rounding is monotonic and inv_t > 0, so it is lm's):
+    // when even it cannot beat (argmax) or come within kMaxGumbel of (race) the best so far, no
+    // token of the batch can, and the per-token pass is skipped; after the first batches that
+    // is most batches (greedy: all but those holding a new maximum).
+    const float smax = __fmul_rn(lm, inv_t);
+    const bool batch_may_win = race ? !(smax + kMaxGumbel < bv) : smax >= bv;
 #pragma unroll
     for (int u = 0; u < kSplitUnroll; ++u) {
       const int g = g0 + u * blockDim.x;
-      if (g >= g_end) continue;
+      if (!batch_may_win || g >= g_end) continue;
       bool cand[4];
       float s[4];
       bool any = false;
