@@ -17,8 +17,9 @@
 #   4. hf: transformers generate() on the bf16 model, batch 1 and 64 (the floor).
 # Results: $OUT (default ./gpu-serving-out): summary.txt and results.tar.gz (a JSON per
 # measurement, plots, server logs). STEPS selects steps (default "models ceiling bf16 q4km hf";
-# "q4km_direct" serves the Q4_K_M model again with HEARTH_GEMV=direct, "q4km_fused" with
-# HEARTH_QUANT_GEMM=fused, "q4km_new" with both);
+# "q4km_old" serves the Q4_K_M model again with the kernels that were the defaults before the
+# H100 measurements of 2026-11-23: HEARTH_GEMV=staged HEARTH_QUANT_GEMM=dequant
+# HEARTH_SAMPLER=radix, for a before / after in one run);
 # the run stays inside BUDGET_S seconds (560: a device call's limit is 600), each step getting
 # at most what is left. All of it may not fit one call: then split it, e.g.
 # STEPS="models ceiling bf16" and, within 30 s while the machine is warm, STEPS="q4km hf"
@@ -171,11 +172,9 @@ for step in $STEPS; do
       else say "ceiling: torch bandwidth failed"; fi ;;
     bf16) serve_model bf16 "$bf16_dir" ;;
     q4km) serve_model q4km "$q4_file" ;;
-    # The same with the direct integer GEMV for the Q4_K weights (opt-in, kernels/matmul/README.md).
-    q4km_direct) HEARTH_GEMV=direct serve_model q4km_direct "$q4_file" ;;
-    # With the fused dequantize + tensor-core GEMM for 9..128-token steps (opt-in, same README).
-    q4km_fused) HEARTH_QUANT_GEMM=fused serve_model q4km_fused "$q4_file" ;;
-    q4km_new) HEARTH_GEMV=direct HEARTH_QUANT_GEMM=fused serve_model q4km_new "$q4_file" ;;
+    # The same with the kernels the defaults replaced (kernels/matmul/README.md): before / after.
+    q4km_old) HEARTH_GEMV=staged HEARTH_QUANT_GEMM=dequant HEARTH_SAMPLER=radix \
+      serve_model q4km_old "$q4_file" ;;
     hf)
       if timeout "$(left 300)" python3 benchmarks/serving/torch_reference.py generate \
           --model "$bf16_dir" --batch 1,64 --input-len 128 --output-len 256 \
