@@ -68,9 +68,9 @@ inline constexpr int kMaxGemvTokens = 8;
 // benchmarks/RESULTS.md): 1..direct_gemv the direct integer GEMV (where HasDirectGemv, else the
 // next), ..gemv the type's GEMV (integer for Q4_K, Q6_K, Q8_0, else float), ..mma the fused
 // dequantize + MMA, more: dequantize + cuBLASLt. The MMA's time is flat in the token count up to
-// its 16-token tile, where a GEMV's grows with it: from 4 tokens (5 for Q6_K / Q8_0, 9 for Q4_K,
-// whose direct GEMV is the fastest) it wins, and up to 64 tokens (32 for Q6_K) it beats
-// dequantize + cuBLASLt by 1.1-2.6x.
+// its 16-token tile, where a GEMV's grows with it: from 4 tokens it wins over the three shapes
+// together (from 8 for Q4_K, whose direct GEMV is the fastest; 5-7 are interpolated), and up to
+// 64 tokens it beats dequantize + cuBLASLt by 1.1-2.9x.
 struct QuantKernelRanges {
   int direct_gemv;
   int gemv;

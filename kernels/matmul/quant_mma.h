@@ -9,8 +9,9 @@
 // bytes; here each CTA decodes its tile of W once into shared memory and feeds the tensor cores
 // from there, so HBM sees each weight byte once per token tile.
 //
-// Tiling. A CTA of kMmaThreads (4 warps) owns kMmaRows weight rows (16 per warp) and a tile of
-// token_tile tokens (16, 32 or 64); grid (token tiles, row tiles, k splits), so that the token
+// Tiling. A CTA of kMmaThreads (8 warps) owns kMmaRows weight rows and a tile of token_tile
+// tokens (16, 32 or 64); for the MMA, warp w takes rows 16 (w % 4) .. + 15 and half of the
+// token tile (w / 4); grid (token tiles, row tiles, k splits), so that the token
 // tiles of a row tile run together and share its W bytes through L2. A CTA walks k in steps of
 // kMmaStepElems:
 //   1. the step's raw block bytes of its rows arrive by cp.async in a ring of kMmaStages stages
@@ -21,7 +22,8 @@
 //   3. the threads decode the raw bytes with the dequantizers' codecs (BlockCodec::Decode8, the
 //      same float32 values DequantizeCpu produces) and round them to the activation type into
 //      the W tile [kMmaRows][kMmaStepElems] (zeros past the row's last block);
-//   4. each warp multiplies its 16 rows with all tokens: mma.sync m16n8k16, fp32 accumulators.
+//   4. each warp multiplies its 16 rows with its half of the tokens: mma.sync m16n8k16, fp32
+//      accumulators.
 // The result per (row, token) is the fp32 dot of the 16-bit-rounded dequantized row and the x
 // row (the dequantize + cuBLASLt path's operands), summed in the tensor cores' order, + bias.
 // Tiles are padded to kMmaTileStride elements a row so that the fragment loads are free of bank
@@ -42,8 +44,13 @@
 
 namespace hearth::gemv_internal {
 
-constexpr int kMmaThreads = 128;
+// 8 warps: at 4 (H100, 2026-11-23) the kernel was latency bound (ncu: 10-12% achieved
+// occupancy, ~43% SM throughput; the grids of Llama-3-8B's shapes give ~2 CTAs per SM).
+constexpr int kMmaThreads = 256;
 constexpr int kMmaRows = 64;
+constexpr int kMmaRowWarps = kMmaRows / 16;                      // warps along the rows
+constexpr int kMmaTokenWarps = kMmaThreads / 32 / kMmaRowWarps;  // ... along the token tile
+static_assert(kMmaRowWarps * kMmaTokenWarps * 32 == kMmaThreads);
 constexpr int kMmaStepElems = 256;
 constexpr int kMmaStages = 3;
 constexpr int kMmaTileStride = kMmaStepElems + 8;  // 16-bit elements per tile row

@@ -64,7 +64,7 @@ __device__ __forceinline__ void IssueXStep(A* xtile, const A* x, int num_tokens,
 }
 
 // The raw stage of step s decoded into the W tile, rounded to A (zeros past the row's blocks).
-// Lane l decodes group l (elements 8l..8l+7) of the rows its warp takes (warp, warp + 4, ...):
+// Lane l decodes group l (elements 8l..8l+7) of the rows its warp takes (warp, warp + 8, ...):
 // the group's block and place in it are fixed per thread, only the row's lead changes, and the
 // lanes of a warp read one row's bytes and write one tile row side by side.
 template <DType T, class A>
@@ -114,7 +114,8 @@ __global__ void __launch_bounds__(kMmaThreads)
                    int num_tokens, int n, int k,
                    QuantMmaPlan plan) {  // PlanQuantMma(num_tokens, n, k)
   using Step = MmaStep<T>;
-  constexpr int kTiles = kTokenTile / 8;  // n8 tiles of the mma per warp
+  constexpr int kTiles = kTokenTile / 8 / kMmaTokenWarps;  // n8 tiles of the mma per warp
+  static_assert(kTiles >= 1 && kTiles * 8 * kMmaTokenWarps == kTokenTile);
 #ifdef __CUDACC__
   extern __shared__ uint4 quant_mma_smem[];
   uint8_t* smem = reinterpret_cast<uint8_t*>(quant_mma_smem);
@@ -145,6 +146,8 @@ __global__ void __launch_bounds__(kMmaThreads)
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane / 4, t = lane % 4;
+  // This warp's 16 rows and its kTiles n8 tiles of tokens (tile0 + j).
+  const int row_warp = warp % kMmaRowWarps, tile0 = warp / kMmaRowWarps * kTiles;
   float acc[kTiles][4];
 #pragma unroll
   for (int j = 0; j < kTiles; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
@@ -167,7 +170,7 @@ __global__ void __launch_bounds__(kMmaThreads)
     tc::CpAsyncWait<1>();  // the x tile (only the raw step just issued may still be in flight)
     __syncthreads();
 
-    const int arow = warp * 16 + g;
+    const int arow = row_warp * 16 + g;
 #pragma unroll 4
     for (int kk = 0; kk < kMmaStepElems; kk += 16) {
       const uint32_t a[4] = {
@@ -175,18 +178,18 @@ __global__ void __launch_bounds__(kMmaThreads)
           TileWord(wtile, arow, kk + 2 * t + 8), TileWord(wtile, arow + 8, kk + 2 * t + 8)};
 #pragma unroll
       for (int j = 0; j < kTiles; ++j) {
-        tc::Mma<A>(acc[j], a, TileWord(xtile, 8 * j + g, kk + 2 * t),
-                   TileWord(xtile, 8 * j + g, kk + 2 * t + 8));
+        tc::Mma<A>(acc[j], a, TileWord(xtile, 8 * (tile0 + j) + g, kk + 2 * t),
+                   TileWord(xtile, 8 * (tile0 + j) + g, kk + 2 * t + 8));
       }
     }
   }
 
-  // acc[j][2h + c] = D[row 16 warp + g + 8h][token 8j + 2t + c].
+  // acc[j][2h + c] = D[row 16 row_warp + g + 8h][token 8 (tile0 + j) + 2t + c].
   float* split_out =
       partial != nullptr ? partial + static_cast<int64_t>(blockIdx.z) * num_tokens * n : nullptr;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    const int row = row0 + warp * 16 + g + 8 * h;
+    const int row = row0 + row_warp * 16 + g + 8 * h;
     if (row >= n) continue;
     const float b =
         bias != nullptr && split_out == nullptr ? ::hearth::cuda::ToFloat(bias[row]) : 0.f;
@@ -194,7 +197,7 @@ __global__ void __launch_bounds__(kMmaThreads)
     for (int j = 0; j < kTiles; ++j)
 #pragma unroll
       for (int c = 0; c < 2; ++c) {
-        const int token = token0 + 8 * j + 2 * t + c;
+        const int token = token0 + 8 * (tile0 + j) + 2 * t + c;
         if (token >= num_tokens) continue;
         const int64_t i = static_cast<int64_t>(token) * n + row;
         if (split_out != nullptr) {

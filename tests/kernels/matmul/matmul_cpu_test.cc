@@ -223,15 +223,16 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
     EXPECT_LE(r.mma, gemv_internal::kMaxQuantMmaTokens);
     EXPECT_EQ(SelectMatmulKernel(t, 4096, 14336, 4096), MatmulKernel::kDequantCublasLt);
   }
-  // As measured on the H100: the direct GEMV for Q4_K up to 4 tokens, the MMA from 4 tokens for
-  // the float-GEMV types, from 5 for Q6_K / Q8_0, up to 64 tokens (32 for Q6_K).
+  // As measured on the H100: the direct GEMV for Q4_K up to 4 tokens, the staged one to 7, the
+  // MMA from 4 tokens for the other types (8 for Q4_K) up to 64.
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 4, 4096, 4096), MatmulKernel::kQuantGemvQ8Direct);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 8, 4096, 4096), MatmulKernel::kQuantGemvQ8);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 9, 4096, 4096), MatmulKernel::kQuantMma);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 7, 4096, 4096), MatmulKernel::kQuantGemvQ8);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 8, 4096, 4096), MatmulKernel::kQuantMma);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_0, 3, 4096, 4096), MatmulKernel::kQuantGemv);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_0, 4, 4096, 4096), MatmulKernel::kQuantMma);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 5, 4096, 4096), MatmulKernel::kQuantMma);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 33, 4096, 4096), MatmulKernel::kDequantCublasLt);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 3, 4096, 4096), MatmulKernel::kQuantGemvQ8);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 4, 4096, 4096), MatmulKernel::kQuantMma);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 64, 4096, 4096), MatmulKernel::kQuantMma);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 64, 4096, 4096), MatmulKernel::kQuantMma);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 65, 4096, 4096), MatmulKernel::kDequantCublasLt);
   // k = 4160: 130 Q8_0 blocks, not a multiple of 4 (the direct unit); Q4_K rows of k % 256 != 0
