@@ -70,7 +70,7 @@ inline constexpr int kMaxGemvTokens = 8;
 // dequantize + MMA, more: dequantize + cuBLASLt. The MMA's time is flat in the token count up to
 // its 16-token tile, where a GEMV's grows with it: from 4 tokens it wins over the three shapes
 // together (from 8 for Q4_K, whose direct GEMV is the fastest; 5-7 are interpolated), and up to
-// 64 tokens it beats dequantize + cuBLASLt by 1.1-2.9x.
+// 64 tokens it beats dequantize + cuBLASLt by 1.3-2.7x.
 struct QuantKernelRanges {
   int direct_gemv;
   int gemv;
