@@ -52,18 +52,6 @@ __global__ void ReadOnlyKernel(const uint4* __restrict__ p, size_t n, uint32_t* 
 
 }  // namespace
 
-double MeasureReadGBps(const void* p, size_t bytes) {
-  static uint32_t* out = nullptr;
-  if (out == nullptr) Check(cudaMalloc(&out, sizeof(uint32_t)), "cudaMalloc(out)");
-  int device = 0, sms = 0;
-  Check(cudaGetDevice(&device), "cudaGetDevice");
-  Check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "attribute");
-  const double us = TimeUs([&](cudaStream_t s) {
-    ReadOnlyKernel<<<sms * 8, 256, 0, s>>>(static_cast<const uint4*>(p), bytes / 16, out);
-  });
-  return bytes / (us * 1e-6) / 1e9;
-}
-
 void LaunchRead(const void* p, size_t bytes, cudaStream_t stream) {
   static uint32_t* out = nullptr;
   static int sms = 0;
@@ -74,6 +62,11 @@ void LaunchRead(const void* p, size_t bytes, cudaStream_t stream) {
     Check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "attribute");
   }
   ReadOnlyKernel<<<sms * 8, 256, 0, stream>>>(static_cast<const uint4*>(p), bytes / 16, out);
+}
+
+double MeasureReadGBps(const void* p, size_t bytes) {
+  const double us = TimeUs([&](cudaStream_t s) { LaunchRead(p, bytes, s); });
+  return bytes / (us * 1e-6) / 1e9;
 }
 
 double TimeSequenceUs(const std::function<void(cudaStream_t, int)>& fn, int launches, int reps) {

@@ -73,7 +73,7 @@ Status LaunchPlanned(const QuantMmaPlan& plan, DType w_type, const void* w, DTyp
   if (reinterpret_cast<uintptr_t>(w) % 16 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0) {
     return InvalidArgumentError("quant MMA: weights and x must be 16-byte aligned");
   }
-  const int64_t need = plan.k_splits > 1 ? int64_t{plan.k_splits} * num_tokens * n * 4 : 0;
+  const int64_t need = QuantMmaPlanScratchBytes(plan, num_tokens, n);
   if (need > 0 && (scratch == nullptr || scratch_bytes < need ||
                    reinterpret_cast<uintptr_t>(scratch) % 4 != 0)) {
     return InvalidArgumentError("quant MMA: n=" + std::to_string(n) + " k=" + std::to_string(k) +

@@ -120,22 +120,21 @@ constexpr QuantMmaPlan PlanQuantMmaSplit(int num_tokens, int n, int k, int split
 }
 
 constexpr QuantMmaPlan PlanQuantMma(int num_tokens, int n, int k) {
-  const int row_tiles = (n + kMmaRows - 1) / kMmaRows;
-  const int steps = (k + kMmaStepElems - 1) / kMmaStepElems;
-  int splits = 1;
-  if (row_tiles < kMmaMinRowTiles) {
-    splits = (kMmaTargetCtas + row_tiles - 1) / row_tiles;
-    splits = splits < kMmaMaxSplits ? splits : kMmaMaxSplits;
-    const int by_steps = steps / kMmaMinStepsPerSplit;
-    splits = splits < by_steps ? splits : by_steps;
-  }
+  const QuantMmaPlan whole = PlanQuantMmaSplit(num_tokens, n, k, 1);  // its row tiles and steps
+  if (whole.row_tiles >= kMmaMinRowTiles) return whole;
+  int splits = (kMmaTargetCtas + whole.row_tiles - 1) / whole.row_tiles;
+  splits = splits < kMmaMaxSplits ? splits : kMmaMaxSplits;
+  const int by_steps = whole.steps / kMmaMinStepsPerSplit;
+  splits = splits < by_steps ? splits : by_steps;
   return PlanQuantMmaSplit(num_tokens, n, k, splits);
 }
 
-// The fp32 scratch of the split sums (0 when k is not split).
-constexpr int64_t QuantMmaScratchBytes(int num_tokens, int n, int k) {
-  const QuantMmaPlan p = PlanQuantMma(num_tokens, n, k);
+// The fp32 scratch of a plan's split sums [k_splits][num_tokens][n] (0 when k is not split).
+constexpr int64_t QuantMmaPlanScratchBytes(const QuantMmaPlan& p, int num_tokens, int n) {
   return p.k_splits > 1 ? int64_t{p.k_splits} * num_tokens * n * 4 : 0;
+}
+constexpr int64_t QuantMmaScratchBytes(int num_tokens, int n, int k) {
+  return QuantMmaPlanScratchBytes(PlanQuantMma(num_tokens, n, k), num_tokens, n);
 }
 // Enough for every shape at up to kMaxQuantMmaTokens tokens: a split needs row_tiles < 128 and
 // takes at most 256 / row_tiles + 1 splits, so k_splits * n < 64 * 384 < 64 * 512
