@@ -278,6 +278,13 @@ HEARTH_HD int DirectUnitOf(const DirectGemvPlan& p, int lane_in_row, int i) {
   const int unit = lane_in_row + i * p.lanes_per_row;
   return unit < p.units_per_row ? unit : -1;
 }
+// How many units of each row lane lane_in_row takes: DirectUnitOf(p, lane_in_row, i) >= 0 exactly
+// for i below this (0 for an idle lane of a row with fewer units than lanes).
+HEARTH_HD int DirectUnitsOfLane(const DirectGemvPlan& p, int lane_in_row) {
+  return lane_in_row < p.units_per_row
+             ? (p.units_per_row - lane_in_row + p.lanes_per_row - 1) / p.lanes_per_row
+             : 0;
+}
 // Row r (< rows_per_slot) of a row slot in row group g.
 HEARTH_HD int DirectRowOf(const DirectGemvPlan& p, int group, int slot, int r) {
   return group * p.rows_per_group + slot * p.rows_per_slot + r;

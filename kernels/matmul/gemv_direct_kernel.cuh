@@ -12,11 +12,11 @@
 
 namespace hearth::gemv_internal {
 
-// Registers (ptxas -v, nvcc 13.0, sm_90a): Q4_K at one token with 4 rows takes ~116 (12 16-byte
-// loads in flight, the unit's x, the decoded units); 2 CTAs = 16 warps per SM then keep
-// 2 x 256 x 192 bytes of loads in flight per SM, several times the bandwidth-latency product.
-// 3 CTAs per SM (80 registers, a few spills) measured 0-12% slower at 1 token on an H100
-// (2026-11-23, Q4_K / Q6_K / Q8_0, Llama-3-8B shapes) and up to 26% slower at 4-8 tokens.
+// Registers (ptxas -v, nvcc 13.0, sm_90a): Q4_K at one token with 4 rows takes 125 (12 16-byte
+// loads in flight, the unit's x, a decoded row), Q6_K and Q8_0 128; 2 CTAs = 16 warps per SM then
+// keep 2 x 256 x 192 bytes of loads in flight per SM, several times the bandwidth-latency product.
+// 3 CTAs per SM (80 registers, a few spills; measured before the refill) were 0-12% slower at 1
+// token on an H100 (2026-11-23, Q4_K / Q6_K / Q8_0, Llama-3-8B shapes), up to 26% at 4-8 tokens.
 constexpr int kDirectMinBlocksPerSm = 2;
 
 // Programmatic dependent launch: the kernel is launched while the x pre-kernel still runs; this
@@ -65,6 +65,31 @@ __device__ __forceinline__ void LoadUnitX(const int8_t* __restrict__ xq,
   }
 }
 
+// The row offset (bytes from the tensor's base) of row r of the lane's row slot in group g,
+// clamped to the last row so that a partial group's loads stay valid (their sums are not stored).
+template <class Unit>
+__device__ __forceinline__ int64_t RowOffsetOf(const DirectGemvPlan& plan, int g, int slot, int r,
+                                               int n, int64_t row_bytes) {
+  const int row = DirectRowOf(plan, g, slot, r);
+  return static_cast<int64_t>(row < n ? row : n - 1) * row_bytes;
+}
+
+// Issues the unit's kVecs 16-byte loads of one row.
+template <class Unit>
+__device__ __forceinline__ void LoadUnit(const uint8_t* __restrict__ w, const uint8_t* tensor_end,
+                                         int unit, int64_t row_offset, uint4* v) {
+#pragma unroll
+  for (int j = 0; j < Unit::kVecs; ++j) {
+    v[j] = LoadVec(w + Unit::VecOffset(unit, j, row_offset), tensor_end);
+  }
+}
+
+// A lane's work is a sequence of steps, (row group, unit), walked group by group (grid-strided)
+// and unit by unit within a group. Its registers hold one step's weight loads for kRows rows;
+// as soon as a row's loads are decoded, the next step's loads of that row are issued into the
+// same registers (the next step may lie in the lane's next row group): loads are in flight
+// while the lane decodes, multiplies and reduces, not only between its steps. The arithmetic is
+// unchanged (ReplayDirectRow).
 template <DType T, class A, int kMaxTokens>
 __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
     DirectGemvKernel(const uint8_t* __restrict__ w,  // [n, k] of T, 16-byte aligned
@@ -76,55 +101,63 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
   using Unit = DirectUnit<T>;
   constexpr int kRows = Unit::RowsFor(kMaxTokens);  // = plan.rows_per_slot
   constexpr int kWords = 4 * Unit::kVecs;
+  // One token on several rows: one x load serves them all. Else x is loaded where a dot needs it
+  // (after the refill: the refilled loads, the decoded unit and x are then all that is live).
+  constexpr bool kShareX = kMaxTokens == 1 && kRows > 1;
   __shared__ float partial[kDirectThreads / 32][kRows][kMaxTokens];
   const int64_t row_bytes = Unit::RowBytes(k);
   const uint8_t* tensor_end = w + static_cast<int64_t>(n) * row_bytes;
   const DirectLane me = DirectLaneOf(plan, threadIdx.x);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int warps_per_slot = plan.lanes_per_row / 32;
-  bool x_ready = false;  // this thread has waited for the pre-kernel
+  // The lane's units in every row: lane_in_row, + lanes_per_row, ... (none for an idle lane).
+  const int my_units = DirectUnitsOfLane(plan, me.lane_in_row);
+  const int grid = static_cast<int>(gridDim.x);
 
-  for (int g = blockIdx.x; g < plan.num_groups; g += gridDim.x) {
-    int64_t row_offset[kRows];
+  uint4 v[kRows][Unit::kVecs];  // the current step's loads, row by row
+  if (my_units > 0 && static_cast<int>(blockIdx.x) < plan.num_groups) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
-      const int row = DirectRowOf(plan, g, me.slot, r);
-      row_offset[r] = static_cast<int64_t>(row < n ? row : n - 1) * row_bytes;  // valid loads
+      LoadUnit<Unit>(w, tensor_end, me.lane_in_row,
+                     RowOffsetOf<Unit>(plan, blockIdx.x, me.slot, r, n, row_bytes), v[r]);
     }
+  }
+  // x and y wait for the pre-kernel; the first loads above are in flight meanwhile.
+  WaitForPreKernel();
+
+  for (int g = blockIdx.x; g < plan.num_groups; g += grid) {
+    const bool next_group = g + grid < plan.num_groups;
     float acc[kRows][kMaxTokens];
 #pragma unroll
     for (int r = 0; r < kRows; ++r)
 #pragma unroll
       for (int t = 0; t < kMaxTokens; ++t) acc[r][t] = 0.f;
 
-    for (int i = 0; i < plan.units_per_lane; ++i) {
-      const int unit = DirectUnitOf(plan, me.lane_in_row, i);
-      if (unit < 0) break;
-      // All rows' loads first: kRows * kVecs 16-byte loads in flight per lane.
-      uint4 v[kRows][Unit::kVecs];
-#pragma unroll
-      for (int r = 0; r < kRows; ++r)
-#pragma unroll
-        for (int j = 0; j < Unit::kVecs; ++j) {
-          v[r][j] = LoadVec(w + Unit::VecOffset(unit, j, row_offset[r]), tensor_end);
-        }
-      if (!x_ready) {  // the weight loads above are in flight meanwhile
-        WaitForPreKernel();
-        x_ready = true;
-      }
+    for (int i = 0; i < my_units; ++i) {
+      const int unit = me.lane_in_row + i * plan.lanes_per_row;
+      // The lane's next step: its next unit in this group, else its first in its next group.
+      const bool same_group = i + 1 < my_units;
+      const bool refill = same_group || next_group;
+      const int next_unit = same_group ? unit + plan.lanes_per_row : me.lane_in_row;
       uint32_t x[Unit::kWeights / 4];
       XScale s[Unit::kWeights / 32];
-      if constexpr (kMaxTokens == 1) LoadUnitX<Unit>(xq, xs, 0, k, unit, x, s);  // for all rows
+      if constexpr (kShareX) LoadUnitX<Unit>(xq, xs, 0, k, unit, x, s);
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
+        const int64_t row_offset = RowOffsetOf<Unit>(plan, g, me.slot, r, n, row_bytes);
         uint32_t words[kWords];
 #pragma unroll
         for (int j = 0; j < Unit::kVecs; ++j) ToWords(v[r][j], words + 4 * j);
-        const typename Unit::W uw = Unit::Decode(unit, row_offset[r], words);  // for all tokens
+        const typename Unit::W uw = Unit::Decode(unit, row_offset, words);  // for all tokens
+        if (refill) {
+          const int64_t next_offset =
+              same_group ? row_offset : RowOffsetOf<Unit>(plan, g + grid, me.slot, r, n, row_bytes);
+          LoadUnit<Unit>(w, tensor_end, next_unit, next_offset, v[r]);
+        }
 #pragma unroll
         for (int t = 0; t < kMaxTokens; ++t) {
           if (t >= num_tokens) break;
-          if constexpr (kMaxTokens > 1) LoadUnitX<Unit>(xq, xs, t, k, unit, x, s);  // from L1
+          if constexpr (!kShareX) LoadUnitX<Unit>(xq, xs, t, k, unit, x, s);  // from L1
           acc[r][t] = Unit::AddDot(acc[r][t], uw, x, s);
         }
       }
@@ -149,10 +182,6 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
     __syncthreads();
     const int idx = threadIdx.x;  // (slot, row in slot, token)
     if (idx < plan.row_slots * kRows * kMaxTokens) {
-      if (!x_ready) {  // no write to y while the pre-kernel may still read x
-        WaitForPreKernel();
-        x_ready = true;
-      }
       const int slot = idx / (kRows * kMaxTokens);
       const int r = idx / kMaxTokens % kRows, t = idx % kMaxTokens;
       const int row = DirectRowOf(plan, g, slot, r);

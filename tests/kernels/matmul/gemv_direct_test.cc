@@ -48,6 +48,7 @@ TEST(GemvDirectPlan, CoversEveryUnitAndRowOnce) {
           std::vector<int> seen(p.units_per_row, 0);
           for (int lane = 0; lane < p.lanes_per_row; ++lane) {
             bool ended = false;
+            int lane_units = 0;
             for (int i = 0; i < p.units_per_lane; ++i) {
               const int unit = gemv_internal::DirectUnitOf(p, lane, i);
               if (unit < 0) {
@@ -56,7 +57,10 @@ TEST(GemvDirectPlan, CoversEveryUnitAndRowOnce) {
               }
               ASSERT_FALSE(ended) << "a lane's units resume after its end";
               ++seen[unit];
+              ++lane_units;
             }
+            // The kernel walks a lane's units by this count.
+            ASSERT_EQ(gemv_internal::DirectUnitsOfLane(p, lane), lane_units);
           }
           for (int c : seen) ASSERT_EQ(c, 1);
           // Each row once: over the groups, slots and rows of a slot (rows past n are skipped).
