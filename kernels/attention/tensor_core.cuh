@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "kernels/core/fast_math.cuh"
 #include "kernels/core/mma_sync.cuh"
 
 namespace hearth::attention::device {
@@ -33,11 +34,7 @@ __device__ __forceinline__ void LdMatrixX4Trans(uint32_t (&r)[4], const void* p)
 }
 
 // 2^x through the SFU (ex2.approx, ~2 ulp; 2^-inf = 0): the softmax runs on 16-bit inputs.
-__device__ __forceinline__ float FastExp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
+using ::hearth::cuda::FastExp2;
 
 // ---- Warpgroup MMA (sm_90a) ----------------------------------------------------------------
 // Shared-memory operands use the 128-byte swizzle: a tile is stored as [head_dim / 64 chunks]

@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdint>
 
+#include "kernels/core/fast_math.cuh"
 #include "kernels/core/status.h"
 #include "kernels/sampling/philox.h"
 #include "kernels/sampling/sampler.h"
@@ -36,14 +37,15 @@ __device__ __forceinline__ float RaceScore(float s, uint32_t word) {
 }
 
 // A conservative filter before RaceScore's two accurate logs: false only when the token's score
-// is certainly below bv, judged with the fast MUFU logs. __logf errs by at most 2^-21.41
-// absolute on [0.5, 2] and 3 ulp elsewhere, so with e >= 1e-3 the fast -log(e) is within 4e-4 of
-// the exact one; the margin (0.01 plus room for rounding at large |s|) covers that. Tokens with
-// e < 1e-3 (u within 1e-3 of 1) always take the exact path. Skipping cannot change the winner.
+// is certainly below bv, judged with the fast MUFU logs (FastLog: __logf's values, u and e are
+// never denormal). __logf errs by at most 2^-21.41 absolute on [0.5, 2] and 3 ulp elsewhere, so
+// with e >= 1e-3 the fast -log(e) is within 4e-4 of the exact one; the margin (0.01 plus room for
+// rounding at large |s|) covers that. Tokens with e < 1e-3 (u within 1e-3 of 1) always take the
+// exact path. Skipping cannot change the winner.
 __device__ __forceinline__ bool MayReach(float s, uint32_t word, float bv) {
-  const float e = -__logf(philox::ToOpenUnitFloat(word));
+  const float e = -cuda::FastLog(philox::ToOpenUnitFloat(word));
   if (!(e >= 1e-3f)) return true;
-  return !(s - __logf(e) + (0.01f + fabsf(s) * 1e-5f) < bv);
+  return !(s - cuda::FastLog(e) + (0.01f + fabsf(s) * 1e-5f) < bv);
 }
 
 // The race of one group of 4 consecutive tokens 4g .. 4g + 3 (one Philox block): the tokens with

@@ -153,7 +153,7 @@ __device__ void CollectBin(const float* x, int vocab, float inv_t, float t0, flo
         if (b == bin) {
           const int slot = atomicAdd(&sh.buf_count, 1);  // < kCap: the histogram counted them
           sh.buf_val[slot] = v[u][j], sh.buf_idx[slot] = i;
-          sh.buf_w[slot] = weights ? __expf(v[u][j] - m) : 1.f;
+          sh.buf_w[slot] = weights ? cuda::FastExp(v[u][j] - m) : 1.f;
         }
         cand[j] = b < bin && !(v[u][j] + kMaxGumbel < bv);  // else cannot win
         any |= cand[j];
@@ -205,7 +205,7 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
       const float v = __fmul_rn(xi, inv_t);
       if (!(v >= t0)) return;
       const int b = sw::Bin(m, v);
-      const float w = need_p ? __expf(v - m) : 0.f;
+      const float w = need_p ? cuda::FastExp(v - m) : 0.f;
       if (b == sw::kBins) {
         below_n += 1.f, below_mass += w;
         return;
@@ -384,7 +384,7 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
         float local = 0.f;
         ForEachBatched(x, vocab, [&](int, float xi) {
           const float v = __fmul_rn(xi, inv_t);
-          if (v >= t) local += __expf(v - m);
+          if (v >= t) local += cuda::FastExp(v - m);
         });
         const float mass = BlockSum(local, sh);
         const uint32_t floor_key = t == -INFINITY ? 0u : OrderedKey(t);

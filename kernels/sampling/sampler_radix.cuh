@@ -26,7 +26,7 @@ __device__ uint32_t RadixSelect(const float* x, int n, float scale, float m, uin
       const float v = __fmul_rn(xi, scale);
       const uint32_t key = OrderedKey(v);
       if (key < floor_key || (key & mask) != prefix) return;
-      atomicAdd(&my[(key >> shift) & 0xffu], kMass ? __expf(v - m) : 1.f);
+      atomicAdd(&my[(key >> shift) & 0xffu], kMass ? cuda::FastExp(v - m) : 1.f);
     });
     __syncthreads();
     if (threadIdx.x < kBins) {

@@ -66,20 +66,31 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
   float m = -INFINITY, sum = 0.f, bv = -INFINITY;
   int bi = INT_MAX;
   const int g_end = (end + 3) / 4;
+  const int g_full = end / 4;  // groups 4g .. 4g + 3 wholly before `end`
   for (int g0 = begin / 4 + threadIdx.x; g0 < g_end; g0 += kSplitUnroll * blockDim.x) {
     float v[kSplitUnroll][4];
+    if (a.vec4 && g0 + (kSplitUnroll - 1) * static_cast<int>(blockDim.x) < g_full) {
+      // A whole batch of aligned groups (all but a chunk's last batch): plain 16-byte loads.
 #pragma unroll
-    for (int u = 0; u < kSplitUnroll; ++u) {
-      const int g = g0 + u * blockDim.x;
-      if (g < g_end) {
-        LoadGroup(x, g, end, a.vec4, v[u]);  // -inf past the end
-      } else {
+      for (int u = 0; u < kSplitUnroll; ++u) {
+        const float4 q = __ldg(reinterpret_cast<const float4*>(x) + g0 + u * blockDim.x);
+        v[u][0] = q.x, v[u][1] = q.y, v[u][2] = q.z, v[u][3] = q.w;
+      }
+    } else {
 #pragma unroll
-        for (int j = 0; j < 4; ++j) v[u][j] = -INFINITY;
+      for (int u = 0; u < kSplitUnroll; ++u) {
+        const int g = g0 + u * blockDim.x;
+        if (g < g_end) {
+          LoadGroup(x, g, end, a.vec4, v[u]);  // -inf past the end
+        } else {
+#pragma unroll
+          for (int j = 0; j < 4; ++j) v[u][j] = -INFINITY;
+        }
       }
     }
     // Raw log-sum-exp in two levels: the batch's max from registers, then one exp per token and
-    // one merge per batch (no per-token branch). v == lm gives 1 even for lm = +inf.
+    // one merge per batch (no per-token branch). exp(v - lm) is 1 for v == lm, also for
+    // lm = +inf (where v - lm would be NaN).
     float lm = -INFINITY;
 #pragma unroll
     for (int u = 0; u < kSplitUnroll; ++u)
@@ -87,10 +98,17 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
       for (int j = 0; j < 4; ++j) lm = fmaxf(lm, v[u][j]);
     if (lm != -INFINITY) {
       float ls = 0.f;
+      if (lm != INFINITY) {
 #pragma unroll
-      for (int u = 0; u < kSplitUnroll; ++u)
+        for (int u = 0; u < kSplitUnroll; ++u)
 #pragma unroll
-        for (int j = 0; j < 4; ++j) ls += v[u][j] == lm ? 1.f : __expf(v[u][j] - lm);
+          for (int j = 0; j < 4; ++j) ls += cuda::FastExp(v[u][j] - lm);
+      } else {
+#pragma unroll
+        for (int u = 0; u < kSplitUnroll; ++u)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) ls += v[u][j] == lm ? 1.f : 0.f;
+      }
       MergeRaw(m, sum, lm, ls);
     }
     // The batch's largest scaled value (rounding is monotonic and inv_t > 0, so it is lm's):

@@ -236,6 +236,25 @@ TEST(SamplerKernelEmulation, SplitPathPenaltiesOnTheTopTokensMatchCpuTwin) {
   ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), cpu);
 }
 
+// Split rows of real vocabulary sizes, where a chunk is several thousand tokens: most of the split
+// pass's batches take its plain 16-byte load path (a full batch of aligned groups), the rest and
+// the unaligned vocabulary the checked one.
+TEST(SamplerKernelEmulation, SplitPathLargeVocabulariesMatchCpuTwin) {
+  for (int vocab : {128256, 152067}) {
+    SCOPED_TRACE("vocab " + std::to_string(vocab));
+    Batch b = MakeBatch(vocab, 4, vocab, {kNormal, kPeaked});
+    for (int s = 0; s < b.num_seqs; ++s) {
+      b.params[s].temperature = s % 2 == 0 ? 0.f : 0.6f + 0.4f * static_cast<float>(s);
+      b.params[s].top_k = 0, b.params[s].top_p = 1.f, b.params[s].min_p = 0.f;
+      b.params[s].num_logprobs = 0;
+      ASSERT_TRUE(SamplerUsesSplitPath(b.params[s], vocab));
+    }
+    ASSERT_GT(PlanSamplerSplit(vocab).chunk_tokens, 4 * 4 * sampling_kernels::kSplitThreads)
+        << "no chunk holds a full batch: the plain load path is not reached";
+    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), RunCpu(b));
+  }
+}
+
 TEST(SamplerKernelEmulation, RadixPathMatchesCpuTwin) {
   const Batch b = MakeBatch(2001, 10, 5, {kNormal, kWide, kTies});
   g_window_fallbacks = 0;
