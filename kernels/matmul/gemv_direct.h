@@ -53,6 +53,7 @@ struct DirectUnit<DType::kQ4_K> {
   static constexpr int kWeights = 64;
   static constexpr int kVecs = 3;
   static constexpr int kBlockBytes = 144;
+  static constexpr bool kLoadsInBlock = true;  // no load passes the tensor's end
   static constexpr int64_t RowBytes(int k) { return int64_t{k} / 256 * kBlockBytes; }
   // Rows a row slot works on at once: 4 for one token (12 loads in flight per lane, one x load
   // for 4 rows); fewer for more tokens, whose decoded weights and sums take the registers.
@@ -97,6 +98,7 @@ struct DirectUnit<DType::kQ8_0> {
   static constexpr int kWeights = 128;
   static constexpr int kVecs = 9;
   static constexpr int kBlockBytes = 34;
+  static constexpr bool kLoadsInBlock = false;  // the last unit's last load may pass the end
   static constexpr int64_t RowBytes(int k) { return int64_t{k} / 32 * kBlockBytes; }
   static constexpr int RowsFor(int /*max_tokens*/) { return 1; }  // 36 registers of loads
   static HEARTH_HD int64_t Start(int unit, int64_t row_offset) {
@@ -168,6 +170,7 @@ struct DirectUnit<DType::kQ6_K> {
   static constexpr int kWeights = 128;
   static constexpr int kVecs = 10;
   static constexpr int kBlockBytes = 210;
+  static constexpr bool kLoadsInBlock = false;  // the last unit's last load may pass the end
   static constexpr int64_t RowBytes(int k) { return int64_t{k} / 256 * kBlockBytes; }
   static constexpr int RowsFor(int /*max_tokens*/) { return 1; }  // 40 registers of loads
   static HEARTH_HD int64_t Block(int unit, int64_t row_offset) {

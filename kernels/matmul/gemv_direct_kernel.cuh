@@ -12,7 +12,7 @@
 
 namespace hearth::gemv_internal {
 
-// Registers (ptxas -v, nvcc 13.0, sm_90a): Q4_K at one token with 4 rows takes 125 (12 16-byte
+// Registers (ptxas -v, nvcc 13.0, sm_90a): Q4_K at one token with 4 rows takes 127 (12 16-byte
 // loads in flight, the unit's x, a decoded row), Q6_K and Q8_0 128; 2 CTAs = 16 warps per SM then
 // keep 2 x 256 x 192 bytes of loads in flight per SM, several times the bandwidth-latency product.
 // 3 CTAs per SM (80 registers, a few spills; measured before the refill) were 0-12% slower at 1
@@ -74,13 +74,24 @@ __device__ __forceinline__ int64_t RowOffsetOf(const DirectGemvPlan& plan, int g
   return static_cast<int64_t>(row < n ? row : n - 1) * row_bytes;
 }
 
-// Issues the unit's kVecs 16-byte loads of one row.
+// Issues the unit's kVecs 16-byte loads of one row. Its last load reaches furthest
+// (gemv_direct_test): only where that one passes the tensor's end (a Q8_0 or Q6_K tensor's last
+// unit) are the loads checked one by one.
 template <class Unit>
 __device__ __forceinline__ void LoadUnit(const uint8_t* __restrict__ w, const uint8_t* tensor_end,
                                          int unit, int64_t row_offset, uint4* v) {
+  if constexpr (!Unit::kLoadsInBlock) {
+    if (w + Unit::VecOffset(unit, Unit::kVecs - 1, row_offset) + 16 > tensor_end) {
+#pragma unroll
+      for (int j = 0; j < Unit::kVecs; ++j) {
+        v[j] = LoadVec(w + Unit::VecOffset(unit, j, row_offset), tensor_end);
+      }
+      return;
+    }
+  }
 #pragma unroll
   for (int j = 0; j < Unit::kVecs; ++j) {
-    v[j] = LoadVec(w + Unit::VecOffset(unit, j, row_offset), tensor_end);
+    v[j] = __ldg(reinterpret_cast<const uint4*>(w + Unit::VecOffset(unit, j, row_offset)));
   }
 }
 

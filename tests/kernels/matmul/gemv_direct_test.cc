@@ -120,10 +120,14 @@ void ExpectLoadsCoverUnits(int n, int k) {
   for (int row = 0; row < n; ++row) {
     std::vector<int> covered(row_bytes, 0);
     for (int unit = 0; unit < k / Unit::kWeights; ++unit) {
+      const int64_t last = Unit::VecOffset(unit, Unit::kVecs - 1, row * row_bytes);
+      // LoadUnit checks only the last load against the tensor's end (none for kLoadsInBlock).
+      if (Unit::kLoadsInBlock) ASSERT_LE(last + 16, (row + 1) * row_bytes);
       for (int v = 0; v < Unit::kVecs; ++v) {
         const int64_t off = Unit::VecOffset(unit, v, row * row_bytes);
         ASSERT_EQ(off % 16, 0);
         ASSERT_GE(off, 0);
+        ASSERT_LE(off, last) << "the last load is not the one reaching furthest";
         ASSERT_LT(off, tensor_end);  // the kernel reads a load passing the end byte by byte
         for (int64_t b = std::max<int64_t>(off, row * row_bytes);
              b < std::min<int64_t>(off + 16, (row + 1) * row_bytes); ++b) {
