@@ -65,10 +65,10 @@ __device__ __forceinline__ void RaceGroup(const float s[4], const bool cand[4], 
 // Online log-sum-exp state (m, sum of exp(x - m)), merged in any order.
 __device__ __forceinline__ void MergeRaw(float& m, float& sum, float om, float osum) {
   if (om > m) {
-    sum = sum * __expf(m - om) + osum;  // m = -inf: 0 * 0
+    sum = sum * cuda::FastExp(m - om) + osum;  // m = -inf: 0 * 0
     m = om;
   } else if (om != -INFINITY) {
-    sum += osum * __expf(om - m);
+    sum += osum * cuda::FastExp(om - m);
   }
 }
 
