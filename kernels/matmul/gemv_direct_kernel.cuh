@@ -67,7 +67,6 @@ __device__ __forceinline__ void LoadUnitX(const int8_t* __restrict__ xq,
 
 // The row offset (bytes from the tensor's base) of row r of the lane's row slot in group g,
 // clamped to the last row so that a partial group's loads stay valid (their sums are not stored).
-template <class Unit>
 __device__ __forceinline__ int64_t RowOffsetOf(const DirectGemvPlan& plan, int g, int slot, int r,
                                                int n, int64_t row_bytes) {
   const int row = DirectRowOf(plan, g, slot, r);
@@ -130,7 +129,7 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
       LoadUnit<Unit>(w, tensor_end, me.lane_in_row,
-                     RowOffsetOf<Unit>(plan, blockIdx.x, me.slot, r, n, row_bytes), v[r]);
+                     RowOffsetOf(plan, blockIdx.x, me.slot, r, n, row_bytes), v[r]);
     }
   }
   // x and y wait for the pre-kernel; the first loads above are in flight meanwhile.
@@ -138,6 +137,9 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
 
   for (int g = blockIdx.x; g < plan.num_groups; g += grid) {
     const bool next_group = g + grid < plan.num_groups;
+    int64_t row_offset[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) row_offset[r] = RowOffsetOf(plan, g, me.slot, r, n, row_bytes);
     float acc[kRows][kMaxTokens];
 #pragma unroll
     for (int r = 0; r < kRows; ++r)
@@ -155,14 +157,13 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
       if constexpr (kShareX) LoadUnitX<Unit>(xq, xs, 0, k, unit, x, s);
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
-        const int64_t row_offset = RowOffsetOf<Unit>(plan, g, me.slot, r, n, row_bytes);
         uint32_t words[kWords];
 #pragma unroll
         for (int j = 0; j < Unit::kVecs; ++j) ToWords(v[r][j], words + 4 * j);
-        const typename Unit::W uw = Unit::Decode(unit, row_offset, words);  // for all tokens
+        const typename Unit::W uw = Unit::Decode(unit, row_offset[r], words);  // for all tokens
         if (refill) {
           const int64_t next_offset =
-              same_group ? row_offset : RowOffsetOf<Unit>(plan, g + grid, me.slot, r, n, row_bytes);
+              same_group ? row_offset[r] : RowOffsetOf(plan, g + grid, me.slot, r, n, row_bytes);
           LoadUnit<Unit>(w, tensor_end, next_unit, next_offset, v[r]);
         }
 #pragma unroll
