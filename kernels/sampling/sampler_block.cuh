@@ -47,15 +47,6 @@ struct Shared {
   int part_argmax;
 };
 
-// Float -> uint32 with the same order (negative floats reversed below the positive ones).
-__device__ __forceinline__ uint32_t OrderedKey(float f) {
-  const uint32_t b = __float_as_uint(f);
-  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
-}
-__device__ __forceinline__ float KeyToFloat(uint32_t k) {
-  return __uint_as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
-}
-
 __device__ inline float BlockSum(float v, Shared& sh) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   __syncthreads();

@@ -17,6 +17,20 @@ __device__ __forceinline__ bool Better(float v, int i, float bv, int bi) {
   return v > bv || (v == bv && i < bi);
 }
 
+// Float -> uint32 with the same order (negative floats reversed below the positive ones).
+__device__ __forceinline__ uint32_t OrderedKey(float f) {
+  const uint32_t b = __float_as_uint(f);
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+__device__ __forceinline__ float KeyToFloat(uint32_t k) {
+  return __uint_as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
+}
+
+// The largest of the calling warp's values, which all 32 lanes call together (one redux.sync).
+__device__ __forceinline__ float WarpMax(float v) {
+  return KeyToFloat(__reduce_max_sync(0xffffffffu, OrderedKey(v)));
+}
+
 // -log(-log u) <= 16.64 for every u ToOpenUnitFloat makes: a token whose scaled logit is more
 // than this below the best race score so far can neither beat nor tie it (exact skip).
 constexpr float kMaxGumbel = 17.f;
@@ -36,28 +50,74 @@ __device__ __forceinline__ float RaceScore(float s, uint32_t word) {
   return __fsub_rn(s, logf(-logf(philox::ToOpenUnitFloat(word))));
 }
 
-// A conservative filter before RaceScore's two accurate logs: false only when the token's score
-// is certainly below bv, judged with the fast MUFU logs (FastLog: __logf's values, u and e are
-// never denormal). __logf errs by at most 2^-21.41 absolute on [0.5, 2] and 3 ulp elsewhere, so
-// with e >= 1e-3 the fast -log(e) is within 4e-4 of the exact one; the margin (0.01 plus room for
-// rounding at large |s|) covers that. Tokens with e < 1e-3 (u within 1e-3 of 1) always take the
-// exact path. Skipping cannot change the winner.
-__device__ __forceinline__ bool MayReach(float s, uint32_t word, float bv) {
+// Bounds lo <= RaceScore(s, word) <= hi from the fast MUFU logs (FastLog: __logf's values, u and
+// e are never denormal), so that the exact score's two accurate logs run only for tokens that
+// may win. __logf errs by at most 2^-21.41 absolute on [0.5, 2] and 3 ulp elsewhere, so with
+// e >= 1e-3 the fast -log(e) is within 4e-4 of the exact one either way; the margin (0.01 plus
+// room for rounding at large |s|) covers that. For e < 1e-3 (u within 1e-3 of 1) the bounds are
+// -inf and +inf: only the exact score tells.
+__device__ __forceinline__ void ScoreBounds(float s, uint32_t word, float& lo, float& hi) {
   const float e = -cuda::FastLog(philox::ToOpenUnitFloat(word));
-  if (!(e >= 1e-3f)) return true;
-  return !(s - cuda::FastLog(e) + (0.01f + fabsf(s) * 1e-5f) < bv);
+  if (!(e >= 1e-3f)) {
+    lo = -INFINITY, hi = INFINITY;
+    return;
+  }
+  const float f = s - cuda::FastLog(e), margin = 0.01f + fabsf(s) * 1e-5f;
+  lo = f - margin, hi = f + margin;  // NaN for infinite s: fmaxf drops it, !(hi < b) keeps it
 }
 
-// The race of one group of 4 consecutive tokens 4g .. 4g + 3 (one Philox block): the tokens with
-// cand[j], scaled values s[j], into (bv, bi), lowest id on ties.
+// False only when the token's score is certainly below bv: skipping it cannot change the winner.
+__device__ __forceinline__ bool MayReach(float s, uint32_t word, float bv) {
+  float lo, hi;
+  ScoreBounds(s, word, lo, hi);
+  return !(hi < bv);
+}
+
+// Test hooks (sampler_kernel_emulation_test counts how often lanes and warps draw a Philox block
+// and take the exact score); the GPU build compiles them to nothing.
+#ifndef HEARTH_SAMPLER_PHILOX_HOOK
+#define HEARTH_SAMPLER_PHILOX_HOOK(g)
+#endif
+#ifndef HEARTH_SAMPLER_EXACT_HOOK
+#define HEARTH_SAMPLER_EXACT_HOOK(g, j)
+#endif
+
+// The race of one group of 4 consecutive tokens 4g .. 4g + 3 per lane (one Philox block each),
+// called by all 32 lanes of a warp together: each lane's tokens with cand[j], scaled values s[j],
+// into its (bv, bi), lowest id on ties.
+// `bound` (the same in every lane, -inf at first) is a score some token of the warp certainly
+// reaches: a token whose score is certainly below it cannot win, whichever lane holds it. Each
+// group raises it to the warp's best lower bound (ScoreBounds) before any exact score is taken,
+// so only tokens within the fast scores' margin of the warp's best so far take the accurate
+// logs. Without it each lane filtered against its own best alone, which after a few tokens lets
+// many through, and a warp ran the exact score at every token position where any lane did: 74%
+// of the positions on bench_sampling's unfiltered rows, 9% with it (RaceWorkPerWarp in
+// sampler_kernel_emulation_test, 2026-11-23). The token that set the bound always takes its
+// exact score (its hi >= its lo), so a lane's (bv, bi) holds it.
 __device__ __forceinline__ void RaceGroup(const float s[4], const bool cand[4], int g,
-                                          const SamplingParams& p, uint64_t step, float& bv,
-                                          int& bi) {
-  const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
+                                          const SamplingParams& p, uint64_t step, float& bound,
+                                          float& bv, int& bi) {
+  const bool any = cand[0] || cand[1] || cand[2] || cand[3];
+  uint32_t word[4] = {0u, 0u, 0u, 0u};
+  float hi[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}, lane_lo = bv;
+  if (any) {
+    HEARTH_SAMPLER_PHILOX_HOOK(g);
+    const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      word[j] = r.v[j];
+      float lo;
+      ScoreBounds(s[j], word[j], lo, hi[j]);
+      if (cand[j]) lane_lo = fmaxf(lane_lo, lo);
+    }
+  }
+  bound = fmaxf(bound, WarpMax(lane_lo));
+  if (!any) return;
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
-    if (!cand[j] || !MayReach(s[j], r.v[j], bv)) continue;
-    const float score = RaceScore(s[j], r.v[j]);
+    if (!cand[j] || hi[j] < fmaxf(bound, bv)) continue;
+    HEARTH_SAMPLER_EXACT_HOOK(g, j);
+    const float score = RaceScore(s[j], word[j]);
     if (Better(score, 4 * g + j, bv, bi)) bv = score, bi = 4 * g + j;
   }
 }

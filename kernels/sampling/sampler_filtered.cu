@@ -25,9 +25,12 @@ __device__ __forceinline__ void LoadScaledGroups(const float* x, int vocab, floa
 
 // Exponential race over the tokens with s = x * inv_t >= t into this thread's (bv, bi), one
 // Philox block per 4 consecutive tokens.
+// Every thread of the block calls it (the warps' trip counts are their lane 0's: RaceGroup).
 __device__ void RaceAll(const float* x, int vocab, float inv_t, float t, const SamplingParams& p,
                         uint64_t step, float& bv, int& bi) {
-  for (int g0 = threadIdx.x; 4 * g0 < vocab; g0 += kGroups * blockDim.x) {
+  const int lane = threadIdx.x & 31;
+  float bound = WarpMax(bv);
+  for (int g0 = threadIdx.x; 4 * (g0 - lane) < vocab; g0 += kGroups * blockDim.x) {
     float v[kGroups][4];
     LoadScaledGroups(x, vocab, inv_t, g0, v);
 #pragma unroll
@@ -37,10 +40,10 @@ __device__ void RaceAll(const float* x, int vocab, float inv_t, float t, const S
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int i = 4 * g + j;
-        cand[j] = i < vocab && v[u][j] >= t && !(v[u][j] + kMaxGumbel < bv);  // else cannot win
+        cand[j] = i < vocab && v[u][j] >= t && !(v[u][j] + kMaxGumbel < bound);  // cannot win
         any |= cand[j];
       }
-      if (any) RaceGroup(v[u], cand, g, p, step, bv, bi);
+      if (__any_sync(0xffffffffu, any)) RaceGroup(v[u], cand, g, p, step, bound, bv, bi);
     }
   }
 }
@@ -138,7 +141,9 @@ __device__ void CollectBin(const float* x, int vocab, float inv_t, float t0, flo
   __syncthreads();
   if (threadIdx.x == 0) sh.buf_count = 0;
   __syncthreads();
-  for (int g0 = threadIdx.x; 4 * g0 < vocab; g0 += kGroups * blockDim.x) {
+  const int lane = threadIdx.x & 31;
+  float bound = -INFINITY;  // RaceGroup's, which all lanes reach (the warp's trip count)
+  for (int g0 = threadIdx.x; 4 * (g0 - lane) < vocab; g0 += kGroups * blockDim.x) {
     float v[kGroups][4];
     LoadScaledGroups(x, vocab, inv_t, g0, v);
 #pragma unroll
@@ -155,10 +160,10 @@ __device__ void CollectBin(const float* x, int vocab, float inv_t, float t0, flo
           sh.buf_val[slot] = v[u][j], sh.buf_idx[slot] = i;
           sh.buf_w[slot] = weights ? cuda::FastExp(v[u][j] - m) : 1.f;
         }
-        cand[j] = b < bin && !(v[u][j] + kMaxGumbel < bv);  // else cannot win
+        cand[j] = b < bin && !(v[u][j] + kMaxGumbel < bound);  // else cannot win
         any |= cand[j];
       }
-      if (any) RaceGroup(v[u], cand, g, p, step, bv, bi);
+      if (__any_sync(0xffffffffu, any)) RaceGroup(v[u], cand, g, p, step, bound, bv, bi);
     }
   }
   __syncthreads();

@@ -67,7 +67,11 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
   int bi = INT_MAX;
   const int g_end = (end + 3) / 4;
   const int g_full = end / 4;  // groups 4g .. 4g + 3 wholly before `end`
-  for (int g0 = begin / 4 + threadIdx.x; g0 < g_end; g0 += kSplitUnroll * blockDim.x) {
+  const int lane = threadIdx.x & 31;
+  // A score (or scaled value) some token of the warp reached: the same in all its lanes, which
+  // therefore run the warp's trip count (its lane 0's; lanes past the end see -inf).
+  float bound = -INFINITY;
+  for (int g0 = begin / 4 + threadIdx.x; g0 - lane < g_end; g0 += kSplitUnroll * blockDim.x) {
     float v[kSplitUnroll][4];
     if (a.vec4 && g0 + (kSplitUnroll - 1) * static_cast<int>(blockDim.x) < g_full) {
       // A whole batch of aligned groups (all but a chunk's last batch): plain 16-byte loads.
@@ -88,6 +92,9 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
         }
       }
     }
+    // The argmax's bound: the warp's best of the batches before (independent of the loads). The
+    // race keeps its own in RaceGroup.
+    if (!race) bound = WarpMax(bv);
     // Raw log-sum-exp in two levels: the batch's max from registers, then one exp per token and
     // one merge per batch (no per-token branch). exp(v - lm) is 1 for v == lm, also for
     // lm = +inf (where v - lm would be NaN).
@@ -112,15 +119,16 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
       MergeRaw(m, sum, lm, ls);
     }
     // The batch's largest scaled value (rounding is monotonic and inv_t > 0, so it is lm's):
-    // when even it cannot beat (argmax) or come within kMaxGumbel of (race) the best so far, no
-    // token of the batch can, and the per-token pass is skipped; after the first batches that
-    // is most batches (greedy: all but those holding a new maximum).
+    // when even it cannot reach (argmax) or come within kMaxGumbel of (race) the warp's bound,
+    // no token of the batch can win, and the per-token pass is skipped; after the first
+    // batches that is most batches (greedy: all but those holding a new maximum).
     const float smax = __fmul_rn(lm, inv_t);
-    const bool batch_may_win = race ? !(smax + kMaxGumbel < bv) : smax >= bv;
+    const bool batch_may_win = race ? !(smax + kMaxGumbel < bound) : smax >= bound;
 #pragma unroll
     for (int u = 0; u < kSplitUnroll; ++u) {
       const int g = g0 + u * blockDim.x;
-      if (!batch_may_win || g >= g_end) continue;
+      const bool live = batch_may_win && g < g_end;
+      if (!race && !live) continue;
       bool cand[4];
       float s[4];
       bool any = false;
@@ -129,17 +137,18 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
         const int i = 4 * g + j;
         const int r = i - begin;
         // Penalized tokens join below with their penalized value.
-        const bool plain = i < end && (!has_pen || ((listed[r >> 5] >> (r & 31)) & 1u) == 0u);
+        const bool plain =
+            live && i < end && (!has_pen || ((listed[r >> 5] >> (r & 31)) & 1u) == 0u);
         s[j] = __fmul_rn(v[u][j], inv_t);
         if (race) {
-          cand[j] = plain && !(s[j] + kMaxGumbel < bv);
+          cand[j] = plain && !(s[j] + kMaxGumbel < bound);
           any |= cand[j];
-        } else {
-          cand[j] = false;
-          if (plain && Better(s[j], i, bv, bi)) bv = s[j], bi = i;
+        } else if (plain && Better(s[j], i, bv, bi)) {
+          bv = s[j], bi = i;
         }
       }
-      if (any) RaceGroup(s, cand, g, p, step, bv, bi);
+      // The whole warp races a group where any lane has a candidate (race is block-uniform).
+      if (race && __any_sync(0xffffffffu, any)) RaceGroup(s, cand, g, p, step, bound, bv, bi);
     }
   }
   // The chunk's penalized tokens (each listed once per row, so each is seen once here).

@@ -1,8 +1,8 @@
 // A small CPU emulation of the CUDA features our kernels use, so that their real sources (the
 // sampler's, sampler_kernel_emulation_test; the direct GEMV's, gemv_direct_emulation_test) run in
-// CPU tests: one OS thread per CUDA thread of a block
-// (blocks run one after another), std::barrier for __syncthreads and __syncwarp, a per-warp
-// exchange for the shuffles, one mutex for the atomics, host math for the fast intrinsics.
+// CPU tests: one OS thread per CUDA thread of a block (blocks run one after another),
+// std::barrier for __syncthreads and __syncwarp, a per-warp exchange for the shuffles (and
+// __reduce_max_sync, __any_sync), one mutex for the atomics, host math for the fast intrinsics.
 // It checks the kernel's logic (scans, selections, fallbacks, races), not its timing: a missing
 // __syncthreads may go unnoticed here, as it may on a GPU; racecheck on a GPU covers that.
 // Also: dynamic shared memory (SetDynamicSmem / DynamicSmem), 16-bit float types (Bf16, Half),
@@ -139,6 +139,16 @@ template <class T>
 T __shfl_down_sync(unsigned, T v, int o) {
   const int lane = threadIdx.x & 31;
   return cuda_emulation::Shuffle(v, lane + o < 32 ? lane + o : lane);
+}
+// redux.sync's max over the 32 lanes (every lane must call it, as with the full mask on a GPU).
+template <class T>  // int or unsigned
+T __reduce_max_sync(unsigned, T v) {
+  T m = v;
+  for (int o = 16; o > 0; o >>= 1) m = std::max(m, __shfl_xor_sync(0xffffffffu, m, o));
+  return m;
+}
+inline bool __any_sync(unsigned, bool p) {
+  return __reduce_max_sync(0xffffffffu, static_cast<unsigned>(p)) != 0u;
 }
 namespace cuda_emulation {
 // Every atomic: *p = f(*p) under the one mutex, returning the old value.

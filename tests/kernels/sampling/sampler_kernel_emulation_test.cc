@@ -6,8 +6,11 @@
 
 #include <atomic>
 #include <cstdio>
+#include <mutex>
 #include <random>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/support/cuda_block_emulation.h"
@@ -25,6 +28,28 @@ std::vector<float> g_thresholds;  // [num_seqs]: each sampled row's final thresh
   do {                                                    \
     if (threadIdx.x == 0) g_thresholds[blockIdx.x] = (t); \
   } while (0)
+// The race's work as a GPU warp pays it: a warp runs a Philox block (or the exact score) for a
+// group (token) position when any of its lanes does. Lanes of a warp hold groups g - lane equal.
+struct RaceCounts {
+  std::mutex mu;
+  bool on = false;
+  std::set<std::tuple<unsigned, unsigned, unsigned, int, int>> warps;  // j = -1: Philox block
+  int64_t philox_lanes = 0, exact_lanes = 0;
+  int64_t Warps(bool exact) const {
+    return std::count_if(warps.begin(), warps.end(),
+                         [exact](const auto& k) { return (std::get<4>(k) >= 0) == exact; });
+  }
+};
+RaceCounts g_race;
+void CountRace(int g, int j) {
+  if (!g_race.on) return;
+  std::lock_guard<std::mutex> l(g_race.mu);
+  ++(j < 0 ? g_race.philox_lanes : g_race.exact_lanes);
+  g_race.warps.insert(
+      {blockIdx.x, blockIdx.y, blockDim.x, g - static_cast<int>(threadIdx.x & 31), j});
+}
+#define HEARTH_SAMPLER_PHILOX_HOOK(g) CountRace((g), -1)
+#define HEARTH_SAMPLER_EXACT_HOOK(g, j) CountRace((g), (j))
 #include "kernels/sampling/sampler_filtered.cu"  // NOLINT: kernel sources under emulation
 #include "kernels/sampling/sampler_split.cu"     // NOLINT
 #include "kernels/sampling/sampling_cases.h"
@@ -252,6 +277,78 @@ TEST(SamplerKernelEmulation, SplitPathLargeVocabulariesMatchCpuTwin) {
     ASSERT_GT(PlanSamplerSplit(vocab).chunk_tokens, 4 * 4 * sampling_kernels::kSplitThreads)
         << "no chunk holds a full batch: the plain load path is not reached";
     ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), RunCpu(b));
+  }
+}
+
+// The race alone, token for token: rows whose winner is decided among many close scores (flat,
+// tied, uniform, normal), unfiltered (split pass) and filtered (min-p: RaceAll after the window;
+// top-k: CollectBin's race above the bin), each row's token equal to the CPU twin's. A warp
+// bound that prunes a token able to win moves the winner of some of these rows.
+TEST(SamplerKernelEmulation, RaceMatchesCpuTwinTokenForToken) {
+  const int vocab = 3001, num_seqs = 32;
+  Batch b = MakeBatch(vocab, num_seqs, 77, {kNormal, kFlat, kTies, kNormal});
+  std::mt19937_64 rng(5);
+  for (int s = 0; s < num_seqs; ++s) {
+    if (s % 4 == 3) {  // uniform in [-3, 3)
+      float* row = b.logits.data() + int64_t{s} * vocab;
+      for (int i = 0; i < vocab; ++i) row[i] = static_cast<float>(rng() % 6000) / 1000.f - 3.f;
+    }
+    SamplingParams p;
+    p.temperature = 0.5f + 0.25f * static_cast<float>(s % 5);
+    p.seed = 300 + s;
+    if (s % 3 == 1) p.min_p = 0.02f;
+    if (s % 3 == 2) p.top_k = 500;
+    b.params[s] = p;
+  }
+  const Out got = RunEmulated(b, /*window=*/true), cpu = RunCpu(b);
+  sampler_test::ExpectMatchesCpu(b, got, cpu);
+  for (int s = 0; s < num_seqs; ++s) EXPECT_EQ(got.ids[s], cpu.ids[s]) << "row " << s;
+}
+
+// The race's work on bench_sampling's rows (128256 tokens, uniform in [-5, 5) or peaked: normal
+// with sigma 2.5 and 16 tokens raised by 8-16), temperature 0.8, unfiltered (the split pass) and
+// top-p 0.9 (the window path's CollectBin), counted per warp as a GPU runs it: one warp-wide
+// Philox block per group of 4 tokens when any lane needs it, one warp-wide exact score (two
+// accurate logs) per token position when any lane's fast filter lets its token through.
+TEST(SamplerKernelEmulation, RaceWorkPerWarp) {
+  const int vocab = 128256;
+  for (const bool peaked : {false, true}) {
+    for (const float top_p : {1.f, 0.9f}) {
+      Batch b;
+      b.vocab = vocab, b.num_seqs = 1;
+      std::mt19937_64 rng(peaked ? 12 : 11);
+      std::uniform_real_distribution<float> uniform(0.f, 1.f);
+      std::normal_distribution<float> normal(0.f, 2.5f);
+      for (int i = 0; i < vocab; ++i)
+        b.logits.push_back(peaked ? normal(rng) : uniform(rng) * 10.f - 5.f);
+      if (peaked)
+        for (int j = 0; j < 16; ++j) b.logits[rng() % vocab] += 8.f + 8.f * uniform(rng);
+      SamplingParams p;
+      p.temperature = 0.8f, p.top_p = top_p, p.seed = 99;
+      b.params = {p};
+      b.steps = {7};
+      b.offsets = {0, 0};
+      {
+        std::lock_guard<std::mutex> l(g_race.mu);
+        g_race.warps.clear(), g_race.philox_lanes = g_race.exact_lanes = 0, g_race.on = true;
+      }
+      const Out got = RunEmulated(b, /*window=*/true);
+      g_race.on = false;
+      const Out cpu = RunCpu(b);
+      sampler_test::ExpectMatchesCpu(b, got, cpu);
+      if (top_p == 1.f) {
+        EXPECT_EQ(got.ids[0], cpu.ids[0]) << "unfiltered: no top-p boundary to round";
+      }
+      const double per_k = 1000.0 / vocab;
+      std::printf(
+          "%s rows, top-p %g: per 1000 tokens, Philox blocks %.1f lanes / %.1f warps, exact "
+          "scores %.2f lanes / %.2f warps\n",
+          peaked ? "peaked" : "uniform", top_p, g_race.philox_lanes * per_k,
+          g_race.Warps(false) * per_k, g_race.exact_lanes * per_k, g_race.Warps(true) * per_k);
+      // Against each lane's own best, 15-23 per 1000 tokens (of 31.25 token positions a warp
+      // has); against the warp's bound, 1-3.
+      EXPECT_LT(g_race.Warps(true) * per_k, 5.0) << "warp-wide exact scores per 1000 tokens";
+    }
   }
 }
 
