@@ -98,8 +98,8 @@ __device__ __forceinline__ void RaceGroup(const float s[4], const bool cand[4], 
                                           const SamplingParams& p, uint64_t step, float& bound,
                                           float& bv, int& bi) {
   const bool any = cand[0] || cand[1] || cand[2] || cand[3];
-  uint32_t word[4] = {0u, 0u, 0u, 0u};
-  float hi[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}, lane_lo = bv;
+  uint32_t word[4];  // word and hi are read only where any (no initial moves in the SASS)
+  float hi[4], lane_lo = bv;
   if (any) {
     HEARTH_SAMPLER_PHILOX_HOOK(g);
     const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(g));
