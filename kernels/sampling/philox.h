@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #ifndef HEARTH_HD
 #if defined(__CUDACC__)
@@ -55,10 +56,20 @@ HEARTH_HD U32x4 SamplerBlock(uint64_t seed, uint64_t step, uint32_t block) {
       static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
 }
 
-// A 32-bit word to a float uniform in the open interval (0, 1): the top 23 bits, centred in
-// their cell (23, not 24: 1 - 2^-25 would round up to 1 in float).
+// A 32-bit word to a float uniform in the open interval (0, 1): the top 23 bits k, centred in
+// their cell, (k + 0.5) / 2^23 (23 bits, not 24: 1 - 2^-25 would round up to 1 in float).
+// Computed as the float 1 + k / 2^23 (k as its mantissa) minus (1 - 2^-24): exact, so the same
+// bits as the formula (checked for every k in sampling_cpu_test), in 3 instructions instead of 4
+// (no int-to-float conversion).
 HEARTH_HD float ToOpenUnitFloat(uint32_t bits) {
-  return (static_cast<float>(bits >> 9) + 0.5f) * (1.0f / 8388608.0f);
+  const uint32_t one_plus = 0x3f800000u | (bits >> 9);
+#if defined(__CUDA_ARCH__)
+  const float f = __uint_as_float(one_plus);
+#else
+  float f;
+  std::memcpy(&f, &one_plus, sizeof f);
+#endif
+  return f - 0.99999994f;  // 1 - 2^-24
 }
 
 }  // namespace hearth::philox

@@ -30,6 +30,18 @@ TEST(Philox, KnownAnswerVectors) {
   EXPECT_EQ(r.v[3], 0x24126ea1u);
 }
 
+// Every one of the 2^23 values: the bit construction equals (k + 0.5) / 2^23.
+TEST(Philox, UnitFloatsAreTheCellCentres) {
+  for (uint32_t k = 0; k < (1u << 23); ++k) {
+    const float want = (static_cast<float>(k) + 0.5f) * (1.0f / 8388608.0f);
+    const float got = philox::ToOpenUnitFloat(k << 9 | (k & 0x1ffu));  // low 9 bits ignored
+    if (got != want) {
+      ADD_FAILURE() << "k " << k << ": " << got << " != " << want;
+      return;
+    }
+  }
+}
+
 TEST(Philox, UnitFloatsAreInsideTheOpenInterval) {
   EXPECT_GT(philox::ToOpenUnitFloat(0), 0.f);
   EXPECT_LT(philox::ToOpenUnitFloat(~0u), 1.f);
