@@ -280,29 +280,15 @@ TEST(SamplerKernelEmulation, SplitPathLargeVocabulariesMatchCpuTwin) {
   }
 }
 
-// The race alone, token for token: rows whose winner is decided among many close scores (flat,
-// tied, uniform, normal), unfiltered (split pass) and filtered (min-p: RaceAll after the window;
-// top-k: CollectBin's race above the bin), each row's token equal to the CPU twin's. A warp
-// bound that prunes a token able to win moves the winner of some of these rows.
+// The race alone, token for token (sampler_test::CloseScoreRows: close scores, unfiltered rows in
+// the split pass, min-p rows racing in RaceAll after the window, top-k rows in CollectBin's race
+// above the bin): every row's token equal to the CPU twin's. A warp bound that prunes a token
+// able to win moves the winner of some of these rows.
 TEST(SamplerKernelEmulation, RaceMatchesCpuTwinTokenForToken) {
-  const int vocab = 3001, num_seqs = 32;
-  Batch b = MakeBatch(vocab, num_seqs, 77, {kNormal, kFlat, kTies, kNormal});
-  std::mt19937_64 rng(5);
-  for (int s = 0; s < num_seqs; ++s) {
-    if (s % 4 == 3) {  // uniform in [-3, 3)
-      float* row = b.logits.data() + int64_t{s} * vocab;
-      for (int i = 0; i < vocab; ++i) row[i] = static_cast<float>(rng() % 6000) / 1000.f - 3.f;
-    }
-    SamplingParams p;
-    p.temperature = 0.5f + 0.25f * static_cast<float>(s % 5);
-    p.seed = 300 + s;
-    if (s % 3 == 1) p.min_p = 0.02f;
-    if (s % 3 == 2) p.top_k = 500;
-    b.params[s] = p;
-  }
+  const Batch b = sampler_test::CloseScoreRows(3001, 32, 77);
   const Out got = RunEmulated(b, /*window=*/true), cpu = RunCpu(b);
   sampler_test::ExpectMatchesCpu(b, got, cpu);
-  for (int s = 0; s < num_seqs; ++s) EXPECT_EQ(got.ids[s], cpu.ids[s]) << "row " << s;
+  for (int s = 0; s < b.num_seqs; ++s) EXPECT_EQ(got.ids[s], cpu.ids[s]) << "row " << s;
 }
 
 // The race's work on bench_sampling's rows (128256 tokens, uniform in [-5, 5) or peaked: normal

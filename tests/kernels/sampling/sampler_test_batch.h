@@ -38,6 +38,44 @@ inline void AppendPenalties(Batch& b, int n, std::mt19937_64& rng) {
   b.offsets.push_back(static_cast<int32_t>(b.tokens.size()));
 }
 
+// Rows whose race winner is decided among many close scores: normal, flat, tied (7 values) and
+// uniform in [-3, 3) in turn, each unfiltered, with min-p 0.02 or with top-k 500 in turn, no
+// penalties. A race that skips a token able to win (a bound too high) moves the winner of many.
+inline Batch CloseScoreRows(int vocab, int num_seqs, uint64_t seed) {
+  Batch b;
+  b.vocab = vocab, b.num_seqs = num_seqs;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.f, 2.f);
+  b.logits.resize(int64_t{vocab} * num_seqs);
+  b.offsets.assign(num_seqs + 1, 0);
+  for (int s = 0; s < num_seqs; ++s) {
+    float* row = b.logits.data() + int64_t{s} * vocab;
+    for (int i = 0; i < vocab; ++i) {
+      switch (s % 4) {
+        case 0:
+          row[i] = normal(rng);
+          break;
+        case 1:
+          row[i] = 0.25f;
+          break;
+        case 2:
+          row[i] = static_cast<float>(i % 7) * 0.5f;
+          break;
+        default:
+          row[i] = static_cast<float>(rng() % 6000) / 1000.f - 3.f;
+      }
+    }
+    SamplingParams p;
+    p.temperature = 0.5f + 0.25f * static_cast<float>(s % 5);
+    p.seed = seed + 300 + s;
+    if (s % 3 == 1) p.min_p = 0.02f;
+    if (s % 3 == 2) p.top_k = 500;
+    b.params.push_back(p);
+    b.steps.push_back(11 * s);
+  }
+  return b;
+}
+
 struct Sampled {
   std::vector<int32_t> ids, top_ids;  // [num_seqs], [num_seqs, kMaxLogprobs]
   std::vector<float> lp, top_lp;

@@ -261,6 +261,15 @@ TEST(SamplerGpu, RaceSkipsKeepTheWinner) {
   EXPECT_LE(mismatches, 1) << "rows whose GPU and CPU tokens differ (listed above)";
 }
 
+// Close race scores at a real vocabulary's size (as the emulation's
+// RaceMatchesCpuTwinTokenForToken): the warp bound of RaceGroup, the race loops' warp trip
+// counts and their votes on hardware. A bound 0.05 too high changed 13 of 32 tokens there.
+TEST(SamplerGpu, RaceCloseScoresMatchCpuTwin) {
+  HEARTH_REQUIRE_GPU();
+  const Batch b = sampler_test::CloseScoreRows(128256, 32, 77);
+  ExpectMatchesCpu(b, RunGpu(b), RunCpu(b));
+}
+
 TEST(SamplerGpu, SameInputsSameTokens) {
   HEARTH_REQUIRE_GPU();
   const Batch b = MakeBatch(128256, 32, 99);
