@@ -16,6 +16,7 @@
 #include "kernels/attention/attention_plan.h"
 #include "kernels/core/cuda_check.h"
 #include "kernels/core/device.h"
+#include "kernels/core/pdl.h"
 #include "kernels/matmul/cublaslt_gemm.h"
 #include "kernels/sampling/sampler.h"
 #include "model_loader/loaded_model.h"
@@ -129,8 +130,9 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
       BytesString(budget.free_bytes) + ", fraction " + std::to_string(o.gpu_memory_fraction) +
       "; CUDA graphs " + (r->graphs_enabled_ ? "on" : "off") + " (" +
       std::to_string(r->buckets_.size()) + " decode buckets up to " +
-      std::to_string(r->buckets_.back()) + "); fused QKV " + (wplan.fused_qkv ? "yes" : "no") +
-      ", fused gate/up " + (wplan.fused_gate_up ? "yes" : "no");
+      std::to_string(r->buckets_.back()) + "); programmatic launches " +
+      (cuda::PdlEnabled() ? "on" : "off") + " (HEARTH_PDL); fused QKV " +
+      (wplan.fused_qkv ? "yes" : "no") + ", fused gate/up " + (wplan.fused_gate_up ? "yes" : "no");
   if (o.print_memory) std::fprintf(stderr, "%s\n", r->memory_report_.c_str());
 
   CUDA_CHECK(cudaStreamCreateWithFlags(&r->stream_, cudaStreamNonBlocking));

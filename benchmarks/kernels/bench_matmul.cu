@@ -7,7 +7,8 @@
 // Timing: TimeUs, one launch between CUDA events with L2 flushed before it (a cold launch, its
 // start-up included); cases with the suffix _stream (1 token, and op=read) time a chain of
 // launches over rotating copies of W (TimeSequenceUs: the steady state of a decode step).
-// op=read is a kernel that only reads the weight bytes, timed both ways: the bound at that size.
+// op=read is a kernel that only reads the weight bytes, timed both ways: the bound at that size
+// (and _stream_pdl: its chain launched as programmatic dependents, as the matmuls are, pdl.h).
 // op=matmul_split: where the MMA is selected at 16, 32, 64 tokens, it again with k cut into 1, 2,
 // 3, 4, 6, 8 ranges (LaunchQuantMmaSplit), the data behind PlanQuantMma's constants.
 // gbps = weight bytes / time (the bound up to ~128 tokens), tflops = 2 * tokens * n * k / time.
@@ -144,6 +145,16 @@ int main(int argc, char** argv) {
             2 * copies);
         hearth::bench::PrintResult("read", shape_name + "_stream", tname, us, w_bytes / (us * 1e3),
                                    0, ceilings);
+        // The same chain launched as programmatic dependents (kernels/core/pdl.h; ordinary
+        // launches with HEARTH_PDL=0 or before sm_90): the bound of a decode step's GEMVs when
+        // each one's weight reads start while the one before drains.
+        const double us_pdl = hearth::bench::TimeSequenceUs(
+            [&](cudaStream_t st, int i) {
+              hearth::bench::LaunchRead(copy_at(i), w_bytes / 16 * 16, st, /*pdl=*/true);
+            },
+            2 * copies);
+        hearth::bench::PrintResult("read", shape_name + "_stream_pdl", tname, us_pdl,
+                                   w_bytes / (us_pdl * 1e3), 0, ceilings);
       }
       for (int num_tokens : kTokens) {
         if (num_tokens > max_tokens) continue;

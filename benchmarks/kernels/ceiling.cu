@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "benchmarks/kernels/ceiling.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 
 namespace hearth::bench {
 namespace {
@@ -32,7 +34,10 @@ __global__ void FillRandomBf16Kernel(__nv_bfloat16* p, size_t n, uint32_t seed) 
 
 // Reads n 16-byte vectors once (4 loads in flight per thread) and folds them into one word that
 // is stored only if it equals a value it practically never has (the loads cannot be dropped).
+// Launched as a programmatic dependent (kernels/core/pdl.h), it reads while its predecessor
+// still runs, as a decode GEMV may with its weights: it waits only before its store.
 __global__ void ReadOnlyKernel(const uint4* __restrict__ p, size_t n, uint32_t* out) {
+  cuda::PdlLaunchDependents();
   uint32_t acc = 0;
   const size_t stride = size_t{gridDim.x} * blockDim.x;
   size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x;
@@ -47,12 +52,13 @@ __global__ void ReadOnlyKernel(const uint4* __restrict__ p, size_t n, uint32_t* 
     const uint4 v = __ldg(p + i);
     acc ^= v.x ^ v.y ^ v.z ^ v.w;
   }
+  cuda::PdlWait();
   if (acc == 0x9e3779b9u) out[0] = acc;
 }
 
 }  // namespace
 
-void LaunchRead(const void* p, size_t bytes, cudaStream_t stream) {
+void LaunchRead(const void* p, size_t bytes, cudaStream_t stream, bool pdl) {
   static uint32_t* out = nullptr;
   static int sms = 0;
   if (out == nullptr) {
@@ -61,7 +67,13 @@ void LaunchRead(const void* p, size_t bytes, cudaStream_t stream) {
     Check(cudaGetDevice(&device), "cudaGetDevice");
     Check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "attribute");
   }
-  ReadOnlyKernel<<<sms * 8, 256, 0, stream>>>(static_cast<const uint4*>(p), bytes / 16, out);
+  const auto* v = static_cast<const uint4*>(p);
+  if (pdl) {
+    Check(cuda::LaunchKernel(ReadOnlyKernel, sms * 8, 256, 0, stream, v, bytes / 16, out),
+          "launch (programmatic)");
+  } else {
+    ReadOnlyKernel<<<sms * 8, 256, 0, stream>>>(v, bytes / 16, out);
+  }
 }
 
 double MeasureReadGBps(const void* p, size_t bytes) {

@@ -25,8 +25,10 @@ double MeasureBf16MatmulTflops(int m = 8192, int n = 8192, int k = 8192);
 // that many bytes, launch and ramp included. For small operands (a 4096 x 4096 Q4_K matrix is
 // 9.4 MB, ~3 us at the copy rate) it is well below the large-copy ceiling.
 double MeasureReadGBps(const void* p, size_t bytes);
-// The read kernel of MeasureReadGBps, launched once on `stream` (for TimeSequenceUs).
-void LaunchRead(const void* p, size_t bytes, cudaStream_t stream);
+// The read kernel of MeasureReadGBps, launched once on `stream` (for TimeSequenceUs); with pdl,
+// as a programmatic dependent of the stream's previous kernel where the device and HEARTH_PDL
+// allow (kernels/core/pdl.h): in a chain it then reads while the previous launch drains.
+void LaunchRead(const void* p, size_t bytes, cudaStream_t stream, bool pdl = false);
 // Both (prints them once).
 Ceilings MeasureCeilings(bool with_matmul = true);
 

@@ -2,6 +2,8 @@
 
 #include "kernels/activation/silu_mul.h"
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 #include "kernels/core/vec.cuh"
 
 namespace hearth {
@@ -16,6 +18,7 @@ template <class T, int N>
 __global__ void SiluMulKernel(const T* __restrict__ gate, int64_t gate_stride,
                               const T* __restrict__ up, int64_t up_stride, T* __restrict__ out,
                               int ffn) {
+  cuda::PdlBegin();
   const int64_t t = blockIdx.x;
   const int i = (blockIdx.y * blockDim.x + threadIdx.x) * N;
   if (i >= ffn) return;
@@ -45,14 +48,14 @@ Status LaunchSiluMul(const T* gate, int64_t gate_stride, const T* up, int64_t up
   switch (path) {
     case AccessPath::kVector16: {
       const dim3 grid(static_cast<unsigned>(num_tokens), (ffn / kN + kThreads - 1) / kThreads);
-      activation_kernels::SiluMulKernel<T, kN>
-          <<<grid, kThreads, 0, stream>>>(gate, gate_stride, up, up_stride, out, ffn);
+      CUDA_CHECK(cuda::LaunchKernel(activation_kernels::SiluMulKernel<T, kN>, grid, kThreads, 0,
+                                    stream, gate, gate_stride, up, up_stride, out, ffn));
       break;
     }
     case AccessPath::kScalar: {
       const dim3 grid(static_cast<unsigned>(num_tokens), (ffn + kThreads - 1) / kThreads);
-      activation_kernels::SiluMulKernel<T, 1>
-          <<<grid, kThreads, 0, stream>>>(gate, gate_stride, up, up_stride, out, ffn);
+      CUDA_CHECK(cuda::LaunchKernel(activation_kernels::SiluMulKernel<T, 1>, grid, kThreads, 0,
+                                    stream, gate, gate_stride, up, up_stride, out, ffn));
       break;
     }
     default:

@@ -18,6 +18,8 @@
 #include "kernels/attention/attention.h"
 #include "kernels/attention/attention_device.cuh"
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 
 namespace hearth::attention {
 namespace {
@@ -75,6 +77,7 @@ __device__ __forceinline__ bool ResolveWork(const DecodeParams& p, int work, int
 // kHeads: query heads per CTA (a divisor of the GQA group).
 template <class T, int kHeadDim, int kHeads>
 __global__ void __launch_bounds__(kThreads) DecodeKernel(const DecodeParams p) {
+  cuda::PdlBegin();
   constexpr int kLanes = kHeadDim / 8;        // threads per token (8 dims each)
   constexpr int kGroups = kThreads / kLanes;  // tokens in flight per unrolled step
   static_assert(kLanes <= 32 && 32 % kLanes == 0, "a token's lanes must sit in one warp");
@@ -226,6 +229,7 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const DecodeParams p) {
 // Combines the num_splits partials of one (work item, head) by their log-sum-exp.
 template <class T, int kHeadDim>
 __global__ void __launch_bounds__(kThreads) MergeKernel(const DecodeParams p) {
+  cuda::PdlBegin();
   const int work = blockIdx.x;
   const int head = blockIdx.y;
   int token, seq, kv_len;
@@ -253,10 +257,12 @@ Status Launch(const DecodeParams& p, int num_work, int num_kv_heads, cudaStream_
   if (g.x > INT32_MAX || g.y > 65535 || g.z > 65535) {
     return InvalidArgumentError("decode attention: grid too large");
   }
-  DecodeKernel<T, kHeadDim, kHeads><<<dim3(g.x, g.y, g.z), kThreads, 0, stream>>>(p);
+  CUDA_CHECK(cuda::LaunchKernel(DecodeKernel<T, kHeadDim, kHeads>, dim3(g.x, g.y, g.z), kThreads, 0,
+                                stream, p));
   CUDA_CHECK_LAUNCH();
   if (p.num_splits > 1) {
-    MergeKernel<T, kHeadDim><<<dim3(num_work, p.num_heads), kThreads, 0, stream>>>(p);
+    CUDA_CHECK(cuda::LaunchKernel(MergeKernel<T, kHeadDim>, dim3(num_work, p.num_heads), kThreads,
+                                  0, stream, p));
     CUDA_CHECK_LAUNCH();
   }
   return Status::Ok();

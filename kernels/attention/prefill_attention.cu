@@ -19,6 +19,8 @@
 #include "kernels/attention/attention_device.cuh"
 #include "kernels/attention/tensor_core.cuh"
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 
 namespace hearth::attention {
 namespace {
@@ -71,6 +73,7 @@ __device__ __forceinline__ void LoadKvTile(T* tile, const T* cache, const int32_
 template <class T, int kHeadDim>
 __global__ void __launch_bounds__(kThreads, kHeadDim <= 64 ? 4 : 3)
     PrefillKernel(const PrefillParams p) {
+  cuda::PdlBegin();
   constexpr int kChunks = kHeadDim / 8;
   constexpr int kDimSteps = kHeadDim / 16;  // k-steps of Q K^T
   constexpr int kDimBlocks = kHeadDim / 8;  // n-blocks of O
@@ -258,7 +261,8 @@ Status Launch(const PrefillParams& p, const Grid3& g, cudaStream_t stream) {
   constexpr int kSmem = (kRows + 2 * kKvTile) * kHeadDim * static_cast<int>(sizeof(T));
   constexpr auto kKernel = &PrefillKernel<T, kHeadDim>;
   HEARTH_RETURN_IF_ERROR(ConfigureSharedMemoryOnce<kKernel>(kSmem));
-  PrefillKernel<T, kHeadDim><<<dim3(g.x, g.y, g.z), kThreads, kSmem, stream>>>(p);
+  CUDA_CHECK(cuda::LaunchKernel(PrefillKernel<T, kHeadDim>, dim3(g.x, g.y, g.z), kThreads, kSmem,
+                                stream, p));
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }

@@ -24,6 +24,8 @@
 #include "kernels/attention/attention_device.cuh"
 #include "kernels/attention/tensor_core.cuh"
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 
 namespace hearth::attention {
 namespace {
@@ -126,6 +128,7 @@ __device__ __forceinline__ uint64_t DescPlus(uint64_t desc, uint32_t bytes) {
 // memory each at 128), so one CTA's softmax overlaps the other's MMAs.
 template <class T, int kHeadDim>
 __global__ void __launch_bounds__(kThreads, 2) PrefillWgmmaKernel(const PrefillParams p) {
+  cuda::PdlBegin();
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   __trap();  // built for an architecture without wgmma; SelectPrefillKernel never picks it there
 #else
@@ -358,7 +361,8 @@ Status Launch(const PrefillParams& p, const Grid3& g, cudaStream_t stream) {
   // bypass L1 anyway).
   constexpr auto kKernel = &PrefillWgmmaKernel<T, kHeadDim>;
   HEARTH_RETURN_IF_ERROR(ConfigureSharedMemoryOnce<kKernel>(kSmem, /*max_carveout=*/true));
-  PrefillWgmmaKernel<T, kHeadDim><<<dim3(g.x, g.y, g.z), kThreads, kSmem, stream>>>(p);
+  CUDA_CHECK(cuda::LaunchKernel(PrefillWgmmaKernel<T, kHeadDim>, dim3(g.x, g.y, g.z), kThreads,
+                                kSmem, stream, p));
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }

@@ -1,6 +1,8 @@
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 #include "kernels/core/vec.cuh"
 #include "kernels/embedding/embedding.h"
 
@@ -16,6 +18,7 @@ using cuda::Vec;
 template <class TIn, class TOut, int N>
 __global__ void GatherKernel(const TIn* __restrict__ table, int64_t vocab, int hidden,
                              const int32_t* __restrict__ ids, TOut* __restrict__ out) {
+  cuda::PdlBegin();
   const int64_t r = blockIdx.x;
   const int32_t id = ids[r];
   const bool valid = id >= 0 && id < vocab;
@@ -48,12 +51,13 @@ Status LaunchGather(const TIn* table, int64_t vocab, int hidden, const int32_t* 
   const unsigned grid = static_cast<unsigned>(num_rows);
   switch (path) {
     case AccessPath::kVector16:
-      embedding_kernels::GatherKernel<TIn, TOut, kN>
-          <<<grid, RowThreads(hidden / kN), 0, stream>>>(table, vocab, hidden, ids, out);
+      CUDA_CHECK(cuda::LaunchKernel(embedding_kernels::GatherKernel<TIn, TOut, kN>, grid,
+                                    RowThreads(hidden / kN), 0, stream, table, vocab, hidden, ids,
+                                    out));
       break;
     case AccessPath::kScalar:
-      embedding_kernels::GatherKernel<TIn, TOut, 1>
-          <<<grid, RowThreads(hidden), 0, stream>>>(table, vocab, hidden, ids, out);
+      CUDA_CHECK(cuda::LaunchKernel(embedding_kernels::GatherKernel<TIn, TOut, 1>, grid,
+                                    RowThreads(hidden), 0, stream, table, vocab, hidden, ids, out));
       break;
     default:
       return UnimplementedError("embedding: unsupported access path");

@@ -2,6 +2,8 @@
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 #include "kernels/kv_cache/block_copy.h"
 
 namespace hearth {
@@ -12,6 +14,7 @@ namespace kv_cache_kernels {
 template <class Unit>
 __global__ void CopyBlocksKernel(void* const* __restrict__ layer_caches,
                                  const int32_t* __restrict__ block_pairs, int64_t block_units) {
+  cuda::PdlBegin();
   Unit* cache = static_cast<Unit*>(layer_caches[blockIdx.y]);
   const int64_t src = block_pairs[2 * blockIdx.x] * block_units;
   const int64_t dst = block_pairs[2 * blockIdx.x + 1] * block_units;
@@ -44,11 +47,11 @@ Status CopyKvBlocks(DType dtype, void* const* layer_caches, int num_layers,
   const int64_t block_bytes = layout.block_stride() * GetDTypeInfo(dtype).block_bytes;
   const dim3 grid(static_cast<unsigned>(num_pairs), static_cast<unsigned>(2 * num_layers));
   if (KvBlockCopyVectorizable(dtype, layout)) {
-    kv_cache_kernels::CopyBlocksKernel<uint4>
-        <<<grid, 256, 0, stream>>>(layer_caches, block_pairs, block_bytes / 16);
+    CUDA_CHECK(cuda::LaunchKernel(kv_cache_kernels::CopyBlocksKernel<uint4>, grid, 256, 0, stream,
+                                  layer_caches, block_pairs, block_bytes / 16));
   } else {
-    kv_cache_kernels::CopyBlocksKernel<uint8_t>
-        <<<grid, 256, 0, stream>>>(layer_caches, block_pairs, block_bytes);
+    CUDA_CHECK(cuda::LaunchKernel(kv_cache_kernels::CopyBlocksKernel<uint8_t>, grid, 256, 0, stream,
+                                  layer_caches, block_pairs, block_bytes));
   }
   CUDA_CHECK_LAUNCH();
   return Status::Ok();

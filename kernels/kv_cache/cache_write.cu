@@ -1,6 +1,8 @@
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 #include "kernels/core/vec.cuh"
 #include "kernels/kv_cache/cache_write.h"
 
@@ -15,6 +17,7 @@ __global__ void WriteKvKernel(const T* __restrict__ k, int64_t k_token_stride,
                               const T* __restrict__ v, int64_t v_token_stride,
                               const int64_t* __restrict__ slot_mapping, kv::PagedKvLayout layout,
                               T* __restrict__ k_cache, T* __restrict__ v_cache) {
+  cuda::PdlBegin();
   const int64_t t = blockIdx.x;
   const int64_t slot = slot_mapping[t];
   if (slot < 0 || slot >= layout.num_blocks * layout.block_size) return;
@@ -42,12 +45,14 @@ Status LaunchWriteKv(const T* k, int64_t k_stride, const T* v, int64_t v_stride,
   const unsigned grid = static_cast<unsigned>(num_tokens);
   switch (path) {
     case AccessPath::kVector16:
-      kv_cache_kernels::WriteKvKernel<T, kN><<<grid, RowThreads(row / kN), 0, stream>>>(
-          k, k_stride, v, v_stride, slots, layout, k_cache, v_cache);
+      CUDA_CHECK(cuda::LaunchKernel(kv_cache_kernels::WriteKvKernel<T, kN>, grid,
+                                    RowThreads(row / kN), 0, stream, k, k_stride, v, v_stride,
+                                    slots, layout, k_cache, v_cache));
       break;
     case AccessPath::kScalar:
-      kv_cache_kernels::WriteKvKernel<T, 1><<<grid, RowThreads(row), 0, stream>>>(
-          k, k_stride, v, v_stride, slots, layout, k_cache, v_cache);
+      CUDA_CHECK(cuda::LaunchKernel(kv_cache_kernels::WriteKvKernel<T, 1>, grid, RowThreads(row), 0,
+                                    stream, k, k_stride, v, v_stride, slots, layout, k_cache,
+                                    v_cache));
       break;
     default:
       return UnimplementedError("write_kv_cache: unsupported access path");

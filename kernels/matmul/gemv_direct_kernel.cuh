@@ -5,6 +5,7 @@
 // provides ToFloat / FromFloat for float activations); matmul_gemv_direct.cu launches it.
 #pragma once
 
+#include "kernels/core/pdl.cuh"
 #include "kernels/matmul/gemv_direct.h"
 #ifdef __CUDACC__
 #include "kernels/core/vec.cuh"
@@ -18,15 +19,6 @@ namespace hearth::gemv_internal {
 // 3 CTAs per SM (80 registers, a few spills; measured before the refill) were 0-12% slower at 1
 // token on an H100 (2026-11-23, Q4_K / Q6_K / Q8_0, Llama-3-8B shapes), up to 26% at 4-8 tokens.
 constexpr int kDirectMinBlocksPerSm = 2;
-
-// Programmatic dependent launch: the kernel is launched while the x pre-kernel still runs; this
-// waits until that grid has completed and its xq / xs are visible (immediately once it has, and
-// always when the launch was an ordinary one).
-__device__ __forceinline__ void WaitForPreKernel() {
-#ifdef __CUDA_ARCH__
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
 
 __device__ __forceinline__ void ToWords(const uint4& v, uint32_t* w) {
   w[0] = v.x, w[1] = v.y, w[2] = v.z, w[3] = v.w;
@@ -108,6 +100,7 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
                      const A* __restrict__ bias,     // [n] or nullptr
                      A* __restrict__ y,              // [num_tokens, n]
                      int num_tokens, int n, int k, DirectGemvPlan plan) {
+  cuda::PdlLaunchDependents();  // pdl.h
   using Unit = DirectUnit<T>;
   constexpr int kRows = Unit::RowsFor(kMaxTokens);  // = plan.rows_per_slot
   constexpr int kWords = 4 * Unit::kVecs;
@@ -132,8 +125,8 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
                      RowOffsetOf(plan, blockIdx.x, me.slot, r, n, row_bytes), v[r]);
     }
   }
-  // x and y wait for the pre-kernel; the first loads above are in flight meanwhile.
-  WaitForPreKernel();
+  // x and y wait for the pre-kernel (pdl.h); the first loads above are in flight meanwhile.
+  cuda::PdlWait();
 
   for (int g = blockIdx.x; g < plan.num_groups; g += grid) {
     const bool next_group = g + grid < plan.num_groups;

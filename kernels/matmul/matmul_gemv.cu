@@ -14,6 +14,8 @@
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 #include "kernels/matmul/gemv_chunk.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/quant/block_decode.h"
@@ -93,6 +95,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
                     const A* __restrict__ bias,     // [n] or nullptr
                     A* __restrict__ y,              // [num_tokens, n]
                     int num_tokens, int n, int k, int64_t row_bytes) {
+  cuda::PdlLaunchDependents();
   using Codec = quant::BlockCodec<T>;
   using Geo = ChunkGeometry<T>;
   constexpr int kGroupsPerBlock = Codec::kElems / 8;
@@ -113,6 +116,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   uint4 regs[Geo::kVecsPerLane];
   ChunkSpan next = ChunkAt<T>(row_ptr, 0, blocks_per_row);
   LoadChunk<Geo::kVecsPerLane>(next.base, next.num_vecs, tensor_end, lane, regs);
+  // x and y after the previous kernels (pdl.h); the first chunk's loads are in flight meanwhile.
+  cuda::PdlWait();
   for (int c = 0; c < num_chunks; ++c) {
     __syncwarp();
 #pragma unroll
@@ -182,6 +187,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
                      const A* __restrict__ bias,   // [n] or nullptr
                      A* __restrict__ y,            // [num_tokens, n]
                      int num_tokens, int n, int k) {
+  cuda::PdlBegin();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int row = blockIdx.x * kWarpsPerBlock + warp;
   if (row >= n) return;  // uniform per warp
@@ -213,25 +219,25 @@ Status LaunchTyped(const void* w, const void* x, const void* bias, void* y, int 
   auto* ya = static_cast<A*>(y);
   // One switch over the token bucket; f32 activations are for validation: one bucket.
   if constexpr (std::is_same_v<A, float>) {
-    QuantGemvKernel<T, A, 8>
-        <<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k, row_bytes);
+    CUDA_CHECK(cuda::LaunchKernel(QuantGemvKernel<T, A, 8>, grid, block, 0, stream, wb, xa, ba, ya,
+                                  num_tokens, n, k, row_bytes));
   } else {
     switch (num_tokens <= 1 ? 1 : num_tokens <= 2 ? 2 : num_tokens <= 4 ? 4 : 8) {
       case 1:
-        QuantGemvKernel<T, A, 1>
-            <<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k, row_bytes);
+        CUDA_CHECK(cuda::LaunchKernel(QuantGemvKernel<T, A, 1>, grid, block, 0, stream, wb, xa, ba,
+                                      ya, num_tokens, n, k, row_bytes));
         break;
       case 2:
-        QuantGemvKernel<T, A, 2>
-            <<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k, row_bytes);
+        CUDA_CHECK(cuda::LaunchKernel(QuantGemvKernel<T, A, 2>, grid, block, 0, stream, wb, xa, ba,
+                                      ya, num_tokens, n, k, row_bytes));
         break;
       case 4:
-        QuantGemvKernel<T, A, 4>
-            <<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k, row_bytes);
+        CUDA_CHECK(cuda::LaunchKernel(QuantGemvKernel<T, A, 4>, grid, block, 0, stream, wb, xa, ba,
+                                      ya, num_tokens, n, k, row_bytes));
         break;
       default:
-        QuantGemvKernel<T, A, 8>
-            <<<grid, block, 0, stream>>>(wb, xa, ba, ya, num_tokens, n, k, row_bytes);
+        CUDA_CHECK(cuda::LaunchKernel(QuantGemvKernel<T, A, 8>, grid, block, 0, stream, wb, xa, ba,
+                                      ya, num_tokens, n, k, row_bytes));
         break;
     }
   }
@@ -243,9 +249,9 @@ template <class A>
 Status LaunchScalarTyped(const float* w, const void* x, const void* bias, void* y, int num_tokens,
                          int n, int k, cudaStream_t stream) {
   const dim3 grid((n + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  ScalarGemvKernel<A><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
-      w, static_cast<const A*>(x), static_cast<const A*>(bias), static_cast<A*>(y), num_tokens, n,
-      k);
+  CUDA_CHECK(cuda::LaunchKernel(ScalarGemvKernel<A>, grid, kWarpsPerBlock * 32, 0, stream, w,
+                                static_cast<const A*>(x), static_cast<const A*>(bias),
+                                static_cast<A*>(y), num_tokens, n, k));
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }

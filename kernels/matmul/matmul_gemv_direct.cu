@@ -10,6 +10,7 @@
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.h"
 #include "kernels/matmul/gemv_direct_kernel.cuh"
 
 namespace hearth {
@@ -35,21 +36,12 @@ Status LaunchTyped(const void* w, const int8_t* xq, const XScale* xs, const void
   int sms = 0;
   HEARTH_ASSIGN_OR_RETURN(sms, CurrentSmCount());
   const DirectGemvPlan plan = PlanDirectGemvFor<T>(n, k, kMaxTokens, sms * kDirectMinBlocksPerSm);
-  // Launched as the pre-kernel's programmatic dependent: its CTAs start, and issue their first
-  // weight loads, while x is still being quantized (a launch latency and a round trip hidden per
-  // call; also inside CUDA graphs).
-  cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(plan.num_ctas);
-  config.blockDim = dim3(kDirectThreads);
-  config.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  config.attrs = attr;
-  config.numAttrs = 1;
-  CUDA_CHECK(cudaLaunchKernelEx(&config, DirectGemvKernel<T, A, kMaxTokens>,
-                                static_cast<const uint8_t*>(w), xq, xs, static_cast<const A*>(bias),
-                                static_cast<A*>(y), num_tokens, n, k, plan));
+  // Launched as the pre-kernel's programmatic dependent (pdl.h): its CTAs start, and issue their
+  // first weight loads, while x is still being quantized.
+  CUDA_CHECK(cuda::LaunchKernel(DirectGemvKernel<T, A, kMaxTokens>, dim3(plan.num_ctas),
+                                dim3(kDirectThreads), 0, stream, static_cast<const uint8_t*>(w), xq,
+                                xs, static_cast<const A*>(bias), static_cast<A*>(y), num_tokens, n,
+                                k, plan));
   return Status::Ok();
 }
 

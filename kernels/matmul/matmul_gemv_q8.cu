@@ -18,6 +18,8 @@
 #include <type_traits>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 #include "kernels/core/vec.cuh"
 #include "kernels/matmul/gemv_chunk.h"
 #include "kernels/matmul/gemv_direct.h"
@@ -39,9 +41,9 @@ __global__ void QuantizeXKernel(const A* __restrict__ x,  // [num_blocks * 32]
                                 int64_t num_blocks,
                                 int8_t* __restrict__ xq,    // [num_blocks * 32]
                                 XScale* __restrict__ xs) {  // [num_blocks]
-  // A GEMV launched as its programmatic dependent (the direct one) may start now and issue its
-  // weight loads; it waits for this grid's completion before it reads xq / xs. A no-op otherwise.
-  asm volatile("griddepcontrol.launch_dependents;");
+  // The GEMV after it may start now and issue its weight loads; it waits for this grid's
+  // completion before it reads xq / xs (pdl.h).
+  cuda::PdlBegin();
   const int64_t b = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x % 32;
   if (b >= num_blocks) return;  // whole warps: blockDim is a multiple of 32
@@ -77,6 +79,7 @@ __global__ void __launch_bounds__(kQ8WarpsPerBlock * 32, MinBlocksPerSm<kMaxToke
                       const A* __restrict__ bias,     // [n] or nullptr
                       A* __restrict__ y,              // [num_tokens, n]
                       int num_tokens, int n, int k, int64_t row_bytes) {
+  cuda::PdlLaunchDependents();
   using Unit = Q8Unit<T>;
   using Codec = quant::BlockCodec<T>;
   constexpr int kLanes = 32 / kRows;
@@ -119,6 +122,8 @@ __global__ void __launch_bounds__(kQ8WarpsPerBlock * 32, MinBlocksPerSm<kMaxToke
     next = ChunkAt<T, kChunk>(row_ptr, part, blocks_per_row);
     LoadChunk<Geo::kVecsPerLane, kLanes>(next.base, next.num_vecs, tensor_end, sl, regs);
   }
+  // xq, xs and y after the pre-kernel (pdl.h); the first chunk's loads are in flight meanwhile.
+  cuda::PdlWait();
   for (int c = part; c < num_chunks; c += kSplit) {
     __syncwarp();
 #pragma unroll
@@ -212,8 +217,9 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
   const int64_t x_blocks = static_cast<int64_t>(num_tokens) * (k / kQ8Block);
   constexpr int kQuantThreads = 256;
   const int64_t quant_ctas = (x_blocks * 32 + kQuantThreads - 1) / kQuantThreads;
-  QuantizeXKernel<A><<<static_cast<unsigned>(quant_ctas), kQuantThreads, 0, stream>>>(
-      static_cast<const A*>(x), x_blocks, xq, xs);
+  CUDA_CHECK(cuda::LaunchKernel(QuantizeXKernel<A>, static_cast<unsigned>(quant_ctas),
+                                kQuantThreads, 0, stream, static_cast<const A*>(x), x_blocks, xq,
+                                xs));
   CUDA_CHECK_LAUNCH();
   if (direct) {
     return LaunchDirectGemv(T, std::is_same_v<A, __half> ? DType::kF16 : DType::kBF16, w, xq, xs,
@@ -230,20 +236,20 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
   // The one switch over the token bucket.
   switch (num_tokens <= 1 ? 1 : num_tokens <= 2 ? 2 : num_tokens <= 4 ? 4 : 8) {
     case 1:
-      QuantGemvQ8Kernel<T, A, 1, kQ8RowsPerWarp>
-          <<<grid, block, 0, stream>>>(wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
+      CUDA_CHECK(cuda::LaunchKernel(QuantGemvQ8Kernel<T, A, 1, kQ8RowsPerWarp>, grid, block, 0,
+                                    stream, wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes));
       break;
     case 2:
-      QuantGemvQ8Kernel<T, A, 2, kQ8RowsPerWarp>
-          <<<grid, block, 0, stream>>>(wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
+      CUDA_CHECK(cuda::LaunchKernel(QuantGemvQ8Kernel<T, A, 2, kQ8RowsPerWarp>, grid, block, 0,
+                                    stream, wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes));
       break;
     case 4:
-      QuantGemvQ8Kernel<T, A, 4, kQ8RowsPerWarp>
-          <<<grid, block, 0, stream>>>(wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
+      CUDA_CHECK(cuda::LaunchKernel(QuantGemvQ8Kernel<T, A, 4, kQ8RowsPerWarp>, grid, block, 0,
+                                    stream, wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes));
       break;
     default:
-      QuantGemvQ8Kernel<T, A, 8, kQ8RowsPerWarp>
-          <<<grid, block, 0, stream>>>(wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes);
+      CUDA_CHECK(cuda::LaunchKernel(QuantGemvQ8Kernel<T, A, 8, kQ8RowsPerWarp>, grid, block, 0,
+                                    stream, wb, xq, xs, ba, ya, num_tokens, n, k, row_bytes));
       break;
   }
   CUDA_CHECK_LAUNCH();

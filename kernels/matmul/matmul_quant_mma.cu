@@ -9,6 +9,8 @@
 #include <type_traits>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/matmul/quant_mma_kernel.cuh"
 
@@ -25,17 +27,18 @@ Status LaunchTyped(const QuantMmaPlan& plan, const void* w, const void* x, const
   constexpr auto kKernel = &QuantMmaKernel<T, A, kTokenTile>;
   HEARTH_RETURN_IF_ERROR(ConfigureSharedMemoryOnce<kKernel>(kSmem, /*max_carveout=*/true));
   float* partial = plan.k_splits > 1 ? scratch : nullptr;
-  QuantMmaKernel<T, A, kTokenTile>
-      <<<dim3(plan.token_tiles, plan.row_tiles, plan.k_splits), kMmaThreads, kSmem, stream>>>(
-          static_cast<const uint8_t*>(w), static_cast<const A*>(x), static_cast<const A*>(bias),
-          static_cast<A*>(y), partial, num_tokens, n, k, plan);
+  CUDA_CHECK(cuda::LaunchKernel(
+      QuantMmaKernel<T, A, kTokenTile>, dim3(plan.token_tiles, plan.row_tiles, plan.k_splits),
+      kMmaThreads, kSmem, stream, static_cast<const uint8_t*>(w), static_cast<const A*>(x),
+      static_cast<const A*>(bias), static_cast<A*>(y), partial, num_tokens, n, k, plan));
   CUDA_CHECK_LAUNCH();
   if (partial == nullptr) return Status::Ok();
   const int64_t count = int64_t{num_tokens} * n;
-  QuantMmaReduceKernel<A>
-      <<<static_cast<unsigned>((count + kMmaReduceThreads - 1) / kMmaReduceThreads),
-         kMmaReduceThreads, 0, stream>>>(partial, static_cast<const A*>(bias), static_cast<A*>(y),
-                                         plan.k_splits, count, n);
+  CUDA_CHECK(
+      cuda::LaunchKernel(QuantMmaReduceKernel<A>,
+                         static_cast<unsigned>((count + kMmaReduceThreads - 1) / kMmaReduceThreads),
+                         kMmaReduceThreads, 0, stream, partial, static_cast<const A*>(bias),
+                         static_cast<A*>(y), plan.k_splits, count, n));
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }

@@ -5,6 +5,7 @@
 // matmul_quant_mma.cu launches it.
 #pragma once
 
+#include "kernels/core/pdl.cuh"
 #include "kernels/matmul/quant_mma.h"
 #ifdef __CUDACC__
 #include "kernels/core/mma_sync.cuh"
@@ -137,6 +138,7 @@ __global__ void __launch_bounds__(kMmaThreads)
   // Stage i of the ring holds local step i (mod kMmaStages).
 #pragma unroll
   for (int s = 0; s < kMmaStages - 1; ++s) {
+    cuda::PdlBegin();  // pdl.h
     if (s < steps) {
       IssueRawStep<T>(smem + s * Step::kRawStageBytes, w, row_bytes, tensor_end, row0, n, first + s,
                       blocks_per_row);
@@ -218,6 +220,7 @@ __global__ void __launch_bounds__(kMmaReduceThreads)
                          const A* __restrict__ bias,         // [n] or nullptr
                          A* __restrict__ y,                  // [count = num_tokens * n]
                          int k_splits, int64_t count, int n) {
+  cuda::PdlBegin();  // pdl.h
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kMmaReduceThreads + threadIdx.x;
   if (i >= count) return;
   float sum = 0.f;

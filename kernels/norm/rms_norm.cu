@@ -1,6 +1,8 @@
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 #include "kernels/core/vec.cuh"
 #include "kernels/norm/rms_norm.h"
 
@@ -21,6 +23,7 @@ template <class T, int N, bool kFusedAdd, int kCache>
 __global__ void __launch_bounds__(1024)
     RmsNormKernel(const T* x, T* residual, const float* __restrict__ w, T* out, int hidden,
                   float eps) {
+  cuda::PdlBegin();
   const int64_t row = blockIdx.x;
   const int num_vecs = hidden / N;
   const T* xr = x + row * hidden;
@@ -107,20 +110,20 @@ Status LaunchRmsNormRows(const T* x, T* residual, const float* w, T* out, int64_
   const dim3 grid(static_cast<unsigned>(num_tokens));
   switch (RmsNormRegisterVecs(accesses, threads)) {
     case 1:
-      norm_kernels::RmsNormKernel<T, N, kFusedAdd, 1>
-          <<<grid, threads, 0, stream>>>(x, residual, w, out, hidden, eps);
+      CUDA_CHECK(cuda::LaunchKernel(norm_kernels::RmsNormKernel<T, N, kFusedAdd, 1>, grid, threads,
+                                    0, stream, x, residual, w, out, hidden, eps));
       break;
     case 2:
-      norm_kernels::RmsNormKernel<T, N, kFusedAdd, 2>
-          <<<grid, threads, 0, stream>>>(x, residual, w, out, hidden, eps);
+      CUDA_CHECK(cuda::LaunchKernel(norm_kernels::RmsNormKernel<T, N, kFusedAdd, 2>, grid, threads,
+                                    0, stream, x, residual, w, out, hidden, eps));
       break;
     case 4:
-      norm_kernels::RmsNormKernel<T, N, kFusedAdd, 4>
-          <<<grid, threads, 0, stream>>>(x, residual, w, out, hidden, eps);
+      CUDA_CHECK(cuda::LaunchKernel(norm_kernels::RmsNormKernel<T, N, kFusedAdd, 4>, grid, threads,
+                                    0, stream, x, residual, w, out, hidden, eps));
       break;
     case 0:
-      norm_kernels::RmsNormKernel<T, N, kFusedAdd, 0>
-          <<<grid, threads, 0, stream>>>(x, residual, w, out, hidden, eps);
+      CUDA_CHECK(cuda::LaunchKernel(norm_kernels::RmsNormKernel<T, N, kFusedAdd, 0>, grid, threads,
+                                    0, stream, x, residual, w, out, hidden, eps));
       break;
     default:
       return InternalError("rms_norm: unsupported register cache depth");

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 #include "kernels/core/vec.cuh"
 #include "kernels/quant/block_decode.h"
 #include "kernels/quant/dequant.h"
@@ -45,6 +47,7 @@ template <DType T, class Out>
 __global__ void DequantizeKernel(const uint8_t* __restrict__ src,  // [num_elems] of T
                                  Out* __restrict__ dst,            // [num_elems]
                                  int64_t num_elems, bool word_reads, bool vec_store) {
+  cuda::PdlBegin();
   using Codec = quant::BlockCodec<T>;
   constexpr int kGroupsPerBlock = Codec::kElems / 8;
   const int64_t g = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -84,9 +87,10 @@ Status Launch(const void* src, void* dst, int64_t num_elems, cudaStream_t stream
   constexpr int kThreads = 256;
   const int64_t blocks = (groups + kThreads - 1) / kThreads;
   if (blocks > 0x7fffffff) return InvalidArgumentError("DequantizeGpu: tensor too large");
-  DequantizeKernel<T, Out><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-      static_cast<const uint8_t*>(src), static_cast<Out*>(dst), num_elems,
-      reinterpret_cast<uintptr_t>(src) % 4 == 0, reinterpret_cast<uintptr_t>(dst) % 16 == 0);
+  CUDA_CHECK(cuda::LaunchKernel(DequantizeKernel<T, Out>, static_cast<unsigned>(blocks), kThreads,
+                                0, stream, static_cast<const uint8_t*>(src), static_cast<Out*>(dst),
+                                num_elems, reinterpret_cast<uintptr_t>(src) % 4 == 0,
+                                reinterpret_cast<uintptr_t>(dst) % 16 == 0));
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }

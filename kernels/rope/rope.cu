@@ -1,6 +1,8 @@
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 #include "kernels/core/vec.cuh"
 #include "kernels/rope/rope.h"
 
@@ -21,6 +23,7 @@ __global__ void RopeKernel(RopeStyle style, const float* __restrict__ inv_freq,
                            int64_t q_stride, int num_heads, T* k, int64_t k_stride,
                            int num_kv_heads, const float* __restrict__ q_w,
                            const float* __restrict__ k_w, float eps) {
+  cuda::PdlBegin();
   constexpr int kHalf = kHeadDim / 2;
   constexpr int kPairsPerLane = kHalf / 32;
   const int64_t warp = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) >> 5;
@@ -78,6 +81,7 @@ __global__ void RopeVecKernel(RopeStyle style, const float* __restrict__ inv_fre
                               int num_heads, T* k, int64_t k_stride, int num_kv_heads,
                               const float* __restrict__ q_w, const float* __restrict__ k_w,
                               float eps) {
+  cuda::PdlBegin();
   constexpr int N = cuda::kVec16<T>;
   constexpr int kHalf = kHeadDim / 2;
   constexpr int kGroup = kHalf / N;
@@ -158,10 +162,10 @@ template <class T, bool kNorm>
 __global__ void RopeAnyHeadDimKernel(int head_dim, RopeStyle style,
                                      const float* __restrict__ inv_freq,
                                      const int32_t* __restrict__ positions, int64_t num_tokens,
-                                     T* q, int64_t q_stride, int num_heads, T* k,
-                                     int64_t k_stride, int num_kv_heads,
-                                     const float* __restrict__ q_w, const float* __restrict__ k_w,
-                                     float eps) {
+                                     T* q, int64_t q_stride, int num_heads, T* k, int64_t k_stride,
+                                     int num_kv_heads, const float* __restrict__ q_w,
+                                     const float* __restrict__ k_w, float eps) {
+  cuda::PdlBegin();
   const int heads = num_heads + num_kv_heads;
   const int64_t item = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   if (item >= num_tokens * heads) return;
@@ -229,19 +233,19 @@ Status LaunchRope(const RopeArgs& a, AccessPath path, cudaStream_t stream) {
     case AccessPath::kVector16: {
       if (a.num_tokens > 0x7fffffff) return InvalidArgumentError("rope: too many tokens");
       const int threads = RopeVecThreads(a.head_dim, static_cast<int>(sizeof(T)), heads);
-      rope_kernels::RopeVecKernel<T, kHeadDim, kNorm>
-          <<<static_cast<unsigned>(a.num_tokens), threads, 0, stream>>>(
-              a.style, a.inv_freq, a.positions, static_cast<T*>(a.q), a.q_stride, a.num_heads,
-              static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w, a.k_w, a.eps);
+      CUDA_CHECK(cuda::LaunchKernel(
+          rope_kernels::RopeVecKernel<T, kHeadDim, kNorm>, static_cast<unsigned>(a.num_tokens),
+          threads, 0, stream, a.style, a.inv_freq, a.positions, static_cast<T*>(a.q), a.q_stride,
+          a.num_heads, static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w, a.k_w, a.eps));
       break;
     }
     case AccessPath::kScalar: {
       const int64_t blocks = (warps * 32 + kThreads - 1) / kThreads;
       if (blocks > 0x7fffffff) return InvalidArgumentError("rope: too many tokens for one launch");
-      rope_kernels::RopeKernel<T, kHeadDim, kNorm>
-          <<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-              a.style, a.inv_freq, a.positions, a.num_tokens, static_cast<T*>(a.q), a.q_stride,
-              a.num_heads, static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w, a.k_w, a.eps);
+      CUDA_CHECK(cuda::LaunchKernel(
+          rope_kernels::RopeKernel<T, kHeadDim, kNorm>, static_cast<unsigned>(blocks), kThreads, 0,
+          stream, a.style, a.inv_freq, a.positions, a.num_tokens, static_cast<T*>(a.q), a.q_stride,
+          a.num_heads, static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w, a.k_w, a.eps));
       break;
     }
     default:
@@ -258,11 +262,11 @@ Status LaunchRopeAnyHeadDim(const RopeArgs& a, cudaStream_t stream) {
   if (items == 0) return Status::Ok();
   const int64_t blocks = (items + kThreads - 1) / kThreads;
   if (blocks > 0x7fffffff) return InvalidArgumentError("rope: too many tokens for one launch");
-  rope_kernels::RopeAnyHeadDimKernel<T, kNorm>
-      <<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-          a.head_dim, a.style, a.inv_freq, a.positions, a.num_tokens, static_cast<T*>(a.q),
-          a.q_stride, a.num_heads, static_cast<T*>(a.k), a.k_stride, a.num_kv_heads, a.q_w, a.k_w,
-          a.eps);
+  CUDA_CHECK(cuda::LaunchKernel(rope_kernels::RopeAnyHeadDimKernel<T, kNorm>,
+                                static_cast<unsigned>(blocks), kThreads, 0, stream, a.head_dim,
+                                a.style, a.inv_freq, a.positions, a.num_tokens,
+                                static_cast<T*>(a.q), a.q_stride, a.num_heads, static_cast<T*>(a.k),
+                                a.k_stride, a.num_kv_heads, a.q_w, a.k_w, a.eps));
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }

@@ -3,6 +3,8 @@
 #include <string>
 
 #include "kernels/core/cuda_check.h"
+#include "kernels/core/pdl.cuh"
+#include "kernels/core/pdl.h"
 #include "kernels/sampling/sampler.h"
 #include "kernels/sampling/sampler_device.cuh"
 
@@ -34,9 +36,11 @@ Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* para
   const SamplerSplitPlan plan = PlanSamplerSplit(vocab);
   const bool vec4 = vocab % 4 == 0 && reinterpret_cast<uintptr_t>(logits) % 16 == 0;
   const sk::SplitArgs split{logits, vocab, plan.chunk_tokens, vec4, params, steps, penalties, out};
-  sk::SplitPassKernel<<<dim3(plan.num_chunks, num_seqs), sk::kSplitThreads, 0, stream>>>(split);
+  CUDA_CHECK(cuda::LaunchKernel(sk::SplitPassKernel, dim3(plan.num_chunks, num_seqs),
+                                sk::kSplitThreads, 0, stream, split));
   CUDA_CHECK_LAUNCH();
-  sk::SplitCombineKernel<<<num_seqs, 32, 0, stream>>>(split, plan.num_chunks);
+  CUDA_CHECK(
+      cuda::LaunchKernel(sk::SplitCombineKernel, num_seqs, 32, 0, stream, split, plan.num_chunks));
   CUDA_CHECK_LAUNCH();
   const sk::FilteredArgs filtered{logits,
                                   vocab,
@@ -46,7 +50,8 @@ Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* para
                                   penalties,
                                   out,
                                   *path == SamplerFilterPath::kWindow};
-  sk::SampleKernel<<<num_seqs, sk::kFilteredThreads, 0, stream>>>(filtered);
+  CUDA_CHECK(
+      cuda::LaunchKernel(sk::SampleKernel, num_seqs, sk::kFilteredThreads, 0, stream, filtered));
   CUDA_CHECK_LAUNCH();
   return Status::Ok();
 }

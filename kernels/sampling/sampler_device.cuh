@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/core/fast_math.cuh"
+#include "kernels/core/pdl.cuh"
 #include "kernels/core/status.h"
 #include "kernels/sampling/philox.h"
 #include "kernels/sampling/sampler.h"

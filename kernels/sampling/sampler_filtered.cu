@@ -328,6 +328,7 @@ __device__ bool TopLogprobsWindow(const float* x, int vocab, int n, float raw_ma
 // ---- The kernel ------------------------------------------------------------------------------
 
 __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
+  cuda::PdlBegin();  // pdl.h
   __shared__ Shared sh;
   const int seq = blockIdx.x;
   const int vocab = a.vocab;

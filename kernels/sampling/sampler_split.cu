@@ -37,6 +37,7 @@ __device__ __forceinline__ void LoadGroup(const float* x, int g, int end, bool v
 
 // grid (num_chunks, num_seqs): one read of chunk `blockIdx.x` of row `blockIdx.y`.
 __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a) {
+  cuda::PdlBegin();                            // pdl.h
   __shared__ uint32_t listed[kMaxSplitWords];  // bitmap of the chunk's penalized tokens
   const int seq = blockIdx.y, chunk = blockIdx.x;
   const SamplingParams p = a.params[seq];
@@ -178,6 +179,7 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
 // One warp per split row: combines the chunk partials into the token and its raw logprob, then
 // fills the row's top-n slots with -1 / -inf.
 __global__ void SplitCombineKernel(SplitArgs a, int num_chunks) {
+  cuda::PdlBegin();  // pdl.h
   const int seq = blockIdx.x, lane = threadIdx.x;
   const SamplingParams p = a.params[seq];
   if (!SamplerUsesSplitPath(p, a.vocab)) return;
