@@ -19,7 +19,8 @@
 # measurement, plots, server logs). STEPS selects steps (default "models ceiling bf16 q4km hf";
 # "q4km_old" serves the Q4_K_M model again with the kernels that were the defaults before the
 # H100 measurements of 2026-11-23: HEARTH_GEMV=staged HEARTH_QUANT_GEMM=dequant
-# HEARTH_SAMPLER=radix, for a before / after in one run);
+# HEARTH_SAMPLER=radix, for a before / after in one run; "q4km_nopdl" serves it again with
+# ordinary launches, HEARTH_PDL=0, against programmatic dependent launch, kernels/core/pdl.h);
 # the run stays inside BUDGET_S seconds (560: a device call's limit is 600), each step getting
 # at most what is left. All of it may not fit one call: then split it, e.g.
 # STEPS="models ceiling bf16" and, within 30 s while the machine is warm, STEPS="q4km hf"
@@ -175,6 +176,8 @@ for step in $STEPS; do
     # The same with the kernels the defaults replaced (kernels/matmul/README.md): before / after.
     q4km_old) HEARTH_GEMV=staged HEARTH_QUANT_GEMM=dequant HEARTH_SAMPLER=radix \
       serve_model q4km_old "$q4_file" ;;
+    # Ordinary kernel launches (kernels/core/pdl.h): what programmatic dependent launch gives.
+    q4km_nopdl) HEARTH_PDL=0 serve_model q4km_nopdl "$q4_file" ;;
     hf)
       if timeout "$(left 300)" python3 benchmarks/serving/torch_reference.py generate \
           --model "$bf16_dir" --batch 1,64 --input-len 128 --output-len 256 \
