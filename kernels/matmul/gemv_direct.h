@@ -338,11 +338,48 @@ float ReplayDirectRow(const DirectGemvPlan& p, const uint8_t* w, int row, int k,
   return sum;
 }
 
+// x quantized by the GEMV's own CTAs (kFusedX of DirectGemvKernel) instead of by the pre-kernel:
+// each CTA reads the activations (L2-resident: the previous kernel just wrote them) once and
+// keeps their int8 blocks and scales in shared memory, laid out as in the pre-kernel's scratch.
+// The call is then one kernel, so a decode step has one kernel boundary fewer per projection
+// (with programmatic launch, kernels/core/pdl.h, the GEMV's first weight loads are in flight
+// while its predecessor drains, and it quantizes x as soon as that one is done).
+// Shared memory bytes: the int8 x (rounded to 16 bytes), then the scales.
+constexpr int64_t DirectFusedXqBytes(int num_tokens, int k) {
+  return (int64_t{num_tokens} * k + 15) / 16 * 16;
+}
+constexpr int64_t DirectFusedXBytes(int num_tokens, int k) {
+  return DirectFusedXqBytes(num_tokens, k) +
+         int64_t{num_tokens} * (k / kQ8Block) * static_cast<int64_t>(sizeof(XScale));
+}
+// At most the 48 KiB a CTA gets without an opt-in: 2 CTAs per SM then leave most of the SM's
+// 256 KiB of L1 / shared storage to L1. 1 token up to k = 39321, 8 tokens up to k = 4915.
+constexpr int64_t kMaxDirectFusedXBytes = 48 * 1024;
+
+// Where the direct GEMV's int8 x comes from, HEARTH_DIRECT_X: unset, "" or "fused" = its own
+// CTAs where DirectFusesX allows (kFused); "pre" = always the pre-kernel (kPreKernel), for
+// comparison. ParseDirectX: anything else is an error.
+enum class DirectX : uint8_t { kFused, kPreKernel };
+Result<DirectX> ParseDirectX(const char* env_value);
+
+// Pure: whether the call quantizes x in the GEMV's CTAs: allowed by mode, the shared memory
+// within kMaxDirectFusedXBytes, x 16-byte aligned (its 16-byte loads; k % 128 == 0 for every
+// direct type keeps each token's row aligned).
+constexpr bool DirectFusesX(DirectX mode, int num_tokens, int k, bool x_aligned16) {
+  return mode == DirectX::kFused && x_aligned16 &&
+         DirectFusedXBytes(num_tokens, k) <= kMaxDirectFusedXBytes;
+}
+
 // The kernel on x already quantized by the integer GEMV's pre-kernel (matmul_gemv_direct.cu);
 // w_type with HasDirectGemv(w_type, k), act BF16 or F16, w 16-byte aligned, xq / xs 16-byte
 // aligned as QuantGemvQ8ScratchBytes lays them out, 1 <= num_tokens <= 8. The caller validates.
 Status LaunchDirectGemv(DType w_type, DType act, const void* w, const int8_t* xq, const XScale* xs,
                         const void* bias, void* y, int num_tokens, int n, int k,
                         cudaStream_t stream);
+// The kernel quantizing x itself (x: [num_tokens, k] of act, 16-byte aligned), where
+// DirectFusesX holds. The caller validates.
+Status LaunchDirectGemvFusedX(DType w_type, DType act, const void* w, const void* x,
+                              const void* bias, void* y, int num_tokens, int n, int k,
+                              cudaStream_t stream);
 
 }  // namespace hearth::gemv_internal

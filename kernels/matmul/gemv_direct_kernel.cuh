@@ -37,23 +37,87 @@ __device__ __forceinline__ uint4 LoadVec(const uint8_t* p, const uint8_t* end) {
   return {w[0], w[1], w[2], w[3]};
 }
 
-// The unit's int8 x of token t (kWeights / 4 words) and its x blocks' scales.
-template <class Unit>
+// The unit's int8 x of token t (kWeights / 4 words) and its x blocks' scales, from the
+// pre-kernel's output in global memory or (kShared) from the CTA's own copy in shared memory.
+template <class Unit, bool kShared>
 __device__ __forceinline__ void LoadUnitX(const int8_t* __restrict__ xq,
                                           const XScale* __restrict__ xs, int t, int k, int unit,
                                           uint32_t* x, XScale* s) {
   const uint4* xp = reinterpret_cast<const uint4*>(xq + static_cast<int64_t>(t) * k +
                                                    static_cast<int64_t>(unit) * Unit::kWeights);
 #pragma unroll
-  for (int j = 0; j < Unit::kWeights / 16; ++j) ToWords(__ldg(xp + j), x + 4 * j);
+  for (int j = 0; j < Unit::kWeights / 16; ++j) ToWords(kShared ? xp[j] : __ldg(xp + j), x + 4 * j);
   const float4* sp =
       reinterpret_cast<const float4*>(xs + static_cast<int64_t>(t) * (k / kQ8Block) +
                                       static_cast<int64_t>(unit) * (Unit::kWeights / 32));
 #pragma unroll
   for (int j = 0; j < Unit::kWeights / 64; ++j) {
-    const float4 v = __ldg(sp + j);
+    const float4 v = kShared ? sp[j] : __ldg(sp + j);
     s[2 * j] = {v.x, v.y};
     s[2 * j + 1] = {v.z, v.w};
+  }
+}
+
+// Eight consecutive activations at p as floats (zeros where !valid): one 16-byte load for
+// 16-bit types (p 16-byte aligned), element by element otherwise (float, under the emulation).
+template <class A>
+__device__ __forceinline__ void LoadEight(const A* __restrict__ p, bool valid, float* v) {
+  if constexpr (sizeof(A) == 2) {
+    union {
+      uint4 raw;
+      A a[8];
+    } u;
+    u.raw = valid ? __ldg(reinterpret_cast<const uint4*>(p)) : uint4{0u, 0u, 0u, 0u};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) v[i] = ::hearth::cuda::ToFloat(u.a[i]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) v[i] = valid ? ::hearth::cuda::ToFloat(p[i]) : 0.f;
+  }
+}
+
+// The pre-kernel's work done by one CTA into its shared memory: x (num_blocks blocks of 32
+// activations, tokens one after another) to int8 sxq and scales sxs, the same bits as
+// QuantizeXKernel (an exact max, an integer sum, the same QuantizeQ8 / ScaleQ8). Four lanes take
+// a block, eight activations each (one 16-byte load); a batch of 4 blocks per quad has its loads
+// in flight together. Every lane of a warp runs the same iterations (the shuffles need them).
+template <class A>
+__device__ __forceinline__ void QuantizeXToShared(const A* __restrict__ x, int num_blocks,
+                                                  int8_t* sxq, XScale* sxs) {
+  constexpr int kQuads = kDirectThreads / 4, kBatch = 4;
+  const int quad = threadIdx.x / 4, q = threadIdx.x % 4;
+  for (int b0 = 0; b0 < num_blocks; b0 += kBatch * kQuads) {
+    float v[kBatch][8];
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int b = b0 + u * kQuads + quad;
+      LoadEight<A>(x + static_cast<int64_t>(b) * kQ8Block + 8 * q, b < num_blocks, v[u]);
+    }
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int b = b0 + u * kQuads + quad;
+      float amax = 0.f;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) amax = fmaxf(amax, fabsf(v[u][i]));
+      amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
+      amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
+      uint32_t word[2] = {0u, 0u};
+      int sum = 0;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const int qi = QuantizeQ8(v[u][i], amax);
+        sum += qi;
+        word[i / 4] |= (static_cast<uint32_t>(qi) & 0xffu) << (8 * (i % 4));
+      }
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      if (b < num_blocks) {
+        uint32_t* dst = reinterpret_cast<uint32_t*>(sxq + static_cast<int64_t>(b) * kQ8Block);
+        dst[2 * q] = word[0];
+        dst[2 * q + 1] = word[1];
+        if (q == 0) sxs[b] = ScaleQ8(amax, sum);
+      }
+    }
   }
 }
 
@@ -92,11 +156,15 @@ __device__ __forceinline__ void LoadUnit(const uint8_t* __restrict__ w, const ui
 // same registers (the next step may lie in the lane's next row group): loads are in flight
 // while the lane decodes, multiplies and reduces, not only between its steps. The arithmetic is
 // unchanged (ReplayDirectRow).
-template <DType T, class A, int kMaxTokens>
+// kFusedX: x arrives as activations (x, 16-byte aligned; xq, xs unused) and every CTA quantizes
+// it into its dynamic shared memory (DirectFusedXBytes: xq, then xs) after its first weight
+// loads are issued, in place of the pre-kernel: the same bits, one kernel fewer per call.
+template <DType T, class A, int kMaxTokens, bool kFusedX>
 __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
     DirectGemvKernel(const uint8_t* __restrict__ w,  // [n, k] of T, 16-byte aligned
-                     const int8_t* __restrict__ xq,  // [num_tokens, k]
-                     const XScale* __restrict__ xs,  // [num_tokens, k / 32]
+                     const int8_t* __restrict__ xq,  // [num_tokens, k] (!kFusedX)
+                     const XScale* __restrict__ xs,  // [num_tokens, k / 32] (!kFusedX)
+                     const A* __restrict__ x,        // [num_tokens, k] (kFusedX)
                      const A* __restrict__ bias,     // [n] or nullptr
                      A* __restrict__ y,              // [num_tokens, n]
                      int num_tokens, int n, int k, DirectGemvPlan plan) {
@@ -127,6 +195,20 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
   }
   // x and y wait for the pre-kernel (pdl.h); the first loads above are in flight meanwhile.
   cuda::PdlWait();
+  if constexpr (kFusedX) {
+#ifdef __CUDACC__
+    extern __shared__ uint4 direct_x_smem[];
+    uint8_t* smem = reinterpret_cast<uint8_t*>(direct_x_smem);
+#else
+    uint8_t* smem = cuda_emulation::DynamicSmem();
+#endif
+    int8_t* sxq = reinterpret_cast<int8_t*>(smem);
+    XScale* sxs = reinterpret_cast<XScale*>(smem + DirectFusedXqBytes(num_tokens, k));
+    QuantizeXToShared<A>(x, num_tokens * (k / kQ8Block), sxq, sxs);
+    __syncthreads();
+    xq = sxq;
+    xs = sxs;
+  }
 
   for (int g = blockIdx.x; g < plan.num_groups; g += grid) {
     const bool next_group = g + grid < plan.num_groups;
@@ -145,9 +227,9 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
       const bool same_group = i + 1 < my_units;
       const bool refill = same_group || next_group;
       const int next_unit = same_group ? unit + plan.lanes_per_row : me.lane_in_row;
-      uint32_t x[Unit::kWeights / 4];
+      uint32_t xw[Unit::kWeights / 4];
       XScale s[Unit::kWeights / 32];
-      if constexpr (kShareX) LoadUnitX<Unit>(xq, xs, 0, k, unit, x, s);
+      if constexpr (kShareX) LoadUnitX<Unit, kFusedX>(xq, xs, 0, k, unit, xw, s);
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
         uint32_t words[kWords];
@@ -162,8 +244,8 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
 #pragma unroll
         for (int t = 0; t < kMaxTokens; ++t) {
           if (t >= num_tokens) break;
-          if constexpr (!kShareX) LoadUnitX<Unit>(xq, xs, t, k, unit, x, s);  // from L1
-          acc[r][t] = Unit::AddDot(acc[r][t], uw, x, s);
+          if constexpr (!kShareX) LoadUnitX<Unit, kFusedX>(xq, xs, t, k, unit, xw, s);  // L1
+          acc[r][t] = Unit::AddDot(acc[r][t], uw, xw, s);
         }
       }
     }

@@ -30,43 +30,67 @@ Result<int> CurrentSmCount() {
   return sms;
 }
 
-template <DType T, class A, int kMaxTokens>
-Status LaunchTyped(const void* w, const int8_t* xq, const XScale* xs, const void* bias, void* y,
-                   int num_tokens, int n, int k, cudaStream_t stream) {
+// x: the pre-kernel's xq / xs, or (kFusedX) the activations the CTAs quantize themselves.
+template <DType T, class A, int kMaxTokens, bool kFusedX>
+Status LaunchTyped(const void* w, const int8_t* xq, const XScale* xs, const A* x, const void* bias,
+                   void* y, int num_tokens, int n, int k, cudaStream_t stream) {
   int sms = 0;
   HEARTH_ASSIGN_OR_RETURN(sms, CurrentSmCount());
   const DirectGemvPlan plan = PlanDirectGemvFor<T>(n, k, kMaxTokens, sms * kDirectMinBlocksPerSm);
-  // Launched as the pre-kernel's programmatic dependent (pdl.h): its CTAs start, and issue their
-  // first weight loads, while x is still being quantized.
-  CUDA_CHECK(cuda::LaunchKernel(DirectGemvKernel<T, A, kMaxTokens>, dim3(plan.num_ctas),
-                                dim3(kDirectThreads), 0, stream, static_cast<const uint8_t*>(w), xq,
-                                xs, static_cast<const A*>(bias), static_cast<A*>(y), num_tokens, n,
-                                k, plan));
+  const size_t smem = kFusedX ? static_cast<size_t>(DirectFusedXBytes(num_tokens, k)) : 0;
+  // A programmatic dependent of the kernel before it (pdl.h): its CTAs start, and issue their
+  // first weight loads, while that one (the pre-kernel, or the previous layer's) drains.
+  CUDA_CHECK(cuda::LaunchKernel(DirectGemvKernel<T, A, kMaxTokens, kFusedX>, dim3(plan.num_ctas),
+                                dim3(kDirectThreads), smem, stream, static_cast<const uint8_t*>(w),
+                                xq, xs, x, static_cast<const A*>(bias), static_cast<A*>(y),
+                                num_tokens, n, k, plan));
   return Status::Ok();
 }
 
-template <DType T, class A>
-Status LaunchForAct(const void* w, const int8_t* xq, const XScale* xs, const void* bias, void* y,
-                    int num_tokens, int n, int k, cudaStream_t stream) {
+template <DType T, class A, bool kFusedX>
+Status LaunchForAct(const void* w, const int8_t* xq, const XScale* xs, const void* x,
+                    const void* bias, void* y, int num_tokens, int n, int k, cudaStream_t stream) {
+  const auto* xa = static_cast<const A*>(x);
   // The one switch over the token bucket.
   switch (num_tokens <= 1 ? 1 : num_tokens <= 2 ? 2 : num_tokens <= 4 ? 4 : 8) {
     case 1:
-      return LaunchTyped<T, A, 1>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+      return LaunchTyped<T, A, 1, kFusedX>(w, xq, xs, xa, bias, y, num_tokens, n, k, stream);
     case 2:
-      return LaunchTyped<T, A, 2>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+      return LaunchTyped<T, A, 2, kFusedX>(w, xq, xs, xa, bias, y, num_tokens, n, k, stream);
     case 4:
-      return LaunchTyped<T, A, 4>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+      return LaunchTyped<T, A, 4, kFusedX>(w, xq, xs, xa, bias, y, num_tokens, n, k, stream);
     default:
-      return LaunchTyped<T, A, 8>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+      return LaunchTyped<T, A, 8, kFusedX>(w, xq, xs, xa, bias, y, num_tokens, n, k, stream);
   }
 }
 
-template <DType T>
-Status LaunchForType(DType act, const void* w, const int8_t* xq, const XScale* xs, const void* bias,
-                     void* y, int num_tokens, int n, int k, cudaStream_t stream) {
+template <DType T, bool kFusedX>
+Status LaunchForType(DType act, const void* w, const int8_t* xq, const XScale* xs, const void* x,
+                     const void* bias, void* y, int num_tokens, int n, int k, cudaStream_t stream) {
   return cuda::VisitAct16(act, "direct GEMV", [&](auto a) {
-    return LaunchForAct<T, decltype(a)>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+    return LaunchForAct<T, decltype(a), kFusedX>(w, xq, xs, x, bias, y, num_tokens, n, k, stream);
   });
+}
+
+template <bool kFusedX>
+Status LaunchForWeights(DType w_type, DType act, const void* w, const int8_t* xq, const XScale* xs,
+                        const void* x, const void* bias, void* y, int num_tokens, int n, int k,
+                        cudaStream_t stream) {
+  // The one switch over the weight type.
+  switch (w_type) {
+    case DType::kQ4_K:
+      return LaunchForType<DType::kQ4_K, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
+                                                  stream);
+    case DType::kQ6_K:
+      return LaunchForType<DType::kQ6_K, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
+                                                  stream);
+    case DType::kQ8_0:
+      return LaunchForType<DType::kQ8_0, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
+                                                  stream);
+    default:
+      return UnimplementedError("direct GEMV: no kernel for " + std::string(DTypeName(w_type)) +
+                                " weights (Q4_K, Q6_K, Q8_0)");
+  }
 }
 
 }  // namespace
@@ -74,18 +98,15 @@ Status LaunchForType(DType act, const void* w, const int8_t* xq, const XScale* x
 Status LaunchDirectGemv(DType w_type, DType act, const void* w, const int8_t* xq, const XScale* xs,
                         const void* bias, void* y, int num_tokens, int n, int k,
                         cudaStream_t stream) {
-  // The one switch over the weight type.
-  switch (w_type) {
-    case DType::kQ4_K:
-      return LaunchForType<DType::kQ4_K>(act, w, xq, xs, bias, y, num_tokens, n, k, stream);
-    case DType::kQ6_K:
-      return LaunchForType<DType::kQ6_K>(act, w, xq, xs, bias, y, num_tokens, n, k, stream);
-    case DType::kQ8_0:
-      return LaunchForType<DType::kQ8_0>(act, w, xq, xs, bias, y, num_tokens, n, k, stream);
-    default:
-      return UnimplementedError("direct GEMV: no kernel for " + std::string(DTypeName(w_type)) +
-                                " weights (Q4_K, Q6_K, Q8_0)");
-  }
+  return LaunchForWeights<false>(w_type, act, w, xq, xs, nullptr, bias, y, num_tokens, n, k,
+                                 stream);
+}
+
+Status LaunchDirectGemvFusedX(DType w_type, DType act, const void* w, const void* x,
+                              const void* bias, void* y, int num_tokens, int n, int k,
+                              cudaStream_t stream) {
+  return LaunchForWeights<true>(w_type, act, w, nullptr, nullptr, x, bias, y, num_tokens, n, k,
+                                stream);
 }
 
 }  // namespace gemv_internal

@@ -14,6 +14,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstdlib>
 #include <string>
 #include <type_traits>
 
@@ -212,6 +213,14 @@ int64_t XqBytes(int num_tokens, int k) {
 template <DType T, class A>
 Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
                      int k, void* scratch, bool direct, cudaStream_t stream) {
+  const DType act = std::is_same_v<A, __half> ? DType::kF16 : DType::kBF16;
+  if (direct) {
+    static const Result<DirectX> mode = ParseDirectX(std::getenv("HEARTH_DIRECT_X"));
+    if (!mode.ok()) return mode.status();
+    if (DirectFusesX(*mode, num_tokens, k, reinterpret_cast<uintptr_t>(x) % 16 == 0)) {
+      return LaunchDirectGemvFusedX(T, act, w, x, bias, y, num_tokens, n, k, stream);
+    }
+  }
   auto* xq = static_cast<int8_t*>(scratch);
   auto* xs = reinterpret_cast<XScale*>(static_cast<uint8_t*>(scratch) + XqBytes(num_tokens, k));
   const int64_t x_blocks = static_cast<int64_t>(num_tokens) * (k / kQ8Block);
@@ -222,8 +231,7 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
                                 xs));
   CUDA_CHECK_LAUNCH();
   if (direct) {
-    return LaunchDirectGemv(T, std::is_same_v<A, __half> ? DType::kF16 : DType::kBF16, w, xq, xs,
-                            bias, y, num_tokens, n, k, stream);
+    return LaunchDirectGemv(T, act, w, xq, xs, bias, y, num_tokens, n, k, stream);
   }
 
   const int64_t row_bytes = *DTypeBytes(T, k);

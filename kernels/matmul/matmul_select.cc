@@ -66,6 +66,18 @@ Result<GemvOverride> ParseGemvOverride(const char* env_value) {
                               "(the integer GEMVs of Q4_K, Q6_K and Q8_0), or unset");
 }
 
+namespace gemv_internal {
+Result<DirectX> ParseDirectX(const char* env_value) {
+  if (env_value == nullptr || *env_value == '\0') return DirectX::kFused;
+  const std::string_view v(env_value);
+  if (v == "fused") return DirectX::kFused;
+  if (v == "pre") return DirectX::kPreKernel;
+  return InvalidArgumentError("HEARTH_DIRECT_X=" + std::string(v) +
+                              ": expected \"fused\" (the direct GEMV quantizes x itself where "
+                              "it fits) or \"pre\" (always the pre-kernel), or unset");
+}
+}  // namespace gemv_internal
+
 Result<QuantGemm> ParseQuantGemm(const char* env_value) {
   if (env_value == nullptr || *env_value == '\0') return QuantGemm::kAuto;
   const std::string_view v(env_value);

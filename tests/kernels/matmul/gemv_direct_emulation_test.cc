@@ -32,11 +32,14 @@ namespace {
 using gemv_internal::DirectGemvPlan;
 using gemv_internal::XScale;
 
+// fused_x: the kernel quantizes x itself into its shared memory (kFusedX) instead of reading the
+// pre-kernel's output; the replay's x is the CPU twin's either way, so both must be its bits.
 template <DType T, int kMaxTokens>
-void ExpectKernelEqualsReplay(int n, int k, int num_tokens, int max_ctas, bool with_bias) {
+void ExpectKernelEqualsReplay(int n, int k, int num_tokens, int max_ctas, bool with_bias,
+                              bool fused_x = false) {
   SCOPED_TRACE(std::string(DTypeName(T)) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
                " num_tokens=" + std::to_string(num_tokens) +
-               " max_ctas=" + std::to_string(max_ctas));
+               " max_ctas=" + std::to_string(max_ctas) + " fused_x=" + std::to_string(fused_x));
   const std::vector<uint8_t> bytes = testing::RandomWeights(T, int64_t{n} * k, 3 + k);
   // 16-byte aligned as on the GPU, nothing after the last byte: under ASan a load past the
   // tensor's end (the last unit's last vector of Q8_0 / Q6_K) is an error.
@@ -57,10 +60,19 @@ void ExpectKernelEqualsReplay(int n, int k, int num_tokens, int max_ctas, bool w
   const DirectGemvPlan plan = gemv_internal::PlanDirectGemvFor<T>(n, k, kMaxTokens, max_ctas);
   std::vector<float> y(size_t(num_tokens) * n, std::nanf(""));
   const float* b = with_bias ? bias.data() : nullptr;
-  cuda_emulation::Launch(
-      EmulatedDim3{static_cast<unsigned>(plan.num_ctas), 1, 1}, gemv_internal::kDirectThreads,
-      &gemv_internal::DirectGemvKernel<T, float, kMaxTokens>, w, static_cast<const int8_t*>(xq),
-      static_cast<const XScale*>(xs), b, y.data(), num_tokens, n, k, plan);
+  const EmulatedDim3 grid{static_cast<unsigned>(plan.num_ctas), 1, 1};
+  if (fused_x) {
+    cuda_emulation::SetDynamicSmem(gemv_internal::DirectFusedXBytes(num_tokens, k));
+    cuda_emulation::Launch(grid, gemv_internal::kDirectThreads,
+                           &gemv_internal::DirectGemvKernel<T, float, kMaxTokens, true>, w,
+                           static_cast<const int8_t*>(nullptr), static_cast<const XScale*>(nullptr),
+                           x.data(), b, y.data(), num_tokens, n, k, plan);
+  } else {
+    cuda_emulation::Launch(grid, gemv_internal::kDirectThreads,
+                           &gemv_internal::DirectGemvKernel<T, float, kMaxTokens, false>, w,
+                           static_cast<const int8_t*>(xq), static_cast<const XScale*>(xs),
+                           static_cast<const float*>(nullptr), b, y.data(), num_tokens, n, k, plan);
+  }
 
   size_t mismatches = 0;
   for (int t = 0; t < num_tokens; ++t) {
@@ -109,6 +121,35 @@ TEST(GemvDirectEmulation, Q80) {
   ExpectKernelEqualsReplay<DType::kQ8_0, 1>(9, 128, 1, 1, true);
   ExpectKernelEqualsReplay<DType::kQ8_0, 2>(5, 4224, 2, 2, false);  // 33 units: a 2nd turn
   ExpectKernelEqualsReplay<DType::kQ8_0, 8>(3, 1024, 5, 1, true);
+}
+
+// The CTAs quantize x themselves: every block of every token, batches of 4 x 64 blocks with a
+// partial last batch (k = 4352: 136 blocks a token), several tokens, zero blocks (amax 0).
+TEST(GemvDirectEmulation, FusedXQuantizesAsThePreKernel) {
+  ExpectKernelEqualsReplay<DType::kQ4_K, 1>(37, 256, 1, 1, true, true);
+  ExpectKernelEqualsReplay<DType::kQ4_K, 1>(20, 4352, 1, 3, false, true);
+  ExpectKernelEqualsReplay<DType::kQ4_K, 4>(11, 512, 3, 1, false, true);
+  ExpectKernelEqualsReplay<DType::kQ6_K, 2>(5, 4352, 2, 2, true, true);
+  ExpectKernelEqualsReplay<DType::kQ8_0, 8>(3, 1024, 5, 1, true, true);
+  ExpectKernelEqualsReplay<DType::kQ8_0, 1>(4, 34816, 1, 1, false, true);  // 1088 blocks
+}
+
+TEST(GemvDirectEmulation, FusedXOnlyWhereItFits) {
+  using gemv_internal::DirectFusesX;
+  using gemv_internal::DirectX;
+  // 1 token of k = 14336 (Llama-3-8B's down projection): 14336 + 448 x 8 bytes.
+  EXPECT_EQ(gemv_internal::DirectFusedXBytes(1, 14336), 14336 + 448 * 8);
+  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 1, 14336, true));
+  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 2, 14336, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 4, 14336, true));  // 71.7 KB
+  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 8, 4096, true));    // 40 KB
+  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 8, 8192, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 1, 4096, false));  // x not 16-byte aligned
+  EXPECT_FALSE(DirectFusesX(DirectX::kPreKernel, 1, 4096, true));
+  EXPECT_EQ(*gemv_internal::ParseDirectX(nullptr), DirectX::kFused);
+  EXPECT_EQ(*gemv_internal::ParseDirectX("fused"), DirectX::kFused);
+  EXPECT_EQ(*gemv_internal::ParseDirectX("pre"), DirectX::kPreKernel);
+  EXPECT_FALSE(gemv_internal::ParseDirectX("yes").ok());
 }
 
 }  // namespace
