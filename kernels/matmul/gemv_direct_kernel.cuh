@@ -78,9 +78,10 @@ __device__ __forceinline__ void LoadEight(const A* __restrict__ p, bool valid, f
 
 // The pre-kernel's work done by one CTA into its shared memory: x (num_blocks blocks of 32
 // activations, tokens one after another) to int8 sxq and scales sxs, the same bits as
-// QuantizeXKernel (an exact max, an integer sum, the same QuantizeQ8 / ScaleQ8). Four lanes take
-// a block, eight activations each (one 16-byte load); a batch of 4 blocks per quad has its loads
-// in flight together. Every lane of a warp runs the same iterations (the shuffles need them).
+// QuantizeXKernel (an exact max, an integer sum, the same InverseScaleQ8 / QuantizeQ8 / ScaleQ8).
+// Four lanes take a block, eight activations each (one 16-byte load); a batch of 4 blocks per quad
+// has its loads in flight together. Every lane of a warp runs the same iterations (the shuffles
+// need them).
 template <class A>
 __device__ __forceinline__ void QuantizeXToShared(const A* __restrict__ x, int num_blocks,
                                                   int8_t* sxq, XScale* sxs) {
@@ -101,11 +102,12 @@ __device__ __forceinline__ void QuantizeXToShared(const A* __restrict__ x, int n
       for (int i = 0; i < 8; ++i) amax = fmaxf(amax, fabsf(v[u][i]));
       amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
       amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
+      const float id = InverseScaleQ8(amax);
       uint32_t word[2] = {0u, 0u};
       int sum = 0;
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
-        const int qi = QuantizeQ8(v[u][i], amax);
+        const int qi = QuantizeQ8(v[u][i], id);
         sum += qi;
         word[i / 4] |= (static_cast<uint32_t>(qi) & 0xffu) << (8 * (i % 4));
       }

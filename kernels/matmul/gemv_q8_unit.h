@@ -10,6 +10,7 @@
 // product with the dequantized x (x_i = d * q_i) up to float32 rounding.
 #pragma once
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -47,11 +48,17 @@ HEARTH_HD int RoundToInt(float v) {
 #endif
 }
 
-// One element of an activation block: the int8 quant of v given the block's max |v|.
-HEARTH_HD int QuantizeQ8(float v, float amax) {
-  if (amax == 0.f) return 0;
-  const float d = DivRn(amax, 127.f);
-  const int q = RoundToInt(DivRn(v, d));
+// What takes an activation block to int8: 127 / (the block's max |v|), as llama.cpp's 1 / d (one
+// division per block, not one per activation); 0 where that is not finite (a block of zeros, or
+// of magnitudes below 127 / FLT_MAX ~ 3.7e-37: all its quants are then 0).
+HEARTH_HD float InverseScaleQ8(float amax) {
+  const float id = DivRn(127.f, amax);
+  return id <= FLT_MAX ? id : 0.f;
+}
+// One element of an activation block: round(v * id) to even, clamped to [-127, 127]; id from
+// InverseScaleQ8. One correctly rounded multiply, so the host and the device agree bit for bit.
+HEARTH_HD int QuantizeQ8(float v, float id) {
+  const int q = RoundToInt(quant::MulRn(v, id));
   return q > 127 ? 127 : (q < -127 ? -127 : q);
 }
 HEARTH_HD XScale ScaleQ8(float amax, int sum_q) {
@@ -64,9 +71,10 @@ inline void QuantizeRowQ8Cpu(const float* x, int k, int8_t* xq, XScale* xs) {
   for (int b = 0; b < k / kQ8Block; ++b) {
     float amax = 0.f;
     for (int i = 0; i < kQ8Block; ++i) amax = std::fmax(amax, std::fabs(x[b * kQ8Block + i]));
+    const float id = InverseScaleQ8(amax);
     int sum = 0;
     for (int i = 0; i < kQ8Block; ++i) {
-      const int q = QuantizeQ8(x[b * kQ8Block + i], amax);
+      const int q = QuantizeQ8(x[b * kQ8Block + i], id);
       xq[b * kQ8Block + i] = static_cast<int8_t>(q);
       sum += q;
     }

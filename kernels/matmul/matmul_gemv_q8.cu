@@ -52,7 +52,7 @@ __global__ void QuantizeXKernel(const A* __restrict__ x,  // [num_blocks * 32]
   float amax = fabsf(v);
 #pragma unroll
   for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-  const int q = QuantizeQ8(v, amax);
+  const int q = QuantizeQ8(v, InverseScaleQ8(amax));
   xq[b * kQ8Block + lane] = static_cast<int8_t>(q);
   int sum = q;
 #pragma unroll
