@@ -96,6 +96,7 @@ __device__ __forceinline__ void QuantizeXToShared(const A* __restrict__ x, int n
     }
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
+      if (b0 + u * kQuads >= num_blocks) break;  // the CTA's last batch: uniform
       const int b = b0 + u * kQuads + quad;
       float amax = 0.f;
 #pragma unroll
