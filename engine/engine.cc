@@ -365,6 +365,8 @@ std::unique_ptr<Engine::Step> Engine::ScheduleAndLaunch() {
     auto it = active_.find(s.seq_id);
     ::hearth::SamplingParams sp =
         it != active_.end() ? it->second->request.sampling : ::hearth::SamplingParams{};
+    // The sampled token's logprob only where it is streamed: the sampler skips its log-sum-exp.
+    sp.token_logprob = it != active_.end() && it->second->request.logprobs ? 1 : 0;
     using P = std::decay_t<decltype(batch.params)>::value_type;
     batch.params.push_back(RunnerParams<P>(sp, seq.params()));
     batch.steps.push_back(seq.num_generated_tokens());

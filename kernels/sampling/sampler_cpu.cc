@@ -133,7 +133,7 @@ Status SampleCpu(const float* logits, int num_seqs, int vocab, const SamplingPar
     }
     const int32_t token = SampleRow(x, vocab, p, steps[seq]);
     out.token_ids[seq] = token;
-    out.token_logprobs[seq] = static_cast<float>(raw[token] - lse);
+    out.token_logprobs[seq] = p.token_logprob != 0 ? static_cast<float>(raw[token] - lse) : 0.f;
   }
   return Status::Ok();
 }

@@ -427,7 +427,7 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
   __syncthreads();
   if (threadIdx.x == 0) {
     a.out.token_ids[seq] = token;
-    a.out.token_logprobs[seq] = sh.raw_token_logit - lse;
+    a.out.token_logprobs[seq] = p.token_logprob != 0 ? sh.raw_token_logit - lse : 0.f;
   }
 }
 

@@ -44,7 +44,10 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
   // Split rows get their token from this pass: the penalized argmax (greedy) or the Gumbel race.
   // The other rows get the max of their scaled penalized logits (argmax for greedy), which spares
   // SampleKernel its max passes; every row gets its raw log-sum-exp.
-  const bool race = SamplerUsesSplitPath(p, a.vocab) && !IsGreedy(p);
+  const bool split_row = SamplerUsesSplitPath(p, a.vocab);
+  const bool race = split_row && !IsGreedy(p);
+  // A split row's log-sum-exp serves only its token's logprob: without one, no exp per token.
+  const bool need_lse = !split_row || p.token_logprob != 0;  // block-uniform
   const int begin = chunk * a.chunk_tokens;
   const int end = min(begin + a.chunk_tokens, a.vocab);
   int pen_begin = 0, pen_end = 0;
@@ -104,7 +107,7 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
     for (int u = 0; u < kSplitUnroll; ++u)
 #pragma unroll
       for (int j = 0; j < 4; ++j) lm = fmaxf(lm, v[u][j]);
-    if (lm != -INFINITY) {
+    if (need_lse && lm != -INFINITY) {
       float ls = 0.f;
       if (lm != INFINITY) {
 #pragma unroll
@@ -192,9 +195,9 @@ __global__ void SplitCombineKernel(SplitArgs a, int num_chunks) {
   if (lane == 0) {
     // INT_MAX: every value was NaN; token 0 keeps the id in range.
     const int token = bi == INT_MAX ? 0 : bi;
-    const float lse = m + logf(sum);
     a.out.token_ids[seq] = token;
-    a.out.token_logprobs[seq] = a.logits[int64_t{seq} * a.vocab + token] - lse;
+    a.out.token_logprobs[seq] =
+        p.token_logprob != 0 ? a.logits[int64_t{seq} * a.vocab + token] - (m + logf(sum)) : 0.f;
   }
 }
 

@@ -36,11 +36,16 @@ inline constexpr BenchMix kBenchMixes[] = {
     {"top_k50", {0.8f, 50, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 2}},
     {"top_p0.9", {0.8f, 0, 0.9f, 0.f, 1.f, 0.f, 0.f, 0, 3}},
     {"all_logprobs5", {0.8f, 50, 0.9f, 0.05f, 1.1f, 0.1f, 0.1f, 5, 4}},
+    // Without the sampled token's logprob (a request without logprobs): the split path skips
+    // its log-sum-exp.
+    {"greedy_nolp", {0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 0, 0}},
+    {"temperature_nolp", {0.8f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 1, 0}},
 };
 
 // Rows without top-n logprobs that are greedy or unfiltered take the split path
 // (SamplerUsesSplitPath), the others the one-block-per-row path.
 // temperature, top_k, top_p, min_p, repetition, presence, frequency, num_logprobs, seed
+// (, token_logprob: 1 unless given)
 inline constexpr SamplingParams kParamMix[] = {
     {0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 0},          // greedy
     {0.f, 0, 1.f, 0.f, 1.3f, 0.5f, 0.2f, 5, 0},       // greedy with penalties and logprobs
@@ -52,6 +57,10 @@ inline constexpr SamplingParams kParamMix[] = {
     {1.2f, 0, 1.f, 0.05f, 1.f, 0.f, 0.f, 0, 4},       // min-p
     {0.9f, 40, 0.8f, 0.02f, 1.1f, 0.3f, 0.1f, 3, 5},  // everything
     {1.f, 1, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 6},          // top-k 1 = greedy by filtering
+    // Without the sampled token's logprob (token_logprobs 0): split rows skip the log-sum-exp.
+    {0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 0, 0},       // greedy
+    {0.9f, 0, 1.f, 0.f, 1.2f, -0.4f, 0.3f, 0, 8, 0},  // temperature with penalties
+    {0.8f, 0, 0.9f, 0.f, 1.f, 0.f, 0.f, 0, 9, 0},     // top-p (filtered path)
 };
 
 // Rows whose kept set sits on the window histogram's bin edges (sampler_window.h: bins of 1/128

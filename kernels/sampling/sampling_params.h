@@ -36,6 +36,10 @@ struct SamplingParams {
   float frequency_penalty = 0.f;   // in [-2, 2]
   int32_t num_logprobs = 0;        // top-n logprobs to return, 0..kMaxLogprobs
   uint64_t seed = 0;               // with the step counter, keys the random draw
+  // 1: token_logprobs gets the sampled token's raw logprob; 0: it gets 0, and greedy and
+  // unfiltered rows (the split path) skip the log-sum-exp, one exp per token (the engine asks
+  // for it only when the request wants logprobs).
+  int32_t token_logprob = 1;
 };
 
 HEARTH_HD bool IsGreedy(const SamplingParams& p) { return !(p.temperature >= kGreedyTemperature); }
@@ -55,6 +59,7 @@ inline Status ValidateSamplingParams(const SamplingParams& p) {
     return bad("frequency_penalty must be in [-2, 2]");
   if (p.num_logprobs < 0 || p.num_logprobs > kMaxLogprobs)
     return bad("num_logprobs must be in [0, " + std::to_string(kMaxLogprobs) + "]");
+  if (p.token_logprob != 0 && p.token_logprob != 1) return bad("token_logprob must be 0 or 1");
   return Status::Ok();
 }
 

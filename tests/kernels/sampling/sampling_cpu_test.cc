@@ -63,6 +63,9 @@ TEST(SamplingParams, ValidationNamesTheField) {
   p.repetition_penalty = 0.f;
   EXPECT_FALSE(ValidateSamplingParams(p).ok());
   p = {};
+  p.token_logprob = 2;
+  EXPECT_NE(ValidateSamplingParams(p).message().find("token_logprob"), std::string::npos);
+  p = {};
   p.temperature = 0.f;
   EXPECT_TRUE(IsGreedy(p));
   p.temperature = 0.5f;
@@ -98,6 +101,19 @@ SamplingParams Greedy() {
 
 TEST(SampleCpu, GreedyPicksArgmaxLowestIdOnTies) {
   EXPECT_EQ(SampleOne({0.f, 3.f, 1.f, 3.f}, Greedy(), 0).token, 1);
+}
+
+// Without token_logprob the sampled token is the same and its logprob is 0 (not computed).
+TEST(SampleCpu, TokenLogprobOnlyWhenAsked) {
+  const std::vector<float> logits = {0.5f, 2.f, -1.f, 1.f};
+  for (SamplingParams p : {Greedy(), SamplingParams{}}) {
+    const Row with = SampleOne(logits, p, 3);
+    p.token_logprob = 0;
+    const Row without = SampleOne(logits, p, 3);
+    EXPECT_EQ(with.token, without.token);
+    EXPECT_LT(with.logprob, 0.f);
+    EXPECT_EQ(without.logprob, 0.f);
+  }
 }
 
 // Penalties per the vLLM / OpenAI definitions, observed through greedy picks.
