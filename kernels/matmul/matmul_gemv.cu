@@ -103,7 +103,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int row = blockIdx.x * kWarpsPerBlock + warp;
-  if (row >= n) return;
+  if (row >= n) {
+    cuda::PdlWait();  // no thread exits before its predecessors are done (pdl.h)
+    return;
+  }
   const uint8_t* row_ptr = w + row * row_bytes;
   const uint8_t* tensor_end = w + n * row_bytes;
   const int blocks_per_row = k / Codec::kElems;

@@ -103,7 +103,10 @@ __global__ void __launch_bounds__(kQ8WarpsPerBlock * 32, MinBlocksPerSm<kMaxToke
   const int group = warp / kSplit, part = warp % kSplit;
   const int row0 = (blockIdx.x * kGroups + group) * kRows;
   // Without a split no barrier follows: a warp past the last row may leave.
-  if (kSplit == 1 && row0 >= n) return;
+  if (kSplit == 1 && row0 >= n) {
+    cuda::PdlWait();  // no thread exits before its predecessors are done (pdl.h)
+    return;
+  }
   const int row = row0 + sub;
   const bool valid = row < n;
   const uint8_t* row_ptr = w + (valid ? row : n - 1) * row_bytes;

@@ -4,7 +4,9 @@
 - no kernel is launched with <<<>>> (every launch goes through cuda::LaunchKernel, which makes
   it a programmatic dependent of the stream's previous kernel);
 - every __global__ function's body calls cuda::PdlBegin(), or both cuda::PdlLaunchDependents()
-  and cuda::PdlWait() (then the wait comes after the launch trigger in the text).
+  and cuda::PdlWait() (then the wait comes after the launch trigger in the text);
+- no `return` comes before the first wait in the text unless a PdlWait() precedes it in its own
+  branch (no thread exits before its predecessors are done).
 
 Usage: pdl_contract_test.py KERNELS_DIR
 """
@@ -51,11 +53,19 @@ def check(root):
             problems.append(f"{rel}: launches with <<<>>>; use cuda::LaunchKernel (core/pdl.h)")
         for name, body in kernel_bodies(text):
             if "PdlBegin()" in body:
-                continue
-            trigger, wait = body.find("PdlLaunchDependents()"), body.find("PdlWait()")
-            if trigger < 0 or wait < 0 or wait < trigger:
-                problems.append(f"{rel}: kernel {name} does not keep the contract of core/pdl.h "
-                                "(PdlBegin, or PdlLaunchDependents then PdlWait)")
+                wait = body.find("PdlBegin()")
+            else:
+                trigger, wait = body.find("PdlLaunchDependents()"), body.find("PdlWait()")
+                if trigger < 0 or wait < 0 or wait < trigger:
+                    problems.append(f"{rel}: kernel {name} does not keep the contract of "
+                                    "core/pdl.h (PdlBegin, or PdlLaunchDependents then PdlWait)")
+                    continue
+            for m in re.finditer(r"\breturn\b", body[:wait]):
+                # The statement block holding this return must wait first.
+                start = body.rfind("{", 0, m.start())
+                if "PdlWait()" not in body[start:m.start()]:
+                    problems.append(f"{rel}: kernel {name} may exit before it waits for its "
+                                    "predecessors (core/pdl.h)")
     return sources, problems
 
 
