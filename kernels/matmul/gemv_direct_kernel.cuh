@@ -5,6 +5,7 @@
 // provides ToFloat / FromFloat for float activations); matmul_gemv_direct.cu launches it.
 #pragma once
 
+#include "kernels/core/dynamic_smem.cuh"
 #include "kernels/core/pdl.cuh"
 #include "kernels/matmul/gemv_direct.h"
 #ifdef __CUDACC__
@@ -199,12 +200,7 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
   // x and y wait for the pre-kernel (pdl.h); the first loads above are in flight meanwhile.
   cuda::PdlWait();
   if constexpr (kFusedX) {
-#ifdef __CUDACC__
-    extern __shared__ uint4 direct_x_smem[];
-    uint8_t* smem = reinterpret_cast<uint8_t*>(direct_x_smem);
-#else
-    uint8_t* smem = cuda_emulation::DynamicSmem();
-#endif
+    uint8_t* smem = cuda::DynamicSmem();
     int8_t* sxq = reinterpret_cast<int8_t*>(smem);
     XScale* sxs = reinterpret_cast<XScale*>(smem + DirectFusedXqBytes(num_tokens, k));
     QuantizeXToShared<A>(x, num_tokens * (k / kQ8Block), sxq, sxs);

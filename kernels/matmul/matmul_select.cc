@@ -55,39 +55,58 @@ MatmulKernel SelectMatmulKernel(DType w, int num_tokens, int n, int k) {
   return MatmulKernel::kDequantCublasLt;
 }
 
-Result<GemvOverride> ParseGemvOverride(const char* env_value) {
-  if (env_value == nullptr || *env_value == '\0') return GemvOverride::kNone;
+namespace {
+
+template <class E>
+struct EnvChoice {
+  std::string_view value;
+  E choice;
+};
+
+// The choice named by an environment variable's value: `unset` when it is unset or empty, else
+// the entry of `choices` with that value, else an error naming the variable and `expected`.
+template <class E, size_t N>
+Result<E> ParseEnvChoice(std::string_view var, const char* env_value, E unset,
+                         const EnvChoice<E> (&choices)[N], std::string_view expected) {
+  if (env_value == nullptr || *env_value == '\0') return unset;
   const std::string_view v(env_value);
-  if (v == "float") return GemvOverride::kFloat;
-  if (v == "staged") return GemvOverride::kStaged;
-  if (v == "direct") return GemvOverride::kDirect;
-  return InvalidArgumentError("HEARTH_GEMV=" + std::string(v) +
-                              ": expected \"float\" (the float GEMV), \"staged\" or \"direct\" "
-                              "(the integer GEMVs of Q4_K, Q6_K and Q8_0), or unset");
+  for (const EnvChoice<E>& c : choices) {
+    if (v == c.value) return c.choice;
+  }
+  return InvalidArgumentError(std::string(var) + "=" + std::string(v) + ": expected " +
+                              std::string(expected));
+}
+
+}  // namespace
+
+Result<GemvOverride> ParseGemvOverride(const char* env_value) {
+  static constexpr EnvChoice<GemvOverride> kChoices[] = {{"float", GemvOverride::kFloat},
+                                                         {"staged", GemvOverride::kStaged},
+                                                         {"direct", GemvOverride::kDirect}};
+  return ParseEnvChoice("HEARTH_GEMV", env_value, GemvOverride::kNone, kChoices,
+                        "\"float\" (the float GEMV), \"staged\" or \"direct\" (the integer "
+                        "GEMVs of Q4_K, Q6_K and Q8_0), or unset");
 }
 
 namespace gemv_internal {
 Result<DirectX> ParseDirectX(const char* env_value) {
-  if (env_value == nullptr || *env_value == '\0') return DirectX::kFused;
-  const std::string_view v(env_value);
-  if (v == "fused") return DirectX::kFused;
-  if (v == "pre") return DirectX::kPreKernel;
-  return InvalidArgumentError("HEARTH_DIRECT_X=" + std::string(v) +
-                              ": expected \"fused\" (the direct GEMV quantizes x itself where "
-                              "it fits) or \"pre\" (always the pre-kernel), or unset");
+  static constexpr EnvChoice<DirectX> kChoices[] = {{"fused", DirectX::kFused},
+                                                    {"pre", DirectX::kPreKernel}};
+  return ParseEnvChoice("HEARTH_DIRECT_X", env_value, DirectX::kFused, kChoices,
+                        "\"fused\" (the direct GEMV quantizes x itself where it fits) or "
+                        "\"pre\" (always the pre-kernel), or unset");
 }
 }  // namespace gemv_internal
 
 Result<QuantGemm> ParseQuantGemm(const char* env_value) {
-  if (env_value == nullptr || *env_value == '\0') return QuantGemm::kAuto;
-  const std::string_view v(env_value);
-  if (v == "dequant") return QuantGemm::kDequant;
-  if (v == "fused") return QuantGemm::kFused;
-  return InvalidArgumentError("HEARTH_QUANT_GEMM=" + std::string(v) +
-                              ": expected \"dequant\" (no fused dequantize + tensor-core GEMM) or "
-                              "\"fused\" (it up to " +
-                              std::to_string(gemv_internal::kMaxQuantMmaTokens) +
-                              " tokens), or unset (measured ranges per type)");
+  static constexpr EnvChoice<QuantGemm> kChoices[] = {{"dequant", QuantGemm::kDequant},
+                                                      {"fused", QuantGemm::kFused}};
+  return ParseEnvChoice(
+      "HEARTH_QUANT_GEMM", env_value, QuantGemm::kAuto, kChoices,
+      "\"dequant\" (no fused dequantize + tensor-core GEMM) or \"fused\" (it up to " +
+          std::to_string(gemv_internal::kMaxQuantMmaTokens) +
+          " tokens), or unset (measured "
+          "ranges per type)");
 }
 
 MatmulKernel SelectMatmulKernelForRun(DType w, DType act, int num_tokens, int n, int k,

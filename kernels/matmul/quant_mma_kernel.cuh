@@ -5,6 +5,7 @@
 // matmul_quant_mma.cu launches it.
 #pragma once
 
+#include "kernels/core/dynamic_smem.cuh"
 #include "kernels/core/pdl.cuh"
 #include "kernels/matmul/quant_mma.h"
 #ifdef __CUDACC__
@@ -117,12 +118,7 @@ __global__ void __launch_bounds__(kMmaThreads)
   using Step = MmaStep<T>;
   constexpr int kTiles = kTokenTile / 8 / kMmaTokenWarps;  // n8 tiles of the mma per warp
   static_assert(kTiles >= 1 && kTiles * 8 * kMmaTokenWarps == kTokenTile);
-#ifdef __CUDACC__
-  extern __shared__ uint4 quant_mma_smem[];
-  uint8_t* smem = reinterpret_cast<uint8_t*>(quant_mma_smem);
-#else
-  uint8_t* smem = cuda_emulation::DynamicSmem();
-#endif
+  uint8_t* smem = cuda::DynamicSmem();
   A* wtile = reinterpret_cast<A*>(smem + kMmaStages * Step::kRawStageBytes);
   A* xtile = wtile + kMmaRows * kMmaTileStride;
 
