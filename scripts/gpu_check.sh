@@ -3,7 +3,8 @@
 # .device/{kernels,runner}.tar.gz here (carry either or both): every gpu test, then compute-sanitizer (memcheck on every gpu test,
 # racecheck on the attention and sampling tests), then every kernel benchmark and the torch
 # comparison scripts. Logs go to $OUT (or ./gpu-out). Steps are chosen by $STEPS
-# (default "tests bench torch sanitize"; "ncu" profiles the GEMV and sampler kernels once each).
+# (default "tests bench torch sanitize"; "ncu" profiles the GEMV and sampler kernels once each;
+# "ab" runs the benchmarks again under each of $AB_ENVS, for the A/B of a switch).
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}; mkdir -p "$OUT"
 STEPS=${STEPS:-"tests bench torch sanitize"}
@@ -12,12 +13,13 @@ STEPS=${STEPS:-"tests bench torch sanitize"}
 BUDGET_S=${BUDGET_S:-560}
 t0=$(date +%s)
 left() { local l=$(( BUDGET_S - ($(date +%s) - t0) )); (( l < 5 )) && l=5; (( l > $1 )) && l=$1; echo $l; }
-# The carried bundles (scripts/gpu_bundle.sh: kernels, runner) are unpacked into
-# /tmp/hearth-bundles, where those of earlier calls stay while the machine is warm.
-mkdir -p /tmp/hearth-bundles
-for t in .device/*.tar.gz; do [[ -f $t ]] && tar -xzf "$t" -C /tmp/hearth-bundles; done
+# The carried bundles (scripts/gpu_bundle.sh: kernels, runner) are unpacked into $BUNDLES,
+# where those of earlier calls stay while the machine is warm.
+BUNDLES=${BUNDLES:-/tmp/hearth-bundles}
+mkdir -p "$BUNDLES"
+for t in .device/*.tar.gz; do [[ -f $t ]] && tar -xzf "$t" -C "$BUNDLES"; done
 bins=() libs=""
-for d in /tmp/hearth-bundles/*/; do bins+=("${d}bin"); libs="$libs${d}lib:"; done
+for d in "$BUNDLES"/*/; do bins+=("${d}bin"); libs="$libs${d}lib:"; done
 export LD_LIBRARY_PATH="$libs/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export HEARTH_TEST_DATA=$PWD/tests/data
 # SmolLM2 (the CUDA runner tests' model, 98 MB) comes in parts over several calls
@@ -34,7 +36,7 @@ tests=$(for b in "${bins[@]}"; do ls "$b"/* ; done 2>/dev/null | grep -E '_test$
 # BENCHES: a regular expression choosing among the benchmarks (default all), e.g. 'matmul|sampling'.
 benches=$(for b in "${bins[@]}"; do ls "$b"/* ; done 2>/dev/null | grep -E '/bench_[^/]*$' |
   grep -E "${BENCHES:-.}" || true)
-datas=$(ls -d /tmp/hearth-bundles/*/data 2>/dev/null || true)
+datas=$(ls -d "$BUNDLES"/*/data 2>/dev/null || true)
 summary=$OUT/summary.txt; : > "$summary"
 for step in $STEPS; do
   case $step in
@@ -69,6 +71,21 @@ for step in $STEPS; do
         n=$(basename "$b")
         timeout $(left 240) "$b" ${BENCH_ARGS:-} > "$OUT/$n.log" 2>&1; echo "bench $n rc=$?" | tee -a "$summary"
         grep -E '^(CEILING|RESULT)' "$OUT/$n.log" >> "$OUT/results.txt"
+      done ;;
+    ab)
+      # Each benchmark once per setting of AB_ENVS (';' between settings, default the switches
+      # of the changes waiting for a GPU, scripts/README.md), and once as it is, one after the
+      # other in this call; results.txt gets their lines tagged [setting] or [default].
+      IFS=';' read -ra ab_envs <<< "${AB_ENVS:-HEARTH_PDL=0;HEARTH_DIRECT_X=pre}"
+      for b in $benches; do
+        n=$(basename "$b")
+        for e in "" "${ab_envs[@]}"; do
+          tag=${e:-default}
+          log="$OUT/ab_${n}_$(tr '= ' '__' <<<"$tag").log"
+          env $e timeout $(left 240) "$b" ${BENCH_ARGS:-} > "$log" 2>&1
+          echo "ab $n [$tag] rc=$?" | tee -a "$summary"
+          grep -E '^(CEILING|RESULT)' "$log" | sed "s/^/[$tag] /" >> "$OUT/results.txt"
+        done
       done ;;
     ncu)
       # Nsight Compute on the decode GEMVs (both integer ones, the float one) and the sampler:

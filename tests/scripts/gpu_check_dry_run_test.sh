@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# scripts/gpu_check.sh's flow on the CPU with a fake bundle (a test and a benchmark that print
+# what a real one prints, the benchmark also the switches it sees), so that the GPU session's
+# script does not rot while no GPU is at hand: the tests step, the bench step and the A/B step
+# (each AB_ENVS setting reaches the benchmark, its lines tagged in results.txt).
+# Usage: gpu_check_dry_run_test.sh SOURCE_DIR
+set -euo pipefail
+src=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+root=$tmp/root
+mkdir -p "$root/.device" "$tmp/fake/bin" "$tmp/fake/lib"
+ln -s "$src/scripts" "$root/scripts"
+cat > "$tmp/fake/bin/fake_test" <<'T'
+#!/usr/bin/env bash
+echo "[  PASSED  ] 1 test."
+T
+cat > "$tmp/fake/bin/bench_fake" <<'B'
+#!/usr/bin/env bash
+echo "CEILING copy 100 GB/s"
+echo "RESULT case pdl=${HEARTH_PDL:-on} x=${HEARTH_DIRECT_X:-fused} args=$*"
+B
+chmod +x "$tmp/fake/bin/"*
+tar -czf "$root/.device/fake.tar.gz" -C "$tmp" fake
+(cd "$root" && OUT=$tmp/out BUNDLES=$tmp/bundles STASH=$tmp/stash STEPS="tests bench ab" \
+  BENCH_ARGS="Q4_K" BUDGET_S=60 scripts/gpu_check.sh > "$tmp/log" 2>&1) ||
+  { echo "FAIL: exit $?"; cat "$tmp/log"; exit 1; }
+cat "$tmp/out/summary.txt"
+expect() {
+  grep -qF -- "$2" "$tmp/out/$1" || { echo "FAIL: no '$2' in $1"; cat "$tmp/log"; exit 1; }
+}
+expect summary.txt "test fake_test PASS [  PASSED  ] 1 test."
+expect summary.txt "bench bench_fake rc=0"
+for tag in default HEARTH_PDL=0 HEARTH_DIRECT_X=pre; do
+  expect summary.txt "ab bench_fake [$tag] rc=0"
+done
+expect results.txt "RESULT case pdl=on x=fused args=Q4_K"
+expect results.txt "[default] RESULT case pdl=on x=fused args=Q4_K"
+expect results.txt "[HEARTH_PDL=0] RESULT case pdl=0 x=fused args=Q4_K"
+expect results.txt "[HEARTH_DIRECT_X=pre] RESULT case pdl=on x=pre args=Q4_K"
+tar -tzf "$tmp/out/logs.tar.gz" | grep -q "ab_bench_fake_HEARTH_PDL_0.log" ||
+  { echo "FAIL: logs.tar.gz lacks the A/B logs"; exit 1; }
+echo "PASS"
