@@ -352,9 +352,13 @@ constexpr int64_t DirectFusedXBytes(int num_tokens, int k) {
   return DirectFusedXqBytes(num_tokens, k) +
          int64_t{num_tokens} * (k / kQ8Block) * static_cast<int64_t>(sizeof(XScale));
 }
-// At most the 48 KiB a CTA gets without an opt-in: 2 CTAs per SM then leave most of the SM's
-// 256 KiB of L1 / shared storage to L1. 1 token up to k = 39321, 8 tokens up to k = 4915.
-constexpr int64_t kMaxDirectFusedXBytes = 48 * 1024;
+// The kernel's static shared memory at most (its partial sums: 8 warps x rows x tokens, at most
+// 8 floats a warp; the kernel asserts it).
+constexpr int64_t kDirectStaticSmemBytes = kDirectThreads / 32 * 8 * 4;
+// With the static shared memory at most the 48 KiB a CTA gets without an opt-in (beyond it the
+// launch fails): 2 CTAs per SM then leave most of the SM's 256 KiB of L1 / shared storage to L1.
+// 1 token up to k = 39116, 8 tokens up to k = 4889.
+constexpr int64_t kMaxDirectFusedXBytes = 48 * 1024 - kDirectStaticSmemBytes;
 
 // Where the direct GEMV's int8 x comes from, HEARTH_DIRECT_X: unset, "" or "fused" = its own
 // CTAs where DirectFusesX allows (kFused); "pre" = always the pre-kernel (kPreKernel), for

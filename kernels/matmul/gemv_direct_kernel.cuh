@@ -180,6 +180,7 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
   // (after the refill: the refilled loads, the decoded unit and x are then all that is live).
   constexpr bool kShareX = kMaxTokens == 1 && kRows > 1;
   __shared__ float partial[kDirectThreads / 32][kRows][kMaxTokens];
+  static_assert(sizeof(partial) <= kDirectStaticSmemBytes, "kMaxDirectFusedXBytes assumes it");
   const int64_t row_bytes = Unit::RowBytes(k);
   const uint8_t* tensor_end = w + static_cast<int64_t>(n) * row_bytes;
   const DirectLane me = DirectLaneOf(plan, threadIdx.x);

@@ -144,6 +144,12 @@ TEST(GemvDirectEmulation, FusedXOnlyWhereItFits) {
   EXPECT_FALSE(DirectFusesX(DirectX::kFused, 4, 14336, true));  // 71.7 KB
   EXPECT_TRUE(DirectFusesX(DirectX::kFused, 8, 4096, true));    // 40 KB
   EXPECT_FALSE(DirectFusesX(DirectX::kFused, 8, 8192, true));
+  // 48 KiB with the kernel's static shared memory, which a launch may not pass without an
+  // opt-in: Q8_0 (k % 128 == 0) at k = 39296 would take 49120 bytes of x alone.
+  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 1, 39040, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 1, 39296, true));
+  EXPECT_LE(gemv_internal::DirectFusedXBytes(1, 39040) + gemv_internal::kDirectStaticSmemBytes,
+            48 * 1024);
   EXPECT_FALSE(DirectFusesX(DirectX::kFused, 1, 4096, false));  // x not 16-byte aligned
   EXPECT_FALSE(DirectFusesX(DirectX::kPreKernel, 1, 4096, true));
   EXPECT_EQ(*gemv_internal::ParseDirectX(nullptr), DirectX::kFused);
