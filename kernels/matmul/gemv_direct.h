@@ -197,6 +197,9 @@ struct DirectUnit<DType::kQ6_K> {
     // d: bytes 16, 17 past the scales' start, i.e. `shift` + 16 into words[32..39].
     const uint32_t dw = SelectWord(words + 32, 4, shift >> 2);
     const float d = quant::HalfBitsToFloat(static_cast<uint16_t>((shift & 2) ? dw >> 16 : dw));
+    // The half's 8 scale bytes, picked by selects: an index depending on h would put sc in
+    // local memory (ptxas did so at 2-8 tokens, 8 local loads per unit).
+    const uint32_t half_sc[2] = {h != 0 ? sc[2] : sc[0], h != 0 ? sc[3] : sc[1]};
     W w;
     for (int j = 0; j < 4; ++j) {
       for (int g = 0; g < 8; ++g) {
@@ -205,8 +208,8 @@ struct DirectUnit<DType::kQ6_K> {
         w.q[8 * j + g] = Q8Unit<DType::kQ6_K>::Minus32(lo | hi);
       }
       for (int s2 = 0; s2 < 2; ++s2) {
-        const int idx = 8 * h + 2 * j + s2;  // scale byte
-        const int scale = static_cast<int8_t>(sc[idx / 4] >> (8 * (idx % 4)));
+        const int idx = 2 * j + s2;  // the half's scale byte: 8h + idx of the block's
+        const int scale = static_cast<int8_t>(half_sc[idx / 4] >> (8 * (idx % 4)));
         w.scale[2 * j + s2] = quant::MulRn(d, static_cast<float>(scale));
       }
     }
