@@ -102,6 +102,22 @@ TEST(GemvDirectGpu, EqualsCpuReplayBitForBit) {
   ExpectShapesEqualReplay<DType::kQ8_0>({{9, 128}, {31, 4224}, {300, 14336}, {4, 65536}});
 }
 
+// At the edge of DirectFusesX (gemv_direct.h): the largest x a CTA quantizes into its 48 KiB of
+// shared memory beside the kernel's static 256 bytes (beyond them a launch without an opt-in
+// fails), and just past it, where the pre-kernel takes over.
+TEST(GemvDirectGpu, FusedXAtTheSharedMemoryEdge) {
+  HEARTH_REQUIRE_GPU();
+  using gemv_internal::DirectFusesX;
+  using gemv_internal::DirectX;
+  ASSERT_TRUE(DirectFusesX(DirectX::kFused, 1, 39040, true));
+  ASSERT_FALSE(DirectFusesX(DirectX::kFused, 1, 39296, true));
+  ASSERT_TRUE(DirectFusesX(DirectX::kFused, 8, 4864, true));
+  ExpectEqualsReplay<DType::kQ8_0>(7, 39040, 1, DType::kBF16, false);
+  ExpectEqualsReplay<DType::kQ8_0>(7, 39296, 1, DType::kBF16, false);
+  ExpectEqualsReplay<DType::kQ4_K>(7, 38912, 1, DType::kBF16, true);
+  ExpectEqualsReplay<DType::kQ6_K>(5, 4864, 8, DType::kF16, false);
+}
+
 // More row groups than the device holds CTAs at once (grid-stride loop), against MatmulCpu on the
 // int8 round trip of x.
 TEST(GemvDirectGpu, ManyRowGroupsMatchCpu) {
