@@ -4,6 +4,7 @@
 
 #include <cuda_runtime.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -29,6 +30,24 @@ inline Status CudaError(cudaError_t err, const char* stmt, const char* file, int
 #define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
 
 namespace hearth {
+// The current device's attribute kAttr (a value >= 0), queried once per device (devices 0..63;
+// others every call): for host code that plans every launch with it.
+template <cudaDeviceAttr kAttr>
+Result<int> CurrentDeviceAttribute() {
+  static std::array<std::atomic<int>, 64> known{};  // the value + 1; 0: not yet queried
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  std::atomic<int>* slot = device < static_cast<int>(known.size()) ? &known[device] : nullptr;
+  if (slot != nullptr) {
+    const int v = slot->load(std::memory_order_relaxed);
+    if (v > 0) return v - 1;
+  }
+  int value = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&value, kAttr, device));
+  if (slot != nullptr) slot->store(value + 1, std::memory_order_relaxed);
+  return value;
+}
+
 // Raises kKernel's dynamic shared memory limit to `bytes` (and, with max_carveout, asks for all of
 // the unified L1 / shared storage as shared memory) once per device (devices 0..63 in one bitmask;
 // others every call). The calls are not stream operations; skipping them afterwards keeps

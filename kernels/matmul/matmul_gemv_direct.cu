@@ -5,8 +5,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include <array>
-#include <atomic>
 #include <string>
 
 #include "kernels/core/cuda_check.h"
@@ -17,25 +15,12 @@ namespace hearth {
 namespace gemv_internal {
 namespace {
 
-// The current device's SM count, queried once per device (every GEMV call plans with it).
-Result<int> CurrentSmCount() {
-  static std::array<std::atomic<int>, 64> known{};  // 0: not yet queried
-  int device = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  std::atomic<int>* slot = device < static_cast<int>(known.size()) ? &known[device] : nullptr;
-  if (slot != nullptr && slot->load(std::memory_order_relaxed) > 0) return slot->load();
-  int sms = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  if (slot != nullptr) slot->store(sms, std::memory_order_relaxed);
-  return sms;
-}
-
 // x: the pre-kernel's xq / xs, or (kFusedX) the activations the CTAs quantize themselves.
 template <DType T, class A, int kMaxTokens, bool kFusedX>
 Status LaunchTyped(const void* w, const int8_t* xq, const XScale* xs, const A* x, const void* bias,
                    void* y, int num_tokens, int n, int k, cudaStream_t stream) {
   int sms = 0;
-  HEARTH_ASSIGN_OR_RETURN(sms, CurrentSmCount());
+  HEARTH_ASSIGN_OR_RETURN(sms, CurrentDeviceAttribute<cudaDevAttrMultiProcessorCount>());
   const DirectGemvPlan plan = PlanDirectGemvFor<T>(n, k, kMaxTokens, sms * kDirectMinBlocksPerSm);
   const size_t smem = kFusedX ? static_cast<size_t>(DirectFusedXBytes(num_tokens, k)) : 0;
   // A programmatic dependent of the kernel before it (pdl.h): its CTAs start, and issue their
