@@ -38,6 +38,8 @@ expect results.txt "RESULT case pdl=on x=fused args=Q4_K"
 expect results.txt "[default] RESULT case pdl=on x=fused args=Q4_K"
 expect results.txt "[HEARTH_PDL=0] RESULT case pdl=0 x=fused args=Q4_K"
 expect results.txt "[HEARTH_DIRECT_X=pre] RESULT case pdl=on x=pre args=Q4_K"
-tar -tzf "$tmp/out/logs.tar.gz" | grep -q "ab_bench_fake_HEARTH_PDL_0.log" ||
-  { echo "FAIL: logs.tar.gz lacks the A/B logs"; exit 1; }
+# The listing first: grep -q leaving early would fail tar with SIGPIPE under pipefail.
+listing=$(tar -tzf "$tmp/out/logs.tar.gz")
+[[ $listing == *ab_bench_fake_HEARTH_PDL_0.log* ]] ||
+  { echo "FAIL: logs.tar.gz lacks the A/B logs: $listing"; exit 1; }
 echo "PASS"
