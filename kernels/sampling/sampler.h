@@ -15,6 +15,13 @@
 // with u_i from Philox4x32-10 keyed by (seed, step, i) (philox.h). It samples exactly from the
 // renormalized kept distribution and, unlike an inverse-CDF walk, does not depend on summation
 // order, so the CPU and GPU samplers pick the same token up to float rounding.
+// Unfiltered sampled rows (no min-p, top-k or top-p) race in two levels (sampler_race.h): the
+// row's parts (each penalty-listed token alone, and the other tokens in groups of 16) race with
+// score log(part mass) - log(-log u_part), ties to the part holding the lowest id (for a group
+// with +inf values, the one holding the lowest +inf token); then the winning group's tokens race as
+// above, a NaN score counting as -inf. The same distribution, at one exp per token instead of a
+// Philox draw and two logs; the group masses are float sums in a fixed order, so here too the CPU
+// and GPU agree up to float rounding (near-ties of two group scores within ~1e-6).
 //
 // Penalty lists (CSR): sequence i's tokens are tokens[offsets[i] .. offsets[i+1]), each listed
 // once, with output_counts = times generated so far (0 = seen only in the prompt). The
@@ -58,14 +65,15 @@ float SamplerThresholdCpu(const float* s, int vocab, const SamplingParams& p);
 
 // ---- CUDA (device pointers) ------------------------------------------------------------------
 // Three launches. A split pass cuts every row into up to kSamplerMaxChunks chunks, one block
-// each, that read their chunk once: the raw online log-sum-exp, and either the Gumbel race
-// (unfiltered temperature rows) or the argmax of the scaled penalized logits (all others; for
-// greedy rows this is the token). Penalties come from the row's list (a bitmap marks the listed
+// each, that read their chunk once: the raw online log-sum-exp, and either the two-level race
+// (unfiltered sampled rows: the token) or the argmax of the scaled penalized logits (all others;
+// for greedy rows this is the token). Penalties come from the row's list (a bitmap marks the listed
 // tokens). Its per-chunk partials are parked in the row's top_ids/top_logprobs slots.
 // - split rows (SamplerUsesSplitPath: greedy, or temperature without min-p/top-k/top-p filters,
 //   no top-n logprobs) are finished by a one-warp combine, which then fills the slots -1/-inf.
 // - other rows: one block per row combines the partials (lse, max), then selects the top-n,
-//   top-k and top-p thresholds and races over the kept tokens. The selection (kWindow, the
+//   top-k and top-p thresholds and races over the kept tokens (unfiltered rows with top-n
+//   logprobs take the split pass's token). The selection (kWindow, the
 //   default since its H100 run of 2026-11-23: 2.1-3.5x the radix select's speed) builds one
 //   histogram of the
 //   values in a window below the row max and refines the threshold inside one collected bin, racing
@@ -82,22 +90,30 @@ inline constexpr int kMaxSamplerVocab = 1 << 20;
 inline constexpr int kMaxSamplerSeqs = 65535;               // the split path's grid.y
 inline constexpr int kSamplerMaxChunks = kMaxLogprobs / 2;  // 4 partial words per chunk
 
-HEARTH_HD bool SamplerUsesSplitPath(const SamplingParams& p, int vocab) {
-  if (p.num_logprobs > 0) return false;
-  if (IsGreedy(p)) return true;  // greedy ignores the filters (as SampleCpu does)
+// No min-p, top-k or top-p: every token is kept.
+HEARTH_HD bool SamplerUnfiltered(const SamplingParams& p, int vocab) {
   return !(p.min_p > 0.f) && !(p.top_k > 0 && p.top_k < vocab) && !(p.top_p < 1.f);
 }
+// The rows whose token the split pass draws (the two-level race), with or without top-n logprobs.
+HEARTH_HD bool SamplerRacesInSplitPass(const SamplingParams& p, int vocab) {
+  return !IsGreedy(p) && SamplerUnfiltered(p, vocab);
+}
+HEARTH_HD bool SamplerUsesSplitPath(const SamplingParams& p, int vocab) {
+  if (p.num_logprobs > 0) return false;
+  return IsGreedy(p) || SamplerUnfiltered(p, vocab);  // greedy ignores the filters (as SampleCpu)
+}
 
-// How the split path cuts a row: chunks of a multiple of 4 tokens (one Philox block = 4 tokens,
-// 16-byte loads), at least 1024 tokens, at most kSamplerMaxChunks of them. Pure.
+// How the split path cuts a row: chunks of a multiple of kSamplerChunkAlign tokens (whole
+// batches of sampler_race.h, one per warp of the split pass's 8 in turn), at most
+// kSamplerMaxChunks of them. Pure.
+inline constexpr int kSamplerChunkAlign = 4096;
 struct SamplerSplitPlan {
   int num_chunks;
   int chunk_tokens;
 };
 constexpr SamplerSplitPlan PlanSamplerSplit(int vocab) {
   int chunk = (vocab + kSamplerMaxChunks - 1) / kSamplerMaxChunks;
-  chunk = (chunk + 3) / 4 * 4;
-  if (chunk < 1024) chunk = 1024;
+  chunk = (chunk + kSamplerChunkAlign - 1) / kSamplerChunkAlign * kSamplerChunkAlign;
   return {(vocab + chunk - 1) / chunk, chunk};
 }
 

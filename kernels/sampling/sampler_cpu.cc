@@ -7,6 +7,7 @@
 
 #include "kernels/sampling/philox.h"
 #include "kernels/sampling/sampler.h"
+#include "kernels/sampling/sampler_race.h"
 
 namespace hearth {
 namespace {
@@ -35,10 +36,87 @@ float TopPThreshold(const std::vector<float>& s, float floor_value, float max_s,
   return kept.empty() ? floor_value : kept.back();  // rounding: keep everything
 }
 
-int32_t SampleRow(std::vector<float>& x, int vocab, const SamplingParams& p, int64_t step) {
+bool Better(float v, int i, float bv, int bi) { return v > bv || (v == bv && i < bi); }
+
+// u_i's race score s - log(-log u) (the accurate logs; the GPU's RaceScore).
+float RaceScore(float s, uint32_t word) {
+  return s - std::log(-std::log(philox::ToOpenUnitFloat(word)));
+}
+
+uint32_t TokenWord(const SamplingParams& p, int64_t step, int i) {
+  return philox::SamplerBlock(p.seed, static_cast<uint64_t>(step), static_cast<uint32_t>(i / 4))
+      .v[i % 4];
+}
+
+// The two-level race of an unfiltered row (sampler.h, sampler_race.h), as the split pass runs it.
+// x: the penalized logits (unscaled); listed: the penalty-listed tokens, which race alone.
+int32_t RaceTwoLevel(const std::vector<float>& x, const std::vector<char>& listed, int vocab,
+                     const SamplingParams& p, int64_t step) {
+  namespace race = sampler_race;
+  const float inv_t = 1.f / p.temperature, c2 = race::Log2Scale(inv_t);
+  float bv = kNegInf;
+  int bk = std::numeric_limits<int>::max(), part = -1;  // part: a group, or -1 (token bk alone)
+  for (int t = 0; t < vocab; ++t) {
+    if (!listed[t]) continue;
+    const float score = RaceScore(x[t] * inv_t, TokenWord(p, step, t));
+    if (Better(score, t, bv, bk)) bv = score, bk = t, part = -1;
+  }
+  const int num_groups =
+      (vocab + race::kBatchTokens - 1) / race::kBatchTokens * race::kGroupsPerBatch;
+  for (int g = 0; g < num_groups; ++g) {
+    float m2 = kNegInf;
+    int key = -1;  // the group's lowest unlisted token
+    for (int n = 0; n < race::kGroupTokens; ++n) {
+      const int i = race::GroupToken(g, n);
+      if (i >= vocab || listed[i]) continue;
+      if (key < 0) key = i;
+      m2 = std::fmax(m2, x[i] * c2);
+    }
+    if (key < 0) continue;
+    float score;
+    if (m2 == kNegInf) {
+      score = kNegInf;
+    } else if (m2 == -kNegInf) {
+      score = m2;
+      for (int n = race::kGroupTokens - 1; n >= 0; --n) {
+        const int i = race::GroupToken(g, n);
+        if (i < vocab && !listed[i] && x[i] * c2 == m2) key = i;
+      }
+    } else {
+      float sum = 0.f;
+      for (int n = 0; n < race::kGroupTokens; ++n) {
+        const int i = race::GroupToken(g, n);
+        if (i >= vocab || listed[i]) continue;
+        const float d = x[i] * c2 - m2;
+        if (d == d) sum += race::Exp2(d);  // NaN tokens are left out
+      }
+      const philox::U32x4 r =
+          race::GroupBlock(p.seed, static_cast<uint64_t>(step), race::GroupPhiloxBlock(g));
+      score = RaceScore(race::LogMass(m2, sum), r.v[race::GroupPhiloxWord(g)]);
+    }
+    if (Better(score, key, bv, bk)) bv = score, bk = key, part = g;
+  }
+  if (bk == std::numeric_limits<int>::max()) return 0;  // every part's score was NaN
+  if (part < 0) return bk;
+  float tv = kNegInf;
+  int token = std::numeric_limits<int>::max();
+  for (int n = 0; n < race::kGroupTokens; ++n) {
+    const int i = race::GroupToken(part, n);
+    if (i >= vocab || listed[i]) continue;
+    float score = RaceScore(x[i] * inv_t, TokenWord(p, step, i));
+    if (!(score == score)) score = kNegInf;
+    if (Better(score, i, tv, token)) tv = score, token = i;
+  }
+  return token;
+}
+
+// x: the penalized logits, scaled in place.
+int32_t SampleRow(std::vector<float>& x, const std::vector<char>& listed, int vocab,
+                  const SamplingParams& p, int64_t step) {
   if (IsGreedy(p)) {
     return static_cast<int32_t>(std::max_element(x.begin(), x.end()) - x.begin());
   }
+  if (SamplerUnfiltered(p, vocab)) return RaceTwoLevel(x, listed, vocab, p, step);
   const float inv_t = 1.f / p.temperature;
   for (float& v : x) v *= inv_t;
   const float t = SamplerThresholdCpu(x.data(), vocab, p);
@@ -46,10 +124,7 @@ int32_t SampleRow(std::vector<float>& x, int vocab, const SamplingParams& p, int
   float best_score = kNegInf;
   for (int i = 0; i < vocab; ++i) {
     if (!(x[i] >= t)) continue;
-    const philox::U32x4 r =
-        philox::SamplerBlock(p.seed, static_cast<uint64_t>(step), static_cast<uint32_t>(i / 4));
-    const float u = philox::ToOpenUnitFloat(r.v[i % 4]);
-    const float score = x[i] - std::log(-std::log(u));
+    const float score = RaceScore(x[i], TokenWord(p, step, i));
     if (score > best_score) best_score = score, best = i;
   }
   if (best < 0) best = static_cast<int32_t>(std::max_element(x.begin(), x.end()) - x.begin());
@@ -115,6 +190,7 @@ Status SampleCpu(const float* logits, int num_seqs, int vocab, const SamplingPar
     }
     // Penalties.
     std::vector<float> x(raw, raw + vocab);
+    std::vector<char> listed(vocab, 0);
     if (pen.offsets != nullptr) {
       const int32_t begin = pen.offsets[seq], end = pen.offsets[seq + 1];
       if (begin < 0 || end < begin)
@@ -129,9 +205,10 @@ Status SampleCpu(const float* logits, int num_seqs, int vocab, const SamplingPar
         v = v > 0.f ? v / p.repetition_penalty : v * p.repetition_penalty;
         if (count > 0) v -= p.frequency_penalty * static_cast<float>(count) + p.presence_penalty;
         x[tok] = v;
+        listed[tok] = 1;
       }
     }
-    const int32_t token = SampleRow(x, vocab, p, steps[seq]);
+    const int32_t token = SampleRow(x, listed, vocab, p, steps[seq]);
     out.token_ids[seq] = token;
     out.token_logprobs[seq] = p.token_logprob != 0 ? static_cast<float>(raw[token] - lse) : 0.f;
   }

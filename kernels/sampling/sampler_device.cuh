@@ -10,6 +10,7 @@
 #include "kernels/core/status.h"
 #include "kernels/sampling/philox.h"
 #include "kernels/sampling/sampler.h"
+#include "kernels/sampling/sampler_race.h"
 
 namespace hearth {
 namespace sampling_kernels {
@@ -45,6 +46,12 @@ __device__ __forceinline__ float Penalize(float v, int count, const SamplingPara
   if (count > 0)
     v -= __fadd_rn(__fmul_rn(p.frequency_penalty, static_cast<float>(count)), p.presence_penalty);
   return v;
+}
+
+// Word j (0..3, known only at run time) of a Philox block: selects, not an indexed array, which
+// ptxas would keep in local memory.
+__device__ __forceinline__ uint32_t PickWord(const philox::U32x4& r, int j) {
+  return j == 0 ? r.v[0] : j == 1 ? r.v[1] : j == 2 ? r.v[2] : r.v[3];
 }
 
 __device__ __forceinline__ float RaceScore(float s, uint32_t word) {
@@ -133,15 +140,18 @@ __device__ __forceinline__ void MergeRaw(float& m, float& sum, float om, float o
   }
 }
 
-// Lane 0 of the calling (full) warp gets the warp's merged raw state and best (value, index).
-__device__ __forceinline__ void WarpReduceDown(float& m, float& sum, float& bv, int& bi) {
+// Lane 0 of the calling (full) warp gets the warp's merged raw state, best (value, index) and
+// the part that came with it (the split pass's race: a group of sampler_race.h, or -1).
+__device__ __forceinline__ void WarpReduceDown(float& m, float& sum, float& bv, int& bi,
+                                               int& part) {
   for (int o = 16; o > 0; o >>= 1) {
     const float om = __shfl_down_sync(0xffffffffu, m, o);
     const float os = __shfl_down_sync(0xffffffffu, sum, o);
     const float ov = __shfl_down_sync(0xffffffffu, bv, o);
     const int oi = __shfl_down_sync(0xffffffffu, bi, o);
+    const int op = __shfl_down_sync(0xffffffffu, part, o);
     MergeRaw(m, sum, om, os);
-    if (Better(ov, oi, bv, bi)) bv = ov, bi = oi;
+    if (Better(ov, oi, bv, bi)) bv = ov, bi = oi, part = op;
   }
 }
 
@@ -154,12 +164,15 @@ __device__ inline void WarpCombinePartials(const float* plp, const int32_t* pid,
     m = plp[lane], sum = plp[kSamplerMaxChunks + lane];
     bi = pid[lane], bv = __int_as_float(pid[kSamplerMaxChunks + lane]);
   }
-  WarpReduceDown(m, sum, bv, bi);
+  int part = -1;
+  WarpReduceDown(m, sum, bv, bi, part);
   __syncwarp();  // every partial is read before a caller overwrites the slots
 }
 
 constexpr int kSplitThreads = 256;
-constexpr int kSplitUnroll = 4;  // groups of 4 tokens whose loads a thread has in flight at once
+// A warp of the split pass takes every 8th batch of its chunk (sampler_race.h: 512 tokens, four
+// 16-byte loads a lane, all in flight at once); a chunk is whole rounds of 8.
+static_assert(kSamplerChunkAlign == kSplitThreads / 32 * sampler_race::kBatchTokens);
 // The bitmap of a chunk's penalized tokens, in static shared memory: the largest chunk is the
 // largest vocabulary's.
 inline constexpr int kMaxSplitWords = (PlanSamplerSplit(kMaxSamplerVocab).chunk_tokens + 31) / 32;

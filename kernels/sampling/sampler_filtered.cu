@@ -54,8 +54,7 @@ __device__ __forceinline__ void RaceOne(float v, int i, const SamplingParams& p,
                                         float& bv, int& bi) {
   if (v + kMaxGumbel < bv) return;
   const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(i) / 4u);
-  const int j = i & 3;  // a select, not a dynamically indexed (local memory) array
-  const uint32_t word = j == 0 ? r.v[0] : j == 1 ? r.v[1] : j == 2 ? r.v[2] : r.v[3];
+  const uint32_t word = PickWord(r, i & 3);
   if (!MayReach(v, word, bv)) return;
   const float score = RaceScore(v, word);
   if (Better(score, i, bv, bi)) bv = score, bi = i;
@@ -371,9 +370,10 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
   }
   __syncthreads();
 
-  // 3. Selection.
+  // 3. Selection: greedy rows and unfiltered rows have their token from the split pass (the
+  //    argmax; the two-level race).
   int token;
-  if (IsGreedy(p)) {
+  if (IsGreedy(p) || SamplerRacesInSplitPass(p, vocab)) {
     token = sh.part_argmax == INT_MAX ? 0 : sh.part_argmax;  // INT_MAX: all NaN
   } else {
     const float inv_t = 1.f / p.temperature;

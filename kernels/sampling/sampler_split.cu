@@ -9,18 +9,20 @@ namespace sampling_kernels {
 
 // ---- Split rows ------------------------------------------------------------------------------
 
-// Block reduction to thread 0 of the raw state and the best (value, index), lowest index on ties.
-__device__ void SplitBlockReduce(float& m, float& sum, float& bv, int& bi) {
-  __shared__ float sm[kSplitThreads / 32], ss[kSplitThreads / 32], sv[kSplitThreads / 32];
-  __shared__ int si[kSplitThreads / 32];
-  WarpReduceDown(m, sum, bv, bi);
+// Block reduction to thread 0 of the raw state, the best (value, index), lowest index on ties,
+// and its part.
+__device__ void SplitBlockReduce(float& m, float& sum, float& bv, int& bi, int& part) {
+  constexpr int kWarps = kSplitThreads / 32;
+  __shared__ float sm[kWarps], ss[kWarps], sv[kWarps];
+  __shared__ int si[kWarps], sp[kWarps];
+  WarpReduceDown(m, sum, bv, bi, part);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) sm[warp] = m, ss[warp] = sum, sv[warp] = bv, si[warp] = bi;
+  if (lane == 0) sm[warp] = m, ss[warp] = sum, sv[warp] = bv, si[warp] = bi, sp[warp] = part;
   __syncthreads();
   if (threadIdx.x == 0) {
-    for (int w = 1; w < kSplitThreads / 32; ++w) {
+    for (int w = 1; w < kWarps; ++w) {
       MergeRaw(m, sum, sm[w], ss[w]);
-      if (Better(sv[w], si[w], bv, bi)) bv = sv[w], bi = si[w];
+      if (Better(sv[w], si[w], bv, bi)) bv = sv[w], bi = si[w], part = sp[w];
     }
   }
 }
@@ -35,20 +37,148 @@ __device__ __forceinline__ void LoadGroup(const float* x, int g, int end, bool v
   for (int j = 0; j < 4; ++j) v[j] = 4 * g + j < end ? __ldg(x + 4 * g + j) : -INFINITY;
 }
 
+__device__ __forceinline__ bool Listed(const uint32_t* listed, int r) {
+  return ((listed[r >> 5] >> (r & 31)) & 1u) != 0u;
+}
+
+// The lane's cached level-1 Philox block (sampler_race.h): one per 4 of its groups when its warp
+// takes every 8th batch from a multiple of 32.
+struct GroupWords {
+  uint32_t block = 0xffffffffu;  // none: group blocks are < 2^20
+  uint32_t w0, w1, w2, w3;
+  __device__ __forceinline__ uint32_t Get(const SamplingParams& p, uint64_t step, int group) {
+    const uint32_t b = sampler_race::GroupPhiloxBlock(group);
+    if (b != block) {
+      HEARTH_SAMPLER_PHILOX_HOOK(static_cast<int>(b));
+      const philox::U32x4 r = sampler_race::GroupBlock(p.seed, step, b);
+      w0 = r.v[0], w1 = r.v[1], w2 = r.v[2], w3 = r.v[3], block = b;
+    }
+    const int k = sampler_race::GroupPhiloxWord(group);  // selects, not an indexed array
+    return k == 0 ? w0 : k == 1 ? w1 : k == 2 ? w2 : w3;
+  }
+};
+
+// Level 1 of the two-level race for the lane's group of batch b (sampler_race.h): its 16 values
+// v (-inf past the end), the batch's raw max lm; penalty-listed tokens race alone (below). A
+// group whose largest possible score is below `bound` (a score some lane of the warp reached) is
+// skipped before any exp; one whose fast score bounds say the same before the accurate logs.
+__device__ __forceinline__ void RaceGroupLevel1(const float v[4][4], int b, int begin, int end,
+                                                const uint32_t* listed, bool has_pen, float lm,
+                                                float c2, const SamplingParams& p, uint64_t step,
+                                                float bound, GroupWords& words, float& bv, int& bi,
+                                                int& part) {
+  namespace race = sampler_race;
+  const int lane = threadIdx.x & 31;
+  const int key0 = b * race::kBatchTokens + 4 * lane;  // the group's lowest token
+  // The group's key (ties): its lowest token that is not listed (INT_MAX: none), so that no
+  // two parts share one.
+  int key = key0 < end ? key0 : INT_MAX;
+  float s2[4][4], m2;
+  if (!has_pen) {
+#pragma unroll
+    for (int u = 0; u < 4; ++u)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) s2[u][j] = __fmul_rn(v[u][j], c2);
+    m2 = __fmul_rn(lm, c2);  // rounding is monotonic and c2 > 0
+  } else {
+    m2 = -INFINITY, key = INT_MAX;
+#pragma unroll
+    for (int u = 0; u < 4; ++u)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = key0 + 128 * u + j;
+        const bool plain = i < end && !Listed(listed, i - begin);
+        s2[u][j] = plain ? __fmul_rn(v[u][j], c2) : -INFINITY;
+        m2 = fmaxf(m2, s2[u][j]);
+        if (plain) key = min(key, i);
+      }
+  }
+  if (key == INT_MAX || __fmul_rn(m2, 0.693147182f) + race::kGroupSlack < bound) return;
+  float score;
+  if (m2 == -INFINITY) {
+    score = -INFINITY;
+  } else if (m2 == INFINITY) {
+    score = INFINITY;  // the group's lowest +inf token stands for it
+#pragma unroll
+    for (int u = 3; u >= 0; --u)
+#pragma unroll
+      for (int j = 3; j >= 0; --j)
+        if (s2[u][j] == INFINITY) key = key0 + 128 * u + j;
+  } else {
+    float sum = 0.f;
+#pragma unroll
+    for (int u = 0; u < 4; ++u)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) sum += race::Exp2(s2[u][j] - m2);
+    if (!(sum == sum)) {  // a NaN logit: left out of the mass (the CPU twin's order)
+      sum = 0.f;
+#pragma unroll
+      for (int u = 0; u < 4; ++u)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const float d = s2[u][j] - m2;
+          if (d == d) sum += race::Exp2(d);
+        }
+    }
+    const int group = race::kGroupsPerBatch * b + lane;
+    const float mass = race::LogMass(m2, sum);
+    const uint32_t word = words.Get(p, step, group);
+    float lo, hi;
+    ScoreBounds(mass, word, lo, hi);
+    if (hi < fmaxf(bound, bv)) return;  // certainly below a score already reached
+    HEARTH_SAMPLER_EXACT_HOOK(static_cast<int>(race::GroupPhiloxBlock(group)),
+                              race::GroupPhiloxWord(group));
+    score = RaceScore(mass, word);
+  }
+  if (Better(score, key, bv, bi)) bv = score, bi = key, part = race::kGroupsPerBatch * b + lane;
+}
+
+// Level 2, by warp 0 once the block's winner is known: the race among the winning group's tokens
+// (four Philox blocks of the tokens' own stream, one per lane 0..3), NaN scores as -inf. Lane 0
+// gets the token.
+__device__ __forceinline__ int RaceInGroup(const float* x, int group, int begin, int end,
+                                           const uint32_t* listed, bool has_pen, float inv_t,
+                                           const SamplingParams& p, uint64_t step) {
+  const int lane = threadIdx.x & 31;
+  float tv = -INFINITY;
+  int ti = INT_MAX;
+  if (lane < 4) {
+    const int i0 = sampler_race::GroupToken(group, 4 * lane);
+    const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(i0 / 4));
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int i = i0 + j;
+      if (i >= end || (has_pen && Listed(listed, i - begin))) continue;
+      float score = RaceScore(__fmul_rn(x[i], inv_t), r.v[j]);
+      if (!(score == score)) score = -INFINITY;
+      if (Better(score, i, tv, ti)) tv = score, ti = i;
+    }
+  }
+#pragma unroll
+  for (int o = 1; o < 4; o <<= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, tv, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, ti, o);
+    if (Better(ov, oi, tv, ti)) tv = ov, ti = oi;
+  }
+  return ti;
+}
+
 // grid (num_chunks, num_seqs): one read of chunk `blockIdx.x` of row `blockIdx.y`.
 __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a) {
   cuda::PdlBegin();                            // pdl.h
   __shared__ uint32_t listed[kMaxSplitWords];  // bitmap of the chunk's penalized tokens
+  namespace race = sampler_race;
   const int seq = blockIdx.y, chunk = blockIdx.x;
   const SamplingParams p = a.params[seq];
-  // Split rows get their token from this pass: the penalized argmax (greedy) or the Gumbel race.
-  // The other rows get the max of their scaled penalized logits (argmax for greedy), which spares
-  // SampleKernel its max passes; every row gets its raw log-sum-exp.
+  // Split rows get their token from this pass: the penalized argmax (greedy) or the two-level
+  // race, which unfiltered rows with top-n logprobs also take from here. The other rows get the
+  // max of their scaled penalized logits, which spares SampleKernel its max passes; every row
+  // gets its raw log-sum-exp.
   const bool split_row = SamplerUsesSplitPath(p, a.vocab);
-  const bool race = split_row && !IsGreedy(p);
+  const bool race_row = SamplerRacesInSplitPass(p, a.vocab);
   // A split row's log-sum-exp serves only its token's logprob: without one, no exp per token.
   const bool need_lse = !split_row || p.token_logprob != 0;  // block-uniform
-  const int begin = chunk * a.chunk_tokens;
+  const int begin = chunk * a.chunk_tokens;                  // a multiple of kBatchTokens
   const int end = min(begin + a.chunk_tokens, a.vocab);
   int pen_begin = 0, pen_end = 0;
   if (a.pen.offsets != nullptr) pen_begin = a.pen.offsets[seq], pen_end = a.pen.offsets[seq + 1];
@@ -65,111 +195,98 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
   }
 
   const float inv_t = IsGreedy(p) ? 1.f : 1.f / p.temperature;  // x * 1 is exact
+  const float c2 = race::Log2Scale(inv_t);
   const uint64_t step = static_cast<uint64_t>(a.steps[seq]);
   const float* x = a.logits + int64_t{seq} * a.vocab;
   float m = -INFINITY, sum = 0.f, bv = -INFINITY;
-  int bi = INT_MAX;
-  const int g_end = (end + 3) / 4;
-  const int g_full = end / 4;  // groups 4g .. 4g + 3 wholly before `end`
-  const int lane = threadIdx.x & 31;
-  // A score (or scaled value) some token of the warp reached: the same in all its lanes, which
-  // therefore run the warp's trip count (its lane 0's; lanes past the end see -inf).
-  float bound = -INFINITY;
-  for (int g0 = begin / 4 + threadIdx.x; g0 - lane < g_end; g0 += kSplitUnroll * blockDim.x) {
-    float v[kSplitUnroll][4];
-    if (a.vec4 && g0 + (kSplitUnroll - 1) * static_cast<int>(blockDim.x) < g_full) {
-      // A whole batch of aligned groups (all but a chunk's last batch): plain 16-byte loads.
+  int bi = INT_MAX, part = -1;  // the race's best: key and part (sampler_race.h); -1: a token
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  GroupWords words;
+  // Warp w takes batches w, w + 8, ... of the chunk: tokens 512b + 128u + 4 lane + j.
+  for (int b = begin / race::kBatchTokens + warp; b * race::kBatchTokens < end;
+       b += kSplitThreads / 32) {
+    const int g0 = b * (race::kBatchTokens / 4) + lane;  // 4-token group of u = 0
+    float v[4][4];
+    if (a.vec4 && (b + 1) * race::kBatchTokens <= end) {  // a whole batch: plain 16-byte loads
 #pragma unroll
-      for (int u = 0; u < kSplitUnroll; ++u) {
-        const float4 q = __ldg(reinterpret_cast<const float4*>(x) + g0 + u * blockDim.x);
+      for (int u = 0; u < 4; ++u) {
+        const float4 q = __ldg(reinterpret_cast<const float4*>(x) + g0 + 32 * u);
         v[u][0] = q.x, v[u][1] = q.y, v[u][2] = q.z, v[u][3] = q.w;
       }
     } else {
 #pragma unroll
-      for (int u = 0; u < kSplitUnroll; ++u) {
-        const int g = g0 + u * blockDim.x;
-        if (g < g_end) {
-          LoadGroup(x, g, end, a.vec4, v[u]);  // -inf past the end
-        } else {
-#pragma unroll
-          for (int j = 0; j < 4; ++j) v[u][j] = -INFINITY;
-        }
-      }
+      for (int u = 0; u < 4; ++u) LoadGroup(x, g0 + 32 * u, end, a.vec4, v[u]);  // -inf past end
     }
-    // The argmax's bound: the warp's best of the batches before (independent of the loads). The
-    // race keeps its own in RaceGroup.
-    if (!race) bound = WarpMax(bv);
+    // A value (argmax) or a race score (race) some token of the warp reached in the batches
+    // before (independent of the loads).
+    const float bound = WarpMax(bv);
     // Raw log-sum-exp in two levels: the batch's max from registers, then one exp per token and
     // one merge per batch (no per-token branch). exp(v - lm) is 1 for v == lm, also for
     // lm = +inf (where v - lm would be NaN).
     float lm = -INFINITY;
 #pragma unroll
-    for (int u = 0; u < kSplitUnroll; ++u)
+    for (int u = 0; u < 4; ++u)
 #pragma unroll
       for (int j = 0; j < 4; ++j) lm = fmaxf(lm, v[u][j]);
     if (need_lse && lm != -INFINITY) {
       float ls = 0.f;
       if (lm != INFINITY) {
 #pragma unroll
-        for (int u = 0; u < kSplitUnroll; ++u)
+        for (int u = 0; u < 4; ++u)
 #pragma unroll
           for (int j = 0; j < 4; ++j) ls += cuda::FastExp(v[u][j] - lm);
       } else {
 #pragma unroll
-        for (int u = 0; u < kSplitUnroll; ++u)
+        for (int u = 0; u < 4; ++u)
 #pragma unroll
           for (int j = 0; j < 4; ++j) ls += v[u][j] == lm ? 1.f : 0.f;
       }
       MergeRaw(m, sum, lm, ls);
     }
+    if (race_row) {
+      RaceGroupLevel1(v, b, begin, end, listed, has_pen, lm, c2, p, step, bound, words, bv, bi,
+                      part);
+      continue;
+    }
     // The batch's largest scaled value (rounding is monotonic and inv_t > 0, so it is lm's):
-    // when even it cannot reach (argmax) or come within kMaxGumbel of (race) the warp's bound,
-    // no token of the batch can win, and the per-token pass is skipped; after the first
-    // batches that is most batches (greedy: all but those holding a new maximum).
-    const float smax = __fmul_rn(lm, inv_t);
-    const bool batch_may_win = race ? !(smax + kMaxGumbel < bound) : smax >= bound;
+    // when it cannot reach the warp's bound, no token of the batch can win and the per-token
+    // pass is skipped; after the first batches that is all but those holding a new maximum.
+    if (!(__fmul_rn(lm, inv_t) >= bound)) continue;
 #pragma unroll
-    for (int u = 0; u < kSplitUnroll; ++u) {
-      const int g = g0 + u * blockDim.x;
-      const bool live = batch_may_win && g < g_end;
-      if (!race && !live) continue;
-      bool cand[4];
-      float s[4];
-      bool any = false;
+    for (int u = 0; u < 4; ++u)
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        const int i = 4 * g + j;
-        const int r = i - begin;
+        const int i = b * race::kBatchTokens + 128 * u + 4 * lane + j;
         // Penalized tokens join below with their penalized value.
-        const bool plain =
-            live && i < end && (!has_pen || ((listed[r >> 5] >> (r & 31)) & 1u) == 0u);
-        s[j] = __fmul_rn(v[u][j], inv_t);
-        if (race) {
-          cand[j] = plain && !(s[j] + kMaxGumbel < bound);
-          any |= cand[j];
-        } else if (plain && Better(s[j], i, bv, bi)) {
-          bv = s[j], bi = i;
-        }
+        const bool plain = i < end && (!has_pen || !Listed(listed, i - begin));
+        const float sv = __fmul_rn(v[u][j], inv_t);
+        if (plain && Better(sv, i, bv, bi)) bv = sv, bi = i;
       }
-      // The whole warp races a group where any lane has a candidate (race is block-uniform).
-      if (race && __any_sync(0xffffffffu, any)) RaceGroup(s, cand, g, p, step, bound, bv, bi);
-    }
   }
-  // The chunk's penalized tokens (each listed once per row, so each is seen once here).
+  // The chunk's penalized tokens (each listed once per row, so each is seen once here); in the
+  // race each is a part of its own.
   for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
     const int tok = a.pen.tokens[e];
     if (tok < begin || tok >= end) continue;
     const float sv = __fmul_rn(Penalize(x[tok], a.pen.output_counts[e], p), inv_t);
-    if (race) {
+    if (race_row) {
       const philox::U32x4 r = philox::SamplerBlock(p.seed, step, static_cast<uint32_t>(tok / 4));
-      const float score = RaceScore(sv, r.v[tok % 4]);
-      if (Better(score, tok, bv, bi)) bv = score, bi = tok;
+      const float score = RaceScore(sv, PickWord(r, tok & 3));
+      if (Better(score, tok, bv, bi)) bv = score, bi = tok, part = -1;
     } else if (Better(sv, tok, bv, bi)) {
       bv = sv, bi = tok;
     }
   }
-  SplitBlockReduce(m, sum, bv, bi);
-  if (threadIdx.x == 0) {
+  SplitBlockReduce(m, sum, bv, bi, part);
+  if (warp != 0) return;
+  if (race_row) {  // level 2 in the winning group; a token part is its own winner
+    const int group = __shfl_sync(0xffffffffu, part, 0);
+    if (group >= 0) {
+      const int token = RaceInGroup(x, group, begin, end, listed, has_pen, inv_t, p, step);
+      if (lane == 0) bi = token;
+    }
+  }
+  if (lane == 0) {
     float* plp = a.out.top_logprobs + int64_t{seq} * kMaxLogprobs;
     int32_t* pid = a.out.top_ids + int64_t{seq} * kMaxLogprobs;
     plp[chunk] = m;

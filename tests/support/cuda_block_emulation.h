@@ -131,6 +131,10 @@ T __shfl_xor_sync(unsigned, T v, int o) {
   return cuda_emulation::Shuffle(v, static_cast<int>(threadIdx.x & 31) ^ o);
 }
 template <class T>
+T __shfl_sync(unsigned, T v, int src_lane) {
+  return cuda_emulation::Shuffle(v, src_lane & 31);
+}
+template <class T>
 T __shfl_up_sync(unsigned, T v, int o) {
   const int lane = threadIdx.x & 31;
   return cuda_emulation::Shuffle(v, lane >= o ? lane - o : lane);

@@ -291,11 +291,32 @@ TEST(SamplerKernelEmulation, RaceMatchesCpuTwinTokenForToken) {
   for (int s = 0; s < b.num_seqs; ++s) EXPECT_EQ(got.ids[s], cpu.ids[s]) << "row " << s;
 }
 
+// The two-level race's edges (sampler_test::TwoLevelEdgeRows), token for token against the CPU
+// twin, with the checked loads (odd vocabulary) and the plain ones.
+TEST(SamplerKernelEmulation, TwoLevelRaceEdgeRowsMatchCpuTwin) {
+  for (int vocab : {9000, 9001}) {
+    SCOPED_TRACE("vocab " + std::to_string(vocab));
+    const Batch b = sampler_test::TwoLevelEdgeRows(vocab, 5);
+    ASSERT_EQ(PlanSamplerSplit(vocab).num_chunks, 3);
+    const Out got = RunEmulated(b, /*window=*/true), cpu = RunCpu(b);
+    sampler_test::ExpectMatchesCpu(b, got, cpu);
+    for (int s = 0; s < b.num_seqs; ++s) EXPECT_EQ(got.ids[s], cpu.ids[s]) << "row " << s;
+    EXPECT_EQ(cpu.ids[0], 4099) << "the lowest +inf token";
+    EXPECT_EQ(cpu.ids[1], 0) << "all -inf";
+    EXPECT_EQ(cpu.ids[8], 0) << "all -inf, the listed token 0";
+    EXPECT_NE(cpu.ids[2] % 7, 0) << "a NaN token won";
+    EXPECT_TRUE(cpu.ids[4] == 100 || cpu.ids[4] == 8200) << cpu.ids[4];
+    EXPECT_TRUE(cpu.ids[5] == 4132 || cpu.ids[5] == 4262 || cpu.ids[5] == 4516) << cpu.ids[5];
+  }
+}
+
 // The race's work on bench_sampling's rows (128256 tokens, uniform in [-5, 5) or peaked: normal
-// with sigma 2.5 and 16 tokens raised by 8-16), temperature 0.8, unfiltered (the split pass) and
-// top-p 0.9 (the window path's CollectBin), counted per warp as a GPU runs it: one warp-wide
-// Philox block per group of 4 tokens when any lane needs it, one warp-wide exact score (two
-// accurate logs) per token position when any lane's fast filter lets its token through.
+// with sigma 2.5 and 16 tokens raised by 8-16), temperature 0.8, unfiltered (the split pass's
+// two-level race: level 1 counted, a Philox block per 4 groups of 16 tokens a lane, an exact
+// score per group; level 2 is 4 Philox blocks per chunk) and top-p 0.9 (the window path's
+// CollectBin: a Philox block per 4 tokens), counted per warp as a GPU runs it: a warp-wide
+// Philox block when any lane needs one, a warp-wide exact score (two accurate logs) when any
+// lane's fast filter lets its token or group through.
 TEST(SamplerKernelEmulation, RaceWorkPerWarp) {
   const int vocab = 128256;
   for (const bool peaked : {false, true}) {
@@ -324,6 +345,8 @@ TEST(SamplerKernelEmulation, RaceWorkPerWarp) {
       sampler_test::ExpectMatchesCpu(b, got, cpu);
       if (top_p == 1.f) {
         EXPECT_EQ(got.ids[0], cpu.ids[0]) << "unfiltered: no top-p boundary to round";
+        // A race over every token had 7.9 warp-wide Philox blocks per 1000 tokens (2026-11-23).
+        EXPECT_LT(g_race.Warps(false) * 1000.0 / vocab, 1.0) << "warp-wide Philox blocks / 1000";
       }
       const double per_k = 1000.0 / vocab;
       std::printf(
@@ -331,8 +354,8 @@ TEST(SamplerKernelEmulation, RaceWorkPerWarp) {
           "scores %.2f lanes / %.2f warps\n",
           peaked ? "peaked" : "uniform", top_p, g_race.philox_lanes * per_k,
           g_race.Warps(false) * per_k, g_race.exact_lanes * per_k, g_race.Warps(true) * per_k);
-      // Against each lane's own best, 15-23 per 1000 tokens (of 31.25 token positions a warp
-      // has); against the warp's bound, 1-3.
+      // The per-token race: against each lane's own best, 15-23 per 1000 tokens (of 31.25
+      // token positions a warp has); against the warp's bound, 1-3. The two-level race: ~1.
       EXPECT_LT(g_race.Warps(true) * per_k, 5.0) << "warp-wide exact scores per 1000 tokens";
     }
   }

@@ -76,6 +76,77 @@ inline Batch CloseScoreRows(int vocab, int num_seqs, uint64_t seed) {
   return b;
 }
 
+// Unfiltered sampled rows at the two-level race's edges (sampler_race.h), over 3 chunks of the
+// split pass at vocab ~9000 (pass an odd vocab for the checked loads): +inf values in two chunks
+// and twice in one group (the lowest wins), all -inf (and a NaN), NaN values, penalty-listed
+// peaks (with top-n logprobs: the filtered kernel takes the split pass's token), -inf but for
+// listed tokens, three finite values in one group, logits offset by 1e4, and all -inf with a
+// listed token tied with its group.
+inline Batch TwoLevelEdgeRows(int vocab, uint64_t seed) {
+  Batch b;
+  b.vocab = vocab, b.num_seqs = 9;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.f, 2.f);
+  b.logits.resize(int64_t{vocab} * b.num_seqs);
+  b.offsets.push_back(0);
+  for (int s = 0; s < b.num_seqs; ++s) {
+    float* row = b.logits.data() + int64_t{s} * vocab;
+    for (int i = 0; i < vocab; ++i) row[i] = normal(rng);
+    SamplingParams p;
+    p.temperature = 0.6f + 0.2f * static_cast<float>(s % 4);
+    p.seed = seed + 17 * s;
+    auto list = [&](int32_t tok, int32_t count) {
+      b.tokens.push_back(tok);
+      b.counts.push_back(count);
+    };
+    switch (s) {
+      case 0:
+        // 4099 and 4352 share a group, 4200 is in another: the group stands for 4099, not 4352.
+        row[vocab - 3] = row[5000] = row[4099] = row[4096 + 256] = row[4200] = INFINITY;
+        break;
+      case 1:
+        for (int i = 0; i < vocab; ++i) row[i] = -INFINITY;
+        row[0] = std::nanf("");  // as -inf in the race inside the group
+        break;
+      case 2:
+        for (int i = 0; i < vocab; i += 7) row[i] = std::nanf("");
+        break;
+      case 3:
+        row[10] = row[4500] = 14.f, row[vocab - 1] = 13.f;
+        list(10, 2), list(4500, 0), list(vocab - 1, 1), list(77, 3);
+        p.repetition_penalty = 1.4f, p.presence_penalty = 0.5f, p.num_logprobs = 3;
+        break;
+      case 4:
+        for (int i = 0; i < vocab; ++i) row[i] = -INFINITY;
+        row[100] = 1.f, row[8200] = 2.f;
+        list(100, 1), list(8200, 0);
+        p.repetition_penalty = 1.2f;
+        break;
+      case 5:
+        for (int i = 0; i < vocab; ++i) row[i] = -INFINITY;
+        row[4096 + 4 * 9] = 0.5f;  // group 9 of batch 8: u = 0, 1 and 3
+        row[4096 + 128 + 4 * 9 + 2] = 0.7f;
+        row[4096 + 384 + 4 * 9] = 0.6f;
+        break;
+      case 6:
+        for (int i = 0; i < vocab; ++i) row[i] += 1e4f;
+        break;
+      case 8:  // all -inf, token 0 listed: it ties with its group (key 1) and has the lower id
+        for (int i = 0; i < vocab; ++i) row[i] = -INFINITY;
+        list(0, 0);
+        break;
+      default:
+        p.temperature = 1.5f;
+        for (int j = 0; j < 40; ++j) list(static_cast<int32_t>(rng() % vocab), j % 3);
+        p.frequency_penalty = 0.3f;
+    }
+    b.params.push_back(p);
+    b.steps.push_back(static_cast<int64_t>(rng() % 100000));
+    b.offsets.push_back(static_cast<int32_t>(b.tokens.size()));
+  }
+  return b;
+}
+
 struct Sampled {
   std::vector<int32_t> ids, top_ids;  // [num_seqs], [num_seqs, kMaxLogprobs]
   std::vector<float> lp, top_lp;
@@ -124,7 +195,9 @@ inline void ExpectMatchesCpu(const Batch& b, const Sampled& got, const Sampled& 
           row[got.ids[s]], cpu.ids[s], row[cpu.ids[s]]);
       continue;
     }
-    EXPECT_NEAR(got.lp[s], cpu.lp[s], 1e-3) << "token logprob, row " << s;
+    if (!(std::isnan(got.lp[s]) && std::isnan(cpu.lp[s]))) {  // NaN both: rows with infinities
+      EXPECT_NEAR(got.lp[s], cpu.lp[s], 1e-3) << "token logprob, row " << s;
+    }
     for (int j = 0; j < kMaxLogprobs; ++j) {
       const int64_t i = int64_t{s} * kMaxLogprobs + j;
       if (j >= p.num_logprobs) {

@@ -1,10 +1,12 @@
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <vector>
 
 #include "kernels/sampling/philox.h"
 #include "kernels/sampling/sampler.h"
+#include "kernels/sampling/sampler_race.h"
 #include "tests/support/test_support.h"
 
 namespace hearth {
@@ -207,6 +209,91 @@ TEST(SampleCpu, TemperatureSamplesTheScaledSoftmax) {
     EXPECT_NEAR(f.count(i) ? f.at(i) : 0.0, std::sqrt(kProbs[i]) / z, 0.03) << i;
 }
 
+// The two-level race of unfiltered rows (sampler_race.h) against the softmax it must sample: a
+// row of 600 tokens (two batches: groups of 16 tokens 128 apart, and partial groups at the end),
+// a few penalty-listed tokens racing alone, one NaN and one -inf token that must never win.
+// Pearson's chi-square over the tokens expected at least 5 times (the rest pooled), 40000 draws:
+// a group or a level that drew with the wrong weights lands far above the bound.
+TEST(SampleCpu, UnfilteredTwoLevelDrawFollowsTheSoftmax) {
+  const int vocab = 600, draws = 40000;
+  std::vector<float> logits = testing::RandomVector(vocab, 17, -2.f, 2.f);
+  for (int i : {3, 130, 515, 599}) logits[i] += 3.f;  // peaks in several groups
+  logits[42] = std::nanf("");
+  logits[77] = -INFINITY;
+  const std::vector<int32_t> pen_tokens = {3, 200, 516, 598}, pen_counts = {1, 0, 2, 0};
+  SamplingParams p;
+  p.temperature = 0.8f, p.repetition_penalty = 1.3f, p.frequency_penalty = 0.2f, p.seed = 31;
+  // The expected distribution: softmax of the penalized logits / T, NaN and -inf left out.
+  std::vector<double> s(vocab);
+  for (int i = 0; i < vocab; ++i) s[i] = logits[i];
+  for (size_t e = 0; e < pen_tokens.size(); ++e) {
+    double& v = s[pen_tokens[e]];
+    v = v > 0 ? v / p.repetition_penalty : v * p.repetition_penalty;
+    if (pen_counts[e] > 0) v -= p.frequency_penalty * pen_counts[e] + p.presence_penalty;
+  }
+  double z = 0;
+  std::vector<double> prob(vocab, 0.0);
+  for (int i = 0; i < vocab; ++i)
+    if (std::isfinite(s[i])) z += prob[i] = std::exp(s[i] / p.temperature);
+  std::vector<int> count(vocab, 0);
+  for (int d = 0; d < draws; ++d) ++count[SampleOne(logits, p, d, pen_tokens, pen_counts).token];
+  EXPECT_EQ(count[42], 0) << "a NaN logit won";
+  EXPECT_EQ(count[77], 0) << "a -inf logit won";
+  double chi2 = 0, pooled_expected = 0, pooled_count = 0;
+  int bins = 0;
+  for (int i = 0; i < vocab; ++i) {
+    const double expected = draws * prob[i] / z;
+    if (expected < 5) {
+      pooled_expected += expected, pooled_count += count[i];
+      continue;
+    }
+    chi2 += (count[i] - expected) * (count[i] - expected) / expected, ++bins;
+  }
+  if (pooled_expected > 0) {
+    chi2 += (pooled_count - pooled_expected) * (pooled_count - pooled_expected) / pooled_expected;
+    ++bins;
+  }
+  const double dof = bins - 1;
+  std::printf("chi-square %.1f over %d bins (mean %g, sd %.1f)\n", chi2, bins, dof,
+              std::sqrt(2 * dof));
+  EXPECT_LT(chi2, dof + 6 * std::sqrt(2 * dof));
+  // The penalized peak (token 3) and an unlisted one (130) against their probabilities.
+  EXPECT_NEAR(count[130] / double(draws), prob[130] / z, 0.01);
+  EXPECT_NEAR(count[3] / double(draws), prob[3] / z, 0.01);
+}
+
+// Infinite values in the two-level race: the lowest +inf token wins, whatever its group; a row
+// of -inf draws token 0; -inf tokens never win against finite ones.
+TEST(SampleCpu, UnfilteredTwoLevelDrawInfinities) {
+  SamplingParams p;
+  p.temperature = 0.7f;
+  std::vector<float> row = testing::RandomVector(1500, 3, -1.f, 1.f);
+  row[1300] = row[700] = row[701] = INFINITY;  // groups of batches 2 and 1
+  for (int step = 0; step < 50; ++step) EXPECT_EQ(SampleOne(row, p, step).token, 700);
+  row[5] = INFINITY;  // a penalty-listed +inf token races alone, and is still the lowest
+  for (int step = 0; step < 20; ++step) EXPECT_EQ(SampleOne(row, p, step, {5}, {1}).token, 5);
+  const std::vector<float> minus(1500, -INFINITY);
+  EXPECT_EQ(SampleOne(minus, p, 0).token, 0);
+  std::vector<float> one(1500, -INFINITY);
+  one[1234] = -3.f, one[17] = -2.f;
+  std::set<int32_t> won;
+  for (int step = 0; step < 200; ++step) won.insert(SampleOne(one, p, step).token);
+  EXPECT_EQ(won, (std::set<int32_t>{17, 1234}));
+}
+
+// The split pass skips a group when m2 ln 2 + kGroupSlack is below a score already reached: no
+// group score (its log-mass with 16 tokens at its max, plus the largest Gumbel a Philox word
+// gives) may exceed that, at any scale.
+TEST(SampleCpu, GroupSlackBoundsEveryGroupScore) {
+  const float max_gumbel = -std::log(-std::log(philox::ToOpenUnitFloat(0xffffffffu)));
+  for (float m2 : {-1e6f, -1e3f, -37.3f, -1.f, 0.f, 0.3f, 1.f, 12.5f, 1e3f, 14427.f, 1e6f}) {
+    const float top = sampler_race::LogMass(m2, 16.f) + max_gumbel;
+    EXPECT_LE(top, m2 * 0.693147182f + sampler_race::kGroupSlack) << m2;
+    EXPECT_GT(top + 1.f, m2 * 0.693147182f + sampler_race::kGroupSlack - 2.f)
+        << m2 << ": the slack is loose by more than 2";
+  }
+}
+
 TEST(SampleCpu, SameSeedAndStepSameTokenOtherwiseIndependent) {
   const auto logits = testing::RandomVector(5000, 1, -2.f, 2.f);
   SamplingParams p;
@@ -271,12 +358,13 @@ TEST(SamplerSplit, PlanCoversTheRowInAtMostMaxChunks) {
     const SamplerSplitPlan plan = PlanSamplerSplit(vocab);
     EXPECT_GE(plan.num_chunks, 1) << vocab;
     EXPECT_LE(plan.num_chunks, kSamplerMaxChunks) << vocab;
-    EXPECT_EQ(plan.chunk_tokens % 4, 0) << vocab;
-    EXPECT_GE(plan.chunk_tokens, 1024) << vocab;
+    EXPECT_EQ(plan.chunk_tokens % kSamplerChunkAlign, 0) << vocab;  // whole rounds of batches
+    EXPECT_GT(plan.chunk_tokens, 0) << vocab;
     EXPECT_GE(int64_t{plan.num_chunks} * plan.chunk_tokens, vocab) << vocab;
     EXPECT_LT(int64_t{plan.num_chunks - 1} * plan.chunk_tokens, vocab) << "empty chunk, " << vocab;
   }
-  EXPECT_EQ(PlanSamplerSplit(128256).num_chunks, 10);
+  EXPECT_EQ(PlanSamplerSplit(128256).num_chunks, 8);  // chunks of 16384
+  EXPECT_EQ(PlanSamplerSplit(152064).num_chunks, 10);
   EXPECT_EQ(PlanSamplerSplit(1000).num_chunks, 1);
   // The partials (4 words per chunk) fit in a row's top-n slots.
   EXPECT_LE(4 * kSamplerMaxChunks, 2 * kMaxLogprobs);

@@ -270,6 +270,19 @@ TEST(SamplerGpu, RaceCloseScoresMatchCpuTwin) {
   ExpectMatchesCpu(b, RunGpu(b), RunCpu(b));
 }
 
+// The two-level race's edges on hardware (as the emulation's test of the same name): infinities,
+// NaN, listed tokens, one-group rows, with the plain and the checked loads.
+TEST(SamplerGpu, TwoLevelRaceEdgeRowsMatchCpuTwin) {
+  HEARTH_REQUIRE_GPU();
+  for (int vocab : {9000, 9001}) {
+    SCOPED_TRACE("vocab " + std::to_string(vocab));
+    const Batch b = sampler_test::TwoLevelEdgeRows(vocab, 5);
+    const Result gpu = RunGpu(b), cpu = RunCpu(b);
+    ExpectMatchesCpu(b, gpu, cpu);
+    for (int s : {0, 1, 4, 5, 8}) EXPECT_EQ(gpu.ids[s], cpu.ids[s]) << "row " << s << ": exact";
+  }
+}
+
 TEST(SamplerGpu, SameInputsSameTokens) {
   HEARTH_REQUIRE_GPU();
   const Batch b = MakeBatch(128256, 32, 99);
