@@ -4,7 +4,8 @@
 # racecheck on the attention and sampling tests), then every kernel benchmark and the torch
 # comparison scripts. Logs go to $OUT (or ./gpu-out). Steps are chosen by $STEPS
 # (default "tests bench torch sanitize"; "ncu" profiles the GEMV and sampler kernels once each;
-# "ab" runs the benchmarks again under each of $AB_ENVS, for the A/B of a switch).
+# "ab" runs the benchmarks again under each of $AB_ENVS, for the A/B of a switch, and runs the
+# base commit's build of a benchmark, NAME.base, where gpu_bundle.sh packed one: BASE=<commit>).
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}; mkdir -p "$OUT"
 STEPS=${STEPS:-"tests bench torch sanitize"}
@@ -35,7 +36,7 @@ tests=$(for b in "${bins[@]}"; do ls "$b"/* ; done 2>/dev/null | grep -E '_test$
   grep -E "${TESTS:-.}" || true)
 # BENCHES: a regular expression choosing among the benchmarks (default all), e.g. 'matmul|sampling'.
 benches=$(for b in "${bins[@]}"; do ls "$b"/* ; done 2>/dev/null | grep -E '/bench_[^/]*$' |
-  grep -E "${BENCHES:-.}" || true)
+  grep -vE '\.base$' | grep -E "${BENCHES:-.}" || true)
 datas=$(ls -d "$BUNDLES"/*/data 2>/dev/null || true)
 summary=$OUT/summary.txt; : > "$summary"
 for step in $STEPS; do
@@ -76,13 +77,17 @@ for step in $STEPS; do
       # Each benchmark once per setting of AB_ENVS (';' between settings, default the switches
       # of the changes waiting for a GPU, scripts/README.md), and once as it is, one after the
       # other in this call; results.txt gets their lines tagged [setting] or [default].
-      IFS=';' read -ra ab_envs <<< "${AB_ENVS:-HEARTH_PDL=0;HEARTH_DIRECT_X=pre}"
+      # A benchmark with a NAME.base beside it also runs that, tagged [base], after the others.
+      IFS=';' read -ra ab_envs <<< "${AB_ENVS-HEARTH_PDL=0;HEARTH_DIRECT_X=pre}"  # AB_ENVS= : none
       for b in $benches; do
         n=$(basename "$b")
-        for e in "" "${ab_envs[@]}"; do
-          tag=${e:-default}
+        runs=("" "${ab_envs[@]}")
+        [[ -x $b.base ]] && runs+=(base)
+        for e in "${runs[@]}"; do
+          tag=${e:-default} exe=$b
+          if [[ $e == base ]]; then e="" exe=$b.base; fi
           log="$OUT/ab_${n}_$(tr '= ' '__' <<<"$tag").log"
-          env $e timeout $(left 240) "$b" ${BENCH_ARGS:-} > "$log" 2>&1
+          env $e timeout $(left 240) "$exe" ${BENCH_ARGS:-} > "$log" 2>&1
           echo "ab $n [$tag] rc=$?" | tee -a "$summary"
           grep -E '^(CEILING|RESULT)' "$log" | sed "s/^/[$tag] /" >> "$OUT/results.txt"
         done
