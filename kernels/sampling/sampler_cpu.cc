@@ -61,9 +61,7 @@ int32_t RaceTwoLevel(const std::vector<float>& x, const std::vector<char>& liste
     const float score = RaceScore(x[t] * inv_t, TokenWord(p, step, t));
     if (Better(score, t, bv, bk)) bv = score, bk = t, part = -1;
   }
-  const int num_groups =
-      (vocab + race::kBatchTokens - 1) / race::kBatchTokens * race::kGroupsPerBatch;
-  for (int g = 0; g < num_groups; ++g) {
+  for (int g = 0; g < race::NumGroups(vocab); ++g) {
     float m2 = kNegInf;
     int key = -1;  // the group's lowest unlisted token
     for (int n = 0; n < race::kGroupTokens; ++n) {

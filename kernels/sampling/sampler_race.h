@@ -30,8 +30,9 @@ inline constexpr int kBatchTokens = 512;
 inline constexpr int kGroupTokens = 16;
 inline constexpr int kGroupsPerBatch = 32;
 
-HEARTH_HD int GroupOfToken(int i) {
-  return (i / kBatchTokens) * kGroupsPerBatch + (i / 4) % kGroupsPerBatch;
+// The groups of a row of `vocab` tokens, those wholly past its end included (they have none).
+HEARTH_HD int NumGroups(int vocab) {
+  return (vocab + kBatchTokens - 1) / kBatchTokens * kGroupsPerBatch;
 }
 HEARTH_HD int GroupToken(int group, int n) {  // n in 0..15; increasing with n
   return (group / kGroupsPerBatch) * kBatchTokens + (n / 4) * 128 + (group % kGroupsPerBatch) * 4 +
@@ -59,6 +60,7 @@ HEARTH_HD philox::U32x4 GroupBlock(uint64_t seed, uint64_t step, uint32_t block)
 // natural log-mass LogMass(m2, sum) = (m2 + log2 sum) ln 2. On the GPU 2^x and log2 are the SFU's
 // (ex2 / lg2.approx.ftz, ~2 ulp); on the host exact: the two may differ in the last bits, so a
 // GPU and the CPU twin disagree only when two group scores fall within ~1e-6.
+inline constexpr float kLn2 = 0.693147182f;
 HEARTH_HD float Log2Scale(float inv_t) { return inv_t * 1.44269504f; }
 HEARTH_HD float Exp2(float x) {
 #if defined(__CUDA_ARCH__)
@@ -74,12 +76,15 @@ HEARTH_HD float LogMass(float m2, float sum) {
 #else
   const float l2 = std::log2(sum);
 #endif
-  return (m2 + l2) * 0.693147182f;
+  return (m2 + l2) * kLn2;
 }
 
 // A group's largest log-mass: 16 tokens at most, so log(sum) <= log 16 = 2.78. With the largest
 // Gumbel (16.64, kMaxGumbel) a group whose m2 ln 2 plus this is below a score already reached
 // cannot win (the margin covers the roundings).
 inline constexpr float kGroupSlack = 20.f;
+// Above every score of a group whose largest s2 is m2 (the split pass skips a group whose ceiling
+// is below a score already reached).
+HEARTH_HD float GroupScoreCeiling(float m2) { return m2 * kLn2 + kGroupSlack; }
 
 }  // namespace hearth::sampler_race

@@ -93,7 +93,7 @@ __device__ __forceinline__ void RaceGroupLevel1(const float v[4][4], int b, int 
         if (plain) key = min(key, i);
       }
   }
-  if (key == INT_MAX || __fmul_rn(m2, 0.693147182f) + race::kGroupSlack < bound) return;
+  if (key == INT_MAX || race::GroupScoreCeiling(m2) < bound) return;
   float score;
   if (m2 == -INFINITY) {
     score = -INFINITY;

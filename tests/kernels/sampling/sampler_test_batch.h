@@ -135,10 +135,15 @@ inline Batch TwoLevelEdgeRows(int vocab, uint64_t seed) {
         for (int i = 0; i < vocab; ++i) row[i] = -INFINITY;
         list(0, 0);
         break;
-      default:
+      default: {
         p.temperature = 1.5f;
-        for (int j = 0; j < 40; ++j) list(static_cast<int32_t>(rng() % vocab), j % 3);
+        std::vector<bool> seen(vocab, false);  // a token is listed once per row
+        for (int j = 0; j < 40; ++j) {
+          const int32_t tok = static_cast<int32_t>(rng() % vocab);
+          if (!seen[tok]) seen[tok] = true, list(tok, j % 3);
+        }
         p.frequency_penalty = 0.3f;
+      }
     }
     b.params.push_back(p);
     b.steps.push_back(static_cast<int64_t>(rng() % 100000));

@@ -281,15 +281,15 @@ TEST(SampleCpu, UnfilteredTwoLevelDrawInfinities) {
   EXPECT_EQ(won, (std::set<int32_t>{17, 1234}));
 }
 
-// The split pass skips a group when m2 ln 2 + kGroupSlack is below a score already reached: no
+// The split pass skips a group when its GroupScoreCeiling is below a score already reached: no
 // group score (its log-mass with 16 tokens at its max, plus the largest Gumbel a Philox word
 // gives) may exceed that, at any scale.
 TEST(SampleCpu, GroupSlackBoundsEveryGroupScore) {
   const float max_gumbel = -std::log(-std::log(philox::ToOpenUnitFloat(0xffffffffu)));
   for (float m2 : {-1e6f, -1e3f, -37.3f, -1.f, 0.f, 0.3f, 1.f, 12.5f, 1e3f, 14427.f, 1e6f}) {
     const float top = sampler_race::LogMass(m2, 16.f) + max_gumbel;
-    EXPECT_LE(top, m2 * 0.693147182f + sampler_race::kGroupSlack) << m2;
-    EXPECT_GT(top + 1.f, m2 * 0.693147182f + sampler_race::kGroupSlack - 2.f)
+    EXPECT_LE(top, sampler_race::GroupScoreCeiling(m2)) << m2;
+    EXPECT_GT(top + 1.f, sampler_race::GroupScoreCeiling(m2) - 2.f)
         << m2 << ": the slack is loose by more than 2";
   }
 }
