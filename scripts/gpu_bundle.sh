@@ -4,10 +4,10 @@
 # .device/runner.tar.gz for a GPU machine that has the CUDA toolkit but none of our Debian
 # libraries (see gpu_check.sh; carry one or both, e.g. ".device/kernels.tar.gz").
 # Usage: scripts/gpu_bundle.sh   (BUILD_DIR defaults to build)
-# BASE=<commit> [BASE_TARGETS="bench_sampling ..."]: also builds those benchmarks (default
-# bench_sampling bench_matmul) at <commit> in a git worktree with its own build directory and packs
-# each as NAME.base into the kernels bundle, so that gpu_check.sh's ab step times a change that has
-# no switch against its base in the same call.
+# BASE="<commit> ..." [BASE_TARGETS="bench_sampling ..."]: also builds those benchmarks (default
+# bench_sampling bench_matmul) at each commit in a git worktree with its own build directory and
+# packs each as NAME.base-<commit> (the commit as given) into the kernels bundle, so that
+# gpu_check.sh's ab step times changes that have no switch against their bases in the same call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -34,10 +34,11 @@ for f in $tests $benches "$BUILD_DIR/hearth"; do
   case $(basename "$f") in bench_tokenizer|bench_cpu_*) continue ;; esac   # CPU only
   cp "$f" "$stage/$set_name/" && strip --strip-debug "$stage/$set_name/$(basename "$f")"
 done
-if [[ -n ${BASE:-} ]]; then
-  base_dir=$stage/base
-  git worktree add --detach "$base_dir" "$BASE" >/dev/null
-  trap 'git worktree remove --force "$base_dir" 2>/dev/null || true; rm -rf "$stage"' EXIT
+base_dir=$stage/base
+trap 'git worktree remove --force "$base_dir" 2>/dev/null || true; rm -rf "$stage"' EXIT
+for base in ${BASE:-}; do
+  [[ $base =~ ^[A-Za-z0-9._-]+$ ]] || { echo "gpu_bundle: bad BASE commit '$base'" >&2; exit 1; }
+  git worktree add --detach "$base_dir" "$base" >/dev/null
   targets=${BASE_TARGETS:-bench_sampling bench_matmul}
   cmake -S "$base_dir" -B "$base_dir/build" -G Ninja -DHEARTH_CUDA=ON \
     -DHEARTH_CUDA_ARCHS="${HEARTH_CUDA_ARCHS:-90a}" >/dev/null
@@ -45,11 +46,11 @@ if [[ -n ${BASE:-} ]]; then
   cmake --build "$base_dir/build" -j "${JOBS:-$(nproc)}" --target $targets
   for t in $targets; do
     f=$(find "$base_dir/build/benchmarks" -type f -name "$t" -perm -u+x | head -1)
-    [[ -n $f ]] || { echo "gpu_bundle: no $t built at $BASE" >&2; exit 1; }
-    cp "$f" "$stage/kernels/$t.base" && strip --strip-debug "$stage/kernels/$t.base"
+    [[ -n $f ]] || { echo "gpu_bundle: no $t built at $base" >&2; exit 1; }
+    cp "$f" "$stage/kernels/$t.base-$base" && strip --strip-debug "$stage/kernels/$t.base-$base"
   done
   git worktree remove --force "$base_dir"
-fi
+done
 bash ../shared/tools/bundle-libs.sh .device/kernels "$stage"/kernels/* ${extra:+--data "${extra[@]}"}
 bash ../shared/tools/bundle-libs.sh .device/runner "$stage"/runner/*
 rm -rf .device/kernels .device/runner

@@ -5,7 +5,8 @@
 # comparison scripts. Logs go to $OUT (or ./gpu-out). Steps are chosen by $STEPS
 # (default "tests bench torch sanitize"; "ncu" profiles the GEMV and sampler kernels once each;
 # "ab" runs the benchmarks again under each of $AB_ENVS, for the A/B of a switch, and runs the
-# base commit's build of a benchmark, NAME.base, where gpu_bundle.sh packed one: BASE=<commit>).
+# base commits' builds of a benchmark, NAME.base-<commit>, where gpu_bundle.sh packed them:
+# BASE="<commit> ...").
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}; mkdir -p "$OUT"
 STEPS=${STEPS:-"tests bench torch sanitize"}
@@ -36,7 +37,7 @@ tests=$(for b in "${bins[@]}"; do ls "$b"/* ; done 2>/dev/null | grep -E '_test$
   grep -E "${TESTS:-.}" || true)
 # BENCHES: a regular expression choosing among the benchmarks (default all), e.g. 'matmul|sampling'.
 benches=$(for b in "${bins[@]}"; do ls "$b"/* ; done 2>/dev/null | grep -E '/bench_[^/]*$' |
-  grep -vE '\.base$' | grep -E "${BENCHES:-.}" || true)
+  grep -vE '\.base-[^/]*$' | grep -E "${BENCHES:-.}" || true)
 datas=$(ls -d "$BUNDLES"/*/data 2>/dev/null || true)
 summary=$OUT/summary.txt; : > "$summary"
 for step in $STEPS; do
@@ -77,15 +78,16 @@ for step in $STEPS; do
       # Each benchmark once per setting of AB_ENVS (';' between settings, default the switches
       # of the changes waiting for a GPU, scripts/README.md), and once as it is, one after the
       # other in this call; results.txt gets their lines tagged [setting] or [default].
-      # A benchmark with a NAME.base beside it also runs that, tagged [base], after the others.
+      # A benchmark with NAME.base-<commit> builds beside it also runs those, each tagged
+      # [base-<commit>], after the others.
       IFS=';' read -ra ab_envs <<< "${AB_ENVS-HEARTH_PDL=0;HEARTH_DIRECT_X=pre}"  # AB_ENVS= : none
       for b in $benches; do
         n=$(basename "$b")
         runs=("" "${ab_envs[@]}")
-        [[ -x $b.base ]] && runs+=(base)
+        for f in "$b".base-*; do [[ -x $f ]] && runs+=("${f##*.}"); done
         for e in "${runs[@]}"; do
           tag=${e:-default} exe=$b
-          if [[ $e == base ]]; then e="" exe=$b.base; fi
+          if [[ $e == base-* ]]; then exe=$b.$e e=""; fi
           log="$OUT/ab_${n}_$(tr '= ' '__' <<<"$tag").log"
           env $e timeout $(left 240) "$exe" ${BENCH_ARGS:-} > "$log" 2>&1
           echo "ab $n [$tag] rc=$?" | tee -a "$summary"

@@ -36,6 +36,8 @@ inline constexpr BenchMix kBenchMixes[] = {
     {"top_k50", {0.8f, 50, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 2}},
     {"top_p0.9", {0.8f, 0, 0.9f, 0.f, 1.f, 0.f, 0.f, 0, 3}},
     {"all_logprobs5", {0.8f, 50, 0.9f, 0.05f, 1.1f, 0.1f, 0.1f, 5, 4}},
+    // The usual chat filters: on peaked rows top-p's bin lies above top-k's.
+    {"top_k50_p0.9", {0.8f, 50, 0.9f, 0.f, 1.f, 0.f, 0.f, 0, 5}},
     // Without the sampled token's logprob (a request without logprobs): the split path skips
     // its log-sum-exp.
     {"greedy_nolp", {0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 0, 0}},

@@ -2,8 +2,8 @@
 # scripts/gpu_check.sh's flow on the CPU with a fake bundle (a test and a benchmark that print
 # what a real one prints, the benchmark also the switches it sees), so that the GPU session's
 # script does not rot while no GPU is at hand: the tests step, the bench step and the A/B step
-# (each AB_ENVS setting reaches the benchmark, and a NAME.base build runs tagged [base], its lines
-# tagged in results.txt).
+# (each AB_ENVS setting reaches the benchmark, and each NAME.base-<commit> build runs tagged
+# [base-<commit>], its lines tagged in results.txt).
 # Usage: gpu_check_dry_run_test.sh SOURCE_DIR
 set -euo pipefail
 src=$1
@@ -21,8 +21,11 @@ cat > "$tmp/fake/bin/bench_fake" <<'B'
 echo "CEILING copy 100 GB/s"
 echo "RESULT case pdl=${HEARTH_PDL:-on} x=${HEARTH_DIRECT_X:-fused} args=$*"
 B
-# The base commit's build of it (gpu_bundle.sh BASE=...): run by the A/B step only.
-sed 's/RESULT case/RESULT base case/' "$tmp/fake/bin/bench_fake" > "$tmp/fake/bin/bench_fake.base"
+# Two base commits' builds of it (gpu_bundle.sh BASE="c1 c2"): run by the A/B step only.
+for c in c1843ff 83c4c43; do
+  sed "s/RESULT case/RESULT base $c case/" "$tmp/fake/bin/bench_fake" \
+    > "$tmp/fake/bin/bench_fake.base-$c"
+done
 chmod +x "$tmp/fake/bin/"*
 tar -czf "$root/.device/fake.tar.gz" -C "$tmp" fake
 (cd "$root" && OUT=$tmp/out BUNDLES=$tmp/bundles STASH=$tmp/stash STEPS="tests bench ab" \
@@ -34,15 +37,16 @@ expect() {
 }
 expect summary.txt "test fake_test PASS [  PASSED  ] 1 test."
 expect summary.txt "bench bench_fake rc=0"
-for tag in default HEARTH_PDL=0 HEARTH_DIRECT_X=pre base; do
+for tag in default HEARTH_PDL=0 HEARTH_DIRECT_X=pre base-c1843ff base-83c4c43; do
   expect summary.txt "ab bench_fake [$tag] rc=0"
 done
 expect results.txt "RESULT case pdl=on x=fused args=Q4_K"
 expect results.txt "[default] RESULT case pdl=on x=fused args=Q4_K"
 expect results.txt "[HEARTH_PDL=0] RESULT case pdl=0 x=fused args=Q4_K"
 expect results.txt "[HEARTH_DIRECT_X=pre] RESULT case pdl=on x=pre args=Q4_K"
-expect results.txt "[base] RESULT base case pdl=on x=fused args=Q4_K"
-if grep -q "bench bench_fake.base" "$tmp/out/summary.txt"; then
+expect results.txt "[base-c1843ff] RESULT base c1843ff case pdl=on x=fused args=Q4_K"
+expect results.txt "[base-83c4c43] RESULT base 83c4c43 case pdl=on x=fused args=Q4_K"
+if grep -q "^bench bench_fake.base" "$tmp/out/summary.txt"; then
   echo "FAIL: the bench step ran the base build"; exit 1
 fi
 # The listing first: grep -q leaving early would fail tar with SIGPIPE under pipefail.
