@@ -75,11 +75,11 @@ float SamplerThresholdCpu(const float* s, int vocab, const SamplingParams& p);
 //   top-k and top-p thresholds and races over the kept tokens (unfiltered rows with top-n
 //   logprobs take the split pass's token). The selection (kWindow, the
 //   default since its H100 run of 2026-11-23: 2.1-3.5x the radix select's speed) builds one
-//   histogram of the
-//   values in a window below the row max and refines the threshold inside one collected bin, racing
-//   the bins above it in the same read: reads of the row 1 for min-p alone, 2 for top-k or top-p, 2
-//   or 3 for both, 2 more for the top-n (sampler_window.h, README.md). When a threshold lies below
-//   the window or its bin holds more than sampler_window::kCap tokens, that row falls back to
+//   histogram of the values in a window below the row max and refines the threshold inside one
+//   collected bin, racing the bins above it in the same read: reads of the row 1 for min-p
+//   alone, 2 for top-k or top-p, 2 for both where the histogram tells top-p's bin before top-k's
+//   is read (else 3), 2 more for the top-n (sampler_window.h, README.md). When a threshold lies
+//   below the window or its bin holds more than sampler_window::kCap tokens, that row falls back to
 //   the radix select (kRadix, HEARTH_SAMPLER=radix for all rows: 4 reads per threshold, exact,
 //   slower).
 // `logits` is the sampler's scratch: on return the rows of the second path hold their penalized

@@ -28,9 +28,11 @@ struct Shared {
     WindowHist win;             // the window path (never live at once with the radix one)
   };
   // The window path's collected threshold bin: values, weights (1 or exp(v - m)), token ids.
+  // Slots [0, buf_count) hold one bin; [buf_begin2, buf_begin2 + buf_count2) may hold a second
+  // one collected in the same read (top-p's bin above top-k's, sw::CoCollectedBin).
   float buf_val[sw::kCap], buf_w[sw::kCap];
   int buf_idx[sw::kCap];
-  int buf_count;
+  int buf_count, buf_begin2, buf_count2;
   int cross_bin;
   float cross_above_f;
   int cross_above_i;
@@ -77,12 +79,19 @@ __device__ inline int BlockArgMax(float v, int i, Shared& sh) {
   return i;
 }
 
+// Test hook: sampler_kernel_emulation_test counts the filtered kernel's reads of each row (every
+// thread calls it once per read); the GPU build compiles it to nothing.
+#ifndef HEARTH_SAMPLER_ROW_READ_HOOK
+#define HEARTH_SAMPLER_ROW_READ_HOOK()
+#endif
+
 // f(i, x[i]) for every i < n, block-strided; each thread issues kBatch loads before using any,
 // so a 1024-thread block keeps 32 KB in flight instead of 4 KB (the filtered path is
 // latency-bound otherwise: one block per row).
 constexpr int kBatch = 8;
 template <class F>
 __device__ __forceinline__ void ForEachBatched(const float* x, int n, F&& f) {
+  HEARTH_SAMPLER_ROW_READ_HOOK();
   for (int base = threadIdx.x; base < n; base += kBatch * blockDim.x) {
     float v[kBatch];
 #pragma unroll

@@ -30,6 +30,7 @@ __device__ void RaceAll(const float* x, int vocab, float inv_t, float t, const S
                         uint64_t step, float& bv, int& bi) {
   const int lane = threadIdx.x & 31;
   float bound = WarpMax(bv);
+  HEARTH_SAMPLER_ROW_READ_HOOK();
   for (int g0 = threadIdx.x; 4 * (g0 - lane) < vocab; g0 += kGroups * blockDim.x) {
     float v[kGroups][4];
     LoadScaledGroups(x, vocab, inv_t, g0, v);
@@ -70,6 +71,10 @@ __device__ __forceinline__ void RaceOne(float v, int i, const SamplingParams& p,
 #endif
 #ifndef HEARTH_SAMPLER_THRESHOLD_HOOK
 #define HEARTH_SAMPLER_THRESHOLD_HOOK(t)
+#endif
+// (and may move the predicted top-p bins lo / hi to exercise a wrong prediction)
+#ifndef HEARTH_SAMPLER_COCOLLECT_HOOK
+#define HEARTH_SAMPLER_COCOLLECT_HOOK(lo, hi, kbin)
 #endif
 __device__ __forceinline__ bool WindowFallback() {
   HEARTH_SAMPLER_WINDOW_FALLBACK_HOOK();
@@ -130,18 +135,21 @@ __device__ int BlockFindCrossing(const T* w, int limit, T target, Shared& sh, T&
   return bin == INT_MAX ? -1 : bin;
 }
 
-// One read of the row: the elements of bin `bin` (s >= t0) into the buffer, and the race of the
-// bins above it, which whatever threshold the bin holds keeps (this thread's bv, bi restart).
+// One read of the row: the elements of bin `bin` (s >= t0) into the buffer's first slots, those
+// of `bin2` (a bin above it, or -1: none) from slot `begin2` on, and the race of the bins above
+// both, which whatever thresholds the bins hold keep (this thread's bv, bi restart).
 // Groups of 4 consecutive tokens, as RaceAll: one Philox block serves a group's 4 race draws.
-__device__ void CollectBin(const float* x, int vocab, float inv_t, float t0, float m, int bin,
-                           bool weights, const SamplingParams& p, uint64_t step, Shared& sh,
-                           float& bv, int& bi) {
+__device__ void CollectBins(const float* x, int vocab, float inv_t, float t0, float m, int bin,
+                            int bin2, int begin2, bool weights, const SamplingParams& p,
+                            uint64_t step, Shared& sh, float& bv, int& bi) {
   bv = -INFINITY, bi = INT_MAX;
   __syncthreads();
-  if (threadIdx.x == 0) sh.buf_count = 0;
+  if (threadIdx.x == 0) sh.buf_count = 0, sh.buf_begin2 = begin2, sh.buf_count2 = 0;
   __syncthreads();
+  const int raced_below = bin2 >= 0 ? bin2 : bin;
   const int lane = threadIdx.x & 31;
   float bound = -INFINITY;  // RaceGroup's, which all lanes reach (the warp's trip count)
+  HEARTH_SAMPLER_ROW_READ_HOOK();
   for (int g0 = threadIdx.x; 4 * (g0 - lane) < vocab; g0 += kGroups * blockDim.x) {
     float v[kGroups][4];
     LoadScaledGroups(x, vocab, inv_t, g0, v);
@@ -154,12 +162,14 @@ __device__ void CollectBin(const float* x, int vocab, float inv_t, float t0, flo
         const int i = 4 * g + j;
         // Past the end, or below t0 (NaN too): neither collected nor raced.
         const int b = i < vocab && v[u][j] >= t0 ? sw::Bin(m, v[u][j]) : sw::kBins;
-        if (b == bin) {
-          const int slot = atomicAdd(&sh.buf_count, 1);  // < kCap: the histogram counted them
+        if (b == bin || b == bin2) {
+          // Within the bins' slots: the histogram counted their elements.
+          const int slot =
+              b == bin ? atomicAdd(&sh.buf_count, 1) : begin2 + atomicAdd(&sh.buf_count2, 1);
           sh.buf_val[slot] = v[u][j], sh.buf_idx[slot] = i;
           sh.buf_w[slot] = weights ? cuda::FastExp(v[u][j] - m) : 1.f;
         }
-        cand[j] = b < bin && !(v[u][j] + kMaxGumbel < bound);  // else cannot win
+        cand[j] = b < raced_below && !(v[u][j] + kMaxGumbel < bound);  // else cannot win
         any |= cand[j];
       }
       if (__any_sync(0xffffffffu, any)) RaceGroup(v[u], cand, g, p, step, bound, bv, bi);
@@ -168,19 +178,21 @@ __device__ void CollectBin(const float* x, int vocab, float inv_t, float t0, flo
   __syncthreads();
 }
 
-// The exact threshold in the collected bin: the candidate value (>= floor) at which the weight
-// `above` + the bin's strictly larger weight < target <= with its ties (sw::IsThreshold). When
-// float rounding leaves no value qualifying, the bin's lowest candidate: everything is kept.
-__device__ float InBinThreshold(bool mass, float floor, float above, float target, Shared& sh) {
+// The exact threshold in a collected bin (slots [begin, begin + c)): the candidate value
+// (>= floor) at which the weight `above` + the bin's strictly larger weight < target <= with its
+// ties (sw::IsThreshold). When float rounding leaves no value qualifying, the bin's lowest
+// candidate: everything is kept.
+__device__ float InBinThreshold(bool mass, float floor, float above, float target, int begin,
+                                int c, Shared& sh) {
   __syncthreads();  // earlier readers of thr_key / low_key are done
   if (threadIdx.x == 0) sh.thr_key = 0u, sh.low_key = UINT_MAX;
   __syncthreads();
-  const int c = sh.buf_count;
+  const float* val = sh.buf_val + begin;
   for (int j = threadIdx.x; j < c; j += blockDim.x) {
-    const float v = sh.buf_val[j];
+    const float v = val[j];
     if (!(v >= floor)) continue;
     float gt, ge;
-    sw::InBinWeights(sh.buf_val, mass ? sh.buf_w : nullptr, c, floor, v, gt, ge);
+    sw::InBinWeights(val, mass ? sh.buf_w + begin : nullptr, c, floor, v, gt, ge);
     if (sw::IsThreshold(above, gt, ge, target)) atomicMax(&sh.thr_key, OrderedKey(v));
     atomicMin(&sh.low_key, OrderedKey(v));  // window values are finite: keys are > 0
   }
@@ -189,8 +201,9 @@ __device__ float InBinThreshold(bool mass, float floor, float above, float targe
 }
 
 // Selection and race of one sampled row by the window histogram: 1 read (min-p only), 2 (top-k
-// or top-p), 3 (both, when top-p's threshold bin lies above top-k's). Returns false, having
-// written nothing but shared memory, when the radix path must decide instead (sampler_window.h).
+// or top-p, or both when top-p's bin is known before top-k's is read, sw::CoCollectedBin), 3
+// (both otherwise, when top-p's threshold bin lies above top-k's). Returns false, having written
+// nothing but shared memory, when the radix path must decide instead (sampler_window.h).
 __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p, float m,
                              uint64_t step, Shared& sh, int& token) {
   if (!(fabsf(m) <= FLT_MAX)) return WindowFallback();  // an all -inf / NaN row
@@ -198,7 +211,9 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
   const float t0 = p.min_p > 0.f ? __fadd_rn(m, logf(p.min_p)) : -INFINITY;
   const bool need_k = p.top_k > 0 && p.top_k < vocab, need_p = p.top_p < 1.f;
   float t = t0, bv = -INFINITY;
-  int bi = INT_MAX, buffered = -1;  // buffered: the bin in the buffer, raced above
+  // The bins in the buffer (-1: none): `buffered` in its first slots, `buffered2` (above it) in
+  // its second; the read that collected them raced the bins above both.
+  int bi = INT_MAX, buffered = -1, buffered2 = -1;
   if (need_k || need_p) {
     __syncthreads();
     for (int b = threadIdx.x; b < sw::kBins; b += blockDim.x)
@@ -228,10 +243,21 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
       if (d == sw::Decision::kFallback || (kbin >= 0 && !sw::BinFits(sh.win.count[kbin])))
         return WindowFallback();
       if (d == sw::Decision::kInBin) {
-        CollectBin(x, vocab, inv_t, t0, m, kbin, need_p, p, step, sh, bv, bi);
+        if (need_p) {  // top-p's bin, when the histogram already tells
+          float mass_above = 0.f, unused = 0.f;
+          BlockFindCrossing<float>(sh.win.mass, kbin, INFINITY, sh, mass_above);
+          int lo = BlockFindCrossing<float>(sh.win.mass, kbin, p.top_p * mass_above, sh, unused);
+          int hi = BlockFindCrossing<float>(
+              sh.win.mass, kbin, p.top_p * (mass_above + sh.win.mass[kbin]), sh, unused);
+          HEARTH_SAMPLER_COCOLLECT_HOOK(lo, hi, kbin);
+          buffered2 = sw::CoCollectedBin(lo, hi, sh.win.count[kbin],
+                                         lo >= 0 ? sh.win.count[lo] : 0);
+        }
+        CollectBins(x, vocab, inv_t, t0, m, kbin, buffered2, sh.win.count[kbin], need_p, p, step,
+                    sh, bv, bi);
         buffered = kbin;
         t = fmaxf(t, InBinThreshold(false, t0, static_cast<float>(above),
-                                    static_cast<float>(p.top_k), sh));
+                                    static_cast<float>(p.top_k), 0, sh.buf_count, sh));
       }
     }
     if (need_p) {
@@ -255,19 +281,28 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
       if (d == sw::Decision::kFallback || (pbin >= 0 && !sw::BinFits(sh.win.count[pbin])))
         return WindowFallback();
       if (d == sw::Decision::kInBin) {
-        if (pbin != buffered) {
-          CollectBin(x, vocab, inv_t, t0, m, pbin, true, p, step, sh, bv, bi);
-          buffered = pbin;
+        if (pbin >= 0 && pbin == buffered2) {  // collected with top-k's bin
+          t = fmaxf(t, InBinThreshold(true, t, above, target, sh.buf_begin2, sh.buf_count2, sh));
+        } else {
+          // Read again unless the buffer holds the bin and that read raced every bin above it
+          // (a second bin collected where float rounding moved top-p's bin is not such a read).
+          if (pbin != buffered || buffered2 >= 0) {
+            CollectBins(x, vocab, inv_t, t0, m, pbin, -1, 0, true, p, step, sh, bv, bi);
+            buffered = pbin, buffered2 = -1;
+          }
+          t = fmaxf(t, InBinThreshold(true, t, above, target, 0, sh.buf_count, sh));
         }
-        t = fmaxf(t, InBinThreshold(true, t, above, target, sh));
       }
     }
   }
   HEARTH_SAMPLER_THRESHOLD_HOOK(t);
   if (buffered < 0) {
     RaceAll(x, vocab, inv_t, t, p, step, bv, bi);
-  } else {
+  } else {  // the kept elements of the buffered bins (all of a bin below t is not kept)
     for (int j = threadIdx.x; j < sh.buf_count; j += blockDim.x)
+      if (sh.buf_val[j] >= t) RaceOne(sh.buf_val[j], sh.buf_idx[j], p, step, bv, bi);
+    const int begin2 = sh.buf_begin2, end2 = begin2 + sh.buf_count2;
+    for (int j = begin2 + threadIdx.x; j < end2; j += blockDim.x)
       if (sh.buf_val[j] >= t) RaceOne(sh.buf_val[j], sh.buf_idx[j], p, step, bv, bi);
   }
   token = BlockArgMax(bv, bi, sh);

@@ -70,6 +70,17 @@ HEARTH_HD Decision Decide(int found, float below_count, bool reachable) {
 // A collected bin of more than kCap elements does not fit the buffer.
 HEARTH_HD bool BinFits(int count) { return count <= kCap; }
 
+// Top-k and top-p together: top-p's threshold bin, known before top-k's bin is read. Top-p's
+// target is top_p x (the mass of the bins above top-k's bin kbin + the mass of kbin's elements
+// top-k keeps), which lies between top_p x the bins above and top_p x (the bins above + all of
+// kbin); lo and hi are the crossing bins of those two targets (FindCrossing over [0, kbin), -1:
+// none). When they agree on a bin above kbin and both bins fit the buffer together, that is
+// top-p's bin, and the read that collects kbin collects it too (one read of the row fewer); the
+// kernel still checks the bin it finds afterwards against it. Returns the bin, or -1.
+HEARTH_HD int CoCollectedBin(int lo, int hi, int kbin_count, int lo_count) {
+  return lo >= 0 && lo == hi && kbin_count + lo_count <= kCap ? lo : -1;
+}
+
 // The exact threshold inside one collected bin, element j's share of the work: with gt and ge
 // the weight of the bin's candidates strictly larger than / at least val[j] (candidates: value
 // >= floor), val[j] is THE threshold when above + gt < target <= above + ge (strictly-larger

@@ -36,7 +36,7 @@ inline constexpr BenchMix kBenchMixes[] = {
     {"top_k50", {0.8f, 50, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 2}},
     {"top_p0.9", {0.8f, 0, 0.9f, 0.f, 1.f, 0.f, 0.f, 0, 3}},
     {"all_logprobs5", {0.8f, 50, 0.9f, 0.05f, 1.1f, 0.1f, 0.1f, 5, 4}},
-    // The usual chat filters: on peaked rows top-p's bin lies above top-k's.
+    // The usual chat filters: on peaked rows top-p's bin lies above top-k's (collected together).
     {"top_k50_p0.9", {0.8f, 50, 0.9f, 0.f, 1.f, 0.f, 0.f, 0, 5}},
     // Without the sampled token's logprob (a request without logprobs): the split path skips
     // its log-sum-exp.
@@ -94,6 +94,20 @@ inline SamplingParams FillBoundaryRow(float* row, int vocab, int kind, uint64_t 
     default:
       p.min_p = 0.5f, p.top_k = 45, p.num_logprobs = 20;
   }
+  return p;
+}
+
+// A row where top-p's threshold bin lies above top-k's and the window path collects both in one
+// read (sampler_window.h, CoCollectedBin): 20 tokens tied at the max 5 (bin 0, all that top-p
+// 0.1 keeps), 200 at 4.5 (bin 64) and the background of FillBoundaryRow, top-k 300 (its bin in
+// the background's top). The 200 and the background tokens above top-k's bin would win most
+// races if raced; the 20 win none unless the second bin's slots are raced. Needs vocab >= 3000.
+inline SamplingParams FillTopPInsideTopKRow(float* row, int vocab, uint64_t seed) {
+  for (int i = 0; i < vocab; ++i)
+    row[i] = -5.f + static_cast<float>((static_cast<uint32_t>(i) * 2654435761u) % 1000u) / 250.f;
+  for (int j = 0; j < 220; ++j) row[5 + 13 * j] = j < 20 ? 5.f : 4.5f;
+  SamplingParams p;
+  p.top_k = 300, p.top_p = 0.1f, p.seed = seed;
   return p;
 }
 

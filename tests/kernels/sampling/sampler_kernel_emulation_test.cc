@@ -18,6 +18,10 @@
 namespace {
 std::atomic<int> g_window_fallbacks{0};
 std::vector<float> g_thresholds;  // [num_seqs]: each sampled row's final threshold (NaN: none)
+std::vector<int> g_row_reads;     // [num_seqs]: the filtered kernel's reads of each row
+// When >= 0: the bin the window path is told top-p's lies in before top-k's bin is read (a wrong
+// prediction must cost a read, never a token); -2: the bin just above top-k's.
+int g_forced_cocollect = -1;
 }  // namespace
 // Counted by thread 0 of a block each time the window path hands a row over (top-n or selection).
 #define HEARTH_SAMPLER_WINDOW_FALLBACK_HOOK()   \
@@ -27,6 +31,15 @@ std::vector<float> g_thresholds;  // [num_seqs]: each sampled row's final thresh
 #define HEARTH_SAMPLER_THRESHOLD_HOOK(t)                  \
   do {                                                    \
     if (threadIdx.x == 0) g_thresholds[blockIdx.x] = (t); \
+  } while (0)
+#define HEARTH_SAMPLER_ROW_READ_HOOK()              \
+  do {                                              \
+    if (threadIdx.x == 0) ++g_row_reads[blockIdx.x]; \
+  } while (0)
+#define HEARTH_SAMPLER_COCOLLECT_HOOK(lo, hi, kbin)                                     \
+  do {                                                                                  \
+    if (g_forced_cocollect != -1) lo = hi = g_forced_cocollect >= 0 ? g_forced_cocollect \
+                                                                    : (kbin) - 1;       \
   } while (0)
 // The race's work as a GPU warp pays it: a warp runs a Philox block (or the exact score) for a
 // group (token) position when any of its lanes does. Lanes of a warp hold groups g - lane equal.
@@ -82,6 +95,7 @@ Out RunEmulated(const Batch& b, bool window) {
   const sk::FilteredArgs filtered{
       x.data(), b.vocab, plan.num_chunks, b.params.data(), b.steps.data(), pen, out, window};
   g_thresholds.assign(b.num_seqs, std::nanf(""));
+  g_row_reads.assign(b.num_seqs, 0);
   cuda_emulation::Launch({static_cast<unsigned>(b.num_seqs), 1}, sk::kFilteredThreads,
                          &sk::SampleKernel, filtered);
   return o;
@@ -89,13 +103,20 @@ Out RunEmulated(const Batch& b, bool window) {
 
 // The kernel's final threshold of sampled row s against the CPU twin's: equal, or (top-p only)
 // float and double masses straddling the target within 1e-5 of the kept mass.
-void ExpectCpuThreshold(const Batch& b, int s) {
+// Row s's scaled penalized logits, as the filtered kernel selects on them.
+std::vector<float> ScaledRow(const Batch& b, int s) {
   const SamplingParams& p = b.params[s];
   std::vector<float> x(b.logits.begin() + int64_t{s} * b.vocab,
                        b.logits.begin() + int64_t{s + 1} * b.vocab);
   for (int e = b.offsets[s]; e < b.offsets[s + 1]; ++e)
     x[b.tokens[e]] = sampling_kernels::Penalize(x[b.tokens[e]], b.counts[e], p);
   for (float& v : x) v *= 1.f / p.temperature;
+  return x;
+}
+
+void ExpectCpuThreshold(const Batch& b, int s) {
+  const SamplingParams& p = b.params[s];
+  const std::vector<float> x = ScaledRow(b, s);
   const float got = g_thresholds[s], want = SamplerThresholdCpu(x.data(), b.vocab, p);
   if (got == want) return;
   ASSERT_LT(p.top_p, 1.f) << "row " << s << ": threshold " << got << ", cpu " << want;
@@ -357,6 +378,80 @@ TEST(SamplerKernelEmulation, RaceWorkPerWarp) {
       // The per-token race: against each lane's own best, 15-23 per 1000 tokens (of 31.25
       // token positions a warp has); against the warp's bound, 1-3. The two-level race: ~1.
       EXPECT_LT(g_race.Warps(true) * per_k, 5.0) << "warp-wide exact scores per 1000 tokens";
+    }
+  }
+}
+
+// Top-k and top-p together, top-p the tighter (chat defaults such as top-k 40-50 with top-p
+// 0.9-0.95 on peaked rows): top-p's bin is known from the histogram and collected in the read of
+// top-k's bin, 2 reads of the row instead of 3. A wrong prediction (forced here) costs the third
+// read back, never a token or a threshold.
+TEST(SamplerKernelEmulation, TopKAndTopPShareOneCollectRead) {
+  const int vocab = 3001, num_seqs = 12;
+  Batch b = MakeBatch(vocab, num_seqs, 31, {kPeaked, kNormal});
+  for (int s = 0; s < num_seqs; ++s) {
+    SamplingParams& p = b.params[s];
+    // min-p on normal rows only (on the peaked ones it would leave fewer than 50 candidates)
+    p = {0.8f, 50, s < 4 ? 0.9f : 0.5f, s % 2 == 1 && s % 3 != 0 ? 0.01f : 0.f, 1.f, 0.f, 0.f, 0,
+         static_cast<uint64_t>(90 + s)};
+  }
+  // Row 7: top-k the tighter (top-p's bin is top-k's), which the collect of top-k serves.
+  b.params[7].top_k = 5, b.params[7].top_p = 0.99f;
+  // Rows 8-11 (sampling_cases::FillTopPInsideTopKRow): top-p keeps 20 tokens tied at the max,
+  // and the race goes wrong if the bins between top-p's and top-k's or the second bin's slots
+  // are raced wrongly.
+  b.offsets.resize(9);
+  b.tokens.resize(b.offsets[8]), b.counts.resize(b.offsets[8]);
+  for (int s = 8; s < num_seqs; ++s) {
+    b.params[s] =
+        sampling_cases::FillTopPInsideTopKRow(b.logits.data() + int64_t{s} * vocab, vocab, 90 + s);
+    b.offsets.push_back(b.offsets.back());  // no penalties
+  }
+  const std::vector<bool> certain = {true, false, true, false, true,  false,
+                                     true, true,  true, true,  true,  true};
+  // Each row's bins from the CPU twin's thresholds: top-k's alone and the final one.
+  std::vector<int> kbin(num_seqs), pbin(num_seqs);
+  int fused = 0;
+  for (int s = 0; s < num_seqs; ++s) {
+    const std::vector<float> x = ScaledRow(b, s);
+    const float m = *std::max_element(x.begin(), x.end());
+    SamplingParams no_p = b.params[s];
+    no_p.top_p = 1.f;
+    const float t0 = no_p.min_p > 0.f ? m + std::log(no_p.min_p) : -INFINITY;
+    ASSERT_GT(std::count_if(x.begin(), x.end(), [&](float v) { return v >= t0; }), no_p.top_k)
+        << "row " << s << ": top-k must bind (else no top-k bin is read)";
+    kbin[s] = sampler_window::Bin(m, SamplerThresholdCpu(x.data(), vocab, no_p));
+    pbin[s] = sampler_window::Bin(m, SamplerThresholdCpu(x.data(), vocab, b.params[s]));
+    ASSERT_LE(pbin[s], kbin[s]);
+    fused += pbin[s] < kbin[s];
+  }
+  ASSERT_EQ(fused, 11) << "rows 0-6 and 8-11: top-p's bin above top-k's";
+  const Out cpu = RunCpu(b);
+  for (const int forced : {-1, 0, -2}) {
+    SCOPED_TRACE("forced prediction " + std::to_string(forced));
+    g_forced_cocollect = forced;
+    g_window_fallbacks = 0;
+    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), cpu);
+    g_forced_cocollect = -1;
+    EXPECT_EQ(g_window_fallbacks.load(), 0);
+    for (int s = 0; s < num_seqs; ++s) {
+      SCOPED_TRACE("row " + std::to_string(s) + ": top-k bin " + std::to_string(kbin[s]) +
+                   ", top-p bin " + std::to_string(pbin[s]));
+      if (forced == -1) {
+        // Top-k's bin carries next to no mass on the peaked rows and rows 8-11, so the
+        // prediction is certain; row 7 needs no second bin.
+        if (certain[s]) {
+          EXPECT_EQ(g_row_reads[s], 2);
+        }
+        EXPECT_LE(g_row_reads[s], 3);
+        continue;
+      }
+      const int predicted = forced >= 0 ? forced : kbin[s] - 1;
+      if (predicted >= 0 && predicted < kbin[s]) {  // a second bin was collected
+        EXPECT_EQ(g_row_reads[s], predicted == pbin[s] ? 2 : 3);
+      } else {
+        EXPECT_EQ(g_row_reads[s], pbin[s] == kbin[s] ? 2 : 3);
+      }
     }
   }
 }

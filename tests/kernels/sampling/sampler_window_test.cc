@@ -157,8 +157,9 @@ int FindCrossingBlocked(const std::vector<T>& w, int limit, T target, T& above) 
 
 struct WindowRow {
   bool fallback = false;
-  float t = -kInf;  // the kept tokens: s >= t
-  int reads = 0;    // reads of the row after the split pass
+  float t = -kInf;   // the kept tokens: s >= t
+  int reads = 0;     // reads of the row after the split pass
+  bool co = false;   // top-p's bin was collected in the read of top-k's (sw::CoCollectedBin)
 };
 
 // WindowSample of sampler_filtered.cu on s (scaled penalized logits); the race is left to the
@@ -188,13 +189,17 @@ WindowRow SimulateWindowRow(const std::vector<float>& s, const SamplingParams& p
     mass[b] += w;
   }
   r.reads = 1;
-  std::vector<float> buf, buf_w;
-  int buffered = -1;
-  auto collect = [&](int bin) {
-    buf.clear(), buf_w.clear();
-    for (float v : s)
-      if (v >= t0 && sw::Bin(m, v) == bin) buf.push_back(v), buf_w.push_back(std::exp(v - m));
-    buffered = bin;
+  // The buffer's two bins (the second: -1, or a bin above the first collected in the same read).
+  std::vector<float> buf, buf_w, buf2, buf2_w;
+  int buffered = -1, buffered2 = -1;
+  auto collect = [&](int bin, int bin2) {
+    buf.clear(), buf_w.clear(), buf2.clear(), buf2_w.clear();
+    for (float v : s) {
+      const int b = v >= t0 ? sw::Bin(m, v) : sw::kBins;
+      if (b == bin) buf.push_back(v), buf_w.push_back(std::exp(v - m));
+      if (b == bin2) buf2.push_back(v), buf2_w.push_back(std::exp(v - m));
+    }
+    buffered = bin, buffered2 = bin2;
     ++r.reads;
   };
   int kbin = -1;
@@ -207,8 +212,19 @@ WindowRow SimulateWindowRow(const std::vector<float>& s, const SamplingParams& p
     if (d == sw::Decision::kFallback || (kbin >= 0 && !sw::BinFits(count[kbin])))
       return r.fallback = true, r;
     if (d == sw::Decision::kInBin) {
-      collect(kbin);
+      int co = -1;
+      if (need_p) {
+        float mass_above = 0.f, unused = 0.f;
+        FindCrossingBlocked(mass, kbin, kInf, mass_above);
+        const int lo = FindCrossingBlocked(mass, kbin, p.top_p * mass_above, unused);
+        const int hi = FindCrossingBlocked(mass, kbin, p.top_p * (mass_above + mass[kbin]), unused);
+        co = sw::CoCollectedBin(lo, hi, count[kbin], lo >= 0 ? count[lo] : 0);
+      }
+      collect(kbin, co);
       EXPECT_EQ(static_cast<int>(buf.size()), count[kbin]);
+      if (co >= 0) {
+        EXPECT_EQ(static_cast<int>(buf2.size()), count[co]);
+      }
       r.t = std::max(r.t, InBinThreshold(buf, nullptr, t0, static_cast<float>(above),
                                          static_cast<float>(p.top_k), &hit));
       EXPECT_TRUE(hit) << "counts always find the k-th largest";
@@ -231,8 +247,13 @@ WindowRow SimulateWindowRow(const std::vector<float>& s, const SamplingParams& p
     if (d == sw::Decision::kFallback || (pbin >= 0 && !sw::BinFits(count[pbin])))
       return r.fallback = true, r;
     if (d == sw::Decision::kInBin) {
-      if (pbin != buffered) collect(pbin);
-      r.t = std::max(r.t, InBinThreshold(buf, &buf_w, r.t, above, target, &hit));
+      if (pbin >= 0 && pbin == buffered2) {
+        r.co = true;
+        r.t = std::max(r.t, InBinThreshold(buf2, &buf2_w, r.t, above, target, &hit));
+      } else {
+        if (pbin != buffered || buffered2 >= 0) collect(pbin, -1);
+        r.t = std::max(r.t, InBinThreshold(buf, &buf_w, r.t, above, target, &hit));
+      }
     }
   }
   if (buffered < 0) ++r.reads;  // the race reads the row again; else it rode the collect pass
@@ -304,8 +325,11 @@ TEST(SamplerWindow, ReplayMatchesTheCpuTwinOnRandomRows) {
   mixes.push_back({1.5f, 0, 0.999f, 0.f, 1.f, 0.f, 0.f, 0, 14});  // deep top-p
   mixes.push_back({1.f, 20, 0.95f, 0.f, 1.f, 0.f, 0.f, 0, 15});   // both, top-k binding
   mixes.push_back({0.7f, 0, 1.f, 0.1f, 1.f, 0.f, 0.f, 0, 16});    // min-p alone: one read
+  mixes.push_back({0.8f, 40, 0.95f, 0.05f, 1.f, 0.f, 0.f, 0, 17});  // llama.cpp's defaults
+  mixes.push_back({0.6f, 50, 0.9f, 0.f, 1.f, 0.f, 0.f, 0, 18});     // chat: both, top-p binding
   std::mt19937_64 rng(42);
   int rows = 0, fallbacks = 0, rounding = 0, token_diffs = 0, reads = 0;
+  int three_reads = 0, co_collected = 0;  // rows whose top-p bin lies above top-k's
   int fallbacks_by_kind[6] = {};
   for (int vocab : {1000, 32000, 50001}) {
     for (int kind_i = 0; kind_i < 6; ++kind_i) {
@@ -343,6 +367,8 @@ TEST(SamplerWindow, ReplayMatchesTheCpuTwinOnRandomRows) {
             continue;
           }
           reads += w.reads;
+          three_reads += w.reads == 3;
+          co_collected += w.co;
           const float want = SamplerThresholdCpu(s.data(), vocab, p);
           if (w.t != want) {
             // Only top-p may differ, and only where float and double masses straddle the target.
@@ -381,10 +407,11 @@ TEST(SamplerWindow, ReplayMatchesTheCpuTwinOnRandomRows) {
   }
   std::printf(
       "%d rows: %d fallbacks (normal %d, peaked %d, flat %d, ties %d, wide %d, neg_inf "
-      "%d), %d top-p rounding ties (%d tokens moved), %.2f reads per windowed row\n",
+      "%d), %d top-p rounding ties (%d tokens moved), %.2f reads per windowed row; top-p's bin "
+      "above top-k's: %d collected with it, %d read again\n",
       rows, fallbacks, fallbacks_by_kind[0], fallbacks_by_kind[1], fallbacks_by_kind[2],
       fallbacks_by_kind[3], fallbacks_by_kind[4], fallbacks_by_kind[5], rounding, token_diffs,
-      static_cast<double>(reads) / std::max(1, rows - fallbacks));
+      static_cast<double>(reads) / std::max(1, rows - fallbacks), co_collected, three_reads);
   // The window serves the usual rows (fallbacks: deep top-k on wide rows, tie groups > kCap).
   EXPECT_LE(fallbacks, rows / 20);
 }

@@ -159,6 +159,25 @@ TEST(SamplerGpu, BinEdgeRowsMatchCpuTwin) {
   ExpectBothPathsMatchCpu(b);
 }
 
+// Top-p's bin above top-k's, collected in the same read (sampling_cases::FillTopPInsideTopKRow):
+// a wrong race over the bins between them or over the second bin's slots moves the winner in
+// most rows. Both paths (the radix one as a reference on the same rows).
+TEST(SamplerGpu, TopPBinCollectedWithTopKsMatchesCpuTwin) {
+  HEARTH_REQUIRE_GPU();
+  const int vocab = 128256, num_seqs = 32;
+  Batch b;
+  b.vocab = vocab;
+  b.num_seqs = num_seqs;
+  b.logits.resize(int64_t{vocab} * num_seqs);
+  b.offsets.assign(num_seqs + 1, 0);
+  for (int s = 0; s < num_seqs; ++s) {
+    b.params.push_back(sampling_cases::FillTopPInsideTopKRow(
+        b.logits.data() + int64_t{s} * vocab, vocab, 500 + s));
+    b.steps.push_back(13 * s);
+  }
+  ExpectBothPathsMatchCpu(b);
+}
+
 // Split-path rows (greedy / unfiltered temperature, no logprobs) whose penalty lists hold the
 // row's peaked tokens, so the penalties decide the winner.
 TEST(SamplerGpu, SplitPathPenaltiesOnTheTopTokensMatchCpu) {
