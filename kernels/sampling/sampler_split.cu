@@ -163,6 +163,91 @@ __device__ __forceinline__ int RaceInGroup(const float* x, int group, int begin,
   return ti;
 }
 
+// What the split pass's batch loop reads of its chunk and row.
+struct SplitChunk {
+  const float* x;  // the row
+  int begin, end;  // the chunk's tokens
+  bool vec4;
+  const uint32_t* listed;  // the chunk's penalized tokens (valid when has_pen)
+  bool has_pen, need_lse;
+  float inv_t, c2;  // 1 / T and the race's Log2Scale(1 / T)
+  uint64_t step;
+};
+
+// The chunk's batches into the raw log-sum-exp state (m, sum) and the best (bv, bi, part): the
+// two-level race's level 1 (kRace) or the argmax of the scaled values.
+template <bool kRace>
+__device__ __forceinline__ void SplitBatches(const SplitChunk& c, const SamplingParams& p,
+                                             float& m, float& sum, float& bv, int& bi,
+                                             int& part) {
+  namespace race = sampler_race;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const float* x = c.x;
+  const int begin = c.begin, end = c.end;
+  GroupWords words;
+  // Warp w takes batches w, w + 8, ... of the chunk: tokens 512b + 128u + 4 lane + j.
+  for (int b = begin / race::kBatchTokens + warp; b * race::kBatchTokens < end;
+       b += kSplitThreads / 32) {
+    const int g0 = b * (race::kBatchTokens / 4) + lane;  // 4-token group of u = 0
+    float v[4][4];
+    if (c.vec4 && (b + 1) * race::kBatchTokens <= end) {  // a whole batch: plain 16-byte loads
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const float4 q = __ldg(reinterpret_cast<const float4*>(x) + g0 + 32 * u);
+        v[u][0] = q.x, v[u][1] = q.y, v[u][2] = q.z, v[u][3] = q.w;
+      }
+    } else {
+#pragma unroll
+      for (int u = 0; u < 4; ++u) LoadGroup(x, g0 + 32 * u, end, c.vec4, v[u]);  // -inf past end
+    }
+    // A value (argmax) or a race score (race) some token of the warp reached in the batches
+    // before (independent of the loads).
+    const float bound = WarpMax(bv);
+    // Raw log-sum-exp in two levels: the batch's max from registers, then one exp per token and
+    // one merge per batch (no per-token branch). exp(v - lm) is 1 for v == lm, also for
+    // lm = +inf (where v - lm would be NaN).
+    float lm = -INFINITY;
+#pragma unroll
+    for (int u = 0; u < 4; ++u)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) lm = fmaxf(lm, v[u][j]);
+    if (c.need_lse && lm != -INFINITY) {
+      float ls = 0.f;
+      if (lm != INFINITY) {
+#pragma unroll
+        for (int u = 0; u < 4; ++u)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) ls += cuda::FastExp(v[u][j] - lm);
+      } else {
+#pragma unroll
+        for (int u = 0; u < 4; ++u)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) ls += v[u][j] == lm ? 1.f : 0.f;
+      }
+      MergeRaw(m, sum, lm, ls);
+    }
+    if constexpr (kRace) {
+      RaceGroupLevel1(v, b, begin, end, c.listed, c.has_pen, lm, c.c2, p, c.step, bound, words,
+                      bv, bi, part);
+      continue;
+    }
+    // The batch's largest scaled value (rounding is monotonic and inv_t > 0, so it is lm's):
+    // when it cannot reach the warp's bound, no token of the batch can win and the per-token
+    // pass is skipped; after the first batches that is all but those holding a new maximum.
+    if (!(__fmul_rn(lm, c.inv_t) >= bound)) continue;
+#pragma unroll
+    for (int u = 0; u < 4; ++u)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = b * race::kBatchTokens + 128 * u + 4 * lane + j;
+        // Penalized tokens join below with their penalized value.
+        const bool plain = i < end && (!c.has_pen || !Listed(c.listed, i - begin));
+        const float sv = __fmul_rn(v[u][j], c.inv_t);
+        if (plain && Better(sv, i, bv, bi)) bv = sv, bi = i;
+      }
+  }
+}
+
 // grid (num_chunks, num_seqs): one read of chunk `blockIdx.x` of row `blockIdx.y`.
 __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a) {
   cuda::PdlBegin();                            // pdl.h
@@ -201,68 +286,11 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
   float m = -INFINITY, sum = 0.f, bv = -INFINITY;
   int bi = INT_MAX, part = -1;  // the race's best: key and part (sampler_race.h); -1: a token
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  GroupWords words;
-  // Warp w takes batches w, w + 8, ... of the chunk: tokens 512b + 128u + 4 lane + j.
-  for (int b = begin / race::kBatchTokens + warp; b * race::kBatchTokens < end;
-       b += kSplitThreads / 32) {
-    const int g0 = b * (race::kBatchTokens / 4) + lane;  // 4-token group of u = 0
-    float v[4][4];
-    if (a.vec4 && (b + 1) * race::kBatchTokens <= end) {  // a whole batch: plain 16-byte loads
-#pragma unroll
-      for (int u = 0; u < 4; ++u) {
-        const float4 q = __ldg(reinterpret_cast<const float4*>(x) + g0 + 32 * u);
-        v[u][0] = q.x, v[u][1] = q.y, v[u][2] = q.z, v[u][3] = q.w;
-      }
-    } else {
-#pragma unroll
-      for (int u = 0; u < 4; ++u) LoadGroup(x, g0 + 32 * u, end, a.vec4, v[u]);  // -inf past end
-    }
-    // A value (argmax) or a race score (race) some token of the warp reached in the batches
-    // before (independent of the loads).
-    const float bound = WarpMax(bv);
-    // Raw log-sum-exp in two levels: the batch's max from registers, then one exp per token and
-    // one merge per batch (no per-token branch). exp(v - lm) is 1 for v == lm, also for
-    // lm = +inf (where v - lm would be NaN).
-    float lm = -INFINITY;
-#pragma unroll
-    for (int u = 0; u < 4; ++u)
-#pragma unroll
-      for (int j = 0; j < 4; ++j) lm = fmaxf(lm, v[u][j]);
-    if (need_lse && lm != -INFINITY) {
-      float ls = 0.f;
-      if (lm != INFINITY) {
-#pragma unroll
-        for (int u = 0; u < 4; ++u)
-#pragma unroll
-          for (int j = 0; j < 4; ++j) ls += cuda::FastExp(v[u][j] - lm);
-      } else {
-#pragma unroll
-        for (int u = 0; u < 4; ++u)
-#pragma unroll
-          for (int j = 0; j < 4; ++j) ls += v[u][j] == lm ? 1.f : 0.f;
-      }
-      MergeRaw(m, sum, lm, ls);
-    }
-    if (race_row) {
-      RaceGroupLevel1(v, b, begin, end, listed, has_pen, lm, c2, p, step, bound, words, bv, bi,
-                      part);
-      continue;
-    }
-    // The batch's largest scaled value (rounding is monotonic and inv_t > 0, so it is lm's):
-    // when it cannot reach the warp's bound, no token of the batch can win and the per-token
-    // pass is skipped; after the first batches that is all but those holding a new maximum.
-    if (!(__fmul_rn(lm, inv_t) >= bound)) continue;
-#pragma unroll
-    for (int u = 0; u < 4; ++u)
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int i = b * race::kBatchTokens + 128 * u + 4 * lane + j;
-        // Penalized tokens join below with their penalized value.
-        const bool plain = i < end && (!has_pen || !Listed(listed, i - begin));
-        const float sv = __fmul_rn(v[u][j], inv_t);
-        if (plain && Better(sv, i, bv, bi)) bv = sv, bi = i;
-      }
-  }
+  const SplitChunk c{x, begin, end, a.vec4, listed, has_pen, need_lse, inv_t, c2, step};
+  if (race_row)  // block-uniform; two instantiations keep the flag out of the loop
+    SplitBatches<true>(c, p, m, sum, bv, bi, part);
+  else
+    SplitBatches<false>(c, p, m, sum, bv, bi, part);
   // The chunk's penalized tokens (each listed once per row, so each is seen once here); in the
   // race each is a part of its own.
   for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
