@@ -70,6 +70,22 @@ Result RunGpu(const Batch& b, SamplerFilterPath path = SamplerFilterPath::kWindo
 }
 
 // Both selections of the filtered rows against the CPU twin.
+// A batch without penalties: fill(row, vocab, s) writes row s and returns its parameters; step
+// step_stride * s.
+template <class Fill>
+Batch FilledBatch(int vocab, int num_seqs, int step_stride, Fill fill) {
+  Batch b;
+  b.vocab = vocab;
+  b.num_seqs = num_seqs;
+  b.logits.resize(int64_t{vocab} * num_seqs);
+  b.offsets.assign(num_seqs + 1, 0);
+  for (int s = 0; s < num_seqs; ++s) {
+    b.params.push_back(fill(b.logits.data() + int64_t{s} * vocab, vocab, s));
+    b.steps.push_back(int64_t{step_stride} * s);
+  }
+  return b;
+}
+
 void ExpectBothPathsMatchCpu(const Batch& b) {
   const Result cpu = RunCpu(b);
   for (SamplerFilterPath path : {SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
@@ -145,18 +161,9 @@ TEST(SamplerGpu, WindowFallbacksMatchCpuTwin) {
 // these rows, so more than one mismatch in 64 means a real bug. Both paths.
 TEST(SamplerGpu, BinEdgeRowsMatchCpuTwin) {
   HEARTH_REQUIRE_GPU();
-  const int vocab = 32000, num_seqs = 64;
-  Batch b;
-  b.vocab = vocab;
-  b.num_seqs = num_seqs;
-  b.logits.resize(int64_t{vocab} * num_seqs);
-  b.offsets.assign(num_seqs + 1, 0);
-  for (int s = 0; s < num_seqs; ++s) {
-    b.params.push_back(
-        sampling_cases::FillBoundaryRow(b.logits.data() + int64_t{s} * vocab, vocab, s, 300 + s));
-    b.steps.push_back(17 * s);
-  }
-  ExpectBothPathsMatchCpu(b);
+  ExpectBothPathsMatchCpu(FilledBatch(32000, 64, 17, [](float* row, int vocab, int s) {
+    return sampling_cases::FillBoundaryRow(row, vocab, s, 300 + s);
+  }));
 }
 
 // Top-p's bin above top-k's, collected in the same read (sampling_cases::FillTopPInsideTopKRow):
@@ -164,18 +171,9 @@ TEST(SamplerGpu, BinEdgeRowsMatchCpuTwin) {
 // most rows. Both paths (the radix one as a reference on the same rows).
 TEST(SamplerGpu, TopPBinCollectedWithTopKsMatchesCpuTwin) {
   HEARTH_REQUIRE_GPU();
-  const int vocab = 128256, num_seqs = 32;
-  Batch b;
-  b.vocab = vocab;
-  b.num_seqs = num_seqs;
-  b.logits.resize(int64_t{vocab} * num_seqs);
-  b.offsets.assign(num_seqs + 1, 0);
-  for (int s = 0; s < num_seqs; ++s) {
-    b.params.push_back(sampling_cases::FillTopPInsideTopKRow(
-        b.logits.data() + int64_t{s} * vocab, vocab, 500 + s));
-    b.steps.push_back(13 * s);
-  }
-  ExpectBothPathsMatchCpu(b);
+  ExpectBothPathsMatchCpu(FilledBatch(128256, 32, 13, [](float* row, int vocab, int s) {
+    return sampling_cases::FillTopPInsideTopKRow(row, vocab, 500 + s);
+  }));
 }
 
 // Split-path rows (greedy / unfiltered temperature, no logprobs) whose penalty lists hold the
