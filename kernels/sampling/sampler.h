@@ -78,7 +78,8 @@ float SamplerThresholdCpu(const float* s, int vocab, const SamplingParams& p);
 //   histogram of the values in a window below the row max and refines the threshold inside one
 //   collected bin, racing the bins above it in the same read: reads of the row 1 for min-p
 //   alone, 2 for top-k or top-p, 2 for both where the histogram tells top-p's bin before top-k's
-//   is read (else 3), 2 more for the top-n (sampler_window.h, README.md). When a threshold lies
+//   is read (else 3), 1 more for the top-n (2-6 where more than sampler_window::kCap values reach
+//   its one-read bound: sampler_window.h, README.md). When a threshold lies
 //   below the window or its bin holds more than sampler_window::kCap tokens, that row falls back to
 //   the radix select (kRadix, HEARTH_SAMPLER=radix for all rows: 4 reads per threshold, exact,
 //   slower).

@@ -26,6 +26,7 @@ struct Shared {
   union {
     float hist[kWarps][kBins];  // per-warp radix histograms: contention stays within a warp
     WindowHist win;             // the window path (never live at once with the radix one)
+    float warp_top[kWarps][kMaxLogprobs];  // the one-read top-n's bound (BlockNthLargest)
   };
   // The window path's collected threshold bin: values, weights (1 or exp(v - m)), token ids.
   // Slots [0, buf_count) hold one bin; [buf_begin2, buf_begin2 + buf_count2) may hold a second
@@ -44,7 +45,7 @@ struct Shared {
   int num_gt, num_eq;
   float gt_val[kMaxLogprobs], eq_val[kMaxLogprobs];
   int gt_idx[kMaxLogprobs], eq_idx[kMaxLogprobs];
-  float raw_token_logit;
+  float raw_token_logit, nth_largest;
   float part_lse, part_raw_max, part_max;
   int part_argmax;
 };
@@ -85,14 +86,13 @@ __device__ inline int BlockArgMax(float v, int i, Shared& sh) {
 #define HEARTH_SAMPLER_ROW_READ_HOOK()
 #endif
 
-// f(i, x[i]) for every i < n, block-strided; each thread issues kBatch loads before using any,
-// so a 1024-thread block keeps 32 KB in flight instead of 4 KB (the filtered path is
-// latency-bound otherwise: one block per row).
+// f(i, x[i]) for every i in [begin, n), block-strided from begin + threadIdx.x; each thread
+// issues kBatch loads before using any, so a 1024-thread block keeps 32 KB in flight instead of
+// 4 KB (the filtered path is latency-bound otherwise: one block per row).
 constexpr int kBatch = 8;
 template <class F>
-__device__ __forceinline__ void ForEachBatched(const float* x, int n, F&& f) {
-  HEARTH_SAMPLER_ROW_READ_HOOK();
-  for (int base = threadIdx.x; base < n; base += kBatch * blockDim.x) {
+__device__ __forceinline__ void ForEachBatchedFrom(const float* x, int begin, int n, F&& f) {
+  for (int base = begin + threadIdx.x; base < n; base += kBatch * blockDim.x) {
     float v[kBatch];
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
@@ -105,6 +105,12 @@ __device__ __forceinline__ void ForEachBatched(const float* x, int n, F&& f) {
       if (i < n) f(i, v[u]);
     }
   }
+}
+// A read of the row: f(i, x[i]) for every i < n.
+template <class F>
+__device__ __forceinline__ void ForEachBatched(const float* x, int n, F&& f) {
+  HEARTH_SAMPLER_ROW_READ_HOOK();
+  ForEachBatchedFrom(x, 0, n, f);
 }
 
 }  // namespace sampling_kernels

@@ -72,7 +72,11 @@ __device__ __forceinline__ void RaceOne(float v, int i, const SamplingParams& p,
 #ifndef HEARTH_SAMPLER_THRESHOLD_HOOK
 #define HEARTH_SAMPLER_THRESHOLD_HOOK(t)
 #endif
-// (and may move the predicted top-p bins lo / hi to exercise a wrong prediction)
+// (and the one-read top-n's bound and candidate count per row, thread 0;
+#ifndef HEARTH_SAMPLER_TOPN_HOOK
+#define HEARTH_SAMPLER_TOPN_HOOK(bound, count)
+#endif
+// and may move the predicted top-p bins lo / hi to exercise a wrong prediction)
 #ifndef HEARTH_SAMPLER_COCOLLECT_HOOK
 #define HEARTH_SAMPLER_COCOLLECT_HOOK(lo, hi, kbin)
 #endif
@@ -309,6 +313,86 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
   return true;
 }
 
+// The n-th largest (n <= kMaxLogprobs, counted with repeats) of one value per thread (NaN as
+// -inf), returned to every thread: each warp sorts its 32 values (bitonic, descending), then
+// warp 0 merges the warps' top n.
+__device__ float BlockNthLargest(float v, int n, Shared& sh) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (!(v == v)) v = -INFINITY;
+  for (int k = 2; k <= 32; k <<= 1)
+    for (int j = k >> 1; j > 0; j >>= 1) {
+      const float o = __shfl_xor_sync(0xffffffffu, v, j);
+      // Pairs in a block of k lanes sort descending where lane & k is 0 (all at k = 32).
+      v = (((lane & j) == 0) == ((lane & k) == 0)) ? fmaxf(v, o) : fminf(v, o);
+    }
+  __syncthreads();  // earlier users of the union are done
+  if (lane < n) sh.warp_top[warp][lane] = v;
+  __syncthreads();
+  if (warp == 0) {
+    int next = 0;  // lane w: the head of warp w's list
+    float head = sh.warp_top[lane][0], nth = -INFINITY;
+    for (int r = 0; r < n; ++r) {
+      nth = WarpMax(head);
+      const int from = __ffs(__ballot_sync(0xffffffffu, head == nth)) - 1;
+      if (lane == from) head = ++next < n ? sh.warp_top[lane][next] : -INFINITY;
+    }
+    if (lane == 0) sh.nth_largest = nth;
+  }
+  __syncthreads();
+  return sh.nth_largest;
+}
+
+// Rank of the c candidates in the buffer's first slots by (value, lowest id): the top n into the
+// output, as logprobs (value - lse).
+__device__ void RankIntoTopN(int c, int n, float lse, int32_t* top_ids, float* top_lp,
+                             Shared& sh) {
+  for (int j = threadIdx.x; j < c; j += blockDim.x) {
+    int pos = 0;
+    for (int h = 0; h < c; ++h)
+      pos += Better(sh.buf_val[h], sh.buf_idx[h], sh.buf_val[j], sh.buf_idx[j]);
+    if (pos < n) top_ids[pos] = sh.buf_idx[j], top_lp[pos] = sh.buf_val[j] - lse;
+  }
+}
+
+// Top-n of the raw row in one read (2026-11-23, not yet run on a GPU): the first round of loads
+// (kBatch values a thread) gives a bound, the n-th largest of the 1024 threads' maxima: at least
+// n values of the row are at or above it, so the top n are among them. The read collects every
+// value at or above it (the first round's from registers), and the candidates are ranked in
+// shared memory. On rows in random order about n x (vocab / first round's values) are collected
+// (~320 for n = 20 and 128256 tokens); false, having written nothing but shared memory, when more
+// than sw::kCap are (tie groups, flat rows): the window path then reads the row twice.
+__device__ bool TopLogprobsOneRead(const float* x, int vocab, int n, float lse, int32_t* top_ids,
+                                   float* top_lp, Shared& sh) {
+  HEARTH_SAMPLER_ROW_READ_HOOK();
+  __syncthreads();
+  if (threadIdx.x == 0) sh.buf_count = 0;
+  float v[kBatch], lane_max = -INFINITY;
+#pragma unroll
+  for (int u = 0; u < kBatch; ++u) {
+    const int i = threadIdx.x + u * blockDim.x;
+    v[u] = i < vocab ? x[i] : -INFINITY;
+    lane_max = fmaxf(lane_max, v[u]);  // NaN dropped
+  }
+  const float bound = BlockNthLargest(lane_max, n, sh);  // its barriers order the reset above
+  auto collect = [&](int i, float xi) {
+    if (!(xi >= bound)) return;  // NaN too
+    const int slot = atomicAdd(&sh.buf_count, 1);
+    if (slot < sw::kCap) sh.buf_val[slot] = xi, sh.buf_idx[slot] = i;
+  };
+#pragma unroll
+  for (int u = 0; u < kBatch; ++u) {
+    const int i = threadIdx.x + u * blockDim.x;
+    if (i < vocab) collect(i, v[u]);
+  }
+  ForEachBatchedFrom(x, kBatch * blockDim.x, vocab, collect);
+  __syncthreads();
+  const int c = sh.buf_count;
+  HEARTH_SAMPLER_TOPN_HOOK(bound, c);
+  if (c > sw::kCap) return false;
+  RankIntoTopN(c, n, lse, top_ids, top_lp, sh);
+  return true;
+}
+
 // Top-n of the raw row by the window histogram over the raw values (two reads): false, having
 // written nothing, when the n-th value lies below the window or its bin does not fit.
 __device__ bool TopLogprobsWindow(const float* x, int vocab, int n, float raw_max, float lse,
@@ -390,7 +474,8 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
   const int n = min(max(p.num_logprobs, 0), min(kMaxLogprobs, vocab));
   if (n > 0) {
     __syncthreads();  // the -1 fill above before thread 0 writes the list
-    if (!a.window || !TopLogprobsWindow(x, vocab, n, sh.part_raw_max, lse, top_ids, top_lp, sh))
+    if (!a.window || (!TopLogprobsOneRead(x, vocab, n, lse, top_ids, top_lp, sh) &&
+                      !TopLogprobsWindow(x, vocab, n, sh.part_raw_max, lse, top_ids, top_lp, sh)))
       TopLogprobs(x, vocab, n, lse, top_ids, top_lp, sh);
   }
 

@@ -2,7 +2,8 @@
 // sampler's, sampler_kernel_emulation_test; the direct GEMV's, gemv_direct_emulation_test) run in
 // CPU tests: one OS thread per CUDA thread of a block (blocks run one after another),
 // std::barrier for __syncthreads and __syncwarp, a per-warp exchange for the shuffles (and
-// __reduce_max_sync, __any_sync), one mutex for the atomics, host math for the fast intrinsics.
+// __reduce_max_sync, __any_sync, __ballot_sync), one mutex for the atomics, host math for the fast
+// intrinsics.
 // It checks the kernel's logic (scans, selections, fallbacks, races), not its timing: a missing
 // __syncthreads may go unnoticed here, as it may on a GPU; racecheck on a GPU covers that.
 // Also: dynamic shared memory (SetDynamicSmem / DynamicSmem), 16-bit float types (Bf16, Half),
@@ -154,6 +155,12 @@ T __reduce_max_sync(unsigned, T v) {
 inline bool __any_sync(unsigned, bool p) {
   return __reduce_max_sync(0xffffffffu, static_cast<unsigned>(p)) != 0u;
 }
+inline unsigned __ballot_sync(unsigned, bool p) {  // every lane must call it (full mask)
+  unsigned v = p ? 1u << (threadIdx.x & 31) : 0u;
+  for (int o = 16; o > 0; o >>= 1) v |= __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+inline int __ffs(unsigned x) { return x == 0u ? 0 : __builtin_ctz(x) + 1; }
 namespace cuda_emulation {
 // Every atomic: *p = f(*p) under the one mutex, returning the old value.
 template <class T, class F>

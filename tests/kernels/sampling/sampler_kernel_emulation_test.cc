@@ -22,6 +22,7 @@ std::vector<int> g_row_reads;     // [num_seqs]: the filtered kernel's reads of 
 // When >= 0: the bin the window path is told top-p's lies in before top-k's bin is read (a wrong
 // prediction must cost a read, never a token); -2: the bin just above top-k's.
 int g_forced_cocollect = -1;
+std::vector<std::pair<float, int>> g_topn;  // [num_seqs]: the one-read top-n's bound and count
 }  // namespace
 // Counted by thread 0 of a block each time the window path hands a row over (top-n or selection).
 #define HEARTH_SAMPLER_WINDOW_FALLBACK_HOOK()   \
@@ -40,6 +41,10 @@ int g_forced_cocollect = -1;
   do {                                                                                  \
     if (g_forced_cocollect != -1) lo = hi = g_forced_cocollect >= 0 ? g_forced_cocollect \
                                                                     : (kbin) - 1;       \
+  } while (0)
+#define HEARTH_SAMPLER_TOPN_HOOK(bound, count)                             \
+  do {                                                                     \
+    if (threadIdx.x == 0) g_topn[blockIdx.x] = std::make_pair(bound, count); \
   } while (0)
 // The race's work as a GPU warp pays it: a warp runs a Philox block (or the exact score) for a
 // group (token) position when any of its lanes does. Lanes of a warp hold groups g - lane equal.
@@ -96,6 +101,7 @@ Out RunEmulated(const Batch& b, bool window) {
       x.data(), b.vocab, plan.num_chunks, b.params.data(), b.steps.data(), pen, out, window};
   g_thresholds.assign(b.num_seqs, std::nanf(""));
   g_row_reads.assign(b.num_seqs, 0);
+  g_topn.assign(b.num_seqs, {std::nanf(""), -1});
   cuda_emulation::Launch({static_cast<unsigned>(b.num_seqs), 1}, sk::kFilteredThreads,
                          &sk::SampleKernel, filtered);
   return o;
@@ -452,6 +458,75 @@ TEST(SamplerKernelEmulation, TopKAndTopPShareOneCollectRead) {
       } else {
         EXPECT_EQ(g_row_reads[s], pbin[s] == kbin[s] ? 2 : 3);
       }
+    }
+  }
+}
+
+// The top-n logprobs in one read: the bound is the n-th largest of the 1024 threads' maxima
+// over the first 8192 values (checked against a host replay), the top n are exact against the
+// CPU twin (ties by lowest id, NaN left out, -inf where fewer than n are finite), and rows where
+// more than kCap values reach the bound take the window's two reads (or the radix select).
+TEST(SamplerKernelEmulation, TopLogprobsInOneRead) {
+  const int vocab = 20011, num_seqs = 8;
+  Batch b = MakeBatch(vocab, num_seqs, 41, {kNormal, kPeaked, kWide});
+  b.offsets.assign(num_seqs + 1, 0);
+  b.tokens.clear(), b.counts.clear();
+  for (int s = 0; s < num_seqs; ++s) {
+    float* row = b.logits.data() + int64_t{s} * vocab;
+    SamplingParams& p = b.params[s];
+    p = {};
+    p.temperature = 0.f;  // greedy: the filtered kernel only ranks the top n
+    p.num_logprobs = s % 2 == 0 ? kMaxLogprobs : 5;
+    switch (s) {
+      case 3:  // ties: 50 values, 400 tokens each; the top n all tied, ranked by id
+        for (int i = 0; i < vocab; ++i) row[i] = static_cast<float>(i % 50) * 0.1f;
+        break;
+      case 4:  // many -inf (NaN logits make every logprob NaN; the CPU twin does not rank them)
+        for (int i = 5; i < vocab; i += 3) row[i] = -INFINITY;
+        break;
+      case 5:  // 3 finite values: the rest of the top n is -inf, lowest ids first
+        for (int i = 0; i < vocab; ++i) row[i] = -INFINITY;
+        row[17] = 1.f, row[9000] = 2.f, row[vocab - 1] = 0.5f;
+        break;
+      case 6:  // flat: every value reaches the bound, more than kCap: the window, then radix
+        for (int i = 0; i < vocab; ++i) row[i] = 0.25f;
+        break;
+      case 7:  // sampled with top-k: the top n read once beside the selection's reads
+        p.temperature = 0.7f, p.top_k = 40;
+        break;
+      default:
+        break;
+    }
+  }
+  g_window_fallbacks = 0;
+  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), RunCpu(b));
+  EXPECT_EQ(g_window_fallbacks.load(), 2)
+      << "rows 5 and 6: the n-th value below the window, one bin of 20011";
+  for (int s = 0; s < num_seqs; ++s) {
+    SCOPED_TRACE("row " + std::to_string(s));
+    const float* row = b.logits.data() + int64_t{s} * vocab;
+    const int n = b.params[s].num_logprobs;
+    std::vector<float> maxima(sk::kFilteredThreads, -INFINITY);
+    for (int i = 0; i < sk::kBatch * sk::kFilteredThreads && i < vocab; ++i)
+      if (row[i] == row[i]) maxima[i % sk::kFilteredThreads] =
+                                std::max(maxima[i % sk::kFilteredThreads], row[i]);
+    std::nth_element(maxima.begin(), maxima.begin() + (n - 1), maxima.end(), std::greater<>());
+    EXPECT_EQ(g_topn[s].first, maxima[n - 1]) << "the bound";
+    const int reaching =
+        static_cast<int>(std::count_if(row, row + vocab, [&](float v) { return v >= maxima[n - 1]; }));
+    EXPECT_EQ(g_topn[s].second, reaching) << "candidates collected";
+    if (s == 5 || s == 6) {  // the bound is -inf or every value: the window's reads
+      EXPECT_GT(reaching, sampler_window::kCap);
+      continue;
+    }
+    if (s == 3) {
+      EXPECT_EQ(reaching, 400) << "the top tie group";
+    } else {
+      EXPECT_LE(reaching, 4 * n * vocab / (sk::kBatch * sk::kFilteredThreads) + 20)
+          << "about n per 8192 values";
+    }
+    if (s != 7) {
+      EXPECT_EQ(g_row_reads[s], 1);
     }
   }
 }
