@@ -23,6 +23,9 @@
 // Philox draw and two logs; the group masses are float sums in a fixed order, so here too the CPU
 // and GPU agree up to float rounding (near-ties of two group scores within ~1e-6).
 //
+// NaN logits (a broken model) are never drawn nor ranked among the top-n logprobs (the logprobs
+// of such a row are NaN, its log-sum-exp being NaN); a row of NaN alone draws token 0.
+//
 // Penalty lists (CSR): sequence i's tokens are tokens[offsets[i] .. offsets[i+1]), each listed
 // once, with output_counts = times generated so far (0 = seen only in the prompt). The
 // repetition penalty applies to every listed token, presence/frequency to counts > 0.

@@ -108,9 +108,12 @@ int32_t RaceTwoLevel(const std::vector<float>& x, const std::vector<char>& liste
   return token;
 }
 
-// x: the penalized logits, scaled in place.
+// x: the penalized logits, scaled in place. NaN logits are never drawn (as on the GPU, whose
+// comparisons never keep them): -inf for the argmax and the filters.
 int32_t SampleRow(std::vector<float>& x, const std::vector<char>& listed, int vocab,
                   const SamplingParams& p, int64_t step) {
+  if (IsGreedy(p) || !SamplerUnfiltered(p, vocab))
+    for (float& v : x) v = v == v ? v : kNegInf;
   if (IsGreedy(p)) {
     return static_cast<int32_t>(std::max_element(x.begin(), x.end()) - x.begin());
   }
@@ -132,7 +135,8 @@ int32_t SampleRow(std::vector<float>& x, const std::vector<char>& listed, int vo
 }  // namespace
 
 float SamplerThresholdCpu(const float* s, int vocab, const SamplingParams& p) {
-  const std::vector<float> x(s, s + vocab);
+  std::vector<float> x(s, s + vocab);
+  for (float& v : x) v = v == v ? v : kNegInf;  // NaN is never kept (and would break the sorts)
   const float m = *std::max_element(x.begin(), x.end());
   float t = kNegInf;
   if (p.min_p > 0.f) t = m + std::log(p.min_p);
@@ -178,10 +182,13 @@ Status SampleCpu(const float* logits, int num_seqs, int vocab, const SamplingPar
     if (n > 0) {
       std::vector<int32_t> idx(vocab);
       std::iota(idx.begin(), idx.end(), 0);
+      // NaN logits are not ranked (their slots stay -1 / -inf when fewer than n others).
       std::partial_sort(idx.begin(), idx.begin() + n, idx.end(), [&](int32_t a, int32_t b) {
+        const bool a_nan = raw[a] != raw[a], b_nan = raw[b] != raw[b];
+        if (a_nan || b_nan) return !a_nan && b_nan;
         return raw[a] > raw[b] || (raw[a] == raw[b] && a < b);
       });
-      for (int j = 0; j < n; ++j) {
+      for (int j = 0; j < n && raw[idx[j]] == raw[idx[j]]; ++j) {
         top_ids[j] = idx[j];
         top_lp[j] = static_cast<float>(raw[idx[j]] - lse);
       }

@@ -529,6 +529,7 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
       for (int i = threadIdx.x; i < vocab; i += blockDim.x)
         if (Better(x[i], i, bv, bi)) bv = x[i], bi = i;
       token = BlockArgMax(bv, bi, sh);
+      if (token == INT_MAX) token = 0;  // every logit NaN (as on the split path)
     }
   }
 

@@ -25,7 +25,8 @@ __device__ uint32_t RadixSelect(const float* x, int n, float scale, float m, uin
     ForEachBatched(x, n, [&](int, float xi) {
       const float v = __fmul_rn(xi, scale);
       const uint32_t key = OrderedKey(v);
-      if (key < floor_key || (key & mask) != prefix) return;
+      // NaN is never selected (its key would sort above +inf, or below -inf for a negative NaN).
+      if (!(v == v) || key < floor_key || (key & mask) != prefix) return;
       atomicAdd(&my[(key >> shift) & 0xffu], kMass ? cuda::FastExp(v - m) : 1.f);
     });
     __syncthreads();
@@ -69,6 +70,7 @@ __device__ inline void TopLogprobs(const float* x, int vocab, int n, float lse, 
   if (threadIdx.x == 0) sh.num_gt = 0, sh.num_eq = 0;
   __syncthreads();
   ForEachBatched(x, vocab, [&](int i, float xi) {
+    if (!(xi == xi)) return;  // NaN is not ranked
     const uint32_t key = OrderedKey(xi);
     if (key > k) {
       const int slot = atomicAdd(&sh.num_gt, 1);  // fewer than n by construction

@@ -512,8 +512,8 @@ TEST(SamplerKernelEmulation, TopLogprobsInOneRead) {
                                 std::max(maxima[i % sk::kFilteredThreads], row[i]);
     std::nth_element(maxima.begin(), maxima.begin() + (n - 1), maxima.end(), std::greater<>());
     EXPECT_EQ(g_topn[s].first, maxima[n - 1]) << "the bound";
-    const int reaching =
-        static_cast<int>(std::count_if(row, row + vocab, [&](float v) { return v >= maxima[n - 1]; }));
+    const auto reaches = [&](float v) { return v >= maxima[n - 1]; };
+    const int reaching = static_cast<int>(std::count_if(row, row + vocab, reaches));
     EXPECT_EQ(g_topn[s].second, reaching) << "candidates collected";
     if (s == 5 || s == 6) {  // the bound is -inf or every value: the window's reads
       EXPECT_GT(reaching, sampler_window::kCap);
@@ -528,6 +528,18 @@ TEST(SamplerKernelEmulation, TopLogprobsInOneRead) {
     if (s != 7) {
       EXPECT_EQ(g_row_reads[s], 1);
     }
+  }
+}
+
+// NaN logits (a broken model) are never drawn nor ranked, on both paths, as by the CPU twin;
+// a filtered row of NaN alone draws token 0 (it used to read the logit at index INT_MAX).
+TEST(SamplerKernelEmulation, NanLogitsMatchCpuTwin) {
+  const Batch b = sampler_test::NanRows(3001, 8, 61);
+  const Out cpu = RunCpu(b);
+  for (int s = 6; s < 8; ++s) EXPECT_EQ(cpu.ids[s], 0) << "all NaN: token 0";
+  for (const bool window : {true, false}) {
+    SCOPED_TRACE(window ? "window" : "radix");
+    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, window), cpu);
   }
 }
 

@@ -38,16 +38,22 @@ inline void AppendPenalties(Batch& b, int n, std::mt19937_64& rng) {
   b.offsets.push_back(static_cast<int32_t>(b.tokens.size()));
 }
 
+// A batch of num_seqs rows of vocab logits (to fill) without penalty lists.
+inline Batch Unpenalized(int vocab, int num_seqs) {
+  Batch b;
+  b.vocab = vocab, b.num_seqs = num_seqs;
+  b.logits.resize(int64_t{vocab} * num_seqs);
+  b.offsets.assign(num_seqs + 1, 0);
+  return b;
+}
+
 // Rows whose race winner is decided among many close scores: normal, flat, tied (7 values) and
 // uniform in [-3, 3) in turn, each unfiltered, with min-p 0.02 or with top-k 500 in turn, no
 // penalties. A race that skips a token able to win (a bound too high) moves the winner of many.
 inline Batch CloseScoreRows(int vocab, int num_seqs, uint64_t seed) {
-  Batch b;
-  b.vocab = vocab, b.num_seqs = num_seqs;
+  Batch b = Unpenalized(vocab, num_seqs);
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.f, 2.f);
-  b.logits.resize(int64_t{vocab} * num_seqs);
-  b.offsets.assign(num_seqs + 1, 0);
   for (int s = 0; s < num_seqs; ++s) {
     float* row = b.logits.data() + int64_t{s} * vocab;
     for (int i = 0; i < vocab; ++i) {
@@ -72,6 +78,45 @@ inline Batch CloseScoreRows(int vocab, int num_seqs, uint64_t seed) {
     if (s % 3 == 2) p.top_k = 500;
     b.params.push_back(p);
     b.steps.push_back(11 * s);
+  }
+  return b;
+}
+
+// Rows with NaN logits (a broken model): normal rows with every 7th value NaN and a NaN beside
+// a peak, under greedy + top n, top-k, top-p, min-p, all three, and a deep top-k with the top 20;
+// the last two rows are NaN alone (filtered: they must draw token 0). No penalties.
+inline Batch NanRows(int vocab, int num_seqs, uint64_t seed) {
+  Batch b = Unpenalized(vocab, num_seqs);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.f, 2.f);
+  for (int s = 0; s < num_seqs; ++s) {
+    float* row = b.logits.data() + int64_t{s} * vocab;
+    const bool all_nan = s >= num_seqs - 2;
+    for (int i = 0; i < vocab; ++i) row[i] = all_nan || i % 7 == s % 7 ? NAN : normal(rng);
+    if (s < num_seqs - 2) row[100 + s] = NAN, row[101 + s] = 30.f;
+    SamplingParams p{0.9f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 5, seed + 70 + s};
+    switch (s % 6) {
+      case 0:
+        p.temperature = 0.f;  // greedy, top n
+        break;
+      case 1:
+        p.top_k = 20;
+        break;
+      case 2:
+        p.top_p = 0.9f, p.num_logprobs = 0;
+        break;
+      case 3:
+        p.min_p = 0.1f;
+        break;
+      case 4:
+        p.top_k = 40, p.top_p = 0.8f, p.min_p = 0.01f;
+        break;
+      default:
+        p.top_k = vocab * 5 / 6, p.num_logprobs = 20;  // deep: NaN must not be counted
+    }
+    if (s >= num_seqs - 2) p.temperature = 0.9f, p.top_k = 1 + s % 2;
+    b.params.push_back(p);
+    b.steps.push_back(7 * s);
   }
   return b;
 }
@@ -210,9 +255,15 @@ inline void ExpectMatchesCpu(const Batch& b, const Sampled& got, const Sampled& 
         EXPECT_EQ(got.top_lp[i], -INFINITY) << "row " << s << " slot " << j;
         continue;
       }
+      if (cpu.top_ids[i] == -1) {  // fewer values than n that are not NaN
+        EXPECT_EQ(got.top_ids[i], -1) << "row " << s << " rank " << j;
+        continue;
+      }
       ASSERT_GE(got.top_ids[i], 0) << "row " << s << " rank " << j;
       ASSERT_LT(got.top_ids[i], vocab) << "row " << s << " rank " << j;
-      if (got.top_lp[i] != cpu.top_lp[i]) {  // both -inf: a row with fewer finite values than n
+      // Equal: both -inf (a row with fewer finite values than n) or both NaN (lse NaN).
+      const bool both_nan = std::isnan(got.top_lp[i]) && std::isnan(cpu.top_lp[i]);
+      if (got.top_lp[i] != cpu.top_lp[i] && !both_nan) {
         EXPECT_NEAR(got.top_lp[i], cpu.top_lp[i], 1e-3) << "row " << s << " rank " << j;
       }
       if (got.top_lp[i] != cpu.top_lp[i] || got.top_ids[i] != cpu.top_ids[i]) {

@@ -328,6 +328,31 @@ TEST(SampleCpu, LogprobsAreOfTheRawDistribution) {
   EXPECT_EQ(r.top_lp[3], -INFINITY);
 }
 
+// NaN logits (a broken model) are never drawn nor ranked among the top n (their logprobs would
+// be NaN); a row of NaN alone draws token 0. Before, the sorts met NaN (undefined order).
+TEST(SampleCpu, NanLogitsAreNeverDrawnNorRanked) {
+  const float nan = std::nanf("");
+  const std::vector<float> logits = {nan, 1.f, 3.f, nan, 2.f};
+  SamplingParams p = Greedy();
+  p.num_logprobs = 5;
+  Row r = SampleOne(logits, p, 0);
+  EXPECT_EQ(r.token, 2);
+  EXPECT_EQ(std::vector<int32_t>(r.top_ids.begin(), r.top_ids.begin() + 5),
+            (std::vector<int32_t>{2, 4, 1, -1, -1}));
+  EXPECT_EQ(r.top_lp[3], -INFINITY);
+  for (int step = 0; step < 50; ++step) {
+    SamplingParams f;
+    f.top_k = 2, f.top_p = 0.99f, f.seed = 3;
+    const int32_t token = SampleOne(logits, f, step).token;
+    EXPECT_TRUE(token == 2 || token == 4) << token;
+  }
+  SamplingParams f;
+  f.top_k = 1;
+  EXPECT_EQ(SampleOne({nan, nan, nan}, f, 0).token, 0);
+  EXPECT_EQ(SampleOne({nan, nan, nan}, Greedy(), 0).token, 0);
+  EXPECT_EQ(SamplerThresholdCpu(logits.data(), 5, f), 3.f);
+}
+
 TEST(SampleCpu, RejectsBadInput) {
   const std::vector<float> logits = {1.f, 2.f};
   SamplingParams p;

@@ -176,6 +176,13 @@ TEST(SamplerGpu, TopPBinCollectedWithTopKsMatchesCpuTwin) {
   }));
 }
 
+// NaN logits (sampler_test::NanRows): never drawn nor ranked on either path, as by the CPU twin;
+// filtered rows of NaN alone draw token 0 (they used to read the logit at index INT_MAX).
+TEST(SamplerGpu, NanLogitsMatchCpuTwin) {
+  HEARTH_REQUIRE_GPU();
+  ExpectBothPathsMatchCpu(sampler_test::NanRows(128256, 14, 8));
+}
+
 // Split-path rows (greedy / unfiltered temperature, no logprobs) whose penalty lists hold the
 // row's peaked tokens, so the penalties decide the winner.
 TEST(SamplerGpu, SplitPathPenaltiesOnTheTopTokensMatchCpu) {
