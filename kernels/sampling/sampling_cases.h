@@ -42,6 +42,8 @@ inline constexpr BenchMix kBenchMixes[] = {
     // its log-sum-exp.
     {"greedy_nolp", {0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 0, 0}},
     {"temperature_nolp", {0.8f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 1, 0}},
+    // Greedy with the top 5 logprobs: the split pass, then the one-read top n.
+    {"greedy_logprobs5", {0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 5, 0}},
 };
 
 // Rows without top-n logprobs that are greedy or unfiltered take the split path
