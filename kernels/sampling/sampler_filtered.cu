@@ -72,11 +72,11 @@ __device__ __forceinline__ void RaceOne(float v, int i, const SamplingParams& p,
 #ifndef HEARTH_SAMPLER_THRESHOLD_HOOK
 #define HEARTH_SAMPLER_THRESHOLD_HOOK(t)
 #endif
-// (and the one-read top-n's bound and candidate count per row, thread 0;
+// Also the one-read top-n's bound and candidate count (thread 0), and the predicted top-p bins
+// lo / hi, which the test may move to exercise a wrong prediction.
 #ifndef HEARTH_SAMPLER_TOPN_HOOK
 #define HEARTH_SAMPLER_TOPN_HOOK(bound, count)
 #endif
-// and may move the predicted top-p bins lo / hi to exercise a wrong prediction)
 #ifndef HEARTH_SAMPLER_COCOLLECT_HOOK
 #define HEARTH_SAMPLER_COCOLLECT_HOOK(lo, hi, kbin)
 #endif
@@ -140,13 +140,15 @@ __device__ int BlockFindCrossing(const T* w, int limit, T target, Shared& sh, T&
 }
 
 // One read of the row: the elements of bin `bin` (s >= t0) into the buffer's first slots, those
-// of `bin2` (a bin above it, or -1: none) from slot `begin2` on, and the race of the bins above
-// both, which whatever thresholds the bins hold keep (this thread's bv, bi restart).
+// of `bin2` (a bin above it, or -1: none) in the slots after them (the histogram counted bin's),
+// and the race of the bins above both, which whatever thresholds the bins hold keep (this
+// thread's bv, bi restart).
 // Groups of 4 consecutive tokens, as RaceAll: one Philox block serves a group's 4 race draws.
 __device__ void CollectBins(const float* x, int vocab, float inv_t, float t0, float m, int bin,
-                            int bin2, int begin2, bool weights, const SamplingParams& p,
-                            uint64_t step, Shared& sh, float& bv, int& bi) {
+                            int bin2, bool weights, const SamplingParams& p, uint64_t step,
+                            Shared& sh, float& bv, int& bi) {
   bv = -INFINITY, bi = INT_MAX;
+  const int begin2 = sh.win.count[bin];
   __syncthreads();
   if (threadIdx.x == 0) sh.buf_count = 0, sh.buf_begin2 = begin2, sh.buf_count2 = 0;
   __syncthreads();
@@ -239,6 +241,7 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
     below_n = BlockSum(below_n, sh);
     below_mass = BlockSum(below_mass, sh);
     int kbin = -1;
+    float mass_above = 0.f;  // top-p with top-k's bin: the mass of the bins above that bin
     if (need_k) {
       int above = 0;
       kbin = BlockFindCrossing<int>(sh.win.count, sw::kBins, p.top_k, sh, above);
@@ -248,7 +251,7 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
         return WindowFallback();
       if (d == sw::Decision::kInBin) {
         if (need_p) {  // top-p's bin, when the histogram already tells
-          float mass_above = 0.f, unused = 0.f;
+          float unused = 0.f;
           BlockFindCrossing<float>(sh.win.mass, kbin, INFINITY, sh, mass_above);
           int lo = BlockFindCrossing<float>(sh.win.mass, kbin, p.top_p * mass_above, sh, unused);
           int hi = BlockFindCrossing<float>(
@@ -257,23 +260,23 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
           buffered2 = sw::CoCollectedBin(lo, hi, sh.win.count[kbin],
                                          lo >= 0 ? sh.win.count[lo] : 0);
         }
-        CollectBins(x, vocab, inv_t, t0, m, kbin, buffered2, sh.win.count[kbin], need_p, p, step,
-                    sh, bv, bi);
+        CollectBins(x, vocab, inv_t, t0, m, kbin, buffered2, need_p, p, step, sh, bv, bi);
         buffered = kbin;
         t = fmaxf(t, InBinThreshold(false, t0, static_cast<float>(above),
                                     static_cast<float>(p.top_k), 0, sh.buf_count, sh));
       }
     }
     if (need_p) {
-      // The mass top-k and min-p keep: whole bins above kbin and kbin's candidates >= t.
-      float total = 0.f;
-      BlockFindCrossing<float>(sh.win.mass, kbin >= 0 ? kbin : sw::kBins, INFINITY, sh, total);
+      // The mass top-k and min-p keep: whole bins above kbin and kbin's candidates >= t (with a
+      // kbin, its collect and mass_above are done: Decide found it).
+      float total = mass_above;
       if (kbin >= 0) {
         float in_bin = 0.f;
         for (int j = threadIdx.x; j < sh.buf_count; j += blockDim.x)
           if (sh.buf_val[j] >= t) in_bin += sh.buf_w[j];
         total += BlockSum(in_bin, sh);
       } else {
+        BlockFindCrossing<float>(sh.win.mass, sw::kBins, INFINITY, sh, total);
         total += below_mass;
       }
       const float target = p.top_p * total;
@@ -285,13 +288,13 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
       if (d == sw::Decision::kFallback || (pbin >= 0 && !sw::BinFits(sh.win.count[pbin])))
         return WindowFallback();
       if (d == sw::Decision::kInBin) {
-        if (pbin >= 0 && pbin == buffered2) {  // collected with top-k's bin
+        if (pbin == buffered2) {  // collected with top-k's bin (kInBin: pbin >= 0)
           t = fmaxf(t, InBinThreshold(true, t, above, target, sh.buf_begin2, sh.buf_count2, sh));
         } else {
           // Read again unless the buffer holds the bin and that read raced every bin above it
           // (a second bin collected where float rounding moved top-p's bin is not such a read).
           if (pbin != buffered || buffered2 >= 0) {
-            CollectBins(x, vocab, inv_t, t0, m, pbin, -1, 0, true, p, step, sh, bv, bi);
+            CollectBins(x, vocab, inv_t, t0, m, pbin, -1, true, p, step, sh, bv, bi);
             buffered = pbin, buffered2 = -1;
           }
           t = fmaxf(t, InBinThreshold(true, t, above, target, 0, sh.buf_count, sh));

@@ -412,6 +412,9 @@ TEST(SamplerWindow, ReplayMatchesTheCpuTwinOnRandomRows) {
       rows, fallbacks, fallbacks_by_kind[0], fallbacks_by_kind[1], fallbacks_by_kind[2],
       fallbacks_by_kind[3], fallbacks_by_kind[4], fallbacks_by_kind[5], rounding, token_diffs,
       static_cast<double>(reads) / std::max(1, rows - fallbacks), co_collected, three_reads);
+  // Where top-p's bin lies above top-k's, most rows have it collected with top-k's (43 of 63 on
+  // these rows: flat and tied rows put much mass in top-k's bin, where the prediction stops).
+  EXPECT_GT(co_collected, three_reads);
   // The window serves the usual rows (fallbacks: deep top-k on wide rows, tie groups > kCap).
   EXPECT_LE(fallbacks, rows / 20);
 }
