@@ -71,11 +71,13 @@ int main() {
         Die("cudaMalloc failed");
       for (const auto& m : sampling_cases::kBenchMixes) {
         SamplingParams* dparams = Upload(std::vector<SamplingParams>(c.num_seqs, m.params));
-        // Filtered mixes run both selections of SampleKernel in the same run: the radix select
-        // (the default) and the window histogram (HEARTH_SAMPLER=window).
+        // Filtered mixes run every selection of SampleKernel in the same run: the one-read top-k
+        // (the default; other filters as the window), the window histogram and the radix select
+        // (HEARTH_SAMPLER=window, radix).
         const bool filtered = !SamplerUsesSplitPath(m.params, c.vocab);
-        for (SamplerFilterPath path : {SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
-          if (path == SamplerFilterPath::kRadix && !filtered) continue;
+        for (SamplerFilterPath path :
+             {SamplerFilterPath::kOneRead, SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
+          if (path != SamplerFilterPath::kOneRead && !filtered) continue;
           const double us = bench::TimeUs([&](cudaStream_t s) {
             const Status st = Sample(dlogits, c.num_seqs, c.vocab, dparams, dsteps, {},
                                      {ids, lp, top_ids, top_lp}, s, path);

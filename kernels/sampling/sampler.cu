@@ -35,21 +35,17 @@ Status Sample(float* logits, int num_seqs, int vocab, const SamplingParams* para
   namespace sk = sampling_kernels;
   const SamplerSplitPlan plan = PlanSamplerSplit(vocab);
   const bool vec4 = vocab % 4 == 0 && reinterpret_cast<uintptr_t>(logits) % 16 == 0;
-  const sk::SplitArgs split{logits, vocab, plan.chunk_tokens, vec4, params, steps, penalties, out};
+  const sk::SplitArgs split{logits,    vocab,  plan.chunk_tokens,
+                            vec4,      params, steps,
+                            penalties, out,    *path == SamplerFilterPath::kOneRead};
   CUDA_CHECK(cuda::LaunchKernel(sk::SplitPassKernel, dim3(plan.num_chunks, num_seqs),
                                 sk::kSplitThreads, 0, stream, split));
   CUDA_CHECK_LAUNCH();
   CUDA_CHECK(
       cuda::LaunchKernel(sk::SplitCombineKernel, num_seqs, 32, 0, stream, split, plan.num_chunks));
   CUDA_CHECK_LAUNCH();
-  const sk::FilteredArgs filtered{logits,
-                                  vocab,
-                                  plan.num_chunks,
-                                  params,
-                                  steps,
-                                  penalties,
-                                  out,
-                                  *path == SamplerFilterPath::kWindow};
+  const sk::FilteredArgs filtered{logits, vocab, plan.num_chunks, params, steps, penalties,
+                                  out,    *path};
   CUDA_CHECK(
       cuda::LaunchKernel(sk::SampleKernel, num_seqs, sk::kFilteredThreads, 0, stream, filtered));
   CUDA_CHECK_LAUNCH();

@@ -76,16 +76,23 @@ float SamplerThresholdCpu(const float* s, int vocab, const SamplingParams& p);
 //   no top-n logprobs) are finished by a one-warp combine, which then fills the slots -1/-inf.
 // - other rows: one block per row combines the partials (lse, max), then selects the top-n,
 //   top-k and top-p thresholds and races over the kept tokens (unfiltered rows with top-n
-//   logprobs take the split pass's token). The selection (kWindow, the
-//   default since its H100 run of 2026-11-23: 2.1-3.5x the radix select's speed) builds one
-//   histogram of the values in a window below the row max and refines the threshold inside one
-//   collected bin, racing the bins above it in the same read: reads of the row 1 for min-p
-//   alone, 2 for top-k or top-p, 2 for both where the histogram tells top-p's bin before top-k's
-//   is read (else 3), 1 more for the top-n (2-6 where more than sampler_window::kCap values reach
-//   its one-read bound: sampler_window.h, README.md). When a threshold lies
-//   below the window or its bin holds more than sampler_window::kCap tokens, that row falls back to
-//   the radix select (kRadix, HEARTH_SAMPLER=radix for all rows: 4 reads per threshold, exact,
-//   slower).
+//   logprobs take the split pass's token).
+//   Top-k rows (k <= kSamplerOneReadMaxK, with or without min-p and top-p) are selected in one
+//   read (kOneRead, the default since 2026-11-24, not yet timed on a GPU): a bound from the row's
+//   first values that at least k values reach, every value reaching it collected into shared
+//   memory, the thresholds and the race there. Such a row without penalties or top-n logprobs
+//   skips the split pass too (SamplerSkipsSplitPass: its log-sum-exp and max come from that
+//   read), so it is read once in all. Where more than sampler_window::kCap values reach the
+//   bound (ties, rows sorted ascending) the window path takes the row.
+//   The window path (kWindow; the default from its H100 run of 2026-11-23, 2.1-3.5x the radix
+//   select's speed, to 2026-11-24) builds one histogram of the values in a window below the row
+//   max and refines the threshold inside one collected bin, racing the bins above it in the same
+//   read: reads of the row 1 for min-p alone, 2 for top-k or top-p, 2 for both where the
+//   histogram tells top-p's bin before top-k's is read (else 3), 1 more for the top-n (2-6 where
+//   more than sampler_window::kCap values reach its one-read bound: sampler_window.h,
+//   README.md). When a threshold lies below the window or its bin holds more than
+//   sampler_window::kCap tokens, that row falls back to the radix select (kRadix,
+//   HEARTH_SAMPLER=radix for all rows: 4 reads per threshold, exact, slower).
 // `logits` is the sampler's scratch: on return the rows of the second path hold their penalized
 // (unscaled) logits; split rows are left as given.
 // Params are read on the device; validate them on the host first (ValidateSamplingParams).
@@ -93,6 +100,10 @@ float SamplerThresholdCpu(const float* s, int vocab, const SamplingParams& p);
 inline constexpr int kMaxSamplerVocab = 1 << 20;
 inline constexpr int kMaxSamplerSeqs = 65535;               // the split path's grid.y
 inline constexpr int kSamplerMaxChunks = kMaxLogprobs / 2;  // 4 partial words per chunk
+
+// The largest top-k the one-read selection serves (its bound is the k-th largest of the filtered
+// kernel's 1024 thread maxima; a larger k takes the window path).
+inline constexpr int kSamplerOneReadMaxK = 256;
 
 // No min-p, top-k or top-p: every token is kept.
 HEARTH_HD bool SamplerUnfiltered(const SamplingParams& p, int vocab) {
@@ -105,6 +116,18 @@ HEARTH_HD bool SamplerRacesInSplitPass(const SamplingParams& p, int vocab) {
 HEARTH_HD bool SamplerUsesSplitPath(const SamplingParams& p, int vocab) {
   if (p.num_logprobs > 0) return false;
   return IsGreedy(p) || SamplerUnfiltered(p, vocab);  // greedy ignores the filters (as SampleCpu)
+}
+
+// Sampled top-k rows the filtered kernel selects in one read of the row (kOneRead): min-p and
+// top-p may come with top-k, whose kept tokens are among the collected ones.
+HEARTH_HD bool SamplerTopKInOneRead(const SamplingParams& p, int vocab) {
+  return !IsGreedy(p) && p.top_k > 0 && p.top_k < vocab && p.top_k <= kSamplerOneReadMaxK;
+}
+// Of those, the rows the split pass leaves alone (kOneRead): without penalties (whose raw
+// log-sum-exp the read could not take from the penalized row) nor top-n logprobs (which rank
+// the raw row first), the filtered kernel's one read also gives the raw log-sum-exp and max.
+HEARTH_HD bool SamplerSkipsSplitPass(const SamplingParams& p, int vocab, bool has_penalties) {
+  return SamplerTopKInOneRead(p, vocab) && p.num_logprobs <= 0 && !has_penalties;
 }
 
 // How the split path cuts a row: chunks of a multiple of kSamplerChunkAlign tokens (whole
@@ -121,12 +144,14 @@ constexpr SamplerSplitPlan PlanSamplerSplit(int vocab) {
   return {(vocab + chunk - 1) / chunk, chunk};
 }
 
-// How the filtered rows find their thresholds (see above). The window histogram is the default
-// (H100, 2026-11-23: top-k 50 / top-p 0.9 over 256 x 128256 f32 logits in 210 / 358 us against
-// the radix select's 611 / 756); HEARTH_SAMPLER=radix selects the radix select for every row.
-// Read once, logged when not the default; any other value makes Sample fail.
-enum class SamplerFilterPath : uint8_t { kWindow, kRadix };
-Result<SamplerFilterPath> ParseSamplerFilterPath(std::string_view name);  // "", radix, window
+// How the filtered rows find their thresholds (see above): kOneRead (the default: top-k rows in
+// one read, the others by the window histogram), kWindow (the window histogram for every row:
+// H100, 2026-11-23, top-k 50 / top-p 0.9 over 256 x 128256 f32 logits in 210 / 358 us against
+// the radix select's 611 / 756), kRadix (the radix select for every row). HEARTH_SAMPLER=
+// oneread|window|radix; read once, logged when not the default; any other value makes Sample
+// fail.
+enum class SamplerFilterPath : uint8_t { kOneRead, kWindow, kRadix };
+Result<SamplerFilterPath> ParseSamplerFilterPath(std::string_view name);  // "", oneread, ...
 const char* SamplerFilterPathName(SamplerFilterPath path);
 const Result<SamplerFilterPath>& SamplerFilterPathFromEnv();
 

@@ -26,7 +26,7 @@ struct Shared {
   union {
     float hist[kWarps][kBins];  // per-warp radix histograms: contention stays within a warp
     WindowHist win;             // the window path (never live at once with the radix one)
-    float warp_top[kWarps][kMaxLogprobs];  // the one-read top-n's bound (BlockNthLargest)
+    float sort_f[kThreads];     // BlockKthLargest's exchanges between warps
   };
   // The window path's collected threshold bin: values, weights (1 or exp(v - m)), token ids.
   // Slots [0, buf_count) hold one bin; [buf_begin2, buf_begin2 + buf_count2) may hold a second
@@ -38,7 +38,7 @@ struct Shared {
   float cross_above_f;
   int cross_above_i;
   uint32_t thr_key, low_key;
-  float red_f[kWarps];
+  float red_f[kWarps], red_f2[kWarps];
   int red_i[kWarps];
   uint32_t sel_prefix;
   float sel_above;
@@ -58,6 +58,18 @@ __device__ inline float BlockSum(float v, Shared& sh) {
   v = sh.red_f[threadIdx.x & 31];
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
+}
+
+// Block-wide merge of the threads' online log-sum-exp states (MergeRaw); every thread gets it.
+__device__ inline void BlockMergeRaw(float& m, float& sum, Shared& sh) {
+  for (int o = 16; o > 0; o >>= 1)
+    MergeRaw(m, sum, __shfl_xor_sync(0xffffffffu, m, o), __shfl_xor_sync(0xffffffffu, sum, o));
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) sh.red_f[threadIdx.x >> 5] = m, sh.red_f2[threadIdx.x >> 5] = sum;
+  __syncthreads();
+  m = sh.red_f[threadIdx.x & 31], sum = sh.red_f2[threadIdx.x & 31];
+  for (int o = 16; o > 0; o >>= 1)
+    MergeRaw(m, sum, __shfl_xor_sync(0xffffffffu, m, o), __shfl_xor_sync(0xffffffffu, sum, o));
 }
 
 // Block-wide argmax of (value, index), lowest index on ties; every thread gets the index.
@@ -90,21 +102,28 @@ __device__ inline int BlockArgMax(float v, int i, Shared& sh) {
 // issues kBatch loads before using any, so a 1024-thread block keeps 32 KB in flight instead of
 // 4 KB (the filtered path is latency-bound otherwise: one block per row).
 constexpr int kBatch = 8;
+// f(base, v) per batch: v[u] = x[base + u * blockDim.x], -inf past n.
 template <class F>
-__device__ __forceinline__ void ForEachBatchedFrom(const float* x, int begin, int n, F&& f) {
+__device__ __forceinline__ void ForEachBatchFrom(const float* x, int begin, int n, F&& f) {
   for (int base = begin + threadIdx.x; base < n; base += kBatch * blockDim.x) {
     float v[kBatch];
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
       const int i = base + u * blockDim.x;
-      v[u] = i < n ? x[i] : 0.f;
+      v[u] = i < n ? x[i] : -INFINITY;
     }
+    f(base, v);
+  }
+}
+template <class F>
+__device__ __forceinline__ void ForEachBatchedFrom(const float* x, int begin, int n, F&& f) {
+  ForEachBatchFrom(x, begin, n, [&](int base, const float(&v)[kBatch]) {
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
       const int i = base + u * blockDim.x;
       if (i < n) f(i, v[u]);
     }
-  }
+  });
 }
 // A read of the row: f(i, x[i]) for every i < n.
 template <class F>

@@ -188,6 +188,7 @@ struct SplitArgs {
   const int64_t* steps;
   PenaltyLists pen;
   SamplerOutputs out;
+  bool one_read;  // SamplerFilterPath::kOneRead: rows SamplerSkipsSplitPass selects are left out
 };
 
 __global__ void SplitPassKernel(SplitArgs a);
@@ -202,7 +203,7 @@ struct FilteredArgs {
   const int64_t* steps;
   PenaltyLists pen;
   SamplerOutputs out;
-  bool window;  // the window-histogram selection (else the radix select only)
+  SamplerFilterPath path;
 };
 // One 1024-thread block per row (sampler_filtered.cu); split rows return at once.
 inline constexpr int kFilteredThreads = 1024;

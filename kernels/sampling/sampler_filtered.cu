@@ -316,31 +316,30 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
   return true;
 }
 
-// The n-th largest (n <= kMaxLogprobs, counted with repeats) of one value per thread (NaN as
-// -inf), returned to every thread: each warp sorts its 32 values (bitonic, descending), then
-// warp 0 merges the warps' top n.
-__device__ float BlockNthLargest(float v, int n, Shared& sh) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+// The k-th largest (1 <= k <= kThreads, counted with repeats) of one value per thread (NaN as
+// -inf), returned to every thread: a bitonic sort of the block's values, descending; the
+// exchanges between lanes go by shuffles, those between warps (15 of the 55 steps) through
+// shared memory.
+__device__ float BlockKthLargest(float v, int k, Shared& sh) {
+  const int i = threadIdx.x;
   if (!(v == v)) v = -INFINITY;
-  for (int k = 2; k <= 32; k <<= 1)
-    for (int j = k >> 1; j > 0; j >>= 1) {
-      const float o = __shfl_xor_sync(0xffffffffu, v, j);
-      // Pairs in a block of k lanes sort descending where lane & k is 0 (all at k = 32).
-      v = (((lane & j) == 0) == ((lane & k) == 0)) ? fmaxf(v, o) : fminf(v, o);
-    }
   __syncthreads();  // earlier users of the union are done
-  if (lane < n) sh.warp_top[warp][lane] = v;
-  __syncthreads();
-  if (warp == 0) {
-    int next = 0;  // lane w: the head of warp w's list
-    float head = sh.warp_top[lane][0], nth = -INFINITY;
-    for (int r = 0; r < n; ++r) {
-      nth = WarpMax(head);
-      const int from = __ffs(__ballot_sync(0xffffffffu, head == nth)) - 1;
-      if (lane == from) head = ++next < n ? sh.warp_top[lane][next] : -INFINITY;
+  for (int size = 2; size <= kThreads; size <<= 1)
+    for (int j = size >> 1; j > 0; j >>= 1) {
+      float o;
+      if (j >= 32) {
+        sh.sort_f[i] = v;
+        __syncthreads();
+        o = sh.sort_f[i ^ j];
+        __syncthreads();
+      } else {
+        o = __shfl_xor_sync(0xffffffffu, v, j);
+      }
+      // The lower index of a pair takes the larger value where its block of `size` sorts
+      // descending ((i & size) == 0: all of them at size = kThreads).
+      v = (((i & j) == 0) == ((i & size) == 0)) ? fmaxf(v, o) : fminf(v, o);
     }
-    if (lane == 0) sh.nth_largest = nth;
-  }
+  if (i == k - 1) sh.nth_largest = v;
   __syncthreads();
   return sh.nth_largest;
 }
@@ -376,7 +375,7 @@ __device__ bool TopLogprobsOneRead(const float* x, int vocab, int n, float lse, 
     v[u] = i < vocab ? x[i] : -INFINITY;
     lane_max = fmaxf(lane_max, v[u]);  // NaN dropped
   }
-  const float bound = BlockNthLargest(lane_max, n, sh);  // its barriers order the reset above
+  const float bound = BlockKthLargest(lane_max, n, sh);  // its barriers order the reset above
   auto collect = [&](int i, float xi) {
     if (!(xi >= bound)) return;  // NaN too
     const int slot = atomicAdd(&sh.buf_count, 1);
@@ -393,6 +392,106 @@ __device__ bool TopLogprobsOneRead(const float* x, int vocab, int n, float lse, 
   HEARTH_SAMPLER_TOPN_HOOK(bound, c);
   if (c > sw::kCap) return false;
   RankIntoTopN(c, n, lse, top_ids, top_lp, sh);
+  return true;
+}
+
+// Top-k, with min-p and top-p where asked, selected and raced in one read of the row (kOneRead;
+// 2026-11-24, not yet run on a GPU). A first pass over the row's first sw::OneReadBoundRounds
+// rounds takes each thread's largest scaled value s = x / T; the k-th largest of those maxima
+// is reached by at least k values of the row, so every token top-k keeps is among the values
+// that reach it. The read collects those into the buffer (the first pass's values again, from
+// L2) and the thresholds are selected there, as in one collected bin with nothing above it
+// (InBinThreshold: min-p's floor, the k-th largest, top-p's mass over what those keep); the kept
+// ones race. kAlone (the split pass left the row out: SamplerSkipsSplitPass, no penalties, so
+// the row is raw): the read also takes the raw log-sum-exp (when the token's logprob is asked)
+// and max into sh.part_*. False, having written nothing but shared memory and sh.part_*, when
+// more than sw::kCap values reach the bound (tie groups, rows sorted ascending) or the max is
+// not finite: the window path then takes the row. -inf values are not collected: a row with
+// fewer than k values above -inf (a grammar's mask) keeps them all.
+#ifndef HEARTH_SAMPLER_TOPK_HOOK
+#define HEARTH_SAMPLER_TOPK_HOOK(bound, count)
+#endif
+template <bool kAlone>
+__device__ bool TopKOneRead(const float* x, int vocab, const SamplingParams& p, uint64_t step,
+                            Shared& sh, int& token) {
+  const float inv_t = 1.f / p.temperature;
+  const int round = kBatch * kThreads;
+  const int first = min(vocab, sw::OneReadBoundRounds(p.top_k, vocab, round) * round);
+  float lane_max = -INFINITY;  // raw: rounding is monotonic and inv_t > 0
+  ForEachBatchFrom(x, 0, first, [&](int, const float(&v)[kBatch]) {
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) lane_max = fmaxf(lane_max, v[u]);  // NaN dropped
+  });
+  __syncthreads();  // earlier readers of buf_count are done
+  if (threadIdx.x == 0) sh.buf_count = 0;
+  // Its barriers order the reset above before the collect.
+  const float bound = BlockKthLargest(__fmul_rn(lane_max, inv_t), p.top_k, sh);
+  const bool need_lse = kAlone && p.token_logprob != 0;
+  float m = -INFINITY, sum = 0.f;  // kAlone: the raw online log-sum-exp (sum 0 without need_lse)
+  HEARTH_SAMPLER_ROW_READ_HOOK();
+  ForEachBatchFrom(x, 0, vocab, [&](int base, const float(&v)[kBatch]) {
+    if constexpr (kAlone) {  // as the split pass: one exp per token, one merge per batch
+      float lm = -INFINITY;
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u) lm = fmaxf(lm, v[u]);
+      if (need_lse && lm != -INFINITY) {
+        float ls = 0.f;
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u)
+          ls += lm != INFINITY ? cuda::FastExp(v[u] - lm) : (v[u] == lm ? 1.f : 0.f);
+        MergeRaw(m, sum, lm, ls);
+      } else {
+        m = fmaxf(m, lm);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int i = base + u * blockDim.x;
+      const float sv = __fmul_rn(v[u], inv_t);
+      // -inf never: it cannot win, and with fewer than k values above it (a masked row) the
+      // threshold is -inf, whatever was collected.
+      if (i < vocab && sv >= bound && sv != -INFINITY) {  // NaN never
+        const int slot = atomicAdd(&sh.buf_count, 1);
+        if (slot < sw::kCap) sh.buf_val[slot] = sv, sh.buf_idx[slot] = i;
+      }
+    }
+  });
+  if constexpr (kAlone) {
+    BlockMergeRaw(m, sum, sh);
+    if (threadIdx.x == 0) {
+      sh.part_lse = m + logf(sum), sh.part_raw_max = m, sh.part_max = __fmul_rn(m, inv_t);
+      sh.part_argmax = INT_MAX;  // sampled rows do not use it
+    }
+  }
+  __syncthreads();
+  const int c = sh.buf_count;
+  const float ms = sh.part_max;  // the largest s, which the buffer holds when c <= kCap
+  HEARTH_SAMPLER_TOPK_HOOK(bound, c);
+  if (c > sw::kCap || !(fabsf(ms) <= FLT_MAX)) return false;
+  const float t0 = p.min_p > 0.f ? __fadd_rn(ms, logf(p.min_p)) : -INFINITY;
+  const bool need_p = p.top_p < 1.f;
+  if (need_p)  // InBinThreshold's first barrier orders these before its reads
+    for (int j = threadIdx.x; j < c; j += blockDim.x)
+      sh.buf_w[j] = cuda::FastExp(sh.buf_val[j] - ms);
+  // Top-k binds where min-p keeps at least k values (else its threshold lies at or below t0).
+  float above_t0 = 0.f;
+  for (int j = threadIdx.x; j < c; j += blockDim.x) above_t0 += sh.buf_val[j] >= t0 ? 1.f : 0.f;
+  float t = t0;
+  if (BlockSum(above_t0, sh) >= static_cast<float>(p.top_k))
+    t = fmaxf(t0, InBinThreshold(false, t0, 0.f, static_cast<float>(p.top_k), 0, c, sh));
+  if (need_p) {
+    float kept = 0.f;
+    for (int j = threadIdx.x; j < c; j += blockDim.x)
+      if (sh.buf_val[j] >= t) kept += sh.buf_w[j];
+    const float target = p.top_p * BlockSum(kept, sh);
+    t = fmaxf(t, InBinThreshold(true, t, 0.f, target, 0, c, sh));
+  }
+  HEARTH_SAMPLER_THRESHOLD_HOOK(t);
+  float bv = -INFINITY;
+  int bi = INT_MAX;
+  for (int j = threadIdx.x; j < c; j += blockDim.x)
+    if (sh.buf_val[j] >= t) RaceOne(sh.buf_val[j], sh.buf_idx[j], p, step, bv, bi);
+  token = BlockArgMax(bv, bi, sh);
   return true;
 }
 
@@ -459,10 +558,15 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
   const uint64_t step = static_cast<uint64_t>(a.steps[seq]);
   int32_t* top_ids = a.out.top_ids + int64_t{seq} * kMaxLogprobs;
   float* top_lp = a.out.top_logprobs + int64_t{seq} * kMaxLogprobs;
+  int pen_begin = 0, pen_end = 0;
+  if (a.pen.offsets != nullptr) pen_begin = a.pen.offsets[seq], pen_end = a.pen.offsets[seq + 1];
+  // Top-k rows selected in one read; `alone`: rows the split pass left out (as it decided).
+  const bool one_read = a.path == SamplerFilterPath::kOneRead && SamplerTopKInOneRead(p, vocab);
+  const bool alone = one_read && SamplerSkipsSplitPass(p, vocab, pen_end > pen_begin);
 
   // 0. The split pass's partials, parked in the top-n slots: the raw log-sum-exp and the max
-  //    (argmax) of the scaled penalized logits.
-  if (threadIdx.x < 32) {
+  //    (argmax) of the scaled penalized logits (TopKOneRead's read takes them for `alone`).
+  if (!alone && threadIdx.x < 32) {
     float m, sum, bv;
     int bi;
     WarpCombinePartials(top_lp, top_ids, a.num_chunks, m, sum, bv, bi);
@@ -471,20 +575,19 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
   }
   __syncthreads();
 
-  // 1. The raw distribution: log-sum-exp and the top-n logprobs.
-  const float lse = sh.part_lse;
+  // 1. The raw distribution: the top-n logprobs (none for `alone`).
+  const bool window = a.path != SamplerFilterPath::kRadix;
   if (threadIdx.x < kMaxLogprobs) top_ids[threadIdx.x] = -1, top_lp[threadIdx.x] = -INFINITY;
   const int n = min(max(p.num_logprobs, 0), min(kMaxLogprobs, vocab));
   if (n > 0) {
+    const float lse = sh.part_lse;
     __syncthreads();  // the -1 fill above before thread 0 writes the list
-    if (!a.window || (!TopLogprobsOneRead(x, vocab, n, lse, top_ids, top_lp, sh) &&
-                      !TopLogprobsWindow(x, vocab, n, sh.part_raw_max, lse, top_ids, top_lp, sh)))
+    if (!window || (!TopLogprobsOneRead(x, vocab, n, lse, top_ids, top_lp, sh) &&
+                    !TopLogprobsWindow(x, vocab, n, sh.part_raw_max, lse, top_ids, top_lp, sh)))
       TopLogprobs(x, vocab, n, lse, top_ids, top_lp, sh);
   }
 
   // 2. Penalties, in place (each token is listed once per sequence: no write conflicts).
-  int pen_begin = 0, pen_end = 0;
-  if (a.pen.offsets != nullptr) pen_begin = a.pen.offsets[seq], pen_end = a.pen.offsets[seq + 1];
   __syncthreads();  // every read of the raw row above is done
   for (int e = pen_begin + threadIdx.x; e < pen_end; e += blockDim.x) {
     const int tok = a.pen.tokens[e], count = a.pen.output_counts[e];
@@ -498,10 +601,11 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
   int token;
   if (IsGreedy(p) || SamplerRacesInSplitPass(p, vocab)) {
     token = sh.part_argmax == INT_MAX ? 0 : sh.part_argmax;  // INT_MAX: all NaN
-  } else {
+  } else if (!(one_read && (alone ? TopKOneRead<true>(x, vocab, p, step, sh, token)
+                                  : TopKOneRead<false>(x, vocab, p, step, sh, token)))) {
     const float inv_t = 1.f / p.temperature;
     const float m = sh.part_max;
-    if (!a.window || !WindowSample(x, vocab, p, m, step, sh, token)) {
+    if (!window || !WindowSample(x, vocab, p, m, step, sh, token)) {
       float t = -INFINITY;
       if (p.min_p > 0.f) t = __fadd_rn(m, logf(p.min_p));
       if (p.top_k > 0 && p.top_k < vocab) {
@@ -551,7 +655,7 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
   __syncthreads();
   if (threadIdx.x == 0) {
     a.out.token_ids[seq] = token;
-    a.out.token_logprobs[seq] = p.token_logprob != 0 ? sh.raw_token_logit - lse : 0.f;
+    a.out.token_logprobs[seq] = p.token_logprob != 0 ? sh.raw_token_logit - sh.part_lse : 0.f;
   }
 }
 

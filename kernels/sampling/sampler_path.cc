@@ -7,21 +7,30 @@
 namespace hearth {
 
 Result<SamplerFilterPath> ParseSamplerFilterPath(std::string_view name) {
-  if (name.empty() || name == "window") return SamplerFilterPath::kWindow;
+  if (name.empty() || name == "oneread") return SamplerFilterPath::kOneRead;
+  if (name == "window") return SamplerFilterPath::kWindow;
   if (name == "radix") return SamplerFilterPath::kRadix;
   return InvalidArgumentError("HEARTH_SAMPLER=" + std::string(name) +
-                              ": expected \"window\" (the default) or \"radix\"");
+                              ": expected \"oneread\" (the default), \"window\" or \"radix\"");
 }
 
 const char* SamplerFilterPathName(SamplerFilterPath path) {
-  return path == SamplerFilterPath::kRadix ? "radix" : "window";
+  switch (path) {
+    case SamplerFilterPath::kOneRead:
+      return "oneread";
+    case SamplerFilterPath::kWindow:
+      return "window";
+    case SamplerFilterPath::kRadix:
+      return "radix";
+  }
+  return "?";
 }
 
 const Result<SamplerFilterPath>& SamplerFilterPathFromEnv() {
   static const Result<SamplerFilterPath> path = []() -> Result<SamplerFilterPath> {
     const char* v = std::getenv("HEARTH_SAMPLER");
     Result<SamplerFilterPath> p = ParseSamplerFilterPath(v == nullptr ? "" : v);
-    if (p.ok() && *p != SamplerFilterPath::kWindow) {
+    if (p.ok() && *p != SamplerFilterPath::kOneRead) {
       std::fprintf(stderr, "hearth: sampler filtered rows use the %s path (HEARTH_SAMPLER)\n",
                    SamplerFilterPathName(*p));
     }

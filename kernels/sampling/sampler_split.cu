@@ -249,6 +249,12 @@ __device__ __forceinline__ void SplitBatches(const SplitChunk& c, const Sampling
 }
 
 // grid (num_chunks, num_seqs): one read of chunk `blockIdx.x` of row `blockIdx.y`.
+// Test hook: sampler_kernel_emulation_test counts the chunks of each row this pass reads (every
+// thread of a chunk's block calls it); the GPU build compiles it to nothing.
+#ifndef HEARTH_SAMPLER_SPLIT_CHUNK_HOOK
+#define HEARTH_SAMPLER_SPLIT_CHUNK_HOOK()
+#endif
+
 __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a) {
   cuda::PdlBegin();                            // pdl.h
   __shared__ uint32_t listed[kMaxSplitWords];  // bitmap of the chunk's penalized tokens
@@ -268,6 +274,9 @@ __global__ void __launch_bounds__(kSplitThreads, 4) SplitPassKernel(SplitArgs a)
   int pen_begin = 0, pen_end = 0;
   if (a.pen.offsets != nullptr) pen_begin = a.pen.offsets[seq], pen_end = a.pen.offsets[seq + 1];
   const bool has_pen = pen_end > pen_begin;  // uniform: rows without penalties skip the bitmap
+  // Top-k rows whose one read in SampleKernel gives what this pass would (uniform).
+  if (a.one_read && SamplerSkipsSplitPass(p, a.vocab, has_pen)) return;
+  HEARTH_SAMPLER_SPLIT_CHUNK_HOOK();
   if (has_pen) {
     const int words = (a.chunk_tokens + 31) / 32;
     for (int w = threadIdx.x; w < words; w += blockDim.x) listed[w] = 0u;

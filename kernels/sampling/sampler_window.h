@@ -101,4 +101,21 @@ HEARTH_HD bool IsThreshold(float above, float gt, float ge, float target) {
   return above + gt < target && target <= above + ge;
 }
 
+// The one-read top-k (sampler_filtered.cu, TopKOneRead): a first pass over the row's first
+// rounds x round_values values (round_values: the block's threads x the loads each issues at
+// once) takes each thread's maximum; the k-th largest of those maxima is a bound that at least k
+// values of the row reach, so the top k are among the values that do, which the read then
+// collects (at most kCap). On a row in random order about k x vocab / (rounds x round_values)
+// values reach it: the rounds are the fewest that make that at most min(64 + 8k, kCap / 2)
+// (a margin of many standard deviations below kCap: the count varies as a sum of ~k geometric
+// variables), and never more than the row holds. The first pass's values are read again by the
+// collect, from L2.
+HEARTH_HD constexpr int OneReadBoundRounds(int k, int vocab, int round_values) {
+  const int64_t target = k < (kCap / 2 - 64) / 8 ? 64 + 8 * int64_t{k} : kCap / 2;
+  const int64_t per_round = target * round_values;
+  const int64_t rounds = (int64_t{k} * vocab + per_round - 1) / per_round;
+  const int64_t whole_row = (int64_t{vocab} + round_values - 1) / round_values;
+  return static_cast<int>(rounds < 1 ? 1 : rounds > whole_row ? whole_row : rounds);
+}
+
 }  // namespace hearth::sampler_window

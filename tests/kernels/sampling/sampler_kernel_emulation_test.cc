@@ -23,6 +23,8 @@ std::vector<int> g_row_reads;     // [num_seqs]: the filtered kernel's reads of 
 // prediction must cost a read, never a token); -2: the bin just above top-k's.
 int g_forced_cocollect = -1;
 std::vector<std::pair<float, int>> g_topn;  // [num_seqs]: the one-read top-n's bound and count
+std::vector<std::pair<float, int>> g_topk;  // [num_seqs]: the one-read top-k's bound and count
+std::vector<std::atomic<int>> g_split_chunks(64);  // [num_seqs]: chunks the split pass read
 }  // namespace
 // Counted by thread 0 of a block each time the window path hands a row over (top-n or selection).
 #define HEARTH_SAMPLER_WINDOW_FALLBACK_HOOK()   \
@@ -45,6 +47,14 @@ std::vector<std::pair<float, int>> g_topn;  // [num_seqs]: the one-read top-n's 
 #define HEARTH_SAMPLER_TOPN_HOOK(bound, count)                             \
   do {                                                                     \
     if (threadIdx.x == 0) g_topn[blockIdx.x] = std::make_pair(bound, count); \
+  } while (0)
+#define HEARTH_SAMPLER_TOPK_HOOK(bound, count)                               \
+  do {                                                                       \
+    if (threadIdx.x == 0) g_topk[blockIdx.x] = std::make_pair(bound, count); \
+  } while (0)
+#define HEARTH_SAMPLER_SPLIT_CHUNK_HOOK()               \
+  do {                                                  \
+    if (threadIdx.x == 0) ++g_split_chunks[blockIdx.y]; \
   } while (0)
 // The race's work as a GPU warp pays it: a warp runs a Philox block (or the exact score) for a
 // group (token) position when any of its lanes does. Lanes of a warp hold groups g - lane equal.
@@ -83,25 +93,35 @@ using sampler_test::RunCpu;
 using Out = sampler_test::Sampled;
 
 // Sample's three launches (sampler.cu), emulated.
-Out RunEmulated(const Batch& b, bool window) {
+Out RunEmulated(const Batch& b, SamplerFilterPath path) {
   std::vector<float> x = b.logits;  // the sampler's scratch: penalized in place
   Out o = Out::Sized(b.num_seqs);
   const PenaltyLists pen{b.offsets.data(), b.tokens.data(), b.counts.data()};
   const SamplerOutputs out{o.ids.data(), o.lp.data(), o.top_ids.data(), o.top_lp.data()};
   const SamplerSplitPlan plan = PlanSamplerSplit(b.vocab);
+  EXPECT_LE(b.num_seqs, static_cast<int>(g_split_chunks.size()));
+  for (std::atomic<int>& c : g_split_chunks) c = 0;
   const bool vec4 = b.vocab % 4 == 0 && reinterpret_cast<uintptr_t>(x.data()) % 16 == 0;
-  const sk::SplitArgs split{
-      x.data(), b.vocab, plan.chunk_tokens, vec4, b.params.data(), b.steps.data(), pen, out};
+  const sk::SplitArgs split{x.data(),
+                            b.vocab,
+                            plan.chunk_tokens,
+                            vec4,
+                            b.params.data(),
+                            b.steps.data(),
+                            pen,
+                            out,
+                            path == SamplerFilterPath::kOneRead};
   cuda_emulation::Launch(
       {static_cast<unsigned>(plan.num_chunks), static_cast<unsigned>(b.num_seqs)},
       sk::kSplitThreads, &sk::SplitPassKernel, split);
   cuda_emulation::Launch({static_cast<unsigned>(b.num_seqs), 1}, 32, &sk::SplitCombineKernel, split,
                          plan.num_chunks);
   const sk::FilteredArgs filtered{
-      x.data(), b.vocab, plan.num_chunks, b.params.data(), b.steps.data(), pen, out, window};
+      x.data(), b.vocab, plan.num_chunks, b.params.data(), b.steps.data(), pen, out, path};
   g_thresholds.assign(b.num_seqs, std::nanf(""));
   g_row_reads.assign(b.num_seqs, 0);
   g_topn.assign(b.num_seqs, {std::nanf(""), -1});
+  g_topk.assign(b.num_seqs, {std::nanf(""), -1});
   cuda_emulation::Launch({static_cast<unsigned>(b.num_seqs), 1}, sk::kFilteredThreads,
                          &sk::SampleKernel, filtered);
   return o;
@@ -190,12 +210,16 @@ Batch MakeBatch(int vocab, int num_seqs, uint64_t seed, const std::vector<Kind>&
   return b;
 }
 
+constexpr SamplerFilterPath kOneRead = SamplerFilterPath::kOneRead;
+constexpr SamplerFilterPath kWindow = SamplerFilterPath::kWindow;
+
 TEST(SamplerKernelEmulation, WindowPathMatchesCpuTwin) {
-  for (int vocab : {2003}) {
-    SCOPED_TRACE("vocab " + std::to_string(vocab));
-    const Batch b = MakeBatch(vocab, 10, vocab, {kNormal, kPeaked});
+  const int vocab = 2003;
+  const Batch b = MakeBatch(vocab, 10, vocab, {kNormal, kPeaked});
+  for (const SamplerFilterPath path : {kOneRead, kWindow}) {
+    SCOPED_TRACE(SamplerFilterPathName(path));
     g_window_fallbacks = 0;
-    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), RunCpu(b));
+    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, path), RunCpu(b));
     EXPECT_EQ(g_window_fallbacks.load(), 0) << "ordinary rows: the window serves them all";
   }
 }
@@ -235,10 +259,14 @@ TEST(SamplerKernelEmulation, FallbacksMatchCpuTwin) {
     }
     b.params[s] = p;
   }
-  g_window_fallbacks = 0;
-  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), RunCpu(b));
-  // Row 0: top-k; 1: top-k and top-n; 2: top-p; 3: top-k and top-n.
-  EXPECT_EQ(g_window_fallbacks.load(), 6) << "wide, flat and tie rows: the radix path decides";
+  for (const SamplerFilterPath path : {kOneRead, kWindow}) {
+    SCOPED_TRACE(SamplerFilterPathName(path));
+    g_window_fallbacks = 0;
+    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, path), RunCpu(b));
+    // Row 0: top-k; 1: top-k and top-n (the one read of top-k 10 overflows on the flat row);
+    // 2: top-p; 3: top-k and top-n. Row 4's top-k 2 is served by either.
+    EXPECT_EQ(g_window_fallbacks.load(), 6) << "wide, flat and tie rows: the radix path decides";
+  }
 }
 
 // Kept sets on bin edges, near-uniform: a token lost from (or added to) the race, or a
@@ -253,9 +281,12 @@ TEST(SamplerKernelEmulation, BinEdgeRowsMatchCpuTwin) {
         sampling_cases::FillBoundaryRow(b.logits.data() + int64_t{s} * vocab, vocab, s, 70 + s);
     b.steps[s] = 11 * s;
   }
-  g_window_fallbacks = 0;
-  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), RunCpu(b));
-  EXPECT_EQ(g_window_fallbacks.load(), 0);
+  for (const SamplerFilterPath path : {kOneRead, kWindow}) {
+    SCOPED_TRACE(SamplerFilterPathName(path));
+    g_window_fallbacks = 0;
+    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, path), RunCpu(b));
+    EXPECT_EQ(g_window_fallbacks.load(), 0);
+  }
 }
 
 // Split rows (greedy, temperature) whose penalty lists hold the row's peaks, so the penalties
@@ -285,7 +316,7 @@ TEST(SamplerKernelEmulation, SplitPathPenaltiesOnTheTopTokensMatchCpuTwin) {
   const Out cpu = RunCpu(b);
   for (int s = 0; s < num_seqs; s += 2) moved += cpu.ids[s] != vocab - 1;  // greedy rows
   EXPECT_GT(moved, 0) << "the penalties never moved a greedy token: the test is vacuous";
-  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), cpu);
+  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, kOneRead), cpu);
 }
 
 // Split rows of real vocabulary sizes, where a chunk is several thousand tokens: most of the split
@@ -303,7 +334,7 @@ TEST(SamplerKernelEmulation, SplitPathLargeVocabulariesMatchCpuTwin) {
     }
     ASSERT_GT(PlanSamplerSplit(vocab).chunk_tokens, 4 * 4 * sampling_kernels::kSplitThreads)
         << "no chunk holds a full batch: the plain load path is not reached";
-    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), RunCpu(b));
+    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, kOneRead), RunCpu(b));
   }
 }
 
@@ -313,9 +344,13 @@ TEST(SamplerKernelEmulation, SplitPathLargeVocabulariesMatchCpuTwin) {
 // able to win moves the winner of some of these rows.
 TEST(SamplerKernelEmulation, RaceMatchesCpuTwinTokenForToken) {
   const Batch b = sampler_test::CloseScoreRows(3001, 32, 77);
-  const Out got = RunEmulated(b, /*window=*/true), cpu = RunCpu(b);
-  sampler_test::ExpectMatchesCpu(b, got, cpu);
-  for (int s = 0; s < b.num_seqs; ++s) EXPECT_EQ(got.ids[s], cpu.ids[s]) << "row " << s;
+  const Out cpu = RunCpu(b);
+  for (const SamplerFilterPath path : {kOneRead, kWindow}) {
+    SCOPED_TRACE(SamplerFilterPathName(path));
+    const Out got = RunEmulated(b, path);
+    sampler_test::ExpectMatchesCpu(b, got, cpu);
+    for (int s = 0; s < b.num_seqs; ++s) EXPECT_EQ(got.ids[s], cpu.ids[s]) << "row " << s;
+  }
 }
 
 // The two-level race's edges (sampler_test::TwoLevelEdgeRows), token for token against the CPU
@@ -325,7 +360,7 @@ TEST(SamplerKernelEmulation, TwoLevelRaceEdgeRowsMatchCpuTwin) {
     SCOPED_TRACE("vocab " + std::to_string(vocab));
     const Batch b = sampler_test::TwoLevelEdgeRows(vocab, 5);
     ASSERT_EQ(PlanSamplerSplit(vocab).num_chunks, 3);
-    const Out got = RunEmulated(b, /*window=*/true), cpu = RunCpu(b);
+    const Out got = RunEmulated(b, kOneRead), cpu = RunCpu(b);
     sampler_test::ExpectMatchesCpu(b, got, cpu);
     for (int s = 0; s < b.num_seqs; ++s) EXPECT_EQ(got.ids[s], cpu.ids[s]) << "row " << s;
     EXPECT_EQ(cpu.ids[0], 4099) << "the lowest +inf token";
@@ -366,7 +401,7 @@ TEST(SamplerKernelEmulation, RaceWorkPerWarp) {
         std::lock_guard<std::mutex> l(g_race.mu);
         g_race.warps.clear(), g_race.philox_lanes = g_race.exact_lanes = 0, g_race.on = true;
       }
-      const Out got = RunEmulated(b, /*window=*/true);
+      const Out got = RunEmulated(b, kOneRead);
       g_race.on = false;
       const Out cpu = RunCpu(b);
       sampler_test::ExpectMatchesCpu(b, got, cpu);
@@ -437,7 +472,7 @@ TEST(SamplerKernelEmulation, TopKAndTopPShareOneCollectRead) {
     SCOPED_TRACE("forced prediction " + std::to_string(forced));
     g_forced_cocollect = forced;
     g_window_fallbacks = 0;
-    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), cpu);
+    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, kWindow), cpu);
     g_forced_cocollect = -1;
     EXPECT_EQ(g_window_fallbacks.load(), 0);
     for (int s = 0; s < num_seqs; ++s) {
@@ -499,7 +534,7 @@ TEST(SamplerKernelEmulation, TopLogprobsInOneRead) {
     }
   }
   g_window_fallbacks = 0;
-  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/true), RunCpu(b));
+  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, kOneRead), RunCpu(b));
   EXPECT_EQ(g_window_fallbacks.load(), 2)
       << "rows 5 and 6: the n-th value below the window, one bin of 20011";
   for (int s = 0; s < num_seqs; ++s) {
@@ -531,22 +566,146 @@ TEST(SamplerKernelEmulation, TopLogprobsInOneRead) {
   }
 }
 
+// Top-k rows in one read (kOneRead): the bound (the k-th largest of the 1024 threads' maxima over
+// the row's first sw::OneReadBoundRounds rounds, checked against a host replay), the values
+// collected (all that reach it), thresholds and tokens against the CPU twin, and the reads: rows
+// without penalties or top-n logprobs are read once in all (no chunk of the split pass), the
+// others once after the split pass (and once for their top-n); rows where more than kCap values
+// reach the bound (a tie group that large, a row sorted ascending) are served by the window path.
+void ExpectTopKInOneRead(const Batch& b, const std::vector<int>& overflowing) {
+  g_window_fallbacks = 0;
+  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, kOneRead), RunCpu(b));
+  const int round = sk::kBatch * sk::kFilteredThreads;
+  for (int s = 0; s < b.num_seqs; ++s) {
+    const SamplingParams& p = b.params[s];
+    SCOPED_TRACE("row " + std::to_string(s) + " k " + std::to_string(p.top_k));
+    ASSERT_TRUE(SamplerTopKInOneRead(p, b.vocab));
+    const std::vector<float> x = ScaledRow(b, s);
+    const int first =
+        std::min(b.vocab, sampler_window::OneReadBoundRounds(p.top_k, b.vocab, round) * round);
+    std::vector<float> maxima(sk::kFilteredThreads, -INFINITY);
+    for (int i = 0; i < first; ++i)
+      if (x[i] == x[i]) maxima[i % maxima.size()] = std::max(maxima[i % maxima.size()], x[i]);
+    std::nth_element(maxima.begin(), maxima.begin() + (p.top_k - 1), maxima.end(),
+                     std::greater<>());
+    const float bound = maxima[p.top_k - 1];
+    const int reaching = static_cast<int>(
+        std::count_if(x.begin(), x.end(), [&](float v) { return v >= bound && v != -INFINITY; }));
+    EXPECT_EQ(g_topk[s].first, bound) << "the bound";
+    EXPECT_EQ(g_topk[s].second, reaching) << "values collected";
+    const bool overflows =
+        std::find(overflowing.begin(), overflowing.end(), s) != overflowing.end();
+    EXPECT_EQ(reaching > sampler_window::kCap, overflows);
+    const bool has_pen = b.offsets[s + 1] > b.offsets[s];
+    const bool alone = SamplerSkipsSplitPass(p, b.vocab, has_pen);
+    EXPECT_EQ(g_split_chunks[s].load(), alone ? 0 : PlanSamplerSplit(b.vocab).num_chunks);
+    if (!overflows) {
+      EXPECT_EQ(g_row_reads[s], 1 + (p.num_logprobs > 0)) << "alone " << alone;
+    }
+  }
+}
+
+TEST(SamplerKernelEmulation, TopKInOneRead) {
+  const int vocab = 20011, num_seqs = 12;
+  Batch b = MakeBatch(vocab, num_seqs, 51, {kNormal, kPeaked, kWide});
+  std::mt19937_64 rng(52);
+  b.offsets.assign(1, 0);
+  b.tokens.clear(), b.counts.clear();
+  for (int s = 0; s < num_seqs; ++s) {
+    float* row = b.logits.data() + int64_t{s} * vocab;
+    SamplingParams& p = b.params[s];
+    p = {};
+    p.temperature = 0.8f, p.seed = 300 + s;
+    switch (s) {
+      case 0:  // normal: top-p over the 50 (of ~400 collected) keeps ~40
+        p.top_k = 50, p.top_p = 0.8f;
+        break;
+      case 1:  // peaked: top-p keeps a few of the 40
+        p.top_k = 40, p.top_p = 0.9f;
+        break;
+      case 2:  // wide, min-p the tighter, no logprob asked
+        p.top_k = 5, p.min_p = 0.05f, p.token_logprob = 0;
+        break;
+      case 3:  // 7 tie groups of ~2858: the one read overflows, and the window's bin too
+        for (int i = 0; i < vocab; ++i) row[i] = static_cast<float>(i % 7) * 0.5f;
+        p.top_k = 10;
+        break;
+      case 4:  // ascending: the first rounds bound nothing (the window serves it)
+        for (int i = 0; i < vocab; ++i) row[i] = static_cast<float>(i) * 1e-3f;
+        p.top_k = 20;
+        break;
+      case 5:  // penalties on peaks above the (wide) row: after the split pass, its raw lse
+        p.top_k = 50, p.top_p = 0.95f, p.repetition_penalty = 1.3f, p.presence_penalty = 0.5f;
+        break;
+      case 6:  // top-n logprobs: after the split pass, beside the top-n's read
+        p.top_k = 30, p.num_logprobs = 5;
+        break;
+      case 7:  // the largest k, with min-p and top-p
+        p.top_k = kSamplerOneReadMaxK, p.top_p = 0.8f, p.min_p = 0.01f;
+        break;
+      case 8:  // k = 1: the max alone
+        p.top_k = 1;
+        break;
+      case 9:  // -inf but three values, two past the first round: the bound is -inf
+        for (int i = 0; i < vocab; ++i) row[i] = -INFINITY;
+        row[7] = 1.f, row[vocab / 2] = 2.f, row[vocab - 1] = 1.5f;
+        p.top_k = 2, p.top_p = 0.9f;
+        break;
+      case 10:  // NaN logits: never collected
+        for (int i = 3; i < vocab; i += 7) row[i] = std::nanf("");
+        p.top_k = 20, p.top_p = 0.9f;
+        break;
+      default:  // fewer than k finite values, min-p: the bound is -inf, top-k keeps them all
+        for (int i = 0; i < vocab; ++i) row[i] = i % 4001 == 5 ? 1.f * (i / 4001) : -INFINITY;
+        p.top_k = 50, p.min_p = 0.1f;
+    }
+    if (s == 5) {
+      sampler_test::AppendPenalties(b, 40, rng);
+      for (int e = b.offsets[s]; e < b.offsets[s + 1]; e += 2)
+        row[b.tokens[e]] = 100.f + static_cast<float>(e - b.offsets[s]);
+    } else {
+      b.offsets.push_back(b.offsets.back());
+    }
+  }
+  ExpectTopKInOneRead(b, {3, 4});
+  EXPECT_EQ(g_window_fallbacks.load(), 1) << "row 3: the window hands over to the radix";
+}
+
+// At Llama 3's vocabulary the bound takes several rounds: 2 for k = 50, 8 (half the row) for
+// k = 256.
+TEST(SamplerKernelEmulation, TopKInOneReadLargeVocabulary) {
+  const int vocab = 128256;
+  Batch b = MakeBatch(vocab, 3, 53, {kNormal, kPeaked});
+  b.offsets.assign(4, 0);
+  b.tokens.clear(), b.counts.clear();
+  const int ks[] = {50, kSamplerOneReadMaxK, 20};
+  for (int s = 0; s < 3; ++s) {
+    b.params[s] = {};
+    b.params[s].temperature = 0.7f, b.params[s].top_k = ks[s], b.params[s].seed = 400 + s;
+  }
+  b.params[1].top_p = 0.9f, b.params[2].min_p = 0.1f;
+  EXPECT_EQ(sampler_window::OneReadBoundRounds(50, vocab, 8192), 2);
+  EXPECT_EQ(sampler_window::OneReadBoundRounds(kSamplerOneReadMaxK, vocab, 8192), 8);
+  ExpectTopKInOneRead(b, {});
+  EXPECT_EQ(g_window_fallbacks.load(), 0);
+}
+
 // NaN logits (a broken model) are never drawn nor ranked, on both paths, as by the CPU twin;
 // a filtered row of NaN alone draws token 0 (it used to read the logit at index INT_MAX).
 TEST(SamplerKernelEmulation, NanLogitsMatchCpuTwin) {
   const Batch b = sampler_test::NanRows(3001, 8, 61);
   const Out cpu = RunCpu(b);
   for (int s = 6; s < 8; ++s) EXPECT_EQ(cpu.ids[s], 0) << "all NaN: token 0";
-  for (const bool window : {true, false}) {
-    SCOPED_TRACE(window ? "window" : "radix");
-    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, window), cpu);
+  for (const SamplerFilterPath path : {kOneRead, kWindow, SamplerFilterPath::kRadix}) {
+    SCOPED_TRACE(SamplerFilterPathName(path));
+    ExpectMatchesCpuWithThresholds(b, RunEmulated(b, path), cpu);
   }
 }
 
 TEST(SamplerKernelEmulation, RadixPathMatchesCpuTwin) {
   const Batch b = MakeBatch(2001, 10, 5, {kNormal, kWide, kTies});
   g_window_fallbacks = 0;
-  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, /*window=*/false), RunCpu(b));
+  ExpectMatchesCpuWithThresholds(b, RunEmulated(b, SamplerFilterPath::kRadix), RunCpu(b));
   EXPECT_EQ(g_window_fallbacks.load(), 0) << "the radix path never enters the window";
 }
 

@@ -49,14 +49,97 @@ TEST(SamplerWindow, BinIsMonotoneAndCoversTheWindow) {
 }
 
 TEST(SamplerWindow, PathNames) {
-  EXPECT_EQ(*ParseSamplerFilterPath(""), SamplerFilterPath::kWindow);
-  EXPECT_EQ(*ParseSamplerFilterPath("window"), SamplerFilterPath::kWindow);
-  EXPECT_EQ(*ParseSamplerFilterPath("radix"), SamplerFilterPath::kRadix);
+  EXPECT_EQ(*ParseSamplerFilterPath(""), SamplerFilterPath::kOneRead);
+  for (SamplerFilterPath path :
+       {SamplerFilterPath::kOneRead, SamplerFilterPath::kWindow, SamplerFilterPath::kRadix})
+    EXPECT_EQ(*ParseSamplerFilterPath(SamplerFilterPathName(path)), path);
+  EXPECT_STREQ(SamplerFilterPathName(SamplerFilterPath::kOneRead), "oneread");
+  EXPECT_STREQ(SamplerFilterPathName(SamplerFilterPath::kWindow), "window");
+  EXPECT_STREQ(SamplerFilterPathName(SamplerFilterPath::kRadix), "radix");
   const Result<SamplerFilterPath> bad = ParseSamplerFilterPath("fast");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().ToString().find("HEARTH_SAMPLER=fast"), std::string::npos);
   EXPECT_NE(bad.status().ToString().find("\"window\""), std::string::npos);
-  EXPECT_STREQ(SamplerFilterPathName(SamplerFilterPath::kRadix), "radix");
+}
+
+// Which rows the one-read top-k takes, and which of them skip the split pass.
+TEST(SamplerWindow, OneReadRows) {
+  const int vocab = 128256;
+  SamplingParams p;
+  p.temperature = 0.7f, p.top_k = 50;
+  EXPECT_TRUE(SamplerTopKInOneRead(p, vocab));
+  EXPECT_TRUE(SamplerSkipsSplitPass(p, vocab, false));
+  EXPECT_FALSE(SamplerSkipsSplitPass(p, vocab, true)) << "penalties: the split pass's lse";
+  p.num_logprobs = 3;
+  EXPECT_TRUE(SamplerTopKInOneRead(p, vocab));
+  EXPECT_FALSE(SamplerSkipsSplitPass(p, vocab, false)) << "top-n: ranked before the selection";
+  p.num_logprobs = 0, p.top_p = 0.9f, p.min_p = 0.1f;
+  EXPECT_TRUE(SamplerSkipsSplitPass(p, vocab, false));
+  p.top_k = kSamplerOneReadMaxK + 1;
+  EXPECT_FALSE(SamplerTopKInOneRead(p, vocab));
+  p.top_k = 0;
+  EXPECT_FALSE(SamplerTopKInOneRead(p, vocab)) << "top-p and min-p alone: the window";
+  p.top_k = 50, p.temperature = 0.f;
+  EXPECT_FALSE(SamplerTopKInOneRead(p, vocab)) << "greedy ignores the filters";
+  p.temperature = 1.f;
+  EXPECT_FALSE(SamplerTopKInOneRead(p, 50)) << "top-k >= vocab is off";
+  EXPECT_TRUE(SamplerTopKInOneRead(p, 51));
+}
+
+// The bound's rounds: the fewest that make k x vocab / (rounds x 8192) at most min(64 + 8k, 512),
+// at least 1, at most the row's.
+TEST(SamplerWindow, OneReadBoundRounds) {
+  constexpr int kRound = 8192;
+  EXPECT_EQ(sw::OneReadBoundRounds(1, 128256, kRound), 1);
+  EXPECT_EQ(sw::OneReadBoundRounds(50, 128256, kRound), 2);   // 50 x 128256 / 16384 = 391 <= 464
+  EXPECT_EQ(sw::OneReadBoundRounds(100, 128256, kRound), 4);  // 391 <= 512 (3 rounds: 522)
+  EXPECT_EQ(sw::OneReadBoundRounds(256, 128256, kRound), 8);
+  EXPECT_EQ(sw::OneReadBoundRounds(256, 262144, kRound), 16);
+  EXPECT_EQ(sw::OneReadBoundRounds(256, 20000, kRound), 2);
+  EXPECT_EQ(sw::OneReadBoundRounds(5, 100, kRound), 1);
+  EXPECT_EQ(sw::OneReadBoundRounds(256, 1 << 20, kRound), 64);  // no overflow at the largest
+  for (int k = 1; k <= 256; ++k)
+    for (int vocab : {32000, 128256, 152064, 262144}) {
+      const int r = sw::OneReadBoundRounds(k, vocab, kRound);
+      const double expected = static_cast<double>(k) * vocab / (static_cast<double>(r) * kRound);
+      EXPECT_LE(expected, std::min(64.0 + 8 * k, 512.0) + 1e-9) << k << " " << vocab;
+      if (r > 1) {
+        EXPECT_GT(k * static_cast<double>(vocab) / ((r - 1.0) * kRound),
+                  std::min(64.0 + 8 * k, 512.0))
+            << "fewer rounds would do: " << k << " " << vocab;
+      }
+    }
+}
+
+// The margin the rounds leave below kCap, on rows in random order (normal and LM-like peaked,
+// 128256 tokens, 12 rows each): the values that reach the bound, as the kernel's replay counts
+// them, never exceed kCap; printed against the design's k x vocab / (rounds x 8192).
+TEST(SamplerWindow, OneReadBoundLeavesMargin) {
+  const int vocab = 128256, threads = 1024, round = 8 * threads;
+  std::mt19937_64 rng(71);
+  std::normal_distribution<float> normal(0.f, 2.5f);
+  std::vector<float> row(vocab);
+  for (const int k : {1, 5, 20, 50, 100, 256}) {
+    const int first = std::min(vocab, sw::OneReadBoundRounds(k, vocab, round) * round);
+    int most = 0;
+    double total = 0;
+    for (int trial = 0; trial < 24; ++trial) {
+      for (float& v : row) v = normal(rng);
+      if (trial % 2 == 1)
+        for (int j = 0; j < 16; ++j) row[rng() % vocab] += 8.f + static_cast<float>(j);
+      std::vector<float> maxima(threads, -INFINITY);
+      for (int i = 0; i < first; ++i) maxima[i % threads] = std::max(maxima[i % threads], row[i]);
+      std::nth_element(maxima.begin(), maxima.begin() + (k - 1), maxima.end(), std::greater<>());
+      const float bound = maxima[k - 1];
+      const int reaching = static_cast<int>(
+          std::count_if(row.begin(), row.end(), [&](float v) { return v >= bound; }));
+      ASSERT_GE(reaching, k);
+      most = std::max(most, reaching), total += reaching;
+    }
+    std::printf("k %d: %d rounds, values reaching the bound: mean %.0f, most %d (design %.0f)\n", k,
+                first / round, total / 24, most, static_cast<double>(k) * vocab / first);
+    EXPECT_LE(most, sw::kCap * 3 / 4) << "k " << k;
+  }
 }
 
 TEST(SamplerWindow, FindCrossingMatchesBruteForce) {

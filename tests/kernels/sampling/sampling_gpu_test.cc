@@ -46,7 +46,7 @@ Batch MakeBatch(int vocab, int num_seqs, uint64_t seed) {
   return b;
 }
 
-Result RunGpu(const Batch& b, SamplerFilterPath path = SamplerFilterPath::kWindow) {
+Result RunGpu(const Batch& b, SamplerFilterPath path = SamplerFilterPath::kOneRead) {
   DeviceBuffer logits = DeviceBuffer::FromVector(b.logits);
   DeviceBuffer params = DeviceBuffer::FromVector(b.params);
   DeviceBuffer steps = DeviceBuffer::FromVector(b.steps);
@@ -69,7 +69,7 @@ Result RunGpu(const Batch& b, SamplerFilterPath path = SamplerFilterPath::kWindo
           top_lp.ToVector<float>()};
 }
 
-// Both selections of the filtered rows against the CPU twin.
+// Every selection of the filtered rows against the CPU twin.
 // A batch without penalties: fill(row, vocab, s) writes row s and returns its parameters; step
 // step_stride * s.
 template <class Fill>
@@ -86,9 +86,12 @@ Batch FilledBatch(int vocab, int num_seqs, int step_stride, Fill fill) {
   return b;
 }
 
-void ExpectBothPathsMatchCpu(const Batch& b) {
+constexpr SamplerFilterPath kPaths[] = {SamplerFilterPath::kOneRead, SamplerFilterPath::kWindow,
+                                        SamplerFilterPath::kRadix};
+
+void ExpectEveryPathMatchesCpu(const Batch& b) {
   const Result cpu = RunCpu(b);
-  for (SamplerFilterPath path : {SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
+  for (SamplerFilterPath path : kPaths) {
     SCOPED_TRACE(SamplerFilterPathName(path));
     ExpectMatchesCpu(b, RunGpu(b, path), cpu);
   }
@@ -96,7 +99,7 @@ void ExpectBothPathsMatchCpu(const Batch& b) {
 
 TEST(SamplerGpu, MatchesCpuTwin) {
   HEARTH_REQUIRE_GPU();
-  for (SamplerFilterPath path : {SamplerFilterPath::kWindow, SamplerFilterPath::kRadix}) {
+  for (SamplerFilterPath path : kPaths) {
     for (const auto& c : sampling_cases::kTestCases) {
       SCOPED_TRACE(std::string(SamplerFilterPathName(path)) + " vocab=" + std::to_string(c.vocab) +
                    " num_seqs=" + std::to_string(c.num_seqs));
@@ -153,7 +156,7 @@ TEST(SamplerGpu, WindowFallbacksMatchCpuTwin) {
     b.params.push_back(p);
     b.steps.push_back(3 * s);
   }
-  ExpectBothPathsMatchCpu(b);
+  ExpectEveryPathMatchesCpu(b);
 }
 
 // Kept sets on the window's bin edges, near-uniform (sampling_cases::FillBoundaryRow): a token
@@ -161,7 +164,7 @@ TEST(SamplerGpu, WindowFallbacksMatchCpuTwin) {
 // these rows, so more than one mismatch in 64 means a real bug. Both paths.
 TEST(SamplerGpu, BinEdgeRowsMatchCpuTwin) {
   HEARTH_REQUIRE_GPU();
-  ExpectBothPathsMatchCpu(FilledBatch(32000, 64, 17, [](float* row, int vocab, int s) {
+  ExpectEveryPathMatchesCpu(FilledBatch(32000, 64, 17, [](float* row, int vocab, int s) {
     return sampling_cases::FillBoundaryRow(row, vocab, s, 300 + s);
   }));
 }
@@ -171,8 +174,37 @@ TEST(SamplerGpu, BinEdgeRowsMatchCpuTwin) {
 // most rows. Both paths (the radix one as a reference on the same rows).
 TEST(SamplerGpu, TopPBinCollectedWithTopKsMatchesCpuTwin) {
   HEARTH_REQUIRE_GPU();
-  ExpectBothPathsMatchCpu(FilledBatch(128256, 32, 13, [](float* row, int vocab, int s) {
+  ExpectEveryPathMatchesCpu(FilledBatch(128256, 32, 13, [](float* row, int vocab, int s) {
     return sampling_cases::FillTopPInsideTopKRow(row, vocab, 500 + s);
+  }));
+}
+
+// Top-k rows selected in one read (kOneRead, as the emulation's TopKInOneRead) at Llama 3's
+// vocabulary: k from 1 to kSamplerOneReadMaxK (1 to 8 rounds for the bound), with min-p and
+// top-p, with the token's logprob (the read's own log-sum-exp) and without, with top-n logprobs
+// (after the split pass), and rows where more than kCap values reach the bound (ascending, tie
+// groups), which the window path serves.
+TEST(SamplerGpu, TopKInOneReadMatchesCpuTwin) {
+  HEARTH_REQUIRE_GPU();
+  ExpectEveryPathMatchesCpu(FilledBatch(128256, 32, 19, [](float* row, int vocab, int s) {
+    std::mt19937_64 rng(600 + s);
+    std::normal_distribution<float> normal(0.f, 2.5f);
+    for (int i = 0; i < vocab; ++i) row[i] = normal(rng);
+    if (s % 2 == 1)
+      for (int j = 0; j < 16; ++j) row[rng() % vocab] += 8.f + static_cast<float>(j);
+    SamplingParams p;
+    p.temperature = 0.6f + 0.1f * static_cast<float>(s % 5), p.seed = 600 + s;
+    const int ks[] = {1, 5, 20, 40, 50, 100, kSamplerOneReadMaxK};
+    p.top_k = ks[s % 7];
+    if (s % 3 == 1) p.top_p = 0.9f;
+    if (s % 4 == 2) p.min_p = 0.05f;
+    if (s % 5 == 3) p.token_logprob = 0;
+    if (s % 8 == 5) p.num_logprobs = 5;
+    if (s == 30)
+      for (int i = 0; i < vocab; ++i) row[i] = static_cast<float>(i) * 1e-4f;
+    if (s == 31)
+      for (int i = 0; i < vocab; ++i) row[i] = static_cast<float>(i % 9) * 0.25f;
+    return p;
   }));
 }
 
@@ -180,7 +212,7 @@ TEST(SamplerGpu, TopPBinCollectedWithTopKsMatchesCpuTwin) {
 // filtered rows of NaN alone draw token 0 (they used to read the logit at index INT_MAX).
 TEST(SamplerGpu, NanLogitsMatchCpuTwin) {
   HEARTH_REQUIRE_GPU();
-  ExpectBothPathsMatchCpu(sampler_test::NanRows(128256, 14, 8));
+  ExpectEveryPathMatchesCpu(sampler_test::NanRows(128256, 14, 8));
 }
 
 // Split-path rows (greedy / unfiltered temperature, no logprobs) whose penalty lists hold the
