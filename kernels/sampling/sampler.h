@@ -80,10 +80,12 @@ float SamplerThresholdCpu(const float* s, int vocab, const SamplingParams& p);
 //   Top-k rows (k <= kSamplerOneReadMaxK, with or without min-p and top-p) are selected in one
 //   read (kOneRead, the default since 2026-11-24, not yet timed on a GPU): a bound from the row's
 //   first values that at least k values reach, every value reaching it collected into shared
-//   memory, the thresholds and the race there. Such a row without penalties or top-n logprobs
-//   skips the split pass too (SamplerSkipsSplitPass: its log-sum-exp and max come from that
-//   read), so it is read once in all. Where more than sampler_window::kCap values reach the
-//   bound (ties, rows sorted ascending) the window path takes the row.
+//   memory, the thresholds and the race there. Top-p alone the same where the collected top of
+//   the row holds top_p of its mass (peaked rows). Such a row without penalties or top-n
+//   logprobs skips the split pass too (SamplerSkipsSplitPass: its log-sum-exp and max come from
+//   that read), so it is read once in all. Where more than sampler_window::kCap values reach the
+//   bound (ties, rows sorted ascending), or top-p's mass is not collected, the window path takes
+//   the row.
 //   The window path (kWindow; the default from its H100 run of 2026-11-23, 2.1-3.5x the radix
 //   select's speed, to 2026-11-24) builds one histogram of the values in a window below the row
 //   max and refines the threshold inside one collected bin, racing the bins above it in the same
@@ -123,11 +125,19 @@ HEARTH_HD bool SamplerUsesSplitPath(const SamplingParams& p, int vocab) {
 HEARTH_HD bool SamplerTopKInOneRead(const SamplingParams& p, int vocab) {
   return !IsGreedy(p) && p.top_k > 0 && p.top_k < vocab && p.top_k <= kSamplerOneReadMaxK;
 }
+// Sampled rows with top-p alone (no top-k, no min-p): the one read collects the top of the row
+// and serves the row where that holds top_p of its mass (else the window path).
+HEARTH_HD bool SamplerTopPInOneRead(const SamplingParams& p, int vocab) {
+  return !IsGreedy(p) && p.top_p < 1.f && !(p.min_p > 0.f) && !(p.top_k > 0 && p.top_k < vocab);
+}
+HEARTH_HD bool SamplerInOneRead(const SamplingParams& p, int vocab) {
+  return SamplerTopKInOneRead(p, vocab) || SamplerTopPInOneRead(p, vocab);
+}
 // Of those, the rows the split pass leaves alone (kOneRead): without penalties (whose raw
 // log-sum-exp the read could not take from the penalized row) nor top-n logprobs (which rank
 // the raw row first), the filtered kernel's one read also gives the raw log-sum-exp and max.
 HEARTH_HD bool SamplerSkipsSplitPass(const SamplingParams& p, int vocab, bool has_penalties) {
-  return SamplerTopKInOneRead(p, vocab) && p.num_logprobs <= 0 && !has_penalties;
+  return SamplerInOneRead(p, vocab) && p.num_logprobs <= 0 && !has_penalties;
 }
 
 // How the split path cuts a row: chunks of a multiple of kSamplerChunkAlign tokens (whole

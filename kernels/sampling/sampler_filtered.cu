@@ -395,28 +395,36 @@ __device__ bool TopLogprobsOneRead(const float* x, int vocab, int n, float lse, 
   return true;
 }
 
-// Top-k, with min-p and top-p where asked, selected and raced in one read of the row (kOneRead;
-// 2026-11-24, not yet run on a GPU). A first pass over the row's first sw::OneReadBoundRounds
-// rounds takes each thread's largest scaled value s = x / T; the k-th largest of those maxima
-// is reached by at least k values of the row, so every token top-k keeps is among the values
-// that reach it. The read collects those into the buffer (the first pass's values again, from
-// L2) and the thresholds are selected there, as in one collected bin with nothing above it
-// (InBinThreshold: min-p's floor, the k-th largest, top-p's mass over what those keep); the kept
-// ones race. kAlone (the split pass left the row out: SamplerSkipsSplitPass, no penalties, so
-// the row is raw): the read also takes the raw log-sum-exp (when the token's logprob is asked)
-// and max into sh.part_*. False, having written nothing but shared memory and sh.part_*, when
-// more than sw::kCap values reach the bound (tie groups, rows sorted ascending) or the max is
-// not finite: the window path then takes the row. -inf values are not collected: a row with
-// fewer than k values above -inf (a grammar's mask) keeps them all.
+// Selection and race of a sampled row in one read (kOneRead; 2026-11-24, not yet run on a GPU):
+// top-k (SamplerTopKInOneRead, with min-p and top-p where asked) or top-p alone
+// (SamplerTopPInOneRead). A first pass over the row's first rounds takes each thread's largest
+// scaled value s = x / T; the k-th largest of those maxima is reached by at least k values of
+// the row, so every token top-k keeps is among the values that reach it. The read collects those
+// into the buffer (the first pass's values again, from L2) and the thresholds are selected
+// there, as in one collected bin with nothing above it (InBinThreshold: min-p's floor, the k-th
+// largest, top-p's mass over what those keep); the kept ones race. Top-p alone collects the top
+// of the row the same way (k from sw::OneReadTopPK, one round: ~384 values) and takes the row's
+// mass of s in the same read; it is served where the collected mass reaches top_p of it (peaked,
+// LM-like rows), top-p's threshold then lying among the collected values.
+// kAlone (the split pass left the row out: SamplerSkipsSplitPass, no penalties, so the row is
+// raw): the read also takes the raw log-sum-exp (when the token's logprob is asked) and max into
+// sh.part_*. False, having written nothing but shared memory and sh.part_*, when more than
+// sw::kCap values reach the bound (tie groups, rows sorted ascending), the max is not finite, or
+// (top-p alone) the collected mass falls short: the window path then takes the row. -inf values
+// are not collected: a row with fewer than k values above -inf (a grammar's mask) keeps them all.
+// Not inlined: in SampleKernel's body (64 registers at 1024 threads) it made ptxas spill in the
+// window path's race loop (13 local loads in RaceGroup); apart, neither spills there.
 #ifndef HEARTH_SAMPLER_TOPK_HOOK
 #define HEARTH_SAMPLER_TOPK_HOOK(bound, count)
 #endif
 template <bool kAlone>
-__device__ bool TopKOneRead(const float* x, int vocab, const SamplingParams& p, uint64_t step,
-                            Shared& sh, int& token) {
+__device__ __noinline__ bool SampleInOneRead(const float* x, int vocab, const SamplingParams& p,
+                                             uint64_t step, Shared& sh, int& token) {
   const float inv_t = 1.f / p.temperature;
   const int round = kBatch * kThreads;
-  const int first = min(vocab, sw::OneReadBoundRounds(p.top_k, vocab, round) * round);
+  const bool top_k = SamplerTopKInOneRead(p, vocab);  // else top-p alone
+  const int k = top_k ? p.top_k : sw::OneReadTopPK(vocab, round);
+  const int first = min(vocab, top_k ? sw::OneReadBoundRounds(k, vocab, round) * round : round);
   float lane_max = -INFINITY;  // raw: rounding is monotonic and inv_t > 0
   ForEachBatchFrom(x, 0, first, [&](int, const float(&v)[kBatch]) {
 #pragma unroll
@@ -425,34 +433,40 @@ __device__ bool TopKOneRead(const float* x, int vocab, const SamplingParams& p, 
   __syncthreads();  // earlier readers of buf_count are done
   if (threadIdx.x == 0) sh.buf_count = 0;
   // Its barriers order the reset above before the collect.
-  const float bound = BlockKthLargest(__fmul_rn(lane_max, inv_t), p.top_k, sh);
+  const float bound = BlockKthLargest(__fmul_rn(lane_max, inv_t), k, sh);
   const bool need_lse = kAlone && p.token_logprob != 0;
-  float m = -INFINITY, sum = 0.f;  // kAlone: the raw online log-sum-exp (sum 0 without need_lse)
+  // kAlone: the raw online log-sum-exp (sum 0 without need_lse); top-p alone: that of s.
+  float m = -INFINITY, sum = 0.f, ms = -INFINITY, mass = 0.f;
   HEARTH_SAMPLER_ROW_READ_HOOK();
   ForEachBatchFrom(x, 0, vocab, [&](int base, const float(&v)[kBatch]) {
-    if constexpr (kAlone) {  // as the split pass: one exp per token, one merge per batch
-      float lm = -INFINITY;
+    float lm = -INFINITY, sv[kBatch];
 #pragma unroll
-      for (int u = 0; u < kBatch; ++u) lm = fmaxf(lm, v[u]);
-      if (need_lse && lm != -INFINITY) {
-        float ls = 0.f;
+    for (int u = 0; u < kBatch; ++u) lm = fmaxf(lm, v[u]), sv[u] = __fmul_rn(v[u], inv_t);
+    // As the split pass: one exp per token, one merge per batch (exp(v - lm) is 1 at v == lm).
+    if (kAlone && need_lse && lm != -INFINITY) {
+      float ls = 0.f;
 #pragma unroll
-        for (int u = 0; u < kBatch; ++u)
-          ls += lm != INFINITY ? cuda::FastExp(v[u] - lm) : (v[u] == lm ? 1.f : 0.f);
-        MergeRaw(m, sum, lm, ls);
-      } else {
-        m = fmaxf(m, lm);
-      }
+      for (int u = 0; u < kBatch; ++u)
+        ls += lm != INFINITY ? cuda::FastExp(v[u] - lm) : (v[u] == lm ? 1.f : 0.f);
+      MergeRaw(m, sum, lm, ls);
+    } else if (kAlone) {
+      m = fmaxf(m, lm);
+    }
+    const float lms = __fmul_rn(lm, inv_t);  // the batch's largest s
+    if (!top_k && lms != -INFINITY) {        // +inf: the row goes to the window below
+      float ls = 0.f;
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u) ls += cuda::FastExp(sv[u] - lms);
+      MergeRaw(ms, mass, lms, ls);
     }
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
       const int i = base + u * blockDim.x;
-      const float sv = __fmul_rn(v[u], inv_t);
       // -inf never: it cannot win, and with fewer than k values above it (a masked row) the
       // threshold is -inf, whatever was collected.
-      if (i < vocab && sv >= bound && sv != -INFINITY) {  // NaN never
+      if (i < vocab && sv[u] >= bound && sv[u] != -INFINITY) {  // NaN never
         const int slot = atomicAdd(&sh.buf_count, 1);
-        if (slot < sw::kCap) sh.buf_val[slot] = sv, sh.buf_idx[slot] = i;
+        if (slot < sw::kCap) sh.buf_val[slot] = sv[u], sh.buf_idx[slot] = i;
       }
     }
   });
@@ -463,27 +477,35 @@ __device__ bool TopKOneRead(const float* x, int vocab, const SamplingParams& p, 
       sh.part_argmax = INT_MAX;  // sampled rows do not use it
     }
   }
+  if (!top_k) BlockMergeRaw(ms, mass, sh);  // the same in every thread (a butterfly)
   __syncthreads();
   const int c = sh.buf_count;
-  const float ms = sh.part_max;  // the largest s, which the buffer holds when c <= kCap
+  const float mx = sh.part_max;  // the largest s, which the buffer holds when c <= kCap
   HEARTH_SAMPLER_TOPK_HOOK(bound, c);
-  if (c > sw::kCap || !(fabsf(ms) <= FLT_MAX)) return false;
-  const float t0 = p.min_p > 0.f ? __fadd_rn(ms, logf(p.min_p)) : -INFINITY;
+  if (c > sw::kCap || !(fabsf(mx) <= FLT_MAX)) return false;
+  const float t0 = p.min_p > 0.f ? __fadd_rn(mx, logf(p.min_p)) : -INFINITY;
   const bool need_p = p.top_p < 1.f;
   if (need_p)  // InBinThreshold's first barrier orders these before its reads
     for (int j = threadIdx.x; j < c; j += blockDim.x)
-      sh.buf_w[j] = cuda::FastExp(sh.buf_val[j] - ms);
-  // Top-k binds where min-p keeps at least k values (else its threshold lies at or below t0).
-  float above_t0 = 0.f;
-  for (int j = threadIdx.x; j < c; j += blockDim.x) above_t0 += sh.buf_val[j] >= t0 ? 1.f : 0.f;
+      sh.buf_w[j] = cuda::FastExp(sh.buf_val[j] - mx);
   float t = t0;
-  if (BlockSum(above_t0, sh) >= static_cast<float>(p.top_k))
-    t = fmaxf(t0, InBinThreshold(false, t0, 0.f, static_cast<float>(p.top_k), 0, c, sh));
+  if (top_k) {
+    // Top-k binds where min-p keeps at least k values (else its threshold lies at or below t0).
+    float above_t0 = 0.f;
+    for (int j = threadIdx.x; j < c; j += blockDim.x) above_t0 += sh.buf_val[j] >= t0 ? 1.f : 0.f;
+    if (BlockSum(above_t0, sh) >= static_cast<float>(k))
+      t = fmaxf(t0, InBinThreshold(false, t0, 0.f, static_cast<float>(k), 0, c, sh));
+  }
   if (need_p) {
     float kept = 0.f;
     for (int j = threadIdx.x; j < c; j += blockDim.x)
       if (sh.buf_val[j] >= t) kept += sh.buf_w[j];
-    const float target = p.top_p * BlockSum(kept, sh);
+    kept = BlockSum(kept, sh);
+    const float total = top_k ? kept : mass * cuda::FastExp(ms - mx);  // ms == mx: exp(0) = 1
+    const float target = p.top_p * total;
+    // Top-p alone: the collected top must hold the target, with room for the float sums'
+    // rounding (else the threshold may lie below the collected values). NaN: not served.
+    if (!top_k && !(kept >= target * 1.00001f)) return false;
     t = fmaxf(t, InBinThreshold(true, t, 0.f, target, 0, c, sh));
   }
   HEARTH_SAMPLER_THRESHOLD_HOOK(t);
@@ -560,12 +582,12 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
   float* top_lp = a.out.top_logprobs + int64_t{seq} * kMaxLogprobs;
   int pen_begin = 0, pen_end = 0;
   if (a.pen.offsets != nullptr) pen_begin = a.pen.offsets[seq], pen_end = a.pen.offsets[seq + 1];
-  // Top-k rows selected in one read; `alone`: rows the split pass left out (as it decided).
-  const bool one_read = a.path == SamplerFilterPath::kOneRead && SamplerTopKInOneRead(p, vocab);
+  // Rows selected in one read; `alone`: rows the split pass left out (as it decided).
+  const bool one_read = a.path == SamplerFilterPath::kOneRead && SamplerInOneRead(p, vocab);
   const bool alone = one_read && SamplerSkipsSplitPass(p, vocab, pen_end > pen_begin);
 
   // 0. The split pass's partials, parked in the top-n slots: the raw log-sum-exp and the max
-  //    (argmax) of the scaled penalized logits (TopKOneRead's read takes them for `alone`).
+  //    (argmax) of the scaled penalized logits (SampleInOneRead's read takes them for `alone`).
   if (!alone && threadIdx.x < 32) {
     float m, sum, bv;
     int bi;
@@ -601,8 +623,8 @@ __global__ void __launch_bounds__(kThreads) SampleKernel(FilteredArgs a) {
   int token;
   if (IsGreedy(p) || SamplerRacesInSplitPass(p, vocab)) {
     token = sh.part_argmax == INT_MAX ? 0 : sh.part_argmax;  // INT_MAX: all NaN
-  } else if (!(one_read && (alone ? TopKOneRead<true>(x, vocab, p, step, sh, token)
-                                  : TopKOneRead<false>(x, vocab, p, step, sh, token)))) {
+  } else if (!(one_read && (alone ? SampleInOneRead<true>(x, vocab, p, step, sh, token)
+                                  : SampleInOneRead<false>(x, vocab, p, step, sh, token)))) {
     const float inv_t = 1.f / p.temperature;
     const float m = sh.part_max;
     if (!window || !WindowSample(x, vocab, p, m, step, sh, token)) {

@@ -118,4 +118,13 @@ HEARTH_HD constexpr int OneReadBoundRounds(int k, int vocab, int round_values) {
   return static_cast<int>(rounds < 1 ? 1 : rounds > whole_row ? whole_row : rounds);
 }
 
+// Top-p alone in one read: the bound comes from one round, with a k that makes about
+// kOneReadTopPValues values of a row in random order reach it (the top of the row, whose mass
+// must hold top_p of the row's for the read to serve it), 1 to 256.
+inline constexpr int kOneReadTopPValues = 384;
+HEARTH_HD constexpr int OneReadTopPK(int vocab, int round_values) {
+  const int64_t k = int64_t{kOneReadTopPValues} * round_values / vocab;
+  return static_cast<int>(k < 1 ? 1 : k > 256 ? 256 : k);
+}
+
 }  // namespace hearth::sampler_window

@@ -44,6 +44,8 @@ inline constexpr BenchMix kBenchMixes[] = {
     {"temperature_nolp", {0.8f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 0, 1, 0}},
     // Greedy with the top 5 logprobs: the split pass, then the one-read top n.
     {"greedy_logprobs5", {0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 5, 0}},
+    // The usual chat request without logprobs: the one read without its log-sum-exp.
+    {"top_k50_p0.9_nolp", {0.8f, 50, 0.9f, 0.f, 1.f, 0.f, 0.f, 0, 5, 0}},
 };
 
 // Rows without top-n logprobs that are greedy or unfiltered take the split path

@@ -401,7 +401,8 @@ TEST(SamplerKernelEmulation, RaceWorkPerWarp) {
         std::lock_guard<std::mutex> l(g_race.mu);
         g_race.warps.clear(), g_race.philox_lanes = g_race.exact_lanes = 0, g_race.on = true;
       }
-      const Out got = RunEmulated(b, kOneRead);
+      // Top-p: the window path's race (the one read races its collected values one by one).
+      const Out got = RunEmulated(b, top_p == 1.f ? kOneRead : kWindow);
       g_race.on = false;
       const Out cpu = RunCpu(b);
       sampler_test::ExpectMatchesCpu(b, got, cpu);
@@ -566,40 +567,56 @@ TEST(SamplerKernelEmulation, TopLogprobsInOneRead) {
   }
 }
 
-// Top-k rows in one read (kOneRead): the bound (the k-th largest of the 1024 threads' maxima over
-// the row's first sw::OneReadBoundRounds rounds, checked against a host replay), the values
-// collected (all that reach it), thresholds and tokens against the CPU twin, and the reads: rows
-// without penalties or top-n logprobs are read once in all (no chunk of the split pass), the
-// others once after the split pass (and once for their top-n); rows where more than kCap values
-// reach the bound (a tie group that large, a row sorted ascending) are served by the window path.
-void ExpectTopKInOneRead(const Batch& b, const std::vector<int>& overflowing) {
+// Rows in one read (kOneRead): the bound (the k-th largest of the 1024 threads' maxima over the
+// row's first rounds, checked against a host replay), the values collected (all that reach it),
+// thresholds and tokens against the CPU twin, and the reads: rows without penalties or top-n
+// logprobs are read once in all (no chunk of the split pass), the others once after the split
+// pass (and once for their top-n). `handed`: the rows the window path must serve instead, where
+// more than kCap values reach the bound (a tie group that large, a row sorted ascending) or, for
+// top-p alone, the collected values hold less than top_p of the row's mass (checked in double).
+void ExpectInOneRead(const Batch& b, const std::vector<int>& handed) {
   g_window_fallbacks = 0;
   ExpectMatchesCpuWithThresholds(b, RunEmulated(b, kOneRead), RunCpu(b));
   const int round = sk::kBatch * sk::kFilteredThreads;
   for (int s = 0; s < b.num_seqs; ++s) {
     const SamplingParams& p = b.params[s];
-    SCOPED_TRACE("row " + std::to_string(s) + " k " + std::to_string(p.top_k));
-    ASSERT_TRUE(SamplerTopKInOneRead(p, b.vocab));
+    const bool top_k = SamplerTopKInOneRead(p, b.vocab);
+    SCOPED_TRACE("row " + std::to_string(s) + (top_k ? " top-k " : " top-p ") +
+                 std::to_string(top_k ? p.top_k : p.top_p));
+    ASSERT_TRUE(SamplerInOneRead(p, b.vocab));
     const std::vector<float> x = ScaledRow(b, s);
-    const int first =
-        std::min(b.vocab, sampler_window::OneReadBoundRounds(p.top_k, b.vocab, round) * round);
+    const int k = top_k ? p.top_k : sampler_window::OneReadTopPK(b.vocab, round);
+    const int rounds = top_k ? sampler_window::OneReadBoundRounds(k, b.vocab, round) : 1;
+    const int first = std::min(b.vocab, rounds * round);
     std::vector<float> maxima(sk::kFilteredThreads, -INFINITY);
     for (int i = 0; i < first; ++i)
       if (x[i] == x[i]) maxima[i % maxima.size()] = std::max(maxima[i % maxima.size()], x[i]);
-    std::nth_element(maxima.begin(), maxima.begin() + (p.top_k - 1), maxima.end(),
-                     std::greater<>());
-    const float bound = maxima[p.top_k - 1];
-    const int reaching = static_cast<int>(
-        std::count_if(x.begin(), x.end(), [&](float v) { return v >= bound && v != -INFINITY; }));
+    std::nth_element(maxima.begin(), maxima.begin() + (k - 1), maxima.end(), std::greater<>());
+    const float bound = maxima[k - 1];
+    const auto reaches = [&](float v) { return v >= bound && v != -INFINITY; };
+    const int reaching = static_cast<int>(std::count_if(x.begin(), x.end(), reaches));
     EXPECT_EQ(g_topk[s].first, bound) << "the bound";
     EXPECT_EQ(g_topk[s].second, reaching) << "values collected";
-    const bool overflows =
-        std::find(overflowing.begin(), overflowing.end(), s) != overflowing.end();
-    EXPECT_EQ(reaching > sampler_window::kCap, overflows);
+    bool served = reaching <= sampler_window::kCap;
+    if (!top_k && served) {
+      const float m = *std::max_element(x.begin(), x.end());
+      double total = 0, collected = 0;
+      for (float v : x) {
+        total += std::exp(static_cast<double>(v) - m);  // NaN stays
+        if (reaches(v)) collected += std::exp(static_cast<double>(v) - m);
+      }
+      served = collected >= p.top_p * total;
+      std::printf("row %d: top-p %g, the collected %d values hold %.4f of the mass\n", s, p.top_p,
+                  reaching, collected / total);
+    }
+    const bool is_handed = std::find(handed.begin(), handed.end(), s) != handed.end();
+    EXPECT_EQ(!served, is_handed);
     const bool has_pen = b.offsets[s + 1] > b.offsets[s];
     const bool alone = SamplerSkipsSplitPass(p, b.vocab, has_pen);
     EXPECT_EQ(g_split_chunks[s].load(), alone ? 0 : PlanSamplerSplit(b.vocab).num_chunks);
-    if (!overflows) {
+    if (is_handed) {
+      EXPECT_GT(g_row_reads[s], 1 + (p.num_logprobs > 0));
+    } else {
       EXPECT_EQ(g_row_reads[s], 1 + (p.num_logprobs > 0)) << "alone " << alone;
     }
   }
@@ -667,26 +684,59 @@ TEST(SamplerKernelEmulation, TopKInOneRead) {
       b.offsets.push_back(b.offsets.back());
     }
   }
-  ExpectTopKInOneRead(b, {3, 4});
+  ExpectInOneRead(b, {3, 4});
   EXPECT_EQ(g_window_fallbacks.load(), 1) << "row 3: the window hands over to the radix";
 }
 
 // At Llama 3's vocabulary the bound takes several rounds: 2 for k = 50, 8 (half the row) for
-// k = 256.
+// k = 256; one for top-p alone (a peaked row).
 TEST(SamplerKernelEmulation, TopKInOneReadLargeVocabulary) {
   const int vocab = 128256;
-  Batch b = MakeBatch(vocab, 3, 53, {kNormal, kPeaked});
-  b.offsets.assign(4, 0);
+  Batch b = MakeBatch(vocab, 4, 53, {kNormal, kPeaked});
+  b.offsets.assign(5, 0);
   b.tokens.clear(), b.counts.clear();
-  const int ks[] = {50, kSamplerOneReadMaxK, 20};
-  for (int s = 0; s < 3; ++s) {
+  const int ks[] = {50, kSamplerOneReadMaxK, 20, 0};
+  for (int s = 0; s < 4; ++s) {
     b.params[s] = {};
     b.params[s].temperature = 0.7f, b.params[s].top_k = ks[s], b.params[s].seed = 400 + s;
   }
-  b.params[1].top_p = 0.9f, b.params[2].min_p = 0.1f;
+  b.params[1].top_p = 0.9f, b.params[2].min_p = 0.1f, b.params[3].top_p = 0.9f;
   EXPECT_EQ(sampler_window::OneReadBoundRounds(50, vocab, 8192), 2);
   EXPECT_EQ(sampler_window::OneReadBoundRounds(kSamplerOneReadMaxK, vocab, 8192), 8);
-  ExpectTopKInOneRead(b, {});
+  ExpectInOneRead(b, {});
+  EXPECT_EQ(g_window_fallbacks.load(), 0);
+}
+
+// Top-p alone (the usual OpenAI-style request): served by the one read where the collected top
+// of the row holds top_p of its mass (peaked, wide rows), else by the window after it (normal
+// rows at top-p 0.9, a NaN row).
+TEST(SamplerKernelEmulation, TopPAloneInOneRead) {
+  const int vocab = 20011, num_seqs = 9;
+  Batch b = MakeBatch(vocab, num_seqs, 57,
+                      {kPeaked, kNormal, kPeaked, kPeaked, kWide, kPeaked, kPeaked, kPeaked});
+  std::mt19937_64 rng(58);
+  b.offsets.assign(1, 0);
+  b.tokens.clear(), b.counts.clear();
+  // Row 8: row 7's logits, whose collected top holds 0.874 of the mass: served at top-p 0.8,
+  // handed to the window at 0.9.
+  std::copy_n(b.logits.begin() + int64_t{7} * vocab, vocab, b.logits.begin() + int64_t{8} * vocab);
+  const float top_ps[] = {0.9f, 0.9f, 0.95f, 0.5f, 0.99f, 0.9f, 0.9f, 0.8f, 0.9f};
+  for (int s = 0; s < num_seqs; ++s) {
+    SamplingParams& p = b.params[s];
+    p = {};
+    p.temperature = s >= 7 ? 1.3f : 0.8f, p.top_p = top_ps[s], p.seed = 500 + s;
+    if (s == 3) p.token_logprob = 0;
+    if (s == 5)
+      for (int i = 3; i < vocab; i += 7) b.logits[int64_t{s} * vocab + i] = std::nanf("");
+    if (s == 6) p.num_logprobs = 3;
+    if (s == 2) {  // penalties: after the split pass
+      p.repetition_penalty = 1.2f, p.frequency_penalty = 0.3f;
+      sampler_test::AppendPenalties(b, 30, rng);
+    } else {
+      b.offsets.push_back(b.offsets.back());
+    }
+  }
+  ExpectInOneRead(b, {1, 5, 8});
   EXPECT_EQ(g_window_fallbacks.load(), 0);
 }
 

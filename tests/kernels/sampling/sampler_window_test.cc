@@ -78,9 +78,17 @@ TEST(SamplerWindow, OneReadRows) {
   p.top_k = kSamplerOneReadMaxK + 1;
   EXPECT_FALSE(SamplerTopKInOneRead(p, vocab));
   p.top_k = 0;
-  EXPECT_FALSE(SamplerTopKInOneRead(p, vocab)) << "top-p and min-p alone: the window";
+  EXPECT_FALSE(SamplerTopKInOneRead(p, vocab));
+  EXPECT_FALSE(SamplerInOneRead(p, vocab)) << "top-p with min-p: the window";
+  p.min_p = 0.f;
+  EXPECT_TRUE(SamplerTopPInOneRead(p, vocab));
+  EXPECT_TRUE(SamplerSkipsSplitPass(p, vocab, false)) << "top-p alone";
+  p.top_p = 1.f, p.min_p = 0.1f;
+  EXPECT_FALSE(SamplerInOneRead(p, vocab)) << "min-p alone: the window";
+  p.top_p = 0.9f, p.min_p = 0.f, p.top_k = kSamplerOneReadMaxK + 1;
+  EXPECT_FALSE(SamplerInOneRead(p, vocab)) << "a deep top-k with top-p: the window";
   p.top_k = 50, p.temperature = 0.f;
-  EXPECT_FALSE(SamplerTopKInOneRead(p, vocab)) << "greedy ignores the filters";
+  EXPECT_FALSE(SamplerInOneRead(p, vocab)) << "greedy ignores the filters";
   p.temperature = 1.f;
   EXPECT_FALSE(SamplerTopKInOneRead(p, 50)) << "top-k >= vocab is off";
   EXPECT_TRUE(SamplerTopKInOneRead(p, 51));
@@ -109,6 +117,15 @@ TEST(SamplerWindow, OneReadBoundRounds) {
             << "fewer rounds would do: " << k << " " << vocab;
       }
     }
+}
+
+// Top-p alone: one round, about 384 values collected.
+TEST(SamplerWindow, OneReadTopPK) {
+  EXPECT_EQ(sw::OneReadTopPK(128256, 8192), 24);
+  EXPECT_EQ(sw::OneReadTopPK(32000, 8192), 98);
+  EXPECT_EQ(sw::OneReadTopPK(262144, 8192), 12);
+  EXPECT_EQ(sw::OneReadTopPK(1000, 8192), 256);
+  EXPECT_EQ(sw::OneReadTopPK(1 << 20, 8192), 3);
 }
 
 // The margin the rounds leave below kCap, on rows in random order (normal and LM-like peaked,
