@@ -26,7 +26,10 @@ struct Shared {
   union {
     float hist[kWarps][kBins];  // per-warp radix histograms: contention stays within a warp
     WindowHist win;             // the window path (never live at once with the radix one)
-    float sort_f[kThreads];     // BlockKthLargest's exchanges between warps
+    struct {
+      float v[kThreads];
+      int id[kThreads];
+    } sort;  // BlockSortBestFirst's exchanges between warps
   };
   // The window path's collected threshold bin: values, weights (1 or exp(v - m)), token ids.
   // Slots [0, buf_count) hold one bin; [buf_begin2, buf_begin2 + buf_count2) may hold a second
@@ -70,6 +73,26 @@ __device__ inline void BlockMergeRaw(float& m, float& sum, Shared& sh) {
   m = sh.red_f[threadIdx.x & 31], sum = sh.red_f2[threadIdx.x & 31];
   for (int o = 16; o > 0; o >>= 1)
     MergeRaw(m, sum, __shfl_xor_sync(0xffffffffu, m, o), __shfl_xor_sync(0xffffffffu, sum, o));
+}
+
+// Inclusive prefix sums of one value per thread in thread order; `total` (the same in every
+// thread) their sum.
+__device__ inline float BlockInclusiveScan(float v, Shared& sh, float& total) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  for (int o = 1; o < 32; o <<= 1) {
+    const float up = __shfl_up_sync(0xffffffffu, v, o);
+    if (lane >= o) v += up;
+  }
+  __syncthreads();
+  if (lane == 31) sh.red_f[warp] = v;
+  __syncthreads();
+  float before = 0.f;
+  total = 0.f;
+  for (int w = 0; w < kWarps; ++w) {
+    if (w == warp) before = total;
+    total += sh.red_f[w];
+  }
+  return before + v;
 }
 
 // Block-wide argmax of (value, index), lowest index on ties; every thread gets the index.

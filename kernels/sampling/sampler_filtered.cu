@@ -316,30 +316,38 @@ __device__ bool WindowSample(const float* x, int vocab, const SamplingParams& p,
   return true;
 }
 
-// The k-th largest (1 <= k <= kThreads, counted with repeats) of one value per thread (NaN as
-// -inf), returned to every thread: a bitonic sort of the block's values, descending; the
-// exchanges between lanes go by shuffles, those between warps (15 of the 55 steps) through
-// shared memory.
-__device__ float BlockKthLargest(float v, int k, Shared& sh) {
-  const int i = threadIdx.x;
-  if (!(v == v)) v = -INFINITY;
+// A bitonic sort of the block's (value, id) pairs, one per thread, best first (Better: the
+// larger value, the lower id on ties; no NaN): thread j ends with the j-th best. Exchanges
+// between lanes go by shuffles, those between warps (15 of the 55 steps) through shared memory.
+__device__ void BlockSortBestFirst(float& v, int& id, Shared& sh) {
+  const int t = threadIdx.x;
   __syncthreads();  // earlier users of the union are done
   for (int size = 2; size <= kThreads; size <<= 1)
     for (int j = size >> 1; j > 0; j >>= 1) {
-      float o;
+      float ov;
+      int oid;
       if (j >= 32) {
-        sh.sort_f[i] = v;
+        sh.sort.v[t] = v, sh.sort.id[t] = id;
         __syncthreads();
-        o = sh.sort_f[i ^ j];
+        ov = sh.sort.v[t ^ j], oid = sh.sort.id[t ^ j];
         __syncthreads();
       } else {
-        o = __shfl_xor_sync(0xffffffffu, v, j);
+        ov = __shfl_xor_sync(0xffffffffu, v, j);
+        oid = __shfl_xor_sync(0xffffffffu, id, j);
       }
-      // The lower index of a pair takes the larger value where its block of `size` sorts
-      // descending ((i & size) == 0: all of them at size = kThreads).
-      v = (((i & j) == 0) == ((i & size) == 0)) ? fmaxf(v, o) : fminf(v, o);
+      // The lower thread of a pair takes the better one where its block of `size` sorts best
+      // first ((t & size) == 0: all of them at size = kThreads), the upper one the other.
+      if ((((t & j) == 0) == ((t & size) == 0)) == Better(ov, oid, v, id)) v = ov, id = oid;
     }
-  if (i == k - 1) sh.nth_largest = v;
+}
+
+// The k-th largest (1 <= k <= kThreads, counted with repeats) of one value per thread (NaN as
+// -inf), returned to every thread.
+__device__ float BlockKthLargest(float v, int k, Shared& sh) {
+  if (!(v == v)) v = -INFINITY;
+  int id = threadIdx.x;
+  BlockSortBestFirst(v, id, sh);
+  if (static_cast<int>(threadIdx.x) == k - 1) sh.nth_largest = v;
   __syncthreads();
   return sh.nth_largest;
 }
@@ -401,19 +409,19 @@ __device__ bool TopLogprobsOneRead(const float* x, int vocab, int n, float lse, 
 // scaled value s = x / T; the k-th largest of those maxima is reached by at least k values of
 // the row, so every token top-k keeps is among the values that reach it. The read collects those
 // into the buffer (the first pass's values again, from L2) and the thresholds are selected
-// there, as in one collected bin with nothing above it (InBinThreshold: min-p's floor, the k-th
-// largest, top-p's mass over what those keep); the kept ones race. Top-p alone collects the top
-// of the row the same way (k from sw::OneReadTopPK, one round: ~384 values) and takes the row's
-// mass of s in the same read; it is served where the collected mass reaches top_p of it (peaked,
-// LM-like rows), top-p's threshold then lying among the collected values.
-// kAlone (the split pass left the row out: SamplerSkipsSplitPass, no penalties, so the row is
-// raw): the read also takes the raw log-sum-exp (when the token's logprob is asked) and max into
-// sh.part_*. False, having written nothing but shared memory and sh.part_*, when more than
-// sw::kCap values reach the bound (tie groups, rows sorted ascending), the max is not finite, or
-// (top-p alone) the collected mass falls short: the window path then takes the row. -inf values
-// are not collected: a row with fewer than k values above -inf (a grammar's mask) keeps them all.
-// Not inlined: in SampleKernel's body (64 registers at 1024 threads) it made ptxas spill in the
-// window path's race loop (13 local loads in RaceGroup); apart, neither spills there.
+// there: the collected values sorted best first (BlockSortBestFirst, one a thread), min-p's
+// floor, the k-th best, top-p's running mass in rank order; the kept ones race. Top-p alone
+// collects the top of the row the same way (k from sw::OneReadTopPK, one round: ~384 values) and
+// takes the row's mass of s in the same read; it is served where the collected mass reaches top_p
+// of it (peaked, LM-like rows), top-p's threshold then lying among the collected values. kAlone
+// (the split pass left the row out: SamplerSkipsSplitPass, no penalties, so the row is raw): the
+// read also takes the raw log-sum-exp (when the token's logprob is asked) and max into sh.part_*.
+// False, having written nothing but shared memory and sh.part_*, when more than sw::kCap values
+// reach the bound (tie groups, rows sorted ascending), the max is not finite, or (top-p alone) the
+// collected mass falls short: the window path then takes the row. -inf values are not collected: a
+// row with fewer than k values above -inf (a grammar's mask) keeps them all. Not inlined: in
+// SampleKernel's body (64 registers at 1024 threads) it made ptxas spill in the window path's race
+// loop (13 local loads in RaceGroup); apart, neither spills there.
 #ifndef HEARTH_SAMPLER_TOPK_HOOK
 #define HEARTH_SAMPLER_TOPK_HOOK(bound, count)
 #endif
@@ -484,35 +492,43 @@ __device__ __noinline__ bool SampleInOneRead(const float* x, int vocab, const Sa
   HEARTH_SAMPLER_TOPK_HOOK(bound, c);
   if (c > sw::kCap || !(fabsf(mx) <= FLT_MAX)) return false;
   const float t0 = p.min_p > 0.f ? __fadd_rn(mx, logf(p.min_p)) : -INFINITY;
-  const bool need_p = p.top_p < 1.f;
-  if (need_p)  // InBinThreshold's first barrier orders these before its reads
-    for (int j = threadIdx.x; j < c; j += blockDim.x)
-      sh.buf_w[j] = cuda::FastExp(sh.buf_val[j] - mx);
+  // Thread j takes the j-th best collected value: whatever a threshold keeps is a prefix.
+  const int tid = threadIdx.x;
+  float v = -INFINITY;
+  int id = INT_MAX;
+  if (tid < c) v = sh.buf_val[tid], id = sh.buf_idx[tid];
+  BlockSortBestFirst(v, id, sh);
+  const bool present = tid < c;  // the others hold -inf
   float t = t0;
   if (top_k) {
-    // Top-k binds where min-p keeps at least k values (else its threshold lies at or below t0).
-    float above_t0 = 0.f;
-    for (int j = threadIdx.x; j < c; j += blockDim.x) above_t0 += sh.buf_val[j] >= t0 ? 1.f : 0.f;
-    if (BlockSum(above_t0, sh) >= static_cast<float>(k))
-      t = fmaxf(t0, InBinThreshold(false, t0, 0.f, static_cast<float>(k), 0, c, sh));
+    // The k-th best is the row's k-th largest (the collected values are the row's top, at least
+    // k of them unless fewer than k lie above -inf: then it is padding, -inf, as the row's).
+    if (tid == k - 1) sh.nth_largest = v;  // k <= kSamplerOneReadMaxK < kThreads
+    __syncthreads();
+    t = fmaxf(t0, sh.nth_largest);
   }
-  if (need_p) {
-    float kept = 0.f;
-    for (int j = threadIdx.x; j < c; j += blockDim.x)
-      if (sh.buf_val[j] >= t) kept += sh.buf_w[j];
-    kept = BlockSum(kept, sh);
-    const float total = top_k ? kept : mass * cuda::FastExp(ms - mx);  // ms == mx: exp(0) = 1
-    const float target = p.top_p * total;
+  if (p.top_p < 1.f) {
+    // Top-p: the first rank whose running mass (of what min-p and top-k keep, in rank order)
+    // reaches top_p of the kept mass (top-p alone: of the row's) holds its threshold.
+    const bool kept = present && v >= t;
+    float total;
+    const float running = BlockInclusiveScan(kept ? cuda::FastExp(v - mx) : 0.f, sh, total);
+    const float target = p.top_p * (top_k ? total : mass * cuda::FastExp(ms - mx));  // ms == mx
     // Top-p alone: the collected top must hold the target, with room for the float sums'
     // rounding (else the threshold may lie below the collected values). NaN: not served.
-    if (!top_k && !(kept >= target * 1.00001f)) return false;
-    t = fmaxf(t, InBinThreshold(true, t, 0.f, target, 0, c, sh));
+    if (!top_k && !(total >= target * 1.00001f)) return false;
+    if (threadIdx.x == 0) sh.cross_bin = INT_MAX;
+    __syncthreads();
+    if (kept && running >= target) atomicMin(&sh.cross_bin, tid);
+    __syncthreads();
+    if (tid == sh.cross_bin) sh.nth_largest = v;
+    __syncthreads();
+    if (sh.cross_bin != INT_MAX) t = fmaxf(t, sh.nth_largest);
   }
   HEARTH_SAMPLER_THRESHOLD_HOOK(t);
   float bv = -INFINITY;
   int bi = INT_MAX;
-  for (int j = threadIdx.x; j < c; j += blockDim.x)
-    if (sh.buf_val[j] >= t) RaceOne(sh.buf_val[j], sh.buf_idx[j], p, step, bv, bi);
+  if (present && v >= t) RaceOne(v, id, p, step, bv, bi);
   token = BlockArgMax(bv, bi, sh);
   return true;
 }

@@ -707,6 +707,33 @@ TEST(SamplerKernelEmulation, TopKInOneReadLargeVocabulary) {
   EXPECT_EQ(g_window_fallbacks.load(), 0);
 }
 
+// Tie groups at the top of the row (40 tokens at one value, top-k 10 keeps them all): the race
+// among them is decided by the random draws alone, token for token against the CPU twin. A sort
+// that loses or repeats an element of a tie group moves the winner of some of these rows.
+TEST(SamplerKernelEmulation, TiedTopInOneRead) {
+  const int vocab = 20011, num_seqs = 8;
+  Batch b = sampler_test::Unpenalized(vocab, num_seqs);
+  std::mt19937_64 rng(59);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (int s = 0; s < num_seqs; ++s) {
+    float* row = b.logits.data() + int64_t{s} * vocab;
+    for (int i = 0; i < vocab; ++i) row[i] = i % 500 == s ? 6.f : normal(rng);
+    if (s % 2 == 1)  // a second group just below
+      for (int i = 250 + s; i < vocab; i += 500) row[i] = 5.5f;
+    SamplingParams p;
+    p.temperature = 0.9f, p.top_k = s % 2 == 0 ? 10 : 60, p.seed = 700 + s;
+    if (s >= 4) p.min_p = 0.5f;
+    b.params.push_back(p);
+    b.steps.push_back(3 * s);
+  }
+  const Out got = RunEmulated(b, kOneRead), cpu = RunCpu(b);
+  sampler_test::ExpectMatchesCpu(b, got, cpu);
+  for (int s = 0; s < num_seqs; ++s) {
+    EXPECT_EQ(got.ids[s], cpu.ids[s]) << "row " << s;
+    EXPECT_EQ(g_row_reads[s], 1) << "row " << s;
+  }
+}
+
 // Top-p alone (the usual OpenAI-style request): served by the one read where the collected top
 // of the row holds top_p of its mass (peaked, wide rows), else by the window after it (normal
 // rows at top-p 0.9, a NaN row).
