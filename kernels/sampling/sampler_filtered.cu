@@ -352,16 +352,17 @@ __device__ float BlockKthLargest(float v, int k, Shared& sh) {
   return sh.nth_largest;
 }
 
-// Rank of the c candidates in the buffer's first slots by (value, lowest id): the top n into the
-// output, as logprobs (value - lse).
+// The c (<= kThreads) candidates in the buffer's first slots ranked by (value, lowest id): the
+// top n into the output, as logprobs (value - lse); fewer than n candidates leave the rest as
+// they are (-1 / -inf).
 __device__ void RankIntoTopN(int c, int n, float lse, int32_t* top_ids, float* top_lp,
                              Shared& sh) {
-  for (int j = threadIdx.x; j < c; j += blockDim.x) {
-    int pos = 0;
-    for (int h = 0; h < c; ++h)
-      pos += Better(sh.buf_val[h], sh.buf_idx[h], sh.buf_val[j], sh.buf_idx[j]);
-    if (pos < n) top_ids[pos] = sh.buf_idx[j], top_lp[pos] = sh.buf_val[j] - lse;
-  }
+  const int tid = threadIdx.x;
+  float v = -INFINITY;
+  int id = INT_MAX;
+  if (tid < c) v = sh.buf_val[tid], id = sh.buf_idx[tid];
+  BlockSortBestFirst(v, id, sh);
+  if (tid < n && tid < c) top_ids[tid] = id, top_lp[tid] = v - lse;
 }
 
 // Top-n of the raw row in one read (2026-11-23, not yet run on a GPU): the first round of loads
