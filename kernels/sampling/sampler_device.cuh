@@ -140,6 +140,18 @@ __device__ __forceinline__ void MergeRaw(float& m, float& sum, float om, float o
   }
 }
 
+// One batch of values, whose max is lm, into an online log-sum-exp state: one exp per value and
+// one merge (exp(v - lm) is 1 at v == lm, also for lm = +inf, where v - lm would be NaN).
+template <int N>
+__device__ __forceinline__ void MergeBatch(const float (&v)[N], float lm, float& m, float& sum) {
+  if (lm == -INFINITY) return;
+  float ls = 0.f;
+#pragma unroll
+  for (int u = 0; u < N; ++u)
+    ls += lm != INFINITY ? cuda::FastExp(v[u] - lm) : (v[u] == lm ? 1.f : 0.f);
+  MergeRaw(m, sum, lm, ls);
+}
+
 // Lane 0 of the calling (full) warp gets the warp's merged raw state, best (value, index) and
 // the part that came with it (the split pass's race: a group of sampler_race.h, or -1).
 __device__ __forceinline__ void WarpReduceDown(float& m, float& sum, float& bv, int& bi,

@@ -451,23 +451,13 @@ __device__ __noinline__ bool SampleInOneRead(const float* x, int vocab, const Sa
     float lm = -INFINITY, sv[kBatch];
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) lm = fmaxf(lm, v[u]), sv[u] = __fmul_rn(v[u], inv_t);
-    // As the split pass: one exp per token, one merge per batch (exp(v - lm) is 1 at v == lm).
-    if (kAlone && need_lse && lm != -INFINITY) {
-      float ls = 0.f;
-#pragma unroll
-      for (int u = 0; u < kBatch; ++u)
-        ls += lm != INFINITY ? cuda::FastExp(v[u] - lm) : (v[u] == lm ? 1.f : 0.f);
-      MergeRaw(m, sum, lm, ls);
+    if (kAlone && need_lse) {
+      MergeBatch(v, lm, m, sum);
     } else if (kAlone) {
       m = fmaxf(m, lm);
     }
-    const float lms = __fmul_rn(lm, inv_t);  // the batch's largest s
-    if (!top_k && lms != -INFINITY) {        // +inf: the row goes to the window below
-      float ls = 0.f;
-#pragma unroll
-      for (int u = 0; u < kBatch; ++u) ls += cuda::FastExp(sv[u] - lms);
-      MergeRaw(ms, mass, lms, ls);
-    }
+    // The batch's largest s (+inf: the row goes to the window below).
+    if (!top_k) MergeBatch(sv, __fmul_rn(lm, inv_t), ms, mass);
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
       const int i = base + u * blockDim.x;
@@ -481,10 +471,8 @@ __device__ __noinline__ bool SampleInOneRead(const float* x, int vocab, const Sa
   });
   if constexpr (kAlone) {
     BlockMergeRaw(m, sum, sh);
-    if (threadIdx.x == 0) {
-      sh.part_lse = m + logf(sum), sh.part_raw_max = m, sh.part_max = __fmul_rn(m, inv_t);
-      sh.part_argmax = INT_MAX;  // sampled rows do not use it
-    }
+    // What SampleKernel reads of an `alone` row's partials (no top-n, not greedy).
+    if (threadIdx.x == 0) sh.part_lse = m + logf(sum), sh.part_max = __fmul_rn(m, inv_t);
   }
   if (!top_k) BlockMergeRaw(ms, mass, sh);  // the same in every thread (a butterfly)
   __syncthreads();
