@@ -1,9 +1,14 @@
-# hearth_add_test(NAME name SOURCES a.cc b.cu LIBS lib... LABELS cpu|gpu [ASAN])
+# hearth_add_test(NAME name SOURCES a.cc b.cu LIBS lib... LABELS cpu|gpu [ASAN] [TSAN]
+#                 [TSAN_FILTER gtest-filter])
 #   Adds a GoogleTest executable and registers it with ctest under its label.
 #   Tests labelled gpu are only built with HEARTH_CUDA=ON; they skip (GTEST_SKIP) without a device.
 #   ASAN marks a test as part of the sanitizer suite (the target hearth_asan_tests builds them).
+#   TSAN marks it as part of the ThreadSanitizer suite (hearth_tsan_tests, label tsan): the CUDA
+#   block emulation tests, where a data race between emulated threads is a missing barrier of the
+#   kernel (a racecheck without a GPU), and the engine's own threads. TSAN_FILTER: the tests it
+#   runs there (GTEST_FILTER; ThreadSanitizer slows the 1024-thread emulation ~30x).
 function(hearth_add_test)
-  cmake_parse_arguments(T "ASAN" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "ASAN;TSAN" "NAME;TSAN_FILTER" "SOURCES;LIBS;LABELS" ${ARGN})
   if("gpu" IN_LIST T_LABELS AND NOT HEARTH_CUDA)
     return()
   endif()
@@ -18,6 +23,16 @@ function(hearth_add_test)
     endif()
     add_dependencies(hearth_asan_tests ${T_NAME})
     set_property(TEST ${T_NAME} APPEND PROPERTY LABELS asan)
+  endif()
+  if(T_TSAN)
+    if(NOT TARGET hearth_tsan_tests)
+      add_custom_target(hearth_tsan_tests)
+    endif()
+    add_dependencies(hearth_tsan_tests ${T_NAME})
+    set_property(TEST ${T_NAME} APPEND PROPERTY LABELS tsan)
+    if(HEARTH_TSAN AND T_TSAN_FILTER)
+      set_property(TEST ${T_NAME} APPEND PROPERTY ENVIRONMENT "GTEST_FILTER=${T_TSAN_FILTER}")
+    endif()
   endif()
 endfunction()
 

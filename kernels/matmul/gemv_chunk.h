@@ -45,7 +45,7 @@ HEARTH_HD ChunkSpan ChunkAt(const uint8_t* row_ptr, int c, int blocks_per_row) {
   return s;
 }
 
-#ifdef __CUDACC__
+#if defined(__CUDACC__) || defined(HEARTH_CUDA_EMULATION)  // device code, or the CPU emulation
 // Loads a chunk's num_vecs 16-byte vectors from base into this lane's registers (vector
 // lane + kLanes j in regs[j]); a vector that would overrun the tensor is read bytewise,
 // zero-filled.
@@ -67,6 +67,6 @@ __device__ __forceinline__ void LoadChunk(const uint8_t* base,  // 16-byte align
     }
   }
 }
-#endif  // __CUDACC__
+#endif  // __CUDACC__ || HEARTH_CUDA_EMULATION
 
 }  // namespace hearth::gemv_internal

@@ -4,8 +4,13 @@
 // std::barrier for __syncthreads and __syncwarp, a per-warp exchange for the shuffles (and
 // __reduce_max_sync, __any_sync, __ballot_sync), one mutex for the atomics, host math for the fast
 // intrinsics.
-// It checks the kernel's logic (scans, selections, fallbacks, races), not its timing: a missing
-// __syncthreads may go unnoticed here, as it may on a GPU; racecheck on a GPU covers that.
+// It checks the kernel's logic (scans, selections, fallbacks, races), not its timing. A missing
+// __syncthreads or __syncwarp may go unnoticed in a plain run, as it may on a GPU; built with
+// ThreadSanitizer (the tsan tree, scripts/test.sh) the emulation is a racecheck: the barriers and
+// shuffles synchronize through std::barrier, which ThreadSanitizer sees, so two threads touching
+// the same shared (or global) bytes, one of them writing, with no barrier between them, are
+// reported as a data race with both source lines. Blind spots: the atomics share one mutex (an
+// atomic orders more than on a GPU), and blocks run one after another (no race between blocks).
 // Also: dynamic shared memory (SetDynamicSmem / DynamicSmem), 16-bit float types (Bf16, Half),
 // and the tensor-core helpers of kernels/core/mma_sync.cuh (hearth::tc): cp.async as a plain copy
 // (so a missing wait goes unnoticed here too), mma.sync m16n8k16 through a per-warp exchange of
@@ -29,12 +34,15 @@
 
 #include "kernels/core/half.h"
 
+// Device code that the emulation can run checks this where it would check __CUDACC__.
+#define HEARTH_CUDA_EMULATION 1
 #define __global__
 #define __device__
 #define __host__
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 #define __shared__ static  // one block at a time: a function-local static is the block's
 
 struct EmulatedDim3 {
