@@ -12,9 +12,10 @@
 // reported as a data race with both source lines. Blind spots: the atomics share one mutex (an
 // atomic orders more than on a GPU), and blocks run one after another (no race between blocks).
 // Also: dynamic shared memory (SetDynamicSmem / DynamicSmem), 16-bit float types (Bf16, Half),
-// and the tensor-core helpers of kernels/core/mma_sync.cuh (hearth::tc): cp.async as a plain copy
-// (so a missing wait goes unnoticed here too), mma.sync m16n8k16 through a per-warp exchange of
-// the fragments in the PTX ISA's layout.
+// vec.cuh's ToFloat / FromFloat for them and float, and the tensor-core helpers of
+// kernels/core/mma_sync.cuh (hearth::tc): cp.async as a plain copy (so a missing wait goes
+// unnoticed here too), mma.sync m16n8k16 through a per-warp exchange of the fragments in the PTX
+// ISA's layout.
 // Include before the kernel source; nothing else may include CUDA headers in that test.
 #pragma once
 
@@ -30,6 +31,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/core/half.h"
@@ -245,6 +247,21 @@ inline float BitsToFloat(Half, uint16_t h) { return hearth::Fp16ToFloat(h); }
 inline uint16_t FloatToBits(Bf16, float f) { return hearth::FloatToBf16(f); }
 inline uint16_t FloatToBits(Half, float f) { return hearth::FloatToFp16(f); }
 }  // namespace cuda_emulation
+
+// kernels/core/vec.cuh's activation conversions, for the emulated activation types.
+namespace hearth::cuda {
+inline float ToFloat(float x) { return x; }
+inline float ToFloat(cuda_emulation::Bf16 v) { return Bf16ToFloat(v.bits); }
+inline float ToFloat(cuda_emulation::Half v) { return Fp16ToFloat(v.bits); }
+template <class T>
+inline T FromFloat(float x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return x;
+  } else {
+    return T{cuda_emulation::FloatToBits(T{}, x)};
+  }
+}
+}  // namespace hearth::cuda
 
 namespace hearth::tc {
 inline void CpAsync16(void* dst, const void* src, int src_bytes) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <random>
@@ -40,6 +41,22 @@ struct AlignedDelete {
 };
 using AlignedBytes = std::unique_ptr<uint8_t, AlignedDelete>;
 AlignedBytes CopyAligned16(const std::vector<uint8_t>& bytes);
+
+// A kernel's outputs y[t * n + row] against want(t, row), bit for bit (NaN bits too); the first
+// three differences are reported with their token and row.
+template <class Want>
+void ExpectBitsEqual(const std::vector<float>& y, int num_tokens, int n, Want want) {
+  size_t mismatches = 0;
+  for (int t = 0; t < num_tokens; ++t) {
+    for (int row = 0; row < n; ++row) {
+      const float w = want(t, row), got = y[size_t(t) * n + row];
+      if (std::memcmp(&got, &w, sizeof(float)) != 0 && mismatches++ < 3) {
+        ADD_FAILURE() << "token " << t << " row " << row << ": kernel " << got << ", want " << w;
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0u);
+}
 
 // The byte pattern outputs are poisoned with before a kernel runs (a NaN in f32, f16 and bf16).
 constexpr uint8_t kPoisonByte = 0xFF;

@@ -6,23 +6,14 @@
 // grid-strided row groups and a bias. This checks the kernel's indexing, loops and reductions
 // without a GPU; its loads, launch and timing need one (gemv_direct_gpu_test).
 #include "tests/support/cuda_block_emulation.h"
-// The emulation stands in for the CUDA headers; float activations need only these two.
-namespace hearth::cuda {
-inline float ToFloat(float x) { return x; }
-template <class T>
-inline T FromFloat(float x) {
-  return x;
-}
-}  // namespace hearth::cuda
-#include "kernels/matmul/gemv_direct_kernel.cuh"
-// (the include order above is deliberate)
-
+// The kernel source after the emulation, which stands in for the CUDA headers.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "kernels/matmul/gemv_direct_kernel.cuh"
 #include "tests/kernels/quant/random_blocks.h"
 #include "tests/support/test_support.h"
 
@@ -74,20 +65,11 @@ void ExpectKernelEqualsReplay(int n, int k, int num_tokens, int max_ctas, bool w
                            static_cast<const float*>(nullptr), b, y.data(), num_tokens, n, k, plan);
   }
 
-  size_t mismatches = 0;
-  for (int t = 0; t < num_tokens; ++t) {
-    for (int row = 0; row < n; ++row) {
-      float want = gemv_internal::ReplayDirectRow<T>(plan, w, row, k, xq + size_t(t) * k,
-                                                     xs + size_t(t) * (k / 32));
-      if (with_bias) want += bias[row];
-      const float got = y[size_t(t) * n + row];
-      if (std::memcmp(&got, &want, 4) != 0 && mismatches++ < 3) {
-        ADD_FAILURE() << "token " << t << " row " << row << ": kernel " << got << " replay "
-                      << want;
-      }
-    }
-  }
-  EXPECT_EQ(mismatches, 0u);
+  testing::ExpectBitsEqual(y, num_tokens, n, [&](int t, int row) {
+    const float sum = gemv_internal::ReplayDirectRow<T>(plan, w, row, k, xq + size_t(t) * k,
+                                                        xs + size_t(t) * (k / 32));
+    return with_bias ? sum + bias[row] : sum;
+  });
 }
 
 TEST(GemvDirectEmulation, Q4KOneTokenFourRowsPerSlot) {

@@ -11,17 +11,7 @@
 // timing need a GPU (matmul_gpu_test). In the ThreadSanitizer tree a missing barrier around the
 // stage or the partial sums is reported.
 #include "tests/support/cuda_block_emulation.h"
-// The emulation stands in for the CUDA headers; float activations need only these two.
-namespace hearth::cuda {
-inline float ToFloat(float x) { return x; }
-template <class T>
-inline T FromFloat(float x) {
-  return x;
-}
-}  // namespace hearth::cuda
-#include "kernels/matmul/gemv_q8_kernel.cuh"
-// (the include order above is deliberate)
-
+// The kernel source after the emulation, which stands in for the CUDA headers.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -29,6 +19,7 @@ inline T FromFloat(float x) {
 #include <string>
 #include <vector>
 
+#include "kernels/matmul/gemv_q8_kernel.cuh"
 #include "kernels/quant/block_decode.h"
 #include "tests/kernels/quant/random_blocks.h"
 #include "tests/support/test_support.h"
@@ -121,20 +112,11 @@ void ExpectStagedKernelEqualsReplay(int n, int k, int num_tokens, bool with_bias
                          num_tokens, n, k, *DTypeBytes(T, k));
 
   const uint8_t* tensor_end = w + bytes.size();
-  size_t mismatches = 0;
-  for (int t = 0; t < num_tokens; ++t) {
-    for (int row = 0; row < n; ++row) {
-      float want = ReplayStagedRow<T>(w, tensor_end, row, k, xq.data() + size_t(t) * k,
-                                      xs.data() + size_t(t) * (k / gi::kQ8Block));
-      if (with_bias) want += bias[row];
-      const float got = y[size_t(t) * n + row];
-      if (std::memcmp(&got, &want, 4) != 0 && mismatches++ < 3) {
-        ADD_FAILURE() << "token " << t << " row " << row << ": kernel " << got << " replay "
-                      << want;
-      }
-    }
-  }
-  EXPECT_EQ(mismatches, 0u);
+  testing::ExpectBitsEqual(y, num_tokens, n, [&](int t, int row) {
+    const float sum = ReplayStagedRow<T>(w, tensor_end, row, k, xq.data() + size_t(t) * k,
+                                         xs.data() + size_t(t) * (k / gi::kQ8Block));
+    return with_bias ? sum + bias[row] : sum;
+  });
 }
 
 // Per type: rows of 3 chunks with a partial last one (2 of the 4 warps take two); a row of one

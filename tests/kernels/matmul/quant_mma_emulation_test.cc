@@ -9,18 +9,7 @@
 // decoding, fragment indexing and epilogue without a GPU; its timing and the real cp.async /
 // mma.sync need one (matmul_gpu_test under HEARTH_QUANT_GEMM=fused).
 #include "tests/support/cuda_block_emulation.h"
-// The emulation stands in for the CUDA headers; the kernel needs these conversions.
-namespace hearth::cuda {
-inline float ToFloat(cuda_emulation::Bf16 v) { return Bf16ToFloat(v.bits); }
-inline float ToFloat(cuda_emulation::Half v) { return Fp16ToFloat(v.bits); }
-template <class T>
-inline T FromFloat(float x) {
-  return T{cuda_emulation::FloatToBits(T{}, x)};
-}
-}  // namespace hearth::cuda
-#include "kernels/matmul/quant_mma_kernel.cuh"
-// (the include order above is deliberate)
-
+// The kernel source after the emulation, which stands in for the CUDA headers.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -29,6 +18,7 @@ inline T FromFloat(float x) {
 #include <string>
 #include <vector>
 
+#include "kernels/matmul/quant_mma_kernel.cuh"
 #include "kernels/quant/dequant.h"
 #include "tests/kernels/quant/random_blocks.h"
 #include "tests/support/test_support.h"
