@@ -15,6 +15,12 @@
 namespace hearth::gemv_internal {
 
 constexpr int kQ8WarpsPerBlock = 4;
+constexpr int kQuantizeXThreads = 256;  // QuantizeXKernel's CTA: 8 activation blocks
+
+// QuantizeXKernel's grid for x_blocks activation blocks (one warp each).
+inline unsigned QuantizeXCtas(int64_t x_blocks) {
+  return static_cast<unsigned>((x_blocks * 32 + kQuantizeXThreads - 1) / kQuantizeXThreads);
+}
 
 // One warp per activation block of 32: lane i quantizes element i.
 template <class A>

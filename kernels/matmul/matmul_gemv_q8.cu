@@ -19,10 +19,7 @@
 #include <type_traits>
 
 #include "kernels/core/cuda_check.h"
-#include "kernels/core/pdl.cuh"
 #include "kernels/core/pdl.h"
-#include "kernels/core/vec.cuh"
-#include "kernels/matmul/gemv_chunk.h"
 #include "kernels/matmul/gemv_direct.h"
 #include "kernels/matmul/gemv_q8_kernel.cuh"
 #include "kernels/matmul/gemv_q8_unit.h"
@@ -50,11 +47,8 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
   auto* xq = static_cast<int8_t*>(scratch);
   auto* xs = reinterpret_cast<XScale*>(static_cast<uint8_t*>(scratch) + XqBytes(num_tokens, k));
   const int64_t x_blocks = static_cast<int64_t>(num_tokens) * (k / kQ8Block);
-  constexpr int kQuantThreads = 256;
-  const int64_t quant_ctas = (x_blocks * 32 + kQuantThreads - 1) / kQuantThreads;
-  CUDA_CHECK(cuda::LaunchKernel(QuantizeXKernel<A>, static_cast<unsigned>(quant_ctas),
-                                kQuantThreads, 0, stream, static_cast<const A*>(x), x_blocks, xq,
-                                xs));
+  CUDA_CHECK(cuda::LaunchKernel(QuantizeXKernel<A>, QuantizeXCtas(x_blocks), kQuantizeXThreads, 0,
+                                stream, static_cast<const A*>(x), x_blocks, xq, xs));
   CUDA_CHECK_LAUNCH();
   if (direct) {
     return LaunchDirectGemv(T, act, w, xq, xs, bias, y, num_tokens, n, k, stream);

@@ -87,11 +87,12 @@ void ExpectStagedKernelEqualsReplay(int n, int k, int num_tokens, bool with_bias
   const std::vector<float> x = testing::RandomVector(size_t(num_tokens) * k, 8 + k, -2.f, 2.f);
   const std::vector<float> bias = testing::RandomVector(n, 9, -0.5f, 0.5f);
 
-  // The pre-kernel: one warp per block of 32, 256 threads a CTA, against its CPU twin.
+  // The pre-kernel, launched as LaunchTypedQ8 does (one warp per block of 32), against its CPU
+  // twin.
   const int64_t x_blocks = int64_t{num_tokens} * (k / gi::kQ8Block);
   std::vector<int8_t> xq(size_t(num_tokens) * k, int8_t{0x55});
   std::vector<XScale> xs(x_blocks, XScale{std::nanf(""), std::nanf("")});
-  cuda_emulation::Launch({static_cast<unsigned>((x_blocks * 32 + 255) / 256), 1, 1}, 256,
+  cuda_emulation::Launch({gi::QuantizeXCtas(x_blocks), 1, 1}, gi::kQuantizeXThreads,
                          &gi::QuantizeXKernel<float>, x.data(), x_blocks, xq.data(), xs.data());
   std::vector<int8_t> xq_cpu(xq.size());
   std::vector<XScale> xs_cpu(xs.size());
@@ -104,7 +105,7 @@ void ExpectStagedKernelEqualsReplay(int n, int k, int num_tokens, bool with_bias
       << "pre-kernel's scales";
 
   std::vector<float> y(size_t(num_tokens) * n, std::nanf(""));
-  cuda_emulation::Launch({static_cast<unsigned>((n + 3) / 4), 1, 1}, 4 * 32,
+  cuda_emulation::Launch({static_cast<unsigned>((n + 3) / 4), 1, 1}, gi::kQ8WarpsPerBlock * 32,
                          &gi::QuantGemvQ8Kernel<T, float, kMaxTokens, gi::kQ8RowsPerWarp>, w,
                          static_cast<const int8_t*>(xq.data()),
                          static_cast<const XScale*>(xs.data()),
