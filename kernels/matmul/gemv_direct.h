@@ -1,4 +1,4 @@
-// Internal to kernels/matmul: the direct integer GEMV for Q4_K, Q6_K and Q8_0 weights
+// Internal to kernels/matmul: the direct integer GEMV for Q4_K, Q5_K, Q6_K and Q8_0 weights
 // (gemv_direct_kernel.cuh, launched by matmul_gemv_direct.cu), its work split and its per-row
 // arithmetic order. Host and device share this header, so the CPU
 // test (gemv_direct_test) checks the split's coverage and replays the kernel's sums.
@@ -13,12 +13,11 @@
 // lane needs is the same for every row it visits.
 //
 // Work split. A lane works on one "unit" of a row at a time (DirectUnit<T>: Q4_K 64 weights in
-// three aligned 16-byte loads, Q8_0 128 weights in nine, Q6_K 128 in ten; Q8_0's 34-byte and
-// Q6_K's 210-byte blocks are unaligned: the shift from the 16-byte boundary below is resolved in
-// registers). A
-// CTA of kDirectThreads threads is cut into row slots of lanes_per_row lanes (a power of two,
-// 32..256, at most the units of a row); lane l of a slot takes the units l, l + lanes_per_row, ...
-// of the row. A slot works on rows_per_slot consecutive rows at once; a
+// three aligned 16-byte loads, Q5_K 64 in five, Q8_0 128 weights in nine, Q6_K 128 in ten; Q8_0's
+// 34-byte and Q6_K's 210-byte blocks are unaligned: the shift from the 16-byte boundary below is
+// resolved in registers). A CTA of kDirectThreads threads is cut into row slots of lanes_per_row
+// lanes (a power of two, 32..256, at most the units of a row); lane l of a slot takes the units
+// l, l + lanes_per_row, ... of the row. A slot works on rows_per_slot consecutive rows at once; a
 // CTA's row slots together cover one row group; CTAs take the row groups grid-strided.
 // The split depends on k only, never on the number of tokens, so a token's result is the same
 // whatever the batch (batch invariance).
@@ -84,6 +83,79 @@ struct DirectUnit<DType::kQ4_K> {
     using U = Q8Unit<DType::kQ4_K>;
     acc += U::DotWords(w.lo, x, x + 8, xs[0], xs[1]);
     acc += U::DotWords(w.hi, x + 4, x + 12, xs[0], xs[1]);
+    return acc;
+  }
+};
+
+// Q5_K: a pair, 64 weights, as Q4_K's with a fifth bit (blocks.h): the block header (d, dmin, the
+// same 12 packed scale bytes), its 32 qh bytes and quant bytes qs[32p, 32p + 32) of block b
+// (pair = 4b + p): five 16-byte loads, every one aligned (a block is 176 = 11 x 16 bytes).
+// Element 64p + c (c < 32) is (qs[32p + c] & 15) | bit 2p of qh[c] << 4, element 64p + 32 + c
+// is (qs[32p + c] >> 4) | bit 2p + 1 of qh[c] << 4; w = d * sc * q - dmin * m, q in 0..31. The
+// halves of a pair are split as Q4_K's units 2p, 2p + 1 (quants c in [0, 16) and [16, 32)), so
+// the scales, mins and the x each half meets are Q4_K's.
+template <>
+struct DirectUnit<DType::kQ5_K> {
+  static constexpr int kWeights = 64;
+  static constexpr int kVecs = 5;
+  static constexpr int kBlockBytes = 176;
+  static constexpr bool kLoadsInBlock = true;  // no load passes the tensor's end
+  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 256 * kBlockBytes; }
+  // 5 loads a row: 2 rows for 1-2 tokens (10 loads in flight per lane; at one token one x load
+  // serves both), as Q4_K's 2 tokens. ptxas -v (nvcc 13.0, sm_90a): 118-121 registers at 1-2
+  // tokens, 89-100 at 3-8, no spills.
+  static constexpr int RowsFor(int max_tokens) { return max_tokens <= 2 ? 2 : 1; }
+  // Loads: the header, qh[0, 16), qh[16, 32), then the pair's 32 quant bytes.
+  static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
+    const int64_t block = row_offset + unit / 4 * int64_t{kBlockBytes};
+    return v < 3 ? block + 16 * v : block + 48 + 32 * (unit % 4) + 16 * (v - 3);
+  }
+  struct Half {
+    uint32_t lo[4], hi[4];      // 5-bit quants: sub-block 2p's 16 elements, then 2p + 1's
+    float scale_lo, scale_hi;   // d * sc of sub-blocks 2p, 2p + 1
+    float min_lo, min_hi;       // dmin * m of the same, 0 for the second half
+  };
+  struct W {
+    Half h[2];
+  };
+  // The half's 16 quant bytes (words q) with their qh bytes (words qh, bits 2p and 2p + 1 of
+  // interest) as 5-bit bytes, and Q4_K's scales and mins for unit 2p + half.
+  static HEARTH_HD Half DecodeHalf(int p, int half, const uint32_t* header, const uint32_t* q,
+                                   const uint32_t* qh) {
+    const Q8Unit<DType::kQ4_K>::W s = Q8Unit<DType::kQ4_K>::FromWords(
+        2 * p + half, header[0], header[1], header[2], header[3], 0u, 0u, 0u, 0u);
+    Half r;
+    for (int i = 0; i < 4; ++i) {
+      const uint32_t h = qh[i] >> (2 * p);  // bit 0 of each byte: sub-block 2p's; bit 1: 2p + 1's
+      r.lo[i] = (q[i] & 0x0F0F0F0Fu) | ((h << 4) & 0x10101010u);
+      r.hi[i] = ((q[i] >> 4) & 0x0F0F0F0Fu) | ((h << 3) & 0x10101010u);
+    }
+    r.scale_lo = s.scale_lo, r.scale_hi = s.scale_hi;
+    r.min_lo = s.min_lo, r.min_hi = s.min_hi;
+    return r;
+  }
+  // words: the kVecs loads as 32-bit words (header, qh, then the pair's quants).
+  static HEARTH_HD W Decode(int unit, int64_t /*row_offset*/, const uint32_t* words) {
+    const int p = unit % 4;
+    return {{DecodeHalf(p, 0, words, words + 12, words + 4),
+             DecodeHalf(p, 1, words, words + 16, words + 8)}};
+  }
+  // One token: the first half's dot, then the second's, added to acc in that order. x: the unit's
+  // 64 int8 x as 16 words; xs: its 2 x blocks' scales. Half h's low quants meet x[16h, +16) =
+  // words 4h.., its high quants x[32 + 16h, +16) = words 8 + 4h.. (Q4_K's DotWords' arithmetic).
+  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
+    for (int half = 0; half < 2; ++half) {
+      const Half& h = w.h[half];
+      int dot_lo = 0, dot_hi = 0;
+      for (int i = 0; i < 4; ++i) {
+        dot_lo = Dp4a(h.lo[i], x[4 * half + i], dot_lo);
+        dot_hi = Dp4a(h.hi[i], x[8 + 4 * half + i], dot_hi);
+      }
+      float r = quant::MulRn(quant::MulRn(h.scale_lo, xs[0].d), static_cast<float>(dot_lo));
+      r = fmaf(quant::MulRn(h.scale_hi, xs[1].d), static_cast<float>(dot_hi), r);
+      r = fmaf(-h.min_lo, xs[0].s, r);
+      acc += fmaf(-h.min_hi, xs[1].s, r);
+    }
     return acc;
   }
 };
@@ -229,8 +301,12 @@ struct DirectUnit<DType::kQ6_K> {
   }
 };
 
+// The weight types with a DirectUnit; Q8_0's needs k % 128 == 0 besides.
+constexpr bool HasDirectGemvType(DType t) {
+  return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K || t == DType::kQ8_0;
+}
 constexpr bool HasDirectGemv(DType t, int k) {
-  return t == DType::kQ4_K || t == DType::kQ6_K || (t == DType::kQ8_0 && k % 128 == 0);
+  return HasDirectGemvType(t) && (t != DType::kQ8_0 || k % 128 == 0);
 }
 
 struct DirectGemvPlan {

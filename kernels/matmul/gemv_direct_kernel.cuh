@@ -1,5 +1,5 @@
-// The direct integer GEMV's kernel (Q4_K, Q6_K, Q8_0; gemv_direct.h has the work split and the
-// arithmetic).
+// The direct integer GEMV's kernel (Q4_K, Q5_K, Q6_K, Q8_0; gemv_direct.h has the work split and
+// the arithmetic).
 // Device code in a header so that a CPU test can run this very source under the CUDA block
 // emulation (tests/support/cuda_block_emulation.h, which then stands in for the CUDA headers and
 // provides ToFloat / FromFloat for float activations); matmul_gemv_direct.cu launches it.

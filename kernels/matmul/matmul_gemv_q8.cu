@@ -1,4 +1,5 @@
-// Integer GEMV for 1..8 tokens (Q8_0, Q4_K, Q6_K weights): y[t][r] = sum_i W[r][i] * x[t][i].
+// Integer GEMV for 1..8 tokens (Q8_0, Q4_K, Q6_K weights; the direct one Q5_K too):
+// y[t][r] = sum_i W[r][i] * x[t][i].
 //
 // Why: the float GEMV (matmul_gemv.cu) spends ~10 instructions per weight turning quants into
 // floats and multiplying them with every token's bf16 x, so it is issue bound at 20-40% of HBM
@@ -33,27 +34,10 @@ int64_t XqBytes(int num_tokens, int k) {
   return (static_cast<int64_t>(num_tokens) * k + 15) / 16 * 16;
 }
 
+// The staged GEMV (QuantGemvQ8Kernel) on the pre-kernel's xq / xs.
 template <DType T, class A>
-Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
-                     int k, void* scratch, bool direct, cudaStream_t stream) {
-  const DType act = std::is_same_v<A, __half> ? DType::kF16 : DType::kBF16;
-  if (direct) {
-    static const Result<DirectX> mode = ParseDirectX(std::getenv("HEARTH_DIRECT_X"));
-    if (!mode.ok()) return mode.status();
-    if (DirectFusesX(*mode, num_tokens, k, reinterpret_cast<uintptr_t>(x) % 16 == 0)) {
-      return LaunchDirectGemvFusedX(T, act, w, x, bias, y, num_tokens, n, k, stream);
-    }
-  }
-  auto* xq = static_cast<int8_t*>(scratch);
-  auto* xs = reinterpret_cast<XScale*>(static_cast<uint8_t*>(scratch) + XqBytes(num_tokens, k));
-  const int64_t x_blocks = static_cast<int64_t>(num_tokens) * (k / kQ8Block);
-  CUDA_CHECK(cuda::LaunchKernel(QuantizeXKernel<A>, QuantizeXCtas(x_blocks), kQuantizeXThreads, 0,
-                                stream, static_cast<const A*>(x), x_blocks, xq, xs));
-  CUDA_CHECK_LAUNCH();
-  if (direct) {
-    return LaunchDirectGemv(T, act, w, xq, xs, bias, y, num_tokens, n, k, stream);
-  }
-
+Status LaunchStaged(const void* w, const int8_t* xq, const XScale* xs, const void* bias, void* y,
+                    int num_tokens, int n, int k, cudaStream_t stream) {
   const int64_t row_bytes = *DTypeBytes(T, k);
   const dim3 block(kQ8WarpsPerBlock * 32);
   const auto* wb = static_cast<const uint8_t*>(w);
@@ -84,6 +68,33 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
   return Status::Ok();
 }
 
+template <DType T, class A>
+Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
+                     int k, void* scratch, bool direct, cudaStream_t stream) {
+  const DType act = std::is_same_v<A, __half> ? DType::kF16 : DType::kBF16;
+  if (direct) {
+    static const Result<DirectX> mode = ParseDirectX(std::getenv("HEARTH_DIRECT_X"));
+    if (!mode.ok()) return mode.status();
+    if (DirectFusesX(*mode, num_tokens, k, reinterpret_cast<uintptr_t>(x) % 16 == 0)) {
+      return LaunchDirectGemvFusedX(T, act, w, x, bias, y, num_tokens, n, k, stream);
+    }
+  }
+  auto* xq = static_cast<int8_t*>(scratch);
+  auto* xs = reinterpret_cast<XScale*>(static_cast<uint8_t*>(scratch) + XqBytes(num_tokens, k));
+  const int64_t x_blocks = static_cast<int64_t>(num_tokens) * (k / kQ8Block);
+  CUDA_CHECK(cuda::LaunchKernel(QuantizeXKernel<A>, QuantizeXCtas(x_blocks), kQuantizeXThreads, 0,
+                                stream, static_cast<const A*>(x), x_blocks, xq, xs));
+  CUDA_CHECK_LAUNCH();
+  if (direct) {
+    return LaunchDirectGemv(T, act, w, xq, xs, bias, y, num_tokens, n, k, stream);
+  }
+  if constexpr (!HasQ8Gemv(T)) {  // Q5_K: only the direct GEMV (LaunchQ8 checked)
+    return UnimplementedError("LaunchQuantGemvQ8: unreachable type");
+  } else {
+    return LaunchStaged<T, A>(w, xq, xs, bias, y, num_tokens, n, k, stream);
+  }
+}
+
 }  // namespace
 }  // namespace gemv_internal
 
@@ -102,9 +113,9 @@ Status LaunchQ8(DType w_type, const void* w, DType act_type, const void* x, cons
     return UnimplementedError(
         "LaunchQuantGemvQ8Direct: no direct GEMV for " + std::string(DTypeName(w_type)) +
         " weights with k=" + std::to_string(k) +
-        " (it has Q4_K, Q6_K, and Q8_0 with k % 128 == 0); use LaunchQuantGemvQ8");
+        " (it has Q4_K, Q5_K, Q6_K, and Q8_0 with k % 128 == 0); use LaunchQuantGemvQ8");
   }
-  if (!gemv_internal::HasQ8Gemv(w_type)) {
+  if (!direct && !gemv_internal::HasQ8Gemv(w_type)) {
     return UnimplementedError("LaunchQuantGemvQ8: " + std::string(DTypeName(w_type)) +
                               " weights use the float GEMV (LaunchQuantGemv); the integer GEMV "
                               "handles Q8_0, Q4_K, Q6_K");
@@ -139,7 +150,7 @@ Status LaunchQ8(DType w_type, const void* w, DType act_type, const void* x, cons
   }
   return quant::VisitWeightType(w_type, [&](auto tag) -> Status {
     constexpr DType kT = decltype(tag)::value;
-    if constexpr (!gemv_internal::HasQ8Gemv(kT)) {
+    if constexpr (!gemv_internal::HasQ8Gemv(kT) && !gemv_internal::HasDirectGemvType(kT)) {
       return UnimplementedError("LaunchQuantGemvQ8: unreachable type");
     } else {
       if (act_type == DType::kBF16) {

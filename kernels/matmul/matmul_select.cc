@@ -12,6 +12,8 @@ QuantKernelRanges DefaultQuantKernelRanges(DType w) {
   switch (w) {
     case DType::kQ4_K:
       return {4, 7, 64};
+    case DType::kQ5_K:  // not yet timed: the direct GEMV where the float GEMV was (matmul.h)
+      return {3, 3, 64};
     default:  // Q6_K and Q8_0 (staged int8 GEMV), the others (float GEMV)
       return {0, 3, 64};
   }
@@ -21,15 +23,14 @@ namespace {
 
 bool Activation16(DType act) { return act == DType::kBF16 || act == DType::kF16; }
 
-// The GEMV `gemv` names for block weights where the type has it; kNone: the type's own GEMV
-// (integer where it has one).
+// The GEMV `gemv` names for block weights where the type has it; else (and for kNone) the type's
+// own GEMV: the staged integer one where it has it, else the direct one (Q5_K), else the float.
 MatmulKernel GemvFor(DType w, int k, GemvOverride gemv) {
-  const bool int8 = gemv_internal::HasQ8Gemv(w);
-  if (gemv == GemvOverride::kFloat || !int8) return MatmulKernel::kQuantGemv;
-  if (gemv == GemvOverride::kDirect && gemv_internal::HasDirectGemv(w, k)) {
-    return MatmulKernel::kQuantGemvQ8Direct;
-  }
-  return MatmulKernel::kQuantGemvQ8;
+  if (gemv == GemvOverride::kFloat) return MatmulKernel::kQuantGemv;
+  const bool direct = gemv_internal::HasDirectGemv(w, k);
+  if (gemv == GemvOverride::kDirect && direct) return MatmulKernel::kQuantGemvQ8Direct;
+  if (gemv_internal::HasQ8Gemv(w)) return MatmulKernel::kQuantGemvQ8;
+  return direct ? MatmulKernel::kQuantGemvQ8Direct : MatmulKernel::kQuantGemv;
 }
 
 }  // namespace
@@ -85,7 +86,7 @@ Result<GemvOverride> ParseGemvOverride(const char* env_value) {
                                                          {"direct", GemvOverride::kDirect}};
   return ParseEnvChoice("HEARTH_GEMV", env_value, GemvOverride::kNone, kChoices,
                         "\"float\" (the float GEMV), \"staged\" or \"direct\" (the integer "
-                        "GEMVs of Q4_K, Q6_K and Q8_0), or unset");
+                        "GEMVs of Q4_K, Q6_K and Q8_0; direct also Q5_K), or unset");
 }
 
 namespace gemv_internal {

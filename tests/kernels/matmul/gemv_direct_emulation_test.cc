@@ -1,8 +1,8 @@
 // The direct integer GEMV's kernel source (gemv_direct_kernel.cuh) run on the CPU under the CUDA
 // block emulation (tests/support/cuda_block_emulation.h: one OS thread per CUDA thread, barriers
 // for __syncthreads, a per-warp exchange for the shuffles), with float activations: its outputs
-// must equal the replay of its arithmetic (ReplayDirectRow) bit for bit, for Q4_K, Q6_K and Q8_0,
-// every token count's row grouping, partial row groups, several pairs per lane, idle lanes,
+// must equal the replay of its arithmetic (ReplayDirectRow) bit for bit, for Q4_K, Q5_K, Q6_K and
+// Q8_0, every token count's row grouping, partial row groups, several pairs per lane, idle lanes,
 // grid-strided row groups and a bias. This checks the kernel's indexing, loops and reductions
 // without a GPU; its loads, launch and timing need one (gemv_direct_gpu_test).
 #include "tests/support/cuda_block_emulation.h"
@@ -90,6 +90,13 @@ TEST(GemvDirectEmulation, Q4KManyPairsPerLane) {
   ExpectKernelEqualsReplay<DType::kQ4_K, 1>(2, 32768, 1, 1, true);   // 512 pairs: 2 turns
 }
 
+TEST(GemvDirectEmulation, Q5K) {
+  // 4 pairs a row, 2 rows a slot at 1-2 tokens: 37 rows = 3 groups, one CTA strides.
+  ExpectKernelEqualsReplay<DType::kQ5_K, 1>(37, 256, 1, 1, true);
+  ExpectKernelEqualsReplay<DType::kQ5_K, 2>(9, 4352, 2, 2, false);  // 68 pairs: a 2nd turn
+  ExpectKernelEqualsReplay<DType::kQ5_K, 8>(5, 2304, 7, 2, true);   // 1 row a slot
+}
+
 TEST(GemvDirectEmulation, Q6K) {
   // 210-byte rows: blocks at every even shift; the tensor's last load is a partial one.
   ExpectKernelEqualsReplay<DType::kQ6_K, 1>(9, 256, 1, 1, true);
@@ -111,6 +118,7 @@ TEST(GemvDirectEmulation, FusedXQuantizesAsThePreKernel) {
   ExpectKernelEqualsReplay<DType::kQ4_K, 1>(37, 256, 1, 1, true, true);
   ExpectKernelEqualsReplay<DType::kQ4_K, 1>(20, 4352, 1, 3, false, true);
   ExpectKernelEqualsReplay<DType::kQ4_K, 4>(11, 512, 3, 1, false, true);
+  ExpectKernelEqualsReplay<DType::kQ5_K, 1>(20, 4352, 1, 3, true, true);
   ExpectKernelEqualsReplay<DType::kQ6_K, 2>(5, 4352, 2, 2, true, true);
   ExpectKernelEqualsReplay<DType::kQ8_0, 8>(3, 1024, 5, 1, true, true);
   ExpectKernelEqualsReplay<DType::kQ8_0, 1>(4, 34816, 1, 1, false, true);  // 1088 blocks

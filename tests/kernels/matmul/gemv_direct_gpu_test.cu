@@ -94,6 +94,9 @@ TEST(GemvDirectGpu, EqualsCpuReplayBitForBit) {
   // 64, pairs 64..67 on a second turn); 224 pairs (128 lanes, 2 turns); 1024 pairs.
   ExpectShapesEqualReplay<DType::kQ4_K>(
       {{37, 256}, {5, 1280}, {67, 4352}, {300, 14336}, {9, 65536}});
+  // Q5_K: the same pairs as Q4_K's (2 rows a slot at 1-2 tokens).
+  ExpectShapesEqualReplay<DType::kQ5_K>(
+      {{37, 256}, {5, 1280}, {67, 4352}, {300, 14336}, {9, 65536}});
   // Q6_K: 210-byte rows (blocks at every even shift, a partial last load), 34 units (a second
   // turn), 112 units, 512 units.
   ExpectShapesEqualReplay<DType::kQ6_K>({{9, 256}, {31, 4352}, {300, 14336}, {4, 65536}});
@@ -115,6 +118,7 @@ TEST(GemvDirectGpu, FusedXAtTheSharedMemoryEdge) {
   ExpectEqualsReplay<DType::kQ8_0>(7, 39040, 1, DType::kBF16, false);
   ExpectEqualsReplay<DType::kQ8_0>(7, 39296, 1, DType::kBF16, false);
   ExpectEqualsReplay<DType::kQ4_K>(7, 38912, 1, DType::kBF16, true);
+  ExpectEqualsReplay<DType::kQ5_K>(7, 38912, 1, DType::kF16, false);
   ExpectEqualsReplay<DType::kQ6_K>(5, 4864, 8, DType::kF16, false);
 }
 
@@ -123,7 +127,7 @@ TEST(GemvDirectGpu, FusedXAtTheSharedMemoryEdge) {
 TEST(GemvDirectGpu, ManyRowGroupsMatchCpu) {
   HEARTH_REQUIRE_GPU();
   const int n = 14336 * 2 + 5, k = 4096, num_tokens = 1;
-  for (DType w_type : {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0}) {
+  for (DType w_type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kQ8_0}) {
     SCOPED_TRACE(std::string(DTypeName(w_type)));
     const std::vector<uint8_t> w = testing::RandomWeights(w_type, int64_t{n} * k, 9);
     const std::vector<float> x =

@@ -1,6 +1,6 @@
 // The direct integer GEMV's work split and arithmetic on the CPU (gemv_direct.h): the split covers
-// every pair of every row exactly once for any shape, the CTAs share the row groups evenly, the
-// three loads of a pair are 16-byte aligned pieces of its block, and the replay of the kernel's
+// every unit of every row exactly once for any shape, the CTAs share the row groups evenly, the
+// loads of a unit are 16-byte aligned pieces of its block, and the replay of the kernel's
 // sums (the unit arithmetic of the staged integer GEMV, the direct kernel's order) equals a double
 // dot product of the dequantized weights (DequantizeCpu, checked against the gguf package
 // elsewhere) with the dequantized int8 activations.
@@ -99,7 +99,12 @@ TEST(GemvDirectPlan, RowGroupingPerTypeAndTokens) {
   EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ8_0, 4096));
   EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ8_0, 576));  // SmolLM2: 18 blocks a row
   EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ6_K, 4096));
-  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ5_K, 4096));
+  EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ5_K, 4096));
+  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ4_0, 4096));
+  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ3_K, 4096));
+  EXPECT_EQ(DirectUnit<DType::kQ5_K>::RowsFor(1), 2);
+  EXPECT_EQ(DirectUnit<DType::kQ5_K>::RowsFor(2), 2);
+  EXPECT_EQ(DirectUnit<DType::kQ5_K>::RowsFor(4), 1);
   EXPECT_EQ(DirectUnit<DType::kQ6_K>::RowsFor(1), 1);
   const DirectGemvPlan p = gemv_internal::PlanDirectGemvFor<DType::kQ8_0>(4096, 14336, 1, 264);
   EXPECT_EQ(p.units_per_row, 112);
@@ -122,7 +127,9 @@ void ExpectLoadsCoverUnits(int n, int k) {
     for (int unit = 0; unit < k / Unit::kWeights; ++unit) {
       const int64_t last = Unit::VecOffset(unit, Unit::kVecs - 1, row * row_bytes);
       // LoadUnit checks only the last load against the tensor's end (none for kLoadsInBlock).
-      if (Unit::kLoadsInBlock) ASSERT_LE(last + 16, (row + 1) * row_bytes);
+      if (Unit::kLoadsInBlock) {
+        ASSERT_LE(last + 16, (row + 1) * row_bytes);
+      }
       for (int v = 0; v < Unit::kVecs; ++v) {
         const int64_t off = Unit::VecOffset(unit, v, row * row_bytes);
         ASSERT_EQ(off % 16, 0);
@@ -142,6 +149,7 @@ void ExpectLoadsCoverUnits(int n, int k) {
 
 TEST(GemvDirectPlan, LoadsAreAlignedAndCoverEveryByte) {
   ExpectLoadsCoverUnits<DType::kQ4_K>(3, 1280);
+  ExpectLoadsCoverUnits<DType::kQ5_K>(3, 1280);
   ExpectLoadsCoverUnits<DType::kQ8_0>(3, 128);   // 136-byte rows: units 8 bytes off on odd rows
   ExpectLoadsCoverUnits<DType::kQ8_0>(5, 4224);  // 33 units a row
   ExpectLoadsCoverUnits<DType::kQ6_K>(9, 256);   // 210-byte rows: every shift 0..14
@@ -197,6 +205,14 @@ TEST(GemvDirectReplay, Q4KMatchesDequantizedDot) {
   ReplayMatchesDequantizedDot<DType::kQ4_K>(9, 4352, 1);   // 68 pairs: 64 lanes, 2nd turn for 4
   ReplayMatchesDequantizedDot<DType::kQ4_K>(5, 14336, 2);  // 224 pairs: 128 lanes, 2 turns
   ReplayMatchesDequantizedDot<DType::kQ4_K>(2, 65536, 1);  // 1024 pairs: 256 lanes, 4 turns
+}
+
+// Q5_K against DequantizeCpu (checked against the gguf package's dequantizer in dequant_test):
+// the fifth bits of all four pairs of a block, both halves of a pair, the mins.
+TEST(GemvDirectReplay, Q5KMatchesDequantizedDot) {
+  ReplayMatchesDequantizedDot<DType::kQ5_K>(37, 256, 2);   // 4 pairs: 28 idle lanes of 32
+  ReplayMatchesDequantizedDot<DType::kQ5_K>(9, 4352, 1);   // 68 pairs: 64 lanes, 2nd turn for 4
+  ReplayMatchesDequantizedDot<DType::kQ5_K>(5, 14336, 2);  // 224 pairs: 128 lanes, 2 turns
 }
 
 TEST(GemvDirectReplay, Q6KMatchesDequantizedDot) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/matmul/gemv_direct.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/matmul/quant_mma.h"
 #include "kernels/quant/dequant.h"
@@ -195,6 +196,15 @@ constexpr DType kBlockTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType
                                  DType::kQ5_1, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K,
                                  DType::kQ5_K, DType::kQ6_K};
 
+// A type's own GEMV: the staged integer one (Q8_0, Q4_K, Q6_K), else the direct one (Q5_K), else
+// the float one.
+MatmulKernel OwnGemv(DType t) {
+  if (t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K) {
+    return MatmulKernel::kQuantGemvQ8;
+  }
+  return t == DType::kQ5_K ? MatmulKernel::kQuantGemvQ8Direct : MatmulKernel::kQuantGemv;
+}
+
 // The default: a pure function of type and token count (the shape only where a kernel needs
 // it: k % 128 for the direct GEMV), following DefaultQuantKernelRanges' measured table.
 TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
@@ -203,13 +213,12 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
   for (DType t : kBlockTypes) {
     SCOPED_TRACE(std::string(DTypeName(t)));
     const QuantKernelRanges r = DefaultQuantKernelRanges(t);
-    const bool int8_gemv = t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K;
     for (int num_tokens = 1; num_tokens <= 300; ++num_tokens) {
       MatmulKernel want = MatmulKernel::kDequantCublasLt;
       if (num_tokens <= r.direct_gemv) {
         want = MatmulKernel::kQuantGemvQ8Direct;
       } else if (num_tokens <= r.gemv) {
-        want = int8_gemv ? MatmulKernel::kQuantGemvQ8 : MatmulKernel::kQuantGemv;
+        want = OwnGemv(t);
       } else if (num_tokens <= r.mma) {
         want = MatmulKernel::kQuantMma;
       }
@@ -228,6 +237,10 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 4, 4096, 4096), MatmulKernel::kQuantGemvQ8Direct);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 7, 4096, 4096), MatmulKernel::kQuantGemvQ8);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 8, 4096, 4096), MatmulKernel::kQuantMma);
+  // Q5_K (not yet timed): its direct GEMV where the float GEMV was, 1-3 tokens.
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ5_K, 1, 4096, 4096), MatmulKernel::kQuantGemvQ8Direct);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ5_K, 3, 4096, 14336), MatmulKernel::kQuantGemvQ8Direct);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ5_K, 4, 4096, 4096), MatmulKernel::kQuantMma);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_0, 3, 4096, 4096), MatmulKernel::kQuantGemv);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_0, 4, 4096, 4096), MatmulKernel::kQuantMma);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 3, 4096, 4096), MatmulKernel::kQuantGemvQ8);
@@ -258,8 +271,8 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
 TEST(SelectMatmulKernelTest, GemvOverride) {
   for (DType t : kBlockTypes) {
     SCOPED_TRACE(std::string(DTypeName(t)));
-    const bool int8_gemv = t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K;
-    const MatmulKernel own = int8_gemv ? MatmulKernel::kQuantGemvQ8 : MatmulKernel::kQuantGemv;
+    const MatmulKernel own = OwnGemv(t);
+    const bool direct = gemv_internal::HasDirectGemv(t, 14336);
     for (int num_tokens = 1; num_tokens <= kMaxGemvTokens; ++num_tokens) {
       for (DType act : {DType::kBF16, DType::kF16}) {
         EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 4096, 14336, GemvOverride::kFloat),
@@ -267,7 +280,7 @@ TEST(SelectMatmulKernelTest, GemvOverride) {
         EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 4096, 14336, GemvOverride::kStaged),
                   own);
         EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 4096, 14336, GemvOverride::kDirect),
-                  int8_gemv ? MatmulKernel::kQuantGemvQ8Direct : MatmulKernel::kQuantGemv);
+                  direct ? MatmulKernel::kQuantGemvQ8Direct : MatmulKernel::kQuantGemv);
         // k = 4160: 130 Q8_0 blocks, not a multiple of 4 (the direct unit): the staged GEMV.
         if (t == DType::kQ8_0) {
           EXPECT_EQ(SelectMatmulKernelForRun(t, act, num_tokens, 576, 4160, GemvOverride::kDirect),
@@ -305,7 +318,6 @@ TEST(SelectMatmulKernelTest, QuantGemmOverride) {
   const int max_mma = gemv_internal::kMaxQuantMmaTokens;
   for (DType t : kBlockTypes) {
     SCOPED_TRACE(std::string(DTypeName(t)));
-    const bool int8_gemv = t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K;
     for (int num_tokens = 1; num_tokens <= 300; ++num_tokens) {
       const MatmulKernel auto_kernel = SelectMatmulKernel(t, num_tokens, 4096, 14336);
       for (DType act : {DType::kBF16, DType::kF16}) {
@@ -322,7 +334,7 @@ TEST(SelectMatmulKernelTest, QuantGemmOverride) {
         } else {
           EXPECT_EQ(fused, auto_kernel) << num_tokens;
           if (auto_kernel == MatmulKernel::kQuantMma) {
-            EXPECT_EQ(dequant, int8_gemv ? MatmulKernel::kQuantGemvQ8 : MatmulKernel::kQuantGemv);
+            EXPECT_EQ(dequant, OwnGemv(t));
           } else {
             EXPECT_EQ(dequant, auto_kernel) << num_tokens;
           }
@@ -368,7 +380,8 @@ TEST(SelectMatmulKernelTest, KernelRuns) {
         EXPECT_EQ(
             MatmulKernelRuns(MatmulKernel::kQuantGemvQ8Direct, t, act, num_tokens, 4096, 4096),
             act16 && num_tokens <= kMaxGemvTokens &&
-                (t == DType::kQ4_K || t == DType::kQ6_K || t == DType::kQ8_0));
+                (t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K ||
+                 t == DType::kQ8_0));
       }
     }
     EXPECT_FALSE(MatmulKernelRuns(MatmulKernel::kQuantGemv, t, DType::kBF16, 1, 4096, 100));
