@@ -111,9 +111,9 @@ struct DirectUnit<DType::kQ5_K> {
     return v < 3 ? block + 16 * v : block + 48 + 32 * (unit % 4) + 16 * (v - 3);
   }
   struct Half {
-    uint32_t lo[4], hi[4];      // 5-bit quants: sub-block 2p's 16 elements, then 2p + 1's
-    float scale_lo, scale_hi;   // d * sc of sub-blocks 2p, 2p + 1
-    float min_lo, min_hi;       // dmin * m of the same, 0 for the second half
+    uint32_t lo[4], hi[4];     // 5-bit quants: sub-block 2p's 16 elements, then 2p + 1's
+    float scale_lo, scale_hi;  // d * sc of sub-blocks 2p, 2p + 1
+    float min_lo, min_hi;      // dmin * m of the same, 0 for the second half
   };
   struct W {
     Half h[2];
