@@ -212,6 +212,105 @@ struct DirectUnit<DType::kQ8_0> {
   }
 };
 
+// Q4_0 and Q4_1: 4 blocks, 128 weights. A block's 16 quant bytes hold elements 0..15 in their low
+// nibbles and 16..31 in their high ones; Q4_1's w = d * q + m (20-byte blocks: d, m, qs), Q4_0's
+// w = d * (q - 8) (18-byte blocks: d, qs), i.e. Q4_1's with m = -8d (exact in float). Decoded:
+// block j's quant words in q[4j, 4j + 4), its scale and offset in d[j] and m[j].
+struct DirectNibbleBlocks {
+  uint32_t q[16];
+  float d[4], m[4];
+};
+// The blocks' dots with one token's x (x words 8j.. of the unit's 32 for block j; xs[j] its x
+// block's scale d and scaled sum s): dp4a over the low nibbles with x[8j, +4), then the high ones
+// with x[8j + 4, +4), in integers on 0..15, then Q8_0's float arithmetic and m * s. Q4_0's -8
+// rides on m, so its quants need no unpacking to signed bytes (that cost 6 instructions a word).
+HEARTH_HD float AddNibbleDots(float acc, const DirectNibbleBlocks& w, const uint32_t* x,
+                              const XScale* xs) {
+  for (int j = 0; j < 4; ++j) {
+    int dot = 0;
+    for (int i = 0; i < 4; ++i) {
+      dot = Dp4a(w.q[4 * j + i] & 0x0F0F0F0Fu, x[8 * j + i], dot);
+      dot = Dp4a((w.q[4 * j + i] >> 4) & 0x0F0F0F0Fu, x[8 * j + 4 + i], dot);
+    }
+    const float r = quant::MulRn(quant::MulRn(w.d[j], xs[j].d), static_cast<float>(dot));
+    acc += fmaf(w.m[j], xs[j].s, r);
+  }
+  return acc;
+}
+
+// Q4_0: 4 blocks, 128 weights, 72 bytes. With k % 128 == 0 every row is a multiple of 72 bytes,
+// so a unit starts 0 or 8 bytes past a 16-byte boundary: five aligned 16-byte loads from that
+// boundary cover it (the fifth, whose last 8 bytes may lie past the tensor, is loaded as 8 bytes
+// there). Its blocks j = 0..3 sit at 18j: the even ones' quants 2 bytes past a word, the odd
+// ones' on a word (Q8_0's pattern), so after the 0/8-byte shift every word is static.
+template <>
+struct DirectUnit<DType::kQ4_0> {
+  static constexpr int kWeights = 128;
+  static constexpr int kVecs = 5;
+  static constexpr int kBlockBytes = 18;
+  static constexpr bool kLoadsInBlock = false;  // the last unit's last load may pass the end
+  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 32 * kBlockBytes; }
+  // One row: 2 at one token took the 128 registers with spills (ptxas, nvcc 13.0, sm_90a).
+  static constexpr int RowsFor(int /*max_tokens*/) { return 1; }
+  static HEARTH_HD int64_t Start(int unit, int64_t row_offset) {
+    return row_offset + int64_t{unit} * 4 * kBlockBytes;
+  }
+  static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
+    return (Start(unit, row_offset) & ~int64_t{15}) + 16 * v;
+  }
+  using W = DirectNibbleBlocks;
+  static HEARTH_HD W Decode(int unit, int64_t row_offset, const uint32_t* words) {
+    const bool shifted = (Start(unit, row_offset) & 15) != 0;  // 8 bytes in: skip two words
+    uint32_t n[18];                                            // the unit's 72 bytes
+    for (int i = 0; i < 18; ++i) n[i] = shifted ? words[i + 2] : words[i];
+    W w;
+    for (int j = 0; j < 4; ++j) {
+      const int b = 18 * j / 4;  // the word holding the block's first byte
+      if (j % 2 == 0) {          // d in the low half of n[b], quants from its high half on
+        w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(n[b]));
+        for (int i = 0; i < 4; ++i) w.q[4 * j + i] = (n[b + i] >> 16) | (n[b + i + 1] << 16);
+      } else {  // d in the high half of n[b], quants from n[b + 1] on
+        w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(n[b] >> 16));
+        for (int i = 0; i < 4; ++i) w.q[4 * j + i] = n[b + 1 + i];
+      }
+      w.m[j] = -8.f * w.d[j];
+    }
+    return w;
+  }
+  // x: the unit's 128 int8 x as 32 words; xs: its 4 x blocks' scales.
+  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
+    return AddNibbleDots(acc, w, x, xs);
+  }
+};
+
+// Q4_1: 4 blocks, 128 weights, 80 = 5 x 16 bytes: with k % 128 == 0 every unit is 16-byte
+// aligned, five loads, block j's d and m in word 5j, its quants in words 5j + 1.. .
+template <>
+struct DirectUnit<DType::kQ4_1> {
+  static constexpr int kWeights = 128;
+  static constexpr int kVecs = 5;
+  static constexpr int kBlockBytes = 20;
+  static constexpr bool kLoadsInBlock = true;  // no load passes the tensor's end
+  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 32 * kBlockBytes; }
+  static constexpr int RowsFor(int /*max_tokens*/) { return 1; }  // as Q4_0
+  static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
+    return row_offset + int64_t{unit} * 4 * kBlockBytes + 16 * v;
+  }
+  using W = DirectNibbleBlocks;
+  static HEARTH_HD W Decode(int /*unit*/, int64_t /*row_offset*/, const uint32_t* words) {
+    W w;
+    for (int j = 0; j < 4; ++j) {
+      w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(words[5 * j]));
+      w.m[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(words[5 * j] >> 16));
+      for (int i = 0; i < 4; ++i) w.q[4 * j + i] = words[5 * j + 1 + i];
+    }
+    return w;
+  }
+  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
+    return AddNibbleDots(acc, w, x, xs);
+  }
+};
+
 // out[i] = the 4 bytes at byte offset `shift` + 4i of in (shift even, 0..14; in holds N + 4
 // words). The shift varies by lane, so the word offset is selected, never indexed (an indexed
 // register array would live in local memory).
@@ -301,12 +400,15 @@ struct DirectUnit<DType::kQ6_K> {
   }
 };
 
-// The weight types with a DirectUnit; Q8_0's needs k % 128 == 0 besides.
+// The weight types with a DirectUnit; those of 32-weight blocks (Q8_0, Q4_0, Q4_1: units of 4
+// blocks) need k % 128 == 0 besides.
 constexpr bool HasDirectGemvType(DType t) {
-  return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K || t == DType::kQ8_0;
+  return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K || t == DType::kQ8_0 ||
+         t == DType::kQ4_0 || t == DType::kQ4_1;
 }
 constexpr bool HasDirectGemv(DType t, int k) {
-  return HasDirectGemvType(t) && (t != DType::kQ8_0 || k % 128 == 0);
+  const bool small_blocks = t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1;
+  return HasDirectGemvType(t) && (!small_blocks || k % 128 == 0);
 }
 
 struct DirectGemvPlan {

@@ -1,8 +1,8 @@
 // The direct integer GEMV's kernel source (gemv_direct_kernel.cuh) run on the CPU under the CUDA
 // block emulation (tests/support/cuda_block_emulation.h: one OS thread per CUDA thread, barriers
 // for __syncthreads, a per-warp exchange for the shuffles), with float activations: its outputs
-// must equal the replay of its arithmetic (ReplayDirectRow) bit for bit, for Q4_K, Q5_K, Q6_K and
-// Q8_0, every token count's row grouping, partial row groups, several pairs per lane, idle lanes,
+// must equal the replay of its arithmetic (ReplayDirectRow) bit for bit, for every type it has,
+// every token count's row grouping, partial row groups, several pairs per lane, idle lanes,
 // grid-strided row groups and a bias. This checks the kernel's indexing, loops and reductions
 // without a GPU; its loads, launch and timing need one (gemv_direct_gpu_test).
 #include "tests/support/cuda_block_emulation.h"
@@ -97,6 +97,15 @@ TEST(GemvDirectEmulation, Q5K) {
   ExpectKernelEqualsReplay<DType::kQ5_K, 8>(5, 2304, 7, 2, true);   // 1 row a slot
 }
 
+TEST(GemvDirectEmulation, Q40AndQ41) {
+  // 72-byte rows: odd rows' units 8 bytes past a 16-byte boundary; the tensor's last load partial.
+  ExpectKernelEqualsReplay<DType::kQ4_0, 1>(9, 128, 1, 1, true);
+  ExpectKernelEqualsReplay<DType::kQ4_0, 2>(5, 4224, 2, 2, false);  // 33 units: a 2nd turn
+  ExpectKernelEqualsReplay<DType::kQ4_0, 8>(3, 1024, 5, 1, true);
+  ExpectKernelEqualsReplay<DType::kQ4_1, 1>(9, 128, 1, 1, false);
+  ExpectKernelEqualsReplay<DType::kQ4_1, 4>(5, 1536, 3, 2, true);
+}
+
 TEST(GemvDirectEmulation, Q6K) {
   // 210-byte rows: blocks at every even shift; the tensor's last load is a partial one.
   ExpectKernelEqualsReplay<DType::kQ6_K, 1>(9, 256, 1, 1, true);
@@ -119,6 +128,8 @@ TEST(GemvDirectEmulation, FusedXQuantizesAsThePreKernel) {
   ExpectKernelEqualsReplay<DType::kQ4_K, 1>(20, 4352, 1, 3, false, true);
   ExpectKernelEqualsReplay<DType::kQ4_K, 4>(11, 512, 3, 1, false, true);
   ExpectKernelEqualsReplay<DType::kQ5_K, 1>(20, 4352, 1, 3, true, true);
+  ExpectKernelEqualsReplay<DType::kQ4_0, 2>(7, 4224, 2, 2, true, true);
+  ExpectKernelEqualsReplay<DType::kQ4_1, 1>(6, 1536, 1, 1, false, true);
   ExpectKernelEqualsReplay<DType::kQ6_K, 2>(5, 4352, 2, 2, true, true);
   ExpectKernelEqualsReplay<DType::kQ8_0, 8>(3, 1024, 5, 1, true, true);
   ExpectKernelEqualsReplay<DType::kQ8_0, 1>(4, 34816, 1, 1, false, true);  // 1088 blocks
