@@ -67,11 +67,11 @@ inline constexpr int kMaxGemvTokens = 8;
 // H100 (2026-11-23, bf16 activations, Llama-3-8B's 4096x4096, 14336x4096, 4096x14336;
 // benchmarks/RESULTS.md): 1..direct_gemv the direct integer GEMV (where HasDirectGemv, else the
 // next), ..gemv the type's GEMV (staged integer for Q4_K, Q6_K, Q8_0, direct for Q4_0, Q4_1,
-// Q5_K, else float), ..mma the fused dequantize + MMA, more: dequantize + cuBLASLt. The MMA's time is flat in
-// the token count up to its 16-token tile, where a GEMV's grows with it: from 4 tokens it wins
-// over the three shapes together (from 8 for Q4_K, whose direct GEMV is the fastest; 5-7 are
-// interpolated), and up to 64 tokens it beats dequantize + cuBLASLt by 1.3-2.7x. The direct GEMV
-// of Q5_K, Q4_0 and Q4_1 (2026-11-24) has not run on a GPU: it takes the 1-3 tokens the float
+// Q5_K, else float), ..mma the fused dequantize + MMA, more: dequantize + cuBLASLt. The MMA's time
+// is flat in the token count up to its 16-token tile, where a GEMV's grows with it: from 4 tokens
+// it wins over the three shapes together (from 8 for Q4_K, whose direct GEMV is the fastest; 5-7
+// are interpolated), and up to 64 tokens it beats dequantize + cuBLASLt by 1.3-2.7x. The direct
+// GEMV of Q5_K, Q4_0 and Q4_1 (2026-11-24) has not run on a GPU: it takes the 1-3 tokens the float
 // GEMV took, on the strength of Q4_K's, the same kernel (three loads a pair where Q5_K's has
 // five; Q4_0's and Q4_1's are Q8_0's units with nibbles), 1.5-2x the float GEMV there (2026-11-22
 // / 23); bench_matmul's Q5_K, Q4_0 and Q4_1 cases are to confirm it.

@@ -388,8 +388,8 @@ TEST(SelectMatmulKernelTest, KernelRuns) {
         EXPECT_EQ(
             MatmulKernelRuns(MatmulKernel::kQuantGemvQ8Direct, t, act, num_tokens, 4096, 4096),
             act16 && num_tokens <= kMaxGemvTokens &&
-                (t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ4_K ||
-                 t == DType::kQ5_K || t == DType::kQ6_K || t == DType::kQ8_0));
+                (t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ4_K || t == DType::kQ5_K ||
+                 t == DType::kQ6_K || t == DType::kQ8_0));
       }
     }
     EXPECT_FALSE(MatmulKernelRuns(MatmulKernel::kQuantGemv, t, DType::kBF16, 1, 4096, 100));
