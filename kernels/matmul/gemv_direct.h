@@ -160,43 +160,55 @@ struct DirectUnit<DType::kQ5_K> {
   }
 };
 
-// Q8_0: 4 blocks, 128 weights, 136 bytes. With k % 128 == 0 every row is a multiple of 136
-// bytes, so a unit starts 0 or 8 bytes past a 16-byte boundary: nine aligned 16-byte loads from
-// that boundary cover it (the ninth, whose last 8 bytes may lie past the tensor, is loaded as
-// 8 bytes there). Its blocks j = 0..3 sit at 34j: the even ones' quants are 2 bytes past a word,
-// the odd ones' on a word, so after the 0/8-byte shift every word is static.
-template <>
-struct DirectUnit<DType::kQ8_0> {
+// The frame of the units of 4 blocks of 32 weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1): 128 weights,
+// 4 * kBlock bytes. With k % 128 == 0 every row is a multiple of the unit, so a unit starts 16-byte
+// aligned where the unit is a multiple of 16 bytes (Q4_1: 80, Q5_1: 96), else 0 or 8 bytes past a
+// boundary (Q8_0: 136, Q4_0: 72, Q5_0: 88): the loads run from that boundary, and the last one,
+// whose last 8 bytes may lie past the tensor, is then loaded as 8 bytes there.
+template <int kBlock>
+struct DirectBlocks4 {
   static constexpr int kWeights = 128;
-  static constexpr int kVecs = 9;
-  static constexpr int kBlockBytes = 34;
-  static constexpr bool kLoadsInBlock = false;  // the last unit's last load may pass the end
-  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 32 * kBlockBytes; }
-  static constexpr int RowsFor(int /*max_tokens*/) { return 1; }  // 36 registers of loads
+  static constexpr int kBlockBytes = kBlock;
+  static constexpr int kUnitWords = kBlock;  // 4 * kBlock bytes
+  static constexpr bool kAligned = kBlock % 4 == 0;
+  static constexpr int kVecs = (4 * kBlock + (kAligned ? 0 : 8) + 15) / 16;
+  static constexpr bool kLoadsInBlock = kAligned;  // else the last unit's last load may pass
+  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 32 * kBlock; }
   static HEARTH_HD int64_t Start(int unit, int64_t row_offset) {
-    return row_offset + int64_t{unit} * 4 * kBlockBytes;
+    return row_offset + int64_t{unit} * 4 * kBlock;
   }
   static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
     return (Start(unit, row_offset) & ~int64_t{15}) + 16 * v;
   }
+  // n[i] = the unit's word i, from the loads' words (past 8 bytes of the row before: skip two).
+  static HEARTH_HD void UnitWords(int unit, int64_t row_offset, const uint32_t* words,
+                                  uint32_t* n) {
+    const bool shifted = !kAligned && (Start(unit, row_offset) & 15) != 0;
+    for (int i = 0; i < kUnitWords; ++i) n[i] = shifted ? words[i + 2] : words[i];
+  }
+  // The 4 bytes at an even byte offset of the unit's words. Blocks of 18, 22 and 34 bytes start
+  // on a word or 2 bytes past one, alternately; once the loops are unrolled the offset is static,
+  // and the word a select of halves.
+  static HEARTH_HD uint32_t WordAt(const uint32_t* n, int at) {
+    return at % 4 == 0 ? n[at / 4] : (n[at / 4] >> 16) | (n[at / 4 + 1] << 16);
+  }
+};
+
+// Q8_0: 4 blocks of d and 32 int8 quants (34 bytes), 136 bytes a unit, nine loads.
+template <>
+struct DirectUnit<DType::kQ8_0> : DirectBlocks4<34> {
+  static constexpr int RowsFor(int /*max_tokens*/) { return 1; }  // 36 registers of loads
   struct W {
     uint32_t q[32];  // block j's 32 int8 quants in q[8j .. 8j + 8)
     float d[4];
   };
   static HEARTH_HD W Decode(int unit, int64_t row_offset, const uint32_t* words) {
-    const bool shifted = (Start(unit, row_offset) & 15) != 0;  // 8 bytes in: skip two words
-    uint32_t n[34];                                            // the unit's 136 bytes
-    for (int i = 0; i < 34; ++i) n[i] = shifted ? words[i + 2] : words[i];
+    uint32_t n[kUnitWords];
+    UnitWords(unit, row_offset, words, n);
     W w;
     for (int j = 0; j < 4; ++j) {
-      const int b = 34 * j / 4;  // the word holding the block's first byte
-      if (j % 2 == 0) {          // d in the low half of n[b], quants from its high half on
-        w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(n[b]));
-        for (int i = 0; i < 8; ++i) w.q[8 * j + i] = (n[b + i] >> 16) | (n[b + i + 1] << 16);
-      } else {  // d in the high half of n[b], quants from n[b + 1] on
-        w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(n[b] >> 16));
-        for (int i = 0; i < 8; ++i) w.q[8 * j + i] = n[b + 1 + i];
-      }
+      w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(WordAt(n, 34 * j)));
+      for (int i = 0; i < 8; ++i) w.q[8 * j + i] = WordAt(n, 34 * j + 2 + 4 * i);
     }
     return w;
   }
@@ -212,104 +224,75 @@ struct DirectUnit<DType::kQ8_0> {
   }
 };
 
-// Q4_0 and Q4_1: 4 blocks, 128 weights. A block's 16 quant bytes hold elements 0..15 in their low
-// nibbles and 16..31 in their high ones; Q4_1's w = d * q + m (20-byte blocks: d, m, qs), Q4_0's
-// w = d * (q - 8) (18-byte blocks: d, qs), i.e. Q4_1's with m = -8d (exact in float). Decoded:
-// block j's quant words in q[4j, 4j + 4), its scale and offset in d[j] and m[j].
+// Q4_0, Q4_1, Q5_0, Q5_1: a block's 16 quant bytes hold elements 0..15 in their low nibbles and
+// 16..31 in their high ones; Q5's 4 qh bytes hold their fifth bits (bit e of the little-endian
+// word: element e's bit 4). w = d * q + m: Q4_1 and Q5_1 store m (blocks d, m, [qh,] qs: 20 and 24
+// bytes), Q4_0 and Q5_0 have m = -8d and -16d (exact in float; blocks d, [qh,] qs: 18 and 22
+// bytes). Quant bytes 0..15 (0..31 with the fifth bit) dot the int8 x with dp4a; the -8 / -16
+// ride on m, which saved Q4_0 92 of 292 SASS instructions a unit against unpacking q - 8 to signed
+// bytes.
 struct DirectNibbleBlocks {
-  uint32_t q[16];
+  uint32_t q[16];  // block j's quant words in q[4j, 4j + 4)
+  uint32_t h[4];   // Q5_0 / Q5_1: block j's qh
   float d[4], m[4];
 };
-// The blocks' dots with one token's x (x words 8j.. of the unit's 32 for block j; xs[j] its x
-// block's scale d and scaled sum s): dp4a over the low nibbles with x[8j, +4), then the high ones
-// with x[8j + 4, +4), in integers on 0..15, then Q8_0's float arithmetic and m * s. Q4_0's -8
-// rides on m, so its quants need no unpacking to signed bytes (that cost 6 instructions a word).
-HEARTH_HD float AddNibbleDots(float acc, const DirectNibbleBlocks& w, const uint32_t* x,
-                              const XScale* xs) {
-  for (int j = 0; j < 4; ++j) {
-    int dot = 0;
-    for (int i = 0; i < 4; ++i) {
-      dot = Dp4a(w.q[4 * j + i] & 0x0F0F0F0Fu, x[8 * j + i], dot);
-      dot = Dp4a((w.q[4 * j + i] >> 4) & 0x0F0F0F0Fu, x[8 * j + 4 + i], dot);
-    }
-    const float r = quant::MulRn(quant::MulRn(w.d[j], xs[j].d), static_cast<float>(dot));
-    acc += fmaf(w.m[j], xs[j].s, r);
-  }
-  return acc;
-}
+// Bits 0..3 of v to bit 4 of bytes 0..3: a multiply spreads them without carries (v << 0, 7, 14,
+// 21 do not overlap), the mask keeps bits 0, 8, 16, 24.
+HEARTH_HD uint32_t FifthBits(uint32_t v) { return ((v & 0xFu) * 0x00204081u & 0x01010101u) << 4; }
 
-// Q4_0: 4 blocks, 128 weights, 72 bytes. With k % 128 == 0 every row is a multiple of 72 bytes,
-// so a unit starts 0 or 8 bytes past a 16-byte boundary: five aligned 16-byte loads from that
-// boundary cover it (the fifth, whose last 8 bytes may lie past the tensor, is loaded as 8 bytes
-// there). Its blocks j = 0..3 sit at 18j: the even ones' quants 2 bytes past a word, the odd
-// ones' on a word (Q8_0's pattern), so after the 0/8-byte shift every word is static.
-template <>
-struct DirectUnit<DType::kQ4_0> {
-  static constexpr int kWeights = 128;
-  static constexpr int kVecs = 5;
-  static constexpr int kBlockBytes = 18;
-  static constexpr bool kLoadsInBlock = false;  // the last unit's last load may pass the end
-  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 32 * kBlockBytes; }
-  // One row: 2 at one token took the 128 registers with spills (ptxas, nvcc 13.0, sm_90a).
+template <int kBlock, bool kHasMin, bool kFifthBit>
+struct DirectNibbleUnit : DirectBlocks4<kBlock> {
+  using Frame = DirectBlocks4<kBlock>;
+  // One row: 2 at one token took the 128 registers with spills (Q4_0, Q4_1; ptxas, nvcc 13.0,
+  // sm_90a).
   static constexpr int RowsFor(int /*max_tokens*/) { return 1; }
-  static HEARTH_HD int64_t Start(int unit, int64_t row_offset) {
-    return row_offset + int64_t{unit} * 4 * kBlockBytes;
-  }
-  static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
-    return (Start(unit, row_offset) & ~int64_t{15}) + 16 * v;
-  }
   using W = DirectNibbleBlocks;
   static HEARTH_HD W Decode(int unit, int64_t row_offset, const uint32_t* words) {
-    const bool shifted = (Start(unit, row_offset) & 15) != 0;  // 8 bytes in: skip two words
-    uint32_t n[18];                                            // the unit's 72 bytes
-    for (int i = 0; i < 18; ++i) n[i] = shifted ? words[i + 2] : words[i];
+    uint32_t n[Frame::kUnitWords];
+    Frame::UnitWords(unit, row_offset, words, n);
+    constexpr int kQh = kHasMin ? 4 : 2;                 // the byte after d (and m)
+    constexpr int kQs = kFifthBit ? kQh + 4 : kQh;       // the quants' first byte
+    constexpr float kOffset = kFifthBit ? -16.f : -8.f;  // m / d where the block has no m
     W w;
     for (int j = 0; j < 4; ++j) {
-      const int b = 18 * j / 4;  // the word holding the block's first byte
-      if (j % 2 == 0) {          // d in the low half of n[b], quants from its high half on
-        w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(n[b]));
-        for (int i = 0; i < 4; ++i) w.q[4 * j + i] = (n[b + i] >> 16) | (n[b + i + 1] << 16);
-      } else {  // d in the high half of n[b], quants from n[b + 1] on
-        w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(n[b] >> 16));
-        for (int i = 0; i < 4; ++i) w.q[4 * j + i] = n[b + 1 + i];
+      const uint32_t head = Frame::WordAt(n, kBlock * j);
+      w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(head));
+      w.m[j] = kHasMin ? quant::HalfBitsToFloat(static_cast<uint16_t>(head >> 16))
+                       : kOffset * w.d[j];
+      w.h[j] = kFifthBit ? Frame::WordAt(n, kBlock * j + kQh) : 0u;
+      for (int i = 0; i < 4; ++i) w.q[4 * j + i] = Frame::WordAt(n, kBlock * j + kQs + 4 * i);
+    }
+    return w;
+  }
+  // One token: block j's dot with x words 8j.. of the unit's 32 (xs[j]: its x block's scale d and
+  // scaled sum s): dp4a over the low nibbles with x[8j, +4), then the high ones with x[8j + 4, +4),
+  // in integers, then Q8_0's float arithmetic and m * s.
+  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
+    for (int j = 0; j < 4; ++j) {
+      int dot = 0;
+      for (int i = 0; i < 4; ++i) {
+        uint32_t lo = w.q[4 * j + i] & 0x0F0F0F0Fu, hi = (w.q[4 * j + i] >> 4) & 0x0F0F0F0Fu;
+        if constexpr (kFifthBit) {
+          lo |= FifthBits(w.h[j] >> (4 * i));
+          hi |= FifthBits(w.h[j] >> (16 + 4 * i));
+        }
+        dot = Dp4a(lo, x[8 * j + i], dot);
+        dot = Dp4a(hi, x[8 * j + 4 + i], dot);
       }
-      w.m[j] = -8.f * w.d[j];
+      const float r = quant::MulRn(quant::MulRn(w.d[j], xs[j].d), static_cast<float>(dot));
+      acc += fmaf(w.m[j], xs[j].s, r);
     }
-    return w;
-  }
-  // x: the unit's 128 int8 x as 32 words; xs: its 4 x blocks' scales.
-  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
-    return AddNibbleDots(acc, w, x, xs);
+    return acc;
   }
 };
-
-// Q4_1: 4 blocks, 128 weights, 80 = 5 x 16 bytes: with k % 128 == 0 every unit is 16-byte
-// aligned, five loads, block j's d and m in word 5j, its quants in words 5j + 1.. .
 template <>
-struct DirectUnit<DType::kQ4_1> {
-  static constexpr int kWeights = 128;
-  static constexpr int kVecs = 5;
-  static constexpr int kBlockBytes = 20;
-  static constexpr bool kLoadsInBlock = true;  // no load passes the tensor's end
-  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 32 * kBlockBytes; }
-  static constexpr int RowsFor(int /*max_tokens*/) { return 1; }  // as Q4_0
-  static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
-    return row_offset + int64_t{unit} * 4 * kBlockBytes + 16 * v;
-  }
-  using W = DirectNibbleBlocks;
-  static HEARTH_HD W Decode(int /*unit*/, int64_t /*row_offset*/, const uint32_t* words) {
-    W w;
-    for (int j = 0; j < 4; ++j) {
-      w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(words[5 * j]));
-      w.m[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(words[5 * j] >> 16));
-      for (int i = 0; i < 4; ++i) w.q[4 * j + i] = words[5 * j + 1 + i];
-    }
-    return w;
-  }
-  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
-    return AddNibbleDots(acc, w, x, xs);
-  }
-};
+struct DirectUnit<DType::kQ4_0> : DirectNibbleUnit<18, false, false> {};  // 72 bytes, 5 loads
+template <>
+struct DirectUnit<DType::kQ4_1> : DirectNibbleUnit<20, true, false> {};  // 80 bytes, 5 loads
+template <>
+struct DirectUnit<DType::kQ5_0> : DirectNibbleUnit<22, false, true> {};  // 88 bytes, 6 loads
+template <>
+struct DirectUnit<DType::kQ5_1> : DirectNibbleUnit<24, true, true> {};  // 96 bytes, 6 loads
 
 // out[i] = the 4 bytes at byte offset `shift` + 4i of in (shift even, 0..14; in holds N + 4
 // words). The shift varies by lane, so the word offset is selected, never indexed (an indexed
@@ -400,15 +383,17 @@ struct DirectUnit<DType::kQ6_K> {
   }
 };
 
-// The weight types with a DirectUnit; those of 32-weight blocks (Q8_0, Q4_0, Q4_1: units of 4
-// blocks) need k % 128 == 0 besides.
+// The weight types with a DirectUnit; those of 32-weight blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1:
+// units of 4 blocks) need k % 128 == 0 besides.
+constexpr bool HasSmallBlocks(DType t) {
+  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 ||
+         t == DType::kQ5_1;
+}
 constexpr bool HasDirectGemvType(DType t) {
-  return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K || t == DType::kQ8_0 ||
-         t == DType::kQ4_0 || t == DType::kQ4_1;
+  return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K || HasSmallBlocks(t);
 }
 constexpr bool HasDirectGemv(DType t, int k) {
-  const bool small_blocks = t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1;
-  return HasDirectGemvType(t) && (!small_blocks || k % 128 == 0);
+  return HasDirectGemvType(t) && (!HasSmallBlocks(t) || k % 128 == 0);
 }
 
 struct DirectGemvPlan {

@@ -1,5 +1,5 @@
-// The direct integer GEMV for Q4_0, Q4_1, Q4_K, Q5_K, Q6_K and Q8_0 weights, 1..8 tokens: weights
-// loaded straight into registers, up to 4 rows per lane at once. The work split and the arithmetic
+// The direct integer GEMV for Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and Q8_0 weights, 1..8
+// tokens: weights loaded straight into registers, up to 4 rows per lane at once. The work split and the arithmetic
 // order are in gemv_direct.h; x arrives quantized (int8 blocks of 32 and their scales) from the
 // integer GEMV's pre-kernel (matmul_gemv_q8.cu, which launches this one), or is quantized by the
 // kernel's own CTAs.
@@ -73,6 +73,12 @@ Status LaunchForWeights(DType w_type, DType act, const void* w, const int8_t* xq
     case DType::kQ4_1:
       return LaunchForType<DType::kQ4_1, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
                                                   stream);
+    case DType::kQ5_0:
+      return LaunchForType<DType::kQ5_0, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
+                                                  stream);
+    case DType::kQ5_1:
+      return LaunchForType<DType::kQ5_1, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
+                                                  stream);
     case DType::kQ5_K:
       return LaunchForType<DType::kQ5_K, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
                                                   stream);
@@ -84,7 +90,7 @@ Status LaunchForWeights(DType w_type, DType act, const void* w, const int8_t* xq
                                                   stream);
     default:
       return UnimplementedError("direct GEMV: no kernel for " + std::string(DTypeName(w_type)) +
-                                " weights (Q4_0, Q4_1, Q4_K, Q5_K, Q6_K, Q8_0)");
+                                " weights (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q8_0)");
   }
 }
 

@@ -1,4 +1,5 @@
-// Integer GEMV for 1..8 tokens (Q8_0, Q4_K, Q6_K weights; the direct one Q4_0, Q4_1, Q5_K too):
+// Integer GEMV for 1..8 tokens (Q8_0, Q4_K, Q6_K weights; the direct one Q4_0, Q4_1, Q5_0, Q5_1,
+// Q5_K too):
 // y[t][r] = sum_i W[r][i] * x[t][i].
 //
 // Why: the float GEMV (matmul_gemv.cu) spends ~10 instructions per weight turning quants into
@@ -88,7 +89,7 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
   if (direct) {
     return LaunchDirectGemv(T, act, w, xq, xs, bias, y, num_tokens, n, k, stream);
   }
-  if constexpr (!HasQ8Gemv(T)) {  // Q4_0, Q4_1, Q5_K: only the direct GEMV (LaunchQ8 checked)
+  if constexpr (!HasQ8Gemv(T)) {  // Q4_0, Q4_1, Q5_0, Q5_1, Q5_K: only the direct GEMV
     return UnimplementedError("LaunchQuantGemvQ8: unreachable type");
   } else {
     return LaunchStaged<T, A>(w, xq, xs, bias, y, num_tokens, n, k, stream);
@@ -113,7 +114,7 @@ Status LaunchQ8(DType w_type, const void* w, DType act_type, const void* x, cons
     return UnimplementedError(
         "LaunchQuantGemvQ8Direct: no direct GEMV for " + std::string(DTypeName(w_type)) +
         " weights with k=" + std::to_string(k) +
-        " (it has Q4_K, Q5_K, Q6_K, and Q8_0, Q4_0, Q4_1 with k % 128 == 0); use "
+        " (it has Q4_K, Q5_K, Q6_K, and Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 with k % 128 == 0); use "
         "LaunchQuantGemvQ8");
   }
   if (!direct && !gemv_internal::HasQ8Gemv(w_type)) {

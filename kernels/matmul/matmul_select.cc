@@ -14,6 +14,8 @@ QuantKernelRanges DefaultQuantKernelRanges(DType w) {
       return {4, 7, 64};
     case DType::kQ4_0:  // not yet timed: the direct GEMV where the float GEMV was (matmul.h)
     case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
     case DType::kQ5_K:
       return {3, 3, 64};
     default:  // Q6_K and Q8_0 (staged int8 GEMV), the others (float GEMV)
@@ -26,8 +28,8 @@ namespace {
 bool Activation16(DType act) { return act == DType::kBF16 || act == DType::kF16; }
 
 // The GEMV `gemv` names for block weights where the type has it; else (and for kNone) the type's
-// own GEMV: the staged integer one where it has it, else the direct one (Q4_0, Q4_1, Q5_K; k % 128
-// == 0 for the first two), else the float.
+// own GEMV: the staged integer one where it has it, else the direct one (Q4_0, Q4_1, Q5_0, Q5_1,
+// Q5_K; k % 128 == 0 for all but Q5_K), else the float.
 MatmulKernel GemvFor(DType w, int k, GemvOverride gemv) {
   if (gemv == GemvOverride::kFloat) return MatmulKernel::kQuantGemv;
   const bool direct = gemv_internal::HasDirectGemv(w, k);
@@ -89,7 +91,7 @@ Result<GemvOverride> ParseGemvOverride(const char* env_value) {
                                                          {"direct", GemvOverride::kDirect}};
   return ParseEnvChoice("HEARTH_GEMV", env_value, GemvOverride::kNone, kChoices,
                         "\"float\" (the float GEMV), \"staged\" or \"direct\" (the integer "
-                        "GEMVs of Q4_K, Q6_K and Q8_0; direct also Q4_0, Q4_1, Q5_K), or unset");
+                        "GEMVs of Q4_K, Q6_K and Q8_0; direct also Q4_0, Q4_1, Q5_0, Q5_1, Q5_K), or unset");
 }
 
 namespace gemv_internal {

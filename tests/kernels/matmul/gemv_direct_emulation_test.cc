@@ -97,13 +97,19 @@ TEST(GemvDirectEmulation, Q5K) {
   ExpectKernelEqualsReplay<DType::kQ5_K, 8>(5, 2304, 7, 2, true);   // 1 row a slot
 }
 
-TEST(GemvDirectEmulation, Q40AndQ41) {
+TEST(GemvDirectEmulation, Q40Q41Q50Q51) {
   // 72-byte rows: odd rows' units 8 bytes past a 16-byte boundary; the tensor's last load partial.
   ExpectKernelEqualsReplay<DType::kQ4_0, 1>(9, 128, 1, 1, true);
   ExpectKernelEqualsReplay<DType::kQ4_0, 2>(5, 4224, 2, 2, false);  // 33 units: a 2nd turn
   ExpectKernelEqualsReplay<DType::kQ4_0, 8>(3, 1024, 5, 1, true);
   ExpectKernelEqualsReplay<DType::kQ4_1, 1>(9, 128, 1, 1, false);
   ExpectKernelEqualsReplay<DType::kQ4_1, 4>(5, 1536, 3, 2, true);
+  // 88-byte rows as Q4_0's 72; 96-byte rows aligned as Q4_1's.
+  ExpectKernelEqualsReplay<DType::kQ5_0, 1>(9, 128, 1, 1, true);
+  ExpectKernelEqualsReplay<DType::kQ5_0, 2>(5, 4224, 2, 2, false);
+  ExpectKernelEqualsReplay<DType::kQ5_0, 8>(3, 1024, 5, 1, true);
+  ExpectKernelEqualsReplay<DType::kQ5_1, 1>(9, 128, 1, 1, false);
+  ExpectKernelEqualsReplay<DType::kQ5_1, 4>(5, 1536, 3, 2, true);
 }
 
 TEST(GemvDirectEmulation, Q6K) {
@@ -130,6 +136,8 @@ TEST(GemvDirectEmulation, FusedXQuantizesAsThePreKernel) {
   ExpectKernelEqualsReplay<DType::kQ5_K, 1>(20, 4352, 1, 3, true, true);
   ExpectKernelEqualsReplay<DType::kQ4_0, 2>(7, 4224, 2, 2, true, true);
   ExpectKernelEqualsReplay<DType::kQ4_1, 1>(6, 1536, 1, 1, false, true);
+  ExpectKernelEqualsReplay<DType::kQ5_0, 1>(5, 4224, 1, 2, true, true);
+  ExpectKernelEqualsReplay<DType::kQ5_1, 2>(6, 1536, 2, 1, false, true);
   ExpectKernelEqualsReplay<DType::kQ6_K, 2>(5, 4352, 2, 2, true, true);
   ExpectKernelEqualsReplay<DType::kQ8_0, 8>(3, 1024, 5, 1, true, true);
   ExpectKernelEqualsReplay<DType::kQ8_0, 1>(4, 34816, 1, 1, false, true);  // 1088 blocks

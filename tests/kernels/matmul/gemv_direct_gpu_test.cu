@@ -107,6 +107,9 @@ TEST(GemvDirectGpu, EqualsCpuReplayBitForBit) {
   // row aligned. The same unit counts as Q8_0's.
   ExpectShapesEqualReplay<DType::kQ4_0>({{9, 128}, {31, 4224}, {300, 14336}, {4, 65536}});
   ExpectShapesEqualReplay<DType::kQ4_1>({{9, 128}, {31, 4224}, {300, 14336}, {4, 65536}});
+  // Q5_0: 88-byte units (Q4_0's shifts), Q5_1: 96-byte units (aligned), six loads.
+  ExpectShapesEqualReplay<DType::kQ5_0>({{9, 128}, {31, 4224}, {300, 14336}, {4, 65536}});
+  ExpectShapesEqualReplay<DType::kQ5_1>({{9, 128}, {31, 4224}, {300, 14336}, {4, 65536}});
 }
 
 // At the edge of DirectFusesX (gemv_direct.h): the largest x a CTA quantizes into its 48 KiB of
@@ -126,6 +129,8 @@ TEST(GemvDirectGpu, FusedXAtTheSharedMemoryEdge) {
   ExpectEqualsReplay<DType::kQ6_K>(5, 4864, 8, DType::kF16, false);
   ExpectEqualsReplay<DType::kQ4_0>(7, 39040, 1, DType::kBF16, true);
   ExpectEqualsReplay<DType::kQ4_1>(7, 39296, 1, DType::kF16, false);
+  ExpectEqualsReplay<DType::kQ5_0>(7, 39040, 1, DType::kF16, true);
+  ExpectEqualsReplay<DType::kQ5_1>(7, 39296, 1, DType::kBF16, false);
 }
 
 // More row groups than the device holds CTAs at once (grid-stride loop), against MatmulCpu on the
@@ -133,8 +138,8 @@ TEST(GemvDirectGpu, FusedXAtTheSharedMemoryEdge) {
 TEST(GemvDirectGpu, ManyRowGroupsMatchCpu) {
   HEARTH_REQUIRE_GPU();
   const int n = 14336 * 2 + 5, k = 4096, num_tokens = 1;
-  for (DType w_type :
-       {DType::kQ4_0, DType::kQ4_1, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kQ8_0}) {
+  for (DType w_type : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K,
+                       DType::kQ5_K, DType::kQ6_K, DType::kQ8_0}) {
     SCOPED_TRACE(std::string(DTypeName(w_type)));
     const std::vector<uint8_t> w = testing::RandomWeights(w_type, int64_t{n} * k, 9);
     const std::vector<float> x =

@@ -104,7 +104,11 @@ TEST(GemvDirectPlan, RowGroupingPerTypeAndTokens) {
   EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ4_1, 1536));
   EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ4_1, 576));  // SmolLM2: 4.5 units a row
   EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ4_0, 4160));
-  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ5_0, 4096));
+  EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ5_0, 4096));
+  EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ5_1, 1536));
+  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ5_0, 576));
+  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ5_1, 4160));
+  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ2_K, 4096));
   EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ3_K, 4096));
   EXPECT_EQ(DirectUnit<DType::kQ5_K>::RowsFor(1), 2);
   EXPECT_EQ(DirectUnit<DType::kQ5_K>::RowsFor(2), 2);
@@ -158,6 +162,10 @@ TEST(GemvDirectPlan, LoadsAreAlignedAndCoverEveryByte) {
   ExpectLoadsCoverUnits<DType::kQ4_0>(5, 4224);  // 33 units a row
   ExpectLoadsCoverUnits<DType::kQ4_1>(3, 128);   // 80-byte rows
   ExpectLoadsCoverUnits<DType::kQ4_1>(2, 4224);
+  ExpectLoadsCoverUnits<DType::kQ5_0>(3, 128);   // 88-byte rows: units 8 bytes off on odd rows
+  ExpectLoadsCoverUnits<DType::kQ5_0>(5, 4224);
+  ExpectLoadsCoverUnits<DType::kQ5_1>(3, 128);   // 96-byte rows
+  ExpectLoadsCoverUnits<DType::kQ5_1>(2, 4224);
   ExpectLoadsCoverUnits<DType::kQ8_0>(3, 128);   // 136-byte rows: units 8 bytes off on odd rows
   ExpectLoadsCoverUnits<DType::kQ8_0>(5, 4224);  // 33 units a row
   ExpectLoadsCoverUnits<DType::kQ6_K>(9, 256);   // 210-byte rows: every shift 0..14
@@ -223,15 +231,22 @@ TEST(GemvDirectReplay, Q5KMatchesDequantizedDot) {
   ReplayMatchesDequantizedDot<DType::kQ5_K>(5, 14336, 2);  // 224 pairs: 128 lanes, 2 turns
 }
 
-// Q4_0 (q - 8 as signed bytes, blocks at every 18-byte place of a unit, units 8 bytes off on odd
-// rows) and Q4_1 (the min through the x blocks' sums).
-TEST(GemvDirectReplay, Q40AndQ41MatchDequantizedDot) {
+// Q4_0 (m = -8d, blocks at every 18-byte place of a unit, units 8 bytes off on odd rows) and Q4_1
+// (the min through the x blocks' sums); Q5_0 (m = -16d, 22-byte blocks) and Q5_1 (24-byte blocks)
+// with their fifth bits.
+TEST(GemvDirectReplay, Q40Q41Q50Q51MatchDequantizedDot) {
   ReplayMatchesDequantizedDot<DType::kQ4_0>(7, 128, 2);    // 72-byte rows, both shifts
   ReplayMatchesDequantizedDot<DType::kQ4_0>(5, 4224, 1);   // 33 units: 32 lanes, a 2nd turn
   ReplayMatchesDequantizedDot<DType::kQ4_0>(3, 14336, 2);  // 112 units: 64 lanes, 2 turns
   ReplayMatchesDequantizedDot<DType::kQ4_1>(7, 128, 2);
   ReplayMatchesDequantizedDot<DType::kQ4_1>(5, 4224, 1);
   ReplayMatchesDequantizedDot<DType::kQ4_1>(3, 1536, 2);  // SmolLM2's down projection
+  ReplayMatchesDequantizedDot<DType::kQ5_0>(7, 128, 2);    // 88-byte rows, both shifts
+  ReplayMatchesDequantizedDot<DType::kQ5_0>(5, 4224, 1);
+  ReplayMatchesDequantizedDot<DType::kQ5_0>(3, 14336, 2);
+  ReplayMatchesDequantizedDot<DType::kQ5_1>(7, 128, 2);
+  ReplayMatchesDequantizedDot<DType::kQ5_1>(5, 4224, 1);
+  ReplayMatchesDequantizedDot<DType::kQ5_1>(3, 1536, 2);
 }
 
 TEST(GemvDirectReplay, Q6KMatchesDequantizedDot) {

@@ -242,13 +242,13 @@ TEST(MatmulGpuGemvQ8, MatchesCpuOnLongRows) {
   HEARTH_REQUIRE_GPU();
   auto mm = GpuMatmul::Create();
   ASSERT_TRUE(mm.ok()) << mm.status().ToString();
-  for (DType w_type :
-       {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+  for (DType w_type : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
+                       DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     for (const testing::MatmulShape shape : {testing::MatmulShape{67, 14336}, {33, 4352}}) {
       for (int num_tokens : {1, 3, 8}) {
         for (MatmulKernel kernel : {MatmulKernel::kQuantGemvQ8, MatmulKernel::kQuantGemvQ8Direct}) {
           if (!MatmulKernelRuns(kernel, w_type, DType::kBF16, num_tokens, shape.n, shape.k)) {
-            continue;  // the direct GEMV's Q8_0 needs k % 128 == 0; Q4_0, Q4_1, Q5_K: no staged one
+            continue;  // the direct GEMV's Q8_0 needs k % 128 == 0; Q4_0..Q5_1, Q5_K: no staged one
           }
           for (DType act : {DType::kBF16, DType::kF16}) {
             RunCase(**mm, w_type, act, num_tokens, shape.n, shape.k, num_tokens == 3, kernel);
@@ -336,8 +336,9 @@ TEST(MatmulGpuGemvQ8, BatchInvariant) {
 
 TEST(MatmulGpuGemvQ8Direct, BatchInvariant) {
   HEARTH_REQUIRE_GPU();
-  ExpectGemvBatchInvariant(LaunchQuantGemvQ8Direct, {DType::kQ4_0, DType::kQ4_1, DType::kQ4_K,
-                                                     DType::kQ5_K, DType::kQ6_K, DType::kQ8_0});
+  ExpectGemvBatchInvariant(LaunchQuantGemvQ8Direct,
+                           {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K,
+                            DType::kQ5_K, DType::kQ6_K, DType::kQ8_0});
 }
 
 TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
@@ -394,16 +395,16 @@ TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
                               buf.p, 1 << 20, nullptr)
                 .code(),
             StatusCode::kInvalidArgument);
-  // The direct integer GEMV: Q4_K, Q5_K, Q6_K, and Q8_0, Q4_0, Q4_1 with k % 128 == 0; the same
-  // checks.
-  for (DType t : {DType::kQ3_K, DType::kQ5_0}) {
+  // The direct integer GEMV: Q4_K, Q5_K, Q6_K, and Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 with k % 128 ==
+  // 0; the same checks.
+  for (DType t : {DType::kQ3_K, DType::kQ2_K}) {
     EXPECT_EQ(LaunchQuantGemvQ8Direct(t, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 1, 16, 256,
                                       buf.p, 1 << 20, nullptr)
                   .code(),
               StatusCode::kUnimplemented)
         << DTypeName(t);
   }
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
     EXPECT_EQ(LaunchQuantGemvQ8Direct(t, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 1, 16, 576,
                                       buf.p, 1 << 20, nullptr)
                   .code(),
