@@ -257,8 +257,8 @@ struct DirectNibbleUnit : DirectBlocks4<kBlock> {
     for (int j = 0; j < 4; ++j) {
       const uint32_t head = Frame::WordAt(n, kBlock * j);
       w.d[j] = quant::HalfBitsToFloat(static_cast<uint16_t>(head));
-      w.m[j] = kHasMin ? quant::HalfBitsToFloat(static_cast<uint16_t>(head >> 16))
-                       : kOffset * w.d[j];
+      w.m[j] =
+          kHasMin ? quant::HalfBitsToFloat(static_cast<uint16_t>(head >> 16)) : kOffset * w.d[j];
       w.h[j] = kFifthBit ? Frame::WordAt(n, kBlock * j + kQh) : 0u;
       for (int i = 0; i < 4; ++i) w.q[4 * j + i] = Frame::WordAt(n, kBlock * j + kQs + 4 * i);
     }

@@ -1,8 +1,8 @@
 // The direct integer GEMV for Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and Q8_0 weights, 1..8
-// tokens: weights loaded straight into registers, up to 4 rows per lane at once. The work split and the arithmetic
-// order are in gemv_direct.h; x arrives quantized (int8 blocks of 32 and their scales) from the
-// integer GEMV's pre-kernel (matmul_gemv_q8.cu, which launches this one), or is quantized by the
-// kernel's own CTAs.
+// tokens: weights loaded straight into registers, up to 4 rows per lane at once. The work split and
+// the arithmetic order are in gemv_direct.h; x arrives quantized (int8 blocks of 32 and their
+// scales) from the integer GEMV's pre-kernel (matmul_gemv_q8.cu, which launches this one), or is
+// quantized by the kernel's own CTAs.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 

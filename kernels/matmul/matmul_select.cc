@@ -89,9 +89,10 @@ Result<GemvOverride> ParseGemvOverride(const char* env_value) {
   static constexpr EnvChoice<GemvOverride> kChoices[] = {{"float", GemvOverride::kFloat},
                                                          {"staged", GemvOverride::kStaged},
                                                          {"direct", GemvOverride::kDirect}};
-  return ParseEnvChoice("HEARTH_GEMV", env_value, GemvOverride::kNone, kChoices,
-                        "\"float\" (the float GEMV), \"staged\" or \"direct\" (the integer "
-                        "GEMVs of Q4_K, Q6_K and Q8_0; direct also Q4_0, Q4_1, Q5_0, Q5_1, Q5_K), or unset");
+  return ParseEnvChoice(
+      "HEARTH_GEMV", env_value, GemvOverride::kNone, kChoices,
+      "\"float\" (the float GEMV), \"staged\" or \"direct\" (the integer "
+      "GEMVs of Q4_K, Q6_K and Q8_0; direct also Q4_0, Q4_1, Q5_0, Q5_1, Q5_K), or unset");
 }
 
 namespace gemv_internal {

@@ -162,9 +162,9 @@ TEST(GemvDirectPlan, LoadsAreAlignedAndCoverEveryByte) {
   ExpectLoadsCoverUnits<DType::kQ4_0>(5, 4224);  // 33 units a row
   ExpectLoadsCoverUnits<DType::kQ4_1>(3, 128);   // 80-byte rows
   ExpectLoadsCoverUnits<DType::kQ4_1>(2, 4224);
-  ExpectLoadsCoverUnits<DType::kQ5_0>(3, 128);   // 88-byte rows: units 8 bytes off on odd rows
+  ExpectLoadsCoverUnits<DType::kQ5_0>(3, 128);  // 88-byte rows: units 8 bytes off on odd rows
   ExpectLoadsCoverUnits<DType::kQ5_0>(5, 4224);
-  ExpectLoadsCoverUnits<DType::kQ5_1>(3, 128);   // 96-byte rows
+  ExpectLoadsCoverUnits<DType::kQ5_1>(3, 128);  // 96-byte rows
   ExpectLoadsCoverUnits<DType::kQ5_1>(2, 4224);
   ExpectLoadsCoverUnits<DType::kQ8_0>(3, 128);   // 136-byte rows: units 8 bytes off on odd rows
   ExpectLoadsCoverUnits<DType::kQ8_0>(5, 4224);  // 33 units a row
@@ -241,7 +241,7 @@ TEST(GemvDirectReplay, Q40Q41Q50Q51MatchDequantizedDot) {
   ReplayMatchesDequantizedDot<DType::kQ4_1>(7, 128, 2);
   ReplayMatchesDequantizedDot<DType::kQ4_1>(5, 4224, 1);
   ReplayMatchesDequantizedDot<DType::kQ4_1>(3, 1536, 2);  // SmolLM2's down projection
-  ReplayMatchesDequantizedDot<DType::kQ5_0>(7, 128, 2);    // 88-byte rows, both shifts
+  ReplayMatchesDequantizedDot<DType::kQ5_0>(7, 128, 2);   // 88-byte rows, both shifts
   ReplayMatchesDequantizedDot<DType::kQ5_0>(5, 4224, 1);
   ReplayMatchesDequantizedDot<DType::kQ5_0>(3, 14336, 2);
   ReplayMatchesDequantizedDot<DType::kQ5_1>(7, 128, 2);
