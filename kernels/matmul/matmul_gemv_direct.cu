@@ -11,6 +11,7 @@
 #include "kernels/core/cuda_check.h"
 #include "kernels/core/pdl.h"
 #include "kernels/matmul/gemv_direct_kernel.cuh"
+#include "kernels/quant/block_decode.h"
 
 namespace hearth {
 namespace gemv_internal {
@@ -62,36 +63,16 @@ template <bool kFusedX>
 Status LaunchForWeights(DType w_type, DType act, const void* w, const int8_t* xq, const XScale* xs,
                         const void* x, const void* bias, void* y, int num_tokens, int n, int k,
                         cudaStream_t stream) {
-  // The one switch over the weight type.
-  switch (w_type) {
-    case DType::kQ4_K:
-      return LaunchForType<DType::kQ4_K, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
-                                                  stream);
-    case DType::kQ4_0:
-      return LaunchForType<DType::kQ4_0, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
-                                                  stream);
-    case DType::kQ4_1:
-      return LaunchForType<DType::kQ4_1, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
-                                                  stream);
-    case DType::kQ5_0:
-      return LaunchForType<DType::kQ5_0, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
-                                                  stream);
-    case DType::kQ5_1:
-      return LaunchForType<DType::kQ5_1, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
-                                                  stream);
-    case DType::kQ5_K:
-      return LaunchForType<DType::kQ5_K, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
-                                                  stream);
-    case DType::kQ6_K:
-      return LaunchForType<DType::kQ6_K, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
-                                                  stream);
-    case DType::kQ8_0:
-      return LaunchForType<DType::kQ8_0, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k,
-                                                  stream);
-    default:
+  // The one dispatch over the weight type.
+  return quant::VisitWeightType(w_type, [&](auto tag) -> Status {
+    constexpr DType kT = decltype(tag)::value;
+    if constexpr (HasDirectGemvType(kT)) {
+      return LaunchForType<kT, kFusedX>(act, w, xq, xs, x, bias, y, num_tokens, n, k, stream);
+    } else {
       return UnimplementedError("direct GEMV: no kernel for " + std::string(DTypeName(w_type)) +
                                 " weights (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q8_0)");
-  }
+    }
+  });
 }
 
 }  // namespace
