@@ -1,7 +1,7 @@
-// Internal to kernels/matmul: the direct integer GEMV for Q4_K, Q5_K, Q6_K and Q8_0 weights
-// (gemv_direct_kernel.cuh, launched by matmul_gemv_direct.cu), its work split and its per-row
-// arithmetic order. Host and device share this header, so the CPU
-// test (gemv_direct_test) checks the split's coverage and replays the kernel's sums.
+// Internal to kernels/matmul: the direct integer GEMV for Q4_K, Q5_K, Q6_K, Q8_0 and Q4_0..Q5_1
+// weights (gemv_direct_kernel.cuh, launched by matmul_gemv_direct.cu), its work split and its
+// per-row arithmetic order. Host and device share this header, so the CPU test (gemv_direct_test)
+// checks the split's coverage and replays the kernel's sums.
 //
 // Why another GEMV. The staged integer GEMV (matmul_gemv_q8.cu) reached 19-32% of HBM bandwidth
 // on Q4_K at batch 1 on an H100 (benchmarks/RESULTS.md). Per 18 weight bytes from HBM it moves
@@ -13,12 +13,13 @@
 // lane needs is the same for every row it visits.
 //
 // Work split. A lane works on one "unit" of a row at a time (DirectUnit<T>: Q4_K 64 weights in
-// three aligned 16-byte loads, Q5_K 64 in five, Q8_0 128 weights in nine, Q6_K 128 in ten; Q8_0's
-// 34-byte and Q6_K's 210-byte blocks are unaligned: the shift from the 16-byte boundary below is
-// resolved in registers). A CTA of kDirectThreads threads is cut into row slots of lanes_per_row
-// lanes (a power of two, 32..256, at most the units of a row); lane l of a slot takes the units
-// l, l + lanes_per_row, ... of the row. A slot works on rows_per_slot consecutive rows at once; a
-// CTA's row slots together cover one row group; CTAs take the row groups grid-strided.
+// three aligned 16-byte loads, Q5_K 64 in five, Q8_0 128 weights in nine, Q6_K 128 in ten, Q4_0,
+// Q4_1, Q5_0, Q5_1 128 in five or six; Q8_0's, Q4_0's, Q5_0's and Q6_K's blocks are unaligned: the
+// shift from the 16-byte boundary below is resolved in registers). A CTA of kDirectThreads
+// threads is cut into row slots of lanes_per_row lanes (a power of two, 32..256, at most the units
+// of a row); lane l of a slot takes the units l, l + lanes_per_row, ... of the row. A slot works
+// on rows_per_slot consecutive rows at once; a CTA's row slots together cover one row group; CTAs
+// take the row groups grid-strided.
 // The split depends on k only, never on the number of tokens, so a token's result is the same
 // whatever the batch (batch invariance).
 //
