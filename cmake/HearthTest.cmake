@@ -6,7 +6,7 @@
 #   TSAN marks it as part of the ThreadSanitizer suite (hearth_tsan_tests, label tsan): the CUDA
 #   block emulation tests, where a data race between emulated threads is a missing barrier of the
 #   kernel (a racecheck without a GPU), and the engine's own threads. TSAN_FILTER: the tests it
-#   runs there (GTEST_FILTER; ThreadSanitizer slows the 1024-thread emulation ~30x).
+#   runs there (GTEST_FILTER; ThreadSanitizer slows the block emulation ~9x).
 function(hearth_add_test)
   cmake_parse_arguments(T "ASAN;TSAN" "NAME;TSAN_FILTER" "SOURCES;LIBS;LABELS" ${ARGN})
   if("gpu" IN_LIST T_LABELS AND NOT HEARTH_CUDA)

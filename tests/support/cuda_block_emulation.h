@@ -1,16 +1,24 @@
 // A small CPU emulation of the CUDA features our kernels use, so that their real sources (the
 // sampler's, sampler_kernel_emulation_test; the direct GEMV's, gemv_direct_emulation_test) run in
-// CPU tests: one OS thread per CUDA thread of a block (blocks run one after another),
-// std::barrier for __syncthreads and __syncwarp, a per-warp exchange for the shuffles (and
-// __reduce_max_sync, __any_sync, __ballot_sync), one mutex for the atomics, host math for the fast
-// intrinsics.
-// It checks the kernel's logic (scans, selections, fallbacks, races), not its timing. A missing
-// __syncthreads or __syncwarp may go unnoticed in a plain run, as it may on a GPU; built with
-// ThreadSanitizer (the tsan tree, scripts/test.sh) the emulation is a racecheck: the barriers and
-// shuffles synchronize through std::barrier, which ThreadSanitizer sees, so two threads touching
+// CPU tests: one fiber (a ucontext on its own stack) per CUDA thread of a block, all on the
+// calling OS thread (blocks run one after another); __syncthreads and __syncwarp as barriers that
+// switch to the next runnable fiber, a per-warp exchange for the shuffles (and __reduce_max_sync,
+// __any_sync, __ballot_sync), one mutex for the atomics, host math for the fast intrinsics.
+// Fibers, not OS threads: a barrier of 1024 OS threads cost ~1024 futex wake-ups on 2 cores (the
+// sampler test spent 70% of its time in the kernel); a fiber switch is a few hundred ns.
+// It checks the kernel's logic (scans, selections, fallbacks, races), not its timing. The fibers
+// of a block run in ascending order between two barriers, then in descending order, alternately,
+// so a read that a missing barrier leaves unordered sees either side of the write. Barriers that
+// can never complete (a __syncthreads some threads skip or exit before) abort with a count of who
+// waits where, rather than hang.
+// Built with ThreadSanitizer (the tsan tree, scripts/test.sh) the emulation is a racecheck: each
+// fiber is a ThreadSanitizer fiber, switched without synchronization, and a barrier is a
+// release by every arriving thread and an acquire by every leaving one, so two threads touching
 // the same shared (or global) bytes, one of them writing, with no barrier between them, are
-// reported as a data race with both source lines. Blind spots: the atomics share one mutex (an
-// atomic orders more than on a GPU), and blocks run one after another (no race between blocks).
+// reported as a data race with both source lines. With AddressSanitizer the fiber switches are
+// annotated, so reads past a buffer are found as in a thread. Blind spots: the atomics share one
+// mutex (an atomic orders more than on a GPU), and blocks run one after another (no race between
+// blocks).
 // Also: dynamic shared memory (SetDynamicSmem / DynamicSmem), 16-bit float types (Bf16, Half),
 // vec.cuh's ToFloat / FromFloat for them and float, and the tensor-core helpers of
 // kernels/core/mma_sync.cuh (hearth::tc): cp.async as a plain copy (so a missing wait goes
@@ -19,22 +27,50 @@
 // Include before the kernel source; nothing else may include CUDA headers in that test.
 #pragma once
 
+#include <sys/mman.h>
+#include <ucontext.h>
+
 #include <algorithm>
 #include <atomic>
-#include <barrier>
 #include <cfloat>
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
 #include "kernels/core/half.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HEARTH_EMULATION_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEARTH_EMULATION_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define HEARTH_EMULATION_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HEARTH_EMULATION_TSAN 1
+#endif
+#endif
+#ifdef HEARTH_EMULATION_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef HEARTH_EMULATION_TSAN
+#include <sanitizer/tsan_interface.h>
+// In the ThreadSanitizer runtime, not in every version of its header.
+extern "C" void __tsan_ignore_thread_begin();
+extern "C" void __tsan_ignore_thread_end();
+#endif
 
 // Device code that the emulation can run checks this where it would check __CUDACC__.
 #define HEARTH_CUDA_EMULATION 1
@@ -50,19 +86,190 @@
 struct EmulatedDim3 {
   unsigned x = 0, y = 0, z = 0;
 };
-inline thread_local EmulatedDim3 threadIdx, blockIdx;
+// Set by the scheduler before it switches to a fiber (threadIdx) or runs a block (blockIdx).
+inline EmulatedDim3 threadIdx, blockIdx;
 inline EmulatedDim3 blockDim, gridDim;
 
 namespace cuda_emulation {
 
+// A barrier of `expected` emulated threads. Its counters are relaxed atomics: the emulation's
+// own bookkeeping, which must not order the kernel's accesses (ThreadSanitizer would otherwise see
+// the fibers synchronize through it); the kernel's ordering is tsan_sync's release / acquire.
+struct Barrier {
+  int expected = 0;
+  std::atomic<int> arrived{0};
+  std::atomic<uint64_t> generation{0};
+  // The happens-before objects of even and odd generations: a thread of generation g + 2 cannot
+  // release before every thread has left generation g, so two suffice.
+  char tsan_sync[2] = {};
+};
+
+struct Fiber {
+  ucontext_t context;
+  std::atomic<const Barrier*> waiting{nullptr};  // null: runnable
+  std::atomic<uint64_t> wait_generation{0};
+  std::atomic<bool> done{false};
+  void* tsan = nullptr;
+  void* asan_fake_stack = nullptr;
+};
+
 struct Block {
-  std::unique_ptr<std::barrier<>> block;
-  std::vector<std::unique_ptr<std::barrier<>>> warps;
+  Barrier block;
+  Barrier warps[32];
   uint64_t shfl[32][32] = {};
   uint32_t mma[32][32][6] = {};  // per warp and lane: an mma.sync's a[4], b0, b1
+  std::unique_ptr<Fiber[]> fibers;
+  int running = -1;   // the fiber that runs now
+  bool quit = false;  // set after the last block: the fibers leave FiberMain
+  std::function<void()> kernel;
+  ucontext_t scheduler;
+  void* scheduler_tsan = nullptr;
+  const void* scheduler_stack = nullptr;  // its bounds, for AddressSanitizer's switches
+  size_t scheduler_stack_bytes = 0;
 };
 inline Block* current = nullptr;
+inline char tsan_launch = 0;  // released by the host before each block, acquired by its fibers
 inline std::mutex atomic_mu;
+
+// The fibers' stacks, kept from launch to launch: kStackBytes each, below a guard page.
+inline constexpr size_t kStackBytes = size_t{256} << 10;
+inline constexpr size_t kGuardBytes = size_t{4} << 10;
+inline uint8_t* FiberStack(int t) {
+  static uint8_t* base = nullptr;
+  static int count = 0;
+  if (t >= count) {
+    const int n = std::max(t + 1, 1024);
+    void* p = mmap(nullptr, n * (kStackBytes + kGuardBytes), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      std::fprintf(stderr, "cuda emulation: cannot map %d fiber stacks\n", n);
+      std::abort();
+    }
+    base = static_cast<uint8_t*>(p), count = n;  // the smaller old pool stays mapped, unused
+    for (int i = 0; i < n; ++i) mprotect(base + i * (kStackBytes + kGuardBytes), kGuardBytes, 0);
+  }
+  return base + t * (kStackBytes + kGuardBytes) + kGuardBytes;
+}
+
+// The running fiber hands control back to the scheduler: waiting at a barrier, having returned
+// from the block's kernel (`returned`), or for good (`exiting`, after the launch's last block).
+inline void SwitchToScheduler(bool returned, bool exiting) {
+  Block& b = *current;
+  Fiber& f = b.fibers[b.running];
+#ifdef HEARTH_EMULATION_TSAN
+  // A thread that returns hands its writes to the host (the scheduler); one that waits hands
+  // nothing, or the next fiber the scheduler runs would be ordered after it.
+  __tsan_switch_to_fiber(b.scheduler_tsan, returned ? 0 : __tsan_switch_to_fiber_no_sync);
+#else
+  (void)returned;
+#endif
+#ifdef HEARTH_EMULATION_ASAN
+  __sanitizer_start_switch_fiber(exiting ? nullptr : &f.asan_fake_stack, b.scheduler_stack,
+                                 b.scheduler_stack_bytes);
+#else
+  (void)exiting;
+#endif
+  swapcontext(&f.context, &b.scheduler);
+#ifdef HEARTH_EMULATION_ASAN
+  __sanitizer_finish_switch_fiber(f.asan_fake_stack, nullptr, nullptr);
+#endif
+}
+
+// Thread t of every block of a launch, one block at a time: each block's kernel returns, so the
+// fiber's stack (and ThreadSanitizer's record of it) is as at the start when the next begins.
+inline void FiberMain() {
+#ifdef HEARTH_EMULATION_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &current->scheduler_stack,
+                                  &current->scheduler_stack_bytes);
+#endif
+  for (;;) {
+#ifdef HEARTH_EMULATION_TSAN
+    __tsan_acquire(&tsan_launch);
+#endif
+    Block& b = *current;
+    if (b.quit) break;
+    b.kernel();
+    b.fibers[b.running].done.store(true, std::memory_order_relaxed);
+    SwitchToScheduler(/*returned=*/true, /*exiting=*/false);
+  }
+  SwitchToScheduler(/*returned=*/true, /*exiting=*/true);
+}
+
+// The scheduler runs fiber t until it waits at a barrier or returns. The switch does not
+// synchronize (the scheduler has seen the writes of the fibers that returned); a thread starts
+// with an acquire of what the host wrote before the block (blockIdx, the kernel's inputs).
+inline void SwitchToFiber(Block& b, int t) {
+#ifdef HEARTH_EMULATION_TSAN
+  // Unchecked: the scheduler's bookkeeping, which the fibers read unordered.
+  __tsan_ignore_thread_begin();
+#endif
+  b.running = t;
+  threadIdx.x = static_cast<unsigned>(t);
+#ifdef HEARTH_EMULATION_TSAN
+  __tsan_ignore_thread_end();
+  __tsan_switch_to_fiber(b.fibers[t].tsan, __tsan_switch_to_fiber_no_sync);
+#endif
+#ifdef HEARTH_EMULATION_ASAN
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(&fake_stack, FiberStack(t), kStackBytes);
+#endif
+  swapcontext(&b.scheduler, &b.fibers[t].context);
+#ifdef HEARTH_EMULATION_ASAN
+  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#endif
+}
+
+// Points f at the start of FiberMain on `stack`. Not inlined: getcontext returns twice, which
+// would put the caller's locals at risk.
+__attribute__((noinline)) inline void StartFiber(Fiber& f, uint8_t* stack) {
+#ifdef HEARTH_EMULATION_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(stack, kStackBytes);  // the previous launch's FiberMain frames
+#endif
+  getcontext(&f.context);
+  f.context.uc_stack.ss_sp = stack;
+  f.context.uc_stack.ss_size = kStackBytes;
+  f.context.uc_link = nullptr;
+  makecontext(&f.context, &FiberMain, 0);
+  // makecontext has placed the stack; with its size left here AddressSanitizer's swapcontext
+  // would clear the whole stack's shadow at every switch.
+  f.context.uc_stack.ss_size = 0;
+}
+
+[[noreturn]] inline void Deadlock(const Block& b, int threads) {
+  int at_block = 0, at_warp = 0, returned = 0;
+  for (int t = 0; t < threads; ++t) {
+    if (b.fibers[t].done.load(std::memory_order_relaxed)) {
+      ++returned;
+    } else {
+      ++(b.fibers[t].waiting.load(std::memory_order_relaxed) == &b.block ? at_block : at_warp);
+    }
+  }
+  std::fprintf(stderr,
+               "cuda emulation: deadlock in block (%u, %u, %u): %d threads wait at "
+               "__syncthreads, %d at a warp barrier (__syncwarp, a shuffle, a vote), %d returned\n",
+               blockIdx.x, blockIdx.y, blockIdx.z, at_block, at_warp, returned);
+  std::abort();
+}
+
+// The running thread arrives at `bar` and waits until all its threads have.
+inline void ArriveAndWait(Barrier& bar) {
+  Fiber& f = current->fibers[current->running];
+  const uint64_t gen = bar.generation.load(std::memory_order_relaxed);
+#ifdef HEARTH_EMULATION_TSAN
+  __tsan_release(&bar.tsan_sync[gen & 1]);
+#endif
+  if (bar.arrived.fetch_add(1, std::memory_order_relaxed) + 1 == bar.expected) {
+    bar.arrived.store(0, std::memory_order_relaxed);
+    bar.generation.store(gen + 1, std::memory_order_relaxed);
+  } else {
+    f.wait_generation.store(gen, std::memory_order_relaxed);
+    f.waiting.store(&bar, std::memory_order_relaxed);
+  }
+  SwitchToScheduler(/*returned=*/false, /*exiting=*/false);
+#ifdef HEARTH_EMULATION_TSAN
+  __tsan_acquire(&bar.tsan_sync[gen & 1]);
+#endif
+}
 
 // The kernel's `extern __shared__` memory: one buffer (blocks run one at a time), filled with
 // 0xFF bytes (NaN in every float format) at each Launch.
@@ -82,19 +289,23 @@ T Shuffle(T v, int src_lane) {
   uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof(T));
   current->shfl[w][lane] = bits;
-  current->warps[w]->arrive_and_wait();
+  ArriveAndWait(current->warps[w]);
   bits = current->shfl[w][src_lane];
-  current->warps[w]->arrive_and_wait();  // every lane has read before the next write
+  ArriveAndWait(current->warps[w]);  // every lane has read before the next write
   T out;
   std::memcpy(&out, &bits, sizeof(T));
   return out;
 }
 
-// Runs kernel(args...) over a grid of blocks of `threads` threads (a multiple of 32), one block
-// after another (x fastest, then y, then z) on a pool of `threads` OS threads started once per
-// launch.
+// Runs kernel(args...) over a grid of blocks of `threads` threads (a multiple of 32, at most
+// 1024), one block after another (x fastest, then y, then z), each block's threads as fibers on
+// the calling thread.
 template <class Kernel, class... Args>
 void Launch(EmulatedDim3 grid, int threads, Kernel kernel, Args... args) {
+  if (threads <= 0 || threads > 1024 || threads % 32 != 0) {
+    std::fprintf(stderr, "cuda emulation: %d threads a block\n", threads);
+    std::abort();
+  }
   blockDim.x = static_cast<unsigned>(threads);
   gridDim = grid;
   const unsigned grid_z = grid.z > 0 ? grid.z : 1;  // {x, y} and {x, y, 0} mean one layer
@@ -102,41 +313,60 @@ void Launch(EmulatedDim3 grid, int threads, Kernel kernel, Args... args) {
   std::fill(DynamicSmemBuffer().begin(), DynamicSmemBuffer().end(), uint8_t{0xFF});
   auto b_owner = std::make_unique<Block>();  // ~40 KiB: not on the stack
   Block& b = *b_owner;
-  b.block = std::make_unique<std::barrier<>>(threads);
-  for (int w = 0; w < threads / 32; ++w) b.warps.push_back(std::make_unique<std::barrier<>>(32));
+  b.block.expected = threads;
+  for (Barrier& w : b.warps) w.expected = 32;
+  b.fibers = std::make_unique<Fiber[]>(threads);
+  b.kernel = [&] { kernel(args...); };
+#ifdef HEARTH_EMULATION_TSAN
+  b.scheduler_tsan = __tsan_get_current_fiber();
+  for (int t = 0; t < threads; ++t) b.fibers[t].tsan = __tsan_create_fiber(0);
+#endif
+  for (int t = 0; t < threads; ++t) StartFiber(b.fibers[t], FiberStack(t));
   current = &b;
-  std::barrier<> start(threads + 1), done(threads + 1);
-  std::atomic<int> block_id{0};
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      threadIdx.x = static_cast<unsigned>(t);
-      for (;;) {
-        start.arrive_and_wait();
-        const int id = block_id.load();
-        if (id >= num_blocks) return;
-        blockIdx.x = static_cast<unsigned>(id) % grid.x;
-        blockIdx.y = static_cast<unsigned>(id) / grid.x % grid.y;
-        blockIdx.z = static_cast<unsigned>(id) / (grid.x * grid.y);
-        kernel(args...);
-        done.arrive_and_wait();
+  for (int id = 0; id < num_blocks; ++id) {
+    blockIdx.x = static_cast<unsigned>(id) % grid.x;
+    blockIdx.y = static_cast<unsigned>(id) / grid.x % grid.y;
+    blockIdx.z = static_cast<unsigned>(id) / (grid.x * grid.y);
+#ifdef HEARTH_EMULATION_TSAN
+    __tsan_release(&tsan_launch);
+#endif
+    for (int t = 0; t < threads; ++t) b.fibers[t].done.store(false, std::memory_order_relaxed);
+    int running = threads;
+    for (bool ascending = true; running > 0; ascending = !ascending) {
+      bool progress = false;
+      for (int i = 0; i < threads; ++i) {
+        const int t = ascending ? i : threads - 1 - i;
+        Fiber& f = b.fibers[t];
+        if (f.done.load(std::memory_order_relaxed)) continue;
+        const Barrier* bar = f.waiting.load(std::memory_order_relaxed);
+        if (bar != nullptr && bar->generation.load(std::memory_order_relaxed) ==
+                                  f.wait_generation.load(std::memory_order_relaxed)) {
+          continue;
+        }
+        f.waiting.store(nullptr, std::memory_order_relaxed);
+        SwitchToFiber(b, t);
+        progress = true;
+        if (f.done.load(std::memory_order_relaxed)) --running;
       }
-    });
+      if (!progress) Deadlock(b, threads);
+    }
   }
-  for (int id = 0; id <= num_blocks; ++id) {
-    block_id.store(id);
-    start.arrive_and_wait();
-    if (id < num_blocks) done.arrive_and_wait();
-  }
-  for (std::thread& t : pool) t.join();
+  b.quit = true;
+#ifdef HEARTH_EMULATION_TSAN
+  __tsan_release(&tsan_launch);
+#endif
+  for (int t = 0; t < threads; ++t) SwitchToFiber(b, t);
+#ifdef HEARTH_EMULATION_TSAN
+  for (int t = 0; t < threads; ++t) __tsan_destroy_fiber(b.fibers[t].tsan);
+#endif
   current = nullptr;
 }
 
 }  // namespace cuda_emulation
 
-inline void __syncthreads() { cuda_emulation::current->block->arrive_and_wait(); }
+inline void __syncthreads() { cuda_emulation::ArriveAndWait(cuda_emulation::current->block); }
 inline void __syncwarp(unsigned = 0xffffffffu) {
-  cuda_emulation::current->warps[threadIdx.x >> 5]->arrive_and_wait();
+  cuda_emulation::ArriveAndWait(cuda_emulation::current->warps[threadIdx.x >> 5]);
 }
 template <class T>
 T __shfl_xor_sync(unsigned, T v, int o) {
@@ -292,7 +522,7 @@ void Mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   for (int i = 0; i < 4; ++i) mine[i] = a[i];
   mine[4] = b0;
   mine[5] = b1;
-  current->warps[w]->arrive_and_wait();
+  cuda_emulation::ArriveAndWait(current->warps[w]);
   const auto half_of = [](uint32_t reg, int i) { return static_cast<uint16_t>(reg >> (16 * i)); };
   // A[r][c]: register (r / 8) + 2 (c / 8) of lane 4 (r % 8) + (c % 8) / 2, half c % 2.
   const auto a_at = [&](int r, int c) {
@@ -311,6 +541,6 @@ void Mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
     for (int k = 0; k < 16; ++k) acc += a_at(r, k) * b_at(k, n);
     d[i] = acc;
   }
-  current->warps[w]->arrive_and_wait();  // every lane has read before the next write
+  cuda_emulation::ArriveAndWait(current->warps[w]);  // every lane has read before the next write
 }
 }  // namespace hearth::tc

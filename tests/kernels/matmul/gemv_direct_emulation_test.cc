@@ -1,5 +1,5 @@
 // The direct integer GEMV's kernel source (gemv_direct_kernel.cuh) run on the CPU under the CUDA
-// block emulation (tests/support/cuda_block_emulation.h: one OS thread per CUDA thread, barriers
+// block emulation (tests/support/cuda_block_emulation.h: one fiber per CUDA thread, barriers
 // for __syncthreads, a per-warp exchange for the shuffles), with float activations: its outputs
 // must equal the replay of its arithmetic (ReplayDirectRow) bit for bit, for every type it has,
 // every token count's row grouping, partial row groups, several pairs per lane, idle lanes,

@@ -1,5 +1,5 @@
 // The fused dequantize + tensor-core GEMM's kernel source (quant_mma_kernel.cuh) run on the CPU
-// under the CUDA block emulation (tests/support/cuda_block_emulation.h: one OS thread per CUDA
+// under the CUDA block emulation (tests/support/cuda_block_emulation.h: one fiber per CUDA
 // thread, cp.async as a copy, mma.sync through a per-warp exchange of the fragments in the PTX
 // layout). The emulated mma adds each tile's 16 products in k order in float, so the kernel's
 // result must equal, bit for bit, a plain float sum over k of (DequantizeCpu's W rounded to the

@@ -226,7 +226,7 @@ TEST(SamplerKernelEmulation, WindowPathMatchesCpuTwin) {
 
 // The window path on four rows (deep top-k with top-n logprobs, deep top-p with min-p, the
 // parameter mix; penalties): the ThreadSanitizer tree's cheap pass over the window's histogram,
-// scans, in-bin selection and top-n (the test above takes ~3 minutes there).
+// scans, in-bin selection and top-n (the test above takes ~30 s there).
 TEST(SamplerKernelEmulation, WindowPathSmallBatch) {
   const Batch b = MakeBatch(1201, 4, 5, {kNormal, kPeaked});
   ExpectMatchesCpuWithThresholds(b, RunEmulated(b, kWindow), RunCpu(b));
