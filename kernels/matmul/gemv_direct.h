@@ -1,7 +1,7 @@
-// Internal to kernels/matmul: the direct integer GEMV for Q4_K, Q5_K, Q6_K, Q8_0 and Q4_0..Q5_1
-// weights (gemv_direct_kernel.cuh, launched by matmul_gemv_direct.cu), its work split and its
-// per-row arithmetic order. Host and device share this header, so the CPU test (gemv_direct_test)
-// checks the split's coverage and replays the kernel's sums.
+// Internal to kernels/matmul: the direct integer GEMV for Q2_K, Q4_K, Q5_K, Q6_K, Q8_0 and
+// Q4_0..Q5_1 weights (gemv_direct_kernel.cuh, launched by matmul_gemv_direct.cu), its work split
+// and its per-row arithmetic order. Host and device share this header, so the CPU test
+// (gemv_direct_test) checks the split's coverage and replays the kernel's sums.
 //
 // Why another GEMV. The staged integer GEMV (matmul_gemv_q8.cu) reached 19-32% of HBM bandwidth
 // on Q4_K at batch 1 on an H100 (benchmarks/RESULTS.md). Per 18 weight bytes from HBM it moves
@@ -13,9 +13,10 @@
 // lane needs is the same for every row it visits.
 //
 // Work split. A lane works on one "unit" of a row at a time (DirectUnit<T>: Q4_K 64 weights in
-// three aligned 16-byte loads, Q5_K 64 in five, Q8_0 128 weights in nine, Q6_K 128 in ten, Q4_0,
-// Q4_1, Q5_0, Q5_1 128 in five or six; Q8_0's, Q4_0's, Q5_0's and Q6_K's blocks are unaligned: the
-// shift from the 16-byte boundary below is resolved in registers). A CTA of kDirectThreads
+// three aligned 16-byte loads, Q5_K 64 in five, Q8_0 128 weights in nine, Q6_K 128 in ten, Q2_K
+// 128 in six, Q4_0, Q4_1, Q5_0, Q5_1 128 in five or six; Q8_0's, Q4_0's, Q5_0's, Q6_K's and Q2_K's
+// blocks are unaligned: the shift from the 16-byte boundary below is resolved in registers). A
+// CTA of kDirectThreads
 // threads is cut into row slots of lanes_per_row lanes (a power of two, 32..256, at most the units
 // of a row); lane l of a slot takes the units l, l + lanes_per_row, ... of the row. A slot works
 // on rows_per_slot consecutive rows at once; a CTA's row slots together cover one row group; CTAs
@@ -384,6 +385,77 @@ struct DirectUnit<DType::kQ6_K> {
   }
 };
 
+// Q2_K: half a block, 128 weights (unit = 2b + h): the block's 16 scale bytes [0, 16), the half's
+// 32 quant bytes [16 + 32h, +32) and d, dmin [80, 84). Blocks are 84 bytes, so a block starts 0,
+// 4, 8 or 12 bytes past a 16-byte boundary, the same for all three pieces (at multiples of 16 in
+// the block): each is read from the boundary below it (2 + 3 + 1 aligned 16-byte loads) and
+// shifted into place in registers. Element 32j + c of the half (quarter j, column c): q =
+// (qs[32h + c] >> 2j) & 3; its group of 16 is 8h + 2j + c / 16, whose scale byte holds sc (low
+// nibble) and m (high); w = d * sc * q - dmin * m.
+template <>
+struct DirectUnit<DType::kQ2_K> {
+  static constexpr int kWeights = 128;
+  static constexpr int kVecs = 6;
+  static constexpr int kBlockBytes = 84;
+  static constexpr bool kLoadsInBlock = false;  // the last unit's last load may pass the end
+  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 256 * kBlockBytes; }
+  // One row: 2 at 1-2 tokens took the 128 registers with 8-32 bytes of spills (ptxas, nvcc 13.0,
+  // sm_90a).
+  static constexpr int RowsFor(int /*max_tokens*/) { return 1; }
+  static HEARTH_HD int64_t Block(int unit, int64_t row_offset) {
+    return row_offset + int64_t{unit / 2} * kBlockBytes;
+  }
+  static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
+    const int64_t block = Block(unit, row_offset);
+    const int64_t piece = v < 2 ? block : v < 5 ? block + 16 + 32 * (unit % 2) : block + 80;
+    const int first = v < 2 ? 0 : v < 5 ? 2 : 5;
+    return (piece & ~int64_t{15}) + 16 * (v - first);
+  }
+  struct W {
+    uint32_t qs[8];  // the half's quant bytes: column c in byte c % 4 of word c / 4
+    uint32_t sc[2];  // the half's 8 scale bytes: group 2j + s2 in byte (2j + s2) % 4 of word j / 2
+    float d, dmin;
+  };
+  static HEARTH_HD W Decode(int unit, int64_t row_offset, const uint32_t* words) {
+    const int shift = static_cast<int>(Block(unit, row_offset) & 15);  // 0, 4, 8 or 12
+    uint32_t sc[4];
+    W w;
+    ShiftWords<4>(words, shift, sc);
+    ShiftWords<8>(words + 8, shift, w.qs);
+    const uint32_t dw = SelectWord(words + 20, 0, shift >> 2);
+    w.d = quant::HalfBitsToFloat(static_cast<uint16_t>(dw));
+    w.dmin = quant::HalfBitsToFloat(static_cast<uint16_t>(dw >> 16));
+    // Selects, not an index by h (which would put sc in local memory, as for Q6_K).
+    const bool h = unit % 2 != 0;
+    w.sc[0] = h ? sc[2] : sc[0];
+    w.sc[1] = h ? sc[3] : sc[1];
+    return w;
+  }
+  // One token: per quarter j (x block j), the dots of its two groups of 16 (dp4a on the 2-bit
+  // quants) and their x sums (dp4a with ones) weighted by sc and m in integers, then
+  // dx * (d * sum sc dot - dmin * sum m sx) added to acc, quarter by quarter. x: the unit's 128
+  // int8 x as 32 words; xs: its 4 x blocks' scales (quarter j's).
+  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
+    for (int j = 0; j < 4; ++j) {
+      int scaled = 0, mins = 0;
+      for (int s2 = 0; s2 < 2; ++s2) {
+        int dot = 0, sum = 0;
+        for (int i = 4 * s2; i < 4 * s2 + 4; ++i) {
+          dot = Dp4a((w.qs[i] >> (2 * j)) & 0x03030303u, x[8 * j + i], dot);
+          sum = Dp4a(0x01010101u, x[8 * j + i], sum);
+        }
+        const uint32_t byte = w.sc[j / 2] >> (8 * (2 * (j % 2) + s2));
+        scaled += static_cast<int>(byte & 0x0Fu) * dot;
+        mins += static_cast<int>((byte >> 4) & 0x0Fu) * sum;
+      }
+      const float v =
+          fmaf(w.d, static_cast<float>(scaled), -quant::MulRn(w.dmin, static_cast<float>(mins)));
+      acc = fmaf(xs[j].d, v, acc);
+    }
+    return acc;
+  }
+};
+
 // The weight types with a DirectUnit; those of 32-weight blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1:
 // units of 4 blocks) need k % 128 == 0 besides.
 constexpr bool HasSmallBlocks(DType t) {
@@ -391,7 +463,8 @@ constexpr bool HasSmallBlocks(DType t) {
          t == DType::kQ5_1;
 }
 constexpr bool HasDirectGemvType(DType t) {
-  return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K || HasSmallBlocks(t);
+  return t == DType::kQ2_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K ||
+         HasSmallBlocks(t);
 }
 constexpr bool HasDirectGemv(DType t, int k) {
   return HasDirectGemvType(t) && (!HasSmallBlocks(t) || k % 128 == 0);

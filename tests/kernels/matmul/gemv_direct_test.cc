@@ -108,8 +108,10 @@ TEST(GemvDirectPlan, RowGroupingPerTypeAndTokens) {
   EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ5_1, 1536));
   EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ5_0, 576));
   EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ5_1, 4160));
-  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ2_K, 4096));
+  EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ2_K, 4096));
+  EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ2_K, 256));
   EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ3_K, 4096));
+  EXPECT_EQ(DirectUnit<DType::kQ2_K>::RowsFor(1), 1);
   EXPECT_EQ(DirectUnit<DType::kQ5_K>::RowsFor(1), 2);
   EXPECT_EQ(DirectUnit<DType::kQ5_K>::RowsFor(2), 2);
   EXPECT_EQ(DirectUnit<DType::kQ5_K>::RowsFor(4), 1);
@@ -170,6 +172,8 @@ TEST(GemvDirectPlan, LoadsAreAlignedAndCoverEveryByte) {
   ExpectLoadsCoverUnits<DType::kQ8_0>(5, 4224);  // 33 units a row
   ExpectLoadsCoverUnits<DType::kQ6_K>(9, 256);   // 210-byte rows: every shift 0..14
   ExpectLoadsCoverUnits<DType::kQ6_K>(2, 4096);
+  ExpectLoadsCoverUnits<DType::kQ2_K>(5, 256);  // 84-byte rows: every shift 0, 4, 8, 12
+  ExpectLoadsCoverUnits<DType::kQ2_K>(3, 4352);
 }
 
 TEST(GemvDirectPlan, ShiftWordsTakesTheBytesAtAnyEvenShift) {
@@ -247,6 +251,14 @@ TEST(GemvDirectReplay, Q40Q41Q50Q51MatchDequantizedDot) {
   ReplayMatchesDequantizedDot<DType::kQ5_1>(7, 128, 2);
   ReplayMatchesDequantizedDot<DType::kQ5_1>(5, 4224, 1);
   ReplayMatchesDequantizedDot<DType::kQ5_1>(3, 1536, 2);
+}
+
+// Q2_K: both halves of a block at every shift, all four quarters' 2-bit planes, the 16 groups'
+// scales and mins.
+TEST(GemvDirectReplay, Q2KMatchesDequantizedDot) {
+  ReplayMatchesDequantizedDot<DType::kQ2_K>(9, 256, 2);    // 2 units a row, every block shift
+  ReplayMatchesDequantizedDot<DType::kQ2_K>(5, 4352, 1);   // 34 units: a 2nd turn for 2 lanes
+  ReplayMatchesDequantizedDot<DType::kQ2_K>(3, 14336, 2);  // 112 units: 64 lanes, 2 turns
 }
 
 TEST(GemvDirectReplay, Q6KMatchesDequantizedDot) {
