@@ -314,6 +314,23 @@ HEARTH_HD void ShiftWords(const uint32_t* in, int shift, uint32_t* out) {
   }
 }
 
+// The frame of the units of half a 256-weight block (Q6_K, Q2_K, Q3_K): unit 2b + h is half h of
+// block b. Their blocks (210, 84 and 110 bytes) are not 16-byte multiples: each piece of a unit is read from
+// the 16-byte boundary below it, so the last unit's last load may pass the tensor's end. One row a
+// slot: 2 took the 128 registers with spills (Q2_K at 1-2 tokens: 8-32 bytes; ptxas, nvcc 13.0,
+// sm_90a), and Q6_K's ten loads a row are 40 registers.
+template <int kBlock>
+struct DirectHalfBlock {
+  static constexpr int kWeights = 128;
+  static constexpr int kBlockBytes = kBlock;
+  static constexpr bool kLoadsInBlock = false;
+  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 256 * kBlock; }
+  static constexpr int RowsFor(int /*max_tokens*/) { return 1; }
+  static HEARTH_HD int64_t Block(int unit, int64_t row_offset) {
+    return row_offset + int64_t{unit / 2} * kBlock;
+  }
+};
+
 // Q6_K: half a block, 128 weights (unit = 2b + h): its 64 ql bytes [64h, +64), 32 qh bytes
 // [128 + 32h, +32), and the block's scales and d [192, 210). Blocks are 210 bytes, so a block
 // starts an even number of bytes (0..14) past a 16-byte boundary, the same for all three pieces
@@ -322,16 +339,8 @@ HEARTH_HD void ShiftWords(const uint32_t* in, int shift, uint32_t* out) {
 // column c): q = (ql[32 (j % 2) + c] >> 4 (j / 2)) & 15 | ((qh[c] >> 2j) & 3) << 4, minus 32;
 // w = d * sc[8h + 2j + c / 16] * q.
 template <>
-struct DirectUnit<DType::kQ6_K> {
-  static constexpr int kWeights = 128;
+struct DirectUnit<DType::kQ6_K> : DirectHalfBlock<210> {
   static constexpr int kVecs = 10;
-  static constexpr int kBlockBytes = 210;
-  static constexpr bool kLoadsInBlock = false;  // the last unit's last load may pass the end
-  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 256 * kBlockBytes; }
-  static constexpr int RowsFor(int /*max_tokens*/) { return 1; }  // 40 registers of loads
-  static HEARTH_HD int64_t Block(int unit, int64_t row_offset) {
-    return row_offset + int64_t{unit / 2} * kBlockBytes;
-  }
   static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
     const int64_t block = Block(unit, row_offset);
     const int h = unit % 2;
@@ -393,18 +402,8 @@ struct DirectUnit<DType::kQ6_K> {
 // (qs[32h + c] >> 2j) & 3; its group of 16 is 8h + 2j + c / 16, whose scale byte holds sc (low
 // nibble) and m (high); w = d * sc * q - dmin * m.
 template <>
-struct DirectUnit<DType::kQ2_K> {
-  static constexpr int kWeights = 128;
+struct DirectUnit<DType::kQ2_K> : DirectHalfBlock<84> {
   static constexpr int kVecs = 6;
-  static constexpr int kBlockBytes = 84;
-  static constexpr bool kLoadsInBlock = false;  // the last unit's last load may pass the end
-  static constexpr int64_t RowBytes(int k) { return int64_t{k} / 256 * kBlockBytes; }
-  // One row: 2 at 1-2 tokens took the 128 registers with 8-32 bytes of spills (ptxas, nvcc 13.0,
-  // sm_90a).
-  static constexpr int RowsFor(int /*max_tokens*/) { return 1; }
-  static HEARTH_HD int64_t Block(int unit, int64_t row_offset) {
-    return row_offset + int64_t{unit / 2} * kBlockBytes;
-  }
   static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
     const int64_t block = Block(unit, row_offset);
     const int64_t piece = v < 2 ? block : v < 5 ? block + 16 + 32 * (unit % 2) : block + 80;
@@ -456,6 +455,75 @@ struct DirectUnit<DType::kQ2_K> {
   }
 };
 
+// Q3_K: half a block, 128 weights (unit = 2b + h): the block's 32 hmask bytes [0, 32), the
+// half's 32 quant bytes [32 + 32h, +32), the 12 scale bytes and d [96, 110), in 3 + 3 + 2 loads
+// from the 16-byte boundary below each piece, as Q6_K's (a 110-byte block starts an even 0..14
+// bytes past a boundary). Element 32j + c of the half (quarter j, column c): q = ((qs[32h + c]
+// >> 2j) & 3 | bit 4h + j of hmask[c] << 2) - 4; its group of 16, g = 8h + 2j + c / 16, has the
+// 6-bit scale (low nibble of sc[g % 8], the half's nibble | bits 2 (g / 4) of sc[8 + g % 4] <<
+// 4) - 32; w = d * scale * q.
+template <>
+struct DirectUnit<DType::kQ3_K> : DirectHalfBlock<110> {
+  static constexpr int kVecs = 8;
+  // The scales and d (14 bytes) take one load or two: the second is the one holding their last
+  // byte, the first again where they fit in one, so that no load starts past the block (the
+  // replay and LoadUnit's end check rely on it).
+  static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
+    const int64_t block = Block(unit, row_offset);
+    if (v >= 6) return (block + (v == 6 ? 96 : 109)) & ~int64_t{15};
+    const int64_t piece = v < 3 ? block : block + 32 + 32 * (unit % 2);
+    return (piece & ~int64_t{15}) + 16 * (v < 3 ? v : v - 3);
+  }
+  struct W {
+    uint32_t qs[8];  // the half's quant bytes: column c in byte c % 4 of word c / 4
+    uint32_t hm[8];  // the hmask bytes shifted right by 4h: quarter j's high bits in bit j
+    int scale[8];    // group 2j + s2 of the half: its signed 6-bit scale
+    float d;
+  };
+  static HEARTH_HD W Decode(int unit, int64_t row_offset, const uint32_t* words) {
+    const int shift = static_cast<int>(Block(unit, row_offset) & 15);  // even, 0..14
+    const int h = unit % 2;
+    W w;
+    ShiftWords<8>(words, shift, w.hm);
+    ShiftWords<8>(words + 12, shift, w.qs);
+    uint32_t sc[3];
+    ShiftWords<3>(words + 24, shift, sc);
+    // d: bytes 12, 13 past the scales' start, i.e. `shift` + 12 into words[24..31].
+    const uint32_t dw = SelectWord(words + 24, 3, shift >> 2);
+    w.d = quant::HalfBitsToFloat(static_cast<uint16_t>((shift & 2) ? dw >> 16 : dw));
+    for (int i = 0; i < 8; ++i) w.hm[i] >>= 4 * h;
+    for (int j = 0; j < 4; ++j) {
+      for (int s2 = 0; s2 < 2; ++s2) {
+        const int g = 2 * j + s2;  // in the half; the block's group 8h + g
+        const uint32_t low = (sc[g / 4] >> (8 * (g % 4) + 4 * h)) & 0x0Fu;
+        const uint32_t high = (sc[2] >> (8 * (g % 4) + 2 * (2 * h + j / 2))) & 0x03u;
+        w.scale[g] = static_cast<int>(low | high << 4) - 32;
+      }
+    }
+    return w;
+  }
+  // One token: per quarter j (x block j), its two groups' dp4a of the signed quants (the 3-bit
+  // value minus 4, per byte without borrows: + 0x7C, then the sign bit flipped) with x, weighted
+  // by their scales in integers, then d * dx * that added to acc, quarter by quarter. x: the
+  // unit's 128 int8 x as 32 words; xs: its 4 x blocks' scales.
+  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
+    for (int j = 0; j < 4; ++j) {
+      int total = 0;
+      for (int s2 = 0; s2 < 2; ++s2) {
+        int dot = 0;
+        for (int i = 4 * s2; i < 4 * s2 + 4; ++i) {
+          const uint32_t u =
+              ((w.qs[i] >> (2 * j)) & 0x03030303u) | (((w.hm[i] >> j) & 0x01010101u) << 2);
+          dot = Dp4a((u + 0x7C7C7C7Cu) ^ 0x80808080u, x[8 * j + i], dot);
+        }
+        total += w.scale[2 * j + s2] * dot;
+      }
+      acc = fmaf(quant::MulRn(w.d, xs[j].d), static_cast<float>(total), acc);
+    }
+    return acc;
+  }
+};
+
 // The weight types with a DirectUnit; those of 32-weight blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1:
 // units of 4 blocks) need k % 128 == 0 besides.
 constexpr bool HasSmallBlocks(DType t) {
@@ -463,8 +531,8 @@ constexpr bool HasSmallBlocks(DType t) {
          t == DType::kQ5_1;
 }
 constexpr bool HasDirectGemvType(DType t) {
-  return t == DType::kQ2_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K ||
-         HasSmallBlocks(t);
+  return t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K ||
+         t == DType::kQ6_K || HasSmallBlocks(t);
 }
 constexpr bool HasDirectGemv(DType t, int k) {
   return HasDirectGemvType(t) && (!HasSmallBlocks(t) || k % 128 == 0);
@@ -556,7 +624,7 @@ float ReplayDirectRow(const DirectGemvPlan& p, const uint8_t* w, int row, int k,
         for (int v = 0; v < Unit::kVecs; ++v) {
           const int64_t off = Unit::VecOffset(unit, v, row_offset);
           std::memcpy(words + 4 * v, w + off,
-                      static_cast<size_t>(std::min<int64_t>(16, row_end - off)));
+                      static_cast<size_t>(std::clamp<int64_t>(row_end - off, 0, 16)));
         }
         uint32_t x[Unit::kWeights / 4];
         std::memcpy(x, xq + int64_t{unit} * Unit::kWeights, Unit::kWeights);

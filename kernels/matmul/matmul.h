@@ -53,7 +53,7 @@ enum class MatmulKernel : uint8_t {
   kQuantGemv,          // block weights, 1..8 tokens: fused dequantize + skinny GEMM in float
   kQuantGemvQ8,        // Q8_0/Q4_K/Q6_K, 1..8 tokens: x quantized to int8, dp4a GEMV, the
                        // weights staged through shared memory
-  kQuantGemvQ8Direct,  // Q2_K, Q4_K..Q6_K; Q8_0, Q4_0..Q5_1 (k % 128 == 0), 1..8 tokens: the
+  kQuantGemvQ8Direct,  // Q2_K..Q6_K; Q8_0, Q4_0..Q5_1 (k % 128 == 0), 1..8 tokens: the
                        // same arithmetic, the weights loaded straight into registers
   kDequantCublasLt,    // block weights (or f32), more tokens: dequantize W to scratch, cuBLASLt
   kQuantMma,           // block weights, up to kMaxQuantMmaTokens tokens: tiles of W decoded
@@ -67,15 +67,16 @@ inline constexpr int kMaxGemvTokens = 8;
 // H100 (2026-11-23, bf16 activations, Llama-3-8B's 4096x4096, 14336x4096, 4096x14336;
 // benchmarks/RESULTS.md): 1..direct_gemv the direct integer GEMV (where HasDirectGemv, else the
 // next), ..gemv the type's GEMV (staged integer for Q4_K, Q6_K, Q8_0, direct for Q4_0, Q4_1,
-// Q5_0, Q5_1, Q2_K, Q5_K, else float), ..mma the fused dequantize + MMA, more: dequantize +
-// cuBLASLt.
+// Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, else float), ..mma the fused dequantize + MMA, more: dequantize
+// + cuBLASLt.
 // The MMA's time is flat in the token count up to its 16-token tile, where a GEMV's grows with
 // it: from 4 tokens it wins over the three shapes together (from 8 for Q4_K, whose direct GEMV is
 // the fastest; 5-7 are interpolated), and up to 64 tokens it beats dequantize + cuBLASLt by
-// 1.3-2.7x. The direct GEMV of Q5_K, Q4_0, Q4_1, Q5_0, Q5_1 and Q2_K (2026-11-24) has not run on
-// a GPU: it takes the 1-3 tokens the float GEMV took, on the strength of Q4_K's, the same kernel
-// (three loads a pair where Q5_K's has five; Q4_0..Q5_1's are Q8_0's units with 4- and 5-bit
-// quants; Q2_K's half blocks are read as Q6_K's, from the 16-byte boundary below each piece),
+// 1.3-2.7x. The direct GEMV of Q5_K, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K and Q3_K (2026-11-24) has not
+// run on a GPU: it takes the 1-3 tokens the float GEMV took, on the strength of Q4_K's, the same
+// kernel (three loads a pair where Q5_K's has five; Q4_0..Q5_1's are Q8_0's units with 4- and
+// 5-bit quants; Q2_K's and Q3_K's half blocks are read as Q6_K's, from the 16-byte boundary below
+// each piece),
 // 1.5-2x the float GEMV there (2026-11-22 / 23); bench_matmul's cases of those types are to
 // confirm it.
 struct QuantKernelRanges {
@@ -179,13 +180,13 @@ int64_t QuantGemvQ8ScratchBytes(int num_tokens, int k);
 Status LaunchQuantGemvQ8(DType w_type, const void* w, DType act_type, const void* x,
                          const void* bias, void* y, int num_tokens, int n, int k, void* scratch,
                          int64_t scratch_bytes, cudaStream_t stream);
-// The same for Q2_K, Q4_K, Q5_K, Q6_K, and Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 with k % 128 == 0, with the
+// The same for Q2_K..Q6_K, and Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 with k % 128 == 0, with the
 // direct weight walk (kernels/matmul/gemv_direct.h): the same per-unit arithmetic, a different
 // summation order, so results differ from LaunchQuantGemvQ8's in the last bits; each is
 // batch-invariant on its own.
-// Q2_K, Q5_K, Q4_0, Q4_1, Q5_0 and Q5_1 have only this one (Q5_K's per-unit arithmetic is Q4_K's
-// with 5-bit quants, Q4_0..Q5_1's Q8_0's with 4- and 5-bit quants; Q2_K's its own: 2-bit quants,
-// a scale and a min per 16 weights).
+// Q2_K, Q3_K, Q5_K, Q4_0, Q4_1, Q5_0 and Q5_1 have only this one (Q5_K's per-unit arithmetic is
+// Q4_K's with 5-bit quants, Q4_0..Q5_1's Q8_0's with 4- and 5-bit quants; Q2_K's and Q3_K's their
+// own: 2- and 3-bit quants, a scale (and for Q2_K a min) per 16 weights).
 Status LaunchQuantGemvQ8Direct(DType w_type, const void* w, DType act_type, const void* x,
                                const void* bias, void* y, int num_tokens, int n, int k,
                                void* scratch, int64_t scratch_bytes, cudaStream_t stream);

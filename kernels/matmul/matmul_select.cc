@@ -17,9 +17,10 @@ QuantKernelRanges DefaultQuantKernelRanges(DType w) {
     case DType::kQ5_0:
     case DType::kQ5_1:
     case DType::kQ2_K:
+    case DType::kQ3_K:
     case DType::kQ5_K:
       return {3, 3, 64};
-    default:  // Q6_K and Q8_0 (staged int8 GEMV), the others (float GEMV)
+    default:  // Q6_K and Q8_0 (staged int8 GEMV)
       return {0, 3, 64};
   }
 }
@@ -30,7 +31,7 @@ bool Activation16(DType act) { return act == DType::kBF16 || act == DType::kF16;
 
 // The GEMV `gemv` names for block weights where the type has it; else (and for kNone) the type's
 // own GEMV: the staged integer one where it has it, else the direct one (Q4_0, Q4_1, Q5_0, Q5_1,
-// Q2_K, Q5_K; k % 128 == 0 for the first four), else the float.
+// Q2_K, Q3_K, Q5_K; k % 128 == 0 for the first four), else the float.
 MatmulKernel GemvFor(DType w, int k, GemvOverride gemv) {
   if (gemv == GemvOverride::kFloat) return MatmulKernel::kQuantGemv;
   const bool direct = gemv_internal::HasDirectGemv(w, k);

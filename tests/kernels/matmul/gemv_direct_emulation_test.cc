@@ -126,6 +126,13 @@ TEST(GemvDirectEmulation, Q2K) {
   ExpectKernelEqualsReplay<DType::kQ2_K, 8>(3, 1024, 6, 1, true);
 }
 
+TEST(GemvDirectEmulation, Q3K) {
+  // 110-byte rows: blocks at every even shift; the tensor's last load is a partial one.
+  ExpectKernelEqualsReplay<DType::kQ3_K, 1>(9, 256, 1, 1, true);
+  ExpectKernelEqualsReplay<DType::kQ3_K, 2>(5, 4352, 2, 2, false);  // 34 units: a 2nd turn
+  ExpectKernelEqualsReplay<DType::kQ3_K, 8>(3, 1024, 6, 1, true);
+}
+
 TEST(GemvDirectEmulation, Q80) {
   // 136-byte rows: odd rows' units start 8 bytes past a 16-byte boundary; the tensor ends 8
   // bytes past one, so the last unit's ninth load is an 8-byte one.
@@ -147,6 +154,7 @@ TEST(GemvDirectEmulation, FusedXQuantizesAsThePreKernel) {
   ExpectKernelEqualsReplay<DType::kQ5_1, 2>(6, 1536, 2, 1, false, true);
   ExpectKernelEqualsReplay<DType::kQ6_K, 2>(5, 4352, 2, 2, true, true);
   ExpectKernelEqualsReplay<DType::kQ2_K, 1>(7, 4352, 1, 2, false, true);
+  ExpectKernelEqualsReplay<DType::kQ3_K, 2>(5, 4352, 2, 1, true, true);
   ExpectKernelEqualsReplay<DType::kQ8_0, 8>(3, 1024, 5, 1, true, true);
   ExpectKernelEqualsReplay<DType::kQ8_0, 1>(4, 34816, 1, 1, false, true);  // 1088 blocks
 }

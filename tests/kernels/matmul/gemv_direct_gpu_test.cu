@@ -103,6 +103,8 @@ TEST(GemvDirectGpu, EqualsCpuReplayBitForBit) {
   // Q2_K: 84-byte rows (blocks at shifts 0, 4, 8, 12, a partial last load), the same unit counts
   // as Q6_K's.
   ExpectShapesEqualReplay<DType::kQ2_K>({{9, 256}, {31, 4352}, {300, 14336}, {4, 65536}});
+  // Q3_K: 110-byte rows (blocks at every even shift, a partial last load).
+  ExpectShapesEqualReplay<DType::kQ3_K>({{9, 256}, {31, 4352}, {300, 14336}, {4, 65536}});
   // Q8_0: 136-byte rows (units 8 bytes off on odd rows, a partial last load), 33 units (a second
   // turn), 112 units (64 lanes, 2 turns), 512 units.
   ExpectShapesEqualReplay<DType::kQ8_0>({{9, 128}, {31, 4224}, {300, 14336}, {4, 65536}});
@@ -131,6 +133,7 @@ TEST(GemvDirectGpu, FusedXAtTheSharedMemoryEdge) {
   ExpectEqualsReplay<DType::kQ5_K>(7, 38912, 1, DType::kF16, false);
   ExpectEqualsReplay<DType::kQ6_K>(5, 4864, 8, DType::kF16, false);
   ExpectEqualsReplay<DType::kQ2_K>(7, 38912, 1, DType::kBF16, true);
+  ExpectEqualsReplay<DType::kQ3_K>(7, 38912, 1, DType::kF16, false);
   ExpectEqualsReplay<DType::kQ4_0>(7, 39040, 1, DType::kBF16, true);
   ExpectEqualsReplay<DType::kQ4_1>(7, 39296, 1, DType::kF16, false);
   ExpectEqualsReplay<DType::kQ5_0>(7, 39040, 1, DType::kF16, true);
@@ -143,7 +146,7 @@ TEST(GemvDirectGpu, ManyRowGroupsMatchCpu) {
   HEARTH_REQUIRE_GPU();
   const int n = 14336 * 2 + 5, k = 4096, num_tokens = 1;
   for (DType w_type : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K,
-                       DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kQ8_0}) {
+                       DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kQ8_0}) {
     SCOPED_TRACE(std::string(DTypeName(w_type)));
     const std::vector<uint8_t> w = testing::RandomWeights(w_type, int64_t{n} * k, 9);
     const std::vector<float> x =

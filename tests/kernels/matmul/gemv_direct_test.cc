@@ -110,7 +110,7 @@ TEST(GemvDirectPlan, RowGroupingPerTypeAndTokens) {
   EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ5_1, 4160));
   EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ2_K, 4096));
   EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ2_K, 256));
-  EXPECT_FALSE(gemv_internal::HasDirectGemv(DType::kQ3_K, 4096));
+  EXPECT_TRUE(gemv_internal::HasDirectGemv(DType::kQ3_K, 4096));
   EXPECT_EQ(DirectUnit<DType::kQ2_K>::RowsFor(1), 1);
   EXPECT_EQ(DirectUnit<DType::kQ5_K>::RowsFor(1), 2);
   EXPECT_EQ(DirectUnit<DType::kQ5_K>::RowsFor(2), 2);
@@ -174,6 +174,8 @@ TEST(GemvDirectPlan, LoadsAreAlignedAndCoverEveryByte) {
   ExpectLoadsCoverUnits<DType::kQ6_K>(2, 4096);
   ExpectLoadsCoverUnits<DType::kQ2_K>(5, 256);  // 84-byte rows: every shift 0, 4, 8, 12
   ExpectLoadsCoverUnits<DType::kQ2_K>(3, 4352);
+  ExpectLoadsCoverUnits<DType::kQ3_K>(9, 256);  // 110-byte rows: every even shift 0..14
+  ExpectLoadsCoverUnits<DType::kQ3_K>(3, 4352);
 }
 
 TEST(GemvDirectPlan, ShiftWordsTakesTheBytesAtAnyEvenShift) {
@@ -259,6 +261,14 @@ TEST(GemvDirectReplay, Q2KMatchesDequantizedDot) {
   ReplayMatchesDequantizedDot<DType::kQ2_K>(9, 256, 2);    // 2 units a row, every block shift
   ReplayMatchesDequantizedDot<DType::kQ2_K>(5, 4352, 1);   // 34 units: a 2nd turn for 2 lanes
   ReplayMatchesDequantizedDot<DType::kQ2_K>(3, 14336, 2);  // 112 units: 64 lanes, 2 turns
+}
+
+// Q3_K: both halves at every shift, the hmask bit planes of both halves, the 6-bit scales' low
+// nibbles (by half) and high bit pairs.
+TEST(GemvDirectReplay, Q3KMatchesDequantizedDot) {
+  ReplayMatchesDequantizedDot<DType::kQ3_K>(9, 256, 2);
+  ReplayMatchesDequantizedDot<DType::kQ3_K>(5, 4352, 1);
+  ReplayMatchesDequantizedDot<DType::kQ3_K>(3, 14336, 2);
 }
 
 TEST(GemvDirectReplay, Q6KMatchesDequantizedDot) {

@@ -197,13 +197,14 @@ constexpr DType kBlockTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType
                                  DType::kQ5_K, DType::kQ6_K};
 
 // A type's own GEMV: the staged integer one (Q8_0, Q4_K, Q6_K), else the direct one (Q4_0, Q4_1,
-// Q5_0, Q5_1, Q2_K, Q5_K), else the float one (Q3_K).
+// Q5_0, Q5_1, Q2_K, Q3_K, Q5_K; the float one for the first four where k % 128 != 0).
 MatmulKernel OwnGemv(DType t) {
   if (t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K) {
     return MatmulKernel::kQuantGemvQ8;
   }
   const bool direct_only = t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 ||
-                           t == DType::kQ5_1 || t == DType::kQ2_K || t == DType::kQ5_K;
+                           t == DType::kQ5_1 || t == DType::kQ2_K || t == DType::kQ3_K ||
+                           t == DType::kQ5_K;
   return direct_only ? MatmulKernel::kQuantGemvQ8Direct : MatmulKernel::kQuantGemv;
 }
 
@@ -239,10 +240,11 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 4, 4096, 4096), MatmulKernel::kQuantGemvQ8Direct);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 7, 4096, 4096), MatmulKernel::kQuantGemvQ8);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 8, 4096, 4096), MatmulKernel::kQuantMma);
-  // Q2_K, Q5_K, Q4_0, Q4_1, Q5_0, Q5_1 (not yet timed): their direct GEMV where the float GEMV
-  // was, 1-3 tokens; the float GEMV still where k % 128 != 0 for the last four (SmolLM2's k = 576).
-  for (DType t :
-       {DType::kQ2_K, DType::kQ5_K, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
+  // Q2_K, Q3_K, Q5_K, Q4_0, Q4_1, Q5_0, Q5_1 (not yet timed): their direct GEMV where the float
+  // GEMV was, 1-3 tokens; the float GEMV still where k % 128 != 0 for the last four (SmolLM2's
+  // k = 576).
+  for (DType t : {DType::kQ2_K, DType::kQ3_K, DType::kQ5_K, DType::kQ4_0, DType::kQ4_1,
+                  DType::kQ5_0, DType::kQ5_1}) {
     SCOPED_TRACE(std::string(DTypeName(t)));
     EXPECT_EQ(SelectMatmulKernel(t, 1, 4096, 4096), MatmulKernel::kQuantGemvQ8Direct);
     EXPECT_EQ(SelectMatmulKernel(t, 3, 4096, 14336), MatmulKernel::kQuantGemvQ8Direct);
@@ -252,8 +254,6 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_0, 1, 1536, 576), MatmulKernel::kQuantGemv);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_1, 3, 1536, 576), MatmulKernel::kQuantGemv);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ5_1, 2, 1536, 576), MatmulKernel::kQuantGemv);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ3_K, 3, 4096, 4096), MatmulKernel::kQuantGemv);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ3_K, 4, 4096, 4096), MatmulKernel::kQuantMma);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 3, 4096, 4096), MatmulKernel::kQuantGemvQ8);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 4, 4096, 4096), MatmulKernel::kQuantMma);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 64, 4096, 4096), MatmulKernel::kQuantMma);
@@ -392,8 +392,8 @@ TEST(SelectMatmulKernelTest, KernelRuns) {
             MatmulKernelRuns(MatmulKernel::kQuantGemvQ8Direct, t, act, num_tokens, 4096, 4096),
             act16 && num_tokens <= kMaxGemvTokens &&
                 (t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 ||
-                 t == DType::kQ2_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K ||
-                 t == DType::kQ8_0));
+                 t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K ||
+                 t == DType::kQ6_K || t == DType::kQ8_0));
       }
     }
     EXPECT_FALSE(MatmulKernelRuns(MatmulKernel::kQuantGemv, t, DType::kBF16, 1, 4096, 100));

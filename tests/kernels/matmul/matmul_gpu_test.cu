@@ -395,15 +395,8 @@ TEST(MatmulGpuErrors, ReportsUnsupportedCases) {
                               buf.p, 1 << 20, nullptr)
                 .code(),
             StatusCode::kInvalidArgument);
-  // The direct integer GEMV: Q2_K, Q4_K, Q5_K, Q6_K, and Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 with
-  // k % 128 == 0; the same checks.
-  for (DType t : {DType::kQ3_K}) {
-    EXPECT_EQ(LaunchQuantGemvQ8Direct(t, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 1, 16, 256,
-                                      buf.p, 1 << 20, nullptr)
-                  .code(),
-              StatusCode::kUnimplemented)
-        << DTypeName(t);
-  }
+  // The direct integer GEMV: the K-quants, and Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 with k % 128 == 0;
+  // the same checks.
   for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
     EXPECT_EQ(LaunchQuantGemvQ8Direct(t, buf.p, DType::kBF16, buf.p, nullptr, buf.p, 1, 16, 576,
                                       buf.p, 1 << 20, nullptr)
