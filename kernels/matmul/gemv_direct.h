@@ -315,10 +315,10 @@ HEARTH_HD void ShiftWords(const uint32_t* in, int shift, uint32_t* out) {
 }
 
 // The frame of the units of half a 256-weight block (Q6_K, Q2_K, Q3_K): unit 2b + h is half h of
-// block b. Their blocks (210, 84 and 110 bytes) are not 16-byte multiples: each piece of a unit is read from
-// the 16-byte boundary below it, so the last unit's last load may pass the tensor's end. One row a
-// slot: 2 took the 128 registers with spills (Q2_K at 1-2 tokens: 8-32 bytes; ptxas, nvcc 13.0,
-// sm_90a), and Q6_K's ten loads a row are 40 registers.
+// block b. Their blocks (210, 84 and 110 bytes) are not 16-byte multiples: each piece of a unit is
+// read from the 16-byte boundary below it, so the last unit's last load may pass the tensor's end.
+// One row a slot: 2 took the 128 registers with spills (Q2_K at 1-2 tokens: 8-32 bytes; ptxas,
+// nvcc 13.0, sm_90a), and Q6_K's ten loads a row are 40 registers.
 template <int kBlock>
 struct DirectHalfBlock {
   static constexpr int kWeights = 128;
@@ -460,8 +460,8 @@ struct DirectUnit<DType::kQ2_K> : DirectHalfBlock<84> {
 // from the 16-byte boundary below each piece, as Q6_K's (a 110-byte block starts an even 0..14
 // bytes past a boundary). Element 32j + c of the half (quarter j, column c): q = ((qs[32h + c]
 // >> 2j) & 3 | bit 4h + j of hmask[c] << 2) - 4; its group of 16, g = 8h + 2j + c / 16, has the
-// 6-bit scale (low nibble of sc[g % 8], the half's nibble | bits 2 (g / 4) of sc[8 + g % 4] <<
-// 4) - 32; w = d * scale * q.
+// 6-bit scale (nibble h of sc[g % 8] | bits 2 (g / 4), +1 of sc[8 + g % 4] << 4) - 32; w = d *
+// scale * q.
 template <>
 struct DirectUnit<DType::kQ3_K> : DirectHalfBlock<110> {
   static constexpr int kVecs = 8;
