@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, after scripts/gpu_bundle.sh made
-# .device/{kernels,runner}.tar.gz here (carry either or both): every gpu test, then compute-sanitizer (memcheck on every gpu test,
-# racecheck on the attention and sampling tests), then every kernel benchmark and the torch
-# comparison scripts. Logs go to $OUT (or ./gpu-out). Steps are chosen by $STEPS
-# (default "tests bench torch sanitize"; "ncu" profiles the GEMV and sampler kernels once each;
-# "ab" runs the benchmarks again under each of $AB_ENVS, for the A/B of a switch, and runs the
-# base commits' builds of a benchmark, NAME.base-<commit>, where gpu_bundle.sh packed them:
-# BASE="<commit> ...").
+# .device/{kernels,runner}.tar.xz here (carry either or both): every gpu test, then
+# compute-sanitizer (memcheck on every gpu test, racecheck on the attention and sampling tests),
+# then every kernel benchmark and the torch comparison scripts. Logs go to $OUT (or ./gpu-out).
+# Steps are chosen by $STEPS (default "tests bench torch sanitize"; "ncu" profiles the GEMV and
+# sampler kernels once each; "ab" runs the benchmarks again under each of $AB_ENVS, for the A/B
+# of a switch, and runs the base commits' builds of a benchmark, NAME.base-<commit>, where
+# gpu_bundle.sh packed them: BASE="<commit> ...").
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}; mkdir -p "$OUT"
 STEPS=${STEPS:-"tests bench torch sanitize"}
@@ -19,7 +19,15 @@ left() { local l=$(( BUDGET_S - ($(date +%s) - t0) )); (( l < 5 )) && l=5; (( l 
 # where those of earlier calls stay while the machine is warm.
 BUNDLES=${BUNDLES:-/tmp/hearth-bundles}
 mkdir -p "$BUNDLES"
-for t in .device/*.tar.gz; do [[ -f $t ]] && tar -xzf "$t" -C "$BUNDLES"; done
+# .tar.xz (gpu_bundle.sh) or .tar.gz; Python's tarfile where the machine has no xz.
+unpack() {
+  tar -xaf "$1" -C "$BUNDLES" 2>/dev/null && return
+  python3 -c 'import sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    t.extractall(sys.argv[2], **({"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}))' \
+    "$1" "$BUNDLES" || echo "gpu_check: cannot unpack $1" >&2
+}
+for t in .device/*.tar.xz .device/*.tar.gz; do [[ -f $t ]] && unpack "$t"; done
 bins=() libs=""
 for d in "$BUNDLES"/*/; do bins+=("${d}bin"); libs="$libs${d}lib:"; done
 export LD_LIBRARY_PATH="$libs/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/gpu_check.sh's flow on the CPU with a fake bundle (a test and a benchmark that print
 # what a real one prints, the benchmark also the switches it sees), so that the GPU session's
-# script does not rot while no GPU is at hand: the tests step, the bench step and the A/B step
+# script does not rot while no GPU is at hand: the bundle unpacked (xz, by tar or by Python's
+# tarfile where the machine has no xz), the tests step, the bench step and the A/B step
 # (each AB_ENVS setting reaches the benchmark, and each NAME.base-<commit> build runs tagged
 # [base-<commit>], its lines tagged in results.txt).
 # Usage: gpu_check_dry_run_test.sh SOURCE_DIR
@@ -27,9 +28,14 @@ for c in c1843ff 83c4c43; do
     > "$tmp/fake/bin/bench_fake.base-$c"
 done
 chmod +x "$tmp/fake/bin/"*
-tar -czf "$root/.device/fake.tar.gz" -C "$tmp" fake
-(cd "$root" && OUT=$tmp/out BUNDLES=$tmp/bundles STASH=$tmp/stash STEPS="tests bench ab" \
-  BENCH_ARGS="Q4_K" BUDGET_S=60 scripts/gpu_check.sh > "$tmp/log" 2>&1) ||
+# Packed as gpu_bundle.sh packs (xz), by Python so that the test needs no xz here.
+python3 -c 'import sys, tarfile
+with tarfile.open(sys.argv[1], "w:xz") as t:
+    t.add(sys.argv[2], arcname="fake")' "$root/.device/fake.tar.xz" "$tmp/fake"
+# An xz that fails, as on a machine without one: gpu_check.sh unpacks with Python's tarfile.
+mkdir -p "$tmp/noxz" && printf '#!/bin/sh\nexit 127\n' > "$tmp/noxz/xz" && chmod +x "$tmp/noxz/xz"
+(cd "$root" && PATH=$tmp/noxz:$PATH OUT=$tmp/out BUNDLES=$tmp/bundles STASH=$tmp/stash \
+  STEPS="tests bench ab" BENCH_ARGS="Q4_K" BUDGET_S=60 scripts/gpu_check.sh > "$tmp/log" 2>&1) ||
   { echo "FAIL: exit $?"; cat "$tmp/log"; exit 1; }
 cat "$tmp/out/summary.txt"
 expect() {
@@ -53,4 +59,11 @@ fi
 listing=$(tar -tzf "$tmp/out/logs.tar.gz")
 [[ $listing == *ab_bench_fake_HEARTH_PDL_0.log* ]] ||
   { echo "FAIL: logs.tar.gz lacks the A/B logs: $listing"; exit 1; }
+# With the machine's xz (where this one has it), tar unpacks the bundle itself.
+if command -v xz >/dev/null; then
+  (cd "$root" && OUT=$tmp/out/xz BUNDLES=$tmp/bundles_xz STASH=$tmp/stash STEPS=tests \
+    BUDGET_S=60 scripts/gpu_check.sh > "$tmp/log_xz" 2>&1) ||
+    { echo "FAIL: exit $? with xz"; cat "$tmp/log_xz"; exit 1; }
+  expect xz/summary.txt "test fake_test PASS [  PASSED  ] 1 test."
+fi
 echo "PASS"
