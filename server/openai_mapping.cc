@@ -4,7 +4,10 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <string>
 #include <utility>
+
+#include "server/request_mapping.h"
 
 namespace hearth::server {
 namespace {
@@ -335,10 +338,14 @@ bool ApplyRename(std::string* message, const std::array<Rename, N>& renames) {
 
 Result<OpenAiRequest> ParseOpenAiRequest(OpenAiEndpoint endpoint, std::string_view body,
                                          const std::string& served_model) {
+  // Before parsing: the parser is iterative, but what walks the value afterwards is not.
+  if (JsonDepth(body) > kMaxOpenAiJsonDepth)
+    return InvalidArgumentError("the request body nests JSON deeper than " +
+                                std::to_string(kMaxOpenAiJsonDepth) + " levels");
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999
     return InvalidArgumentError(std::string("the request body is not valid JSON: ") + e.what());
   }
   if (!j.is_object()) return InvalidArgumentError("the request body must be a JSON object");

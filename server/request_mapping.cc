@@ -75,29 +75,6 @@ Status MapSampling(const v1::SamplingParams& s, int vocab_size, ::hearth::Sampli
   return Status::Ok();
 }
 
-// Deepest nesting of arrays/objects in `text` (strings skipped), scanned before parsing so that
-// hostile input cannot make parsing or rendering recurse deeply.
-int JsonDepth(std::string_view text) {
-  int depth = 0, deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 // One JSON object from a request field, or INVALID_ARGUMENT naming the field.
 Result<nlohmann::ordered_json> ParseObject(const std::string& text, const std::string& field) {
   if (!IsValidUtf8(text)) return Bad(field + " is not valid UTF-8");
@@ -471,6 +448,27 @@ grpc::Status ToGrpcStatus(const Status& s) {
       break;
   }
   return grpc::Status(code, s.message());
+}
+
+int JsonDepth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
 }
 
 }  // namespace hearth::server

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
 
 #include "tests/server/server_fixture.h"
@@ -261,6 +262,15 @@ TEST(OpenAiHttpTest, ErrorsHaveOpenAisShapeAndStatus) {
   expect(f.Post("/v1/chat/completions", wrong_model), 404, "model");
   expect(HttpFixture::From(f.Client().Post("/v1/completions", "{oops", "application/json")), 400,
          nullptr);
+  // Nested a million levels (2 MB): refused, where quoting the field in the error message
+  // recursed once a level and took the whole server down (SIGSEGV); the server still serves.
+  const std::string deep =
+      R"({"model": )" + std::string(1000000, '[') + std::string(1000000, ']') + "}";
+  const Reply nested =
+      HttpFixture::From(f.Client().Post("/v1/chat/completions", deep, "application/json"));
+  expect(nested, 400, nullptr);
+  EXPECT_NE(nested.raw.find("nests JSON deeper than"), std::string::npos) << nested.raw;
+  EXPECT_EQ(f.Post("/v1/completions", Completion("x", 4)).status, 200);
   expect(f.Get("/v1/nothing"), 404, nullptr);
   expect(f.Post("/v1/models", json::object()), 404, nullptr);
   expect(f.Get("/v1/models/other"), 404, nullptr);

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "server/request_mapping.h"
 #include "tests/server/fake_text_codec.h"
 
@@ -147,6 +151,13 @@ TEST(OpenAiMappingTest, BadFieldsNameTheirParameter) {
     EXPECT_EQ(e.body["error"]["type"], "invalid_request_error");
   }
   EXPECT_NE(Error(kChat, "{not json").message().find("not valid JSON"), std::string::npos);
+  // A number past double's range is the parser's out_of_range, not its parse_error (found by
+  // request_fuzzer: it escaped ParseOpenAiRequest, and the HTTP API answered 500).
+  for (const char* body : {R"({"messages": [], "temperature": 1e999})", "-9e99999"}) {
+    const Status s = Error(kChat, body);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << body;
+    EXPECT_NE(s.message().find("not valid JSON"), std::string::npos) << s.message();
+  }
   EXPECT_EQ(Error(kChat, "[1]").code(), StatusCode::kInvalidArgument);
   const Status wrong_model = Error(kChat, R"({"model": "gpt-4o", "messages": []})");
   EXPECT_EQ(wrong_model.code(), StatusCode::kNotFound);
@@ -154,6 +165,44 @@ TEST(OpenAiMappingTest, BadFieldsNameTheirParameter) {
   EXPECT_EQ(e.http_status, 404);
   EXPECT_EQ(e.body["error"]["param"], "model");
   EXPECT_EQ(e.body["error"]["code"], "model_not_found");
+}
+
+// A body nested a million levels deep (2 MB; the HTTP server takes bodies up to 25 MiB) is
+// refused before anything walks it recursively: the error message's quote of a field (Shown) and
+// the tool calls' re-serialization recurse once a level and overflowed the handler thread's stack
+// (a crash of the whole server), wherever the nesting sat.
+TEST(OpenAiMappingTest, DeepNestingIsRefusedWithoutRecursion) {
+  const int deep = 1000000;
+  const std::string nest = std::string(deep, '[') + std::string(deep, ']');
+  const std::string user = R"({"role": "user", "content": "x"})";
+  const std::vector<std::pair<OpenAiEndpoint, std::string>> bodies = {
+      {kChat, R"({"model": )" + nest + "}"},
+      {kChat, R"({"messages": [)" + user + R"(], "stop": )" + nest + "}"},
+      {kChat, R"({"messages": [)" + user + R"(], "temperature": )" + nest + "}"},
+      {kChat, R"({"messages": [{"role": "assistant", "tool_calls": [)" + nest + "]}]}"},
+      {kChat, R"({"messages": [)" + user + R"(], "tools": [)" + nest + "]}"},
+      {kChat, R"({"messages": [{"role": "user", "content": )" + nest + "}]}"},
+      {kChat, R"({"messages": [)" + user + R"(], "some_future_field": )" + nest + "}"},
+      {kCompletions, R"({"prompt": )" + nest + "}"},
+      {kCompletions, R"({"prompt": "x", "stop": [)" + nest + "]}"},
+      {kCompletions, nest},
+  };
+  for (const auto& [endpoint, body] : bodies) {
+    const Status s = Error(endpoint, body);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << body.substr(0, 60);
+    EXPECT_NE(s.message().find("nests JSON deeper than"), std::string::npos) << s.message();
+    EXPECT_EQ(ToHttpError(s).http_status, 400);
+  }
+  // Brackets inside strings are not nesting; a tool call as deep as the gRPC field allows
+  // (kMaxChatJsonDepth) still parses, and the gRPC validation judges it.
+  const std::string brackets(100000, '[');
+  Parse(kChat, {{"messages", {{{"role", "user"}, {"content", brackets}}}}});
+  json call = 1;
+  for (int i = 0; i < kMaxChatJsonDepth; ++i) call = json::array({call});
+  const OpenAiRequest r =
+      Parse(kChat, {{"messages", {{{"role", "assistant"}, {"tool_calls", json::array({call})}}}}});
+  ASSERT_EQ(r.generate.chat().messages_size(), 1);
+  EXPECT_EQ(r.generate.chat().messages(0).tool_calls_json(0), call.dump());
 }
 
 // The gRPC validation (ToEngineRequest) runs on the mapped request; its messages come back in

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -156,6 +157,20 @@ TEST(MatmulCpuErrors, RejectsBadShapesAndTypes) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(MatmulCpu(DType::kQ8_0, nullptr, x.data(), nullptr, y.data(), 1, 2, 32).code(),
             StatusCode::kInvalidArgument);
+}
+
+// The AVX2 path's CPU check (CPUID for F16C, which clang 14's __builtin_cpu_supports lacks)
+// agrees with the kernel's view of the processor.
+TEST(MatmulCpuErrors, Avx2CheckAgreesWithProcCpuinfo) {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line) && line.rfind("flags", 0) != 0) {
+  }
+  if (line.empty()) GTEST_SKIP() << "no flags line in /proc/cpuinfo";
+  line += ' ';
+  const bool expected =
+      line.find(" avx2 ") != std::string::npos && line.find(" f16c ") != std::string::npos;
+  EXPECT_EQ(CpuHasAvx2(), expected) << line;
 }
 
 TEST(MatmulCpuErrors, PathsAProcessorOrTypeLacks) {
