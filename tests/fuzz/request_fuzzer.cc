@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "server/openai_mapping.h"
 #include "server/openai_response.h"
 #include "server/request_mapping.h"
@@ -82,6 +84,12 @@ void CheckAccepted(const hearth::engine::EngineRequest& r, const MappingContext&
 }
 
 }  // namespace
+
+// Protobuf logs every string field that is not UTF-8 (a parse failure, which is fine here).
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  google::protobuf::SetLogHandler(nullptr);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
