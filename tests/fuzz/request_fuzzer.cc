@@ -8,6 +8,8 @@
 //   system prompts); bit 5: API keys on (the request's tenant must match the key's).
 // Invariants: no crash, hang or escaping exception; an error's HTTP body is JSON that parses
 // back and names its status; a request that passes carries a prompt within the limits.
+#include <google/protobuf/stubs/logging.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -19,8 +21,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <google/protobuf/stubs/logging.h>
 
 #include "server/openai_mapping.h"
 #include "server/openai_response.h"
