@@ -5,6 +5,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "kernels/core/json_depth.h"
 #include "model_loader/gguf/gguf_file.h"
 #include "model_loader/read_file.h"
 
@@ -242,6 +243,7 @@ Status ParseRopeScaling(const json& j, const std::string& src, RopeScaling* out)
 }  // namespace
 
 Result<ModelConfig> ConfigFromHfJson(std::string_view text, const std::string& src) {
+  HEARTH_RETURN_IF_ERROR(CheckJsonDepth(text, src));
   const json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return InvalidArgumentError(src + ": not valid JSON");
   if (!j.is_object()) return InvalidArgumentError(src + ": not a JSON object");

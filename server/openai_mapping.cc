@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "kernels/core/json_depth.h"
 #include "server/request_mapping.h"
 
 namespace hearth::server {
@@ -339,9 +340,7 @@ bool ApplyRename(std::string* message, const std::array<Rename, N>& renames) {
 Result<OpenAiRequest> ParseOpenAiRequest(OpenAiEndpoint endpoint, std::string_view body,
                                          const std::string& served_model) {
   // Before parsing: the parser is iterative, but what walks the value afterwards is not.
-  if (JsonDepth(body) > kMaxOpenAiJsonDepth)
-    return InvalidArgumentError("the request body nests JSON deeper than " +
-                                std::to_string(kMaxOpenAiJsonDepth) + " levels");
+  HEARTH_RETURN_IF_ERROR(CheckJsonDepth(body, "the request body"));
   json j;
   try {
     j = json::parse(body);

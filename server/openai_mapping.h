@@ -27,14 +27,10 @@ struct OpenAiRequest {
   bool logprobs = false;
 };
 
-// The deepest nesting a request body may have: a tool call or tool as deep as the gRPC fields
-// allow (kMaxChatJsonDepth, request_mapping.h) inside its message or list, with room to spare.
-inline constexpr int kMaxOpenAiJsonDepth = 64;
-
-// Parses a request body (a body nested deeper than kMaxOpenAiJsonDepth: kInvalidArgument).
-// OpenAI-only rules live here (n = 1, known fields that Hearth does not support are refused rather
-// than silently ignored, "model" must name the served model or be absent: kNotFound); unknown
-// fields are ignored, as OpenAI clients send extras.
+// Parses a request body. OpenAI-only rules live here (n = 1, known fields that Hearth does not
+// support are refused rather than silently ignored, "model" must name the served model or be
+// absent: kNotFound); unknown fields are ignored, as OpenAI clients send extras. A body nested
+// deeper than kMaxJsonDepth (kernels/core/json_depth.h) is refused before it is parsed.
 Result<OpenAiRequest> ParseOpenAiRequest(OpenAiEndpoint endpoint, std::string_view body,
                                          const std::string& served_model);
 

@@ -53,9 +53,4 @@ std::string PieceText(const engine::TextCodec& codec, int32_t id);
 // True when `s` is well-formed UTF-8.
 bool IsValidUtf8(std::string_view s);
 
-// The deepest nesting of arrays and objects in JSON text (brackets inside strings skipped). Checked
-// before untrusted JSON is parsed: nlohmann's parser is iterative, but dump(), comparisons and
-// template rendering recurse once a level, so that a deep enough value overflows the stack.
-int JsonDepth(std::string_view text);
-
 }  // namespace hearth::server

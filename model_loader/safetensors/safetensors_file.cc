@@ -6,6 +6,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "kernels/core/json_depth.h"
 #include "model_loader/mapped_file.h"
 #include "model_loader/read_file.h"
 
@@ -90,6 +91,8 @@ Status SafetensorsFile::Parse() {
     }
     return true;
   };
+  if (JsonDepth(std::string_view(text, header_len)) > kMaxJsonDepth)
+    return err(8, "the header nests JSON deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   json header = json::parse(text, text + header_len, on_event, /*allow_exceptions=*/false);
   if (header.is_discarded()) return err(8, "the header is not valid JSON");
   if (!duplicate.empty()) return err(8, "duplicate tensor name '" + duplicate + "'");
@@ -186,6 +189,7 @@ const TensorInfo* SafetensorsFile::FindTensor(std::string_view name) const {
 
 Result<std::map<std::string, std::string>> SafetensorsSet::ParseIndex(std::string_view text,
                                                                       const std::string& name) {
+  HEARTH_RETURN_IF_ERROR(CheckJsonDepth(text, name));
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     return InvalidArgumentError(name + ": not a JSON object");

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "kernels/core/json_depth.h"
 #include "model_loader/read_file.h"
 #include "model_loader/tokenizer/jinja_parser.h"
 
@@ -88,6 +89,7 @@ Result<std::string> ChatTemplateSourceFromHfDir(const std::string& dir) {
     return NotFoundError(dir + " has neither chat_template.jinja nor tokenizer_config.json");
   }
   HEARTH_ASSIGN_OR_RETURN(const std::string text, ReadFile(config_path.string()));
+  HEARTH_RETURN_IF_ERROR(CheckJsonDepth(text, config_path.string()));
   const nlohmann::ordered_json config =
       nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (config.is_discarded() || !config.is_object()) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "kernels/core/json_depth.h"
 #include "model_loader/read_file.h"
 #include "model_loader/tokenizer/pre_tokenizer.h"
 #include "model_loader/tokenizer/tokenizer.h"
@@ -19,6 +20,7 @@ using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
 Result<Json> ParseJson(std::string_view text, const std::string& src) {
+  HEARTH_RETURN_IF_ERROR(CheckJsonDepth(text, src));  // Unsupported's dump() recurses
   Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return InvalidArgumentError(src + ": not valid JSON");
   return j;

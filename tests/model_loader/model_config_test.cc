@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "model_loader/gguf/gguf_file.h"
 #include "tests/model_loader/gguf_builder.h"
 
@@ -113,6 +115,19 @@ TEST(ModelConfig, HfErrors) {
   EXPECT_FALSE(with("\"rope_theta\": 500000.0", "\"rope_theta\": -1").ok());
   EXPECT_FALSE(with("128001, 128008", "128001, \"x\"").ok());
   EXPECT_FALSE(with("128001, 128008", "128001, 999999999").ok());
+}
+
+// config.json nested a million levels deep: an error, not a stack overflow.
+TEST(ModelConfig, DeepJsonIsAnErrorNotAStackOverflow) {
+  const std::string nest = std::string(1000000, '[') + std::string(1000000, ']');
+  for (const std::string& text :
+       {R"({"architectures":)" + nest + "}", R"({"rope_scaling":)" + nest + "}", nest}) {
+    auto c = ConfigFromHfJson(text, "deep.json");
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.status().message().find("deep.json: nests JSON deeper than 64 levels"),
+              std::string::npos)
+        << c.status().message();
+  }
 }
 
 GgufBuilder GgufModel(const std::string& arch) {

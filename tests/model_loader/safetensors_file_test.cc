@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "tests/model_loader/gguf_builder.h"
 #include "tests/support/test_support.h"
@@ -89,6 +90,18 @@ TEST(Safetensors, RejectsBadHeaders) {
                  R"("a":{"dtype":"F32","shape":[4],"data_offsets":[16,32]}})",
                  32, "duplicate tensor name 'a'");
   ExpectRejected(R"({"__metadata__":{"x":1}})", 0, "__metadata__");
+}
+
+// A header (or an index) nested a million levels deep is an error, not a stack overflow
+// (kernels/core/json_depth.h).
+TEST(Safetensors, DeepHeaderIsAnErrorNotAStackOverflow) {
+  const std::string nest = std::string(1000000, '[') + std::string(1000000, ']');
+  ExpectRejected(R"({"a":)" + nest + "}", 0, "the header nests JSON deeper than 64 levels");
+  ExpectRejected(R"({"__metadata__":)" + nest + "}", 0, "nests JSON deeper");
+  auto index = SafetensorsSet::ParseIndex(R"({"weight_map":)" + nest + "}", "index.json");
+  ASSERT_FALSE(index.ok());
+  EXPECT_NE(index.status().message().find("index.json: nests JSON deeper"), std::string::npos)
+      << index.status().message();
 }
 
 TEST(Safetensors, RejectsBadHeaderLengths) {

@@ -229,6 +229,21 @@ TEST(ChatTemplateConfig, PicksTheTemplateFromTokenizerConfig) {
             StatusCode::kInvalidArgument);
 }
 
+// A tokenizer_config.json nested a million levels deep: an error, not a stack overflow.
+TEST(ChatTemplateConfig, DeepTokenizerConfigIsAnErrorNotAStackOverflow) {
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / "deep_tokenizer_config";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "tokenizer_config.json")
+      << R"({"chat_template":)" << std::string(1000000, '[') << std::string(1000000, ']') << "}";
+  Result<std::string> s = ChatTemplateSourceFromHfDir(dir.string());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("nests JSON deeper than 64 levels"), std::string::npos)
+      << s.status().message();
+  std::filesystem::remove_all(dir);
+}
+
 // The context builder must produce what apply_chat_template passes: checked by rendering a
 // golden case of scripts/gen_chat_template_golden.py from ChatMessage structs.
 TEST(ChatTemplateContext, BuilderMatchesTheGoldenContext) {

@@ -359,29 +359,35 @@ TEST(LoadErrors, BadTokenizerJson) {
   std::filesystem::remove_all(dir);
 }
 
-// A four-piece SentencePiece-style tokenizer.json (Llama 2's layout), and what breaks it.
-TEST(LoadErrors, SentencePieceTokenizerJson) {
+// A four-piece SentencePiece-style tokenizer.json (Llama 2's layout).
+nlohmann::json SpmTokenizerJson() {
   using Json = nlohmann::json;
   const std::string meta = "\xE2\x96\x81";
   const Json replace = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", meta}};
   const Json prepend = {{"type", "Prepend"}, {"prepend", meta}};
-  const Json good = {
-      {"model",
-       {{"type", "BPE"},
-        {"byte_fallback", true},
-        {"fuse_unk", true},
-        {"unk_token", "<unk>"},
-        {"vocab", {{"<unk>", 0}, {meta, 1}, {"a", 2}, {meta + "a", 3}, {"<0x41>", 4}}},
-        {"merges", Json::array({Json::array({meta, "a"})})}}},
-      {"normalizer", {{"type", "Sequence"}, {"normalizers", {prepend, replace}}}},
-      {"pre_tokenizer", nullptr},
-      {"decoder",
-       {{"type", "Sequence"},
-        {"decoders",
-         {{{"type", "Replace"}, {"pattern", {{"String", meta}}}, {"content", " "}},
-          {{"type", "ByteFallback"}},
-          {{"type", "Fuse"}},
-          {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}}};
+  return {{"model",
+           {{"type", "BPE"},
+            {"byte_fallback", true},
+            {"fuse_unk", true},
+            {"unk_token", "<unk>"},
+            {"vocab", {{"<unk>", 0}, {meta, 1}, {"a", 2}, {meta + "a", 3}, {"<0x41>", 4}}},
+            {"merges", Json::array({Json::array({meta, "a"})})}}},
+          {"normalizer", {{"type", "Sequence"}, {"normalizers", {prepend, replace}}}},
+          {"pre_tokenizer", nullptr},
+          {"decoder",
+           {{"type", "Sequence"},
+            {"decoders",
+             {{{"type", "Replace"}, {"pattern", {{"String", meta}}}, {"content", " "}},
+              {{"type", "ByteFallback"}},
+              {{"type", "Fuse"}},
+              {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}}};
+}
+
+// The SentencePiece-style tokenizer.json, and what breaks it.
+TEST(LoadErrors, SentencePieceTokenizerJson) {
+  using Json = nlohmann::json;
+  const std::string meta = "\xE2\x96\x81";
+  const Json good = SpmTokenizerJson();
   const auto load = [](const Json& j) { return Tokenizer::FromHfJson(j.dump(), "", "spm.json"); };
   auto tok = load(good);
   ASSERT_TRUE(tok.ok()) << tok.status().ToString();
@@ -422,6 +428,39 @@ TEST(LoadErrors, SentencePieceTokenizerJson) {
   j = good;
   j["model"]["byte_fallback"] = "yes";
   expect_error(j, StatusCode::kInvalidArgument, "malformed");
+}
+
+// JSON nested a million levels deep (2 MB) in a tokenizer.json or tokenizer_config.json is an
+// error, not a stack overflow: error messages quote the offending value (dump() recurses once a
+// level). kernels/core/json_depth.h.
+TEST(LoadErrors, DeepJsonIsAnErrorNotAStackOverflow) {
+  using Json = nlohmann::json;
+  const std::string nest = std::string(1000000, '[') + std::string(1000000, ']');
+  const auto with_nest = [&](const Json& j) {
+    std::string text = j.dump();
+    const size_t at = text.find("\"@@\"");
+    return text.replace(at, 4, nest);
+  };
+  Json pre = SpmTokenizerJson();
+  pre["pre_tokenizer"] = "@@";
+  Json merge = SpmTokenizerJson();
+  merge["model"]["merges"].push_back("@@");
+  Json added = SpmTokenizerJson();
+  added["added_tokens"] = Json::array({"@@"});
+  for (const std::string& text : {with_nest(pre), with_nest(merge), with_nest(added), nest}) {
+    auto t = Tokenizer::FromHfJson(text, "", "deep.json");
+    ASSERT_FALSE(t.ok());
+    EXPECT_EQ(t.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(t.status().message().find("deep.json: nests JSON deeper than 64 levels"),
+              std::string::npos)
+        << t.status().message();
+  }
+  auto config = Tokenizer::FromHfJson(SpmTokenizerJson().dump(),
+                                      with_nest(Json{{"bos_token", "@@"}}), "deep.json");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("(tokenizer_config.json): nests JSON deeper"),
+            std::string::npos)
+      << config.status().message();
 }
 
 // The fuzzer's tokenizer.json seeds load, so mutations start from a working tokenizer.
