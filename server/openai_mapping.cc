@@ -162,7 +162,7 @@ std::string ContentText(const json& content, const std::string& field) {
     const json& p = content[k];
     if (!p.is_object()) Fail(part + " must be an object {\"type\": \"text\", \"text\": ...}");
     const std::string type = GetString(p, "type").value_or("");
-    if (type != "text") Fail(part + ".type \"" + type + "\" is not supported: only text parts");
+    if (type != "text") Fail(part + ".type " + Quoted(type) + " is not supported: only text parts");
     const std::optional<std::string> t = GetString(p, "text");
     if (!t) Fail(part + ".text is missing");
     if (k > 0) text += "\n";

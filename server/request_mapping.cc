@@ -147,8 +147,8 @@ Result<std::string> RenderChatInput(const v1::ChatInput& chat, const engine::Tex
     const v1::ChatMessage& m = chat.messages(i);
     const std::string field = "chat.messages[" + std::to_string(i) + "]";
     if (m.role() != "system" && m.role() != "user" && m.role() != "assistant" && m.role() != "tool")
-      return Bad(field + ".role must be one of system, user, assistant, tool (got \"" + m.role() +
-                 "\")");
+      return Bad(field + ".role must be one of system, user, assistant, tool (got " +
+                 Quoted(m.role()) + ")");
     if (!IsValidUtf8(m.content())) return Bad(field + ".content is not valid UTF-8");
     HEARTH_RETURN_IF_ERROR(CheckOptionalText(m.name(), field + ".name"));
     HEARTH_RETURN_IF_ERROR(CheckOptionalText(m.tool_call_id(), field + ".tool_call_id"));
@@ -268,9 +268,8 @@ Result<engine::EngineRequest> ToEngineRequest(const v1::GenerateRequest& req,
   HEARTH_RETURN_IF_ERROR(CheckTenant(req.tenant(), lim.max_tenant_bytes));
   if (ctx.auth_enabled) {
     if (!req.tenant().empty() && req.tenant() != ctx.key_tenant)
-      return Bad("tenant \"" + req.tenant() +
-                 "\" differs from the API key's tenant; leave it "
-                 "empty or equal to the key's");
+      return Bad("tenant " + Quoted(req.tenant()) +
+                 " differs from the API key's tenant; leave it empty or equal to the key's");
     out.tenant = ctx.key_tenant;
   } else {
     out.tenant = req.tenant().empty() ? "default" : req.tenant();
@@ -449,7 +448,25 @@ grpc::Status ToGrpcStatus(const Status& s) {
       code = StatusCode::INTERNAL;
       break;
   }
-  return grpc::Status(code, s.message());
+  // gRPC sends the message as trailing metadata, 8 KiB at most on the client's default: a longer
+  // one reaches the client as RESOURCE_EXHAUSTED ("metadata size exceeds limit") instead.
+  constexpr size_t kMaxMessageBytes = 1024;
+  const std::string& m = s.message();
+  if (m.size() <= kMaxMessageBytes) return grpc::Status(code, m);
+  return grpc::Status(code, m.substr(0, Utf8Prefix(m, kMaxMessageBytes - 3)) + "...");
+}
+
+size_t Utf8Prefix(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s.size();
+  size_t n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // a continuation
+  return n;
+}
+
+std::string Quoted(std::string_view s) {
+  constexpr size_t kMaxQuotedBytes = 40;
+  if (s.size() <= kMaxQuotedBytes) return "\"" + std::string(s) + "\"";
+  return "\"" + std::string(s.substr(0, Utf8Prefix(s, kMaxQuotedBytes - 3))) + "...\"";
 }
 
 }  // namespace hearth::server

@@ -53,4 +53,12 @@ std::string PieceText(const engine::TextCodec& codec, int32_t id);
 // True when `s` is well-formed UTF-8.
 bool IsValidUtf8(std::string_view s);
 
+// `s` in quotes for an error message: at most 40 bytes of it, cut at a character boundary and
+// followed by "..." when longer (a client's megabyte string is not sent back to it).
+std::string Quoted(std::string_view s);
+
+// The length of the longest prefix of UTF-8 `s` that has at most max_bytes bytes and ends at a
+// character boundary.
+size_t Utf8Prefix(std::string_view s, size_t max_bytes);
+
 }  // namespace hearth::server

@@ -205,6 +205,30 @@ TEST(OpenAiMappingTest, DeepNestingIsRefusedWithoutRecursion) {
   EXPECT_EQ(r.generate.chat().messages(0).tool_calls_json(0), call.dump());
 }
 
+// A client's string in an error message is quoted by its start only, cut at a character
+// boundary, and a gRPC status message is capped: a whole megabyte string made the message exceed
+// gRPC's 8 KiB of metadata (the client got RESOURCE_EXHAUSTED, not the error).
+TEST(OpenAiMappingTest, ErrorsQuoteOnlyTheStartOfAClientsString) {
+  EXPECT_EQ(Quoted("abc"), "\"abc\"");
+  EXPECT_EQ(Quoted(std::string(40, 'a')), "\"" + std::string(40, 'a') + "\"");
+  EXPECT_EQ(Quoted(std::string(41, 'a')), "\"" + std::string(37, 'a') + "...\"");
+  std::string e_acute;
+  for (int i = 0; i < 30; ++i) e_acute += "\xC3\xA9";  // 60 bytes, 2 a character
+  EXPECT_EQ(Quoted(e_acute), "\"" + e_acute.substr(0, 36) + "...\"");
+  const std::string long_type(1 << 20, 't');
+  const Status s = Error(
+      kChat, json{{"messages", {{{"role", "user"}, {"content", {{{"type", long_type}}}}}}}}.dump());
+  EXPECT_LT(s.message().size(), 200u) << s.message().substr(0, 200);
+  EXPECT_NE(s.message().find("messages[0].content[0].type \"ttt"), std::string::npos);
+  std::string long_message;
+  for (int i = 0; i < 1000; ++i) long_message += "\xC3\xA9";
+  const grpc::Status g = ToGrpcStatus(InvalidArgumentError(long_message));
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LE(g.error_message().size(), 1024u);
+  EXPECT_TRUE(IsValidUtf8(g.error_message()));
+  EXPECT_EQ(g.error_message().substr(g.error_message().size() - 3), "...");
+}
+
 // The gRPC validation (ToEngineRequest) runs on the mapped request; its messages come back in
 // OpenAI's names.
 TEST(OpenAiMappingTest, SharedValidationSpeaksOpenAiNames) {
