@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 
+#include "server/http_peer.h"
 #include "server/openai_response.h"
 #include "server/request_mapping.h"
 
@@ -262,11 +263,23 @@ void OpenAiApi::Generate(OpenAiEndpoint endpoint, const httplib::Request& req,
         });
     return;
   }
+  // Nothing goes out before the answer is whole: the connection is polled meanwhile, and a
+  // client that hangs up cancels the request (its engine work stops at the next step).
+  HttpPeer peer({req.local_addr, req.local_port, req.remote_addr, req.remote_port});
+  auto next_check = std::chrono::steady_clock::now() + kPollInterval;
   while (true) {
-    std::optional<engine::OutputChunk> chunk = (*stream)->Next();
-    if (!chunk) continue;  // the engine always ends a stream with a final chunk
-    responder.Add(*chunk);
-    if (chunk->final) break;
+    // The engine always ends a stream with a final chunk.
+    std::optional<engine::OutputChunk> chunk = (*stream)->Next(kPollInterval);
+    if (chunk) {
+      responder.Add(*chunk);
+      if (chunk->final) break;
+    }
+    if (std::chrono::steady_clock::now() < next_check) continue;
+    if (peer.Gone()) {
+      (*stream)->Cancel();  // no one to answer: nothing is sent
+      return;
+    }
+    next_check = std::chrono::steady_clock::now() + kPollInterval;
   }
   if (!responder.ok()) return SendError(res, responder.error(), false);
   SendJson(res, 200, responder.Response());

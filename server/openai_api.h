@@ -9,8 +9,9 @@
 // (a queue push) and then drains the request's OutputStream on its worker thread; it never
 // touches engine state. A streaming client that goes away is noticed within ~100 ms (the socket
 // is polled while no chunk is pending, and every write checks it first); the stream is then
-// cancelled and the engine frees the request's KV blocks at its next step. A non-streaming
-// request is not watched: it runs to its end (max_tokens bounds it).
+// cancelled and the engine frees the request's KV blocks at its next step. A request answered
+// without streaming is watched the same way (HttpPeer polls its connection every 100 ms while
+// the answer is computed) and cancelled when its client hangs up.
 //
 // Shutdown (HearthServer): drain first (new requests get 503, running ones finish), then Stop():
 // the listening socket closes and the workers are joined once their connections end.

@@ -395,6 +395,31 @@ TEST(OpenAiHttpTest, ClientDisconnectMidStreamFreesBlocks) {
   EXPECT_EQ(f.server->engine().stats().num_in_flight, 0);
 }
 
+// A client that gives up on a request without streaming (here its read timeout) cancels it, as
+// a dropped gRPC stream does: otherwise the request would hold its sequence, its KV blocks and an
+// HTTP worker for all of its 3000 tokens (6 s here) with no one to read the answer.
+TEST(OpenAiHttpTest, ClientGoneBeforeTheAnswerCancelsTheRequest) {
+  ServerOptions o = HttpOptions();
+  o.runner.step_delay = std::chrono::milliseconds(2);
+  HttpFixture f(o);
+  httplib::Client c = f.Client();
+  c.set_read_timeout(std::chrono::milliseconds(200));
+  httplib::Result res =
+      c.Post("/v1/completions", Completion(std::string(70, 'd'), 3000).dump(), "application/json");
+  EXPECT_EQ(res.error(), httplib::Error::Read);
+  c.stop();  // closes the connection
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (f.server->engine().stats().num_in_flight != 0 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(f.server->engine().stats().num_in_flight, 0);
+  EXPECT_LT(f.runner->num_steps(), 1500);
+  f.WaitForIdleBlocks();
+  // The server still answers, on a new connection.
+  const Reply r = f.Post("/v1/completions", Completion("after", 4));
+  EXPECT_EQ(r.status, 200) << r.raw;
+}
+
 // A failure after the stream's 200 went out (here the engine stopping under it) arrives as an
 // OpenAI error event before [DONE], which the openai package raises as an APIError.
 TEST(OpenAiHttpTest, AnErrorMidStreamIsAnErrorEvent) {
