@@ -103,7 +103,8 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "OpenAI-compatible HTTP API port (-1 = off, the default; 0 = any free)");
   flag(
       "--http-threads", [](C & c) -> auto& { return c.http_threads; },
-      "HTTP worker threads, one per open connection (0 = max-seqs + 32)");
+      "Most HTTP worker threads, one per open connection, started on demand (0 = max-seqs + "
+      "max-waiting + 32)");
   flag(
       "--device", [](C & c) -> auto& { return c.device; }, "cpu or cuda[:N] (cpu)");
   flag(

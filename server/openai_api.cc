@@ -11,6 +11,7 @@
 #include "server/http_peer.h"
 #include "server/openai_response.h"
 #include "server/request_mapping.h"
+#include "server/worker_pool.h"
 
 namespace hearth::server {
 namespace {
@@ -26,6 +27,20 @@ int64_t UnixSeconds() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// cpp-httplib's task queue (one job per accepted connection) over a WorkerPool.
+class HttpTaskQueue : public httplib::TaskQueue {
+ public:
+  explicit HttpTaskQueue(size_t max_threads)
+      : pool_(kMinHttpWorkers, max_threads, kHttpWorkerIdleExit) {}
+  void enqueue(std::function<void()> fn) override { pool_.Run(std::move(fn)); }
+  void shutdown() override { pool_.Shutdown(); }
+
+ private:
+  static constexpr size_t kMinHttpWorkers = 8;
+  static constexpr std::chrono::seconds kHttpWorkerIdleExit{30};
+  WorkerPool pool_;
+};
 
 void SendJson(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -96,10 +111,12 @@ Result<std::unique_ptr<OpenAiApi>> OpenAiApi::Start(const ServerConfig& config,
     api->http_ = std::move(tls);
   }
   httplib::Server& http = *api->http_;
-  // One worker per connection: a running stream holds one, so there must be room for as many
-  // streams as the engine runs, plus idle keep-alive connections and probes.
-  const size_t threads = config.http_threads > 0 ? config.http_threads : config.max_seqs + 32;
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // One worker per connection, and a request holds its connection's worker until its last
+  // token: every request the engine can admit (running or waiting) needs one, plus idle
+  // keep-alive connections and probes, and a request past those must reach its 429. Workers
+  // start on demand and retire when idle (WorkerPool).
+  const size_t threads = HttpWorkers(config);
+  http.new_task_queue = [threads] { return new HttpTaskQueue(threads); };
   http.set_keep_alive_max_count(1000);
   // Room for a maximal prompt even when every byte of it is JSON-escaped (\u00XX), so that its
   // size is answered by validation, naming the limit.

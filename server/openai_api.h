@@ -4,14 +4,15 @@
 // server-sent events or not), GET /v1/models[/<id>], GET /health (liveness: 200 while the
 // process serves) and GET /ready (200 exactly while gRPC health is SERVING, else 503).
 //
-// Threads: one acceptor plus a pool of `http_threads` workers, each serving one connection at a
-// time. A handler authenticates, maps and validates (openai_mapping), submits to the engine
-// (a queue push) and then drains the request's OutputStream on its worker thread; it never
-// touches engine state. A streaming client that goes away is noticed within ~100 ms (the socket
-// is polled while no chunk is pending, and every write checks it first); the stream is then
-// cancelled and the engine frees the request's KV blocks at its next step. A request answered
-// without streaming is watched the same way (HttpPeer polls its connection every 100 ms while
-// the answer is computed) and cancelled when its client hangs up.
+// Threads: one acceptor plus a pool of workers (WorkerPool: started on demand up to HttpWorkers(),
+// retired after 30 s idle, 8 kept), each serving one connection at a time. A handler authenticates,
+// maps and validates (openai_mapping), submits to the engine (a queue push) and then drains the
+// request's OutputStream on its worker thread; it never touches engine state. A streaming client
+// that goes away is noticed within ~100 ms (the socket is polled while no chunk is pending, and
+// every write checks it first); the stream is then cancelled and the engine frees the request's KV
+// blocks at its next step. A request answered without streaming is watched the same way (HttpPeer
+// polls its connection every 100 ms while the answer is computed) and cancelled when its client
+// hangs up.
 //
 // Shutdown (HearthServer): drain first (new requests get 503, running ones finish), then Stop():
 // the listening socket closes and the workers are joined once their connections end.

@@ -85,7 +85,7 @@ Status ValidateServerConfig(const ServerConfig& c) {
   if (c.http_port < -1 || c.http_port > 65535)
     return bad("http_port must be in [-1, 65535] (-1 = off)");
   if (c.http_threads < 0 || c.http_threads > 10000)
-    return bad("http_threads must be in [0, 10000] (0 = max_seqs + 32)");
+    return bad("http_threads must be in [0, 10000] (0 = max_seqs + max_waiting_requests + 32)");
   if (c.max_batch_tokens < 1) return bad("max_batch_tokens must be >= 1");
   if (c.max_seqs < 1) return bad("max_seqs must be >= 1");
   if (c.kv_cache_bytes < 0) return bad("kv_cache_bytes must be >= 0");
@@ -104,6 +104,12 @@ Status ValidateServerConfig(const ServerConfig& c) {
   if (c.limits.max_prompt_tokens < 0) return bad("max_prompt_tokens must be >= 0");
   if (c.limits.default_max_tokens < 1) return bad("default_max_tokens must be >= 1");
   return Status::Ok();
+}
+
+size_t HttpWorkers(const ServerConfig& config) {
+  if (config.http_threads > 0) return static_cast<size_t>(config.http_threads);
+  return static_cast<size_t>(config.max_seqs) + static_cast<size_t>(config.max_waiting_requests) +
+         32;
 }
 
 }  // namespace hearth::server

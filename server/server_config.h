@@ -28,7 +28,7 @@ struct ServerConfig {
   int port = 50051;         // gRPC; 0 = pick a free port
   int metrics_port = 9090;  // Prometheus /metrics over HTTP; 0 = pick, -1 = off
   int http_port = -1;       // OpenAI-compatible HTTP API; 0 = pick, -1 = off
-  int http_threads = 0;     // HTTP worker threads (one per open connection); 0 = max_seqs + 32
+  int http_threads = 0;     // most HTTP workers (one per open connection); 0: HttpWorkers' default
   std::string model;        // GGUF file or HF directory; "" = the default model
   std::string device = "cpu";
   std::string dtype;                 // bfloat16 | float16 | float32; "" = the device's default
@@ -51,5 +51,10 @@ struct ServerConfig {
 // Overlays the keys present in a JSON config file onto `config`; unknown keys are errors.
 Status LoadConfigFile(const std::string& path, ServerConfig* config);
 Status ValidateServerConfig(const ServerConfig& config);
+
+// The most HTTP workers: http_threads, or by default one for every request the engine can
+// admit (max_seqs running + max_waiting_requests waiting; each holds its connection's worker to
+// its last token) plus 32 for idle keep-alive connections, probes and refusals.
+size_t HttpWorkers(const ServerConfig& config);
 
 }  // namespace hearth::server

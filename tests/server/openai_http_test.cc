@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -418,6 +419,60 @@ TEST(OpenAiHttpTest, ClientGoneBeforeTheAnswerCancelsTheRequest) {
   // The server still answers, on a new connection.
   const Reply r = f.Post("/v1/completions", Completion("after", 4));
   EXPECT_EQ(r.status, 200) << r.raw;
+}
+
+// Every request the engine admits (running or waiting) has an HTTP worker: with 2 running and
+// 40 waiting allowed, 40 streams opened at once all get their 200 at once (each worker then
+// waits on its stream), instead of the connections past the pool waiting unseen, neither
+// served nor refused, until a stream ends. Past the waiting room the queue's 429 answers.
+TEST(OpenAiHttpTest, EveryAdmittedRequestHasAWorker) {
+  ServerOptions o = HttpOptions();
+  o.runner.step_delay = std::chrono::milliseconds(2);
+  o.config.max_seqs = o.engine.scheduler.max_num_seqs = 2;
+  o.config.max_waiting_requests = o.engine.max_waiting_requests = 40;
+  HttpFixture f(o);
+  constexpr int kClients = 44;
+  std::vector<int> status(kClients, -1);
+  std::vector<double> seconds(kClients, -1);
+  std::atomic<int> answered{0};
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i)
+    clients.emplace_back([&, i] {
+      json body = Completion("client " + std::to_string(i), 3000);
+      body["stream"] = true;
+      httplib::Request req;
+      req.method = "POST";
+      req.path = "/v1/completions";
+      req.body = body.dump();
+      req.set_header("Content-Type", "application/json");
+      req.response_handler = [&, i](const httplib::Response& r) {
+        status[i] = r.status;
+        seconds[i] =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        answered.fetch_add(1);
+        return true;
+      };
+      // Streams stay open (holding their workers) until every client has its answer or 4 s
+      // have passed; then each hangs up and the server cancels its stream.
+      req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
+        return answered.load() < kClients &&
+               std::chrono::steady_clock::now() - start < std::chrono::seconds(4);
+      };
+      httplib::Client c = f.Client();
+      c.send(req);
+    });
+  for (std::thread& t : clients) t.join();
+  int ok = 0, refused = 0;
+  for (int i = 0; i < kClients; ++i) {
+    ok += status[i] == 200;
+    refused += status[i] == 429;
+    EXPECT_LT(seconds[i], 3.0) << "client " << i << " waited for a worker (status " << status[i]
+                               << ")";
+  }
+  EXPECT_EQ(ok + refused, kClients);
+  EXPECT_GE(ok, 42);  // 2 running + 40 waiting, at least
+  f.WaitForIdleBlocks();
 }
 
 // A failure after the stream's 200 went out (here the engine stopping under it) arrives as an
