@@ -9,6 +9,12 @@ through Control.Abort after a few chunks, or cancel the call (a client disconnec
 requests are deliberately invalid. Every outcome must be one the API allows; a stream that ends
 OK must end with one final chunk whose usage counts the tokens streamed.
 
+With --http-address, --http-concurrency more workers drive the OpenAI-compatible HTTP API at
+the same time: completions streamed or not, read to the end or left early (a stream closed
+after a few events, an answer given up after a random timeout: the server must cancel both),
+a few invalid. A 200 must carry a well-formed answer within max_tokens, an invalid request a
+400, a full queue a 429 with Retry-After; anything else is an anomaly.
+
 With --sigterm-pid, it then starts --drain-streams long streams, sends SIGTERM to the server
 once each has produced text, and checks that each ends cleanly: status OK with a final chunk
 (FINISH_REASON_ABORT if the drain timeout cut it, LENGTH if it finished), and that a request
@@ -19,9 +25,12 @@ Prints a summary and, last, one line "soak: ..." with the figures; exits 1 on an
 import argparse
 import asyncio
 import collections
+import http.client
+import json
 import os
 import random
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -35,6 +44,7 @@ from load_gen import load_stubs  # noqa: E402  (protoc into a temporary director
 WORDS = ("Once upon a time there was a little girl named Lily . She liked to play in the park "
          "with her dog , and one day she found a big red ball under a tree . \" Hello ! \" said "
          "the bird . They were happy").split()
+ANOMALY = "anomaly: "  # http_one's key prefix for an anomaly
 STOPS = [".", "the", " and", "Lily", "!", "\n", "ball", "xyz"]
 
 
@@ -48,6 +58,7 @@ class Soak:
         self.prefix = " ".join(WORDS * 2)  # shared by the "prefix" prompts
         self.prefix_tokens = 0  # measured with Tokenize
         self.context = 0
+        self.model = ""  # the served model's name (GetModelInfo), for the OpenAI API
 
     def anomaly(self, what):
         if len(self.anomalies) < 50:
@@ -182,6 +193,94 @@ class Soak:
         else:
             self.anomaly(f"{request.request_id}: status {code.name}")
 
+    def http_one(self, rng, out):
+        """One OpenAI API request (blocking; run in a thread, so it only counts into `out`, which
+        the event loop merges). Returns the seconds to back off."""
+        rid = f"http-{rng.randrange(1 << 32):08x}"
+
+        def bad(what):
+            out[ANOMALY + what] += 1
+        words = rng.randint(1, 60)
+        body = {"model": self.model, "prompt": " ".join(rng.choice(WORDS) for _ in range(words)),
+                "max_tokens": rng.randint(1, max(1, min(self.context - 1 - 4 * words, 400))),
+                "temperature": 0 if rng.random() < 0.3 else rng.uniform(0.1, 1.5)}
+        if rng.random() < 0.3:
+            body["top_p"] = rng.uniform(0.05, 1.0)
+        if rng.random() < 0.3:
+            body["stop"] = rng.sample(STOPS, rng.randint(1, 3))
+        if rng.random() < 0.2:
+            body["logprobs"] = rng.randint(0, 5)
+        stream = rng.random() < 0.5
+        body["stream"] = stream
+        invalid = rng.random() < 0.03
+        if invalid:
+            rng.choice([lambda: body.update(temperature=11.0),
+                        lambda: body.update(max_tokens=100000),
+                        lambda: body.update(prompt=[[1, -5]])])()
+        action = rng.random()
+        leave_after = rng.randint(0, 4) if stream and action < 0.2 else None
+        timeout = rng.uniform(0.01, 0.5) if not stream and action < 0.2 else 120
+        host, port = self.args.http_address.rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        out["http requests"] += 1
+        try:
+            conn.request("POST", "/v1/completions", json.dumps(body),
+                         {"Content-Type": "application/json"})
+            res = conn.getresponse()
+            if res.status == 429:
+                out["http 429"] += 1
+                if res.getheader("Retry-After") is None:
+                    bad(f"{rid}: 429 without Retry-After")
+                res.read()
+                return rng.uniform(0.05, 0.3)
+            if res.status == 400:
+                out["http 400"] += 1
+                err = json.loads(res.read())
+                if not invalid or "message" not in err.get("error", {}):
+                    bad(f"{rid}: 400 {err}")
+                return 0
+            if res.status != 200:
+                bad(f"{rid}: HTTP {res.status}: {res.read()[:200]!r}")
+                return 0
+            if invalid:
+                bad(f"{rid}: invalid request was served")
+            if not stream:
+                answer = json.loads(res.read())
+                choice = answer["choices"][0]
+                out[f"http finish {choice['finish_reason']}"] += 1
+                if answer["usage"]["completion_tokens"] > body["max_tokens"]:
+                    bad(f"{rid}: {answer['usage']} over max_tokens {body['max_tokens']}")
+                return 0
+            events, done = 0, False
+            for line in res:
+                line = line.strip()
+                if not line:
+                    continue
+                if line == b"data: [DONE]":
+                    done = True
+                    break
+                event = json.loads(line[len(b"data: "):])
+                if "error" in event:
+                    bad(f"{rid}: error event {event}")
+                events += 1
+                if leave_after is not None and events > leave_after:
+                    out["http streams left"] += 1
+                    return 0
+            if not done:
+                bad(f"{rid}: stream without [DONE] after {events} events")
+            out["http streams read"] += 1
+            return 0
+        except (socket.timeout, TimeoutError):
+            if timeout > 60:
+                bad(f"{rid}: timed out")
+            out["http answers given up"] += 1
+            return 0
+        except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
+            bad(f"{rid}: {type(e).__name__}: {e}")
+            return 0
+        finally:
+            conn.close()
+
     async def run(self):
         args = self.args
         async with grpc.aio.insecure_channel(args.address) as channel:
@@ -190,6 +289,7 @@ class Soak:
             info = await stub.GetModelInfo(self.pb.GetModelInfoRequest(), timeout=60)
             idle = await control.GetLoad(self.cpb.GetLoadRequest(), timeout=10)
             self.context = info.context_length
+            self.model = info.name
             self.prefix_tokens = len((await stub.Tokenize(
                 self.pb.TokenizeRequest(text=self.prefix), timeout=10)).ids)
             print(f"model {info.name}: vocab {info.vocab_size}, context {info.context_length}, "
@@ -203,6 +303,18 @@ class Soak:
                 while time.monotonic() < end:
                     await self.one(rng, stub, control, info.vocab_size)
 
+            async def http_worker(seed):
+                rng = random.Random(seed)
+                while time.monotonic() < end:
+                    out = collections.Counter()
+                    backoff = await asyncio.to_thread(self.http_one, rng, out)
+                    for key, n in out.items():
+                        if key.startswith(ANOMALY):
+                            self.anomaly(key[len(ANOMALY):])
+                        else:
+                            self.counts[key] += n
+                    await asyncio.sleep(backoff)
+
             async def monitor():
                 nonlocal peak
                 last = time.monotonic()
@@ -215,8 +327,11 @@ class Soak:
                         print(f"  {int(end - time.monotonic())} s left: {dict(self.counts)}; "
                               f"KV blocks used now {load.kv_blocks_used}", flush=True)
 
+            http_workers = args.http_concurrency if args.http_address else 0
             await asyncio.gather(monitor(),
-                                 *(worker(args.seed * 1000 + i) for i in range(args.concurrency)))
+                                 *(worker(args.seed * 1000 + i) for i in range(args.concurrency)),
+                                 *(http_worker(args.seed * 1000 + 500 + i)
+                                   for i in range(http_workers)))
             # Every stream has ended; aborted and cancelled ones free their blocks at the
             # engine's next step.
             settle = time.monotonic() + 30
@@ -299,6 +414,9 @@ def main():
     p.add_argument("--sigterm-pid", type=int, default=0,
                    help="after the run, SIGTERM this server with streams in flight")
     p.add_argument("--drain-streams", type=int, default=4)
+    p.add_argument("--http-address", default="",
+                   help="host:port of the server's OpenAI-compatible HTTP API, to drive it too")
+    p.add_argument("--http-concurrency", type=int, default=4)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         soak = Soak(args, *load_stubs(tmp))
@@ -312,6 +430,8 @@ def main():
     print(f"soak: {wall / 60:.1f} min, {c['requests']} requests, {c['tokens']} tokens streamed, "
           f"{c['aborts sent']} aborts, {c['client disconnects']} disconnects, "
           f"{c['DEADLINE_EXCEEDED']} deadlines, {c['RESOURCE_EXHAUSTED']} refused, "
+          f"{c['http requests']} HTTP requests ({c['http streams left']} streams left, "
+          f"{c['http answers given up']} answers given up), "
           f"peak KV blocks {peak}/{load.kv_blocks_total}, leaked KV blocks {leaked}, "
           f"anomalies {c['anomalies']}")
     return 1 if c["anomalies"] else 0
