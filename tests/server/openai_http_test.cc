@@ -68,6 +68,18 @@ json Completion(const std::string& prompt, int max_tokens) {
   return {{"model", "fake"}, {"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}};
 }
 
+// A streaming completion as a request for httplib::Client::send (which takes the handlers).
+httplib::Request StreamingCompletion(const std::string& prompt, int max_tokens) {
+  json body = Completion(prompt, max_tokens);
+  body["stream"] = true;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/completions";
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  return req;
+}
+
 json Chat(const std::string& question, int max_tokens) {
   return {
       {"model", "fake"},
@@ -375,13 +387,7 @@ TEST(OpenAiHttpTest, ClientDisconnectMidStreamFreesBlocks) {
   ServerOptions o = HttpOptions();
   o.runner.step_delay = std::chrono::milliseconds(2);
   HttpFixture f(o);
-  json body = Completion(std::string(70, 'd'), 3000);
-  body["stream"] = true;
-  httplib::Request req;
-  req.method = "POST";
-  req.path = "/v1/completions";
-  req.body = body.dump();
-  req.set_header("Content-Type", "application/json");
+  httplib::Request req = StreamingCompletion(std::string(70, 'd'), 3000);
   std::string received;
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
     received.append(data, n);
@@ -439,13 +445,7 @@ TEST(OpenAiHttpTest, EveryAdmittedRequestHasAWorker) {
   std::vector<std::thread> clients;
   for (int i = 0; i < kClients; ++i)
     clients.emplace_back([&, i] {
-      json body = Completion("client " + std::to_string(i), 3000);
-      body["stream"] = true;
-      httplib::Request req;
-      req.method = "POST";
-      req.path = "/v1/completions";
-      req.body = body.dump();
-      req.set_header("Content-Type", "application/json");
+      httplib::Request req = StreamingCompletion("client " + std::to_string(i), 3000);
       req.response_handler = [&, i](const httplib::Response& r) {
         status[i] = r.status;
         seconds[i] =
