@@ -68,6 +68,17 @@ json Completion(const std::string& prompt, int max_tokens) {
   return {{"model", "fake"}, {"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}};
 }
 
+// A self-signed certificate and key for 127.0.0.1 in the test's temporary directory.
+bool MakeTestCertificate(std::string& cert, std::string& key) {
+  const std::string dir = ::testing::TempDir();
+  cert = dir + "/hearth_http_cert.pem", key = dir + "/hearth_http_key.pem";
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+      " -addext subjectAltName=IP:127.0.0.1 -keyout " +
+      key + " -out " + cert + " > /dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
 // A streaming completion as a request for httplib::Client::send (which takes the handlers).
 httplib::Request StreamingCompletion(const std::string& prompt, int max_tokens) {
   json body = Completion(prompt, max_tokens);
@@ -405,16 +416,33 @@ TEST(OpenAiHttpTest, ClientDisconnectMidStreamFreesBlocks) {
 // A client that gives up on a request without streaming (here its read timeout) cancels it, as
 // a dropped gRPC stream does: otherwise the request would hold its sequence, its KV blocks and an
 // HTTP worker for all of its 3000 tokens (6 s here) with no one to read the answer.
-TEST(OpenAiHttpTest, ClientGoneBeforeTheAnswerCancelsTheRequest) {
+// Over TLS too: the connection's TCP socket is watched, under the TLS session.
+void ExpectClientGoneCancels(bool tls) {
   ServerOptions o = HttpOptions();
   o.runner.step_delay = std::chrono::milliseconds(2);
+  std::string cert, key;
+  if (tls) {
+    ASSERT_TRUE(MakeTestCertificate(cert, key));
+    o.config.tls_cert_file = cert;
+    o.config.tls_key_file = key;
+  }
   HttpFixture f(o);
-  httplib::Client c = f.Client();
-  c.set_read_timeout(std::chrono::milliseconds(200));
-  httplib::Result res =
-      c.Post("/v1/completions", Completion(std::string(70, 'd'), 3000).dump(), "application/json");
-  EXPECT_EQ(res.error(), httplib::Error::Read);
-  c.stop();  // closes the connection
+  {
+    std::unique_ptr<httplib::ClientImpl> c;
+    if (tls) {
+      auto ssl = std::make_unique<httplib::SSLClient>("127.0.0.1", f.server->http_port());
+      ssl->set_ca_cert_path(cert.c_str());
+      ssl->enable_server_certificate_verification(true);
+      c = std::move(ssl);
+    } else {
+      c = std::make_unique<httplib::ClientImpl>("127.0.0.1", f.server->http_port());
+    }
+    c->set_read_timeout(std::chrono::milliseconds(200));
+    httplib::Result res = c->Post("/v1/completions", Completion(std::string(70, 'd'), 3000).dump(),
+                                  "application/json");
+    EXPECT_EQ(res.error(), httplib::Error::Read);
+    c->stop();  // closes the connection
+  }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (f.server->engine().stats().num_in_flight != 0 &&
          std::chrono::steady_clock::now() < deadline)
@@ -422,9 +450,16 @@ TEST(OpenAiHttpTest, ClientGoneBeforeTheAnswerCancelsTheRequest) {
   EXPECT_EQ(f.server->engine().stats().num_in_flight, 0);
   EXPECT_LT(f.runner->num_steps(), 1500);
   f.WaitForIdleBlocks();
+  if (tls) return;
   // The server still answers, on a new connection.
   const Reply r = f.Post("/v1/completions", Completion("after", 4));
   EXPECT_EQ(r.status, 200) << r.raw;
+}
+
+TEST(OpenAiHttpTest, ClientGoneBeforeTheAnswerCancelsTheRequest) { ExpectClientGoneCancels(false); }
+
+TEST(OpenAiHttpTest, ClientGoneBeforeTheAnswerCancelsTheRequestOverTls) {
+  ExpectClientGoneCancels(true);
 }
 
 // Every request the engine admits (running or waiting) has an HTTP worker: with 2 running and
@@ -523,13 +558,8 @@ TEST(OpenAiHttpTest, BurstOfNewConnectionsIsServedAndPortInUseFails) {
 TEST(OpenAiHttpTest, HttpsWithTheGrpcCertificateAndMutualTls) {
   // As ServerTest.MutualTlsAcceptsOnlyClientsWithACertificate: one self-signed certificate for
   // 127.0.0.1 is server cert, client cert and both trust roots.
-  const std::string dir = ::testing::TempDir();
-  const std::string cert = dir + "/hearth_http_cert.pem", key = dir + "/hearth_http_key.pem";
-  const std::string cmd =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
-      " -addext subjectAltName=IP:127.0.0.1 -keyout " +
-      key + " -out " + cert + " > /dev/null 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
+  std::string cert, key;
+  ASSERT_TRUE(MakeTestCertificate(cert, key));
   ServerOptions o = HttpOptions();
   o.config.tls_cert_file = cert;
   o.config.tls_key_file = key;
