@@ -137,7 +137,8 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "USD per device-hour, for the cost metrics (0)");
   flag(
       "--api-keys", [](C & c) -> auto& { return c.api_keys_file; },
-      "JSON file {\"key\": \"tenant\"}; enables bearer-token auth");
+      "JSON file {\"key\": \"tenant\"} (an operator's key: {\"key\": {\"tenant\": \"ops\", "
+      "\"admin\": true}}, needed for Control.Drain); enables bearer-token auth");
   flag(
       "--tls-cert", [](C & c) -> auto& { return c.tls_cert_file; },
       "PEM certificate chain (enables TLS)");

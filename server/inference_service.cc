@@ -64,7 +64,7 @@ class GenerateReactor : public grpc::ServerWriteReactor<v1::GenerateResponse> {
     mapping.auth_enabled = context_->api_keys.enabled();
     mapping.key_tenant = std::move(key_tenant);
     HEARTH_ASSIGN_OR_RETURN(engine::EngineRequest r, ToEngineRequest(request, mapping));
-    r.request_id = request_id_;
+    r.request_id = context_->EngineRequestId(r.tenant, request_id_);
     r.deadline = DeadlineOf(call);
     HEARTH_ASSIGN_OR_RETURN(stream_, context_->engine->Submit(std::move(r)));
     return Status::Ok();

@@ -262,7 +262,7 @@ void OpenAiApi::Generate(OpenAiEndpoint endpoint, const httplib::Request& req,
   if (mapping.auth_enabled) parsed->generate.clear_tenant();
   Result<engine::EngineRequest> request = ToEngineRequest(parsed->generate, mapping);
   if (!request.ok()) return SendError(res, OpenAiStatus(request.status(), endpoint), true);
-  request->request_id = id;
+  request->request_id = context_->EngineRequestId(request->tenant, id);
   Result<std::shared_ptr<engine::OutputStream>> stream =
       context_->engine->Submit(std::move(*request));
   if (!stream.ok()) return SendError(res, stream.status(), true);

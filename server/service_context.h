@@ -29,14 +29,25 @@ struct ServiceContext {
   // Health NOT_SERVING + engine drain; set by HearthServer.
   std::function<engine::DrainResult(std::chrono::milliseconds)> drain;
 
-  // The caller's tenant from "authorization: Bearer <key>" ("" without API keys).
-  Result<std::string> Authenticate(const grpc::CallbackServerContext& call) const {
-    if (!api_keys.enabled()) return std::string();
+  // The caller from "authorization: Bearer <key>" (Caller{"", admin} without API keys).
+  Result<Caller> Identify(const grpc::CallbackServerContext& call) const {
+    if (!api_keys.enabled()) return Caller{"", true};
     const auto& md = call.client_metadata();
     auto it = md.find("authorization");
     const std::string header =
         it == md.end() ? std::string() : std::string(it->second.data(), it->second.size());
-    return api_keys.Authenticate(header);
+    return api_keys.Identify(header);
+  }
+  // The caller's tenant ("" without API keys).
+  Result<std::string> Authenticate(const grpc::CallbackServerContext& call) const {
+    HEARTH_ASSIGN_OR_RETURN(Caller caller, Identify(call));
+    return std::move(caller.tenant);
+  }
+  // The engine's id of a client's request: with API keys, scoped by the key's tenant
+  // ("team-a/<id>"; tenants have no '/'), so that tenants never collide on an id nor reach
+  // each other's requests by it; without keys, the client's id.
+  std::string EngineRequestId(const std::string& tenant, const std::string& client_id) const {
+    return api_keys.enabled() ? tenant + "/" + client_id : client_id;
   }
 };
 

@@ -81,5 +81,38 @@ TEST(ApiKeysTest, FileMapsKeysToTenants) {
   EXPECT_FALSE(ApiKeys().enabled());
 }
 
+TEST(ApiKeysTest, AdminKeysAndTenantNames) {
+  auto keys = ApiKeys::FromFile(WriteTemp("admin.json", R"({
+      "0123456789abcdef": "team-a",
+      "fedcba9876543210": {"tenant": "ops", "admin": true},
+      "aaaaaaaaaaaaaaaa": {"tenant": "team.b_2", "admin": false},
+      "bbbbbbbbbbbbbbbb": {"tenant": "team-c"}})"));
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  auto who = [&](const std::string& key) { return *keys->Identify("Bearer " + key); };
+  EXPECT_EQ(who("0123456789abcdef").tenant, "team-a");
+  EXPECT_FALSE(who("0123456789abcdef").admin);
+  EXPECT_EQ(who("fedcba9876543210").tenant, "ops");
+  EXPECT_TRUE(who("fedcba9876543210").admin);
+  EXPECT_EQ(who("aaaaaaaaaaaaaaaa").tenant, "team.b_2");
+  EXPECT_FALSE(who("aaaaaaaaaaaaaaaa").admin);
+  EXPECT_FALSE(who("bbbbbbbbbbbbbbbb").admin);
+  EXPECT_EQ(*keys->Authenticate("Bearer fedcba9876543210"), "ops");
+  // Each refused with a message naming what is wrong.
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"0123456789abcdef": "team/a"})", "[A-Za-z0-9_.-]"},  // '/' scopes request ids
+      {R"({"0123456789abcdef": ""})", "non-empty"},
+      {R"({"0123456789abcdef": 7})", "maps to its tenant"},
+      {R"({"0123456789abcdef": {"admin": true}})", "maps to its tenant"},
+      {R"({"0123456789abcdef": {"tenant": "a", "admin": "yes"}})", "true or false"},
+      {R"({"0123456789abcdef": {"tenant": "a", "role": "admin"}})", "not \"role\""},
+  };
+  for (const auto& [text, message] : bad) {
+    auto r = ApiKeys::FromFile(WriteTemp("bad.json", text));
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find(message), std::string::npos)
+        << text << ": " << r.status().ToString();
+  }
+}
+
 }  // namespace
 }  // namespace hearth::server

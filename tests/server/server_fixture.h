@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <future>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "hearth/v1/control.grpc.pb.h"
 #include "hearth/v1/inference.grpc.pb.h"
@@ -34,6 +36,7 @@ struct ServerOptions {
   engine::EngineConfig engine = DefaultConfig();
   server::ServerConfig config = LoopbackConfig();
   std::unordered_map<std::string, std::string> api_keys;
+  std::unordered_set<std::string> admin_keys;      // of api_keys' keys
   std::shared_ptr<const engine::TextCodec> codec;  // null: FakeTextCodec
 };
 
@@ -50,7 +53,7 @@ struct ServerFixture {
     info.set_name("fake");
     info.set_vocab_size(FakeTextCodec::kVocabSize);
     auto s = server::HearthServer::Start(o.config, std::move(*e), std::move(metrics), info,
-                                         server::ApiKeys::FromMap(o.api_keys));
+                                         server::ApiKeys::FromMap(o.api_keys, o.admin_keys));
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     server = std::move(*s);
     channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),

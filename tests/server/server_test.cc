@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "server/request_mapping.h"
@@ -394,6 +395,104 @@ TEST(ServerTest, TokenizeDetokenizeAndModelInfo) {
   EXPECT_EQ(info.kv_block_size(), 16);
   EXPECT_EQ(info.kv_blocks_total(), 256);
   EXPECT_EQ(info.max_prompt_tokens(), 256 * 16 - 1);
+}
+
+constexpr char kKeyA[] = "key-for-team-a-0123456789", kKeyB[] = "key-for-team-b-0123456789",
+               kAdminKey[] = "key-for-the-operators-0123";
+
+ServerOptions TwoTenantsAndAnAdmin() {
+  ServerOptions o;
+  o.runner.step_delay = std::chrono::milliseconds(2);
+  o.api_keys = {{kKeyA, "team-a"}, {kKeyB, "team-b"}, {kAdminKey, "ops"}};
+  o.admin_keys = {kAdminKey};
+  return o;
+}
+
+grpc::Status AbortAs(ServerFixture& f, const std::string& key, const std::string& id,
+                     const std::string& tenant = "") {
+  grpc::ClientContext c;
+  c.AddMetadata("authorization", std::string("Bearer ") + key);
+  v1::AbortRequest abort;
+  abort.set_request_id(id);
+  abort.set_tenant(tenant);
+  v1::AbortResponse aborted;
+  return f.control->Abort(&c, abort, &aborted);
+}
+
+// With API keys, request ids are per tenant: two tenants may both use an id, and a tenant's
+// key neither aborts nor learns of another tenant's request by it; an admin key names the
+// tenant and aborts any.
+TEST(ServerTest, RequestIdsAndAbortsArePerTenant) {
+  ServerFixture f(TwoTenantsAndAnAdmin());
+  v1::GenerateRequest r = TextRequest(std::string(90, 'q'), 3000);
+  r.set_request_id("job-1");
+  r.mutable_stop()->set_ignore_eos(true);
+  grpc::ClientContext ca, cb;
+  ca.AddMetadata("authorization", std::string("Bearer ") + kKeyA);
+  cb.AddMetadata("authorization", std::string("Bearer ") + kKeyB);
+  auto a = f.inference->Generate(&ca, r);
+  auto b = f.inference->Generate(&cb, r);  // the same id, another tenant: no clash
+  v1::GenerateResponse chunk;
+  ASSERT_TRUE(a->Read(&chunk));
+  ASSERT_TRUE(b->Read(&chunk));
+  EXPECT_EQ(chunk.request_id(), "job-1");  // the client's id, not the engine's
+  // B cannot reach A's request: not found (as if absent), or refused when naming A's tenant.
+  grpc::Status s = AbortAs(f, kKeyB, "job-2");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(s.error_message().find("no request \"job-2\" is in flight for tenant \"team-b\""),
+            std::string::npos)
+      << s.error_message();
+  s = AbortAs(f, kKeyB, "job-1", "team-a");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_TRUE(AbortAs(f, kKeyB, "job-1", "team-b").ok());  // its own, named or not
+  v1::FinishReason reason = v1::FINISH_REASON_UNSPECIFIED;
+  while (b->Read(&chunk)) reason = chunk.finish_reason();
+  EXPECT_TRUE(b->Finish().ok());
+  EXPECT_EQ(reason, v1::FINISH_REASON_ABORT);
+  // A's request runs on; the admin key aborts it by naming its tenant.
+  EXPECT_EQ(f.server->engine().stats().num_in_flight, 1);
+  EXPECT_EQ(AbortAs(f, kAdminKey, "job-1").error_code(), grpc::StatusCode::NOT_FOUND);  // "ops"
+  EXPECT_TRUE(AbortAs(f, kAdminKey, "job-1", "team-a").ok());
+  reason = v1::FINISH_REASON_UNSPECIFIED;
+  while (a->Read(&chunk)) reason = chunk.finish_reason();
+  EXPECT_TRUE(a->Finish().ok());
+  EXPECT_EQ(reason, v1::FINISH_REASON_ABORT);
+  f.WaitForIdleBlocks();
+}
+
+// Draining stops the whole server taking work: with API keys only an admin key may, and a
+// tenant's GetLoad shows its own costs only.
+TEST(ServerTest, DrainNeedsAnAdminKeyAndLoadShowsATenantItsOwnCosts) {
+  ServerFixture f(TwoTenantsAndAnAdmin());
+  EXPECT_TRUE(f.Generate(TextRequest("a", 3), kKeyA).status.ok());
+  EXPECT_TRUE(f.Generate(TextRequest("b", 5), kKeyB).status.ok());
+  auto load_as = [&](const std::string& key) {
+    grpc::ClientContext c;
+    c.AddMetadata("authorization", "Bearer " + key);
+    v1::Load load;
+    EXPECT_TRUE(f.control->GetLoad(&c, v1::GetLoadRequest(), &load).ok());
+    std::map<std::string, int64_t> tokens;
+    for (const v1::TenantCost& t : load.tenants()) tokens[t.tenant()] = t.completion_tokens();
+    return tokens;
+  };
+  EXPECT_EQ(load_as(kKeyA), (std::map<std::string, int64_t>{{"team-a", 3}}));
+  EXPECT_EQ(load_as(kKeyB), (std::map<std::string, int64_t>{{"team-b", 5}}));
+  EXPECT_EQ(load_as(kAdminKey), (std::map<std::string, int64_t>{{"team-a", 3}, {"team-b", 5}}));
+  auto drain_as = [&](const std::string& key) {
+    grpc::ClientContext c;
+    c.AddMetadata("authorization", "Bearer " + key);
+    v1::DrainRequest d;
+    d.set_timeout_s(1);
+    v1::DrainResponse drained;
+    return f.control->Drain(&c, d, &drained);
+  };
+  const grpc::Status refused = drain_as(kKeyA);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("admin"), std::string::npos) << refused.error_message();
+  EXPECT_EQ(f.HealthStatus(), 1);  // still serving
+  EXPECT_TRUE(f.Generate(TextRequest("still", 2), kKeyB).status.ok());
+  EXPECT_TRUE(drain_as(kAdminKey).ok());
+  EXPECT_EQ(f.HealthStatus(), 2);
 }
 
 TEST(ServerTest, MissingOrWrongApiKeyIsUnauthenticated) {
