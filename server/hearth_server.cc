@@ -58,6 +58,11 @@ Result<std::unique_ptr<HearthServer>> HearthServer::Start(const ServerConfig& co
   ctx.mapping.max_seq_len = s->engine_->max_seq_len();
   ctx.drain_timeout = s->drain_timeout_;
   ctx.drain = [srv = s.get()](std::chrono::milliseconds t) { return srv->Drain(t); };
+  // Preparations are CPU work: more workers than cores only share the cores, but they let a
+  // short preparation finish beside long ones instead of queueing behind them.
+  s->prepare_ = std::make_unique<WorkerPool>(2, kMaxPreparingThreads, std::chrono::seconds(30));
+  ctx.prepare = s->prepare_.get();
+  ctx.max_preparing_queued = static_cast<size_t>(config.max_waiting_requests);
   if (model_info.vocab_size() == 0) model_info.set_vocab_size(s->engine_->codec().vocab_size());
   model_info.set_kv_block_size(s->engine_->block_size());
   model_info.set_kv_blocks_total(s->engine_->num_kv_blocks());

@@ -51,6 +51,8 @@ class HearthServer {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<engine::Engine> engine_;
   ServiceContext context_;
+  std::unique_ptr<WorkerPool> prepare_;  // outlives the gRPC server, whose calls use it
+  static constexpr size_t kMaxPreparingThreads = 64;
   std::unique_ptr<InferenceService> inference_;
   std::unique_ptr<ControlService> control_;
   std::unique_ptr<grpc::Server> server_;

@@ -31,18 +31,15 @@ std::optional<engine::Clock::time_point> DeadlineOf(const grpc::CallbackServerCo
 
 class GenerateReactor : public grpc::ServerWriteReactor<v1::GenerateResponse> {
  public:
+  // The request is prepared and submitted on the prepare pool (ServiceContext::Prepare); the
+  // call and the request stay valid until Finish, which only the preparation or the stream's
+  // end calls.
   GenerateReactor(const ServiceContext* context, grpc::CallbackServerContext* call,
                   const v1::GenerateRequest* request, std::string request_id)
       : context_(context), request_id_(std::move(request_id)) {
-    Status status = Submit(*call, *request);
-    if (!status.ok()) {
-      grpc::Status g = ToGrpcStatus(status);
-      if (context_->metrics != nullptr) context_->metrics->OnRefused(CodeName(g.error_code()));
-      Finish(g);
-      return;
-    }
-    stream_->SetOnReady([this] { WriteNext(); });
-    WriteNext();
+    if (!context_->Prepare([this, call, request] { Start(Submit(*call, *request)); }))
+      Start(Status(StatusCode::kResourceExhausted,
+                   "the server is preparing too many requests; retry later"));
   }
 
   void OnWriteDone(bool ok) override {
@@ -53,11 +50,29 @@ class GenerateReactor : public grpc::ServerWriteReactor<v1::GenerateResponse> {
     WriteNext();
   }
   void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
     if (stream_ != nullptr) stream_->Cancel();
   }
   void OnDone() override { delete this; }
 
  private:
+  // After the preparation: refuse, or stream.
+  void Start(Status status) {
+    if (!status.ok()) {
+      grpc::Status g = ToGrpcStatus(status);
+      if (context_->metrics != nullptr) context_->metrics->OnRefused(CodeName(g.error_code()));
+      Finish(g);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cancelled_) stream_->Cancel();  // the client left while it was prepared
+    }
+    stream_->SetOnReady([this] { WriteNext(); });
+    WriteNext();
+  }
+
   Status Submit(const grpc::CallbackServerContext& call, const v1::GenerateRequest& request) {
     HEARTH_ASSIGN_OR_RETURN(std::string key_tenant, context_->Authenticate(call));
     MappingContext mapping = context_->mapping;
@@ -66,7 +81,10 @@ class GenerateReactor : public grpc::ServerWriteReactor<v1::GenerateResponse> {
     HEARTH_ASSIGN_OR_RETURN(engine::EngineRequest r, ToEngineRequest(request, mapping));
     r.request_id = context_->EngineRequestId(r.tenant, request_id_);
     r.deadline = DeadlineOf(call);
-    HEARTH_ASSIGN_OR_RETURN(stream_, context_->engine->Submit(std::move(r)));
+    HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<engine::OutputStream> stream,
+                            context_->engine->Submit(std::move(r)));
+    std::lock_guard<std::mutex> lock(mu_);
+    stream_ = std::move(stream);
     return Status::Ok();
   }
 
@@ -91,7 +109,9 @@ class GenerateReactor : public grpc::ServerWriteReactor<v1::GenerateResponse> {
 
   const ServiceContext* context_;
   std::string request_id_;
+  std::mutex mu_;  // stream_'s assignment (preparation) against OnCancel; cancelled_
   std::shared_ptr<engine::OutputStream> stream_;
+  bool cancelled_ = false;
   v1::GenerateResponse response_;
   bool write_failed_ = false;
 };
@@ -117,13 +137,14 @@ grpc::ServerUnaryReactor* InferenceService::Tokenize(grpc::CallbackServerContext
   if (auto t = context_->Authenticate(*call); !t.ok()) return Done(call, ToGrpcStatus(t.status()));
   if (Status s = ValidateTokenize(*request, context_->mapping); !s.ok())
     return Done(call, ToGrpcStatus(s));
-  const engine::TextCodec& codec = *context_->mapping.codec;
-  const bool add_special = !request->has_add_special_tokens() || request->add_special_tokens();
-  for (int32_t id : codec.Encode(request->text(), add_special, request->parse_special())) {
-    response->add_ids(id);
-    response->add_pieces(PieceText(codec, id));
-  }
-  return Done(call, grpc::Status::OK);
+  return Prepared(call, [this, request, response] {
+    const engine::TextCodec& codec = *context_->mapping.codec;
+    const bool add_special = !request->has_add_special_tokens() || request->add_special_tokens();
+    for (int32_t id : codec.Encode(request->text(), add_special, request->parse_special())) {
+      response->add_ids(id);
+      response->add_pieces(PieceText(codec, id));
+    }
+  });
 }
 
 grpc::ServerUnaryReactor* InferenceService::Detokenize(grpc::CallbackServerContext* call,
@@ -132,9 +153,22 @@ grpc::ServerUnaryReactor* InferenceService::Detokenize(grpc::CallbackServerConte
   if (auto t = context_->Authenticate(*call); !t.ok()) return Done(call, ToGrpcStatus(t.status()));
   if (Status s = ValidateDetokenize(*request, context_->mapping); !s.ok())
     return Done(call, ToGrpcStatus(s));
-  std::vector<int32_t> ids(request->ids().begin(), request->ids().end());
-  response->set_text(context_->mapping.codec->Decode(ids, request->skip_special_tokens()));
-  return Done(call, grpc::Status::OK);
+  return Prepared(call, [this, request, response] {
+    std::vector<int32_t> ids(request->ids().begin(), request->ids().end());
+    response->set_text(context_->mapping.codec->Decode(ids, request->skip_special_tokens()));
+  });
+}
+
+grpc::ServerUnaryReactor* InferenceService::Prepared(grpc::CallbackServerContext* call,
+                                                     std::function<void()> work) {
+  grpc::ServerUnaryReactor* reactor = call->DefaultReactor();
+  if (!context_->Prepare([reactor, work = std::move(work)] {
+        work();
+        reactor->Finish(grpc::Status::OK);
+      }))
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "the server is preparing too many requests; retry later"));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* InferenceService::GetModelInfo(grpc::CallbackServerContext* call,

@@ -29,6 +29,10 @@ class InferenceService final : public v1::Inference::CallbackService {
                                          v1::ModelInfo* response) override;
 
  private:
+  // Runs a unary call's `work` (tokenizing or decoding: CPU time that grows with the input) on
+  // the prepare pool, then finishes the call OK.
+  grpc::ServerUnaryReactor* Prepared(grpc::CallbackServerContext* call, std::function<void()> work);
+
   const ServiceContext* context_;
   std::atomic<uint64_t> next_id_{1};
 };

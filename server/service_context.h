@@ -14,6 +14,7 @@
 #include "server/api_keys.h"
 #include "server/metrics.h"
 #include "server/request_mapping.h"
+#include "server/worker_pool.h"
 
 namespace hearth::server {
 
@@ -28,6 +29,21 @@ struct ServiceContext {
   std::atomic<bool> serving{false};
   // Health NOT_SERVING + engine drain; set by HearthServer.
   std::function<engine::DrainResult(std::chrono::milliseconds)> drain;
+  // Where requests are prepared (null: on the calling thread); set by HearthServer.
+  WorkerPool* prepare = nullptr;
+  size_t max_preparing_queued = 0;  // preparations waiting for a worker, at most
+
+  // Runs a request's preparation (its chat template, tokenization and validation: seconds of
+  // CPU for a maximal prompt) on the prepare pool, never on gRPC's threads, which also carry
+  // every stream's writes, the health checks and GetModelInfo. False (the job dropped) when
+  // max_preparing_queued preparations already wait.
+  bool Prepare(std::function<void()> job) const {
+    if (prepare == nullptr) {
+      job();
+      return true;
+    }
+    return prepare->TryRun(std::move(job), max_preparing_queued);
+  }
 
   // The caller from "authorization: Bearer <key>" (Caller{"", admin} without API keys).
   Result<Caller> Identify(const grpc::CallbackServerContext& call) const {

@@ -1,6 +1,7 @@
 #include "server/worker_pool.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace hearth::server {
 
@@ -21,14 +22,21 @@ void WorkerPool::TakeRetired(std::vector<std::thread>& out) {
 }
 
 void WorkerPool::Run(std::function<void()> job) {
+  (void)TryRun(std::move(job), std::numeric_limits<size_t>::max());
+}
+
+bool WorkerPool::TryRun(std::function<void()> job, size_t max_queued) {
   std::vector<std::thread> exited;
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (shutdown_) {
       lock.unlock();
       job();
-      return;
+      return true;
     }
+    // Jobs that idle workers are about to take do not wait.
+    const size_t waiting = jobs_.size() > idle_ ? jobs_.size() - idle_ : 0;
+    if (waiting >= max_queued && Alive() >= max_threads_) return false;
     jobs_.push_back(std::move(job));
     // Workers that are starting count as idle, so a burst starts one worker per job.
     if (idle_ < jobs_.size() && Alive() < max_threads_) {
@@ -41,6 +49,7 @@ void WorkerPool::Run(std::function<void()> job) {
   }
   cv_.notify_one();
   for (std::thread& t : exited) t.join();  // each has returned or is returning
+  return true;
 }
 
 void WorkerPool::Work() {

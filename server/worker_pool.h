@@ -6,10 +6,12 @@
 // nor refused with 429, not counted as waiting) until some stream ended; a fixed pool sized for
 // every request the engine can admit would keep ~1300 idle threads by default. This one starts
 // a worker when a job finds none idle, up to `max_threads`, and lets a worker that found no job
-// for `idle_exit` retire, down to `min_threads`.
+// for `idle_exit` retire, down to `min_threads`. The gRPC services prepare requests on one too
+// (ServiceContext::Prepare), off gRPC's own threads.
 //
-// Jobs past `max_threads` wait in order. Shutdown() runs the jobs already queued, then joins
-// every worker; a job submitted after it runs on the caller's thread.
+// Jobs past `max_threads` wait in order (TryRun bounds the wait). Shutdown() runs the jobs
+// already queued, then joins every worker; a job submitted after it runs on the caller's
+// thread.
 #pragma once
 
 #include <chrono>
@@ -32,6 +34,8 @@ class WorkerPool {
   ~WorkerPool();  // Shutdown()
 
   void Run(std::function<void()> job);
+  // Run, unless `max_queued` jobs already wait for a worker: then false, and the job is dropped.
+  bool TryRun(std::function<void()> job, size_t max_queued);
   void Shutdown();  // idempotent
 
   struct Stats {

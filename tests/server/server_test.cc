@@ -397,6 +397,47 @@ TEST(ServerTest, TokenizeDetokenizeAndModelInfo) {
   EXPECT_EQ(info.max_prompt_tokens(), 256 * 16 - 1);
 }
 
+// FakeTextCodec whose Encode of a text starting "slow:" takes 2 s, as a tokenizer takes
+// seconds over a maximal prompt.
+class SlowEncodeCodec : public FakeTextCodec {
+ public:
+  std::vector<int32_t> Encode(std::string_view text, bool add_special,
+                              bool parse_special) const override {
+    if (text.substr(0, 5) == "slow:") std::this_thread::sleep_for(std::chrono::seconds(2));
+    return FakeTextCodec::Encode(text, add_special, parse_special);
+  }
+};
+
+// Requests are prepared (chat template, tokenization, validation: seconds for a maximal prompt)
+// off gRPC's threads, which also carry every stream's writes, GetModelInfo and the health
+// checks: with 16 slow preparations under way, those answer at once, and so does a request
+// that prepares quickly.
+TEST(ServerTest, SlowPreparationsDoNotHoldUpOtherCalls) {
+  ServerOptions o;
+  o.codec = std::make_shared<SlowEncodeCodec>();
+  ServerFixture f(o);
+  std::vector<std::thread> slow;
+  std::vector<grpc::Status> slow_status(16);
+  for (int i = 0; i < 16; ++i)
+    slow.emplace_back([&, i] { slow_status[i] = f.Generate(TextRequest("slow: x", 2)).status; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all 16 are preparing
+  auto seconds_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  auto t = std::chrono::steady_clock::now();
+  grpc::ClientContext c;
+  v1::ModelInfo info;
+  EXPECT_TRUE(f.inference->GetModelInfo(&c, v1::GetModelInfoRequest(), &info).ok());
+  EXPECT_LT(seconds_since(t), 0.5);
+  EXPECT_EQ(f.HealthStatus(), 1);
+  EXPECT_LT(seconds_since(t), 0.5);
+  t = std::chrono::steady_clock::now();
+  EXPECT_TRUE(f.Generate(TextRequest("quick", 2)).status.ok());
+  EXPECT_LT(seconds_since(t), 0.5);
+  for (std::thread& th : slow) th.join();
+  for (const grpc::Status& st : slow_status) EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
 constexpr char kKeyA[] = "key-for-team-a-0123456789", kKeyB[] = "key-for-team-b-0123456789",
                kAdminKey[] = "key-for-the-operators-0123";
 

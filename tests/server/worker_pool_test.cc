@@ -65,6 +65,25 @@ TEST(WorkerPoolTest, JobsPastTheMaximumWaitInOrder) {
   EXPECT_EQ(pool.stats().peak, 2u);
 }
 
+TEST(WorkerPoolTest, TryRunRefusesPastTheQueueBound) {
+  WorkerPool pool(0, 1, std::chrono::seconds(30));
+  std::atomic<bool> release{false};
+  std::atomic<int> ran{0};
+  auto job = [&] {
+    while (!release.load()) std::this_thread::sleep_for(milliseconds(1));
+    ran.fetch_add(1);
+  };
+  EXPECT_TRUE(pool.TryRun(job, 2));  // starts the one worker
+  EXPECT_TRUE(Eventually([&] { return pool.stats().idle == 0; }));
+  EXPECT_TRUE(pool.TryRun(job, 2));
+  EXPECT_TRUE(pool.TryRun(job, 2));
+  EXPECT_FALSE(pool.TryRun(job, 2));  // two wait already
+  EXPECT_TRUE(pool.TryRun(job, 3));
+  release = true;
+  pool.Shutdown();
+  EXPECT_EQ(ran.load(), 4);
+}
+
 TEST(WorkerPoolTest, IdleWorkersRetireDownToTheMinimum) {
   WorkerPool pool(2, 16, milliseconds(20));
   std::latch all(10);
