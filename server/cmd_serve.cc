@@ -40,7 +40,7 @@ int Serve(server::ServerConfig config, const std::string& config_file,
     }
     keys = std::move(*loaded);
   }
-  auto metrics = std::make_unique<server::Metrics>(config.gpu_price_per_hour);
+  auto metrics = std::make_unique<server::Metrics>(config.gpu_price_per_hour, config.max_tenants);
   Result<server::BuiltEngine> built = server::BuildEngine(config, metrics.get());
   if (!built.ok()) {
     std::fprintf(stderr, "error: %s\n", built.status().ToString().c_str());
@@ -135,6 +135,10 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   flag(
       "--gpu-price-per-hour", [](C & c) -> auto& { return c.gpu_price_per_hour; },
       "USD per device-hour, for the cost metrics (0)");
+  flag(
+      "--max-tenants", [](C & c) -> auto& { return c.max_tenants; },
+      "tenants kept apart in the metrics and GetLoad; later new ones count together as "
+      "\"(other)\" (256)");
   flag(
       "--api-keys", [](C & c) -> auto& { return c.api_keys_file; },
       "JSON file {\"key\": \"tenant\"} (an operator's key: {\"key\": {\"tenant\": \"ops\", "

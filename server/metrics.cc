@@ -1,5 +1,8 @@
 #include "server/metrics.h"
 
+#include <algorithm>
+#include <cstdio>
+
 namespace hearth::server {
 namespace {
 
@@ -21,8 +24,9 @@ const char* ReasonLabel(const engine::RequestReport& r) {
 
 }  // namespace
 
-Metrics::Metrics(double gpu_usd_per_hour)
+Metrics::Metrics(double gpu_usd_per_hour, int max_tenants)
     : gpu_usd_per_hour_(gpu_usd_per_hour),
+      max_tenants_(static_cast<size_t>(std::max(max_tenants, 1))),
       registry_(std::make_shared<prometheus::Registry>()),
       requests_(BuildCounter()
                     .Name("hearth_requests_total")
@@ -141,6 +145,18 @@ double Metrics::UsdPerMillion(double device_seconds, int64_t output_tokens) cons
   return device_seconds / 3600.0 * gpu_usd_per_hour_ / (static_cast<double>(output_tokens) / 1e6);
 }
 
+std::pair<const std::string, Metrics::Tenant>& Metrics::Account(const std::string& tenant) {
+  auto it = tenants_.find(tenant);
+  if (it != tenants_.end()) return *it;
+  const bool full = tenants_.size() - tenants_.count(kOtherTenants) >= max_tenants_;
+  if (full && tenants_.count(kOtherTenants) == 0)
+    std::fprintf(stderr,
+                 "hearth: more than %zu tenants (--max-tenants): tenant \"%s\" and later new "
+                 "ones are counted together as %s in the metrics and GetLoad\n",
+                 max_tenants_, tenant.c_str(), kOtherTenants);
+  return *tenants_.try_emplace(full ? std::string(kOtherTenants) : tenant).first;
+}
+
 void Metrics::OnStep(const engine::StepReport& r) {
   steps_.Increment();
   device_seconds_.Increment(r.device_seconds);
@@ -157,14 +173,14 @@ void Metrics::OnStep(const engine::StepReport& r) {
   std::lock_guard lock(mu_);
   for (const auto& [tenant, n] : r.tenant_tokens) {
     if (tenant.empty()) continue;
-    Tenant& t = tenants_[tenant];
+    Tenant& t = Account(tenant).second;
     if (total_tokens > 0) t.device_seconds += r.device_seconds * n / total_tokens;
   }
   for (const auto& [tenant, n] : r.tenant_output_tokens) {
     if (tenant.empty()) continue;
-    Tenant& t = tenants_[tenant];
+    auto& [name, t] = Account(tenant);
     t.output_tokens += n;
-    tenant_cost_.Add({{"tenant", tenant}}).Set(UsdPerMillion(t.device_seconds, t.output_tokens));
+    tenant_cost_.Add({{"tenant", name}}).Set(UsdPerMillion(t.device_seconds, t.output_tokens));
   }
   const auto now = std::chrono::steady_clock::now();
   recent_.push_back({now, total_output, r.device_seconds});
@@ -177,17 +193,17 @@ void Metrics::OnInterTokenGap(const std::string& /*tenant*/, double seconds) {
 
 void Metrics::OnRequestDone(const engine::RequestReport& r) {
   if (r.tenant.empty()) return;  // the engine's own warm-up; every client request has a tenant
-  requests_.Add({{"tenant", r.tenant}, {"finish_reason", ReasonLabel(r)}}).Increment();
-  prompt_tokens_.Add({{"tenant", r.tenant}}).Increment(r.prompt_tokens);
-  completion_tokens_.Add({{"tenant", r.tenant}}).Increment(r.completion_tokens);
-  cached_tokens_.Add({{"tenant", r.tenant}}).Increment(r.cached_tokens);
   if (r.first_token_seconds > 0) ttft_.Observe(r.first_token_seconds);
   e2e_.Observe(r.total_seconds);
   queue_time_.Observe(r.queue_seconds);
   std::lock_guard lock(mu_);
-  Tenant& t = tenants_[r.tenant];
+  auto& [name, t] = Account(r.tenant);
   t.prompt_tokens += r.prompt_tokens;
   t.completion_tokens += r.completion_tokens;
+  requests_.Add({{"tenant", name}, {"finish_reason", ReasonLabel(r)}}).Increment();
+  prompt_tokens_.Add({{"tenant", name}}).Increment(r.prompt_tokens);
+  completion_tokens_.Add({{"tenant", name}}).Increment(r.completion_tokens);
+  cached_tokens_.Add({{"tenant", name}}).Increment(r.cached_tokens);
 }
 
 void Metrics::OnRefused(const std::string& code) { refused_.Add({{"code", code}}).Increment(); }

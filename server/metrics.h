@@ -37,7 +37,13 @@ struct LoadSnapshot {
 
 class Metrics : public engine::EngineObserver {
  public:
-  explicit Metrics(double gpu_usd_per_hour);
+  // Tenants kept apart in the metrics and in GetLoad: past `max_tenants` names, new ones are
+  // counted together as kOtherTenants (not a valid tenant name, so it collides with none).
+  // Without API keys clients name their own tenant, and every new name would otherwise add label
+  // sets to every scrape and memory for good.
+  static constexpr int kDefaultMaxTenants = 256;
+  static constexpr const char* kOtherTenants = "(other)";
+  explicit Metrics(double gpu_usd_per_hour, int max_tenants = kDefaultMaxTenants);
   ~Metrics() override;
 
   // Serves /metrics on `bind` ("127.0.0.1:0" picks a port).
@@ -67,8 +73,11 @@ class Metrics : public engine::EngineObserver {
     double device_seconds = 0;
   };
   double UsdPerMillion(double device_seconds, int64_t output_tokens) const;
+  // The tenant `tenant` is accounted as, and its entry (under mu_).
+  std::pair<const std::string, Tenant>& Account(const std::string& tenant);
 
   double gpu_usd_per_hour_;
+  size_t max_tenants_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
 

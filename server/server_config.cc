@@ -53,6 +53,8 @@ Status LoadConfigFile(const std::string& path, ServerConfig* c) {
         c->drain_timeout_s = v.get<double>();
       else if (key == "gpu_price_per_hour")
         c->gpu_price_per_hour = v.get<double>();
+      else if (key == "max_tenants")
+        c->max_tenants = v.get<int>();
       else if (key == "api_keys")
         c->api_keys_file = v.get<std::string>();
       else if (key == "tls_cert")
@@ -93,6 +95,7 @@ Status ValidateServerConfig(const ServerConfig& c) {
     return bad("gpu_memory_fraction must be in (0, 1]");
   if (c.block_size < 1 || c.block_size > 1024) return bad("block_size must be in [1, 1024]");
   if (c.max_waiting_requests < 1) return bad("max_waiting_requests must be >= 1");
+  if (c.max_tenants < 1 || c.max_tenants > 100000) return bad("max_tenants must be in [1, 100000]");
   if (!(c.drain_timeout_s >= 0 && c.drain_timeout_s <= 3600))
     return bad("drain_timeout_s must be in [0, 3600]");
   if (!(c.gpu_price_per_hour >= 0)) return bad("gpu_price_per_hour must be >= 0");

@@ -41,6 +41,7 @@ struct ServerConfig {
   int max_waiting_requests = 1024;
   double drain_timeout_s = 30;
   double gpu_price_per_hour = 0;  // USD, for cost per million tokens
+  int max_tenants = 256;          // tenants kept apart in the metrics (Metrics::kOtherTenants)
   std::string api_keys_file;      // JSON object {"key": "tenant", ...}; "" = no auth
   std::string tls_cert_file;      // PEM; with tls_key_file enables TLS
   std::string tls_key_file;

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   testing::FakeRunnerOptions runner_options;
   // argv[1]: per-step delay in microseconds (so that streams last long enough to drain).
   if (argc > 1) runner_options.step_delay = std::chrono::microseconds(std::atoi(argv[1]));
-  auto metrics = std::make_unique<server::Metrics>(config.gpu_price_per_hour);
+  auto metrics = std::make_unique<server::Metrics>(config.gpu_price_per_hour, config.max_tenants);
   engine::EngineConfig engine_config;
   auto engine = engine::Engine::Create(engine_config,
                                        std::make_unique<testing::FakeModelRunner>(runner_options),

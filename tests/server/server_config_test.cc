@@ -23,7 +23,8 @@ TEST(ServerConfigTest, FileOverlaysEveryKey) {
     "device": "cuda:0", "max_batch_tokens": 512, "max_seqs": 8, "kv_cache_bytes": 1048576,
     "block_size": 32, "max_waiting": 5, "drain_timeout": 2.5, "gpu_price_per_hour": 2.0,
     "api_keys": "k.json", "tls_cert": "c.pem", "tls_key": "k.pem", "tls_client_ca": "ca.pem",
-    "max_prompt_bytes": 1000, "max_prompt_tokens": 100, "default_max_tokens": 7})");
+    "max_prompt_bytes": 1000, "max_prompt_tokens": 100, "default_max_tokens": 7,
+    "max_tenants": 9})");
   ASSERT_TRUE(LoadConfigFile(path, &c).ok());
   EXPECT_EQ(c.address, "127.0.0.1");
   EXPECT_EQ(c.port, 6000);
@@ -37,6 +38,7 @@ TEST(ServerConfigTest, FileOverlaysEveryKey) {
   EXPECT_EQ(c.tls_client_ca_file, "ca.pem");
   EXPECT_EQ(c.limits.max_prompt_tokens, 100);
   EXPECT_EQ(c.limits.default_max_tokens, 7);
+  EXPECT_EQ(c.max_tenants, 9);
   EXPECT_TRUE(ValidateServerConfig(c).ok());
 }
 
@@ -58,6 +60,8 @@ TEST(ServerConfigTest, ValidationNamesTheSetting) {
     return ValidateServerConfig(c).message();
   };
   EXPECT_NE(message([](ServerConfig& c) { c.port = 70000; }).find("port"), std::string::npos);
+  EXPECT_NE(message([](ServerConfig& c) { c.max_tenants = 0; }).find("max_tenants"),
+            std::string::npos);
   EXPECT_NE(message([](ServerConfig& c) { c.max_seqs = 0; }).find("max_seqs"), std::string::npos);
   EXPECT_NE(message([](ServerConfig& c) { c.tls_cert_file = "c.pem"; }).find("tls_key"),
             std::string::npos);

@@ -46,7 +46,8 @@ struct ServerFixture {
     runner = r.get();
     std::shared_ptr<const engine::TextCodec> codec =
         o.codec != nullptr ? o.codec : std::make_shared<FakeTextCodec>();
-    auto metrics = std::make_unique<server::Metrics>(o.config.gpu_price_per_hour);
+    auto metrics =
+        std::make_unique<server::Metrics>(o.config.gpu_price_per_hour, o.config.max_tenants);
     auto e = engine::Engine::Create(o.engine, std::move(r), codec, metrics.get());
     EXPECT_TRUE(e.ok()) << e.status().ToString();
     v1::ModelInfo info;

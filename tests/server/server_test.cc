@@ -770,5 +770,39 @@ TEST(ServerTest, MetricsScrapePassesPromtool) {
   EXPECT_EQ(rc, 0) << "promtool check metrics:\n" << report;
 }
 
+// Without API keys clients name their tenant: past --max-tenants names, new ones are counted
+// together as "(other)", so a client cannot grow the scrape and the server's memory with names.
+TEST(ServerTest, TenantsPastTheLimitAreCountedTogether) {
+  ServerOptions o;
+  o.config.metrics_port = 0;  // the exposer takes ~2 s to stop
+  o.config.max_tenants = 3;
+  ServerFixture f(o);
+  for (int i = 0; i < 6; ++i) {
+    v1::GenerateRequest r = TextRequest("tenant", 2);
+    r.set_tenant("t" + std::to_string(i));
+    ASSERT_TRUE(f.Generate(r).status.ok());
+  }
+  ASSERT_TRUE(f.Generate(TextRequest("no tenant", 2)).status.ok());  // "default": a 7th name
+  v1::GenerateRequest first_again = TextRequest("tenant", 2);
+  first_again.set_tenant("t1");  // a tenant already kept apart stays so
+  ASSERT_TRUE(f.Generate(first_again).status.ok());
+  const std::string body = f.ScrapeMetrics();
+  for (const char* line : {"hearth_completion_tokens_total{tenant=\"t0\"} 2",
+                           "hearth_completion_tokens_total{tenant=\"t1\"} 4",
+                           "hearth_completion_tokens_total{tenant=\"t2\"} 2",
+                           // t3, t4, t5 and "default" (the request without a tenant)
+                           "hearth_completion_tokens_total{tenant=\"(other)\"} 8"})
+    EXPECT_NE(body.find(line), std::string::npos) << line << " missing from:\n" << body;
+  for (const char* absent : {"\"t3\"", "\"t4\"", "\"t5\"", "\"default\""})
+    EXPECT_EQ(body.find(absent), std::string::npos) << absent << " in:\n" << body;
+  grpc::ClientContext c;
+  v1::Load load;
+  ASSERT_TRUE(f.control->GetLoad(&c, v1::GetLoadRequest(), &load).ok());
+  std::map<std::string, int64_t> tokens;
+  for (const v1::TenantCost& t : load.tenants()) tokens[t.tenant()] = t.completion_tokens();
+  EXPECT_EQ(tokens,
+            (std::map<std::string, int64_t>{{"t0", 2}, {"t1", 4}, {"t2", 2}, {"(other)", 8}}));
+}
+
 }  // namespace
 }  // namespace hearth::testing
