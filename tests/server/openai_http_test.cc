@@ -506,7 +506,9 @@ TEST(OpenAiHttpTest, EveryAdmittedRequestHasAWorker) {
                                << ")";
   }
   EXPECT_EQ(ok + refused, kClients);
-  EXPECT_GE(ok, 42);  // 2 running + 40 waiting, at least
+  // The 40 waiting at least (the 2 running too where the engine took them from the queue
+  // before the last arrived).
+  EXPECT_GE(ok, 40);
   f.WaitForIdleBlocks();
 }
 
