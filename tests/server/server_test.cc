@@ -2,6 +2,7 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -403,9 +404,13 @@ class SlowEncodeCodec : public FakeTextCodec {
  public:
   std::vector<int32_t> Encode(std::string_view text, bool add_special,
                               bool parse_special) const override {
-    if (text.substr(0, 5) == "slow:") std::this_thread::sleep_for(std::chrono::seconds(2));
-    return FakeTextCodec::Encode(text, add_special, parse_special);
+    if (text.substr(0, 5) != "slow:") return FakeTextCodec::Encode(text, add_special, parse_special);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    std::vector<int32_t> ids = FakeTextCodec::Encode(text, add_special, parse_special);
+    slow_done.fetch_add(1);
+    return ids;
   }
+  mutable std::atomic<int> slow_done{0};
 };
 
 // Requests are prepared (chat template, tokenization, validation: seconds for a maximal prompt)
@@ -436,6 +441,36 @@ TEST(ServerTest, SlowPreparationsDoNotHoldUpOtherCalls) {
   EXPECT_LT(seconds_since(t), 0.5);
   for (std::thread& th : slow) th.join();
   for (const grpc::Status& st : slow_status) EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
+// A client that cancels while its request is being prepared: the request never runs on (its
+// stream is cancelled as soon as it exists) and nothing leaks.
+TEST(ServerTest, CancelledWhilePreparedFreesEverything) {
+  ServerOptions o;
+  auto codec = std::make_shared<SlowEncodeCodec>();
+  o.codec = codec;
+  o.runner.step_delay = std::chrono::milliseconds(2);
+  ServerFixture f(o);
+  const int64_t steps_before = f.runner->num_steps();
+  grpc::ClientContext ctx;
+  v1::GenerateRequest r = TextRequest("slow: then long", 3000);
+  r.mutable_stop()->set_ignore_eos(true);
+  auto reader = f.inference->Generate(&ctx, r);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ctx.TryCancel();
+  v1::GenerateResponse chunk;
+  while (reader->Read(&chunk)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The preparation ends 2 s after the call began; the request is gone soon after.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline && codec->slow_done.load() == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(codec->slow_done.load(), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // room for 100 steps
+  EXPECT_EQ(f.server->engine().stats().num_in_flight, 0);
+  EXPECT_LT(f.runner->num_steps() - steps_before, 20);
+  f.WaitForIdleBlocks();
 }
 
 constexpr char kKeyA[] = "key-for-team-a-0123456789", kKeyB[] = "key-for-team-b-0123456789",
