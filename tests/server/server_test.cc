@@ -404,7 +404,8 @@ class SlowEncodeCodec : public FakeTextCodec {
  public:
   std::vector<int32_t> Encode(std::string_view text, bool add_special,
                               bool parse_special) const override {
-    if (text.substr(0, 5) != "slow:") return FakeTextCodec::Encode(text, add_special, parse_special);
+    if (text.substr(0, 5) != "slow:")
+      return FakeTextCodec::Encode(text, add_special, parse_special);
     std::this_thread::sleep_for(std::chrono::seconds(2));
     std::vector<int32_t> ids = FakeTextCodec::Encode(text, add_special, parse_special);
     slow_done.fetch_add(1);
