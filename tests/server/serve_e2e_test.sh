@@ -71,6 +71,24 @@ python3 "$src/benchmarks/serving/load_gen.py" --address "127.0.0.1:$port" --conc
 grep -q "c=4: .* 8 ok / 0 failed" "$tmp/lg.out" || { echo "FAIL: load generator"; cat "$tmp/lg.out"; exit 1; }
 echo "load generator: ok ($(grep 'tokens/s' "$tmp/lg.out"))"
 
+# The operator's calls: the load, an abort of an unknown id (NOT_FOUND, exit 1) and of a running
+# stream by its id (the stream ends OK with FINISH_REASON_ABORT).
+"$hearth" client --address "127.0.0.1:$port" --load >"$tmp/load.out" 2>&1 \
+  || { echo "FAIL: --load"; cat "$tmp/load.out"; exit 1; }
+for want in "^running: 0" "^draining: false" "^tenant default: prompt [0-9]* tokens"; do
+  grep -q "$want" "$tmp/load.out" || { echo "FAIL: --load lacks '$want'"; cat "$tmp/load.out"; exit 1; }
+done
+if "$hearth" client --address "127.0.0.1:$port" --abort nope >"$tmp/a1.out" 2>&1; then
+  echo "FAIL: aborting an unknown id succeeded"; exit 1
+fi
+grep -q "NOT_FOUND" "$tmp/a1.out" || { echo "FAIL: --abort nope"; cat "$tmp/a1.out"; exit 1; }
+long_stream c4 --max-tokens 3000 --request-id job-1 "abort me"
+"$hearth" client --address "127.0.0.1:$port" --abort job-1 >"$tmp/a2.out" 2>&1 \
+  || { echo "FAIL: --abort job-1"; cat "$tmp/a2.out"; exit 1; }
+wait $client_pid || { echo "FAIL: the aborted stream did not end OK"; cat "$tmp/c4.err"; exit 1; }
+grep -q "FINISH_REASON_ABORT.*id job-1" "$tmp/c4.err" || { echo "FAIL: abort"; cat "$tmp/c4.err"; exit 1; }
+echo "hearth client --load / --abort: ok ($(grep -o 'completion [0-9]* tokens' "$tmp/c4.err") before the abort)"
+
 # 400 tokens at 2 ms per step: about a second of streaming; SIGTERM once text has arrived.
 long_stream c2 --max-tokens 400 "long"
 sigterm_during server c2 "FINISH_REASON_LENGTH.*completion 400 tokens" "1 completed, 0 aborted"
@@ -85,4 +103,23 @@ start_fake server2 2000 300
 long_stream c3 --max-tokens 3000 "longer"
 sigterm_during server2 c3 "FINISH_REASON_ABORT" "0 completed, 1 aborted"
 echo "SIGTERM past the drain timeout: stream aborted ($(grep -o 'completion [0-9]* tokens' "$tmp/c3.err")), exit 0"
+
+# hearth client --drain: a running stream finishes, the call reports it, new requests are refused
+# and --load says draining; the server then still exits 0 on SIGTERM.
+start_fake server3 2000
+long_stream c5 --max-tokens 200 "drained"
+"$hearth" client --address "127.0.0.1:$port" --drain --drain-timeout 10 >"$tmp/d.out" 2>&1 \
+  || { echo "FAIL: --drain"; cat "$tmp/d.out"; exit 1; }
+grep -q "drained: 1 completed, 0 aborted" "$tmp/d.out" || { echo "FAIL: --drain"; cat "$tmp/d.out"; exit 1; }
+wait $client_pid || { echo "FAIL: the drained stream did not end OK"; cat "$tmp/c5.err"; exit 1; }
+if "$hearth" client --address "127.0.0.1:$port" --timeout 5 "late" >"$tmp/l.out" 2>&1; then
+  echo "FAIL: a request succeeded while drained"; exit 1
+fi
+grep -q UNAVAILABLE "$tmp/l.out" || { echo "FAIL: late request"; cat "$tmp/l.out"; exit 1; }
+"$hearth" client --address "127.0.0.1:$port" --load | grep -q "^draining: true" \
+  || { echo "FAIL: --load after the drain"; exit 1; }
+kill -TERM $server_pid
+rc=0; wait $server_pid || rc=$?
+[[ $rc -eq 0 ]] || { echo "FAIL: server3 exit code $rc"; cat "$tmp/server3.err"; exit 1; }
+echo "hearth client --drain: ok ($(cat "$tmp/d.out"))"
 echo PASS
