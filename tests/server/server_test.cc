@@ -416,16 +416,28 @@ class SlowEncodeCodec : public FakeTextCodec {
 
 // Requests are prepared (chat template, tokenization, validation: seconds for a maximal prompt)
 // off gRPC's threads, which also carry every stream's writes, GetModelInfo and the health
-// checks: with 16 slow preparations under way, those answer at once, and so does a request
-// that prepares quickly.
+// checks: with 16 slow preparations under way (8 Generate, 8 Tokenize), those answer at once,
+// and so does a request that prepares quickly.
 TEST(ServerTest, SlowPreparationsDoNotHoldUpOtherCalls) {
   ServerOptions o;
   o.codec = std::make_shared<SlowEncodeCodec>();
   ServerFixture f(o);
   std::vector<std::thread> slow;
   std::vector<grpc::Status> slow_status(16);
+  std::vector<int> tokenized(16, -1);
   for (int i = 0; i < 16; ++i)
-    slow.emplace_back([&, i] { slow_status[i] = f.Generate(TextRequest("slow: x", 2)).status; });
+    slow.emplace_back([&, i] {
+      if (i % 2 == 0) {
+        slow_status[i] = f.Generate(TextRequest("slow: x", 2)).status;
+        return;
+      }
+      grpc::ClientContext c;  // Tokenize's encoding is prepared the same way
+      v1::TokenizeRequest request;
+      request.set_text("slow: x");
+      v1::TokenizeResponse response;
+      slow_status[i] = f.inference->Tokenize(&c, request, &response);
+      tokenized[i] = response.ids_size();
+    });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all 16 are preparing
   auto seconds_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -442,6 +454,7 @@ TEST(ServerTest, SlowPreparationsDoNotHoldUpOtherCalls) {
   EXPECT_LT(seconds_since(t), 0.5);
   for (std::thread& th : slow) th.join();
   for (const grpc::Status& st : slow_status) EXPECT_TRUE(st.ok()) << st.error_message();
+  for (int i = 1; i < 16; i += 2) EXPECT_GT(tokenized[i], 7) << i;  // 7 bytes + BOS
 }
 
 // A client that cancels while its request is being prepared: the request never runs on (its
