@@ -5,17 +5,13 @@
 #include <nlohmann/json.hpp>
 
 namespace hearth::server {
-namespace {
 
-bool ValidTenant(const std::string& t) {
-  if (t.empty()) return false;
-  for (char c : t)
+bool IsTenantName(std::string_view name) {
+  for (char c : name)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
       return false;
   return true;
 }
-
-}  // namespace
 
 Result<ApiKeys> ApiKeys::FromFile(const std::string& path) {
   std::ifstream in(path);
@@ -54,7 +50,7 @@ Result<ApiKeys> ApiKeys::FromFile(const std::string& path) {
                                     ": each key maps to its tenant, \"team-a\", or to "
                                     "{\"tenant\": \"ops\", \"admin\": true}");
       }
-      if (!ValidTenant(tenant))
+      if (tenant.empty() || !IsTenantName(tenant))
         return InvalidArgumentError(what + ": tenant \"" + tenant.substr(0, 40) +
                                     "\" must be non-empty and [A-Za-z0-9_.-] only");
       map[it.key()] = std::move(tenant);

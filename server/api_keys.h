@@ -16,6 +16,10 @@
 
 namespace hearth::server {
 
+// A tenant name's characters: [A-Za-z0-9_.-] (no '/', which ServiceContext::EngineRequestId puts
+// between a tenant and a request id). Requests and the keys file are checked by it.
+bool IsTenantName(std::string_view name);
+
 // Who is calling: the API key's tenant, and whether the key is an admin's. Without API keys
 // every caller is Caller{"", true}: a server without keys trusts its network.
 struct Caller {

@@ -5,11 +5,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "hearth/v1/control.grpc.pb.h"
 #include "hearth/v1/inference.grpc.pb.h"
+#include "model_loader/read_file.h"
 #include "server/cli.h"
 
 namespace hearth::cli {
@@ -34,14 +33,12 @@ struct ClientArgs {
 };
 
 bool ReadPem(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) {
-    std::fprintf(stderr, "error: cannot read %s\n", path.c_str());
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    std::fprintf(stderr, "error: %s\n", text.status().ToString().c_str());
     return false;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
+  *out = std::move(*text);
   return true;
 }
 

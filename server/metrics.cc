@@ -148,8 +148,9 @@ double Metrics::UsdPerMillion(double device_seconds, int64_t output_tokens) cons
 std::pair<const std::string, Metrics::Tenant>& Metrics::Account(const std::string& tenant) {
   auto it = tenants_.find(tenant);
   if (it != tenants_.end()) return *it;
-  const bool full = tenants_.size() - tenants_.count(kOtherTenants) >= max_tenants_;
-  if (full && tenants_.count(kOtherTenants) == 0)
+  const size_t others = tenants_.count(kOtherTenants);  // 0 or 1
+  const bool full = tenants_.size() - others >= max_tenants_;
+  if (full && others == 0)
     std::fprintf(stderr,
                  "hearth: more than %zu tenants (--max-tenants): tenant \"%s\" and later new "
                  "ones are counted together as %s in the metrics and GetLoad\n",

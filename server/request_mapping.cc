@@ -1,12 +1,12 @@
 #include "server/request_mapping.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "kernels/core/json_depth.h"
+#include "server/api_keys.h"
 
 namespace hearth::server {
 namespace {
@@ -35,10 +35,7 @@ Status CheckIds(const google::protobuf::RepeatedField<int32_t>& ids, const std::
 Status CheckTenant(const std::string& tenant, int max_bytes) {
   if (static_cast<int>(tenant.size()) > max_bytes)
     return Bad("tenant is longer than " + std::to_string(max_bytes) + " bytes");
-  for (char c : tenant) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
-      return Bad("tenant may contain only [A-Za-z0-9_.-]");
-  }
+  if (!IsTenantName(tenant)) return Bad("tenant may contain only [A-Za-z0-9_.-]");
   return Status::Ok();
 }
 
