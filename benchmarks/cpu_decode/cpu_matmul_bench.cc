@@ -1,5 +1,6 @@
 // CPU matmul speed by code path (not a test): MatmulCpuOnPath on random weights for SmolLM2-135M's
-// shapes (n x k = 576x576, 1536x576, 576x1536, 49152x576) at 1, 2, 3, 4, 8, 16, 32 tokens, each
+// shapes (n x k = 576x576, 1536x576, 576x1536, 49152x576; Llama-3.2-1B's 2048x2048, 8192x2048,
+// 2048x8192, 128256x2048 for the K-quants) at 1, 2, 3, 4, 8, 16, 32 tokens, each
 // path timed in alternation within one run (the machine is shared, so only ratios taken side by
 // side mean anything). "new" is the path SelectCpuMatmulPath picks; "old" the MatmulCpu of an
 // older commit when built as bench_cpu_matmul_baseline (column "baseline", see CMakeLists.txt),
@@ -38,6 +39,11 @@ struct Shape {
 };
 constexpr Shape kShapes[] = {
     {576, 576, "q/o proj"}, {1536, 576, "gate/up"}, {576, 1536, "down"}, {49152, 576, "lm head"}};
+// For the types whose block (256 for the K-quants) does not divide 576: Llama-3.2-1B's shapes.
+constexpr Shape kLlama1bShapes[] = {{2048, 2048, "q/o proj"},
+                                    {8192, 2048, "gate/up"},
+                                    {2048, 8192, "down"},
+                                    {128256, 2048, "lm head"}};
 constexpr int kTokenCounts[] = {1, 2, 3, 4, 8, 16, 32};
 constexpr CpuMatmulPath kPaths[] = {CpuMatmulPath::kAvx2Fused, CpuMatmulPath::kAvx2TokenDots,
                                     CpuMatmulPath::kAvx2Blocked};
@@ -95,8 +101,9 @@ int Main(int argc, char** argv) {
 #endif
   std::printf("  %-12s %7s %8s\n", "new path", "old/new", "us/tok");
   for (const DType type : types) {
-    for (const Shape& shape : kShapes) {
-      if (quick && shape.n > 4096) continue;
+    const bool small_block = 576 % GetDTypeInfo(type).block_elems == 0;
+    for (const Shape& shape : small_block ? kShapes : kLlama1bShapes) {
+      if (quick && shape.n > 16384) continue;
       const int n = shape.n, k = shape.k;
       const auto w = testing::RandomWeights(type, int64_t{n} * k, 1);
       std::vector<float> x(size_t{32} * k);

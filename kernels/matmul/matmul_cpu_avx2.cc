@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "kernels/core/half.h"
+#include "kernels/quant/block_decode.h"
 
 namespace hearth::matmul_cpu {
 namespace {
@@ -126,12 +127,105 @@ HEARTH_AVX2 __attribute__((always_inline)) inline void DecodeBlock(const uint8_t
   }
 }
 
+// 32 bytes of unsigned values -> 4 vectors of 8 exact floats (bytes 8g .. 8g+7 in v[g]).
+HEARTH_AVX2 inline void Bytes32ToF32(__m256i u, __m256 v[4]) {
+  const __m128i lo = _mm256_castsi256_si128(u), hi = _mm256_extracti128_si256(u, 1);
+  v[0] = U8ToF32(lo);
+  v[1] = U8ToF32(_mm_srli_si128(lo, 8));
+  v[2] = U8ToF32(hi);
+  v[3] = U8ToF32(_mm_srli_si128(hi, 8));
+}
+
+// Bits shift .. shift + width - 1 of each of the 32 bytes at p (shift + width <= 8, mask =
+// 2^width - 1), in the low bits of each byte. The 16-bit shift carries bits of each odd byte into
+// the top of the even one below it, which the mask removes.
+HEARTH_AVX2 inline __m256i BitField32(const uint8_t* p, int shift, int mask) {
+  const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm256_and_si256(_mm256_srl_epi16(raw, _mm_cvtsi32_si128(shift)),
+                          _mm256_set1_epi8(static_cast<char>(mask)));
+}
+
+// Chunk j (elements 32j .. 32j+31) of a K-quant 256-block at b, in 4 vectors, each value the
+// dequantizer's (kernels/quant/block_decode.h) in the same float32 steps: the sub-block's scale
+// d * sc and min dmin * m rounded once each, then scale * q (- min); q - offset is exact.
+// Q4_K / Q5_K have one scale (and min) per 32, the others one per 16 (v[0..1], then v[2..3]).
+template <DType T>
+HEARTH_AVX2 __attribute__((always_inline)) inline void DecodeKChunk(const uint8_t* b, int j,
+                                                                    __m256 v[4]) {
+  __m256 scale[2], min[2];
+  if constexpr (T == DType::kQ4_K || T == DType::kQ5_K) {
+    int sc, m;
+    quant::ScaleMinK4(b + 4, j, &sc, &m);
+    scale[0] = scale[1] = _mm256_set1_ps(HalfAtF16c(b) * static_cast<float>(sc));
+    min[0] = min[1] = _mm256_set1_ps(HalfAtF16c(b + 2) * static_cast<float>(m));
+    constexpr int kQs = T == DType::kQ4_K ? 16 : 48;  // Q5_K: the 32 qh bytes come first
+    __m256i q = BitField32(b + kQs + 32 * (j / 2), 4 * (j % 2), 0x0F);
+    if constexpr (T == DType::kQ5_K) {
+      q = _mm256_or_si256(q, _mm256_slli_epi16(BitField32(b + 16, j, 1), 4));
+    }
+    Bytes32ToF32(q, v);
+  } else if constexpr (T == DType::kQ2_K) {
+    const float d = HalfAtF16c(b + 80), dmin = HalfAtF16c(b + 82);
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t sc = b[2 * j + h];
+      scale[h] = _mm256_set1_ps(d * static_cast<float>(sc & 0x0F));
+      min[h] = _mm256_set1_ps(dmin * static_cast<float>(sc >> 4));
+    }
+    Bytes32ToF32(BitField32(b + 16 + 32 * (j / 4), 2 * (j % 4), 3), v);
+  } else if constexpr (T == DType::kQ3_K) {
+    const float d = HalfAtF16c(b + 108);
+    for (int h = 0; h < 2; ++h) {
+      scale[h] = _mm256_set1_ps(d * static_cast<float>(quant::ScaleQ3K(b + 96, 2 * j + h)));
+    }
+    // q = low 2 bits | hmask bit j << 2, minus 4.
+    Bytes32ToF32(_mm256_or_si256(BitField32(b + 32 + 32 * (j / 4), 2 * (j % 4), 3),
+                                 _mm256_slli_epi16(BitField32(b, j, 1), 2)),
+                 v);
+  } else {
+    static_assert(T == DType::kQ6_K);
+    const float d = HalfAtF16c(b + 208);
+    for (int h = 0; h < 2; ++h) {
+      scale[h] = _mm256_set1_ps(d * static_cast<float>(static_cast<int8_t>(b[192 + 2 * j + h])));
+    }
+    // q = 4 bits of ql | 2 bits of qh << 4, minus 32; chunk j is in half j / 4 of the block.
+    const int half = j / 4, jj = j % 4;
+    Bytes32ToF32(_mm256_or_si256(BitField32(b + 64 * half + 32 * (jj % 2), 4 * (jj / 2), 0x0F),
+                                 _mm256_slli_epi16(BitField32(b + 128 + 32 * half, 2 * jj, 3), 4)),
+                 v);
+  }
+  constexpr bool kHasMin = T == DType::kQ2_K || T == DType::kQ4_K || T == DType::kQ5_K;
+  constexpr float kOffset = T == DType::kQ3_K ? 4.f : T == DType::kQ6_K ? 32.f : 0.f;
+#pragma GCC unroll 4
+  for (int g = 0; g < 4; ++g) {
+    if constexpr (kOffset != 0.f) v[g] = _mm256_sub_ps(v[g], _mm256_set1_ps(kOffset));
+    v[g] = _mm256_mul_ps(scale[g / 2], v[g]);
+    if constexpr (kHasMin) v[g] = _mm256_sub_ps(v[g], min[g / 2]);
+  }
+}
+
+constexpr bool IsKQuant(DType t) {
+  return t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K ||
+         t == DType::kQ6_K;
+}
+
+// Elements 32j .. 32j+31 of the block at src (j is 0 for the legacy 32-element blocks).
+template <DType T>
+HEARTH_AVX2 __attribute__((always_inline)) inline void DecodeChunk(const uint8_t* src, int j,
+                                                                   __m256 v[4]) {
+  if constexpr (IsKQuant(T)) {
+    DecodeKChunk<T>(src, j, v);
+  } else {
+    DecodeBlock<T>(src, v);
+  }
+}
+
 template <DType T>
 HEARTH_AVX2 void DecodeRowsAvx2(const uint8_t* src, float* dst, int64_t num_elems) {
   constexpr int kBytes = GetDTypeInfo(T).block_bytes;
-  for (int64_t b = 0; b < num_elems / 32; ++b, src += kBytes, dst += 32) {
+  constexpr int kChunks = GetDTypeInfo(T).block_elems / 32;
+  for (int64_t c = 0; c < num_elems / 32; ++c, dst += 32) {
     __m256 v[4];
-    DecodeBlock<T>(src, v);
+    DecodeChunk<T>(src + (c / kChunks) * kBytes, static_cast<int>(c % kChunks), v);
     for (int g = 0; g < 4; ++g) _mm256_storeu_ps(dst + 8 * g, v[g]);
   }
 }
@@ -145,20 +239,25 @@ HEARTH_AVX2 void FusedDotAvx2(const uint8_t* row, int64_t row_bytes,
                               const float* x,  // [kTokens, k]
                               int k, int64_t y_stride, float* y) {
   constexpr int kBytes = GetDTypeInfo(T).block_bytes;
+  constexpr int kChunks = GetDTypeInfo(T).block_elems / 32;  // 8 for the K-quants, else 1
   __m256 lo[kRows][kTokens], hi[kRows][kTokens];
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) {
 #pragma GCC unroll 4
     for (int t = 0; t < kTokens; ++t) lo[r][t] = hi[r][t] = _mm256_setzero_ps();
   }
-  for (int i = 0, b = 0; i < k; i += 32, ++b) {
+  for (int i = 0; i < k; i += 32) {
+    const int64_t b = i / (32 * kChunks);
+    const int j = (i / 32) % kChunks;
 #pragma GCC unroll 4
     for (int r = 0; r < kRows; ++r) {
       __m256 v[4];
-      const uint8_t* src = row + r * row_bytes + int64_t{b} * kBytes;
+      const uint8_t* src = row + r * row_bytes + b * kBytes;
       // Past the row's (or the matrix's) end it is a hint for nothing; prefetches never fault.
-      _mm_prefetch(reinterpret_cast<const char*>(src) + kPrefetchBytes, _MM_HINT_T0);
-      DecodeBlock<T>(src, v);
+      // A K-quant block's chunks step the hint through the block's bytes.
+      _mm_prefetch(reinterpret_cast<const char*>(src) + kPrefetchBytes + j * (kBytes / kChunks),
+                   _MM_HINT_T0);
+      DecodeChunk<T>(src, j, v);
 #pragma GCC unroll 4
       for (int t = 0; t < kTokens; ++t) {
         const float* xt = x + int64_t{t} * k + i;
@@ -289,6 +388,21 @@ HEARTH_AVX2 bool DecodeAvx2(DType type, const uint8_t* src, float* dst, int64_t 
     case DType::kQ8_0:
       DecodeRowsAvx2<DType::kQ8_0>(src, dst, num_elems);
       return true;
+    case DType::kQ2_K:
+      DecodeRowsAvx2<DType::kQ2_K>(src, dst, num_elems);
+      return true;
+    case DType::kQ3_K:
+      DecodeRowsAvx2<DType::kQ3_K>(src, dst, num_elems);
+      return true;
+    case DType::kQ4_K:
+      DecodeRowsAvx2<DType::kQ4_K>(src, dst, num_elems);
+      return true;
+    case DType::kQ5_K:
+      DecodeRowsAvx2<DType::kQ5_K>(src, dst, num_elems);
+      return true;
+    case DType::kQ6_K:
+      DecodeRowsAvx2<DType::kQ6_K>(src, dst, num_elems);
+      return true;
     case DType::kF16: {
       int64_t i = 0;
       for (; i + 8 <= num_elems; i += 8) {
@@ -311,7 +425,7 @@ HEARTH_AVX2 bool DecodeAvx2(DType type, const uint8_t* src, float* dst, int64_t 
       return true;
     }
     default:
-      return false;  // k-quants: the generic dequantizer
+      return false;  // F32 (read in place) and non-weight types
   }
 }
 
@@ -327,6 +441,16 @@ FusedRowsFn FusedRowsFor(DType type) {
       return &FusedRowsAvx2<DType::kQ5_1>;
     case DType::kQ8_0:
       return &FusedRowsAvx2<DType::kQ8_0>;
+    case DType::kQ2_K:
+      return &FusedRowsAvx2<DType::kQ2_K>;
+    case DType::kQ3_K:
+      return &FusedRowsAvx2<DType::kQ3_K>;
+    case DType::kQ4_K:
+      return &FusedRowsAvx2<DType::kQ4_K>;
+    case DType::kQ5_K:
+      return &FusedRowsAvx2<DType::kQ5_K>;
+    case DType::kQ6_K:
+      return &FusedRowsAvx2<DType::kQ6_K>;
     default:
       return nullptr;
   }

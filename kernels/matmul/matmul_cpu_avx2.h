@@ -19,8 +19,8 @@ inline float SumPairwise16(float acc[16]) {
 // The CPU has AVX2 and F16C (checked once, at run time).
 bool HasAvx2();
 
-// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, F16, BF16 rows decoded to floats, as DequantizeCpu would; false
-// (nothing written) for the other types.
+// Rows of any quantized type, F16 or BF16 decoded to floats, bit for bit as DequantizeCpu would;
+// false (nothing written) for the other types.
 bool DecodeAvx2(DType type, const uint8_t* src, float* dst, int64_t num_elems);
 
 // y[t * y_stride + r] = Dot(w row r, x row t) for r < num_rows, t < num_tokens, with up to
@@ -31,12 +31,12 @@ void DotsAvx2(const float* w,  // [num_rows, k] (decoded)
               int num_tokens, int k, int max_token_group, int64_t y_stride, float* y);
 
 // y[t * y_stride + r] for rows r0 .. r_end of every token, each block of W decoded in registers
-// straight into the dots (legacy block types, k a multiple of 32), max_token_group (1..3) tokens
+// straight into the dots (quantized types, k a multiple of the block), max_token_group (1..3) tokens
 // sharing each decoded block.
 using FusedRowsFn = void (*)(const uint8_t* w, int64_t row_bytes, const float* x, int num_tokens,
                              int k, int max_token_group, int r0, int r_end, int64_t y_stride,
                              float* y);
-// The fused kernel of a legacy block type, or null.
+// The fused kernel of a quantized type, or null (F32, F16, BF16).
 FusedRowsFn FusedRowsFor(DType type);
 
 }  // namespace hearth::matmul_cpu

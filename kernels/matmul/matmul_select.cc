@@ -190,8 +190,7 @@ uint32_t GemmOperandAlignment(int64_t ld_elems, int elem_bytes, uint32_t base_al
 
 CpuMatmulPath SelectCpuMatmulPath(DType w, int num_tokens, bool has_avx2) {
   if (!has_avx2) return CpuMatmulPath::kScalar;
-  const bool has_fused = w == DType::kQ4_0 || w == DType::kQ4_1 || w == DType::kQ5_0 ||
-                         w == DType::kQ5_1 || w == DType::kQ8_0;
+  const bool has_fused = GetDTypeInfo(w).quantized;  // every block type has a fused kernel
   // Up to 3 tokens share one decoded block in registers, which beats storing the decoded tile
   // and reloading it; from 4 tokens on, the tile decoded once serves all of them (measured by
   // bench_cpu_matmul, benchmarks/RESULTS.md).

@@ -105,6 +105,14 @@ HEARTH_HD void ScaleMinK4(const uint8_t* s, int j, int* sc, int* m) {
   }
 }
 
+// Q3_K: the signed 6-bit scale of 16-element sub-block j (0..15) from the 12 packed bytes (low
+// 4 bits in a nibble of bytes 0..7, high 2 bits in bytes 8..11), minus 32.
+HEARTH_HD int ScaleQ3K(const uint8_t* s, int j) {
+  const int low = j < 8 ? (s[j] & 0x0F) : (s[j - 8] >> 4);
+  const int high = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+  return (low | (high << 4)) - 32;
+}
+
 // Readers of 8 consecutive bytes (byte i in bits 8i..8i+7). ByteReader makes only byte-sized
 // accesses (blocks are 2-byte aligned at best) and never reads outside [p, p + 8). WordReader is
 // for shared memory staged by the GEMV: three aligned 32-bit loads and two funnel shifts instead
@@ -325,13 +333,8 @@ struct BlockCodec<DType::kQ3_K> {
   static constexpr bool kHasMin = false;
   template <class R>
   static HEARTH_HD void Quants8(const uint8_t* b, int g, float* q, float* scale, float* min) {
-    const uint8_t* sc = b + 96;
     const int e0 = 8 * g;
-    const int j = e0 / 16;
-    const int low = j < 8 ? (sc[j] & 0x0F) : (sc[j - 8] >> 4);
-    const int high = (sc[8 + j % 4] >> (2 * (j / 4))) & 3;
-    const int s6 = static_cast<int8_t>(static_cast<uint8_t>(low | (high << 4))) - 32;
-    *scale = MulRn(HalfBitsToFloat(LoadU16(b + 108)), ExactFloat(s6));
+    *scale = MulRn(HalfBitsToFloat(LoadU16(b + 108)), ExactFloat(ScaleQ3K(b + 96, e0 / 16)));
     *min = 0.f;
     const int shift = 2 * ((e0 % 128) / 32), hbit = e0 / 32;
     const uint64_t qs = R::Load8(b + 32 + (e0 / 128) * 32 + e0 % 32);

@@ -13,6 +13,7 @@
 
 #include "kernels/matmul/gemv_direct.h"
 #include "kernels/matmul/matmul.h"
+#include "kernels/matmul/matmul_cpu_avx2.h"
 #include "kernels/matmul/quant_mma.h"
 #include "kernels/quant/dequant.h"
 #include "tests/kernels/matmul/matmul_cases.h"
@@ -143,6 +144,39 @@ TEST_P(MatmulCpuTest, EveryPathGivesTheScalarBits) {
   }
 }
 
+// The AVX2 block decoders (the tiled path's, and the fused path's in registers) give the
+// dequantizer's bits: on well-formed random blocks, and on blocks of random bytes whose fp16
+// scales may be subnormal, huge, inf or NaN (any NaN matches any NaN: payloads are not kept).
+TEST_P(MatmulCpuTest, Avx2DecodeGivesTheDequantizerBits) {
+  const DType type = GetParam();
+  if (!CpuHasAvx2()) GTEST_SKIP() << "no AVX2";
+  if (type == DType::kF32) GTEST_SKIP() << "F32 rows are read in place";
+  const int64_t count = 64 * int64_t{GetDTypeInfo(type).block_elems == 1 ? 32
+                                                                          : GetDTypeInfo(type).block_elems};
+  for (const bool well_formed : {true, false}) {
+    std::vector<uint8_t> w = testing::RandomWeights(type, count, 51);
+    if (!well_formed) {
+      uint64_t state = 52;
+      for (uint8_t& b : w) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        b = static_cast<uint8_t>(state >> 56);
+      }
+    }
+    std::vector<float> want(count), got(count);
+    ASSERT_TRUE(DequantizeCpu(type, w.data(), want.data(), count).ok());
+    std::memset(got.data(), testing::kPoisonByte, got.size() * 4);
+    ASSERT_TRUE(matmul_cpu::DecodeAvx2(type, w.data(), got.data(), count));
+    for (int64_t i = 0; i < count; ++i) {
+      if (std::isnan(want[i]) && std::isnan(got[i])) continue;
+      uint32_t a, b;
+      std::memcpy(&a, &want[i], 4);
+      std::memcpy(&b, &got[i], 4);
+      ASSERT_EQ(a, b) << DTypeName(type) << " element " << i << (well_formed ? "" : " (raw bytes)")
+                      << ": " << want[i] << " vs " << got[i];
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulCpuTest, ::testing::ValuesIn(testing::kMatmulWeightTypes),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
@@ -176,11 +210,15 @@ TEST(MatmulCpuErrors, Avx2CheckAgreesWithProcCpuinfo) {
 TEST(MatmulCpuErrors, PathsAProcessorOrTypeLacks) {
   std::vector<uint8_t> w(4096);
   std::vector<float> x(512), y(512);
-  // No fused kernel for the K-quants (nor on a CPU without AVX2).
-  EXPECT_EQ(MatmulCpuOnPath(CpuMatmulPath::kAvx2Fused, DType::kQ4_K, w.data(), x.data(), nullptr,
+  // No fused kernel for the float types (nor any on a CPU without AVX2).
+  EXPECT_EQ(MatmulCpuOnPath(CpuMatmulPath::kAvx2Fused, DType::kF16, w.data(), x.data(), nullptr,
                             y.data(), 1, 2, 256)
                 .code(),
             StatusCode::kUnimplemented);
+  EXPECT_EQ(MatmulCpuOnPath(CpuMatmulPath::kAvx2Fused, DType::kQ4_K, w.data(), x.data(), nullptr,
+                            y.data(), 1, 2, 256)
+                .code(),
+            CpuHasAvx2() ? StatusCode::kOk : StatusCode::kUnimplemented);
   const Status blocked = MatmulCpuOnPath(CpuMatmulPath::kAvx2Blocked, DType::kQ8_0, w.data(),
                                          x.data(), nullptr, y.data(), 1, 2, 32);
   EXPECT_EQ(blocked.code(), CpuHasAvx2() ? StatusCode::kOk : StatusCode::kUnimplemented);
@@ -193,8 +231,7 @@ TEST(MatmulCpuErrors, PathsAProcessorOrTypeLacks) {
 
 TEST(SelectCpuMatmulPathTest, IsAPureFunctionOfTypeAndTokens) {
   for (const DType t : testing::kMatmulWeightTypes) {
-    const bool fused = t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 ||
-                       t == DType::kQ5_1 || t == DType::kQ8_0;
+    const bool fused = t != DType::kF32 && t != DType::kF16 && t != DType::kBF16;
     for (int num_tokens : {1, 2, 3, 4, 8, 512}) {
       EXPECT_EQ(SelectCpuMatmulPath(t, num_tokens, false), CpuMatmulPath::kScalar);
       EXPECT_EQ(SelectCpuMatmulPath(t, num_tokens, true), fused && num_tokens <= kMaxCpuFusedTokens
