@@ -31,8 +31,8 @@ void DotsAvx2(const float* w,  // [num_rows, k] (decoded)
               int num_tokens, int k, int max_token_group, int64_t y_stride, float* y);
 
 // y[t * y_stride + r] for rows r0 .. r_end of every token, each block of W decoded in registers
-// straight into the dots (quantized types, k a multiple of the block), max_token_group (1..3) tokens
-// sharing each decoded block.
+// straight into the dots (quantized types, k a multiple of the block), max_token_group (1..3)
+// tokens sharing each decoded block.
 using FusedRowsFn = void (*)(const uint8_t* w, int64_t row_bytes, const float* x, int num_tokens,
                              int k, int max_token_group, int r0, int r_end, int64_t y_stride,
                              float* y);

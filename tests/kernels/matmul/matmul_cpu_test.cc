@@ -151,8 +151,8 @@ TEST_P(MatmulCpuTest, Avx2DecodeGivesTheDequantizerBits) {
   const DType type = GetParam();
   if (!CpuHasAvx2()) GTEST_SKIP() << "no AVX2";
   if (type == DType::kF32) GTEST_SKIP() << "F32 rows are read in place";
-  const int64_t count = 64 * int64_t{GetDTypeInfo(type).block_elems == 1 ? 32
-                                                                          : GetDTypeInfo(type).block_elems};
+  const int64_t count =
+      64 * int64_t{GetDTypeInfo(type).block_elems == 1 ? 32 : GetDTypeInfo(type).block_elems};
   for (const bool well_formed : {true, false}) {
     std::vector<uint8_t> w = testing::RandomWeights(type, count, 51);
     if (!well_formed) {
