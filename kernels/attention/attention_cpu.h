@@ -33,6 +33,29 @@ Status PagedAttentionCpu(const float* q,        // [num_tokens, num_heads, head_
                          float scale,
                          float* out);  // [num_tokens, num_heads, head_dim]
 
+// The two ways PagedAttentionCpu computes, with the same bits: portable code, and AVX2 (x86-64
+// CPUs with AVX2, head_dim a multiple of 8). Each score is q . k in 8 lane sums (element d to lane
+// d % 8, in order of d) combined ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), times scale; softmax
+// with ExpForSoftmax, summed in 8 lane sums; out = (sum over keys, in order, of p_j * v_j) * (1 /
+// sum).
+enum class CpuAttentionPath { kScalar, kAvx2 };
+
+// The softmax's exponential (both paths; x = score - max, so x <= 0 or NaN): Cody-Waite range
+// reduction and a degree-5 polynomial in float32 without FMA, within 2 ulp of exp on [-87, 88];
+// 0 below, inf above, NaN for NaN. std::exp's result is the C library's own, and its vector twin
+// would have to match it bit for bit.
+float ExpForSoftmax(float x);
+
+// The path PagedAttentionCpu takes: AVX2 where the CPU and head_dim allow.
+CpuAttentionPath SelectCpuAttentionPath(int head_dim, bool has_avx2);
+
+// PagedAttentionCpu on a given path (tests, benchmarks); Unimplemented where the CPU or head_dim
+// rules the path out.
+Status PagedAttentionCpuOnPath(CpuAttentionPath path, const float* q, const float* k_cache,
+                               const float* v_cache, const PagedBatch& batch,
+                               const kv::PagedKvLayout& layout, int num_heads, float scale,
+                               float* out);
+
 // Checks the metadata against the layout (the checks PagedAttentionCpu makes); shared with the
 // tests and usable by the CUDA adapter's callers on host copies of the metadata.
 Status ValidatePagedBatch(const PagedBatch& batch, const kv::PagedKvLayout& layout, int num_heads);

@@ -4,12 +4,12 @@
 #include "kernels/matmul/matmul_cpu_avx2.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
 #include <type_traits>
 
+#include "kernels/core/cpu_features.h"
 #include "kernels/core/half.h"
 #include "kernels/quant/block_decode.h"
 
@@ -456,16 +456,7 @@ FusedRowsFn FusedRowsFor(DType type) {
   }
 }
 
-bool HasAvx2() {
-  // F16C from CPUID leaf 1 (ECX bit 29): clang before 15 has no "f16c" for
-  // __builtin_cpu_supports, and the fuzz build (scripts/fuzz.sh) compiles this file with clang.
-  static const bool has = [] {
-    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
-    return f16c && __builtin_cpu_supports("avx2");
-  }();
-  return has;
-}
+bool HasAvx2() { return CpuHasAvx2F16c(); }
 
 }  // namespace hearth::matmul_cpu
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/core/cpu_features.h"
 #include "tests/kernels/attention/paged_case.h"
 #include "tests/support/test_support.h"
 
@@ -91,6 +92,104 @@ TEST(CpuAttention, IndependentOfThreadCount) {
   const std::vector<float> three = RunCpu(c, 0.125f);
   omp_set_num_threads(threads);
   EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * sizeof(float)));
+}
+
+// The AVX2 path gives the portable path's bits (the portable code defines every result, so the
+// processor never shows in the output): head sizes of real models and of stories260K (8), one
+// with a rest after the 64-wide chunks (72), GQA groups, block sizes that split the 8-key groups
+// across blocks, a mixed batch with decode, prefill chunks and a long context.
+TEST(CpuAttention, Avx2PathGivesThePortableBits) {
+  if (SelectCpuAttentionPath(64, true) != CpuAttentionPath::kAvx2 ||
+      SelectCpuAttentionPath(64, CpuHasAvx2F16c()) != CpuAttentionPath::kAvx2) {
+    GTEST_SKIP() << "no AVX2 on this CPU";
+  }
+  struct Case {
+    Shape shape;
+    int block_size;
+  };
+  const Case cases[] = {{{8, 4, 8}, 16},   {{9, 3, 64}, 16}, {{8, 2, 128}, 16},
+                        {{4, 4, 256}, 16}, {{6, 2, 72}, 16}, {{4, 2, 64}, 1},
+                        {{4, 2, 64}, 5},   {{4, 2, 64}, 48}, {{32, 8, 128}, 32}};
+  std::vector<SeqSpec> seqs = kMixed;
+  seqs.push_back({1500, 2});
+  seqs.push_back({200, 70});  // several query tiles over several key tiles
+  for (const Case& k : cases) {
+    const Shape& s = k.shape;
+    const PagedCase c =
+        MakePagedCase(seqs, s.num_heads, s.num_kv_heads, s.head_dim, 31, nullptr, k.block_size);
+    const float scale = 1.f / std::sqrt(float(s.head_dim));
+    std::vector<float> portable(c.q.size()), avx2(c.q.size());
+    std::memset(portable.data(), hearth::testing::kPoisonByte, portable.size() * 4);
+    std::memset(avx2.data(), hearth::testing::kPoisonByte, avx2.size() * 4);
+    ASSERT_TRUE(PagedAttentionCpuOnPath(CpuAttentionPath::kScalar, c.q.data(), c.k_cache.data(),
+                                        c.v_cache.data(), c.Batch(), c.layout, c.num_heads, scale,
+                                        portable.data())
+                    .ok());
+    ASSERT_TRUE(PagedAttentionCpuOnPath(CpuAttentionPath::kAvx2, c.q.data(), c.k_cache.data(),
+                                        c.v_cache.data(), c.Batch(), c.layout, c.num_heads, scale,
+                                        avx2.data())
+                    .ok());
+    EXPECT_EQ(0, std::memcmp(portable.data(), avx2.data(), avx2.size() * 4))
+        << "heads " << s.num_heads << "/" << s.num_kv_heads << " head_dim " << s.head_dim
+        << " block_size " << k.block_size;
+    EXPECT_LT(hearth::testing::RelL2(portable, testing::DenseReference(c, scale)), 1e-5);
+  }
+  // head_dim 12 is not a multiple of 8: the AVX2 path refuses, the default takes the other one.
+  const PagedCase c = MakePagedCase(kMixed, 4, 2, 12, 37);
+  std::vector<float> out(c.q.size());
+  EXPECT_EQ(PagedAttentionCpuOnPath(CpuAttentionPath::kAvx2, c.q.data(), c.k_cache.data(),
+                                    c.v_cache.data(), c.Batch(), c.layout, 4, 0.3f, out.data())
+                .code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(SelectCpuAttentionPath(12, true), CpuAttentionPath::kScalar);
+  EXPECT_EQ(SelectCpuAttentionPath(64, false), CpuAttentionPath::kScalar);
+  EXPECT_LT(hearth::testing::RelL2(RunCpu(c, 0.3f), testing::DenseReference(c, 0.3f)), 1e-5);
+}
+
+// The softmax's own exponential: within 2 ulp of exp (in double) over [-87, 88], exact at 0,
+// 0 below the range, inf above, NaN kept.
+TEST(CpuAttention, ExpForSoftmaxIsAccurate) {
+  double worst_ulp = 0;
+  float worst_x = 0;
+  for (float x = -87.f; x <= 88.f; x += 0.000731f) {
+    const double want = std::exp(static_cast<double>(x));
+    const float got = ExpForSoftmax(x);
+    const double ulp = std::ldexp(1.0, std::ilogb(static_cast<float>(want)) - 23);
+    const double err = std::abs(got - want) / ulp;
+    if (err > worst_ulp) {
+      worst_ulp = err;
+      worst_x = x;
+    }
+  }
+  EXPECT_LE(worst_ulp, 2.0) << "at x = " << worst_x;
+  RecordProperty("worst_ulp", std::to_string(worst_ulp));
+  EXPECT_EQ(ExpForSoftmax(0.f), 1.f);
+  EXPECT_EQ(ExpForSoftmax(-0.f), 1.f);
+  EXPECT_EQ(ExpForSoftmax(-87.5f), 0.f);
+  EXPECT_EQ(ExpForSoftmax(-INFINITY), 0.f);
+  EXPECT_EQ(ExpForSoftmax(88.5f), INFINITY);
+  EXPECT_TRUE(std::isnan(ExpForSoftmax(NAN)));
+}
+
+// A NaN in one key's K row reaches the outputs of the queries that see that key, on both paths
+// (the max skips it, its exponential does not).
+TEST(CpuAttention, NanKeyIsNotHidden) {
+  PagedCase c = MakePagedCase({{40, 1}}, 4, 2, 64, 41);
+  // Key 20 of kv head 0: block table entry 1, offset 4.
+  c.k_cache[c.layout.offset(c.block_tables[1], 0, 4) + 7] = NAN;
+  for (const CpuAttentionPath path : {CpuAttentionPath::kScalar, CpuAttentionPath::kAvx2}) {
+    if (path == CpuAttentionPath::kAvx2 &&
+        SelectCpuAttentionPath(64, CpuHasAvx2F16c()) != CpuAttentionPath::kAvx2)
+      continue;
+    std::vector<float> out(c.q.size());
+    ASSERT_TRUE(PagedAttentionCpuOnPath(path, c.q.data(), c.k_cache.data(), c.v_cache.data(),
+                                        c.Batch(), c.layout, 4, 0.125f, out.data())
+                    .ok());
+    for (int h = 0; h < 4; ++h) {
+      // Heads 0 and 1 read kv head 0 (NaN), heads 2 and 3 kv head 1 (finite).
+      EXPECT_EQ(std::isnan(out[h * 64]), h < 2) << "head " << h;
+    }
+  }
 }
 
 TEST(CpuAttention, EmptyBatch) {
