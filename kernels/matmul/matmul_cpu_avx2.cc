@@ -373,36 +373,6 @@ HEARTH_AVX2 void DotsAvx2(const float* w, int num_rows, const float* x, int num_
 
 HEARTH_AVX2 bool DecodeAvx2(DType type, const uint8_t* src, float* dst, int64_t num_elems) {
   switch (type) {
-    case DType::kQ4_0:
-      DecodeRowsAvx2<DType::kQ4_0>(src, dst, num_elems);
-      return true;
-    case DType::kQ4_1:
-      DecodeRowsAvx2<DType::kQ4_1>(src, dst, num_elems);
-      return true;
-    case DType::kQ5_0:
-      DecodeRowsAvx2<DType::kQ5_0>(src, dst, num_elems);
-      return true;
-    case DType::kQ5_1:
-      DecodeRowsAvx2<DType::kQ5_1>(src, dst, num_elems);
-      return true;
-    case DType::kQ8_0:
-      DecodeRowsAvx2<DType::kQ8_0>(src, dst, num_elems);
-      return true;
-    case DType::kQ2_K:
-      DecodeRowsAvx2<DType::kQ2_K>(src, dst, num_elems);
-      return true;
-    case DType::kQ3_K:
-      DecodeRowsAvx2<DType::kQ3_K>(src, dst, num_elems);
-      return true;
-    case DType::kQ4_K:
-      DecodeRowsAvx2<DType::kQ4_K>(src, dst, num_elems);
-      return true;
-    case DType::kQ5_K:
-      DecodeRowsAvx2<DType::kQ5_K>(src, dst, num_elems);
-      return true;
-    case DType::kQ6_K:
-      DecodeRowsAvx2<DType::kQ6_K>(src, dst, num_elems);
-      return true;
     case DType::kF16: {
       int64_t i = 0;
       for (; i + 8 <= num_elems; i += 8) {
@@ -425,35 +395,28 @@ HEARTH_AVX2 bool DecodeAvx2(DType type, const uint8_t* src, float* dst, int64_t 
       return true;
     }
     default:
-      return false;  // F32 (read in place) and non-weight types
+      break;
   }
+  bool decoded = false;  // F32 (read in place) and non-weight types: false
+  (void)quant::VisitWeightType(type, [&](auto tag) {
+    constexpr DType T = decltype(tag)::value;
+    if constexpr (GetDTypeInfo(T).quantized) {
+      DecodeRowsAvx2<T>(src, dst, num_elems);
+      decoded = true;
+    }
+    return Status::Ok();
+  });
+  return decoded;
 }
 
 FusedRowsFn FusedRowsFor(DType type) {
-  switch (type) {
-    case DType::kQ4_0:
-      return &FusedRowsAvx2<DType::kQ4_0>;
-    case DType::kQ4_1:
-      return &FusedRowsAvx2<DType::kQ4_1>;
-    case DType::kQ5_0:
-      return &FusedRowsAvx2<DType::kQ5_0>;
-    case DType::kQ5_1:
-      return &FusedRowsAvx2<DType::kQ5_1>;
-    case DType::kQ8_0:
-      return &FusedRowsAvx2<DType::kQ8_0>;
-    case DType::kQ2_K:
-      return &FusedRowsAvx2<DType::kQ2_K>;
-    case DType::kQ3_K:
-      return &FusedRowsAvx2<DType::kQ3_K>;
-    case DType::kQ4_K:
-      return &FusedRowsAvx2<DType::kQ4_K>;
-    case DType::kQ5_K:
-      return &FusedRowsAvx2<DType::kQ5_K>;
-    case DType::kQ6_K:
-      return &FusedRowsAvx2<DType::kQ6_K>;
-    default:
-      return nullptr;
-  }
+  FusedRowsFn fn = nullptr;  // F32, F16, BF16 and non-weight types: none
+  (void)quant::VisitWeightType(type, [&](auto tag) {
+    constexpr DType T = decltype(tag)::value;
+    if constexpr (GetDTypeInfo(T).quantized) fn = &FusedRowsAvx2<T>;
+    return Status::Ok();
+  });
+  return fn;
 }
 
 bool HasAvx2() { return CpuHasAvx2F16c(); }
