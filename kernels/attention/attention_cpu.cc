@@ -147,7 +147,6 @@ void ItemScalar(const float* qv, const float* k_cache, const float* v_cache, con
   std::fill(acc, acc + head_dim, 0.f);
   ForEachKey(v_cache, table, layout, kv_head, kv_len, [&](int j, const float* v) {
     const float p = scores[j];
-#pragma omp simd
     for (int d = 0; d < head_dim; ++d) acc[d] += p * v[d];
   });
   for (int d = 0; d < head_dim; ++d) out[d] = acc[d] * inv;
