@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   hearth::cli::AddServeCommand(app, &exit_code);
   hearth::cli::AddGenerateCommand(app, &exit_code);
   hearth::cli::AddClientCommand(app, &exit_code);
+  hearth::cli::AddBenchCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

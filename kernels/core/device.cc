@@ -39,4 +39,39 @@ GpuInfo GetGpuInfo(int device) {
   return info;
 }
 
+double MeasureGpuCopyGbps(int device, size_t bytes) {
+#ifdef HEARTH_HAVE_CUDA
+  if (device < 0 || device >= GpuCount() || cudaSetDevice(device) != cudaSuccess) return 0;
+  void* src = nullptr;
+  void* dst = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  double gbps = 0;
+  constexpr int kCopies = 10;
+  if (cudaMalloc(&src, bytes) == cudaSuccess && cudaMalloc(&dst, bytes) == cudaSuccess &&
+      cudaEventCreate(&start) == cudaSuccess && cudaEventCreate(&stop) == cudaSuccess &&
+      cudaMemset(src, 1, bytes) == cudaSuccess &&
+      cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice) == cudaSuccess) {  // warm-up
+    bool ok = cudaEventRecord(start) == cudaSuccess;
+    for (int i = 0; ok && i < kCopies; ++i) {
+      ok = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice) == cudaSuccess;
+    }
+    float ms = 0;
+    if (ok && cudaEventRecord(stop) == cudaSuccess && cudaEventSynchronize(stop) == cudaSuccess &&
+        cudaEventElapsedTime(&ms, start, stop) == cudaSuccess && ms > 0) {
+      gbps = 2.0 * static_cast<double>(bytes) * kCopies / (ms / 1e3) / 1e9;
+    }
+  }
+  if (start != nullptr) cudaEventDestroy(start);
+  if (stop != nullptr) cudaEventDestroy(stop);
+  if (src != nullptr) cudaFree(src);
+  if (dst != nullptr) cudaFree(dst);
+  (void)cudaGetLastError();  // an allocation that failed leaves its error behind
+  return gbps;
+#else
+  (void)device;
+  (void)bytes;
+  return 0;
+#endif
+}
+
 }  // namespace hearth

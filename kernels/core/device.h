@@ -2,6 +2,7 @@
 // without a driver: any error from the runtime means "no device".
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace hearth {
@@ -21,5 +22,10 @@ int GpuCount();
 
 // Properties of device `device`, or an info with device = -1 if it is not usable.
 GpuInfo GetGpuInfo(int device = 0);
+
+// Device-to-device copy bandwidth of `device` in GB/s, counting the bytes read and written (the
+// roofline's ceiling, as benchmarks/kernels/ceiling.cu measures it), from timed copies of
+// `bytes`; 0 without a usable device or when the buffers do not fit.
+double MeasureGpuCopyGbps(int device, size_t bytes = size_t{1} << 30);
 
 }  // namespace hearth
