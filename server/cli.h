@@ -5,8 +5,16 @@
 namespace CLI {
 class App;
 }
+namespace hearth::server {
+struct ServerConfig;
+}
 
 namespace hearth::cli {
+
+// The options that choose and size the engine (model, device, dtype, GPU memory, CUDA graphs,
+// batch and KV-cache limits), written into `config`: shared by the subcommands that run an engine
+// in process (generate, bench). `serve` takes the same through its config-file-aware flags.
+void AddEngineOptions(CLI::App* cmd, server::ServerConfig& config);
 
 void AddVersionCommand(CLI::App& app, int* exit_code);
 void AddInspectCommand(CLI::App& app, int* exit_code);

@@ -10,11 +10,7 @@ namespace hearth::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model;
-  std::string device = "cpu";
-  std::string dtype;
-  double gpu_memory_fraction = 0.9;
-  bool cuda_graphs = true;
+  server::ServerConfig config;
   std::string prompt;
   bool chat = false;
   int max_tokens = 256;
@@ -25,12 +21,8 @@ struct GenerateArgs {
 };
 
 int Generate(const GenerateArgs& a) {
-  server::ServerConfig config;
-  config.model = a.model;
-  config.device = a.device;
-  config.dtype = a.dtype;
-  config.gpu_memory_fraction = a.gpu_memory_fraction;
-  config.cuda_graphs = a.cuda_graphs;
+  server::ServerConfig config = a.config;
+  config.metrics_port = -1;
   if (Status s = server::ValidateServerConfig(config); !s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
     return 2;
@@ -104,12 +96,7 @@ void AddGenerateCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("generate", "Complete one prompt locally (no server)");
   auto a = std::make_shared<GenerateArgs>();
   cmd->add_option("prompt", a->prompt, "the prompt text")->required();
-  cmd->add_option("--model", a->model, "GGUF file or HF directory (default: cached SmolLM2)");
-  cmd->add_option("--device", a->device, "cpu, cuda or cuda:N");
-  cmd->add_option("--dtype", a->dtype, "bfloat16, float16 or float32 (cuda: bfloat16)");
-  cmd->add_option("--gpu-memory-fraction", a->gpu_memory_fraction,
-                  "cuda: share of device memory for weights, workspace and KV cache (0.9)");
-  cmd->add_option("--cuda-graphs", a->cuda_graphs, "cuda: decode steps as CUDA graphs (true)");
+  AddEngineOptions(cmd, a->config);
   cmd->add_flag("--chat", a->chat, "wrap the prompt as a user turn of the model's chat template");
   cmd->add_option("--max-tokens", a->max_tokens, "tokens to generate at most (256)");
   cmd->add_option("--temperature", a->temperature, "0 = greedy (default)");
