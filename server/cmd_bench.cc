@@ -1,7 +1,8 @@
 // hearth bench --model PATH [--device ...] [--input-len N] [--output-len N] [--requests N]
 // [--concurrency N] [--price-per-hour P] [--json PATH]: the serving figures without a server.
 // The same Engine `hearth serve` runs (BuildEngine, warmed up), fed random prompts of exactly
-// input-len tokens for exactly output-len tokens each (greedy, EOS ignored), `concurrency`
+// input-len tokens for exactly output-len tokens each (greedy unless --temperature, EOS
+// ignored), `concurrency`
 // requests in flight until `requests` are done. Prints throughput, TTFT / TPOT / ITL
 // percentiles, the decode step's memory traffic against the copy bandwidth measured on the same
 // device first, and the cost per million output tokens at a given price per hour; the figures
@@ -38,6 +39,11 @@ struct BenchArgs {
   int requests = 0;  // 0: as many as the concurrency
   int concurrency = 1;
   uint64_t seed = 0;
+  SamplingParams sampling = [] {  // greedy unless --temperature
+    SamplingParams p;
+    p.temperature = 0.f;
+    return p;
+  }();
   double price_per_hour = 0;
   bool measure_ceiling = true;
   std::string json_path;
@@ -102,14 +108,15 @@ class StepTotals : public engine::EngineObserver {
 
 // One request, submitted and read to its final chunk on the calling thread.
 server::BenchRecord RunOne(engine::Engine& engine, int index, std::vector<int32_t> prompt,
-                           int output_len) {
+                           int output_len, const SamplingParams& sampling) {
   server::BenchRecord rec;
   engine::EngineRequest r;
   r.request_id = "bench-" + std::to_string(index);
   r.prompt_token_ids = std::move(prompt);
   r.limits.max_tokens = output_len;
   r.limits.ignore_eos = true;
-  r.sampling.temperature = 0.f;
+  r.sampling = sampling;
+  r.sampling.seed += static_cast<uint64_t>(index);  // each request its own draws
   rec.start = Now();
   Result<std::shared_ptr<engine::OutputStream>> stream = engine.Submit(std::move(r));
   if (!stream.ok()) {
@@ -165,6 +172,11 @@ int Bench(BenchArgs a) {
     return 2;
   }
   if (a.requests == 0) a.requests = a.concurrency;
+  a.sampling.seed = a.seed;
+  if (Status s = ValidateSamplingParams(a.sampling); !s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+    return 2;
+  }
   a.config.metrics_port = -1;
   if (Status s = server::ValidateServerConfig(a.config); !s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
@@ -216,7 +228,7 @@ int Bench(BenchArgs a) {
   for (int c = 0; c < std::min(a.concurrency, a.requests); ++c) {
     clients.emplace_back([&] {
       for (int i = next++; i < a.requests; i = next++) {
-        records[i] = RunOne(engine, i, std::move(prompts[i]), a.output_len);
+        records[i] = RunOne(engine, i, std::move(prompts[i]), a.output_len, a.sampling);
       }
     });
   }
@@ -322,7 +334,10 @@ void AddBenchCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--output-len", a->output_len, "output tokens per request (128)");
   cmd->add_option("--requests", a->requests, "requests in all (default: the concurrency)");
   cmd->add_option("--concurrency", a->concurrency, "requests in flight at once (1)");
-  cmd->add_option("--seed", a->seed, "seed of the random prompts (0)");
+  cmd->add_option("--seed", a->seed, "seed of the random prompts and of the sampling (0)");
+  cmd->add_option("--temperature", a->sampling.temperature, "0 = greedy (default)");
+  cmd->add_option("--top-p", a->sampling.top_p, "nucleus sampling (1 = off)");
+  cmd->add_option("--top-k", a->sampling.top_k, "top-k sampling (0 = off)");
   cmd->add_option("--price-per-hour", a->price_per_hour,
                   "USD per hour of the device, for the cost per million output tokens");
   cmd->add_flag("!--no-ceiling", a->measure_ceiling,

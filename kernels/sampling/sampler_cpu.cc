@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -14,12 +15,39 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+// v sorted into descending order (no NaN): an LSD radix sort over the floats' bits, 4 passes of
+// 8 bits, about 10x std::sort's time for a vocabulary (std::sort was 15% of a SmolLM2 batch's
+// decode with top-p). Equal values end adjacent, as with any sort, so the sums below, taken in
+// this order, are the same; -0 and +0 (equal, the same addend) come out as +0 first.
+void SortDescending(std::vector<float>& v) {
+  const size_t n = v.size();
+  std::vector<uint32_t> keys(n), tmp(n);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t b;
+    std::memcpy(&b, &v[i], 4);
+    // Larger float -> smaller key: ascending keys are descending values.
+    keys[i] = (b & 0x80000000u) ? b : ~(b | 0x80000000u);
+  }
+  for (int shift = 0; shift < 32; shift += 8) {
+    size_t count[257] = {};
+    for (uint32_t k : keys) ++count[((k >> shift) & 0xFF) + 1];
+    for (int d = 0; d < 256; ++d) count[d + 1] += count[d];
+    for (uint32_t k : keys) tmp[count[(k >> shift) & 0xFF]++] = k;
+    keys.swap(tmp);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t k = keys[i];
+    const uint32_t b = (k & 0x80000000u) ? k : (~k & 0x7FFFFFFFu);
+    std::memcpy(&v[i], &b, 4);
+  }
+}
+
 // Threshold on s that top-p keeps: the largest value v whose strictly-larger mass is < target.
 float TopPThreshold(const std::vector<float>& s, float floor_value, float max_s, double top_p) {
   std::vector<float> kept;
   for (float v : s)
     if (v >= floor_value) kept.push_back(v);
-  std::sort(kept.begin(), kept.end(), std::greater<float>());
+  SortDescending(kept);
   double total = 0;
   for (float v : kept) total += std::exp(static_cast<double>(v) - max_s);
   const double target = top_p * total;

@@ -1,6 +1,9 @@
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -181,6 +184,58 @@ TEST(SampleCpu, TopPKeepsTokensWhoseLargerMassIsBelowP) {
   const auto f = Draw(LogitsOf(kProbs), p);
   EXPECT_EQ(Keys(f), (std::set<int32_t>{0, 1, 2}));
   EXPECT_NEAR(f.at(2), 0.15 / 0.85, 0.03);
+}
+
+// The top-p threshold as it was computed before the radix sort (std::sort of the kept values,
+// descending), for SamplerThresholdCpu to match bit for bit.
+float TopPThresholdBySort(std::vector<float> x, double top_p) {
+  for (float& v : x) v = v == v ? v : -INFINITY;
+  const float m = *std::max_element(x.begin(), x.end());
+  std::sort(x.begin(), x.end(), std::greater<float>());
+  double total = 0;
+  for (float v : x) total += std::exp(static_cast<double>(v) - m);
+  const double target = top_p * total;
+  double above = 0;
+  for (size_t i = 0; i < x.size();) {
+    size_t j = i;
+    double group = 0;
+    for (; j < x.size() && x[j] == x[i]; ++j) group += std::exp(static_cast<double>(x[j]) - m);
+    if (above + group >= target) return x[i];
+    above += group;
+    i = j;
+  }
+  return x.back();
+}
+
+// The radix sort gives the threshold std::sort gave, on rows with ties, +-0, +-inf, NaN,
+// subnormals and a SmolLM2-sized vocabulary.
+TEST(SampleCpu, TopPThresholdMatchesTheSortedReference) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.f, 3.f);
+  for (int row = 0; row < 40; ++row) {
+    const int vocab = row < 20 ? 1 + row * 7 : 49152;
+    std::vector<float> x(vocab);
+    for (float& v : x) v = normal(rng);
+    const float specials[] = {0.f, -0.f, INFINITY, -INFINITY, NAN, 1e-42f, -1e-42f, 2.5f, 2.5f};
+    for (int i = 0; i < std::min(vocab, 12); ++i) {
+      if ((row + i) % 3 == 0) x[rng() % vocab] = specials[(row + i) % 9];
+    }
+    if (row % 5 == 0) {  // a coarse row: many exact ties
+      for (float& v : x) v = std::round(v);
+    }
+    if (std::all_of(x.begin(), x.end(), [](float v) { return !(v == v) || v == -INFINITY; }))
+      continue;  // the reference needs a finite maximum
+    if (std::any_of(x.begin(), x.end(), [](float v) { return v == INFINITY; })) continue;
+    for (const float top_p : {0.1f, 0.5f, 0.9f, 0.95f, 0.999f}) {
+      SamplingParams p;
+      p.top_p = top_p;
+      const float got = SamplerThresholdCpu(x.data(), vocab, p);
+      const float want = TopPThresholdBySort(x, top_p);
+      EXPECT_EQ(std::memcmp(&got, &want, 4) == 0 || got == want, true)
+          << "row " << row << " vocab " << vocab << " top_p " << top_p << ": " << got << " vs "
+          << want;
+    }
+  }
 }
 
 TEST(SampleCpu, MinPKeepsTokensAboveAFractionOfTheTop) {
