@@ -6,24 +6,34 @@
 
 namespace hearth::server {
 
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
-  std::sort(values.begin(), values.end());
-  const double k = static_cast<double>(values.size() - 1) * p / 100.0;
+namespace {
+
+// Percentile of values already sorted.
+double SortedPercentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return std::numeric_limits<double>::quiet_NaN();
+  const double k = static_cast<double>(sorted.size() - 1) * p / 100.0;
   const size_t lo = static_cast<size_t>(std::floor(k));
-  const size_t hi = std::min(lo + 1, values.size() - 1);
-  return values[lo] + (values[hi] - values[lo]) * (k - static_cast<double>(lo));
+  const size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (k - static_cast<double>(lo));
+}
+
+}  // namespace
+
+double Percentile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  return SortedPercentile(values, p);
 }
 
 Distribution Distribute(const std::vector<double>& values, double scale) {
   std::vector<double> v;
   v.reserve(values.size());
   for (double x : values) v.push_back(x * scale);
+  std::sort(v.begin(), v.end());
   Distribution d;
   d.n = static_cast<int>(v.size());
-  d.p50 = Percentile(v, 50);
-  d.p90 = Percentile(v, 90);
-  d.p99 = Percentile(v, 99);
+  d.p50 = SortedPercentile(v, 50);
+  d.p90 = SortedPercentile(v, 90);
+  d.p99 = SortedPercentile(v, 99);
   double sum = 0;
   for (double x : v) sum += x;
   d.mean =

@@ -177,7 +177,6 @@ int Bench(BenchArgs a) {
     std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
     return 2;
   }
-  a.config.metrics_port = -1;
   if (Status s = server::ValidateServerConfig(a.config); !s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
     return 2;

@@ -21,13 +21,11 @@ struct GenerateArgs {
 };
 
 int Generate(const GenerateArgs& a) {
-  server::ServerConfig config = a.config;
-  config.metrics_port = -1;
-  if (Status s = server::ValidateServerConfig(config); !s.ok()) {
+  if (Status s = server::ValidateServerConfig(a.config); !s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
     return 2;
   }
-  Result<server::BuiltEngine> built = server::BuildEngine(config, nullptr);
+  Result<server::BuiltEngine> built = server::BuildEngine(a.config, nullptr);
   if (!built.ok()) {
     std::fprintf(stderr, "error: %s\n", built.status().ToString().c_str());
     return 1;

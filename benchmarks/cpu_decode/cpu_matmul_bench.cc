@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/core/cpu_features.h"
 #include "kernels/matmul/matmul.h"
 #include "tests/kernels/quant/random_blocks.h"
 
@@ -86,7 +87,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (types.empty()) types = {DType::kQ4_1, DType::kQ8_0};
-  if (!CpuHasAvx2()) {
+  if (!CpuHasAvx2F16c()) {
     std::fprintf(stderr, "bench_cpu_matmul: this CPU lacks AVX2/F16C; only the scalar path runs\n");
     return 1;
   }

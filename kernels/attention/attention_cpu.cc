@@ -61,12 +61,6 @@ Status ValidatePagedBatch(const PagedBatch& b, const kv::PagedKvLayout& layout, 
 
 namespace {
 
-#if defined(__x86_64__) || defined(__i386__)
-#define HEARTH_AVX2 __attribute__((target("avx2,f16c")))
-#else
-#define HEARTH_AVX2
-#endif
-
 // 8 lane sums combined ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)).
 inline float SumLanes8(const float* lane) {
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));

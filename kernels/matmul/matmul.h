@@ -40,8 +40,6 @@ inline constexpr int kMaxCpuFusedTokens = 3;
 // of a type it has; else kAvx2Blocked.
 CpuMatmulPath SelectCpuMatmulPath(DType w, int num_tokens, bool has_avx2);
 std::string_view CpuMatmulPathName(CpuMatmulPath path);
-// The CPU has AVX2 and F16C (checked once at run time).
-bool CpuHasAvx2();
 // MatmulCpu on a chosen path (tests, benchmarks). kUnimplemented for an AVX2 path on a CPU
 // without AVX2 / F16C, or for kAvx2Fused on a type it does not have.
 Status MatmulCpuOnPath(CpuMatmulPath path, DType w_type, const void* w, const float* x,

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/core/cpu_features.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/matmul/matmul_cpu_avx2.h"
 #include "kernels/quant/dequant.h"
@@ -89,13 +90,11 @@ Status CheckArgs(DType w_type, const void* w, const float* x, float* y, int num_
 
 }  // namespace
 
-bool CpuHasAvx2() { return matmul_cpu::HasAvx2(); }
-
 Status MatmulCpuOnPath(CpuMatmulPath path, DType w_type, const void* w, const float* x,
                        const float* bias, float* y, int num_tokens, int n, int k) {
   if (const Status s = CheckArgs(w_type, w, x, y, num_tokens, n, k); !s.ok()) return s;
   if (num_tokens == 0 || n == 0) return Status::Ok();
-  if (path != CpuMatmulPath::kScalar && !matmul_cpu::HasAvx2()) {
+  if (path != CpuMatmulPath::kScalar && !CpuHasAvx2F16c()) {
     return UnimplementedError("MatmulCpu: path " + std::string(CpuMatmulPathName(path)) +
                               " needs AVX2 and F16C, which this CPU lacks");
   }
@@ -176,7 +175,7 @@ Status MatmulCpu(DType w_type, const void* w, const float* x, const float* bias,
     const char* v = std::getenv("HEARTH_CPU_MATMUL");
     return v != nullptr && std::string_view(v) == "token_dots";
   }();
-  CpuMatmulPath path = SelectCpuMatmulPath(w_type, num_tokens, matmul_cpu::HasAvx2());
+  CpuMatmulPath path = SelectCpuMatmulPath(w_type, num_tokens, CpuHasAvx2F16c());
   if (token_dots && num_tokens > 1 && path != CpuMatmulPath::kScalar) {
     path = CpuMatmulPath::kAvx2TokenDots;
   }

@@ -16,8 +16,6 @@
 namespace hearth::matmul_cpu {
 namespace {
 
-#define HEARTH_AVX2 __attribute__((target("avx2,f16c")))
-
 // How far ahead in its row the fused kernel prefetches W. It reads 2-4 rows side by side, and
 // for a matrix streamed from memory (the 49152 x 576 Q8_0 LM head: 30 MB) the hardware
 // prefetcher alone left it 1.3-2x slower (bench_cpu_matmul, A/B on 2026-11-22).
@@ -419,14 +417,11 @@ FusedRowsFn FusedRowsFor(DType type) {
   return fn;
 }
 
-bool HasAvx2() { return CpuHasAvx2F16c(); }
-
 }  // namespace hearth::matmul_cpu
 
 #else  // not x86: the portable path only
 
 namespace hearth::matmul_cpu {
-bool HasAvx2() { return false; }
 bool DecodeAvx2(DType, const uint8_t*, float*, int64_t) { return false; }
 void DotsAvx2(const float*, int, const float*, int, int, int, int64_t, float*) {}
 FusedRowsFn FusedRowsFor(DType) { return nullptr; }

@@ -1,5 +1,6 @@
 // Internal to MatmulCpu: its AVX2 + F16C kernels (matmul_cpu_avx2.cc) and the 16-sum combine
-// every path shares. On other CPUs HasAvx2() is false and the kernels are never called.
+// every path shares. On other CPUs CpuHasAvx2F16c() (kernels/core/cpu_features.h) is false and
+// the kernels are never called.
 #pragma once
 
 #include <cstdint>
@@ -15,9 +16,6 @@ inline float SumPairwise16(float acc[16]) {
   }
   return acc[0];
 }
-
-// The CPU has AVX2 and F16C (checked once, at run time).
-bool HasAvx2();
 
 // Rows of any quantized type, F16 or BF16 decoded to floats, bit for bit as DequantizeCpu would;
 // false (nothing written) for the other types.

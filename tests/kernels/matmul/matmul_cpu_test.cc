@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/core/cpu_features.h"
 #include "kernels/matmul/gemv_direct.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/matmul/matmul_cpu_avx2.h"
@@ -149,7 +150,7 @@ TEST_P(MatmulCpuTest, EveryPathGivesTheScalarBits) {
 // scales may be subnormal, huge, inf or NaN (any NaN matches any NaN: payloads are not kept).
 TEST_P(MatmulCpuTest, Avx2DecodeGivesTheDequantizerBits) {
   const DType type = GetParam();
-  if (!CpuHasAvx2()) GTEST_SKIP() << "no AVX2";
+  if (!CpuHasAvx2F16c()) GTEST_SKIP() << "no AVX2";
   if (type == DType::kF32) GTEST_SKIP() << "F32 rows are read in place";
   const int64_t count =
       64 * int64_t{GetDTypeInfo(type).block_elems == 1 ? 32 : GetDTypeInfo(type).block_elems};
@@ -204,7 +205,7 @@ TEST(MatmulCpuErrors, Avx2CheckAgreesWithProcCpuinfo) {
   line += ' ';
   const bool expected =
       line.find(" avx2 ") != std::string::npos && line.find(" f16c ") != std::string::npos;
-  EXPECT_EQ(CpuHasAvx2(), expected) << line;
+  EXPECT_EQ(CpuHasAvx2F16c(), expected) << line;
 }
 
 TEST(MatmulCpuErrors, PathsAProcessorOrTypeLacks) {
@@ -218,10 +219,10 @@ TEST(MatmulCpuErrors, PathsAProcessorOrTypeLacks) {
   EXPECT_EQ(MatmulCpuOnPath(CpuMatmulPath::kAvx2Fused, DType::kQ4_K, w.data(), x.data(), nullptr,
                             y.data(), 1, 2, 256)
                 .code(),
-            CpuHasAvx2() ? StatusCode::kOk : StatusCode::kUnimplemented);
+            CpuHasAvx2F16c() ? StatusCode::kOk : StatusCode::kUnimplemented);
   const Status blocked = MatmulCpuOnPath(CpuMatmulPath::kAvx2Blocked, DType::kQ8_0, w.data(),
                                          x.data(), nullptr, y.data(), 1, 2, 32);
-  EXPECT_EQ(blocked.code(), CpuHasAvx2() ? StatusCode::kOk : StatusCode::kUnimplemented);
+  EXPECT_EQ(blocked.code(), CpuHasAvx2F16c() ? StatusCode::kOk : StatusCode::kUnimplemented);
   // Shape errors come first on every path.
   EXPECT_EQ(MatmulCpuOnPath(CpuMatmulPath::kScalar, DType::kQ4_K, w.data(), x.data(), nullptr,
                             y.data(), 1, 2, 100)

@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -231,9 +230,8 @@ TEST(SampleCpu, TopPThresholdMatchesTheSortedReference) {
       p.top_p = top_p;
       const float got = SamplerThresholdCpu(x.data(), vocab, p);
       const float want = TopPThresholdBySort(x, top_p);
-      EXPECT_EQ(std::memcmp(&got, &want, 4) == 0 || got == want, true)
-          << "row " << row << " vocab " << vocab << " top_p " << top_p << ": " << got << " vs "
-          << want;
+      EXPECT_EQ(got, want) << "row " << row << " vocab " << vocab << " top_p " << top_p << ": "
+                           << got << " vs " << want;
     }
   }
 }
