@@ -1,5 +1,7 @@
 #include "engine/cpu_model_runner.h"
 
+#include <cstdio>
+#include <map>
 #include <string>
 
 #include "engine/model/decoder.h"
@@ -30,7 +32,23 @@ Result<std::unique_ptr<CpuModelRunner>> CpuModelRunner::Create(const LoadedModel
   if (num_blocks > INT32_MAX) {
     return InvalidArgumentError("CPU runner: too many KV blocks: " + std::to_string(num_blocks));
   }
-  r->backend_ = std::make_unique<model::CpuBackend>(r->spec_, num_blocks, options.block_size);
+  r->backend_ =
+      std::make_unique<model::CpuBackend>(r->spec_, num_blocks, options.block_size, options.matmul);
+  if (options.matmul == CpuMatmulMode::kInt8) {
+    // Said once: which 2-D weights take the 8-bit path and which stay on float32 (no kernel).
+    std::map<std::string, std::pair<int, bool>> types;  // type -> (tensors, has the path)
+    for (const auto& [name, w] : model.weights().all()) {
+      if (w.shape.size() == 2)
+        types[std::string(DTypeName(w.dtype))] = {types[std::string(DTypeName(w.dtype))].first + 1,
+                                                  HasCpuInt8Matmul(w.dtype)};
+    }
+    std::string int8, f32;
+    for (const auto& [t, v] : types) {
+      (v.second ? int8 : f32) += " " + t + " (" + std::to_string(v.first) + ")";
+    }
+    std::fprintf(stderr, "hearth: CPU matmul int8: 8-bit activations for%s; float32 for%s\n",
+                 int8.empty() ? " none" : int8.c_str(), f32.empty() ? " none" : f32.c_str());
+  }
   return r;
 }
 

@@ -23,6 +23,8 @@ struct CpuRunnerOptions {
   int64_t num_kv_blocks = 0;
   int64_t kv_cache_bytes = int64_t{256} << 20;
   int block_size = kv::kDefaultBlockSize;
+  // The linear layers: float32 activations (the reference) or 8-bit ones (MatmulCpuInt8).
+  CpuMatmulMode matmul = CpuMatmulMode::kF32;
   // Threads: the kernels use OpenMP; set OMP_NUM_THREADS (process-wide) to limit them.
 };
 

@@ -15,6 +15,8 @@ Result<std::unique_ptr<ModelRunner>> MakeModelRunner(const LoadedModel& model,
   if (!options.dtype.empty()) {
     HEARTH_ASSIGN_OR_RETURN(dtype, ParseActivationDType(options.dtype));
   }
+  // Checked on every device, so that a typo is not silently ignored on a GPU.
+  HEARTH_ASSIGN_OR_RETURN(const CpuMatmulMode cpu_matmul, ParseCpuMatmulMode(options.cpu_matmul));
   if (device < 0) {
     if (dtype != DType::kF32) {
       return InvalidArgumentError("the CPU runner computes in float32; --dtype " +
@@ -23,6 +25,7 @@ Result<std::unique_ptr<ModelRunner>> MakeModelRunner(const LoadedModel& model,
     }
     CpuRunnerOptions cpu;
     cpu.block_size = options.block_size;
+    cpu.matmul = cpu_matmul;
     if (options.kv_cache_bytes > 0) cpu.kv_cache_bytes = options.kv_cache_bytes;
     HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<CpuModelRunner> runner,
                             CpuModelRunner::Create(model, cpu));

@@ -23,6 +23,9 @@ struct RunnerOptions {
   int max_num_batched_tokens = 2048;
   int max_model_len = 0;    // 0 = the model's context length (CUDA: block-table width)
   bool cuda_graphs = true;  // CUDA: decode steps as graphs (also HEARTH_CUDA_GRAPHS=0)
+  // CPU: the linear layers' activations, "f32" (float32, the reference; "" = f32) or "int8"
+  // (8-bit, for Q8_0 / Q4_K / Q6_K weights: MatmulCpuInt8). Ignored by the CUDA runner.
+  std::string cpu_matmul;
 };
 
 // Errors: an unknown device or dtype, a CUDA device in a build without CUDA, a model that does

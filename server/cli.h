@@ -15,6 +15,10 @@ namespace hearth::cli {
 // batch and KV-cache limits), written into `config`: shared by the subcommands that run an engine
 // in process (generate, bench). `serve` takes the same through its config-file-aware flags.
 void AddEngineOptions(CLI::App* cmd, server::ServerConfig& config);
+inline constexpr const char* kCpuMatmulHelp =
+    "cpu: f32 (float32 activations, the reference; default) or int8 (8-bit activations for "
+    "Q8_0, Q4_K and Q6_K weights, as llama.cpp: ~2-3x faster decode, results within x's 8-bit "
+    "rounding)";
 
 void AddVersionCommand(CLI::App& app, int* exit_code);
 void AddInspectCommand(CLI::App& app, int* exit_code);

@@ -5,7 +5,9 @@
 // side mean anything). "new" is the path SelectCpuMatmulPath picks; "old" the MatmulCpu of an
 // older commit when built as bench_cpu_matmul_baseline (column "baseline", see CMakeLists.txt),
 // else what MatmulCpu ran before 2026-11-22 as far as it is still reachable (avx2_token_dots for
-// 2+ tokens, exact; today's avx2_fused for one). Every variant's output is compared bit for bit.
+// 2+ tokens, exact; today's avx2_fused for one). Every variant's output is compared bit for bit,
+// but for "int8": MatmulCpuInt8 (8-bit activations, other results) where the type has it, with
+// "f32/int8" the selected float path's time over its own.
 //
 //   bench_cpu_matmul [--rounds N] [--quick] [TYPE...]    (types default to Q4_1 Q8_0)
 #include <omp.h>
@@ -100,7 +102,7 @@ int Main(int argc, char** argv) {
 #ifdef HEARTH_BENCH_BASELINE
   std::printf(" %9s", "baseline");
 #endif
-  std::printf("  %-12s %7s %8s\n", "new path", "old/new", "us/tok");
+  std::printf("  %-12s %7s %8s %9s %8s\n", "new path", "old/new", "us/tok", "int8", "f32/int8");
   for (const DType type : types) {
     const bool small_block = 576 % GetDTypeInfo(type).block_elems == 0;
     for (const Shape& shape : small_block ? kShapes : kLlama1bShapes) {
@@ -125,7 +127,15 @@ int Main(int argc, char** argv) {
           return MatmulCpuBaseline(type, w.data(), x.data(), nullptr, y, tokens, n, k);
         });
 #endif
+        // Last, not compared: the 8-bit path.
+        const bool int8 = HasCpuInt8Matmul(type);
+        if (int8) {
+          run.push_back([&, tokens](float* y) {
+            return MatmulCpuInt8(type, w.data(), x.data(), nullptr, y, tokens, n, k);
+          });
+        }
         const int num_variants = static_cast<int>(run.size());
+        const int num_float = num_variants - (int8 ? 1 : 0);
         std::vector<std::vector<float>> y(num_variants, std::vector<float>(size_t(tokens) * n));
         std::vector<double> best(num_variants, 0);
         std::vector<bool> has(num_variants);
@@ -138,7 +148,8 @@ int Main(int argc, char** argv) {
           }
         }
         for (int v = 0; v < num_variants; ++v) {
-          if (has[v] && std::memcmp(y[v].data(), y[2].data(), y[v].size() * 4) != 0) {
+          if (has[v] && v < num_float &&
+              std::memcmp(y[v].data(), y[2].data(), y[v].size() * 4) != 0) {
             std::fprintf(stderr,
                          "bench_cpu_matmul: variant %d differs from blocked (%s n=%d k=%d "
                          "T=%d)\n",
@@ -170,14 +181,17 @@ int Main(int argc, char** argv) {
         }
         // "old": the baseline if linked in, else the pre-change choice (one token fused; the
         // fused kernel itself has changed since, so that ratio is only indicative).
-        const double old_s =
-            num_variants > 3 ? best[3] : (tokens == 1 && has[0] ? best[0] : best[1]);
+        const double old_s = num_float > 3 ? best[3] : (tokens == 1 && has[0] ? best[0] : best[1]);
         std::printf("%-5s %-8s %5dx%-5d %3d %9.3f %9.3f %9.3f",
                     std::string(DTypeName(type)).c_str(), shape.what, n, k, tokens, best[0] * 1e3,
                     best[1] * 1e3, best[2] * 1e3);
-        if (num_variants > 3) std::printf(" %9.3f", best[3] * 1e3);
-        std::printf("  %-12s %6.2fx %8.1f\n", std::string(CpuMatmulPathName(now)).c_str(),
+        if (num_float > 3) std::printf(" %9.3f", best[3] * 1e3);
+        std::printf("  %-12s %6.2fx %8.1f", std::string(CpuMatmulPathName(now)).c_str(),
                     old_s / new_s, new_s * 1e6 / tokens);
+        if (int8) {
+          std::printf(" %9.3f %7.2fx", best[num_float] * 1e3, new_s / best[num_float]);
+        }
+        std::printf("\n");
         std::fflush(stdout);
       }
     }

@@ -26,8 +26,9 @@ float* Sized(std::vector<float>& v, int64_t n) {
 
 }  // namespace
 
-CpuBackend::CpuBackend(const DecoderSpec& spec, int64_t num_kv_blocks, int block_size)
-    : spec_(spec) {
+CpuBackend::CpuBackend(const DecoderSpec& spec, int64_t num_kv_blocks, int block_size,
+                       CpuMatmulMode matmul)
+    : spec_(spec), matmul_(matmul) {
   layout_.num_blocks = num_kv_blocks;
   layout_.num_kv_heads = spec.num_kv_heads;
   layout_.block_size = block_size;
@@ -106,8 +107,8 @@ Status CpuBackend::FusedAddRmsNorm(const void* x, void* residual, const float* w
 
 Status CpuBackend::Linear(const LinearWeight& w, const void* bias, const void* x, void* y,
                           int64_t rows) {
-  return MatmulCpu(w.type, w.data, F(x), F(bias), F(y), static_cast<int>(rows), static_cast<int>(w.n),
-                   static_cast<int>(w.k));
+  return MatmulCpuWith(matmul_, w.type, w.data, F(x), F(bias), F(y), static_cast<int>(rows),
+                       static_cast<int>(w.n), static_cast<int>(w.k));
 }
 
 Status CpuBackend::Rope(void* q, void* k, const float* q_norm, const float* k_norm) {

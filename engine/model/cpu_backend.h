@@ -8,6 +8,7 @@
 
 #include "engine/model/backend_ops.h"
 #include "kernels/kv_cache/paged_kv.h"
+#include "kernels/matmul/matmul.h"
 
 namespace hearth::engine::model {
 
@@ -15,7 +16,8 @@ class CpuBackend final : public BackendOps {
  public:
   // Allocates (zeroed) K and V caches of `num_kv_blocks` blocks for every layer. `spec` must
   // outlive the backend.
-  CpuBackend(const DecoderSpec& spec, int64_t num_kv_blocks, int block_size);
+  CpuBackend(const DecoderSpec& spec, int64_t num_kv_blocks, int block_size,
+             CpuMatmulMode matmul = CpuMatmulMode::kF32);
 
   const kv::PagedKvLayout& layout() const { return layout_; }
   static int64_t KvBytesPerBlock(const DecoderSpec& spec, int block_size);
@@ -38,6 +40,7 @@ class CpuBackend final : public BackendOps {
   Status CheckStep(const StepPlan& plan) const;
 
   const DecoderSpec& spec_;
+  CpuMatmulMode matmul_;
   kv::PagedKvLayout layout_;
   std::vector<std::vector<float>> k_cache_;  // [num_layers][num_blocks, kv heads, block, dim]
   std::vector<std::vector<float>> v_cache_;

@@ -45,6 +45,36 @@ std::string_view CpuMatmulPathName(CpuMatmulPath path);
 Status MatmulCpuOnPath(CpuMatmulPath path, DType w_type, const void* w, const float* x,
                        const float* bias, float* y, int num_tokens, int n, int k);
 
+// ---- CPU, 8-bit activations (matmul_cpu_int8.cc) ----------------------------------------------
+// The CPU matmul as llama.cpp's CPU backend and the GPU's integer GEMVs compute it: each token's x
+// quantized to int8 blocks of 32 (the GPU's quantizer, QuantizeRowQ8Cpu; a block holding inf or
+// NaN makes its outputs NaN) and multiplied with the weights' integer quants 32 at a time, scales
+// applied in float32 per 32 (Q8_0, Q4_K) or 16 (Q6_K) weights. Results differ from MatmulCpu by
+// x's 8-bit rounding (relative L2 ~4e-3 on random x); they are batch- and thread-invariant, and
+// the AVX2 and the portable path give the same bits (matmul_cpu_int8.cc defines the arithmetic).
+// About 3x the float path's speed on a large K-quant model (benchmarks/cpu_decode/README.md).
+bool HasCpuInt8Matmul(DType w);  // Q8_0, Q4_K, Q6_K
+// MatmulCpu's contract; weight types without an 8-bit path run MatmulCpu.
+Status MatmulCpuInt8(DType w_type,
+                     const void* w,      // [n, k] of w_type
+                     const float* x,     // [num_tokens, k]
+                     const float* bias,  // [n] or nullptr
+                     float* y,           // [num_tokens, n]
+                     int num_tokens, int n, int k);
+// The 8-bit path alone, AVX2 or portable (tests, benchmarks): kUnimplemented for a type without
+// it, or for avx2 on a CPU without AVX2 / F16C.
+Status MatmulCpuInt8OnPath(bool avx2, DType w_type, const void* w, const float* x,
+                           const float* bias, float* y, int num_tokens, int n, int k);
+
+// What the CPU backend's linear layers run: kF32 MatmulCpu (float32 activations, the reference
+// the GPU kernels are tested against; the default), kInt8 MatmulCpuInt8.
+enum class CpuMatmulMode : uint8_t { kF32, kInt8 };
+// "f32" / "float32" / "" -> kF32, "int8" -> kInt8; anything else is an error naming the choices.
+Result<CpuMatmulMode> ParseCpuMatmulMode(std::string_view name);
+std::string_view CpuMatmulModeName(CpuMatmulMode mode);
+Status MatmulCpuWith(CpuMatmulMode mode, DType w_type, const void* w, const float* x,
+                     const float* bias, float* y, int num_tokens, int n, int k);
+
 // ---- kernel choice (pure; unit-tested on the CPU) ----------------------------------------------
 enum class MatmulKernel : uint8_t {
   kCublasLt,           // bf16/f16 weights: cuBLASLt, per-shape algorithm cached

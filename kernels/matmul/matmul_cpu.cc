@@ -67,6 +67,10 @@ void TileDots(const float* rows, int num_rows, const float* x, int num_tokens, i
   }
 }
 
+}  // namespace
+
+namespace matmul_cpu {
+
 Status CheckArgs(DType w_type, const void* w, const float* x, float* y, int num_tokens, int n,
                  int k) {
   if (num_tokens < 0 || n < 0 || k < 0) {
@@ -88,11 +92,11 @@ Status CheckArgs(DType w_type, const void* w, const float* x, float* y, int num_
   return DequantizeCpu(w_type, w, probe, 0);
 }
 
-}  // namespace
+}  // namespace matmul_cpu
 
 Status MatmulCpuOnPath(CpuMatmulPath path, DType w_type, const void* w, const float* x,
                        const float* bias, float* y, int num_tokens, int n, int k) {
-  if (const Status s = CheckArgs(w_type, w, x, y, num_tokens, n, k); !s.ok()) return s;
+  if (const Status s = matmul_cpu::CheckArgs(w_type, w, x, y, num_tokens, n, k); !s.ok()) return s;
   if (num_tokens == 0 || n == 0) return Status::Ok();
   if (path != CpuMatmulPath::kScalar && !CpuHasAvx2F16c()) {
     return UnimplementedError("MatmulCpu: path " + std::string(CpuMatmulPathName(path)) +

@@ -1,13 +1,19 @@
-// Internal to MatmulCpu: its AVX2 + F16C kernels (matmul_cpu_avx2.cc) and the 16-sum combine
-// every path shares. On other CPUs CpuHasAvx2F16c() (kernels/core/cpu_features.h) is false and
-// the kernels are never called.
+// Internal to MatmulCpu: its AVX2 + F16C kernels (matmul_cpu_avx2.cc), the 16-sum combine every
+// path shares, and the argument check MatmulCpuInt8 shares. On other CPUs CpuHasAvx2F16c()
+// (kernels/core/cpu_features.h) is false and the kernels are never called.
 #pragma once
 
 #include <cstdint>
 
 #include "kernels/core/dtype.h"
+#include "kernels/core/status.h"
 
 namespace hearth::matmul_cpu {
+
+// The argument check both CPU matmuls (MatmulCpu, MatmulCpuInt8) make before their parallel
+// region: shapes, k a whole number of w_type's blocks, pointers, the type known.
+Status CheckArgs(DType w_type, const void* w, const float* x, float* y, int num_tokens, int n,
+                 int k);
 
 // Dot()'s final step: partial sums 0..15 combined pairwise (8 + 8, 4 + 4, 2 + 2, 1 + 1).
 inline float SumPairwise16(float acc[16]) {

@@ -1,0 +1,411 @@
+// CPU matmul on 8-bit activations (MatmulCpuInt8, matmul.h): the arithmetic of llama.cpp's CPU
+// dots and of the GPU's integer GEMVs. The float32 path (matmul_cpu.cc) turns every weight into a
+// float and multiplies it with x; on a big quantized model that costs ~4 vector instructions per
+// 8 weights and makes decode compute-bound. Here each token's x is quantized once, and 32 weights
+// at a time meet it in one byte multiply-add (maddubs): decode is bound by reading W again.
+//
+// The arithmetic (every path: the portable one and AVX2 give the same bits). Per token:
+//   x block j (32 elements) -> int8 q (QuantizeRowQ8Cpu's quantizer, the GPU's: round(x * 127 /
+//   amax)), its scale xd[j] = amax / 127 and xs[j] = xd[j] * sum(q); a block holding inf or NaN
+//   gets xd = xs = NaN (so does the output: NaN never passes).
+// Per row and token, 8 float lanes acc[0..8) start at 0; the row's 32-weight sub-blocks j in order
+// each add, to lane l:
+//   acc[l] += float(p_l) * (scale_l * xd[j]),  p_l = sum over bytes 4l..4l+3 of w * q  (exact)
+// with w the integer weights (Q8_0: q; Q4_K: q in 0..15; Q6_K: q - 32) and scale_l the float32
+// scale of those bytes (Q8_0: d; Q4_K: d * sc of the sub-block; Q6_K: d * sc of its 16-weight
+// half), each product rounded once, no FMA. Q4_K's min term goes to lanes macc[j % 8] +=
+// (-(dmin * m)) * xs[j]. The result is Sum8(acc) (+ Sum8(macc)), Sum8 adding lanes l and l + 4,
+// then l + 2, then l + 1, and the bias after.
+//
+// Each output depends only on its row of W and its token's x, so results do not change with the
+// batch or the number of threads.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HEARTH_INT8_AVX2 1
+#endif
+
+#include "kernels/core/cpu_features.h"
+#include "kernels/core/half.h"
+#include "kernels/matmul/gemv_q8_unit.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/matmul/matmul_cpu_avx2.h"
+#include "kernels/quant/block_decode.h"
+
+namespace hearth {
+namespace {
+
+using gemv_internal::kQ8Block;
+using quant::AddRn;
+using quant::MulRn;
+
+// Rows of W per tile handed to a thread, and tokens whose x stays in L2 while a tile's rows
+// (L1) meet them.
+constexpr int kRowTile = 16;
+constexpr int kTokenBlock = 16;
+
+// One token's quantized activations.
+struct XTok {
+  const int8_t* q;  // [k]
+  const float* d;   // [k / 32] block scales
+  const float* s;   // [k / 32] d * sum of the block's q
+};
+
+// All tokens' quantized x, kept per calling thread so that steps reuse its pages.
+struct XBuffers {
+  std::vector<int8_t> q;
+  std::vector<float> d, s;
+  XTok Token(int t, int k) const {
+    const int64_t blocks = k / kQ8Block;
+    return {q.data() + int64_t{t} * k, d.data() + t * blocks, s.data() + t * blocks};
+  }
+};
+
+void QuantizeToken(const float* x, int k, int8_t* q, float* d, float* s) {
+  for (int b = 0; b < k / kQ8Block; ++b) {
+    const float* v = x + b * kQ8Block;
+    float amax = 0.f;
+    bool finite = true;
+    for (int i = 0; i < kQ8Block; ++i) {
+      amax = std::fmax(amax, std::fabs(v[i]));
+      finite = finite && std::isfinite(v[i]);
+    }
+    int8_t* qb = q + b * kQ8Block;
+    if (!finite) {
+      std::fill(qb, qb + kQ8Block, int8_t{0});
+      d[b] = s[b] = std::numeric_limits<float>::quiet_NaN();
+      continue;
+    }
+    const float id = gemv_internal::InverseScaleQ8(amax);
+    int sum = 0;
+    for (int i = 0; i < kQ8Block; ++i) {
+      const int qi = gemv_internal::QuantizeQ8(v[i], id);
+      qb[i] = static_cast<int8_t>(qi);
+      sum += qi;
+    }
+    const gemv_internal::XScale sc = gemv_internal::ScaleQ8(amax, sum);
+    d[b] = sc.d;
+    s[b] = sc.s;
+  }
+}
+
+// Lanes l and l + 4, then l + 2, then l + 1.
+float Sum8(float a[8]) {
+  for (int w = 4; w >= 1; w /= 2) {
+    for (int j = 0; j < w; ++j) a[j] = AddRn(a[j], a[j + w]);
+  }
+  return a[0];
+}
+
+// ---- The portable path: the definition ---------------------------------------------------------
+
+// Sub-block j (weights 32j .. 32j + 31) of a row: its integer weights and the scale of each lane.
+struct SubBlock {
+  int w[32];
+  float scale[8];  // of bytes 4l .. 4l + 3
+  float min;       // Q4_K: -(dmin * m), the weight of the x block's sum
+};
+
+template <DType T>
+SubBlock DecodeSub(const uint8_t* row, int j) {
+  SubBlock s{};
+  if constexpr (T == DType::kQ8_0) {
+    const uint8_t* b = row + 34 * j;
+    std::fill(s.scale, s.scale + 8, quant::HalfBitsToFloat(quant::LoadU16(b)));
+    for (int c = 0; c < 32; ++c) s.w[c] = static_cast<int8_t>(b[2 + c]);
+  } else if constexpr (T == DType::kQ4_K) {
+    const uint8_t* b = row + 144 * (j / 8);
+    const int jj = j % 8;
+    int sc, m;
+    quant::ScaleMinK4(b + 4, jj, &sc, &m);
+    std::fill(s.scale, s.scale + 8,
+              MulRn(quant::HalfBitsToFloat(quant::LoadU16(b)), static_cast<float>(sc)));
+    s.min = -MulRn(quant::HalfBitsToFloat(quant::LoadU16(b + 2)), static_cast<float>(m));
+    for (int c = 0; c < 32; ++c) s.w[c] = (b[16 + 32 * (jj / 2) + c] >> (4 * (jj % 2))) & 0x0F;
+  } else {
+    static_assert(T == DType::kQ6_K);
+    const uint8_t* b = row + 210 * (j / 8);
+    const int h = j % 8 / 4, jj = j % 4;
+    const float d = quant::HalfBitsToFloat(quant::LoadU16(b + 208));
+    for (int l = 0; l < 8; ++l) {
+      s.scale[l] =
+          MulRn(d, static_cast<float>(static_cast<int8_t>(b[192 + 8 * h + 2 * jj + l / 4])));
+    }
+    for (int c = 0; c < 32; ++c) {
+      const int lo = (b[64 * h + 32 * (jj % 2) + c] >> (4 * (jj / 2))) & 0x0F;
+      const int hi = (b[128 + 32 * h + c] >> (2 * jj)) & 3;
+      s.w[c] = (lo | hi << 4) - 32;
+    }
+  }
+  return s;
+}
+
+template <DType T>
+float DotRowPortable(const uint8_t* row, const XTok& x, int k) {
+  float acc[8] = {}, macc[8] = {};
+  for (int j = 0; j < k / kQ8Block; ++j) {
+    const SubBlock s = DecodeSub<T>(row, j);
+    const int8_t* q = x.q + kQ8Block * j;
+    for (int l = 0; l < 8; ++l) {
+      int p = 0;
+      for (int i = 4 * l; i < 4 * l + 4; ++i) p += s.w[i] * q[i];
+      acc[l] = AddRn(acc[l], MulRn(static_cast<float>(p), MulRn(s.scale[l], x.d[j])));
+    }
+    if constexpr (T == DType::kQ4_K) macc[j % 8] = AddRn(macc[j % 8], MulRn(s.min, x.s[j]));
+  }
+  const float r = Sum8(acc);
+  if constexpr (T == DType::kQ4_K) return AddRn(r, Sum8(macc));
+  return r;
+}
+
+// ---- AVX2 --------------------------------------------------------------------------------------
+#ifdef HEARTH_INT8_AVX2
+
+// How far ahead in its row each kernel prefetches W (as the float path's fused kernel).
+constexpr int kPrefetchBytes = 1024;
+
+HEARTH_AVX2 inline float HalfF16c(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+HEARTH_AVX2 inline __m256i Load32(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+// 8 lanes, lane l = the exact sum over bytes 4l..4l+3 of w * x; w unsigned (0..128), x -127..127
+// (the byte products' pairwise sums stay below 2^15: maddubs never saturates).
+HEARTH_AVX2 inline __m256i LanesU8(__m256i w, __m256i x) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
+}
+// The same for signed w (-128..127): |w| times x with w's sign.
+HEARTH_AVX2 inline __m256i LanesS8(__m256i w, __m256i x) {
+  return LanesU8(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+}
+// acc + float(p) * f, lane by lane.
+HEARTH_AVX2 inline __m256 AddScaled(__m256 acc, __m256i p, __m256 f) {
+  return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(p), f));
+}
+HEARTH_AVX2 inline float Sum8Avx2(__m256 v) {
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+// 8 bytes -> 8 exact floats.
+HEARTH_AVX2 inline __m256 U8x8ToF32(uint64_t bytes) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(bytes))));
+}
+
+// One row times one token. A row at a time, front to back, is one stream for the hardware
+// prefetcher: 4 rows side by side (one x load serving 4 rows) streamed W from DRAM at 5 GB/s a
+// core against 14 GB/s for this (Q4_K 14336 x 4096, 2026-11-25).
+HEARTH_AVX2 float RowQ8_0(const uint8_t* w, const XTok& x, int k) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int j = 0; j < k / kQ8Block; ++j) {
+    const uint8_t* b = w + 34 * j;
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes), _MM_HINT_T0);
+    const __m256 f = _mm256_set1_ps(MulRn(HalfF16c(b), x.d[j]));
+    acc = AddScaled(acc, LanesS8(Load32(b + 2), Load32(x.q + kQ8Block * j)), f);
+  }
+  return Sum8Avx2(acc);
+}
+
+HEARTH_AVX2 float RowQ4_K(const uint8_t* w, const XTok& x, int k) {
+  __m256 acc = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  const __m256 sign = _mm256_set1_ps(-0.f);
+  for (int sb = 0; sb < k / 256; ++sb) {
+    const uint8_t* b = w + 144 * sb;
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes), _MM_HINT_T0);
+    // ScaleMinK4 for the 8 sub-blocks at once: sc and m as bytes 0..7 of two words.
+    uint32_t s[3];
+    std::memcpy(s, b + 4, 12);
+    const uint64_t sc =
+        (s[0] & 0x3F3F3F3Fu) | uint64_t{(s[2] & 0x0F0F0F0Fu) | ((s[0] >> 2) & 0x30303030u)} << 32;
+    const uint64_t m = (s[1] & 0x3F3F3F3Fu) |
+                       uint64_t{((s[2] >> 4) & 0x0F0F0F0Fu) | ((s[1] >> 2) & 0x30303030u)} << 32;
+    const __m256 f = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(HalfF16c(b)), U8x8ToF32(sc)),
+                                   _mm256_loadu_ps(x.d + 8 * sb));
+    const __m256 min =
+        _mm256_xor_ps(_mm256_mul_ps(_mm256_set1_ps(HalfF16c(b + 2)), U8x8ToF32(m)), sign);
+    macc = _mm256_add_ps(macc, _mm256_mul_ps(min, _mm256_loadu_ps(x.s + 8 * sb)));
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; ++p) {
+      const __m256i q = Load32(b + 16 + 32 * p);
+      const __m256i lo = _mm256_and_si256(q, nibble);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble);
+      const int8_t* xq = x.q + 256 * sb + 64 * p;
+      acc = AddScaled(acc, LanesU8(lo, Load32(xq)),
+                      _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(2 * p)));
+      acc = AddScaled(acc, LanesU8(hi, Load32(xq + 32)),
+                      _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(2 * p + 1)));
+    }
+  }
+  return AddRn(Sum8Avx2(acc), Sum8Avx2(macc));
+}
+
+HEARTH_AVX2 float RowQ6_K(const uint8_t* w, const XTok& x, int k) {
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i nibble = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);
+  const __m256i offset = _mm256_set1_epi8(32);
+  for (int sb = 0; sb < k / 256; ++sb) {
+    const uint8_t* b = w + 210 * sb;
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes), _MM_HINT_T0);
+    const __m256 d = _mm256_set1_ps(HalfF16c(b + 208));
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192));
+    const __m256 scale[2] = {
+        // d * sc[0..7], d * sc[8..15]
+        _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))),
+        _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))))};
+    for (int h = 0; h < 2; ++h) {
+      const __m256i high = Load32(b + 128 + 32 * h);
+#pragma GCC unroll 4
+      for (int jj = 0; jj < 4; ++jj) {
+        const int j = 8 * sb + 4 * h + jj;
+        // q = 4 bits of ql | 2 bits of qh << 4, minus 32 (the 16-bit shifts carry bits of each
+        // odd byte into the even one below it, which the masks remove).
+        const __m256i lo = _mm256_and_si256(
+            _mm256_srli_epi16(Load32(b + 64 * h + 32 * (jj % 2)), 4 * (jj / 2)), nibble);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(high, 2 * jj), two);
+        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), offset);
+        const __m256i pick = _mm256_setr_epi32(2 * jj, 2 * jj, 2 * jj, 2 * jj, 2 * jj + 1,
+                                               2 * jj + 1, 2 * jj + 1, 2 * jj + 1);
+        const __m256 f =
+            _mm256_mul_ps(_mm256_permutevar8x32_ps(scale[h], pick), _mm256_set1_ps(x.d[j]));
+        acc = AddScaled(acc, LanesS8(q, Load32(x.q + kQ8Block * j)), f);
+      }
+    }
+  }
+  return Sum8Avx2(acc);
+}
+
+template <DType T>
+float RowAvx2(const uint8_t* w, const XTok& x, int k) {
+  if constexpr (T == DType::kQ8_0) {
+    return RowQ8_0(w, x, k);
+  } else if constexpr (T == DType::kQ4_K) {
+    return RowQ4_K(w, x, k);
+  } else {
+    static_assert(T == DType::kQ6_K);
+    return RowQ6_K(w, x, k);
+  }
+}
+#endif  // HEARTH_INT8_AVX2
+
+// Rows r0 .. r_end of every token, in blocks of kTokenBlock tokens (their x in L2) meeting one
+// row at a time (in L1 after the first token).
+template <DType T>
+void Tile(bool avx2, const uint8_t* w, int64_t row_bytes, const XBuffers& xb, int num_tokens, int k,
+          int r0, int r_end, int64_t n, float* y) {
+  for (int t0 = 0; t0 < num_tokens; t0 += kTokenBlock) {
+    const int t1 = std::min(num_tokens, t0 + kTokenBlock);
+    for (int r = r0; r < r_end; ++r) {
+      const uint8_t* row = w + int64_t{r} * row_bytes;
+      for (int t = t0; t < t1; ++t) {
+#ifdef HEARTH_INT8_AVX2
+        if (avx2) {
+          y[t * n + r] = RowAvx2<T>(row, xb.Token(t, k), k);
+          continue;
+        }
+#endif
+        y[t * n + r] = DotRowPortable<T>(row, xb.Token(t, k), k);
+      }
+    }
+  }
+}
+
+using TileFn = void (*)(bool, const uint8_t*, int64_t, const XBuffers&, int, int, int, int, int64_t,
+                        float*);
+TileFn TileFor(DType w) {
+  switch (w) {
+    case DType::kQ8_0:
+      return Tile<DType::kQ8_0>;
+    case DType::kQ4_K:
+      return Tile<DType::kQ4_K>;
+    case DType::kQ6_K:
+      return Tile<DType::kQ6_K>;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+bool HasCpuInt8Matmul(DType w) { return TileFor(w) != nullptr; }
+
+Result<CpuMatmulMode> ParseCpuMatmulMode(std::string_view name) {
+  if (name.empty() || name == "f32" || name == "float32") return CpuMatmulMode::kF32;
+  if (name == "int8") return CpuMatmulMode::kInt8;
+  return InvalidArgumentError("CPU matmul mode \"" + std::string(name) +
+                              "\": expected f32 (float32 activations, the reference) or int8 "
+                              "(8-bit activations for Q8_0, Q4_K and Q6_K weights)");
+}
+
+std::string_view CpuMatmulModeName(CpuMatmulMode mode) {
+  return mode == CpuMatmulMode::kInt8 ? "int8" : "f32";
+}
+
+Status MatmulCpuInt8OnPath(bool avx2, DType w_type, const void* w, const float* x,
+                           const float* bias, float* y, int num_tokens, int n, int k) {
+  const TileFn tile = TileFor(w_type);
+  if (tile == nullptr) {
+    return UnimplementedError("MatmulCpuInt8: no 8-bit path for " + std::string(DTypeName(w_type)));
+  }
+  HEARTH_RETURN_IF_ERROR(matmul_cpu::CheckArgs(w_type, w, x, y, num_tokens, n, k));
+  if (num_tokens == 0 || n == 0) return Status::Ok();
+#ifdef HEARTH_INT8_AVX2
+  if (avx2 && !CpuHasAvx2F16c()) {
+    return UnimplementedError("MatmulCpuInt8: the AVX2 path needs AVX2 and F16C");
+  }
+#else
+  if (avx2) return UnimplementedError("MatmulCpuInt8: no AVX2 path on this architecture");
+#endif
+  // The calling thread's buffers; the parallel regions below see them through xr (a
+  // thread_local named inside them would be each worker's own, empty one).
+  thread_local XBuffers xb;
+  XBuffers& xr = xb;
+  const int64_t blocks = k / kQ8Block;
+  xr.q.resize(static_cast<size_t>(int64_t{num_tokens} * k));
+  xr.d.resize(static_cast<size_t>(num_tokens * blocks));
+  xr.s.resize(static_cast<size_t>(num_tokens * blocks));
+#pragma omp parallel for if (num_tokens >= 8)
+  for (int t = 0; t < num_tokens; ++t) {
+    QuantizeToken(x + int64_t{t} * k, k, xr.q.data() + int64_t{t} * k, xr.d.data() + t * blocks,
+                  xr.s.data() + t * blocks);
+  }
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const int64_t row_bytes = *DTypeBytes(w_type, k);
+#pragma omp parallel for schedule(dynamic, 4)
+  for (int tile_index = 0; tile_index < (n + kRowTile - 1) / kRowTile; ++tile_index) {
+    const int r0 = tile_index * kRowTile;
+    const int r_end = std::min(n, r0 + kRowTile);
+    tile(avx2, wb, row_bytes, xr, num_tokens, k, r0, r_end, n, y);
+    if (bias != nullptr) {
+      for (int t = 0; t < num_tokens; ++t) {
+        float* yt = y + static_cast<int64_t>(t) * n;
+        for (int r = r0; r < r_end; ++r) yt[r] += bias[r];
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status MatmulCpuInt8(DType w_type, const void* w, const float* x, const float* bias, float* y,
+                     int num_tokens, int n, int k) {
+  if (!HasCpuInt8Matmul(w_type)) return MatmulCpu(w_type, w, x, bias, y, num_tokens, n, k);
+  return MatmulCpuInt8OnPath(CpuHasAvx2F16c(), w_type, w, x, bias, y, num_tokens, n, k);
+}
+
+Status MatmulCpuWith(CpuMatmulMode mode, DType w_type, const void* w, const float* x,
+                     const float* bias, float* y, int num_tokens, int n, int k) {
+  return mode == CpuMatmulMode::kInt8 ? MatmulCpuInt8(w_type, w, x, bias, y, num_tokens, n, k)
+                                      : MatmulCpu(w_type, w, x, bias, y, num_tokens, n, k);
+}
+
+}  // namespace hearth
