@@ -42,13 +42,23 @@ StepPlan DecodePlan(const std::vector<int32_t>& chunk, int start, int block_size
 
 int Main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s MODEL [--prompt N] [--decode N]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODEL [--prompt N] [--decode N] [--cpu-matmul f32|int8]\n",
+                 argv[0]);
     return 2;
   }
   int prompt_len = 16, decode = 64;
+  CpuMatmulMode matmul = CpuMatmulMode::kF32;
   for (int i = 2; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--prompt") == 0) prompt_len = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--decode") == 0) decode = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--cpu-matmul") == 0) {
+      const Result<CpuMatmulMode> mode = ParseCpuMatmulMode(argv[i + 1]);
+      if (!mode.ok()) {
+        std::fprintf(stderr, "%s\n", mode.status().ToString().c_str());
+        return 2;
+      }
+      matmul = *mode;
+    }
   }
   auto model = LoadModel(argv[1]);
   if (!model.ok()) {
@@ -57,6 +67,7 @@ int Main(int argc, char** argv) {
   }
   CpuRunnerOptions options;
   options.num_kv_blocks = (prompt_len + decode) / kv::kDefaultBlockSize + 2;
+  options.matmul = matmul;
   auto runner = CpuModelRunner::Create(**model, options);
   if (!runner.ok()) {
     std::fprintf(stderr, "%s\n", runner.status().ToString().c_str());

@@ -9,6 +9,7 @@ machine load (this runs on a shared 2-core machine; medians and bests can differ
 
   pip install llama-cpp-python        # not a Hearth dependency; only for this comparison
   python3 benchmarks/cpu_decode/run.py [GGUF] [--threads 2] [--prompt 16] [--decode 64]
+                                      [--cpu-matmul f32|int8]
 """
 
 import argparse
@@ -38,7 +39,7 @@ def run_hearth(binary, gguf, args):
     if args.omp_wait_policy:
         env["OMP_WAIT_POLICY"] = args.omp_wait_policy
     out = subprocess.run([binary, gguf, "--prompt", str(args.prompt), "--decode",
-                          str(args.decode)], env=env, check=True, capture_output=True,
+                          str(args.decode), "--cpu-matmul", args.cpu_matmul], env=env, check=True, capture_output=True,
                          text=True).stdout
     m = re.search(r"hearth decode: \d+ tokens in [\d.]+ s = ([\d.]+) tok/s", out)
     if not m:
@@ -67,6 +68,8 @@ def main():
     p.add_argument("--prompt", type=int, default=16)
     p.add_argument("--decode", type=int, default=64)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--cpu-matmul", default="f32", choices=["f32", "int8"],
+                   help="Hearth's CPU matmul activations (int8: as llama.cpp's)")
     p.add_argument("--binary", default=os.path.join(ROOT, "build/benchmarks/cpu_decode/"
                                                     "bench_cpu_decode"))
     p.add_argument("--omp-wait-policy", default="passive",
@@ -89,7 +92,8 @@ def main():
     print(f"model: {args.gguf}")
     print(f"threads {args.threads}, prompt {args.prompt}, decode {args.decode}, "
           f"repeats {args.repeats} (alternating); Hearth OMP_WAIT_POLICY="
-          f"{args.omp_wait_policy or 'default'}, llama.cpp OMP_WAIT_POLICY="
+          f"{args.omp_wait_policy or 'default'}, --cpu-matmul {args.cpu_matmul}, "
+          f"llama.cpp OMP_WAIT_POLICY="
           f"{args.llama_omp_wait_policy or 'default'}")
     for name, v in (("hearth", ours), ("llama.cpp", theirs)):
         print(f"{name:10s} decode tok/s: best {max(v):7.2f}  median {statistics.median(v):7.2f}"

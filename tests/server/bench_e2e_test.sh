@@ -2,7 +2,9 @@
 # `hearth bench` end to end on a real model (stories260K): six requests of 32 in / 16 out, three
 # at a time, with a price; the JSON's counts are exact, its rates consistent with its counts and
 # wall time, the ceiling and the decode traffic measured, the cost present. Then the argument
-# errors: a load longer than the context, and a zero concurrency (exit 2, a message).
+# errors: a load longer than the context, and a zero concurrency (exit 2, a message). Then
+# --cpu-matmul: int8 says once which weights take the 8-bit path (none of stories260K's float32
+# ones), an unknown mode is an error naming the choices.
 # Usage: bench_e2e_test.sh HEARTH MODEL
 set -euo pipefail
 hearth=$1 model=$2
@@ -39,4 +41,12 @@ rc=0
 rc=0
 "$hearth" bench --model "$model" --concurrency 0 >/dev/null 2>"$tmp/err" || rc=$?
 [[ $rc == 2 ]] && grep -q 'at least 1' "$tmp/err" || { echo "concurrency 0: rc $rc"; cat "$tmp/err"; exit 1; }
+"$hearth" bench --model "$model" --cpu-matmul int8 --input-len 4 --output-len 2 --requests 1 \
+  >/dev/null 2>"$tmp/err"
+grep -q 'CPU matmul int8: 8-bit activations for none; float32 for F32' "$tmp/err" ||
+  { echo "int8 mode: no summary"; cat "$tmp/err"; exit 1; }
+rc=0
+"$hearth" bench --model "$model" --cpu-matmul int4 >/dev/null 2>"$tmp/err" || rc=$?
+[[ $rc != 0 ]] && grep -q 'expected f32 .* or int8' "$tmp/err" ||
+  { echo "--cpu-matmul int4: rc $rc"; cat "$tmp/err"; exit 1; }
 echo "bench e2e ok"
