@@ -124,12 +124,7 @@ Status MatmulCpuOnPath(CpuMatmulPath path, DType w_type, const void* w, const fl
       const int r0 = tile * kRowTile;
       const int r_end = std::min(n, r0 + kRowTile);
       fused(wb, row_bytes, x, num_tokens, k, kMaxCpuFusedTokens, r0, r_end, n, y);
-      if (bias != nullptr) {
-        for (int t = 0; t < num_tokens; ++t) {
-          float* yt = y + static_cast<int64_t>(t) * n;
-          for (int r = r0; r < r_end; ++r) yt[r] += bias[r];
-        }
-      }
+      matmul_cpu::AddBias(bias, num_tokens, n, r0, r_end, y);
     }
     return Status::Ok();
   }
@@ -160,12 +155,7 @@ Status MatmulCpuOnPath(CpuMatmulPath path, DType w_type, const void* w, const fl
       } else {
         TileDots(rows, rows_here, x, num_tokens, k, n, y + r0);
       }
-      if (bias != nullptr) {
-        for (int t = 0; t < num_tokens; ++t) {
-          float* yt = y + static_cast<int64_t>(t) * n;
-          for (int r = r0; r < r0 + rows_here; ++r) yt[r] += bias[r];
-        }
-      }
+      matmul_cpu::AddBias(bias, num_tokens, n, r0, r0 + rows_here, y);
     }
   }
   return Status::Ok();

@@ -23,6 +23,16 @@ inline float SumPairwise16(float acc[16]) {
   return acc[0];
 }
 
+// y[t][r] += bias[r] for rows r0 .. r_end of every token (nothing for a null bias): after the
+// dots, as the last float32 operation of every CPU path.
+inline void AddBias(const float* bias, int num_tokens, int64_t n, int r0, int r_end, float* y) {
+  if (bias == nullptr) return;
+  for (int t = 0; t < num_tokens; ++t) {
+    float* yt = y + t * n;
+    for (int r = r0; r < r_end; ++r) yt[r] += bias[r];
+  }
+}
+
 // Rows of any quantized type, F16 or BF16 decoded to floats, bit for bit as DequantizeCpu would;
 // false (nothing written) for the other types.
 bool DecodeAvx2(DType type, const uint8_t* src, float* dst, int64_t num_elems);

@@ -11,11 +11,13 @@
 // Per row and token, 8 float lanes acc[0..8) start at 0; the row's 32-weight sub-blocks j in order
 // each add, to lane l:
 //   acc[l] += float(p_l) * (scale_l * xd[j]),  p_l = sum over bytes 4l..4l+3 of w * q  (exact)
-// with w the integer weights (Q8_0: q; Q4_K: q in 0..15; Q6_K: q - 32) and scale_l the float32
-// scale of those bytes (Q8_0: d; Q4_K: d * sc of the sub-block; Q6_K: d * sc of its 16-weight
-// half), each product rounded once, no FMA. Q4_K's min term goes to lanes macc[j % 8] +=
-// (-(dmin * m)) * xs[j]. The result is Sum8(acc) (+ Sum8(macc)), Sum8 adding lanes l and l + 4,
-// then l + 2, then l + 1, and the bias after.
+// with w the integer weights (Q8_0: q; Q4_0: q - 8; Q5_0: q - 16; Q4_1, Q5_1: q; Q4_K: q in
+// 0..15; Q5_K: 0..31; Q6_K: q - 32) and scale_l the float32 scale of those bytes (the legacy
+// types' d; Q4_K's and Q5_K's d * sc of the sub-block; Q6_K's d * sc of its 16-weight half),
+// each product rounded once, no FMA. The min terms: Q4_K's and Q5_K's go to lanes macc[j % 8] +=
+// (-(dmin * m)) * xs[j], Q4_1's and Q5_1's in order to one sum mins += m * xs[j]. The result is
+// Sum8(acc) (+ Sum8(macc) or + mins), Sum8 adding lanes l and l + 4, then l + 2, then l + 1, and
+// the bias after.
 //
 // Each output depends only on its row of W and its token's x, so results do not change with the
 // batch or the number of threads.
@@ -110,8 +112,23 @@ float Sum8(float a[8]) {
 struct SubBlock {
   int w[32];
   float scale[8];  // of bytes 4l .. 4l + 3
-  float min;       // Q4_K: -(dmin * m), the weight of the x block's sum
+  float min;       // Q4_K, Q5_K: -(dmin * m); Q4_1, Q5_1: m; the weight of the x block's sum
 };
+
+// The legacy 32-weight blocks: Q8_0 (d, 32 int8), Q4_0 (d, 16 nibble bytes: q - 8), Q4_1 (d, m,
+// nibbles: q, w = d * q + m), Q5_0 (d, qh, nibbles: q - 16), Q5_1 (d, m, qh, nibbles); weight c
+// of a 4-bit block is nibble c % 16 (low, then high) of qs[c % 16], bit 4 is bit c of qh.
+template <DType T>
+constexpr bool kLegacy = T == DType::kQ8_0 || T == DType::kQ4_0 || T == DType::kQ4_1 ||
+                         T == DType::kQ5_0 || T == DType::kQ5_1;
+template <DType T>
+constexpr bool kLegacyMin = T == DType::kQ4_1 || T == DType::kQ5_1;  // + m * xs[j], in order
+template <DType T>
+constexpr bool kLegacyFive = T == DType::kQ5_0 || T == DType::kQ5_1;
+template <DType T>
+constexpr int kLegacyQs = 2 + (kLegacyMin<T> ? 2 : 0) + (kLegacyFive<T> ? 4 : 0);  // qs offset
+template <DType T>
+constexpr bool kKMin = T == DType::kQ4_K || T == DType::kQ5_K;  // macc[j % 8] += min * xs[j]
 
 template <DType T>
 SubBlock DecodeSub(const uint8_t* row, int j) {
@@ -120,15 +137,30 @@ SubBlock DecodeSub(const uint8_t* row, int j) {
     const uint8_t* b = row + 34 * j;
     std::fill(s.scale, s.scale + 8, quant::HalfBitsToFloat(quant::LoadU16(b)));
     for (int c = 0; c < 32; ++c) s.w[c] = static_cast<int8_t>(b[2 + c]);
-  } else if constexpr (T == DType::kQ4_K) {
-    const uint8_t* b = row + 144 * (j / 8);
+  } else if constexpr (kLegacy<T>) {
+    const uint8_t* b = row + int64_t{j} * GetDTypeInfo(T).block_bytes;
+    std::fill(s.scale, s.scale + 8, quant::HalfBitsToFloat(quant::LoadU16(b)));
+    if constexpr (kLegacyMin<T>) s.min = quant::HalfBitsToFloat(quant::LoadU16(b + 2));
+    uint32_t qh = 0;
+    if constexpr (kLegacyFive<T>) std::memcpy(&qh, b + kLegacyQs<T> - 4, 4);
+    for (int c = 0; c < 32; ++c) {
+      const int q = ((b[kLegacyQs<T> + c % 16] >> (4 * (c / 16))) & 0x0F) |
+                    static_cast<int>((qh >> c) & 1) << 4;
+      s.w[c] = kLegacyMin<T> ? q : q - (kLegacyFive<T> ? 16 : 8);
+    }
+  } else if constexpr (kKMin<T>) {  // Q4_K (144-byte blocks), Q5_K (176: 32 qh bytes first)
+    constexpr int kBytes = T == DType::kQ4_K ? 144 : 176, kQs = T == DType::kQ4_K ? 16 : 48;
+    const uint8_t* b = row + kBytes * (j / 8);
     const int jj = j % 8;
     int sc, m;
     quant::ScaleMinK4(b + 4, jj, &sc, &m);
     std::fill(s.scale, s.scale + 8,
               MulRn(quant::HalfBitsToFloat(quant::LoadU16(b)), static_cast<float>(sc)));
     s.min = -MulRn(quant::HalfBitsToFloat(quant::LoadU16(b + 2)), static_cast<float>(m));
-    for (int c = 0; c < 32; ++c) s.w[c] = (b[16 + 32 * (jj / 2) + c] >> (4 * (jj % 2))) & 0x0F;
+    for (int c = 0; c < 32; ++c) {
+      s.w[c] = (b[kQs + 32 * (jj / 2) + c] >> (4 * (jj % 2))) & 0x0F;
+      if constexpr (T == DType::kQ5_K) s.w[c] |= ((b[16 + c] >> jj) & 1) << 4;
+    }
   } else {
     static_assert(T == DType::kQ6_K);
     const uint8_t* b = row + 210 * (j / 8);
@@ -149,7 +181,7 @@ SubBlock DecodeSub(const uint8_t* row, int j) {
 
 template <DType T>
 float DotRowPortable(const uint8_t* row, const XTok& x, int k) {
-  float acc[8] = {}, macc[8] = {};
+  float acc[8] = {}, macc[8] = {}, mins = 0.f;
   for (int j = 0; j < k / kQ8Block; ++j) {
     const SubBlock s = DecodeSub<T>(row, j);
     const int8_t* q = x.q + kQ8Block * j;
@@ -158,10 +190,12 @@ float DotRowPortable(const uint8_t* row, const XTok& x, int k) {
       for (int i = 4 * l; i < 4 * l + 4; ++i) p += s.w[i] * q[i];
       acc[l] = AddRn(acc[l], MulRn(static_cast<float>(p), MulRn(s.scale[l], x.d[j])));
     }
-    if constexpr (T == DType::kQ4_K) macc[j % 8] = AddRn(macc[j % 8], MulRn(s.min, x.s[j]));
+    if constexpr (kKMin<T>) macc[j % 8] = AddRn(macc[j % 8], MulRn(s.min, x.s[j]));
+    if constexpr (kLegacyMin<T>) mins = AddRn(mins, MulRn(s.min, x.s[j]));
   }
   const float r = Sum8(acc);
-  if constexpr (T == DType::kQ4_K) return AddRn(r, Sum8(macc));
+  if constexpr (kKMin<T>) return AddRn(r, Sum8(macc));
+  if constexpr (kLegacyMin<T>) return AddRn(r, mins);
   return r;
 }
 
@@ -205,23 +239,61 @@ HEARTH_AVX2 inline __m256 U8x8ToF32(uint64_t bytes) {
 // One row times one token. A row at a time, front to back, is one stream for the hardware
 // prefetcher: 4 rows side by side (one x load serving 4 rows) streamed W from DRAM at 5 GB/s a
 // core against 14 GB/s for this (Q4_K 14336 x 4096, 2026-11-25).
-HEARTH_AVX2 float RowQ8_0(const uint8_t* w, const XTok& x, int k) {
+// Bit c of qh as 0x10 in byte c (c < 32): byte c takes byte c / 8 of qh, then its bit c % 8.
+HEARTH_AVX2 inline __m256i FifthBits(uint32_t qh) {
+  const __m256i bytes =
+      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)),
+                          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit),
+                          _mm256_set1_epi8(0x10));
+}
+
+template <DType T>
+HEARTH_AVX2 float RowLegacy(const uint8_t* w, const XTok& x, int k) {
+  constexpr int kBytes = GetDTypeInfo(T).block_bytes;
   __m256 acc = _mm256_setzero_ps();
+  float mins = 0.f;
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
   for (int j = 0; j < k / kQ8Block; ++j) {
-    const uint8_t* b = w + 34 * j;
+    const uint8_t* b = w + kBytes * j;
     _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes), _MM_HINT_T0);
     const __m256 f = _mm256_set1_ps(MulRn(HalfF16c(b), x.d[j]));
-    acc = AddScaled(acc, LanesS8(Load32(b + 2), Load32(x.q + kQ8Block * j)), f);
+    const __m256i xq = Load32(x.q + kQ8Block * j);
+    if constexpr (T == DType::kQ8_0) {
+      acc = AddScaled(acc, LanesS8(Load32(b + 2), xq), f);
+    } else {
+      const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + kLegacyQs<T>));
+      __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs),
+                                   nibble);  // low nibbles, then high
+      if constexpr (kLegacyFive<T>) {
+        uint32_t qh;
+        std::memcpy(&qh, b + kLegacyQs<T> - 4, 4);
+        q = _mm256_or_si256(q, FifthBits(qh));
+      }
+      if constexpr (kLegacyMin<T>) {
+        acc = AddScaled(acc, LanesU8(q, xq), f);
+        mins = AddRn(mins, MulRn(HalfF16c(b + 2), x.s[j]));
+      } else {
+        const __m256i offset = _mm256_set1_epi8(kLegacyFive<T> ? 16 : 8);
+        acc = AddScaled(acc, LanesS8(_mm256_sub_epi8(q, offset), xq), f);
+      }
+    }
   }
+  if constexpr (kLegacyMin<T>) return AddRn(Sum8Avx2(acc), mins);
   return Sum8Avx2(acc);
 }
 
-HEARTH_AVX2 float RowQ4_K(const uint8_t* w, const XTok& x, int k) {
+// Q4_K and Q5_K (a fifth bit per weight: bit j of qh[c] for weight c of sub-block j).
+template <DType T>
+HEARTH_AVX2 float RowK4(const uint8_t* w, const XTok& x, int k) {
+  constexpr int kBytes = T == DType::kQ4_K ? 144 : 176, kQs = T == DType::kQ4_K ? 16 : 48;
   __m256 acc = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
   const __m256i nibble = _mm256_set1_epi8(0x0F);
   const __m256 sign = _mm256_set1_ps(-0.f);
   for (int sb = 0; sb < k / 256; ++sb) {
-    const uint8_t* b = w + 144 * sb;
+    const uint8_t* b = w + kBytes * sb;
     _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes), _MM_HINT_T0);
     // ScaleMinK4 for the 8 sub-blocks at once: sc and m as bytes 0..7 of two words.
     uint32_t s[3];
@@ -237,9 +309,16 @@ HEARTH_AVX2 float RowQ4_K(const uint8_t* w, const XTok& x, int k) {
     macc = _mm256_add_ps(macc, _mm256_mul_ps(min, _mm256_loadu_ps(x.s + 8 * sb)));
 #pragma GCC unroll 4
     for (int p = 0; p < 4; ++p) {
-      const __m256i q = Load32(b + 16 + 32 * p);
-      const __m256i lo = _mm256_and_si256(q, nibble);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble);
+      const __m256i q = Load32(b + kQs + 32 * p);
+      __m256i lo = _mm256_and_si256(q, nibble);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble);
+      if constexpr (T == DType::kQ5_K) {
+        const __m256i qh = Load32(b + 16), one = _mm256_set1_epi8(1);
+        lo = _mm256_or_si256(
+            lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one), 4));
+        hi = _mm256_or_si256(
+            hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4));
+      }
       const int8_t* xq = x.q + 256 * sb + 64 * p;
       acc = AddScaled(acc, LanesU8(lo, Load32(xq)),
                       _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(2 * p)));
@@ -290,10 +369,10 @@ HEARTH_AVX2 float RowQ6_K(const uint8_t* w, const XTok& x, int k) {
 
 template <DType T>
 float RowAvx2(const uint8_t* w, const XTok& x, int k) {
-  if constexpr (T == DType::kQ8_0) {
-    return RowQ8_0(w, x, k);
-  } else if constexpr (T == DType::kQ4_K) {
-    return RowQ4_K(w, x, k);
+  if constexpr (kLegacy<T>) {
+    return RowLegacy<T>(w, x, k);
+  } else if constexpr (kKMin<T>) {
+    return RowK4<T>(w, x, k);
   } else {
     static_assert(T == DType::kQ6_K);
     return RowQ6_K(w, x, k);
@@ -325,17 +404,15 @@ void Tile(bool avx2, const uint8_t* w, int64_t row_bytes, const XBuffers& xb, in
 
 using TileFn = void (*)(bool, const uint8_t*, int64_t, const XBuffers&, int, int, int, int, int64_t,
                         float*);
+template <DType T>
+constexpr bool kHasInt8 = kLegacy<T> || kKMin<T> || T == DType::kQ6_K;
 TileFn TileFor(DType w) {
-  switch (w) {
-    case DType::kQ8_0:
-      return Tile<DType::kQ8_0>;
-    case DType::kQ4_K:
-      return Tile<DType::kQ4_K>;
-    case DType::kQ6_K:
-      return Tile<DType::kQ6_K>;
-    default:
-      return nullptr;
-  }
+  TileFn tile = nullptr;
+  (void)quant::VisitWeightType(w, [&](auto type) {
+    if constexpr (kHasInt8<decltype(type)::value>) tile = Tile<decltype(type)::value>;
+    return Status::Ok();
+  });
+  return tile;
 }
 
 }  // namespace
@@ -347,7 +424,8 @@ Result<CpuMatmulMode> ParseCpuMatmulMode(std::string_view name) {
   if (name == "int8") return CpuMatmulMode::kInt8;
   return InvalidArgumentError("CPU matmul mode \"" + std::string(name) +
                               "\": expected f32 (float32 activations, the reference) or int8 "
-                              "(8-bit activations for Q8_0, Q4_K and Q6_K weights)");
+                              "(8-bit activations for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K "
+                              "and Q6_K weights)");
 }
 
 std::string_view CpuMatmulModeName(CpuMatmulMode mode) {
@@ -391,12 +469,7 @@ Status MatmulCpuInt8OnPath(bool avx2, DType w_type, const void* w, const float* 
     const int r0 = tile_index * kRowTile;
     const int r_end = std::min(n, r0 + kRowTile);
     tile(avx2, wb, row_bytes, xr, num_tokens, k, r0, r_end, n, y);
-    if (bias != nullptr) {
-      for (int t = 0; t < num_tokens; ++t) {
-        float* yt = y + static_cast<int64_t>(t) * n;
-        for (int r = r0; r < r_end; ++r) yt[r] += bias[r];
-      }
-    }
+    matmul_cpu::AddBias(bias, num_tokens, n, r0, r_end, y);
   }
   return Status::Ok();
 }
