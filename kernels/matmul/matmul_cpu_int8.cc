@@ -52,6 +52,7 @@ using quant::MulRn;
 // (L1) meet them.
 constexpr int kRowTile = 16;
 constexpr int kTokenBlock = 16;
+constexpr int kAvx2Tokens = 4;  // tokens sharing one decode of a weight block
 
 // One token's quantized activations.
 struct XTok {
@@ -214,13 +215,10 @@ HEARTH_AVX2 inline __m256i Load32(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
 // 8 lanes, lane l = the exact sum over bytes 4l..4l+3 of w * x; w unsigned (0..128), x -127..127
-// (the byte products' pairwise sums stay below 2^15: maddubs never saturates).
+// (the byte products' pairwise sums stay below 2^15: maddubs never saturates). Signed weights
+// (-128..127) enter as |w| (abs_epi8: 128 for -128) times x with w's sign (sign_epi8).
 HEARTH_AVX2 inline __m256i LanesU8(__m256i w, __m256i x) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
-}
-// The same for signed w (-128..127): |w| times x with w's sign.
-HEARTH_AVX2 inline __m256i LanesS8(__m256i w, __m256i x) {
-  return LanesU8(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
 }
 // acc + float(p) * f, lane by lane.
 HEARTH_AVX2 inline __m256 AddScaled(__m256 acc, __m256i p, __m256 f) {
@@ -250,46 +248,61 @@ HEARTH_AVX2 inline __m256i FifthBits(uint32_t qh) {
                           _mm256_set1_epi8(0x10));
 }
 
-template <DType T>
-HEARTH_AVX2 float RowLegacy(const uint8_t* w, const XTok& x, int k) {
+// Each kernel: one row times NT tokens (x[0..NT)), into out[0..NT). A weight block is decoded once
+// for the NT tokens; each token's arithmetic is the single token's, so the bits do not depend on
+// NT (the batch).
+template <DType T, int NT>
+HEARTH_AVX2 void RowLegacy(const uint8_t* w, const XTok* x, int k, float* out) {
   constexpr int kBytes = GetDTypeInfo(T).block_bytes;
-  __m256 acc = _mm256_setzero_ps();
-  float mins = 0.f;
+  __m256 acc[NT];
+  float mins[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps(), mins[t] = 0.f;
   const __m256i nibble = _mm256_set1_epi8(0x0F);
   for (int j = 0; j < k / kQ8Block; ++j) {
     const uint8_t* b = w + kBytes * j;
     _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes), _MM_HINT_T0);
-    const __m256 f = _mm256_set1_ps(MulRn(HalfF16c(b), x.d[j]));
-    const __m256i xq = Load32(x.q + kQ8Block * j);
+    const float d = HalfF16c(b);
+    __m256i q;  // the weights, signed (Q8_0, Q4_0, Q5_0) or unsigned (Q4_1, Q5_1)
     if constexpr (T == DType::kQ8_0) {
-      acc = AddScaled(acc, LanesS8(Load32(b + 2), xq), f);
+      q = Load32(b + 2);
     } else {
       const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + kLegacyQs<T>));
-      __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs),
-                                   nibble);  // low nibbles, then high
+      q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs),
+                           nibble);  // low nibbles, then high
       if constexpr (kLegacyFive<T>) {
         uint32_t qh;
         std::memcpy(&qh, b + kLegacyQs<T> - 4, 4);
         q = _mm256_or_si256(q, FifthBits(qh));
       }
+      if constexpr (!kLegacyMin<T>)
+        q = _mm256_sub_epi8(q, _mm256_set1_epi8(kLegacyFive<T> ? 16 : 8));
+    }
+    [[maybe_unused]] const __m256i magnitude = _mm256_abs_epi8(q);
+    [[maybe_unused]] float m = 0.f;
+    if constexpr (kLegacyMin<T>) m = HalfF16c(b + 2);
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; ++t) {
+      const __m256 f = _mm256_set1_ps(MulRn(d, x[t].d[j]));
+      const __m256i xq = Load32(x[t].q + kQ8Block * j);
       if constexpr (kLegacyMin<T>) {
-        acc = AddScaled(acc, LanesU8(q, xq), f);
-        mins = AddRn(mins, MulRn(HalfF16c(b + 2), x.s[j]));
-      } else {
-        const __m256i offset = _mm256_set1_epi8(kLegacyFive<T> ? 16 : 8);
-        acc = AddScaled(acc, LanesS8(_mm256_sub_epi8(q, offset), xq), f);
+        acc[t] = AddScaled(acc[t], LanesU8(q, xq), f);
+        mins[t] = AddRn(mins[t], MulRn(m, x[t].s[j]));
+      } else {  // signed w: |w| times x with w's sign
+        acc[t] = AddScaled(acc[t], LanesU8(magnitude, _mm256_sign_epi8(xq, q)), f);
       }
     }
   }
-  if constexpr (kLegacyMin<T>) return AddRn(Sum8Avx2(acc), mins);
-  return Sum8Avx2(acc);
+  for (int t = 0; t < NT; ++t) {
+    out[t] = kLegacyMin<T> ? AddRn(Sum8Avx2(acc[t]), mins[t]) : Sum8Avx2(acc[t]);
+  }
 }
 
 // Q4_K and Q5_K (a fifth bit per weight: bit j of qh[c] for weight c of sub-block j).
-template <DType T>
-HEARTH_AVX2 float RowK4(const uint8_t* w, const XTok& x, int k) {
+template <DType T, int NT>
+HEARTH_AVX2 void RowK4(const uint8_t* w, const XTok* x, int k, float* out) {
   constexpr int kBytes = T == DType::kQ4_K ? 144 : 176, kQs = T == DType::kQ4_K ? 16 : 48;
-  __m256 acc = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
+  __m256 acc[NT], macc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = macc[t] = _mm256_setzero_ps();
   const __m256i nibble = _mm256_set1_epi8(0x0F);
   const __m256 sign = _mm256_set1_ps(-0.f);
   for (int sb = 0; sb < k / 256; ++sb) {
@@ -302,11 +315,14 @@ HEARTH_AVX2 float RowK4(const uint8_t* w, const XTok& x, int k) {
         (s[0] & 0x3F3F3F3Fu) | uint64_t{(s[2] & 0x0F0F0F0Fu) | ((s[0] >> 2) & 0x30303030u)} << 32;
     const uint64_t m = (s[1] & 0x3F3F3F3Fu) |
                        uint64_t{((s[2] >> 4) & 0x0F0F0F0Fu) | ((s[1] >> 2) & 0x30303030u)} << 32;
-    const __m256 f = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(HalfF16c(b)), U8x8ToF32(sc)),
-                                   _mm256_loadu_ps(x.d + 8 * sb));
+    const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(HalfF16c(b)), U8x8ToF32(sc));
     const __m256 min =
         _mm256_xor_ps(_mm256_mul_ps(_mm256_set1_ps(HalfF16c(b + 2)), U8x8ToF32(m)), sign);
-    macc = _mm256_add_ps(macc, _mm256_mul_ps(min, _mm256_loadu_ps(x.s + 8 * sb)));
+    __m256 f[NT];
+    for (int t = 0; t < NT; ++t) {
+      f[t] = _mm256_mul_ps(scale, _mm256_loadu_ps(x[t].d + 8 * sb));
+      macc[t] = _mm256_add_ps(macc[t], _mm256_mul_ps(min, _mm256_loadu_ps(x[t].s + 8 * sb)));
+    }
 #pragma GCC unroll 4
     for (int p = 0; p < 4; ++p) {
       const __m256i q = Load32(b + kQs + 32 * p);
@@ -319,18 +335,23 @@ HEARTH_AVX2 float RowK4(const uint8_t* w, const XTok& x, int k) {
         hi = _mm256_or_si256(
             hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4));
       }
-      const int8_t* xq = x.q + 256 * sb + 64 * p;
-      acc = AddScaled(acc, LanesU8(lo, Load32(xq)),
-                      _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(2 * p)));
-      acc = AddScaled(acc, LanesU8(hi, Load32(xq + 32)),
-                      _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(2 * p + 1)));
+#pragma GCC unroll 4
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* xq = x[t].q + 256 * sb + 64 * p;
+        acc[t] = AddScaled(acc[t], LanesU8(lo, Load32(xq)),
+                           _mm256_permutevar8x32_ps(f[t], _mm256_set1_epi32(2 * p)));
+        acc[t] = AddScaled(acc[t], LanesU8(hi, Load32(xq + 32)),
+                           _mm256_permutevar8x32_ps(f[t], _mm256_set1_epi32(2 * p + 1)));
+      }
     }
   }
-  return AddRn(Sum8Avx2(acc), Sum8Avx2(macc));
+  for (int t = 0; t < NT; ++t) out[t] = AddRn(Sum8Avx2(acc[t]), Sum8Avx2(macc[t]));
 }
 
-HEARTH_AVX2 float RowQ6_K(const uint8_t* w, const XTok& x, int k) {
-  __m256 acc = _mm256_setzero_ps();
+template <int NT>
+HEARTH_AVX2 void RowQ6_K(const uint8_t* w, const XTok* x, int k, float* out) {
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   const __m256i nibble = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);
   const __m256i offset = _mm256_set1_epi8(32);
   for (int sb = 0; sb < k / 256; ++sb) {
@@ -338,16 +359,20 @@ HEARTH_AVX2 float RowQ6_K(const uint8_t* w, const XTok& x, int k) {
     _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes), _MM_HINT_T0);
     const __m256 d = _mm256_set1_ps(HalfF16c(b + 208));
     const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192));
-    const __m256 xd = _mm256_loadu_ps(x.d + 8 * sb);
-    // f[h] lane 2jj + e: (d * sc[8h + 2jj + e]) * xd[8sb + 4h + jj], the factor of half e of
-    // sub-block 4h + jj.
-    const __m256 f[2] = {
-        _mm256_mul_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))),
-                      _mm256_permutevar8x32_ps(xd, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3))),
-        _mm256_mul_ps(
-            _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8)))),
-            _mm256_permutevar8x32_ps(xd, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)))};
+    const __m256 scale[2] = {
+        // d * sc[0..7], d * sc[8..15]
+        _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))),
+        _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))))};
     for (int h = 0; h < 2; ++h) {
+      // f[t] lane 2jj + e: (d * sc[8h + 2jj + e]) * xd[8sb + 4h + jj], the factor of half e of
+      // sub-block 4h + jj.
+      const __m256i pair = _mm256_setr_epi32(4 * h, 4 * h, 4 * h + 1, 4 * h + 1, 4 * h + 2,
+                                             4 * h + 2, 4 * h + 3, 4 * h + 3);
+      __m256 f[NT];
+      for (int t = 0; t < NT; ++t) {
+        f[t] = _mm256_mul_ps(scale[h],
+                             _mm256_permutevar8x32_ps(_mm256_loadu_ps(x[t].d + 8 * sb), pair));
+      }
       const __m256i high = Load32(b + 128 + 32 * h);
 #pragma GCC unroll 4
       for (int jj = 0; jj < 4; ++jj) {
@@ -357,47 +382,71 @@ HEARTH_AVX2 float RowQ6_K(const uint8_t* w, const XTok& x, int k) {
             _mm256_srli_epi16(Load32(b + 64 * h + 32 * (jj % 2)), 4 * (jj / 2)), nibble);
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(high, 2 * jj), two);
         const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), offset);
+        const __m256i magnitude = _mm256_abs_epi8(q);
         const __m256i pick = _mm256_setr_epi32(2 * jj, 2 * jj, 2 * jj, 2 * jj, 2 * jj + 1,
                                                2 * jj + 1, 2 * jj + 1, 2 * jj + 1);
-        acc = AddScaled(acc, LanesS8(q, Load32(x.q + 256 * sb + 128 * h + 32 * jj)),
-                        _mm256_permutevar8x32_ps(f[h], pick));
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; ++t) {
+          const __m256i xq = Load32(x[t].q + 256 * sb + 128 * h + 32 * jj);
+          acc[t] = AddScaled(acc[t], LanesU8(magnitude, _mm256_sign_epi8(xq, q)),
+                             _mm256_permutevar8x32_ps(f[t], pick));
+        }
       }
     }
   }
-  return Sum8Avx2(acc);
+  for (int t = 0; t < NT; ++t) out[t] = Sum8Avx2(acc[t]);
 }
 
-template <DType T>
-float RowAvx2(const uint8_t* w, const XTok& x, int k) {
+template <DType T, int NT>
+void RowAvx2(const uint8_t* w, const XTok* x, int k, float* out) {
   if constexpr (kLegacy<T>) {
-    return RowLegacy<T>(w, x, k);
+    RowLegacy<T, NT>(w, x, k, out);
   } else if constexpr (kKMin<T>) {
-    return RowK4<T>(w, x, k);
+    RowK4<T, NT>(w, x, k, out);
   } else {
     static_assert(T == DType::kQ6_K);
-    return RowQ6_K(w, x, k);
+    RowQ6_K<NT>(w, x, k, out);
   }
 }
 #endif  // HEARTH_INT8_AVX2
 
 // Rows r0 .. r_end of every token, in blocks of kTokenBlock tokens (their x in L2) meeting one
-// row at a time (in L1 after the first token).
+// row at a time (in L1 after the first group), kAvx2Tokens tokens per decode of the row.
 template <DType T>
 void Tile(bool avx2, const uint8_t* w, int64_t row_bytes, const XBuffers& xb, int num_tokens, int k,
           int r0, int r_end, int64_t n, float* y) {
   for (int t0 = 0; t0 < num_tokens; t0 += kTokenBlock) {
     const int t1 = std::min(num_tokens, t0 + kTokenBlock);
+    XTok x[kTokenBlock];
+    for (int t = t0; t < t1; ++t) x[t - t0] = xb.Token(t, k);
     for (int r = r0; r < r_end; ++r) {
       const uint8_t* row = w + int64_t{r} * row_bytes;
-      for (int t = t0; t < t1; ++t) {
 #ifdef HEARTH_INT8_AVX2
-        if (avx2) {
-          y[t * n + r] = RowAvx2<T>(row, xb.Token(t, k), k);
-          continue;
+      if (avx2) {
+        for (int t = t0; t < t1; t += kAvx2Tokens) {
+          float out[kAvx2Tokens];
+          const int nt = std::min(kAvx2Tokens, t1 - t);
+          const XTok* xt = x + (t - t0);
+          switch (nt) {
+            case 1:
+              RowAvx2<T, 1>(row, xt, k, out);
+              break;
+            case 2:
+              RowAvx2<T, 2>(row, xt, k, out);
+              break;
+            case 3:
+              RowAvx2<T, 3>(row, xt, k, out);
+              break;
+            default:
+              RowAvx2<T, kAvx2Tokens>(row, xt, k, out);
+              break;
+          }
+          for (int i = 0; i < nt; ++i) y[(t + i) * n + r] = out[i];
         }
-#endif
-        y[t * n + r] = DotRowPortable<T>(row, xb.Token(t, k), k);
+        continue;
       }
+#endif
+      for (int t = t0; t < t1; ++t) y[t * n + r] = DotRowPortable<T>(row, x[t - t0], k);
     }
   }
 }

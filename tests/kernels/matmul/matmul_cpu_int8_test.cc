@@ -98,7 +98,7 @@ TEST_P(MatmulCpuInt8Test, Avx2GivesThePortableBits) {
     const auto w = well_formed ? testing::RandomWeights(type, int64_t{n} * k, 41)
                                : RawBytes(*DTypeBytes(type, k) * n, 44);
     const auto bias = testing::RandomVector(n, 43);
-    for (const int num_tokens : {1, 2, 3, 17}) {
+    for (const int num_tokens : {1, 2, 3, 7, 17}) {
       const auto x_storage = testing::RandomVector(size_t(num_tokens) * k + 1, 42);
       const float* x = x_storage.data() + 1;  // 4 bytes past malloc's alignment
       std::vector<float> portable(size_t(num_tokens) * n), avx2(portable.size());
