@@ -10,12 +10,15 @@
 //   gets xd = xs = NaN (so does the output: NaN never passes).
 // Per row and token, 8 float lanes acc[0..8) start at 0; the row's 32-weight sub-blocks j in order
 // each add, to lane l:
-//   acc[l] += float(p_l) * (scale_l * xd[j]),  p_l = sum over bytes 4l..4l+3 of w * q  (exact)
+//   acc[l] = fma(float(p_l), scale_l * xd[j], acc[l]),  p_l = sum over bytes 4l..4l+3 of w * q
 // with w the integer weights (Q8_0: q; Q4_0: q - 8; Q5_0: q - 16; Q4_1, Q5_1: q; Q4_K: q in
 // 0..15; Q5_K: 0..31; Q6_K: q - 32) and scale_l the float32 scale of those bytes (the legacy
 // types' d; Q4_K's and Q5_K's d * sc of the sub-block; Q6_K's d * sc of its 16-weight half),
-// each product rounded once, no FMA. The min terms: Q4_K's and Q5_K's go to lanes macc[j % 8] +=
-// (-(dmin * m)) * xs[j], Q4_1's and Q5_1's in order to one sum mins += m * xs[j]. The result is
+// p_l exact, the fused multiply-add rounded once (std::fmaf; _mm256_fmadd_ps, which is why the
+// AVX2 path needs FMA, and why this file is compiled with -ffp-contract=off: no other multiply
+// and add may fuse). The min terms, multiplied and added separately: Q4_K's and Q5_K's go to
+// lanes macc[j % 8] += (-(dmin * m)) * xs[j], Q4_1's and Q5_1's in order to one sum mins +=
+// m * xs[j]. The result is
 // Sum8(acc) (+ Sum8(macc) or + mins), Sum8 adding lanes l and l + 4, then l + 2, then l + 1, and
 // the bias after.
 //
@@ -32,6 +35,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define HEARTH_INT8_AVX2 1
+// The AVX2 kernels' target: AVX2, F16C and FMA (fmaf is part of the arithmetic below).
+#define HEARTH_INT8_AVX2_FMA __attribute__((target("avx2,f16c,fma")))
 #endif
 
 #include "kernels/core/cpu_features.h"
@@ -189,7 +194,7 @@ float DotRowPortable(const uint8_t* row, const XTok& x, int k) {
     for (int l = 0; l < 8; ++l) {
       int p = 0;
       for (int i = 4 * l; i < 4 * l + 4; ++i) p += s.w[i] * q[i];
-      acc[l] = AddRn(acc[l], MulRn(static_cast<float>(p), MulRn(s.scale[l], x.d[j])));
+      acc[l] = std::fmaf(static_cast<float>(p), MulRn(s.scale[l], x.d[j]), acc[l]);
     }
     if constexpr (kKMin<T>) macc[j % 8] = AddRn(macc[j % 8], MulRn(s.min, x.s[j]));
     if constexpr (kLegacyMin<T>) mins = AddRn(mins, MulRn(s.min, x.s[j]));
@@ -206,31 +211,31 @@ float DotRowPortable(const uint8_t* row, const XTok& x, int k) {
 // How far ahead in its row each kernel prefetches W (as the float path's fused kernel).
 constexpr int kPrefetchBytes = 1024;
 
-HEARTH_AVX2 inline float HalfF16c(const uint8_t* p) {
+HEARTH_INT8_AVX2_FMA inline float HalfF16c(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
   return _cvtsh_ss(h);
 }
-HEARTH_AVX2 inline __m256i Load32(const void* p) {
+HEARTH_INT8_AVX2_FMA inline __m256i Load32(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
 // 8 lanes, lane l = the exact sum over bytes 4l..4l+3 of w * x; w unsigned (0..128), x -127..127
 // (the byte products' pairwise sums stay below 2^15: maddubs never saturates). Signed weights
 // (-128..127) enter as |w| (abs_epi8: 128 for -128) times x with w's sign (sign_epi8).
-HEARTH_AVX2 inline __m256i LanesU8(__m256i w, __m256i x) {
+HEARTH_INT8_AVX2_FMA inline __m256i LanesU8(__m256i w, __m256i x) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
 }
 // acc + float(p) * f, lane by lane.
-HEARTH_AVX2 inline __m256 AddScaled(__m256 acc, __m256i p, __m256 f) {
-  return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(p), f));
+HEARTH_INT8_AVX2_FMA inline __m256 AddScaled(__m256 acc, __m256i p, __m256 f) {
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), f, acc);
 }
-HEARTH_AVX2 inline float Sum8Avx2(__m256 v) {
+HEARTH_INT8_AVX2_FMA inline float Sum8Avx2(__m256 v) {
   const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
 }
 // 8 bytes -> 8 exact floats.
-HEARTH_AVX2 inline __m256 U8x8ToF32(uint64_t bytes) {
+HEARTH_INT8_AVX2_FMA inline __m256 U8x8ToF32(uint64_t bytes) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(bytes))));
 }
 
@@ -238,7 +243,7 @@ HEARTH_AVX2 inline __m256 U8x8ToF32(uint64_t bytes) {
 // prefetcher: 4 rows side by side (one x load serving 4 rows) streamed W from DRAM at 5 GB/s a
 // core against 14 GB/s for this (Q4_K 14336 x 4096, 2026-11-25).
 // Bit c of qh as 0x10 in byte c (c < 32): byte c takes byte c / 8 of qh, then its bit c % 8.
-HEARTH_AVX2 inline __m256i FifthBits(uint32_t qh) {
+HEARTH_INT8_AVX2_FMA inline __m256i FifthBits(uint32_t qh) {
   const __m256i bytes =
       _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)),
                           _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
@@ -252,7 +257,7 @@ HEARTH_AVX2 inline __m256i FifthBits(uint32_t qh) {
 // for the NT tokens; each token's arithmetic is the single token's, so the bits do not depend on
 // NT (the batch).
 template <DType T, int NT>
-HEARTH_AVX2 void RowLegacy(const uint8_t* w, const XTok* x, int k, float* out) {
+HEARTH_INT8_AVX2_FMA void RowLegacy(const uint8_t* w, const XTok* x, int k, float* out) {
   constexpr int kBytes = GetDTypeInfo(T).block_bytes;
   __m256 acc[NT];
   float mins[NT];
@@ -299,7 +304,7 @@ HEARTH_AVX2 void RowLegacy(const uint8_t* w, const XTok* x, int k, float* out) {
 
 // Q4_K and Q5_K (a fifth bit per weight: bit j of qh[c] for weight c of sub-block j).
 template <DType T, int NT>
-HEARTH_AVX2 void RowK4(const uint8_t* w, const XTok* x, int k, float* out) {
+HEARTH_INT8_AVX2_FMA void RowK4(const uint8_t* w, const XTok* x, int k, float* out) {
   constexpr int kBytes = T == DType::kQ4_K ? 144 : 176, kQs = T == DType::kQ4_K ? 16 : 48;
   __m256 acc[NT], macc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = macc[t] = _mm256_setzero_ps();
@@ -349,7 +354,7 @@ HEARTH_AVX2 void RowK4(const uint8_t* w, const XTok* x, int k, float* out) {
 }
 
 template <int NT>
-HEARTH_AVX2 void RowQ6_K(const uint8_t* w, const XTok* x, int k, float* out) {
+HEARTH_INT8_AVX2_FMA void RowQ6_K(const uint8_t* w, const XTok* x, int k, float* out) {
   __m256 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   const __m256i nibble = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);
@@ -451,6 +456,16 @@ void Tile(bool avx2, const uint8_t* w, int64_t row_bytes, const XBuffers& xb, in
   }
 }
 
+// The AVX2 path's CPU features: AVX2, F16C and FMA.
+bool HasInt8Avx2() {
+#ifdef HEARTH_INT8_AVX2
+  static const bool has = CpuHasAvx2F16c() && __builtin_cpu_supports("fma");
+  return has;
+#else
+  return false;
+#endif
+}
+
 using TileFn = void (*)(bool, const uint8_t*, int64_t, const XBuffers&, int, int, int, int, int64_t,
                         float*);
 template <DType T>
@@ -490,7 +505,7 @@ Status MatmulCpuInt8OnPath(bool avx2, DType w_type, const void* w, const float* 
   HEARTH_RETURN_IF_ERROR(matmul_cpu::CheckArgs(w_type, w, x, y, num_tokens, n, k));
   if (num_tokens == 0 || n == 0) return Status::Ok();
 #ifdef HEARTH_INT8_AVX2
-  if (avx2 && !CpuHasAvx2F16c()) {
+  if (avx2 && !HasInt8Avx2()) {
     return UnimplementedError("MatmulCpuInt8: the AVX2 path needs AVX2 and F16C");
   }
 #else
@@ -526,7 +541,7 @@ Status MatmulCpuInt8OnPath(bool avx2, DType w_type, const void* w, const float* 
 Status MatmulCpuInt8(DType w_type, const void* w, const float* x, const float* bias, float* y,
                      int num_tokens, int n, int k) {
   if (!HasCpuInt8Matmul(w_type)) return MatmulCpu(w_type, w, x, bias, y, num_tokens, n, k);
-  return MatmulCpuInt8OnPath(CpuHasAvx2F16c(), w_type, w, x, bias, y, num_tokens, n, k);
+  return MatmulCpuInt8OnPath(HasInt8Avx2(), w_type, w, x, bias, y, num_tokens, n, k);
 }
 
 Status MatmulCpuWith(CpuMatmulMode mode, DType w_type, const void* w, const float* x,
