@@ -225,7 +225,7 @@ HEARTH_INT8_AVX2_FMA inline __m256i Load32(const void* p) {
 HEARTH_INT8_AVX2_FMA inline __m256i LanesU8(__m256i w, __m256i x) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
 }
-// acc + float(p) * f, lane by lane.
+// fma(float(p), f, acc), lane by lane (std::fmaf's rounding).
 HEARTH_INT8_AVX2_FMA inline __m256 AddScaled(__m256 acc, __m256i p, __m256 f) {
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), f, acc);
 }
@@ -239,9 +239,6 @@ HEARTH_INT8_AVX2_FMA inline __m256 U8x8ToF32(uint64_t bytes) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(bytes))));
 }
 
-// One row times one token. A row at a time, front to back, is one stream for the hardware
-// prefetcher: 4 rows side by side (one x load serving 4 rows) streamed W from DRAM at 5 GB/s a
-// core against 14 GB/s for this (Q4_K 14336 x 4096, 2026-11-25).
 // Bit c of qh as 0x10 in byte c (c < 32): byte c takes byte c / 8 of qh, then its bit c % 8.
 HEARTH_INT8_AVX2_FMA inline __m256i FifthBits(uint32_t qh) {
   const __m256i bytes =
@@ -255,7 +252,9 @@ HEARTH_INT8_AVX2_FMA inline __m256i FifthBits(uint32_t qh) {
 
 // Each kernel: one row times NT tokens (x[0..NT)), into out[0..NT). A weight block is decoded once
 // for the NT tokens; each token's arithmetic is the single token's, so the bits do not depend on
-// NT (the batch).
+// NT (the batch). One row at a time, front to back, is one stream for the hardware prefetcher: 4
+// rows side by side (one x load serving 4 rows) streamed W from DRAM at 5 GB/s a core against 14
+// GB/s for one (Q4_K 14336 x 4096, 2026-11-25).
 template <DType T, int NT>
 HEARTH_INT8_AVX2_FMA void RowLegacy(const uint8_t* w, const XTok* x, int k, float* out) {
   constexpr int kBytes = GetDTypeInfo(T).block_bytes;
