@@ -24,7 +24,7 @@ struct RunnerOptions {
   int max_model_len = 0;    // 0 = the model's context length (CUDA: block-table width)
   bool cuda_graphs = true;  // CUDA: decode steps as graphs (also HEARTH_CUDA_GRAPHS=0)
   // CPU: the linear layers' activations, "f32" (float32, the reference; "" = f32) or "int8"
-  // (8-bit, for Q8_0, Q4_0..Q5_1, Q4_K, Q5_K, Q6_K weights: MatmulCpuInt8). Ignored by the CUDA runner.
+  // (8-bit, for every GGUF block type: MatmulCpuInt8). Ignored by the CUDA runner.
   std::string cpu_matmul;
 };
 

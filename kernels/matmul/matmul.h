@@ -49,12 +49,13 @@ Status MatmulCpuOnPath(CpuMatmulPath path, DType w_type, const void* w, const fl
 // The CPU matmul as llama.cpp's CPU backend and the GPU's integer GEMVs compute it: each token's x
 // quantized to int8 blocks of 32 (the GPU's quantizer, QuantizeRowQ8Cpu; a block holding inf or
 // NaN makes its outputs NaN) and multiplied with the weights' integer quants 32 at a time, scales
-// applied in float32 per 32 (Q8_0, Q4_0..Q5_1, Q4_K, Q5_K) or 16 (Q6_K) weights. Results differ from MatmulCpu by
-// x's 8-bit rounding (relative L2 ~4e-3 on random x); they are batch- and thread-invariant, and
-// the AVX2 and the portable path give the same bits (matmul_cpu_int8.cc defines the arithmetic).
-// About 3x the float path's speed on a large K-quant model (benchmarks/cpu_decode/README.md).
-bool HasCpuInt8Matmul(DType w);  // Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K
-// MatmulCpu's contract; weight types without an 8-bit path run MatmulCpu.
+// applied in float32 per 32 (Q8_0, Q4_0..Q5_1, Q4_K, Q5_K) or 16 (Q2_K, Q3_K, Q6_K) weights.
+// Results differ from MatmulCpu by x's 8-bit rounding (relative L2 ~4e-3 on random x); they are
+// batch- and thread-invariant, and the AVX2 and the portable path give the same bits
+// (matmul_cpu_int8.cc defines the arithmetic). About 3x the float path's speed on a large K-quant
+// model (benchmarks/cpu_decode/README.md).
+bool HasCpuInt8Matmul(DType w);  // every GGUF block type: Q8_0, Q4_0..Q5_1, Q2_K..Q6_K
+// MatmulCpu's contract; the float weight types (F32, F16, BF16) run MatmulCpu.
 Status MatmulCpuInt8(DType w_type,
                      const void* w,      // [n, k] of w_type
                      const float* x,     // [num_tokens, k]

@@ -11,16 +11,18 @@
 // Per row and token, 8 float lanes acc[0..8) start at 0; the row's 32-weight sub-blocks j in order
 // each add, to lane l:
 //   acc[l] = fma(float(p_l), scale_l * xd[j], acc[l]),  p_l = sum over bytes 4l..4l+3 of w * q
-// with w the integer weights (Q8_0: q; Q4_0: q - 8; Q5_0: q - 16; Q4_1, Q5_1: q; Q4_K: q in
-// 0..15; Q5_K: 0..31; Q6_K: q - 32) and scale_l the float32 scale of those bytes (the legacy
-// types' d; Q4_K's and Q5_K's d * sc of the sub-block; Q6_K's d * sc of its 16-weight half),
+// with w the integer weights (Q8_0: q; Q4_0: q - 8; Q5_0: q - 16; Q4_1, Q5_1: q; Q2_K: q in 0..3;
+// Q3_K: q - 4; Q4_K: 0..15; Q5_K: 0..31; Q6_K: q - 32) and scale_l the float32 scale of those
+// bytes (the legacy types' d; Q4_K's and Q5_K's d * sc of the sub-block; Q2_K's, Q3_K's and
+// Q6_K's d * sc of its 16-weight half),
 // p_l exact, the fused multiply-add rounded once (std::fmaf; _mm256_fmadd_ps, which is why the
 // AVX2 path needs FMA, and why this file is compiled with -ffp-contract=off: no other multiply
 // and add may fuse). The min terms, multiplied and added separately: Q4_K's and Q5_K's go to
 // lanes macc[j % 8] += (-(dmin * m)) * xs[j], Q4_1's and Q5_1's in order to one sum mins +=
-// m * xs[j]. The result is
-// Sum8(acc) (+ Sum8(macc) or + mins), Sum8 adding lanes l and l + 4, then l + 2, then l + 1, and
-// the bias after.
+// m * xs[j]; Q2_K's, one per 16 weights, per lane as acc's: macc[l] = fma(float(sum of the
+// lane's 4 x quants), (dmin * m) * xd[j], macc[l]), subtracted at the end. The result is
+// Sum8(acc) (+ Sum8(macc), + mins, or - Sum8(macc) for Q2_K), Sum8 adding lanes l and l + 4, then l
+// + 2, then l + 1, and the bias after.
 //
 // Each output depends only on its row of W and its token's x, so results do not change with the
 // batch or the number of threads.
@@ -117,8 +119,9 @@ float Sum8(float a[8]) {
 // Sub-block j (weights 32j .. 32j + 31) of a row: its integer weights and the scale of each lane.
 struct SubBlock {
   int w[32];
-  float scale[8];  // of bytes 4l .. 4l + 3
-  float min;       // Q4_K, Q5_K: -(dmin * m); Q4_1, Q5_1: m; the weight of the x block's sum
+  float scale[8];     // of bytes 4l .. 4l + 3
+  float min;          // Q4_K, Q5_K: -(dmin * m); Q4_1, Q5_1: m; the weight of the x block's sum
+  float lane_min[8];  // Q2_K: dmin * m of bytes 4l .. 4l + 3, the weight of their x sum
 };
 
 // The legacy 32-weight blocks: Q8_0 (d, 32 int8), Q4_0 (d, 16 nibble bytes: q - 8), Q4_1 (d, m,
@@ -167,6 +170,28 @@ SubBlock DecodeSub(const uint8_t* row, int j) {
       s.w[c] = (b[kQs + 32 * (jj / 2) + c] >> (4 * (jj % 2))) & 0x0F;
       if constexpr (T == DType::kQ5_K) s.w[c] |= ((b[16 + c] >> jj) & 1) << 4;
     }
+  } else if constexpr (T == DType::kQ2_K) {  // scale and min per 16 weights, 2-bit quants
+    const uint8_t* b = row + 84 * (j / 8);
+    const int jj = j % 8;
+    const float d = quant::HalfBitsToFloat(quant::LoadU16(b + 80));
+    const float dmin = quant::HalfBitsToFloat(quant::LoadU16(b + 82));
+    for (int l = 0; l < 8; ++l) {
+      const uint8_t sc = b[2 * jj + l / 4];
+      s.scale[l] = MulRn(d, static_cast<float>(sc & 0x0F));
+      s.lane_min[l] = MulRn(dmin, static_cast<float>(sc >> 4));
+    }
+    for (int c = 0; c < 32; ++c) s.w[c] = (b[16 + 32 * (jj / 4) + c] >> (2 * (jj % 4))) & 3;
+  } else if constexpr (T == DType::kQ3_K) {  // signed 6-bit scale per 16 weights, q - 4
+    const uint8_t* b = row + 110 * (j / 8);
+    const int jj = j % 8;
+    const float d = quant::HalfBitsToFloat(quant::LoadU16(b + 108));
+    for (int l = 0; l < 8; ++l) {
+      s.scale[l] = MulRn(d, static_cast<float>(quant::ScaleQ3K(b + 96, 2 * jj + l / 4)));
+    }
+    for (int c = 0; c < 32; ++c) {
+      const int low = (b[32 + 32 * (jj / 4) + c] >> (2 * (jj % 4))) & 3;
+      s.w[c] = (low | ((b[c] >> jj) & 1) << 2) - 4;
+    }
   } else {
     static_assert(T == DType::kQ6_K);
     const uint8_t* b = row + 210 * (j / 8);
@@ -198,9 +223,16 @@ float DotRowPortable(const uint8_t* row, const XTok& x, int k) {
     }
     if constexpr (kKMin<T>) macc[j % 8] = AddRn(macc[j % 8], MulRn(s.min, x.s[j]));
     if constexpr (kLegacyMin<T>) mins = AddRn(mins, MulRn(s.min, x.s[j]));
+    if constexpr (T == DType::kQ2_K) {
+      for (int l = 0; l < 8; ++l) {
+        const int sum = q[4 * l] + q[4 * l + 1] + q[4 * l + 2] + q[4 * l + 3];
+        macc[l] = std::fmaf(static_cast<float>(sum), MulRn(s.lane_min[l], x.d[j]), macc[l]);
+      }
+    }
   }
   const float r = Sum8(acc);
   if constexpr (kKMin<T>) return AddRn(r, Sum8(macc));
+  if constexpr (T == DType::kQ2_K) return quant::SubRn(r, Sum8(macc));
   if constexpr (kLegacyMin<T>) return AddRn(r, mins);
   return r;
 }
@@ -401,12 +433,94 @@ HEARTH_INT8_AVX2_FMA void RowQ6_K(const uint8_t* w, const XTok* x, int k, float*
   for (int t = 0; t < NT; ++t) out[t] = Sum8Avx2(acc[t]);
 }
 
+// Q2_K and Q3_K: a scale (Q2_K: and a min) per 16 weights, as Q6_K's; 2-bit quants (Q3_K: a third
+// bit from hmask, bit j of byte c for weight c of chunk j, minus 4).
+template <DType T, int NT>
+HEARTH_INT8_AVX2_FMA void RowK23(const uint8_t* w, const XTok* x, int k, float* out) {
+  constexpr bool kQ2 = T == DType::kQ2_K;
+  constexpr int kBytes = kQ2 ? 84 : 110, kQs = kQ2 ? 16 : 32;
+  __m256 acc[NT], macc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = macc[t] = _mm256_setzero_ps();
+  const __m256i two_bits = _mm256_set1_epi8(3), ones = _mm256_set1_epi8(1);
+  for (int sb = 0; sb < k / 256; ++sb) {
+    const uint8_t* b = w + kBytes * sb;
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes), _MM_HINT_T0);
+    __m128i sc;  // the 16 scales as signed bytes
+    __m256 scale[2], min[2];
+    if constexpr (kQ2) {
+      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
+      const __m128i low = _mm_set1_epi8(0x0F);
+      sc = _mm_and_si128(raw, low);
+      const __m128i m = _mm_and_si128(_mm_srli_epi16(raw, 4), low);
+      const __m256 dmin = _mm256_set1_ps(HalfF16c(b + 82));
+      min[0] = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(m)));
+      min[1] = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(m, 8))));
+    } else {
+      // ScaleQ3K for the 16 groups at once: low 4 bits in the nibbles of bytes 0..7 (groups 0..7
+      // low, 8..15 high), high 2 bits in bytes 8..11 (group i: bits 2 * (i / 4) of byte 8 + i % 4).
+      uint32_t a[3];
+      std::memcpy(a, b + 96, 12);
+      uint32_t v[4];
+      for (int i = 0; i < 4; ++i) {
+        const uint32_t low = (a[i % 2] >> (4 * (i / 2))) & 0x0F0F0F0Fu;
+        v[i] = low | ((a[2] >> (2 * i)) & 0x03030303u) << 4;
+      }
+      sc = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v)), _mm_set1_epi8(32));
+    }
+    const __m256 d = _mm256_set1_ps(HalfF16c(b + (kQ2 ? 80 : 108)));
+    scale[0] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
+    scale[1] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))));
+    [[maybe_unused]] __m256i hmask;
+    if constexpr (!kQ2) hmask = Load32(b);
+    for (int h = 0; h < 2; ++h) {
+      // f[t] (and g[t]) lane 2jj + e: scale (min) of group 8h + 2jj + e times xd[8sb + 4h + jj].
+      const __m256i pair = _mm256_setr_epi32(4 * h, 4 * h, 4 * h + 1, 4 * h + 1, 4 * h + 2,
+                                             4 * h + 2, 4 * h + 3, 4 * h + 3);
+      __m256 f[NT], g[NT];
+      for (int t = 0; t < NT; ++t) {
+        const __m256 xd = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x[t].d + 8 * sb), pair);
+        f[t] = _mm256_mul_ps(scale[h], xd);
+        if constexpr (kQ2) g[t] = _mm256_mul_ps(min[h], xd);
+      }
+      const __m256i qs = Load32(b + kQs + 32 * h);
+#pragma GCC unroll 4
+      for (int jj = 0; jj < 4; ++jj) {
+        const int j = 4 * h + jj;
+        __m256i q = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * jj), two_bits);
+        if constexpr (!kQ2) {  // | hmask bit j << 2, minus 4
+          const __m256i high = _mm256_and_si256(_mm256_srli_epi16(hmask, j), ones);
+          q = _mm256_sub_epi8(_mm256_or_si256(q, _mm256_slli_epi16(high, 2)), _mm256_set1_epi8(4));
+        }
+        [[maybe_unused]] const __m256i magnitude = _mm256_abs_epi8(q);
+        const __m256i pick = _mm256_setr_epi32(2 * jj, 2 * jj, 2 * jj, 2 * jj, 2 * jj + 1,
+                                               2 * jj + 1, 2 * jj + 1, 2 * jj + 1);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; ++t) {
+          const __m256i xq = Load32(x[t].q + 256 * sb + 32 * j);
+          if constexpr (kQ2) {
+            acc[t] = AddScaled(acc[t], LanesU8(q, xq), _mm256_permutevar8x32_ps(f[t], pick));
+            macc[t] = AddScaled(macc[t], LanesU8(ones, xq), _mm256_permutevar8x32_ps(g[t], pick));
+          } else {
+            acc[t] = AddScaled(acc[t], LanesU8(magnitude, _mm256_sign_epi8(xq, q)),
+                               _mm256_permutevar8x32_ps(f[t], pick));
+          }
+        }
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) {
+    out[t] = kQ2 ? quant::SubRn(Sum8Avx2(acc[t]), Sum8Avx2(macc[t])) : Sum8Avx2(acc[t]);
+  }
+}
+
 template <DType T, int NT>
 void RowAvx2(const uint8_t* w, const XTok* x, int k, float* out) {
   if constexpr (kLegacy<T>) {
     RowLegacy<T, NT>(w, x, k, out);
   } else if constexpr (kKMin<T>) {
     RowK4<T, NT>(w, x, k, out);
+  } else if constexpr (T == DType::kQ2_K || T == DType::kQ3_K) {
+    RowK23<T, NT>(w, x, k, out);
   } else {
     static_assert(T == DType::kQ6_K);
     RowQ6_K<NT>(w, x, k, out);
@@ -468,7 +582,8 @@ bool HasInt8Avx2() {
 using TileFn = void (*)(bool, const uint8_t*, int64_t, const XBuffers&, int, int, int, int, int64_t,
                         float*);
 template <DType T>
-constexpr bool kHasInt8 = kLegacy<T> || kKMin<T> || T == DType::kQ6_K;
+constexpr bool kHasInt8 =
+    kLegacy<T> || kKMin<T> || T == DType::kQ2_K || T == DType::kQ3_K || T == DType::kQ6_K;
 TileFn TileFor(DType w) {
   TileFn tile = nullptr;
   (void)quant::VisitWeightType(w, [&](auto type) {
@@ -487,8 +602,7 @@ Result<CpuMatmulMode> ParseCpuMatmulMode(std::string_view name) {
   if (name == "int8") return CpuMatmulMode::kInt8;
   return InvalidArgumentError("CPU matmul mode \"" + std::string(name) +
                               "\": expected f32 (float32 activations, the reference) or int8 "
-                              "(8-bit activations for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K "
-                              "and Q6_K weights)");
+                              "(8-bit activations for the GGUF block types)");
 }
 
 std::string_view CpuMatmulModeName(CpuMatmulMode mode) {

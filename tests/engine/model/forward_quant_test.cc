@@ -128,8 +128,8 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, ForwardQuantTest,
 // The 8-bit-activation matmul (--cpu-matmul int8) on the types it has: within x's 8-bit rounding
 // of the float32 path on the same file, and within the same bound of the F32 file. Measured
 // (2026-11-25) vs float32 activations: 1.06e-2 to 1.13e-2 for every file; vs the F32 file: Q8_0
-// 1.6e-2, Q4_0 0.17, Q4_1 0.16, Q5_0 8.9e-2, Q5_1 8.2e-2, Q4_K_M 0.14, Q5_K_M 7.6e-2, Q6_K
-// 4.3e-2 (as with float32 activations: the weights' quantization dominates).
+// 1.6e-2, Q4_0 0.17, Q4_1 0.16, Q5_0 8.9e-2, Q5_1 8.2e-2, Q2_K 0.51, Q3_K_M 0.27, Q4_K_M 0.14,
+// Q5_K_M 7.6e-2, Q6_K 4.3e-2 (as with float32 activations: the weights' quantization dominates).
 class ForwardInt8Test : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ForwardInt8Test, NearTheFloatActivations) {
@@ -154,8 +154,8 @@ TEST_P(ForwardInt8Test, NearTheFloatActivations) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Int8Types, ForwardInt8Test,
-                         ::testing::Values("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K_M",
-                                           "Q5_K_M", "Q6_K"),
+                         ::testing::Values("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_M",
+                                           "Q4_K_M", "Q5_K_M", "Q6_K"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

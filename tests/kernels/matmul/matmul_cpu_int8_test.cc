@@ -21,7 +21,8 @@ namespace hearth {
 namespace {
 
 constexpr DType kInt8Types[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,
-                                DType::kQ5_1, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+                                DType::kQ5_1, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K,
+                                DType::kQ5_K, DType::kQ6_K};
 
 std::vector<float> Int8(DType type, const std::vector<uint8_t>& w, const float* x,
                         const float* bias, int num_tokens, int n, int k) {
@@ -159,7 +160,7 @@ INSTANTIATE_TEST_SUITE_P(Int8Types, MatmulCpuInt8Test, ::testing::ValuesIn(kInt8
 
 TEST(MatmulCpuInt8, OtherTypesRunTheFloatPath) {
   const int n = 33, k = 256, num_tokens = 2;
-  for (const DType type : {DType::kQ2_K, DType::kQ3_K, DType::kF32, DType::kF16}) {
+  for (const DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
     EXPECT_FALSE(HasCpuInt8Matmul(type));
     const auto w = testing::RandomWeights(type, int64_t{n} * k, 61);
     const auto x = testing::RandomVector(size_t(num_tokens) * k, 62);
