@@ -282,6 +282,51 @@ HEARTH_INT8_AVX2_FMA inline __m256i FifthBits(uint32_t qh) {
                           _mm256_set1_epi8(0x10));
 }
 
+// QuantizeToken's bits, 32 activations at a time: the max of |v| (exact in any order without NaN,
+// and a block with inf or NaN takes the scalar code's branch), the same scalar inverse scale,
+// round(v * id) by cvtps (round to nearest even, as nearbyint in the default mode), the same clamp.
+HEARTH_INT8_AVX2_FMA void QuantizeTokenAvx2(const float* x, int k, int8_t* q, float* d, float* s) {
+  const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  for (int b = 0; b < k / kQ8Block; ++b) {
+    const float* v = x + b * kQ8Block;
+    __m256 a[4];
+    int finite = 0xFF;
+    for (int i = 0; i < 4; ++i) {
+      a[i] = _mm256_and_ps(_mm256_loadu_ps(v + 8 * i), magnitude);
+      finite &= _mm256_movemask_ps(_mm256_cmp_ps(a[i], inf, _CMP_LT_OQ));  // NaN: false
+    }
+    if (finite != 0xFF) {
+      QuantizeToken(v, kQ8Block, q + b * kQ8Block, d + b, s + b);
+      continue;
+    }
+    __m256 m = _mm256_max_ps(_mm256_max_ps(a[0], a[1]), _mm256_max_ps(a[2], a[3]));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    const float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    const __m256 id = _mm256_set1_ps(gemv_internal::InverseScaleQ8(amax));
+    const __m256i hi = _mm256_set1_epi32(127), lo = _mm256_set1_epi32(-127);
+    __m256i qi[4], sum = _mm256_setzero_si256();
+    for (int i = 0; i < 4; ++i) {
+      qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(v + 8 * i), id));
+      qi[i] = _mm256_max_epi32(_mm256_min_epi32(qi[i], hi), lo);
+      sum = _mm256_add_epi32(sum, qi[i]);
+    }
+    // Packing interleaves 4-element groups across the two 128-bit lanes; the permute undoes it.
+    const __m256i bytes =
+        _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(q + b * kQ8Block),
+        _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    const gemv_internal::XScale sc = gemv_internal::ScaleQ8(amax, _mm_cvtsi128_si32(s4));
+    d[b] = sc.d;
+    s[b] = sc.s;
+  }
+}
+
 // Each kernel: one row times NT tokens (x[0..NT)), into out[0..NT). A weight block is decoded once
 // for the NT tokens; each token's arithmetic is the single token's, so the bits do not depend on
 // NT (the batch). One row at a time, front to back, is one stream for the hardware prefetcher: 4
@@ -634,8 +679,15 @@ Status MatmulCpuInt8OnPath(bool avx2, DType w_type, const void* w, const float* 
   xr.s.resize(static_cast<size_t>(num_tokens * blocks));
 #pragma omp parallel for if (num_tokens >= 8)
   for (int t = 0; t < num_tokens; ++t) {
-    QuantizeToken(x + int64_t{t} * k, k, xr.q.data() + int64_t{t} * k, xr.d.data() + t * blocks,
-                  xr.s.data() + t * blocks);
+    const float* xt = x + int64_t{t} * k;
+    int8_t* q = xr.q.data() + int64_t{t} * k;
+#ifdef HEARTH_INT8_AVX2
+    if (avx2) {
+      QuantizeTokenAvx2(xt, k, q, xr.d.data() + t * blocks, xr.s.data() + t * blocks);
+      continue;
+    }
+#endif
+    QuantizeToken(xt, k, q, xr.d.data() + t * blocks, xr.s.data() + t * blocks);
   }
   const auto* wb = static_cast<const uint8_t*>(w);
   const int64_t row_bytes = *DTypeBytes(w_type, k);

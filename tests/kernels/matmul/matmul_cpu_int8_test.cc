@@ -56,6 +56,18 @@ void ExpectSameBits(const std::vector<float>& got, const std::vector<float>& wan
   }
 }
 
+// Activation blocks at the quantizer's edges (x of one token, k >= 8 * 32): rounding ties (a
+// block whose max is 127, so v * 127 / amax == v: 2.5 -> 2, -3.5 -> -4, 0.5 -> 0), zeros,
+// subnormals (whose inverse scale overflows: quants 0) and a block near FLT_MAX; all finite, so
+// the token's outputs show every quant. (Non-finite blocks: the caller, in another token.)
+void SpecialBlocks(float* x) {
+  const float ties[] = {127.f, 2.5f, -3.5f, 0.5f, -0.5f, 1.5f, -2.5f, 126.5f};
+  for (int i = 0; i < 32; ++i) x[i] = ties[i % 8] * (i % 3 == 2 ? -1.f : 1.f);
+  for (int i = 32; i < 64; ++i) x[i] = 0.f;
+  for (int i = 64; i < 96; ++i) x[i] = (i % 2 ? 1e-45f : -3e-39f) * static_cast<float>(i % 5);
+  for (int i = 96; i < 128; ++i) x[i] = (i % 2 ? 3e38f : -1e38f) / static_cast<float>(1 + i % 7);
+}
+
 class MatmulCpuInt8Test : public ::testing::TestWithParam<DType> {};
 
 TEST_P(MatmulCpuInt8Test, MatchesDoubleReferenceOnTheQuantizedActivations) {
@@ -100,8 +112,13 @@ TEST_P(MatmulCpuInt8Test, Avx2GivesThePortableBits) {
                                : RawBytes(*DTypeBytes(type, k) * n, 44);
     const auto bias = testing::RandomVector(n, 43);
     for (const int num_tokens : {1, 2, 3, 7, 17}) {
-      const auto x_storage = testing::RandomVector(size_t(num_tokens) * k + 1, 42);
-      const float* x = x_storage.data() + 1;  // 4 bytes past malloc's alignment
+      auto x_storage = testing::RandomVector(size_t(num_tokens) * k + 1, 42);
+      float* x = x_storage.data() + 1;  // 4 bytes past malloc's alignment
+      if (num_tokens == 7) {  // the quantizer's edge cases: token 3 finite, token 5 not
+        SpecialBlocks(x + 3 * k);
+        x[5 * k + 130] = std::numeric_limits<float>::infinity();
+        x[5 * k + 200] = std::numeric_limits<float>::quiet_NaN();
+      }
       std::vector<float> portable(size_t(num_tokens) * n), avx2(portable.size());
       std::memset(avx2.data(), testing::kPoisonByte, avx2.size() * 4);
       ASSERT_TRUE(MatmulCpuInt8OnPath(false, type, w.data(), x, bias.data(), portable.data(),
