@@ -35,16 +35,15 @@ Result<std::unique_ptr<CpuModelRunner>> CpuModelRunner::Create(const LoadedModel
   r->backend_ =
       std::make_unique<model::CpuBackend>(r->spec_, num_blocks, options.block_size, options.matmul);
   if (options.matmul == CpuMatmulMode::kInt8) {
-    // Said once: which 2-D weights take the 8-bit path and which stay on float32 (no kernel).
-    std::map<std::string, std::pair<int, bool>> types;  // type -> (tensors, has the path)
+    // Said once: which 2-D weights take the 8-bit path and which stay on float32 (float types).
+    std::map<DType, int> tensors;
     for (const auto& [name, w] : model.weights().all()) {
-      if (w.shape.size() == 2)
-        types[std::string(DTypeName(w.dtype))] = {types[std::string(DTypeName(w.dtype))].first + 1,
-                                                  HasCpuInt8Matmul(w.dtype)};
+      if (w.shape.size() == 2) ++tensors[w.dtype];
     }
     std::string int8, f32;
-    for (const auto& [t, v] : types) {
-      (v.second ? int8 : f32) += " " + t + " (" + std::to_string(v.first) + ")";
+    for (const auto& [type, count] : tensors) {
+      (HasCpuInt8Matmul(type) ? int8 : f32) +=
+          " " + std::string(DTypeName(type)) + " (" + std::to_string(count) + ")";
     }
     std::fprintf(stderr, "hearth: CPU matmul int8: 8-bit activations for%s; float32 for%s\n",
                  int8.empty() ? " none" : int8.c_str(), f32.empty() ? " none" : f32.c_str());

@@ -18,8 +18,7 @@ void AddEngineOptions(CLI::App* cmd, server::ServerConfig& config);
 inline constexpr const char* kCpuMatmulHelp =
     "cpu: f32 (float32 activations, the reference; default) or int8 (8-bit activations for "
     "every GGUF block type (Q8_0, Q4_0..Q5_1, Q2_K..Q6_K), as llama.cpp: ~3x faster decode on "
-    "large "
-    "K-quant models, results within x's 8-bit rounding)";
+    "large K-quant models, results within x's 8-bit rounding)";
 
 void AddVersionCommand(CLI::App& app, int* exit_code);
 void AddInspectCommand(CLI::App& app, int* exit_code);

@@ -39,8 +39,8 @@ def run_hearth(binary, gguf, args):
     if args.omp_wait_policy:
         env["OMP_WAIT_POLICY"] = args.omp_wait_policy
     out = subprocess.run([binary, gguf, "--prompt", str(args.prompt), "--decode",
-                          str(args.decode), "--cpu-matmul", args.cpu_matmul], env=env, check=True, capture_output=True,
-                         text=True).stdout
+                          str(args.decode), "--cpu-matmul", args.cpu_matmul], env=env,
+                         check=True, capture_output=True, text=True).stdout
     m = re.search(r"hearth decode: \d+ tokens in [\d.]+ s = ([\d.]+) tok/s", out)
     if not m:
         sys.exit("unexpected bench_cpu_decode output:\n" + out)

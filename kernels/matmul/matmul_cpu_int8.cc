@@ -78,29 +78,19 @@ struct XBuffers {
   }
 };
 
+// QuantizeRowQ8Cpu block by block, but for blocks holding inf or NaN (which it would turn into
+// quants): those get quants 0 and xd = xs = NaN.
 void QuantizeToken(const float* x, int k, int8_t* q, float* d, float* s) {
   for (int b = 0; b < k / kQ8Block; ++b) {
     const float* v = x + b * kQ8Block;
-    float amax = 0.f;
-    bool finite = true;
-    for (int i = 0; i < kQ8Block; ++i) {
-      amax = std::fmax(amax, std::fabs(v[i]));
-      finite = finite && std::isfinite(v[i]);
-    }
     int8_t* qb = q + b * kQ8Block;
-    if (!finite) {
+    if (!std::all_of(v, v + kQ8Block, [](float e) { return std::isfinite(e); })) {
       std::fill(qb, qb + kQ8Block, int8_t{0});
       d[b] = s[b] = std::numeric_limits<float>::quiet_NaN();
       continue;
     }
-    const float id = gemv_internal::InverseScaleQ8(amax);
-    int sum = 0;
-    for (int i = 0; i < kQ8Block; ++i) {
-      const int qi = gemv_internal::QuantizeQ8(v[i], id);
-      qb[i] = static_cast<int8_t>(qi);
-      sum += qi;
-    }
-    const gemv_internal::XScale sc = gemv_internal::ScaleQ8(amax, sum);
+    gemv_internal::XScale sc;
+    gemv_internal::QuantizeRowQ8Cpu(v, kQ8Block, qb, &sc);
     d[b] = sc.d;
     s[b] = sc.s;
   }
@@ -143,7 +133,7 @@ template <DType T>
 SubBlock DecodeSub(const uint8_t* row, int j) {
   SubBlock s{};
   if constexpr (T == DType::kQ8_0) {
-    const uint8_t* b = row + 34 * j;
+    const uint8_t* b = row + GetDTypeInfo(T).block_bytes * j;
     std::fill(s.scale, s.scale + 8, quant::HalfBitsToFloat(quant::LoadU16(b)));
     for (int c = 0; c < 32; ++c) s.w[c] = static_cast<int8_t>(b[2 + c]);
   } else if constexpr (kLegacy<T>) {
@@ -157,9 +147,9 @@ SubBlock DecodeSub(const uint8_t* row, int j) {
                     static_cast<int>((qh >> c) & 1) << 4;
       s.w[c] = kLegacyMin<T> ? q : q - (kLegacyFive<T> ? 16 : 8);
     }
-  } else if constexpr (kKMin<T>) {  // Q4_K (144-byte blocks), Q5_K (176: 32 qh bytes first)
-    constexpr int kBytes = T == DType::kQ4_K ? 144 : 176, kQs = T == DType::kQ4_K ? 16 : 48;
-    const uint8_t* b = row + kBytes * (j / 8);
+  } else if constexpr (kKMin<T>) {  // Q4_K, Q5_K (its 32 qh bytes before the quants)
+    constexpr int kQs = T == DType::kQ4_K ? 16 : 48;
+    const uint8_t* b = row + GetDTypeInfo(T).block_bytes * (j / 8);
     const int jj = j % 8;
     int sc, m;
     quant::ScaleMinK4(b + 4, jj, &sc, &m);
@@ -171,7 +161,7 @@ SubBlock DecodeSub(const uint8_t* row, int j) {
       if constexpr (T == DType::kQ5_K) s.w[c] |= ((b[16 + c] >> jj) & 1) << 4;
     }
   } else if constexpr (T == DType::kQ2_K) {  // scale and min per 16 weights, 2-bit quants
-    const uint8_t* b = row + 84 * (j / 8);
+    const uint8_t* b = row + GetDTypeInfo(T).block_bytes * (j / 8);
     const int jj = j % 8;
     const float d = quant::HalfBitsToFloat(quant::LoadU16(b + 80));
     const float dmin = quant::HalfBitsToFloat(quant::LoadU16(b + 82));
@@ -182,7 +172,7 @@ SubBlock DecodeSub(const uint8_t* row, int j) {
     }
     for (int c = 0; c < 32; ++c) s.w[c] = (b[16 + 32 * (jj / 4) + c] >> (2 * (jj % 4))) & 3;
   } else if constexpr (T == DType::kQ3_K) {  // signed 6-bit scale per 16 weights, q - 4
-    const uint8_t* b = row + 110 * (j / 8);
+    const uint8_t* b = row + GetDTypeInfo(T).block_bytes * (j / 8);
     const int jj = j % 8;
     const float d = quant::HalfBitsToFloat(quant::LoadU16(b + 108));
     for (int l = 0; l < 8; ++l) {
@@ -194,7 +184,7 @@ SubBlock DecodeSub(const uint8_t* row, int j) {
     }
   } else {
     static_assert(T == DType::kQ6_K);
-    const uint8_t* b = row + 210 * (j / 8);
+    const uint8_t* b = row + GetDTypeInfo(T).block_bytes * (j / 8);
     const int h = j % 8 / 4, jj = j % 4;
     const float d = quant::HalfBitsToFloat(quant::LoadU16(b + 208));
     for (int l = 0; l < 8; ++l) {
@@ -381,7 +371,7 @@ HEARTH_INT8_AVX2_FMA void RowLegacy(const uint8_t* w, const XTok* x, int k, floa
 // Q4_K and Q5_K (a fifth bit per weight: bit j of qh[c] for weight c of sub-block j).
 template <DType T, int NT>
 HEARTH_INT8_AVX2_FMA void RowK4(const uint8_t* w, const XTok* x, int k, float* out) {
-  constexpr int kBytes = T == DType::kQ4_K ? 144 : 176, kQs = T == DType::kQ4_K ? 16 : 48;
+  constexpr int kBytes = GetDTypeInfo(T).block_bytes, kQs = T == DType::kQ4_K ? 16 : 48;
   __m256 acc[NT], macc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = macc[t] = _mm256_setzero_ps();
   const __m256i nibble = _mm256_set1_epi8(0x0F);
@@ -436,7 +426,7 @@ HEARTH_INT8_AVX2_FMA void RowQ6_K(const uint8_t* w, const XTok* x, int k, float*
   const __m256i nibble = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);
   const __m256i offset = _mm256_set1_epi8(32);
   for (int sb = 0; sb < k / 256; ++sb) {
-    const uint8_t* b = w + 210 * sb;
+    const uint8_t* b = w + GetDTypeInfo(DType::kQ6_K).block_bytes * sb;
     _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes), _MM_HINT_T0);
     const __m256 d = _mm256_set1_ps(HalfF16c(b + 208));
     const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192));
@@ -483,7 +473,7 @@ HEARTH_INT8_AVX2_FMA void RowQ6_K(const uint8_t* w, const XTok* x, int k, float*
 template <DType T, int NT>
 HEARTH_INT8_AVX2_FMA void RowK23(const uint8_t* w, const XTok* x, int k, float* out) {
   constexpr bool kQ2 = T == DType::kQ2_K;
-  constexpr int kBytes = kQ2 ? 84 : 110, kQs = kQ2 ? 16 : 32;
+  constexpr int kBytes = GetDTypeInfo(T).block_bytes, kQs = kQ2 ? 16 : 32;
   __m256 acc[NT], macc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = macc[t] = _mm256_setzero_ps();
   const __m256i two_bits = _mm256_set1_epi8(3), ones = _mm256_set1_epi8(1);
@@ -664,7 +654,7 @@ Status MatmulCpuInt8OnPath(bool avx2, DType w_type, const void* w, const float* 
   if (num_tokens == 0 || n == 0) return Status::Ok();
 #ifdef HEARTH_INT8_AVX2
   if (avx2 && !HasInt8Avx2()) {
-    return UnimplementedError("MatmulCpuInt8: the AVX2 path needs AVX2 and F16C");
+    return UnimplementedError("MatmulCpuInt8: the AVX2 path needs AVX2, F16C and FMA");
   }
 #else
   if (avx2) return UnimplementedError("MatmulCpuInt8: no AVX2 path on this architecture");
