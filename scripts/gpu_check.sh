@@ -57,7 +57,8 @@ for step in $STEPS; do
         echo "test $n $r $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/test_$n.log" | tr '\n' ' ')" | tee -a "$summary"
         # ctest's reruns of a suite under another kernel choice (tests/*/CMakeLists.txt).
         for rerun in "matmul_gpu_test HEARTH_GEMV=float HEARTH_QUANT_GEMM=dequant" \
-            "matmul_gpu_test HEARTH_GEMV=direct HEARTH_QUANT_GEMM=fused" \
+            "matmul_gpu_test HEARTH_GEMV=direct HEARTH_DIRECT_X=fused HEARTH_QUANT_GEMM=fused" \
+            "gemv_direct_gpu_test HEARTH_DIRECT_X=pre" "gemv_direct_gpu_test HEARTH_DIRECT_X=fused" \
             "engine_cuda_runner_test HEARTH_GEMV=staged HEARTH_QUANT_GEMM=dequant HEARTH_SAMPLER=radix"; do
           [[ ${rerun%% *} == "$n" ]] || continue
           log="$OUT/test_${n}_$(tr '= ' '__' <<<"${rerun#* }").log"

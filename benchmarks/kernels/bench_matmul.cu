@@ -12,7 +12,9 @@
 // op=matmul_split: where the MMA is selected at 16, 32, 64 tokens, it again with k cut into 1, 2,
 // 3, 4, 6, 8 ranges (LaunchQuantMmaSplit), the data behind PlanQuantMma's constants.
 // gbps = weight bytes / time (the bound up to ~128 tokens), tflops = 2 * tokens * n * k / time.
-//   bench_matmul [--quick] [--once] [TYPE...]     e.g. bench_matmul Q4_K Q6_K Q8_0
+//   bench_matmul [--quick] [--once] [--tokens N,N,...] [TYPE...]   e.g. bench_matmul Q4_K Q8_0
+// --tokens replaces the token counts (default 1, 2, 4, 8, ..., 4096), e.g. 3,5,6,7 to time the
+// counts DefaultQuantKernelRanges interpolates.
 // --once runs every launch once, untimed, for a profiler (scripts/gpu_check.sh's ncu step: every
 // kernel of every case exactly once, so a kernel-name filter picks them without launch counts).
 #include <cuda_runtime.h>
@@ -22,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -50,7 +53,7 @@ struct Shape {
 constexpr Shape kShapes[] = {{4096, 4096}, {14336, 4096}, {4096, 14336}};
 // 16..128: continuous batching's decode batches, where the fused dequantize + MMA competes with
 // dequantize + cuBLASLt.
-constexpr int kTokens[] = {1, 2, 4, 8, 16, 32, 64, 128, 512, 4096};
+constexpr int kDefaultTokens[] = {1, 2, 4, 8, 16, 32, 64, 128, 512, 4096};
 // Cases up to here report GB/s on the weight bytes (the read bounds them).
 constexpr int kMaxWeightBoundTokens = 128;
 // The steady-state timings rotate over this many bytes of W copies (H100's L2: 50 MB).
@@ -63,11 +66,24 @@ constexpr int64_t kSplitScratchBytes = int64_t{8} * 64 * 14336 * 4;
 int main(int argc, char** argv) {
   bool quick = false, once = false;
   std::vector<DType> types;
+  std::vector<int> token_counts(std::begin(kDefaultTokens), std::end(kDefaultTokens));
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
     } else if (std::strcmp(argv[i], "--once") == 0) {
       once = true;
+    } else if (std::strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) {
+      token_counts.clear();
+      for (const char* p = argv[++i]; *p != '\0';) {
+        char* end = nullptr;
+        const long v = std::strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 4096 || (*end != ',' && *end != '\0')) {
+          std::fprintf(stderr, "--tokens: a comma-separated list of 1..4096, got %s\n", argv[i]);
+          return 2;
+        }
+        token_counts.push_back(static_cast<int>(v));
+        p = *end == ',' ? end + 1 : end;
+      }
     } else if (auto t = hearth::DTypeFromName(argv[i])) {
       types.push_back(*t);
     } else {
@@ -156,7 +172,7 @@ int main(int argc, char** argv) {
         hearth::bench::PrintResult("read", shape_name + "_stream_pdl", tname, us_pdl,
                                    w_bytes / (us_pdl * 1e3), 0, ceilings);
       }
-      for (int num_tokens : kTokens) {
+      for (int num_tokens : token_counts) {
         if (num_tokens > max_tokens) continue;
         const hearth::MatmulKernel selected =
             hearth::SelectMatmulKernelForRun(type, act, num_tokens, s.n, s.k, *gemv, *quant_gemm);

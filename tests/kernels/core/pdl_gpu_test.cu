@@ -77,11 +77,21 @@ TEST_F(PdlGpu, DependentStartsEarlyAndSeesEveryWrite) {
   testing::DeviceBuffer buf(kElems * sizeof(int)), out(kElems * sizeof(int)), times(16);
   buf.Poison();
   out.Poison();
+  // Both kernels run once first: a kernel's first launch loads its module (CUDA's lazy loading),
+  // which on the H100 (2026-11-25) held the reader's launch back until the writer had ended.
+  ASSERT_TRUE(Launched(cuda::LaunchKernel(SlowWriter, kCtas, kThreads, 0, stream_,
+                                          static_cast<int*>(buf.get()), 7, 0ull,
+                                          static_cast<unsigned long long*>(nullptr))));
+  ASSERT_TRUE(Launched(
+      cuda::LaunchKernel(Reader, kCtas, kThreads, 0, stream_, static_cast<const int*>(buf.get()),
+                         static_cast<int*>(out.get()), static_cast<unsigned long long*>(nullptr))));
+  ASSERT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
+  out.Poison();
   auto* t = static_cast<unsigned long long*>(times.get());
   const unsigned long long init[2] = {0ull, ~0ull};  // writer end (max), reader start (min)
   ASSERT_EQ(cudaMemcpy(t, init, sizeof(init), cudaMemcpyHostToDevice), cudaSuccess);
   ASSERT_TRUE(Launched(cuda::LaunchKernel(SlowWriter, kCtas, kThreads, 0, stream_,
-                                          static_cast<int*>(buf.get()), 7, 200'000ull, t)));
+                                          static_cast<int*>(buf.get()), 7, 2'000'000ull, t)));
   ASSERT_TRUE(Launched(cuda::LaunchKernel(Reader, kCtas, kThreads, 0, stream_,
                                           static_cast<const int*>(buf.get()),
                                           static_cast<int*>(out.get()), t + 1)));
@@ -90,7 +100,7 @@ TEST_F(PdlGpu, DependentStartsEarlyAndSeesEveryWrite) {
   unsigned long long got[2];
   ASSERT_EQ(cudaMemcpy(got, t, sizeof(got), cudaMemcpyDeviceToHost), cudaSuccess);
   if (cuda::PdlEnabled()) {
-    // The reader's CTAs ran while the writer spun (200 us): launched as a dependent, not after.
+    // The reader's CTAs ran while the writer spun (2 ms): launched as a dependent, not after.
     EXPECT_LT(got[1], got[0]) << "the dependent did not start before its predecessor ended";
   } else {
     EXPECT_GE(got[1], got[0]);

@@ -177,7 +177,16 @@ TEST(GemvDirectEmulation, FusedXOnlyWhereItFits) {
             48 * 1024);
   EXPECT_FALSE(DirectFusesX(DirectX::kFused, 1, 4096, false));  // x not 16-byte aligned
   EXPECT_FALSE(DirectFusesX(DirectX::kPreKernel, 1, 4096, true));
-  EXPECT_EQ(*gemv_internal::ParseDirectX(nullptr), DirectX::kFused);
+  // The default: one token only (measured: slower than the pre-kernel from 2 tokens), within the
+  // same limits.
+  EXPECT_TRUE(DirectFusesX(DirectX::kOneToken, 1, 14336, true));
+  EXPECT_TRUE(DirectFusesX(DirectX::kOneToken, 1, 39040, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kOneToken, 1, 39296, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kOneToken, 1, 4096, false));
+  EXPECT_FALSE(DirectFusesX(DirectX::kOneToken, 2, 4096, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kOneToken, 8, 128, true));
+  EXPECT_EQ(*gemv_internal::ParseDirectX(nullptr), DirectX::kOneToken);
+  EXPECT_EQ(*gemv_internal::ParseDirectX(""), DirectX::kOneToken);
   EXPECT_EQ(*gemv_internal::ParseDirectX("fused"), DirectX::kFused);
   EXPECT_EQ(*gemv_internal::ParseDirectX("pre"), DirectX::kPreKernel);
   EXPECT_FALSE(gemv_internal::ParseDirectX("yes").ok());

@@ -119,7 +119,8 @@ TEST(GemvDirectGpu, EqualsCpuReplayBitForBit) {
 
 // At the edge of DirectFusesX (gemv_direct.h): the largest x a CTA quantizes into its 48 KiB of
 // shared memory beside the kernel's static 256 bytes (beyond them a launch without an opt-in
-// fails), and just past it, where the pre-kernel takes over.
+// fails), and just past it, where the pre-kernel takes over. The 8-token case is fused under
+// HEARTH_DIRECT_X=fused (ctest's gemv_direct_gpu_test_fused; the default fuses 1 token only).
 TEST(GemvDirectGpu, FusedXAtTheSharedMemoryEdge) {
   HEARTH_REQUIRE_GPU();
   using gemv_internal::DirectFusesX;

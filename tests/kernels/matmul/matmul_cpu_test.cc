@@ -288,32 +288,41 @@ TEST(SelectMatmulKernelTest, IsAPureFunctionOfTypeAndShape) {
     EXPECT_LE(r.mma, gemv_internal::kMaxQuantMmaTokens);
     EXPECT_EQ(SelectMatmulKernel(t, 4096, 14336, 4096), MatmulKernel::kDequantCublasLt);
   }
-  // As measured on the H100: the direct GEMV for Q4_K up to 4 tokens, the staged one to 7, the
-  // MMA from 4 tokens for the other types (8 for Q4_K) up to 64.
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 4, 4096, 4096), MatmulKernel::kQuantGemvQ8Direct);
+  // As measured on the H100 (2026-11-23 and 25): the direct GEMV for Q4_K up to 6 tokens, the
+  // staged one at 7, the MMA from 8; Q6_K and Q8_0 direct at 1 token, staged at 2-3, the MMA from
+  // 4.
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 6, 4096, 4096), MatmulKernel::kQuantGemvQ8Direct);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 7, 4096, 4096), MatmulKernel::kQuantGemvQ8);
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_K, 8, 4096, 4096), MatmulKernel::kQuantMma);
-  // Q2_K, Q3_K, Q5_K, Q4_0, Q4_1, Q5_0, Q5_1 (not yet timed): their direct GEMV where the float
-  // GEMV was, 1-3 tokens; the float GEMV still where k % 128 != 0 for the last four (SmolLM2's
-  // k = 576).
-  for (DType t : {DType::kQ2_K, DType::kQ3_K, DType::kQ5_K, DType::kQ4_0, DType::kQ4_1,
-                  DType::kQ5_0, DType::kQ5_1}) {
+  for (DType t : {DType::kQ6_K, DType::kQ8_0}) {
     SCOPED_TRACE(std::string(DTypeName(t)));
-    EXPECT_EQ(SelectMatmulKernel(t, 1, 4096, 4096), MatmulKernel::kQuantGemvQ8Direct);
-    EXPECT_EQ(SelectMatmulKernel(t, 3, 4096, 14336), MatmulKernel::kQuantGemvQ8Direct);
-    EXPECT_EQ(SelectMatmulKernel(t, 1, 576, 1536), MatmulKernel::kQuantGemvQ8Direct);
+    EXPECT_EQ(SelectMatmulKernel(t, 1, 4096, 14336), MatmulKernel::kQuantGemvQ8Direct);
+    EXPECT_EQ(SelectMatmulKernel(t, 2, 4096, 4096), MatmulKernel::kQuantGemvQ8);
+    EXPECT_EQ(SelectMatmulKernel(t, 3, 4096, 4096), MatmulKernel::kQuantGemvQ8);
     EXPECT_EQ(SelectMatmulKernel(t, 4, 4096, 4096), MatmulKernel::kQuantMma);
+    EXPECT_EQ(SelectMatmulKernel(t, 64, 4096, 4096), MatmulKernel::kQuantMma);
+  }
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 65, 4096, 4096), MatmulKernel::kDequantCublasLt);
+  // Q5_K: the direct GEMV up to 7 tokens (its MMA is the slowest), then the MMA.
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ5_K, 7, 4096, 14336), MatmulKernel::kQuantGemvQ8Direct);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ5_K, 8, 4096, 14336), MatmulKernel::kQuantMma);
+  // Q5_0, Q5_1 (1-3 tokens), Q2_K, Q3_K, Q4_0, Q4_1 (1-2): their direct GEMV, then the MMA; the
+  // float GEMV where k % 128 != 0 for the four legacy types (SmolLM2's k = 576).
+  for (DType t :
+       {DType::kQ2_K, DType::kQ3_K, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
+    SCOPED_TRACE(std::string(DTypeName(t)));
+    const int last = t == DType::kQ5_0 || t == DType::kQ5_1 ? 3 : 2;
+    EXPECT_EQ(SelectMatmulKernel(t, 1, 4096, 4096), MatmulKernel::kQuantGemvQ8Direct);
+    EXPECT_EQ(SelectMatmulKernel(t, last, 4096, 14336), MatmulKernel::kQuantGemvQ8Direct);
+    EXPECT_EQ(SelectMatmulKernel(t, 1, 576, 1536), MatmulKernel::kQuantGemvQ8Direct);
+    EXPECT_EQ(SelectMatmulKernel(t, last + 1, 4096, 4096), MatmulKernel::kQuantMma);
   }
   EXPECT_EQ(SelectMatmulKernel(DType::kQ4_0, 1, 1536, 576), MatmulKernel::kQuantGemv);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_1, 3, 1536, 576), MatmulKernel::kQuantGemv);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ5_1, 2, 1536, 576), MatmulKernel::kQuantGemv);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 3, 4096, 4096), MatmulKernel::kQuantGemvQ8);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 4, 4096, 4096), MatmulKernel::kQuantMma);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ6_K, 64, 4096, 4096), MatmulKernel::kQuantMma);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 64, 4096, 4096), MatmulKernel::kQuantMma);
-  EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 65, 4096, 4096), MatmulKernel::kDequantCublasLt);
-  // k = 4160: 130 Q8_0 blocks, not a multiple of 4 (the direct unit); Q4_K rows of k % 256 != 0
-  // do not exist. Q8_0 has no direct range by default, so nothing changes.
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ4_1, 2, 1536, 576), MatmulKernel::kQuantGemv);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ5_1, 3, 1536, 576), MatmulKernel::kQuantGemv);
+  EXPECT_EQ(SelectMatmulKernel(DType::kQ5_1, 4, 1536, 576), MatmulKernel::kQuantMma);
+  // k = 4160: 130 Q8_0 blocks, not a multiple of 4 (the direct unit): the staged GEMV at 1 token.
+  // Q4_K rows of k % 256 != 0 do not exist.
   EXPECT_EQ(SelectMatmulKernel(DType::kQ8_0, 1, 576, 4160), MatmulKernel::kQuantGemvQ8);
   // F32 weights: the float GEMV (the scalar one where k % 8 != 0), dequantize + cuBLASLt above.
   for (int num_tokens = 1; num_tokens <= kMaxGemvTokens; ++num_tokens) {
