@@ -57,6 +57,9 @@ struct Case {
   std::vector<int> context;  // per sequence
   std::vector<int> q_len;    // per sequence
   int num_heads = 32, num_kv_heads = 8, head_dim = 128;
+  // The max_seq_len the plan gets, 0 = the case's longest sequence. A CUDA-graph decode step
+  // plans for the model's whole context (131072 for Llama 3.1): the `_graph` cases.
+  int plan_seq_len = 0;
 };
 
 void Run(const Case& c, const bench::Ceilings& ceil, const GpuInfo& gpu,
@@ -131,7 +134,7 @@ void Run(const Case& c, const bench::Ceilings& ceil, const GpuInfo& gpu,
   a.layout = layout;
   a.scale = 1.f / std::sqrt(float(c.head_dim));
   a.max_query_len = max_q;
-  a.max_seq_len = max_len;
+  a.max_seq_len = c.plan_seq_len > 0 ? c.plan_seq_len : max_len;
   a.num_decode_seqs = decodes;
   a.num_prefill_seqs = prefills;
   const AttentionLaunchPlan plan =
@@ -229,6 +232,14 @@ int main(int argc, char** argv) {
     cases.push_back(Decode(8, 32768));
     cases.push_back(Decode(64, 4096, 32, 32, 128));  // no GQA (Llama-2-7B)
     cases.push_back(Decode(64, 4096, 32, 8, 64));
+    // Batch-1 decode as the engine's graphs plan it: short contexts, where every sequence sits
+    // in split 0 of 64 and the merge has nothing to combine.
+    for (int context : {160, 640, 4096}) {
+      Case g = Decode(1, context);
+      g.name += "_graph";
+      g.plan_seq_len = 131072;
+      cases.push_back(g);
+    }
   }
   if (which != "decode") {
     cases.push_back(Prefill(1, 4096));

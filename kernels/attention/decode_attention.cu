@@ -74,6 +74,19 @@ __device__ __forceinline__ bool ResolveWork(const DecodeParams& p, int work, int
   return true;
 }
 
+// The tokens each split of a sequence of kv_len positions covers. Each sequence spreads over the
+// splits by its own length: the plan's tokens_per_split is sized for the step's longest possible
+// sequence (a padded graph step's is the whole context, 131072 tokens for Llama 3.1), which would
+// put a 2000-token sequence in one split (one CTA per KV head). Never below
+// kDecodeMinTokensPerSplit (shorter sequences stay in split 0, as their result then does not
+// depend on the plan), never above the plan's (its workspace bound).
+__device__ __forceinline__ int SplitTokens(const DecodeParams& p, int kv_len) {
+  if (p.num_splits <= 1) return p.tokens_per_split;
+  const int even = (kv_len + p.num_splits - 1) / p.num_splits;
+  const int bs = 1 << p.block_shift;
+  return min(p.tokens_per_split, max(kDecodeMinTokensPerSplit, (even + bs - 1) / bs * bs));
+}
+
 // kHeads: query heads per CTA (a divisor of the GQA group).
 template <class T, int kHeadDim, int kHeads>
 __global__ void __launch_bounds__(kThreads) DecodeKernel(const DecodeParams p) {
@@ -90,17 +103,12 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const DecodeParams p) {
   int token, seq, kv_len;
   if (!ResolveWork(p, work, &token, &seq, &kv_len)) return;
 
-  // Each sequence spreads over the splits by its own length: the plan's tokens_per_split is
-  // sized for the step's longest possible sequence (a padded graph step's is the whole context,
-  // 131072 tokens for Llama 3.1), which would put a 2000-token sequence in one split (one CTA per
-  // KV head). Never below kDecodeMinTokensPerSplit (shorter sequences stay in split 0, as their
-  // result then does not depend on the plan), never above the plan's (its workspace bound).
-  int per = p.tokens_per_split;
-  if (p.num_splits > 1) {
-    const int even = (kv_len + p.num_splits - 1) / p.num_splits;
-    const int bs = 1 << p.block_shift;
-    per = min(p.tokens_per_split, max(kDecodeMinTokensPerSplit, (even + bs - 1) / bs * bs));
-  }
+  const int per = SplitTokens(p, kv_len);
+  // A sequence within one split is done by split 0 alone, which writes the output itself (the
+  // merge skips it); the splits past a sequence's end write nothing (the merge reads only the
+  // splits the sequence uses). Split 0 runs even for an empty sequence, as before.
+  const bool whole = kv_len <= per;
+  if (split > 0 && split * per >= kv_len) return;
   const int start = split * per;
   const int end = min(kv_len, start + per);
   const int grp = threadIdx.x / kLanes;
@@ -215,7 +223,7 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const DecodeParams p) {
       }
     }
     const int head = head0 + h;
-    if (p.num_splits == 1) {
+    if (whole) {  // the merge's result for one split, o / sum, bit for bit
       static_cast<T*>(p.out)[(int64_t{token} * p.num_heads + head) * kHeadDim + d] =
           device::FromFloat<T>(o / sum);
     } else {
@@ -226,7 +234,8 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const DecodeParams p) {
   }
 }
 
-// Combines the num_splits partials of one (work item, head) by their log-sum-exp.
+// Combines the partials of one (work item, head) by their log-sum-exp: those of the splits the
+// sequence uses (SplitTokens), none for a sequence within one split (DecodeKernel wrote it).
 template <class T, int kHeadDim>
 __global__ void __launch_bounds__(kThreads) MergeKernel(const DecodeParams p) {
   cuda::PdlBegin();
@@ -234,12 +243,15 @@ __global__ void __launch_bounds__(kThreads) MergeKernel(const DecodeParams p) {
   const int head = blockIdx.y;
   int token, seq, kv_len;
   if (!ResolveWork(p, work, &token, &seq, &kv_len)) return;
+  const int per = SplitTokens(p, kv_len);
+  if (kv_len <= per) return;
+  const int used = min(p.num_splits, (kv_len + per - 1) / per);
   const int64_t slot0 = (int64_t{work} * p.num_heads + head) * p.num_splits;
   float mx = -INFINITY;
-  for (int s = 0; s < p.num_splits; ++s) mx = fmaxf(mx, p.partial_lse[slot0 + s]);
+  for (int s = 0; s < used; ++s) mx = fmaxf(mx, p.partial_lse[slot0 + s]);
   for (int d = threadIdx.x; d < kHeadDim; d += kThreads) {
     float sum = 0.f, o = 0.f;
-    for (int s = 0; s < p.num_splits; ++s) {
+    for (int s = 0; s < used; ++s) {
       const float lse = p.partial_lse[slot0 + s];
       if (lse == -INFINITY) continue;
       const float w = exp2f(lse - mx);
