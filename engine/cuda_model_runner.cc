@@ -65,8 +65,9 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
   // The tiny validation models' head sizes (8, 16, 32) have no tensor-core prefill: their
   // prefill runs the per-token decode path.
   const bool tensor_core_heads = attention::PrefillHeadDimOnTensorCores(s.head_dim);
-  HEARTH_ASSIGN_OR_RETURN(model::DeviceWeightPlan wplan,
-                          model::PlanDeviceWeights(model.weights(), s, o.dtype, o.fuse_weights));
+  HEARTH_ASSIGN_OR_RETURN(
+      model::DeviceWeightPlan wplan,
+      model::PlanDeviceWeights(model.weights(), s, o.dtype, o.fuse_weights, o.dequant_weights));
   HEARTH_RETURN_IF_ERROR(
       model::CheckGpuMatmuls(wplan, o.dtype, std::max(o.max_num_batched_tokens, o.max_num_seqs)));
 
@@ -123,6 +124,8 @@ Result<std::unique_ptr<CudaModelRunner>> CudaModelRunner::Create(const LoadedMod
   r->memory_report_ =
       "hearth: cuda:" + std::to_string(o.device) + " " + gpu.name + ", " +
       std::string(ActivationDTypeName(o.dtype)) + ": weights " + BytesString(budget.weights_bytes) +
+      (wplan.dense_bytes > 0 ? " (dequantized copies " + BytesString(wplan.dense_bytes) + ")"
+                             : std::string()) +
       ", workspace " + BytesString(budget.workspace_bytes) + ", KV cache " +
       BytesString(r->num_kv_blocks_ * budget.kv_bytes_per_block) + " = " +
       std::to_string(r->num_kv_blocks_) + " blocks of " + std::to_string(o.block_size) +

@@ -48,6 +48,9 @@ struct CudaRunnerOptions {
   int max_model_len = 0;     // 0: the model's context length
   bool cuda_graphs = true;   // also HEARTH_CUDA_GRAPHS=0
   bool fuse_weights = true;  // QKV and gate/up as one GEMM each where types allow
+  // Quantized matrices also kept dequantized to the activation dtype, for steps beyond the fused
+  // MMA's 64 tokens (PlanDeviceWeights' dequant_copies).
+  bool dequant_weights = false;
   bool print_memory = true;  // the memory plan on stderr at Create
 };
 

@@ -42,6 +42,7 @@ Result<std::unique_ptr<ModelRunner>> MakeModelRunner(const LoadedModel& model,
   cuda.max_num_batched_tokens = options.max_num_batched_tokens;
   cuda.max_model_len = options.max_model_len;
   cuda.cuda_graphs = options.cuda_graphs;
+  cuda.dequant_weights = options.gpu_dequant_weights;
   HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<CudaModelRunner> runner,
                           CudaModelRunner::Create(model, cuda));
   return std::unique_ptr<ModelRunner>(std::move(runner));

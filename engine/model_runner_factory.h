@@ -23,6 +23,9 @@ struct RunnerOptions {
   int max_num_batched_tokens = 2048;
   int max_model_len = 0;    // 0 = the model's context length (CUDA: block-table width)
   bool cuda_graphs = true;  // CUDA: decode steps as graphs (also HEARTH_CUDA_GRAPHS=0)
+  // CUDA: quantized matrices also kept in the activation dtype for large steps
+  // (CudaRunnerOptions::dequant_weights).
+  bool gpu_dequant_weights = false;
   // CPU: the linear layers' activations, "f32" (float32, the reference; "" = f32) or "int8"
   // (8-bit, for every GGUF block type: MatmulCpuInt8). Ignored by the CUDA runner.
   std::string cpu_matmul;

@@ -15,6 +15,10 @@ namespace hearth::cli {
 // batch and KV-cache limits), written into `config`: shared by the subcommands that run an engine
 // in process (generate, bench). `serve` takes the same through its config-file-aware flags.
 void AddEngineOptions(CLI::App* cmd, server::ServerConfig& config);
+inline constexpr const char* kGpuDequantWeightsHelp =
+    "cuda: keep every quantized matrix also dequantized to the activation dtype (2 bytes a weight, "
+    "taken from the KV cache), so steps of more than 64 tokens skip dequantizing the weights each "
+    "step (false)";
 inline constexpr const char* kCpuMatmulHelp =
     "cpu: f32 (float32 activations, the reference; default) or int8 (8-bit activations for "
     "every GGUF block type (Q8_0, Q4_0..Q5_1, Q2_K..Q6_K), as llama.cpp: ~3x faster decode on "

@@ -12,6 +12,7 @@ void AddEngineOptions(CLI::App* cmd, server::ServerConfig& c) {
   cmd->add_option("--gpu-memory-fraction", c.gpu_memory_fraction,
                   "cuda: share of device memory for weights, workspace and KV cache (0.9)");
   cmd->add_option("--cuda-graphs", c.cuda_graphs, "cuda: decode steps as CUDA graphs (true)");
+  cmd->add_option("--gpu-dequant-weights", c.gpu_dequant_weights, kGpuDequantWeightsHelp);
   cmd->add_option("--cpu-matmul", c.cpu_matmul, kCpuMatmulHelp);
   cmd->add_option("--max-seqs", c.max_seqs, "sequences in a step at most (256)");
   cmd->add_option("--max-batch-tokens", c.max_batch_tokens, "tokens in a step at most (2048)");

@@ -117,6 +117,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "--cuda-graphs", [](C & c) -> auto& { return c.cuda_graphs; },
       "cuda: replay decode steps as CUDA graphs (true; HEARTH_CUDA_GRAPHS=0 also turns off)");
   flag(
+      "--gpu-dequant-weights", [](C & c) -> auto& { return c.gpu_dequant_weights; },
+      kGpuDequantWeightsHelp);
+  flag(
       "--cpu-matmul", [](C & c) -> auto& { return c.cpu_matmul; }, kCpuMatmulHelp);
   flag(
       "--max-batch-tokens", [](C & c) -> auto& { return c.max_batch_tokens; },

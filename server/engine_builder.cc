@@ -35,6 +35,7 @@ Result<BuiltEngine> BuildEngine(const ServerConfig& config, engine::EngineObserv
   runner_options.dtype = config.dtype;
   runner_options.gpu_memory_fraction = config.gpu_memory_fraction;
   runner_options.cuda_graphs = config.cuda_graphs;
+  runner_options.gpu_dequant_weights = config.gpu_dequant_weights;
   runner_options.cpu_matmul = config.cpu_matmul;
   runner_options.max_model_len = static_cast<int>(built.model->config().context_length);
   runner_options.block_size = config.block_size;

@@ -39,6 +39,8 @@ Status LoadConfigFile(const std::string& path, ServerConfig* c) {
         c->gpu_memory_fraction = v.get<double>();
       else if (key == "cuda_graphs")
         c->cuda_graphs = v.get<bool>();
+      else if (key == "gpu_dequant_weights")
+        c->gpu_dequant_weights = v.get<bool>();
       else if (key == "cpu_matmul")
         c->cpu_matmul = v.get<std::string>();
       else if (key == "max_batch_tokens")

@@ -34,6 +34,7 @@ struct ServerConfig {
   std::string dtype;                 // bfloat16 | float16 | float32; "" = the device's default
   double gpu_memory_fraction = 0.9;  // CUDA: of device memory for weights + workspace + KV cache
   bool cuda_graphs = true;           // CUDA: decode steps replayed as graphs
+  bool gpu_dequant_weights = false;  // CUDA: quantized matrices also kept in bf16/fp16
   std::string cpu_matmul;            // CPU: f32 (the default) | int8 (8-bit activations)
   int max_batch_tokens = 2048;
   int max_seqs = 256;

@@ -181,8 +181,8 @@ Status CudaBackend::Linear(const LinearWeight& w, const void* bias, const void* 
                            int64_t rows) {
   const int n = static_cast<int>(w.n), k = static_cast<int>(w.k);
   if (config_.act != DType::kF32 || rows <= kMaxGemvTokens) {
-    return matmul_->Run(w.type, w.data, config_.act, x, bias, y, static_cast<int>(rows), n, k,
-                        stream_);
+    return matmul_->RunWithDense(w.type, w.data, w.dense, config_.act, x, bias, y,
+                                 static_cast<int>(rows), n, k, stream_);
   }
   // Float32 (validation) has no GEMM for more than kMaxGemvTokens tokens: the GEMV per chunk.
   const auto* xb = static_cast<const uint8_t*>(x);

@@ -71,6 +71,14 @@ Result<std::unique_ptr<CudaWeights>> CudaWeights::Upload(const DeviceWeightPlan&
       }
       offset += *DTypeBytes(t.type, part->num_elements());
     }
+    if (t.dense_offset >= 0) {  // the dequantized copy, from the blocks just uploaded
+      const Status s = DequantizeGpu(t.type, base + t.offset, plan.act, base + t.dense_offset,
+                                     t.rows * t.cols, stream);
+      if (!s.ok()) {
+        return Status(s.code(), "dequantizing weight " + t.name + ": " + s.message());
+      }
+      CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
   }
   w->decoder_ = BindDeviceWeights(plan, spec, base);
   return w;

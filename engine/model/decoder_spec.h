@@ -24,6 +24,9 @@ struct LinearWeight {
   const void* data = nullptr;
   int64_t n = 0;
   int64_t k = 0;
+  // The matrix dequantized to the activation dtype, where the backend keeps such a copy of a
+  // quantized matrix (CUDA: --gpu-dequant-weights); null otherwise.
+  const void* dense = nullptr;
 };
 
 // Norm vectors are float32 in backend memory; biases are in the backend's activation dtype

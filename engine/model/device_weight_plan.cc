@@ -11,7 +11,8 @@ namespace {
 
 class Planner {
  public:
-  Planner(const Weights& weights, DeviceWeightPlan* plan) : weights_(weights), plan_(plan) {}
+  Planner(const Weights& weights, DeviceWeightPlan* plan, bool dequant_copies)
+      : weights_(weights), plan_(plan), dequant_copies_(dequant_copies) {}
 
   Result<const WeightView*> Matrix(const std::string& name, int64_t n, int64_t k) {
     return GetMatrixWeight(weights_, name, n, k);
@@ -29,10 +30,19 @@ class Planner {
     for (const WeightView* p : parts) t.rows += p->shape[0];
     t.parts = std::move(parts);
     t.bytes = *DTypeBytes(type, t.rows * t.cols);  // whole blocks: checked by Matrix()
-    if (GetDTypeInfo(type).quantized) {
+    const bool quantized = GetDTypeInfo(type).quantized;
+    if (quantized && !dequant_copies_) {
       plan_->max_dequant_elems = std::max(plan_->max_dequant_elems, t.rows * t.cols);
     }
-    return Add(std::move(t));
+    const int i = Add(std::move(t));
+    if (quantized && dequant_copies_) {
+      DeviceTensor& d = plan_->tensors[i];
+      d.dense_bytes = d.rows * d.cols * GetDTypeInfo(plan_->act).block_bytes;
+      d.dense_offset = arena_.Add(d.dense_bytes);
+      plan_->total_bytes = arena_.size();
+      plan_->dense_bytes += d.dense_bytes;
+    }
+    return i;
   }
 
   int AddVector(const std::string& name, std::vector<const WeightView*> parts, DType type) {
@@ -56,15 +66,18 @@ class Planner {
 
   const Weights& weights_;
   DeviceWeightPlan* plan_;
+  bool dequant_copies_;
   ArenaLayout arena_;
 };
 
 }  // namespace
 
 Result<DeviceWeightPlan> PlanDeviceWeights(const Weights& weights, const DecoderSpec& s, DType act,
-                                           bool allow_fusion) {
+                                           bool allow_fusion, bool dequant_copies) {
   DeviceWeightPlan plan;
-  Planner p(weights, &plan);
+  plan.act = act;
+  // float32 (validation) runs only the GEMVs: no cuBLASLt, so no use for copies.
+  Planner p(weights, &plan, dequant_copies && (act == DType::kBF16 || act == DType::kF16));
   const auto dev = [act](const WeightView* w) { return DeviceWeightType(w->dtype, act); };
 
   HEARTH_ASSIGN_OR_RETURN(const WeightView* embed, p.Matrix("embed", s.vocab, s.hidden));
@@ -186,7 +199,8 @@ DecoderWeights BindDeviceWeights(const DeviceWeightPlan& plan, const DecoderSpec
   const auto mat = [&](int i) {
     if (i < 0) return LinearWeight{};
     const DeviceTensor& t = plan.tensors[i];
-    return LinearWeight{t.type, ptr(i), t.rows, t.cols};
+    return LinearWeight{t.type, ptr(i), t.rows, t.cols,
+                        t.dense_offset < 0 ? nullptr : base + t.dense_offset};
   };
   DecoderWeights d;
   d.embed = mat(plan.embed);

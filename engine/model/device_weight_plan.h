@@ -32,6 +32,10 @@ struct DeviceTensor {
   int64_t cols = 0;                      // matrices: k; vectors: elements (sum over parts)
   int64_t offset = 0;                    // in the arena, 256-byte aligned
   int64_t bytes = 0;
+  // Quantized matrices with dequantized copies: the copy's offset (in the activation dtype,
+  // rows * cols elements, filled on the device at upload), else -1.
+  int64_t dense_offset = -1;
+  int64_t dense_bytes = 0;
 };
 
 struct DeviceWeightPlan {
@@ -39,8 +43,11 @@ struct DeviceWeightPlan {
   int64_t total_bytes = 0;
   bool fused_qkv = false;      // every layer (all or none)
   bool fused_gate_up = false;  // every layer (all or none)
-  // Elements of the largest quantized matrix: the dequantize + cuBLASLt path's scratch.
+  // Elements of the largest quantized matrix: the dequantize + cuBLASLt path's scratch (0 when
+  // every quantized matrix has a dequantized copy).
   int64_t max_dequant_elems = 0;
+  DType act = DType::kBF16;  // the activation dtype: the copies' type
+  int64_t dense_bytes = 0;   // all dequantized copies together (within total_bytes)
   // Indices into tensors; -1 = absent.
   struct Layer {
     int attn_norm = -1, wq = -1, wk = -1, wv = -1, wo = -1, bq = -1, bk = -1, bv = -1, q_norm = -1,
@@ -52,8 +59,13 @@ struct DeviceWeightPlan {
 };
 
 // Errors name the weight: missing, wrong shape, rows not whole blocks.
+// dequant_copies (bf16 / fp16 activations only): every quantized matrix also gets a copy in the
+// activation dtype, which steps beyond the fused MMA's token range multiply with cuBLASLt
+// directly instead of dequantizing the matrix into scratch every step (GpuMatmul::RunWithDense).
+// Costs 2 bytes per weight (16 GB for an 8B model), taken from the KV cache's share.
 Result<DeviceWeightPlan> PlanDeviceWeights(const Weights& weights, const DecoderSpec& spec,
-                                           DType act, bool allow_fusion = true);
+                                           DType act, bool allow_fusion = true,
+                                           bool dequant_copies = false);
 
 // Every matrix the recipe multiplies (all but a lookup-only embedding table) has a GPU matmul
 // kernel for 1..max_tokens tokens with `act` activations (SelectMatmulKernelForRun): otherwise

@@ -94,6 +94,18 @@ Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x
   return RunKernel(kernel, w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
 }
 
+Status GpuMatmul::RunWithDense(DType w_type, const void* w, const void* dense, DType act_type,
+                               const void* x, const void* bias, void* y, int num_tokens, int n,
+                               int k, cudaStream_t stream) {
+  if (dense != nullptr &&
+      SelectMatmulKernelForRun(w_type, act_type, num_tokens, n, k, impl_->gemv,
+                               impl_->quant_gemm) == MatmulKernel::kDequantCublasLt &&
+      (act_type == DType::kBF16 || act_type == DType::kF16)) {
+    return impl_->gemm.Gemm(act_type, dense, x, bias, y, num_tokens, n, k, stream);
+  }
+  return Run(w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
+}
+
 Status GpuMatmul::RunKernel(MatmulKernel kernel, DType w_type, const void* w, DType act_type,
                             const void* x, const void* bias, void* y, int num_tokens, int n, int k,
                             cudaStream_t stream) {

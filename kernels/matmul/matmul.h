@@ -175,6 +175,12 @@ class GpuMatmul {
              const void* bias,  // [n] or nullptr
              void* y,           // [num_tokens, n]
              int num_tokens, int n, int k, cudaStream_t stream);
+  // Run with `dense` (nullable): w already dequantized to act_type, [n, k]. Where Run would
+  // dequantize w into its scratch for cuBLASLt (kDequantCublasLt), cuBLASLt reads dense instead:
+  // the same values (DequantizeGpu made them) and the same GEMM, so the same result, without
+  // rewriting and rereading the whole matrix every step.
+  Status RunWithDense(DType w_type, const void* w, const void* dense, DType act_type, const void* x,
+                      const void* bias, void* y, int num_tokens, int n, int k, cudaStream_t stream);
   // The same with a kernel of the caller's choice (tests, benchmarks): an error where
   // MatmulKernelRuns says it cannot run this case.
   Status RunKernel(MatmulKernel kernel, DType w_type, const void* w, DType act_type, const void* x,

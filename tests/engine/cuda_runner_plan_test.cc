@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "engine/model/decoder_spec.h"
 #include "engine/model/device_weight_plan.h"
@@ -420,7 +422,8 @@ struct LoadedPlan {
   model::DeviceWeightPlan plan;
 };
 
-LoadedPlan PlanFor(const std::string& relative, DType act, bool fuse = true) {
+LoadedPlan PlanFor(const std::string& relative, DType act, bool fuse = true,
+                   bool dequant_copies = false) {
   LoadedPlan p;
   Result<std::unique_ptr<LoadedModel>> m = LoadModel(hearth::testing::TestDataPath(relative));
   EXPECT_TRUE(m.ok()) << m.status().ToString();
@@ -431,7 +434,7 @@ LoadedPlan PlanFor(const std::string& relative, DType act, bool fuse = true) {
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   p.spec = *s;
   Result<model::DeviceWeightPlan> plan =
-      model::PlanDeviceWeights(p.model->weights(), p.spec, act, fuse);
+      model::PlanDeviceWeights(p.model->weights(), p.spec, act, fuse, dequant_copies);
   EXPECT_TRUE(plan.ok()) << plan.status().ToString();
   if (plan.ok()) p.plan = std::move(*plan);
   return p;
@@ -539,6 +542,56 @@ TEST(DeviceWeightPlan, QuantizedGgufKeepsBlocks) {
                 static_cast<int64_t>(w.Find("layers.0.wq")->nbytes + w.Find("layers.0.wk")->nbytes +
                                      w.Find("layers.0.wv")->nbytes));
     }
+  }
+}
+
+// --gpu-dequant-weights: every quantized matrix gets a copy in the activation dtype, its own
+// 256-byte-aligned range of the arena; nothing else does; no per-step dequantize scratch is
+// left; float32 activations (GEMVs only) get none.
+TEST(DeviceWeightPlan, DequantCopiesOfEveryQuantizedMatrix) {
+  for (const char* file : {"tiny-random-llama/tiny-random-llama-Q8_0.gguf",
+                           "tiny-random-llama/tiny-random-llama-Q4_K_M.gguf"}) {
+    SCOPED_TRACE(file);
+    const LoadedPlan base = PlanFor(file, DType::kBF16);
+    const LoadedPlan p = PlanFor(file, DType::kBF16, true, /*dequant_copies=*/true);
+    ExpectWellFormed(p.plan);
+    EXPECT_EQ(base.plan.dense_bytes, 0);
+    EXPECT_GT(base.plan.max_dequant_elems, 0);
+    EXPECT_EQ(p.plan.max_dequant_elems, 0);
+    ASSERT_EQ(p.plan.tensors.size(), base.plan.tensors.size());
+    std::vector<std::pair<int64_t, int64_t>> ranges;  // [begin, end) of every tensor and copy
+    int64_t dense = 0;
+    int copies = 0;
+    for (const model::DeviceTensor& t : p.plan.tensors) {
+      ranges.emplace_back(t.offset, t.offset + t.bytes);
+      if (!GetDTypeInfo(t.type).quantized) {
+        EXPECT_EQ(t.dense_offset, -1) << t.name;
+        continue;
+      }
+      ++copies;
+      EXPECT_EQ(t.dense_offset % 256, 0) << t.name;
+      EXPECT_EQ(t.dense_bytes, t.rows * t.cols * 2) << t.name;
+      ranges.emplace_back(t.dense_offset, t.dense_offset + t.dense_bytes);
+      dense += t.dense_bytes;
+    }
+    EXPECT_GT(copies, 0);
+    EXPECT_EQ(p.plan.dense_bytes, dense);
+    EXPECT_GE(p.plan.total_bytes, base.plan.total_bytes + dense);
+    std::sort(ranges.begin(), ranges.end());
+    for (size_t i = 1; i < ranges.size(); ++i) {
+      EXPECT_LE(ranges[i - 1].second, ranges[i].first) << "overlap at " << ranges[i].first;
+    }
+    EXPECT_LE(ranges.back().second, p.plan.total_bytes);
+    // Bound into the decoder's weights: the copy beside the blocks.
+    static const uint8_t kBase[1] = {};
+    const model::DecoderWeights d = model::BindDeviceWeights(p.plan, p.spec, kBase);
+    const model::DeviceTensor& down = p.plan.tensors[p.plan.layers[0].w_down];
+    EXPECT_EQ(d.layers[0].w_down.dense, kBase + down.dense_offset);
+    EXPECT_EQ(d.embed.dense, nullptr);
+    // float32 activations run the GEMVs only: no copies.
+    const LoadedPlan f32 = PlanFor(file, DType::kF32, true, /*dequant_copies=*/true);
+    EXPECT_EQ(f32.plan.dense_bytes, 0);
+    EXPECT_EQ(f32.plan.total_bytes, PlanFor(file, DType::kF32).plan.total_bytes);
   }
 }
 

@@ -24,7 +24,7 @@ TEST(ServerConfigTest, FileOverlaysEveryKey) {
     "block_size": 32, "max_waiting": 5, "drain_timeout": 2.5, "gpu_price_per_hour": 2.0,
     "api_keys": "k.json", "tls_cert": "c.pem", "tls_key": "k.pem", "tls_client_ca": "ca.pem",
     "max_prompt_bytes": 1000, "max_prompt_tokens": 100, "default_max_tokens": 7,
-    "max_tenants": 9, "cpu_matmul": "int8"})");
+    "max_tenants": 9, "cpu_matmul": "int8", "gpu_dequant_weights": true})");
   ASSERT_TRUE(LoadConfigFile(path, &c).ok());
   EXPECT_EQ(c.address, "127.0.0.1");
   EXPECT_EQ(c.port, 6000);
@@ -40,6 +40,7 @@ TEST(ServerConfigTest, FileOverlaysEveryKey) {
   EXPECT_EQ(c.limits.default_max_tokens, 7);
   EXPECT_EQ(c.max_tenants, 9);
   EXPECT_EQ(c.cpu_matmul, "int8");
+  EXPECT_TRUE(c.gpu_dequant_weights);
   EXPECT_TRUE(ValidateServerConfig(c).ok());
 }
 
