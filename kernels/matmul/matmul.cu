@@ -101,6 +101,14 @@ Status GpuMatmul::RunWithDense(DType w_type, const void* w, const void* dense, D
       SelectMatmulKernelForRun(w_type, act_type, num_tokens, n, k, impl_->gemv,
                                impl_->quant_gemm) == MatmulKernel::kDequantCublasLt &&
       (act_type == DType::kBF16 || act_type == DType::kF16)) {
+    // Logged once per weight type, as Run logs its choices (the pair is Run's key for float
+    // weights, which never pass through here).
+    if (impl_->logged.insert({MatmulKernel::kCublasLt, w_type}).second) {
+      std::fprintf(stderr,
+                   "hearth: matmul with %s weights uses kernel cublaslt on their dequantized copy "
+                   "(from num_tokens=%d n=%d k=%d)\n",
+                   std::string(DTypeName(w_type)).c_str(), num_tokens, n, k);
+    }
     return impl_->gemm.Gemm(act_type, dense, x, bias, y, num_tokens, n, k, stream);
   }
   return Run(w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
