@@ -82,36 +82,29 @@ Status GpuMatmul::Reserve(int64_t max_weight_elems) {
 
 Status GpuMatmul::Run(DType w_type, const void* w, DType act_type, const void* x, const void* bias,
                       void* y, int num_tokens, int n, int k, cudaStream_t stream) {
-  const MatmulKernel kernel =
-      SelectMatmulKernelForRun(w_type, act_type, num_tokens, n, k, impl_->gemv, impl_->quant_gemm);
-  if (impl_->logged.insert({kernel, w_type}).second) {
-    std::fprintf(stderr,
-                 "hearth: matmul with %s weights uses kernel %s (from num_tokens=%d n=%d "
-                 "k=%d)\n",
-                 std::string(DTypeName(w_type)).c_str(),
-                 std::string(MatmulKernelName(kernel)).c_str(), num_tokens, n, k);
-  }
-  return RunKernel(kernel, w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
+  return RunWithDense(w_type, w, nullptr, act_type, x, bias, y, num_tokens, n, k, stream);
 }
 
 Status GpuMatmul::RunWithDense(DType w_type, const void* w, const void* dense, DType act_type,
                                const void* x, const void* bias, void* y, int num_tokens, int n,
                                int k, cudaStream_t stream) {
-  if (dense != nullptr &&
-      SelectMatmulKernelForRun(w_type, act_type, num_tokens, n, k, impl_->gemv,
-                               impl_->quant_gemm) == MatmulKernel::kDequantCublasLt &&
-      (act_type == DType::kBF16 || act_type == DType::kF16)) {
-    // Logged once per weight type, as Run logs its choices (the pair is Run's key for float
-    // weights, which never pass through here).
-    if (impl_->logged.insert({MatmulKernel::kCublasLt, w_type}).second) {
-      std::fprintf(stderr,
-                   "hearth: matmul with %s weights uses kernel cublaslt on their dequantized copy "
-                   "(from num_tokens=%d n=%d k=%d)\n",
-                   std::string(DTypeName(w_type)).c_str(), num_tokens, n, k);
-    }
-    return impl_->gemm.Gemm(act_type, dense, x, bias, y, num_tokens, n, k, stream);
+  const MatmulKernel kernel =
+      SelectMatmulKernelForRun(w_type, act_type, num_tokens, n, k, impl_->gemv, impl_->quant_gemm);
+  const bool on_dense = dense != nullptr && kernel == MatmulKernel::kDequantCublasLt &&
+                        (act_type == DType::kBF16 || act_type == DType::kF16);
+  // Each choice said once per weight type (the copy's under kCublasLt, which float weights, the
+  // only others to take it, log under their own type).
+  const MatmulKernel said = on_dense ? MatmulKernel::kCublasLt : kernel;
+  if (impl_->logged.insert({said, w_type}).second) {
+    std::fprintf(stderr,
+                 "hearth: matmul with %s weights uses kernel %s%s (from num_tokens=%d n=%d "
+                 "k=%d)\n",
+                 std::string(DTypeName(w_type)).c_str(),
+                 std::string(MatmulKernelName(said)).c_str(),
+                 on_dense ? " on their dequantized copy" : "", num_tokens, n, k);
   }
-  return Run(w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
+  if (on_dense) return impl_->gemm.Gemm(act_type, dense, x, bias, y, num_tokens, n, k, stream);
+  return RunKernel(kernel, w_type, w, act_type, x, bias, y, num_tokens, n, k, stream);
 }
 
 Status GpuMatmul::RunKernel(MatmulKernel kernel, DType w_type, const void* w, DType act_type,

@@ -17,6 +17,7 @@
 #include "kernels/core/half.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/matmul/quant_mma.h"
+#include "kernels/quant/dequant.h"
 #include "tests/kernels/matmul/matmul_cases.h"
 #include "tests/kernels/quant/random_blocks.h"
 #include "tests/support/test_support.h"
@@ -202,6 +203,51 @@ TEST(MatmulGpuSmallModels, FloatWeightsMatchCpu) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulGpuTest, ::testing::ValuesIn(testing::kMatmulWeightTypes),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+// RunWithDense: where Run would dequantize W for cuBLASLt (200 tokens: beyond the MMA's range
+// under every HEARTH_QUANT_GEMM), cuBLASLt reads the copy given. A copy that is W's own
+// dequantization gives Run's bits; a different matrix gives cuBLASLt on that matrix (so the copy
+// is what is read); at 1 token the copy is ignored (Run's GEMV on the blocks).
+TEST(MatmulGpuDense, CopyReadWhereRunWouldDequantize) {
+  HEARTH_REQUIRE_GPU();
+  auto mm = GpuMatmul::Create();
+  ASSERT_TRUE(mm.ok()) << mm.status().ToString();
+  const int n = 96, k = 512, big = 200;
+  const DType act = DType::kBF16;
+  for (DType w_type : {DType::kQ4_K, DType::kQ8_0}) {
+    SCOPED_TRACE(std::string(DTypeName(w_type)));
+    const auto w = testing::RandomWeights(w_type, int64_t{n} * k, 91);
+    std::vector<uint8_t> x_bytes, other_bytes;
+    RoundTo(act, testing::RandomVector(size_t(big) * k, 92), &x_bytes);
+    RoundTo(act, testing::RandomVector(size_t(n) * k, 93), &other_bytes);
+    DeviceBuffer dw(w.size()), dx(x_bytes.size()), copy(size_t(n) * k * 2),
+        other(other_bytes.size()), dy(size_t(big) * n * 2), dref(size_t(big) * n * 2);
+    ASSERT_TRUE(dw.p && dx.p && copy.p && other.p && dy.p && dref.p) << "cudaMalloc failed";
+    ASSERT_CUDA(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
+    ASSERT_CUDA(cudaMemcpy(dx.p, x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
+    ASSERT_CUDA(
+        cudaMemcpy(other.p, other_bytes.data(), other_bytes.size(), cudaMemcpyHostToDevice));
+    ASSERT_TRUE(DequantizeGpu(w_type, dw.p, act, copy.p, int64_t{n} * k, nullptr).ok());
+    const auto same = [&](int tokens, const void* dense, DType ref_type, const void* ref_w) {
+      const size_t bytes = size_t(tokens) * n * 2;
+      ASSERT_CUDA(cudaMemset(dy.p, testing::kPoisonByte, bytes));
+      ASSERT_CUDA(cudaMemset(dref.p, testing::kPoisonByte, bytes));
+      ASSERT_TRUE(
+          (*mm)
+              ->RunWithDense(w_type, dw.p, dense, act, dx.p, nullptr, dy.p, tokens, n, k, nullptr)
+              .ok());
+      ASSERT_TRUE(
+          (*mm)->Run(ref_type, ref_w, act, dx.p, nullptr, dref.p, tokens, n, k, nullptr).ok());
+      std::vector<uint8_t> got(bytes), want(bytes);
+      ASSERT_CUDA(cudaMemcpy(got.data(), dy.p, bytes, cudaMemcpyDeviceToHost));
+      ASSERT_CUDA(cudaMemcpy(want.data(), dref.p, bytes, cudaMemcpyDeviceToHost));
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), bytes), 0) << tokens << " tokens";
+    };
+    same(big, copy.p, w_type, dw.p);   // W's own dequantization: Run's result
+    same(big, other.p, act, other.p);  // another matrix: cuBLASLt on it
+    same(1, other.p, w_type, dw.p);    // a GEMV step: the copy is not read
+  }
+}
 
 // The fused GEMV computes each token's outputs with the same operation sequence whatever the
 // number of tokens: a row of x gives bit-identical outputs alone or in a batch of up to 8.
