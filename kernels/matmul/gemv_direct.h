@@ -46,9 +46,53 @@ constexpr int kDirectThreads = 256;
 template <DType T>
 struct DirectUnit;
 
+// Q4_K's and Q5_K's pair (64 weights: sub-blocks 2p and 2p + 1 of a 256-weight block, pair =
+// 4b + p): the scales and mins of the two sub-blocks from the block header's words (d | dmin <<
+// 16, then the 12 scale bytes s0..s2), and the pair's dot from its two integer dots. Own
+// arithmetic since 2026-11-25, leaner than the staged GEMV's per 16 weights (Q8Unit<Q4_K>::
+// FromWords / DotWords: 714 SASS instructions a lane step of 4 Q4_K rows at 1 token, now 448):
+// the 6-bit scales and mins taken by masks, shifts and one select, unsigned (no signed division),
+// d and dmin converted once a unit, each sub-block's 32 products summed in one integer and scaled
+// in integers (|sc * dot| <= 63 * 32 * 31 * 127 < 2^24: exact as a float).
+struct KPairScales {
+  int sc_lo, sc_hi;  // 6-bit scales of sub-blocks 2p, 2p + 1
+  float m_lo, m_hi;  // their 6-bit mins
+  float d, dmin;
+  // ScaleMinK4: sub-block j < 4 has sc = s[j] & 63, m = s[j + 4] & 63; j >= 4 has the low 4 bits
+  // in s[j + 4], the high 2 in the top of s[j - 4] (sc) and s[j] (m). Four at a time, bytes side
+  // by side, then p's two bytes (2p % 4 and the next).
+  static HEARTH_HD KPairScales FromHeader(uint32_t p, const uint32_t* header) {
+    const uint32_t dd = header[0], s0 = header[1], s1 = header[2], s2 = header[3];
+    const uint32_t sc4 = p < 2 ? s0 & 0x3F3F3F3Fu : (s2 & 0x0F0F0F0Fu) | ((s0 >> 2) & 0x30303030u);
+    const uint32_t m4 =
+        p < 2 ? s1 & 0x3F3F3F3Fu : ((s2 >> 4) & 0x0F0F0F0Fu) | ((s1 >> 2) & 0x30303030u);
+    const uint32_t shift = 16 * (p & 1u);
+    const uint32_t sc = sc4 >> shift, m = m4 >> shift;
+    KPairScales r;
+    r.sc_lo = static_cast<int>(sc & 0xFFu);
+    r.sc_hi = static_cast<int>((sc >> 8) & 0xFFu);
+    r.m_lo = static_cast<float>(m & 0xFFu);
+    r.m_hi = static_cast<float>((m >> 8) & 0xFFu);
+    r.d = quant::HalfBitsToFloat(static_cast<uint16_t>(dd));
+    r.dmin = quant::HalfBitsToFloat(static_cast<uint16_t>(dd >> 16));
+    return r;
+  }
+  // acc + d * (dx0 * sc_lo * dot_lo + dx1 * sc_hi * dot_hi) - dmin * (m_lo * sx0 + m_hi * sx1), in
+  // that order; xs: the pair's 2 x blocks' scales (x block 0 meets sub-block 2p).
+  HEARTH_HD float AddTo(float acc, int dot_lo, int dot_hi, const XScale* xs) const {
+    float scaled = quant::MulRn(xs[0].d, static_cast<float>(sc_lo * dot_lo));
+    scaled = fmaf(xs[1].d, static_cast<float>(sc_hi * dot_hi), scaled);
+    float mins = quant::MulRn(xs[0].s, m_lo);
+    mins = fmaf(xs[1].s, m_hi, mins);
+    acc = fmaf(d, scaled, acc);
+    return fmaf(-dmin, mins, acc);
+  }
+};
+
 // Q4_K: a pair, 64 weights = the block header (d, dmin, 12 scale bytes) + quant bytes
 // qs[32p, 32p + 32) of block b (pair = 4b + p): three 16-byte loads, every one aligned (a block is
-// 144 = 9 x 16 bytes). Units 2p and 2p + 1 of the staged GEMV, whose arithmetic is reused.
+// 144 = 9 x 16 bytes). The low nibbles are sub-block 2p, the high ones sub-block 2p + 1; w = d *
+// sc * q - dmin * m.
 template <>
 struct DirectUnit<DType::kQ4_K> {
   static constexpr int kWeights = 64;
@@ -63,29 +107,31 @@ struct DirectUnit<DType::kQ4_K> {
   }
   // Byte offset (from the tensor's base) of the unit's v-th 16-byte load in the row at row_offset.
   static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
-    const int64_t block = row_offset + unit / 4 * int64_t{kBlockBytes};
-    return v == 0 ? block : block + 16 * v + 32 * (unit % 4);
+    const auto u = static_cast<uint32_t>(unit);
+    const int64_t block = row_offset + int64_t{u >> 2} * kBlockBytes;
+    return v == 0 ? block : block + 16 * v + 32 * (u & 3u);
   }
   struct W {
-    Q8Unit<DType::kQ4_K>::W lo, hi;
+    uint32_t q[8];  // the pair's 32 quant bytes
+    KPairScales s;
   };
-  // words: the kVecs loads as 32-bit words (header, then quants of unit 2p, then of 2p + 1).
+  // words: the kVecs loads as 32-bit words (header, then the pair's 32 quant bytes).
   static HEARTH_HD W Decode(int unit, int64_t /*row_offset*/, const uint32_t* words) {
-    using U = Q8Unit<DType::kQ4_K>;
-    const uint32_t* h = words;
-    const uint32_t *q0 = words + 4, *q1 = words + 8;
-    const int p = unit % 4;
-    return {U::FromWords(2 * p, h[0], h[1], h[2], h[3], q0[0], q0[1], q0[2], q0[3]),
-            U::FromWords(2 * p + 1, h[0], h[1], h[2], h[3], q1[0], q1[1], q1[2], q1[3])};
+    W w;
+    for (int i = 0; i < 8; ++i) w.q[i] = words[4 + i];
+    w.s = KPairScales::FromHeader(static_cast<uint32_t>(unit) & 3u, words);
+    return w;
   }
-  // One token: unit 2p's dot, then unit 2p + 1's, added to acc in that order. x: the unit's 64
-  // int8 x as 16 words; xs: its 2 x blocks' scales. Unit 2p + h's low nibbles meet
-  // x[16h, +16) = words 4h.., its high nibbles x[32 + 16h, +16) = words 8 + 4h..
+  // One token. x: the unit's 64 int8 x as 16 words (0..7 meet the low nibbles, 8..15 the high
+  // ones); xs: its 2 x blocks' scales. The high nibbles are masked in place (0xF0) and met by an
+  // unsigned x signed dp4a; the sum shifted right by 4 is exact (every product a multiple of 16).
   static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
-    using U = Q8Unit<DType::kQ4_K>;
-    acc += U::DotWords(w.lo, x, x + 8, xs[0], xs[1]);
-    acc += U::DotWords(w.hi, x + 4, x + 12, xs[0], xs[1]);
-    return acc;
+    int dot_lo = 0, dot_hi16 = 0;
+    for (int i = 0; i < 8; ++i) {
+      dot_lo = Dp4a(w.q[i] & 0x0F0F0F0Fu, x[i], dot_lo);
+      dot_hi16 = Dp4aUnsignedSigned(w.q[i] & 0xF0F0F0F0u, x[8 + i], dot_hi16);
+    }
+    return w.s.AddTo(acc, dot_lo, dot_hi16 >> 4, xs);
   }
 };
 
@@ -94,8 +140,7 @@ struct DirectUnit<DType::kQ4_K> {
 // (pair = 4b + p): five 16-byte loads, every one aligned (a block is 176 = 11 x 16 bytes).
 // Element 64p + c (c < 32) is (qs[32p + c] & 15) | bit 2p of qh[c] << 4, element 64p + 32 + c
 // is (qs[32p + c] >> 4) | bit 2p + 1 of qh[c] << 4; w = d * sc * q - dmin * m, q in 0..31. The
-// halves of a pair are split as Q4_K's units 2p, 2p + 1 (quants c in [0, 16) and [16, 32)), so
-// the scales, mins and the x each half meets are Q4_K's.
+// scales, mins and the x each sub-block meets are Q4_K's (KPairScales).
 template <>
 struct DirectUnit<DType::kQ5_K> {
   static constexpr int kWeights = 64;
@@ -104,61 +149,40 @@ struct DirectUnit<DType::kQ5_K> {
   static constexpr bool kLoadsInBlock = true;  // no load passes the tensor's end
   static constexpr int64_t RowBytes(int k) { return int64_t{k} / 256 * kBlockBytes; }
   // 5 loads a row: 2 rows for 1-2 tokens (10 loads in flight per lane; at one token one x load
-  // serves both), as Q4_K's 2 tokens. ptxas -v (nvcc 13.0, sm_90a): 118-121 registers at 1-2
-  // tokens, 89-100 at 3-8, no spills.
+  // serves both), as Q4_K's 2 tokens.
   static constexpr int RowsFor(int max_tokens) { return max_tokens <= 2 ? 2 : 1; }
   // Loads: the header, qh[0, 16), qh[16, 32), then the pair's 32 quant bytes.
   static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
-    const int64_t block = row_offset + unit / 4 * int64_t{kBlockBytes};
-    return v < 3 ? block + 16 * v : block + 48 + 32 * (unit % 4) + 16 * (v - 3);
+    const auto u = static_cast<uint32_t>(unit);
+    const int64_t block = row_offset + int64_t{u >> 2} * kBlockBytes;
+    return v < 3 ? block + 16 * v : block + 48 + 32 * (u & 3u) + 16 * (v - 3);
   }
-  struct Half {
-    uint32_t lo[4], hi[4];     // 5-bit quants: sub-block 2p's 16 elements, then 2p + 1's
-    float scale_lo, scale_hi;  // d * sc of sub-blocks 2p, 2p + 1
-    float min_lo, min_hi;      // dmin * m of the same, 0 for the second half
-  };
   struct W {
-    Half h[2];
+    uint32_t lo[8], hi[8];  // 5-bit quants: sub-block 2p's 32 elements, then 2p + 1's
+    KPairScales s;
   };
-  // The half's 16 quant bytes (words q) with their qh bytes (words qh, bits 2p and 2p + 1 of
-  // interest) as 5-bit bytes, and Q4_K's scales and mins for unit 2p + half.
-  static HEARTH_HD Half DecodeHalf(int p, int half, const uint32_t* header, const uint32_t* q,
-                                   const uint32_t* qh) {
-    const Q8Unit<DType::kQ4_K>::W s = Q8Unit<DType::kQ4_K>::FromWords(
-        2 * p + half, header[0], header[1], header[2], header[3], 0u, 0u, 0u, 0u);
-    Half r;
-    for (int i = 0; i < 4; ++i) {
-      const uint32_t h = qh[i] >> (2 * p);  // bit 0 of each byte: sub-block 2p's; bit 1: 2p + 1's
-      r.lo[i] = (q[i] & 0x0F0F0F0Fu) | ((h << 4) & 0x10101010u);
-      r.hi[i] = ((q[i] >> 4) & 0x0F0F0F0Fu) | ((h << 3) & 0x10101010u);
-    }
-    r.scale_lo = s.scale_lo, r.scale_hi = s.scale_hi;
-    r.min_lo = s.min_lo, r.min_hi = s.min_hi;
-    return r;
-  }
   // words: the kVecs loads as 32-bit words (header, qh, then the pair's quants).
   static HEARTH_HD W Decode(int unit, int64_t /*row_offset*/, const uint32_t* words) {
-    const int p = unit % 4;
-    return {{DecodeHalf(p, 0, words, words + 12, words + 4),
-             DecodeHalf(p, 1, words, words + 16, words + 8)}};
-  }
-  // One token: the first half's dot, then the second's, added to acc in that order. x: the unit's
-  // 64 int8 x as 16 words; xs: its 2 x blocks' scales. Half h's low quants meet x[16h, +16) =
-  // words 4h.., its high quants x[32 + 16h, +16) = words 8 + 4h.. (Q4_K's DotWords' arithmetic).
-  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
-    for (int half = 0; half < 2; ++half) {
-      const Half& h = w.h[half];
-      int dot_lo = 0, dot_hi = 0;
-      for (int i = 0; i < 4; ++i) {
-        dot_lo = Dp4a(h.lo[i], x[4 * half + i], dot_lo);
-        dot_hi = Dp4a(h.hi[i], x[8 + 4 * half + i], dot_hi);
-      }
-      float r = quant::MulRn(quant::MulRn(h.scale_lo, xs[0].d), static_cast<float>(dot_lo));
-      r = fmaf(quant::MulRn(h.scale_hi, xs[1].d), static_cast<float>(dot_hi), r);
-      r = fmaf(-h.min_lo, xs[0].s, r);
-      acc += fmaf(-h.min_hi, xs[1].s, r);
+    const uint32_t p = static_cast<uint32_t>(unit) & 3u;
+    W w;
+    for (int i = 0; i < 8; ++i) {
+      const uint32_t q = words[12 + i];
+      const uint32_t h = words[4 + i] >> (2 * p);  // bit 0 of each byte: 2p's; bit 1: 2p + 1's
+      w.lo[i] = (q & 0x0F0F0F0Fu) | ((h << 4) & 0x10101010u);
+      w.hi[i] = ((q >> 4) & 0x0F0F0F0Fu) | ((h << 3) & 0x10101010u);
     }
-    return acc;
+    w.s = KPairScales::FromHeader(p, words);
+    return w;
+  }
+  // One token. x: the unit's 64 int8 x as 16 words (0..7 meet sub-block 2p, 8..15 2p + 1); xs:
+  // its 2 x blocks' scales.
+  static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
+    int dot_lo = 0, dot_hi = 0;
+    for (int i = 0; i < 8; ++i) {
+      dot_lo = Dp4a(w.lo[i], x[i], dot_lo);
+      dot_hi = Dp4a(w.hi[i], x[8 + i], dot_hi);
+    }
+    return w.s.AddTo(acc, dot_lo, dot_hi, xs);
   }
 };
 
@@ -304,14 +328,23 @@ HEARTH_HD uint32_t SelectWord(const uint32_t* in, int i, int word_offset) {
   const uint32_t hi = (word_offset & 1) ? in[i + 3] : in[i + 2];
   return (word_offset & 2) ? hi : lo;
 }
+// hi:lo shifted right by `bits` (0..31), the low word: one funnel shift on the device.
+HEARTH_HD uint32_t FunnelRight(uint32_t lo, uint32_t hi, uint32_t bits) {
+#ifdef __CUDA_ARCH__
+  return __funnelshift_r(lo, hi, bits);
+#else
+  return static_cast<uint32_t>(((uint64_t{hi} << 32) | lo) >> (bits & 31u));
+#endif
+}
+// A barrel shifter in three stages, 3N + 3 instructions where picking each word of 4 and then
+// its halves took ~7 a word: 2 words if shift & 8, 1 if shift & 4, 16 bits if shift & 2.
 template <int N>
 HEARTH_HD void ShiftWords(const uint32_t* in, int shift, uint32_t* out) {
-  const int wo = shift >> 2;
-  const bool half = (shift & 2) != 0;
-  for (int i = 0; i < N; ++i) {
-    const uint32_t a = SelectWord(in, i, wo), b = SelectWord(in, i + 1, wo);
-    out[i] = half ? (a >> 16) | (b << 16) : a;
-  }
+  uint32_t a[N + 2], b[N + 1];
+  for (int i = 0; i < N + 2; ++i) a[i] = (shift & 8) ? in[i + 2] : in[i];
+  for (int i = 0; i < N + 1; ++i) b[i] = (shift & 4) ? a[i + 1] : a[i];
+  const uint32_t bits = 8u * static_cast<uint32_t>(shift & 2);
+  for (int i = 0; i < N; ++i) out[i] = FunnelRight(b[i], b[i + 1], bits);
 }
 
 // The frame of the units of half a 256-weight block (Q6_K, Q2_K, Q3_K): unit 2b + h is half h of
@@ -327,7 +360,7 @@ struct DirectHalfBlock {
   static constexpr int64_t RowBytes(int k) { return int64_t{k} / 256 * kBlock; }
   static constexpr int RowsFor(int /*max_tokens*/) { return 1; }
   static HEARTH_HD int64_t Block(int unit, int64_t row_offset) {
-    return row_offset + int64_t{unit / 2} * kBlock;
+    return row_offset + int64_t{unit >> 1} * kBlock;
   }
 };
 
@@ -343,52 +376,53 @@ struct DirectUnit<DType::kQ6_K> : DirectHalfBlock<210> {
   static constexpr int kVecs = 10;
   static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
     const int64_t block = Block(unit, row_offset);
-    const int h = unit % 2;
+    const int h = unit & 1;
     const int64_t piece = v < 5 ? block + 64 * h : v < 8 ? block + 128 + 32 * h : block + 192;
     const int first = v < 5 ? 0 : v < 8 ? 5 : 8;
     return (piece & ~int64_t{15}) + 16 * (v - first);
   }
   struct W {
     uint32_t q[32];  // signed q - 32 of elements 32j + 4g.. in q[8j + g]
-    float scale[8];  // d * sc of sub-block 2j + c / 16
+    int sc[8];       // the signed scale of sub-block 2j + c / 16
+    float d;
   };
   static HEARTH_HD W Decode(int unit, int64_t row_offset, const uint32_t* words) {
     const int shift = static_cast<int>(Block(unit, row_offset) & 15);
-    const int h = unit % 2;
+    const int h = unit & 1;
     uint32_t ql[16], qh[8], sc[4];
     ShiftWords<16>(words, shift, ql);
     ShiftWords<8>(words + 20, shift, qh);
     ShiftWords<4>(words + 32, shift, sc);
     // d: bytes 16, 17 past the scales' start, i.e. `shift` + 16 into words[32..39].
     const uint32_t dw = SelectWord(words + 32, 4, shift >> 2);
-    const float d = quant::HalfBitsToFloat(static_cast<uint16_t>((shift & 2) ? dw >> 16 : dw));
+    W w;
+    w.d = quant::HalfBitsToFloat(static_cast<uint16_t>((shift & 2) ? dw >> 16 : dw));
     // The half's 8 scale bytes, picked by selects: an index depending on h would put sc in
     // local memory (ptxas did so at 2-8 tokens, 8 local loads per unit).
     const uint32_t half_sc[2] = {h != 0 ? sc[2] : sc[0], h != 0 ? sc[3] : sc[1]};
-    W w;
     for (int j = 0; j < 4; ++j) {
       for (int g = 0; g < 8; ++g) {
         const uint32_t lo = (ql[8 * (j % 2) + g] >> (4 * (j / 2))) & 0x0F0F0F0Fu;
         const uint32_t hi = ((qh[g] >> (2 * j)) & 0x03030303u) << 4;
         w.q[8 * j + g] = Q8Unit<DType::kQ6_K>::Minus32(lo | hi);
       }
-      for (int s2 = 0; s2 < 2; ++s2) {
-        const int idx = 2 * j + s2;  // the half's scale byte: 8h + idx of the block's
-        const int scale = static_cast<int8_t>(half_sc[idx / 4] >> (8 * (idx % 4)));
-        w.scale[2 * j + s2] = quant::MulRn(d, static_cast<float>(scale));
-      }
     }
+    for (int i = 0; i < 8; ++i) w.sc[i] = static_cast<int8_t>(half_sc[i / 4] >> (8 * (i % 4)));
     return w;
   }
-  // One token: the 8 sub-blocks' dots in order, each fused into acc with its scale times the x
-  // block's d. x: the unit's 128 int8 x as 32 words; xs: its 4 x blocks' scales (quarter j's).
+  // One token: per quarter j (x block j), its two sub-blocks' dots weighted by their scales in
+  // integers (|sc * dot| <= 128 * 16 * 32 * 127, the sum of two < 2^24: exact as a float), then
+  // d * dx * that added to acc, quarter by quarter. x: the unit's 128 int8 x as 32 words; xs:
+  // its 4 x blocks' scales.
   static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
     for (int j = 0; j < 4; ++j) {
+      int total = 0;
       for (int s2 = 0; s2 < 2; ++s2) {
         int dot = 0;
         for (int g = 4 * s2; g < 4 * s2 + 4; ++g) dot = Dp4a(w.q[8 * j + g], x[8 * j + g], dot);
-        acc = fmaf(quant::MulRn(w.scale[2 * j + s2], xs[j].d), static_cast<float>(dot), acc);
+        total += w.sc[2 * j + s2] * dot;
       }
+      acc = fmaf(quant::MulRn(w.d, xs[j].d), static_cast<float>(total), acc);
     }
     return acc;
   }
@@ -406,7 +440,7 @@ struct DirectUnit<DType::kQ2_K> : DirectHalfBlock<84> {
   static constexpr int kVecs = 6;
   static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
     const int64_t block = Block(unit, row_offset);
-    const int64_t piece = v < 2 ? block : v < 5 ? block + 16 + 32 * (unit % 2) : block + 80;
+    const int64_t piece = v < 2 ? block : v < 5 ? block + 16 + 32 * (unit & 1) : block + 80;
     const int first = v < 2 ? 0 : v < 5 ? 2 : 5;
     return (piece & ~int64_t{15}) + 16 * (v - first);
   }
@@ -425,7 +459,7 @@ struct DirectUnit<DType::kQ2_K> : DirectHalfBlock<84> {
     w.d = quant::HalfBitsToFloat(static_cast<uint16_t>(dw));
     w.dmin = quant::HalfBitsToFloat(static_cast<uint16_t>(dw >> 16));
     // Selects, not an index by h (which would put sc in local memory, as for Q6_K).
-    const bool h = unit % 2 != 0;
+    const bool h = (unit & 1) != 0;
     w.sc[0] = h ? sc[2] : sc[0];
     w.sc[1] = h ? sc[3] : sc[1];
     return w;
@@ -471,7 +505,7 @@ struct DirectUnit<DType::kQ3_K> : DirectHalfBlock<110> {
   static HEARTH_HD int64_t VecOffset(int unit, int v, int64_t row_offset) {
     const int64_t block = Block(unit, row_offset);
     if (v >= 6) return (block + (v == 6 ? 96 : 109)) & ~int64_t{15};
-    const int64_t piece = v < 3 ? block : block + 32 + 32 * (unit % 2);
+    const int64_t piece = v < 3 ? block : block + 32 + 32 * (unit & 1);
     return (piece & ~int64_t{15}) + 16 * (v < 3 ? v : v - 3);
   }
   struct W {
@@ -482,7 +516,7 @@ struct DirectUnit<DType::kQ3_K> : DirectHalfBlock<110> {
   };
   static HEARTH_HD W Decode(int unit, int64_t row_offset, const uint32_t* words) {
     const int shift = static_cast<int>(Block(unit, row_offset) & 15);  // even, 0..14
-    const int h = unit % 2;
+    const int h = unit & 1;
     W w;
     ShiftWords<8>(words, shift, w.hm);
     ShiftWords<8>(words + 12, shift, w.qs);

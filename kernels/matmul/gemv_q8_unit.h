@@ -93,6 +93,20 @@ HEARTH_HD int Dp4a(uint32_t a, uint32_t b, int c) {
 #endif
 }
 
+// c + the dot of a's four bytes as unsigned (0..255) with b's as signed: dp4a.u32.s32.
+HEARTH_HD int Dp4aUnsignedSigned(uint32_t a, uint32_t b, int c) {
+#ifdef __CUDA_ARCH__
+  int d;
+  asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+  return d;
+#else
+  for (int i = 0; i < 4; ++i) {
+    c += static_cast<int>((a >> (8 * i)) & 0xFFu) * static_cast<int8_t>(b >> (8 * i));
+  }
+  return c;
+#endif
+}
+
 // n32 consecutive 32-bit words of int8 activations (p 4 * n32 bytes aligned; on the device, 16-byte
 // aligned when n32 is 4).
 template <int kWords>
