@@ -382,7 +382,7 @@ struct DirectUnit<DType::kQ6_K> : DirectHalfBlock<210> {
     return (piece & ~int64_t{15}) + 16 * (v - first);
   }
   struct W {
-    uint32_t q[32];  // signed q - 32 of elements 32j + 4g.. in q[8j + g]
+    uint32_t q[32];  // the 6-bit q (0..63) of elements 32j + 4g.. in q[8j + g]
     int sc[8];       // the signed scale of sub-block 2j + c / 16
     float d;
   };
@@ -404,22 +404,26 @@ struct DirectUnit<DType::kQ6_K> : DirectHalfBlock<210> {
       for (int g = 0; g < 8; ++g) {
         const uint32_t lo = (ql[8 * (j % 2) + g] >> (4 * (j / 2))) & 0x0F0F0F0Fu;
         const uint32_t hi = ((qh[g] >> (2 * j)) & 0x03030303u) << 4;
-        w.q[8 * j + g] = Q8Unit<DType::kQ6_K>::Minus32(lo | hi);
+        w.q[8 * j + g] = lo | hi;  // 0..63: the -32 rides on x (AddDot)
       }
     }
     for (int i = 0; i < 8; ++i) w.sc[i] = static_cast<int8_t>(half_sc[i / 4] >> (8 * (i % 4)));
     return w;
   }
-  // One token: per quarter j (x block j), its two sub-blocks' dots weighted by their scales in
-  // integers (|sc * dot| <= 128 * 16 * 32 * 127, the sum of two < 2^24: exact as a float), then
-  // d * dx * that added to acc, quarter by quarter. x: the unit's 128 int8 x as 32 words; xs:
-  // its 4 x blocks' scales.
+  // One token: per quarter j (x block j), its two sub-blocks' dots (sum (q - 32) x: q x by an
+  // unsigned x signed dp4a, -32 x by a dp4a with -32 bytes, one instruction a word where the
+  // weight side took two) weighted by their scales in integers (|sc * dot| <= 128 * 16 * 32 * 127,
+  // the sum of two < 2^24: exact as a float), then d * dx * that added to acc, quarter by quarter.
+  // x: the unit's 128 int8 x as 32 words; xs: its 4 x blocks' scales.
   static HEARTH_HD float AddDot(float acc, const W& w, const uint32_t* x, const XScale* xs) {
     for (int j = 0; j < 4; ++j) {
       int total = 0;
       for (int s2 = 0; s2 < 2; ++s2) {
         int dot = 0;
-        for (int g = 4 * s2; g < 4 * s2 + 4; ++g) dot = Dp4a(w.q[8 * j + g], x[8 * j + g], dot);
+        for (int g = 4 * s2; g < 4 * s2 + 4; ++g) {
+          dot = Dp4aUnsignedSigned(w.q[8 * j + g], x[8 * j + g], dot);
+          dot = Dp4a(0xE0E0E0E0u, x[8 * j + g], dot);  // -32 x, one dp4a for 4
+        }
         total += w.sc[2 * j + s2] * dot;
       }
       acc = fmaf(quant::MulRn(w.d, xs[j].d), static_cast<float>(total), acc);
