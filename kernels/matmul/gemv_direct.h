@@ -572,6 +572,11 @@ constexpr bool HasDirectGemvType(DType t) {
   return t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K ||
          t == DType::kQ6_K || HasSmallBlocks(t);
 }
+// The weights of a direct unit of t (64 or 128; 0 where t has none): the layout of its x.
+constexpr int DirectUnitWeights(DType t) {
+  if (!HasDirectGemvType(t)) return 0;
+  return t == DType::kQ4_K || t == DType::kQ5_K ? 64 : 128;
+}
 constexpr bool HasDirectGemv(DType t, int k) {
   return HasDirectGemvType(t) && (!HasSmallBlocks(t) || k % 128 == 0);
 }
@@ -690,13 +695,15 @@ float ReplayDirectRow(const DirectGemvPlan& p, const uint8_t* w, int row, int k,
 // The call is then one kernel, so a decode step has one kernel boundary fewer per projection
 // (with programmatic launch, kernels/core/pdl.h, the GEMV's first weight loads are in flight
 // while its predecessor drains, and it quantizes x as soon as that one is done).
-// Shared memory bytes: the int8 x (rounded to 16 bytes), then the scales.
-constexpr int64_t DirectFusedXqBytes(int num_tokens, int k) {
-  return (int64_t{num_tokens} * k + 15) / 16 * 16;
+// Shared memory bytes for units of unit_weights: the int8 x laid out for them (XRowBytesFor a
+// token), then the scales.
+constexpr int64_t DirectFusedXqBytes(int unit_weights, int num_tokens, int k) {
+  return int64_t{num_tokens} * XRowBytesFor(unit_weights, k);
 }
-constexpr int64_t DirectFusedXBytes(int num_tokens, int k) {
-  return DirectFusedXqBytes(num_tokens, k) +
-         int64_t{num_tokens} * (k / kQ8Block) * static_cast<int64_t>(sizeof(XScale));
+constexpr int64_t DirectFusedXBytes(int unit_weights, int num_tokens, int k) {
+  return DirectFusedXqBytes(unit_weights, num_tokens, k) + int64_t{num_tokens} *
+                                                               XRowScalesFor(unit_weights, k) *
+                                                               static_cast<int64_t>(sizeof(XScale));
 }
 // The kernel's static shared memory at most (its partial sums: 8 warps x rows x tokens, at most
 // 8 floats a warp; the kernel asserts it).
@@ -718,9 +725,11 @@ Result<DirectX> ParseDirectX(const char* env_value);
 // Pure: whether the call quantizes x in the GEMV's CTAs: allowed by mode (and num_tokens), the
 // shared memory within kMaxDirectFusedXBytes, x 16-byte aligned (its 16-byte loads; k % 128 == 0
 // for every direct type keeps each token's row aligned).
-constexpr bool DirectFusesX(DirectX mode, int num_tokens, int k, bool x_aligned16) {
+constexpr bool DirectFusesX(DirectX mode, int unit_weights, int num_tokens, int k,
+                            bool x_aligned16) {
   const bool wanted = mode == DirectX::kFused || (mode == DirectX::kOneToken && num_tokens == 1);
-  return wanted && x_aligned16 && DirectFusedXBytes(num_tokens, k) <= kMaxDirectFusedXBytes;
+  return wanted && x_aligned16 &&
+         DirectFusedXBytes(unit_weights, num_tokens, k) <= kMaxDirectFusedXBytes;
 }
 
 // The kernel on x already quantized by the integer GEMV's pre-kernel (matmul_gemv_direct.cu);

@@ -39,21 +39,28 @@ __device__ __forceinline__ uint4 LoadVec(const uint8_t* p, const uint8_t* end) {
 }
 
 // The unit's int8 x of token t (kWeights / 4 words) and its x blocks' scales, from the
-// pre-kernel's output in global memory or (kShared) from the CTA's own copy in shared memory.
+// pre-kernel's output in global memory or (kShared) from the CTA's own copy in shared memory,
+// both laid out for the unit (XqOffset: a warp's lanes, on consecutive units of one group of 32,
+// load 512 contiguous bytes at once, the next piece 512 bytes on).
 template <class Unit, bool kShared>
 __device__ __forceinline__ void LoadUnitX(const int8_t* __restrict__ xq,
                                           const XScale* __restrict__ xs, int t, int k, int unit,
                                           uint32_t* x, XScale* s) {
-  const uint4* xp = reinterpret_cast<const uint4*>(xq + static_cast<int64_t>(t) * k +
-                                                   static_cast<int64_t>(unit) * Unit::kWeights);
+  constexpr int kW = Unit::kWeights, kPieces = kW / 16, kScalePieces = kW / 64;
+  // 32-bit offsets: at most 8 rows of at most 65536 bytes (the pre-kernel scratch GpuMatmul
+  // reserves; fused, the 48 KiB of shared memory).
+  const int group_first = unit & ~(kXGroupUnits - 1), l = unit & (kXGroupUnits - 1);
+  const uint4* xp = reinterpret_cast<const uint4*>(
+      xq + (t * static_cast<int>(XRowBytesFor(kW, k)) + group_first * kW + l * 16));
 #pragma unroll
-  for (int j = 0; j < Unit::kWeights / 16; ++j) ToWords(kShared ? xp[j] : __ldg(xp + j), x + 4 * j);
-  const float4* sp =
-      reinterpret_cast<const float4*>(xs + static_cast<int64_t>(t) * (k / kQ8Block) +
-                                      static_cast<int64_t>(unit) * (Unit::kWeights / 32));
+  for (int j = 0; j < kPieces; ++j) {
+    ToWords(kShared ? xp[j * kXGroupUnits] : __ldg(xp + j * kXGroupUnits), x + 4 * j);
+  }
+  const float4* sp = reinterpret_cast<const float4*>(
+      xs + (t * static_cast<int>(XRowScalesFor(kW, k)) + group_first * (kW / kQ8Block) + l * 2));
 #pragma unroll
-  for (int j = 0; j < Unit::kWeights / 64; ++j) {
-    const float4 v = kShared ? sp[j] : __ldg(sp + j);
+  for (int j = 0; j < kScalePieces; ++j) {
+    const float4 v = kShared ? sp[j * kXGroupUnits] : __ldg(sp + j * kXGroupUnits);
     s[2 * j] = {v.x, v.y};
     s[2 * j + 1] = {v.z, v.w};
   }
@@ -83,9 +90,10 @@ __device__ __forceinline__ void LoadEight(const A* __restrict__ p, bool valid, f
 // Four lanes take a block, eight activations each (one 16-byte load); a batch of 4 blocks per quad
 // has its loads in flight together. Every lane of a warp runs the same iterations (the shuffles
 // need them).
-template <class A>
-__device__ __forceinline__ void QuantizeXToShared(const A* __restrict__ x, int num_blocks,
+template <class A, int kUnitWeights>
+__device__ __forceinline__ void QuantizeXToShared(const A* __restrict__ x, int num_blocks, int k,
                                                   int8_t* sxq, XScale* sxs) {
+  const int blocks_per_row = k / kQ8Block;
   constexpr int kQuads = kDirectThreads / 4, kBatch = 4;
   const int quad = threadIdx.x / 4, q = threadIdx.x % 4;
   for (int b0 = 0; b0 < num_blocks; b0 += kBatch * kQuads) {
@@ -115,11 +123,17 @@ __device__ __forceinline__ void QuantizeXToShared(const A* __restrict__ x, int n
       }
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-      if (b < num_blocks) {
-        uint32_t* dst = reinterpret_cast<uint32_t*>(sxq + static_cast<int64_t>(b) * kQ8Block);
-        dst[2 * q] = word[0];
-        dst[2 * q + 1] = word[1];
-        if (q == 0) sxs[b] = ScaleQ8(amax, sum);
+      if (b < num_blocks) {  // laid out for the unit (XqOffset): 8 bytes stay in one piece
+        const int t = b / blocks_per_row, in_row = b - t * blocks_per_row;
+        uint32_t* dst =
+            reinterpret_cast<uint32_t*>(sxq + t * XRowBytesFor(kUnitWeights, k) +
+                                        XqOffset<kUnitWeights>(k, in_row * kQ8Block + 8 * q));
+        dst[0] = word[0];
+        dst[1] = word[1];
+        if (q == 0) {
+          sxs[t * XRowScalesFor(kUnitWeights, k) + XsIndex<kUnitWeights>(k, in_row)] =
+              ScaleQ8(amax, sum);
+        }
       }
     }
   }
@@ -203,8 +217,9 @@ __global__ void __launch_bounds__(kDirectThreads, kDirectMinBlocksPerSm)
   if constexpr (kFusedX) {
     uint8_t* smem = cuda::DynamicSmem();
     int8_t* sxq = reinterpret_cast<int8_t*>(smem);
-    XScale* sxs = reinterpret_cast<XScale*>(smem + DirectFusedXqBytes(num_tokens, k));
-    QuantizeXToShared<A>(x, num_tokens * (k / kQ8Block), sxq, sxs);
+    XScale* sxs =
+        reinterpret_cast<XScale*>(smem + DirectFusedXqBytes(Unit::kWeights, num_tokens, k));
+    QuantizeXToShared<A, Unit::kWeights>(x, num_tokens * (k / kQ8Block), k, sxq, sxs);
     __syncthreads();
     xq = sxq;
     xs = sxs;

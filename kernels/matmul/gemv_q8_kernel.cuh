@@ -22,12 +22,14 @@ inline unsigned QuantizeXCtas(int64_t x_blocks) {
   return static_cast<unsigned>((x_blocks * 32 + kQuantizeXThreads - 1) / kQuantizeXThreads);
 }
 
-// One warp per activation block of 32: lane i quantizes element i.
-template <class A>
+// One warp per activation block of 32: lane i quantizes element i. kUnitWeights: the layout of
+// xq / xs (XqOffset: 0 plain, for the staged GEMV; 64 or 128 for the direct GEMV's units, rows
+// XRowBytesFor / XRowScalesFor apart).
+template <class A, int kUnitWeights = 0>
 __global__ void QuantizeXKernel(const A* __restrict__ x,  // [num_blocks * 32]
-                                int64_t num_blocks,
-                                int8_t* __restrict__ xq,    // [num_blocks * 32]
-                                XScale* __restrict__ xs) {  // [num_blocks]
+                                int64_t num_blocks, int k,
+                                int8_t* __restrict__ xq,    // [rows, XRowBytesFor]
+                                XScale* __restrict__ xs) {  // [rows, XRowScalesFor]
   // The GEMV after it may start now and issue its weight loads; it waits for this grid's
   // completion before it reads xq / xs (pdl.h).
   cuda::PdlBegin();
@@ -39,11 +41,17 @@ __global__ void QuantizeXKernel(const A* __restrict__ x,  // [num_blocks * 32]
 #pragma unroll
   for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
   const int q = QuantizeQ8(v, InverseScaleQ8(amax));
-  xq[b * kQ8Block + lane] = static_cast<int8_t>(q);
+  const int blocks_per_row = k / kQ8Block;
+  const int64_t t = b / blocks_per_row;
+  const int in_row = static_cast<int>(b - t * blocks_per_row);
+  xq[t * XRowBytesFor(kUnitWeights, k) + XqOffset<kUnitWeights>(k, in_row * kQ8Block + lane)] =
+      static_cast<int8_t>(q);
   int sum = q;
 #pragma unroll
   for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-  if (lane == 0) xs[b] = ScaleQ8(amax, sum);
+  if (lane == 0) {
+    xs[t * XRowScalesFor(kUnitWeights, k) + XsIndex<kUnitWeights>(k, in_row)] = ScaleQ8(amax, sum);
+  }
 }
 
 // Register budget: 64 per thread for one token (32 warps per SM), 80 for 2-4 (24), 96 for 5-8

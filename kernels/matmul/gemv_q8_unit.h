@@ -32,6 +32,48 @@ struct alignas(8) XScale {  // one 8-byte load
   float s;
 };
 
+// Where a token's int8 x and scales lie for the direct GEMV (gemv_direct.h), whose lane l takes
+// unit l of a row and the 31 lanes after it the next units (kUnitWeights = 64 or 128 weights; 0:
+// the plain layout, element e at byte e and block b's scale at index b, which the staged GEMV
+// reads). Plainly, lane l's x sits kUnitWeights bytes past lane l - 1's: each 16-byte load of a
+// warp touched 16 (64-weight units) or 32 (128) cache lines, or as many shared-memory wavefronts
+// where 4 is the minimum. Laid out for the units, a row is cut into groups of kXGroupUnits = 32
+// units (a warp's), and piece j (16 bytes) of unit 32g + l lies at g * 32 * kUnitWeights +
+// (32j + l) * 16: a warp's j-th load is 512 contiguous bytes, j * 512 past its first (an
+// immediate offset). A 128-weight unit's 4 scales are 2 such pieces; a 64-weight unit's 2 scales
+// are one piece, which lies at the plain place already. A partial last group keeps the full
+// group's extent: a row takes XRowBytes bytes and XRowScales scales, token t's at t times those.
+constexpr int kXGroupUnits = 32;
+constexpr int64_t XRowBytesFor(int unit_weights, int k) {
+  if (unit_weights == 0) return k;
+  return int64_t{(k / unit_weights + kXGroupUnits - 1) / kXGroupUnits} * kXGroupUnits *
+         unit_weights;
+}
+constexpr int64_t XRowScalesFor(int unit_weights, int k) {
+  return XRowBytesFor(unit_weights, k) / kQ8Block;
+}
+template <int kUnitWeights>
+HEARTH_HD int64_t XqOffset(int /*k*/, int e) {
+  if constexpr (kUnitWeights == 0) {
+    return e;
+  } else {
+    const int u = e / kUnitWeights, o = e % kUnitWeights;
+    return int64_t{u / kXGroupUnits} * kXGroupUnits * kUnitWeights +
+           (o / 16 * kXGroupUnits + u % kXGroupUnits) * 16 + o % 16;
+  }
+}
+template <int kUnitWeights>
+HEARTH_HD int64_t XsIndex(int /*k*/, int b) {
+  if constexpr (kUnitWeights == 0) {
+    return b;
+  } else {
+    constexpr int kPerUnit = kUnitWeights / kQ8Block;  // 2 or 4 scales, 1 or 2 pieces
+    const int u = b / kPerUnit, i = b % kPerUnit;
+    return int64_t{u / kXGroupUnits} * kXGroupUnits * kPerUnit +
+           (i / 2 * kXGroupUnits + u % kXGroupUnits) * 2 + i % 2;
+  }
+}
+
 HEARTH_HD float DivRn(float a, float b) {
 #ifdef __CUDA_ARCH__
   return __fdiv_rn(a, b);
@@ -79,6 +121,23 @@ inline void QuantizeRowQ8Cpu(const float* x, int k, int8_t* xq, XScale* xs) {
       sum += q;
     }
     xs[b] = ScaleQ8(amax, sum);
+  }
+}
+
+// The plain layout's x of num_tokens rows (QuantizeRowQ8Cpu's) laid out for kUnitWeights.
+// out_q: num_tokens * XRowBytesFor(kUnitWeights, k) bytes, out_s: num_tokens * XRowScalesFor
+// scales (the padding of a partial last group untouched).
+template <int kUnitWeights>
+void LayOutXCpu(int num_tokens, int k, const int8_t* xq, const XScale* xs, int8_t* out_q,
+                XScale* out_s) {
+  const int64_t pitch_q = XRowBytesFor(kUnitWeights, k), pitch_s = XRowScalesFor(kUnitWeights, k);
+  for (int t = 0; t < num_tokens; ++t) {
+    for (int e = 0; e < k; ++e) {
+      out_q[t * pitch_q + XqOffset<kUnitWeights>(k, e)] = xq[int64_t{t} * k + e];
+    }
+    for (int b = 0; b < k / kQ8Block; ++b) {
+      out_s[t * pitch_s + XsIndex<kUnitWeights>(k, b)] = xs[int64_t{t} * (k / kQ8Block) + b];
+    }
   }
 }
 

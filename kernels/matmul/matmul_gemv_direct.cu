@@ -24,7 +24,8 @@ Status LaunchTyped(const void* w, const int8_t* xq, const XScale* xs, const A* x
   int sms = 0;
   HEARTH_ASSIGN_OR_RETURN(sms, CurrentDeviceAttribute<cudaDevAttrMultiProcessorCount>());
   const DirectGemvPlan plan = PlanDirectGemvFor<T>(n, k, kMaxTokens, sms * kDirectMinBlocksPerSm);
-  const size_t smem = kFusedX ? static_cast<size_t>(DirectFusedXBytes(num_tokens, k)) : 0;
+  const size_t smem =
+      kFusedX ? static_cast<size_t>(DirectFusedXBytes(DirectUnit<T>::kWeights, num_tokens, k)) : 0;
   // A programmatic dependent of the kernel before it (pdl.h): its CTAs start, and issue their
   // first weight loads, while that one (the pre-kernel, or the previous layer's) drains.
   CUDA_CHECK(cuda::LaunchKernel(DirectGemvKernel<T, A, kMaxTokens, kFusedX>, dim3(plan.num_ctas),

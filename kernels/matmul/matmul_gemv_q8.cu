@@ -16,6 +16,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <type_traits>
@@ -31,8 +32,16 @@ namespace hearth {
 namespace gemv_internal {
 namespace {
 
+// A row of the pre-kernel's int8 x in any of its layouts (plain, or laid out for the direct
+// GEMV's units of 64 or 128 weights: XRowBytesFor), and of its scales.
+int64_t XRowBytesMax(int k) {
+  return std::max({int64_t{k}, XRowBytesFor(64, k), XRowBytesFor(128, k)});
+}
+int64_t XRowScalesMax(int k) {
+  return std::max({int64_t{k / kQ8Block}, XRowScalesFor(64, k), XRowScalesFor(128, k)});
+}
 int64_t XqBytes(int num_tokens, int k) {
-  return (static_cast<int64_t>(num_tokens) * k + 15) / 16 * 16;
+  return (static_cast<int64_t>(num_tokens) * XRowBytesMax(k) + 15) / 16 * 16;
 }
 
 // The staged GEMV (QuantGemvQ8Kernel) on the pre-kernel's xq / xs.
@@ -76,19 +85,30 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
   if (direct) {
     static const Result<DirectX> mode = ParseDirectX(std::getenv("HEARTH_DIRECT_X"));
     if (!mode.ok()) return mode.status();
-    if (DirectFusesX(*mode, num_tokens, k, reinterpret_cast<uintptr_t>(x) % 16 == 0)) {
+    if (DirectFusesX(*mode, DirectUnitWeights(T), num_tokens, k,
+                     reinterpret_cast<uintptr_t>(x) % 16 == 0)) {
       return LaunchDirectGemvFusedX(T, act, w, x, bias, y, num_tokens, n, k, stream);
     }
   }
   auto* xq = static_cast<int8_t*>(scratch);
   auto* xs = reinterpret_cast<XScale*>(static_cast<uint8_t*>(scratch) + XqBytes(num_tokens, k));
   const int64_t x_blocks = static_cast<int64_t>(num_tokens) * (k / kQ8Block);
-  CUDA_CHECK(cuda::LaunchKernel(QuantizeXKernel<A>, QuantizeXCtas(x_blocks), kQuantizeXThreads, 0,
-                                stream, static_cast<const A*>(x), x_blocks, xq, xs));
-  CUDA_CHECK_LAUNCH();
+  const auto* xa = static_cast<const A*>(x);
   if (direct) {
-    return LaunchDirectGemv(T, act, w, xq, xs, bias, y, num_tokens, n, k, stream);
+    if constexpr (HasDirectGemvType(T)) {
+      // x laid out for the direct GEMV's units (XqOffset).
+      constexpr int kUnitWeights = DirectUnit<T>::kWeights;
+      CUDA_CHECK(cuda::LaunchKernel(QuantizeXKernel<A, kUnitWeights>, QuantizeXCtas(x_blocks),
+                                    kQuantizeXThreads, 0, stream, xa, x_blocks, k, xq, xs));
+      CUDA_CHECK_LAUNCH();
+      return LaunchDirectGemv(T, act, w, xq, xs, bias, y, num_tokens, n, k, stream);
+    } else {
+      return LaunchDirectGemv(T, act, w, xq, xs, bias, y, num_tokens, n, k, stream);  // its error
+    }
   }
+  CUDA_CHECK(cuda::LaunchKernel(QuantizeXKernel<A>, QuantizeXCtas(x_blocks), kQuantizeXThreads, 0,
+                                stream, xa, x_blocks, k, xq, xs));
+  CUDA_CHECK_LAUNCH();
   if constexpr (!HasQ8Gemv(T)) {  // Q4_0, Q4_1, Q5_0, Q5_1, Q5_K: only the direct GEMV
     return UnimplementedError("LaunchQuantGemvQ8: unreachable type");
   } else {
@@ -101,7 +121,7 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
 
 int64_t QuantGemvQ8ScratchBytes(int num_tokens, int k) {
   return gemv_internal::XqBytes(num_tokens, k) +
-         static_cast<int64_t>(num_tokens) * (k / gemv_internal::kQ8Block) *
+         static_cast<int64_t>(num_tokens) * gemv_internal::XRowScalesMax(k) *
              static_cast<int64_t>(sizeof(gemv_internal::XScale));
 }
 

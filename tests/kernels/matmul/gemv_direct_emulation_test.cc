@@ -53,15 +53,23 @@ void ExpectKernelEqualsReplay(int n, int k, int num_tokens, int max_ctas, bool w
   const float* b = with_bias ? bias.data() : nullptr;
   const EmulatedDim3 grid{static_cast<unsigned>(plan.num_ctas), 1, 1};
   if (fused_x) {
-    cuda_emulation::SetDynamicSmem(gemv_internal::DirectFusedXBytes(num_tokens, k));
+    cuda_emulation::SetDynamicSmem(
+        gemv_internal::DirectFusedXBytes(gemv_internal::DirectUnit<T>::kWeights, num_tokens, k));
     cuda_emulation::Launch(grid, gemv_internal::kDirectThreads,
                            &gemv_internal::DirectGemvKernel<T, float, kMaxTokens, true>, w,
                            static_cast<const int8_t*>(nullptr), static_cast<const XScale*>(nullptr),
                            x.data(), b, y.data(), num_tokens, n, k, plan);
   } else {
+    // The pre-kernel lays x out for the unit (XqOffset); the replay reads the plain rows.
+    constexpr int kW = gemv_internal::DirectUnit<T>::kWeights;
+    std::vector<uint4> lq_store(num_tokens * gemv_internal::XRowBytesFor(kW, k) / 16);
+    std::vector<uint4> ls_store(num_tokens * gemv_internal::XRowScalesFor(kW, k) / 2);
+    auto* lq = reinterpret_cast<int8_t*>(lq_store.data());
+    auto* ls = reinterpret_cast<XScale*>(ls_store.data());
+    gemv_internal::LayOutXCpu<kW>(num_tokens, k, xq, xs, lq, ls);
     cuda_emulation::Launch(grid, gemv_internal::kDirectThreads,
                            &gemv_internal::DirectGemvKernel<T, float, kMaxTokens, false>, w,
-                           static_cast<const int8_t*>(xq), static_cast<const XScale*>(xs),
+                           static_cast<const int8_t*>(lq), static_cast<const XScale*>(ls),
                            static_cast<const float*>(nullptr), b, y.data(), num_tokens, n, k, plan);
   }
 
@@ -160,31 +168,41 @@ TEST(GemvDirectEmulation, FusedXQuantizesAsThePreKernel) {
 }
 
 TEST(GemvDirectEmulation, FusedXOnlyWhereItFits) {
+  using gemv_internal::DirectFusedXBytes;
   using gemv_internal::DirectFusesX;
   using gemv_internal::DirectX;
-  // 1 token of k = 14336 (Llama-3-8B's down projection): 14336 + 448 x 8 bytes.
-  EXPECT_EQ(gemv_internal::DirectFusedXBytes(1, 14336), 14336 + 448 * 8);
-  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 1, 14336, true));
-  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 2, 14336, true));
-  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 4, 14336, true));  // 71.7 KB
-  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 8, 4096, true));    // 40 KB
-  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 8, 8192, true));
+  // x laid out for the units (XqOffset): rows of whole groups of 32 units, 1.25 bytes a slot.
+  // 1 token of k = 14336 (Llama-3-8B's down projection): Q4_K's 224 units are 7 groups, 14336 +
+  // 448 x 8 bytes; Q6_K's and Q8_0's 112 of 128 weights take 4 groups, 16384 + 512 x 8.
+  EXPECT_EQ(DirectFusedXBytes(64, 1, 14336), 14336 + 448 * 8);
+  EXPECT_EQ(DirectFusedXBytes(128, 1, 14336), 16384 + 512 * 8);
+  EXPECT_EQ(DirectFusedXBytes(128, 2, 4224), 2 * (8192 + 256 * 8));  // 33 units: 2 groups
+  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 64, 1, 14336, true));
+  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 128, 2, 14336, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 64, 4, 14336, true));  // 71.7 KB
+  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 64, 8, 4096, true));    // 40 KB
+  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 128, 8, 4096, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 128, 8, 4352, true));  // 2 groups: 80 KB
+  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 64, 8, 8192, true));
   // 48 KiB with the kernel's static shared memory, which a launch may not pass without an
-  // opt-in: Q8_0 (k % 128 == 0) at k = 39296 would take 49120 bytes of x alone.
-  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 1, 39040, true));
-  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 1, 39296, true));
-  EXPECT_LE(gemv_internal::DirectFusedXBytes(1, 39040) + gemv_internal::kDirectStaticSmemBytes,
-            48 * 1024);
-  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 1, 4096, false));  // x not 16-byte aligned
-  EXPECT_FALSE(DirectFusesX(DirectX::kPreKernel, 1, 4096, true));
+  // opt-in: 288 units of 128 (9 groups) fit, 289 (10 groups, 51200 bytes) do not; 608 of 64 (19
+  // groups) fit, 612 (20) do not.
+  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 128, 1, 36864, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 128, 1, 36992, true));
+  EXPECT_TRUE(DirectFusesX(DirectX::kFused, 64, 1, 38912, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 64, 1, 39168, true));
+  EXPECT_LE(DirectFusedXBytes(128, 1, 36864) + gemv_internal::kDirectStaticSmemBytes, 48 * 1024);
+  EXPECT_LE(DirectFusedXBytes(64, 1, 38912) + gemv_internal::kDirectStaticSmemBytes, 48 * 1024);
+  EXPECT_FALSE(DirectFusesX(DirectX::kFused, 64, 1, 4096, false));  // x not 16-byte aligned
+  EXPECT_FALSE(DirectFusesX(DirectX::kPreKernel, 64, 1, 4096, true));
   // The default: one token only (measured: slower than the pre-kernel from 2 tokens), within the
   // same limits.
-  EXPECT_TRUE(DirectFusesX(DirectX::kOneToken, 1, 14336, true));
-  EXPECT_TRUE(DirectFusesX(DirectX::kOneToken, 1, 39040, true));
-  EXPECT_FALSE(DirectFusesX(DirectX::kOneToken, 1, 39296, true));
-  EXPECT_FALSE(DirectFusesX(DirectX::kOneToken, 1, 4096, false));
-  EXPECT_FALSE(DirectFusesX(DirectX::kOneToken, 2, 4096, true));
-  EXPECT_FALSE(DirectFusesX(DirectX::kOneToken, 8, 128, true));
+  EXPECT_TRUE(DirectFusesX(DirectX::kOneToken, 64, 1, 14336, true));
+  EXPECT_TRUE(DirectFusesX(DirectX::kOneToken, 128, 1, 36864, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kOneToken, 128, 1, 36992, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kOneToken, 128, 1, 4096, false));
+  EXPECT_FALSE(DirectFusesX(DirectX::kOneToken, 64, 2, 4096, true));
+  EXPECT_FALSE(DirectFusesX(DirectX::kOneToken, 128, 8, 128, true));
   EXPECT_EQ(*gemv_internal::ParseDirectX(nullptr), DirectX::kOneToken);
   EXPECT_EQ(*gemv_internal::ParseDirectX(""), DirectX::kOneToken);
   EXPECT_EQ(*gemv_internal::ParseDirectX("fused"), DirectX::kFused);

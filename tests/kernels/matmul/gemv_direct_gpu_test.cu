@@ -125,20 +125,27 @@ TEST(GemvDirectGpu, FusedXAtTheSharedMemoryEdge) {
   HEARTH_REQUIRE_GPU();
   using gemv_internal::DirectFusesX;
   using gemv_internal::DirectX;
-  ASSERT_TRUE(DirectFusesX(DirectX::kFused, 1, 39040, true));
-  ASSERT_FALSE(DirectFusesX(DirectX::kFused, 1, 39296, true));
-  ASSERT_TRUE(DirectFusesX(DirectX::kFused, 8, 4864, true));
-  ExpectEqualsReplay<DType::kQ8_0>(7, 39040, 1, DType::kBF16, false);
-  ExpectEqualsReplay<DType::kQ8_0>(7, 39296, 1, DType::kBF16, false);
+  // x laid out for the units: rows of whole groups of 32 units (gemv_direct_emulation_test's
+  // FusedXOnlyWhereItFits has the sizes).
+  ASSERT_TRUE(DirectFusesX(DirectX::kFused, 128, 1, 36864, true));
+  ASSERT_FALSE(DirectFusesX(DirectX::kFused, 128, 1, 36992, true));
+  ASSERT_TRUE(DirectFusesX(DirectX::kFused, 64, 1, 38912, true));
+  ASSERT_FALSE(DirectFusesX(DirectX::kFused, 64, 1, 39168, true));
+  ASSERT_TRUE(DirectFusesX(DirectX::kFused, 128, 8, 4096, true));
+  ASSERT_FALSE(DirectFusesX(DirectX::kFused, 128, 8, 4352, true));
+  ExpectEqualsReplay<DType::kQ8_0>(7, 36864, 1, DType::kBF16, false);
+  ExpectEqualsReplay<DType::kQ8_0>(7, 36992, 1, DType::kBF16, false);
   ExpectEqualsReplay<DType::kQ4_K>(7, 38912, 1, DType::kBF16, true);
+  ExpectEqualsReplay<DType::kQ4_K>(7, 39168, 1, DType::kF16, false);
   ExpectEqualsReplay<DType::kQ5_K>(7, 38912, 1, DType::kF16, false);
-  ExpectEqualsReplay<DType::kQ6_K>(5, 4864, 8, DType::kF16, false);
-  ExpectEqualsReplay<DType::kQ2_K>(7, 38912, 1, DType::kBF16, true);
-  ExpectEqualsReplay<DType::kQ3_K>(7, 38912, 1, DType::kF16, false);
-  ExpectEqualsReplay<DType::kQ4_0>(7, 39040, 1, DType::kBF16, true);
-  ExpectEqualsReplay<DType::kQ4_1>(7, 39296, 1, DType::kF16, false);
-  ExpectEqualsReplay<DType::kQ5_0>(7, 39040, 1, DType::kF16, true);
-  ExpectEqualsReplay<DType::kQ5_1>(7, 39296, 1, DType::kBF16, false);
+  ExpectEqualsReplay<DType::kQ6_K>(5, 4096, 8, DType::kF16, false);
+  ExpectEqualsReplay<DType::kQ6_K>(5, 4352, 8, DType::kBF16, true);
+  ExpectEqualsReplay<DType::kQ2_K>(7, 36864, 1, DType::kBF16, true);
+  ExpectEqualsReplay<DType::kQ3_K>(7, 36864, 1, DType::kF16, false);
+  ExpectEqualsReplay<DType::kQ4_0>(7, 36864, 1, DType::kBF16, true);
+  ExpectEqualsReplay<DType::kQ4_1>(7, 36992, 1, DType::kF16, false);
+  ExpectEqualsReplay<DType::kQ5_0>(7, 36864, 1, DType::kF16, true);
+  ExpectEqualsReplay<DType::kQ5_1>(7, 36992, 1, DType::kBF16, false);
 }
 
 // More row groups than the device holds CTAs at once (grid-stride loop), against MatmulCpu on the

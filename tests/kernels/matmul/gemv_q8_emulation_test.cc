@@ -76,6 +76,40 @@ float ReplayStagedRow(const uint8_t* w, const uint8_t* tensor_end, int row, int 
   return total;
 }
 
+// The pre-kernel's output laid out for the direct GEMV's units of kUnitWeights (its launch before
+// that kernel) is the plain output's bytes moved as LayOutXCpu moves them; every byte and scale
+// written (poisoned first).
+template <int kUnitWeights>
+void ExpectLaidOutForDirectUnits(const std::vector<float>& x, int64_t x_blocks, int k,
+                                 int num_tokens, const std::vector<int8_t>& xq_plain,
+                                 const std::vector<XScale>& xs_plain) {
+  if (k % kUnitWeights != 0) return;
+  SCOPED_TRACE("laid out for units of " + std::to_string(kUnitWeights));
+  const size_t q_bytes = size_t(num_tokens) * gi::XRowBytesFor(kUnitWeights, k);
+  const size_t s_count = size_t(num_tokens) * gi::XRowScalesFor(kUnitWeights, k);
+  std::vector<int8_t> xq(q_bytes, int8_t{0x55});
+  std::vector<XScale> xs(s_count, XScale{std::nanf(""), std::nanf("")});
+  cuda_emulation::Launch({gi::QuantizeXCtas(x_blocks), 1, 1}, gi::kQuantizeXThreads,
+                         &gi::QuantizeXKernel<float, kUnitWeights>, x.data(), x_blocks, k,
+                         xq.data(), xs.data());
+  std::vector<int8_t> want_q(xq.size(), int8_t{0x55});
+  std::vector<XScale> want_s(xs.size(), XScale{std::nanf(""), std::nanf("")});
+  gi::LayOutXCpu<kUnitWeights>(num_tokens, k, xq_plain.data(), xs_plain.data(), want_q.data(),
+                               want_s.data());
+  EXPECT_EQ(std::memcmp(xq.data(), want_q.data(), xq.size()), 0) << "int8 x";
+  EXPECT_EQ(std::memcmp(xs.data(), want_s.data(), xs.size() * sizeof(XScale)), 0) << "scales";
+  // No two elements share a byte, none lands outside its row (the rest is the padding of a
+  // partial last group of 32 units).
+  std::vector<int> hits(xq.size(), 0);
+  for (int t = 0; t < num_tokens; ++t) {
+    for (int e = 0; e < k; ++e) {
+      const int64_t at = gi::XqOffset<kUnitWeights>(k, e);
+      ASSERT_LT(at, gi::XRowBytesFor(kUnitWeights, k));
+      ASSERT_EQ(++hits[size_t(t) * gi::XRowBytesFor(kUnitWeights, k) + at], 1);
+    }
+  }
+}
+
 template <DType T, int kMaxTokens>
 void ExpectStagedKernelEqualsReplay(int n, int k, int num_tokens, bool with_bias) {
   SCOPED_TRACE(std::string(DTypeName(T)) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
@@ -93,7 +127,7 @@ void ExpectStagedKernelEqualsReplay(int n, int k, int num_tokens, bool with_bias
   std::vector<int8_t> xq(size_t(num_tokens) * k, int8_t{0x55});
   std::vector<XScale> xs(x_blocks, XScale{std::nanf(""), std::nanf("")});
   cuda_emulation::Launch({gi::QuantizeXCtas(x_blocks), 1, 1}, gi::kQuantizeXThreads,
-                         &gi::QuantizeXKernel<float>, x.data(), x_blocks, xq.data(), xs.data());
+                         &gi::QuantizeXKernel<float>, x.data(), x_blocks, k, xq.data(), xs.data());
   std::vector<int8_t> xq_cpu(xq.size());
   std::vector<XScale> xs_cpu(xs.size());
   for (int t = 0; t < num_tokens; ++t) {
@@ -103,6 +137,8 @@ void ExpectStagedKernelEqualsReplay(int n, int k, int num_tokens, bool with_bias
   ASSERT_EQ(std::memcmp(xq.data(), xq_cpu.data(), xq.size()), 0) << "pre-kernel's int8 x";
   ASSERT_EQ(std::memcmp(xs.data(), xs_cpu.data(), xs.size() * sizeof(XScale)), 0)
       << "pre-kernel's scales";
+  ExpectLaidOutForDirectUnits<64>(x, x_blocks, k, num_tokens, xq_cpu, xs_cpu);
+  ExpectLaidOutForDirectUnits<128>(x, x_blocks, k, num_tokens, xq_cpu, xs_cpu);
 
   std::vector<float> y(size_t(num_tokens) * n, std::nanf(""));
   cuda_emulation::Launch({static_cast<unsigned>((n + 3) / 4), 1, 1}, gi::kQ8WarpsPerBlock * 32,
