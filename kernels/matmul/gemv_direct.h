@@ -734,7 +734,8 @@ constexpr bool DirectFusesX(DirectX mode, int unit_weights, int num_tokens, int 
 
 // The kernel on x already quantized by the integer GEMV's pre-kernel (matmul_gemv_direct.cu);
 // w_type with HasDirectGemv(w_type, k), act BF16 or F16, w 16-byte aligned, xq / xs 16-byte
-// aligned as QuantGemvQ8ScratchBytes lays them out, 1 <= num_tokens <= 8. The caller validates.
+// aligned and laid out for DirectUnitWeights(w_type) (QuantizeXKernel<A, that>: XqOffset, rows
+// XRowBytesFor / XRowScalesFor apart), 1 <= num_tokens <= 8. The caller validates.
 Status LaunchDirectGemv(DType w_type, DType act, const void* w, const int8_t* xq, const XScale* xs,
                         const void* bias, void* y, int num_tokens, int n, int k,
                         cudaStream_t stream);
