@@ -283,5 +283,57 @@ TEST(GemvDirectReplay, Q80MatchesDequantizedDot) {
   ReplayMatchesDequantizedDot<DType::kQ8_0>(3, 14336, 2);  // 112 units: 64 lanes, 2 turns
 }
 
+// The direct GEMV's x layout (gemv_q8_unit.h): rows of whole groups of 32 units; every element
+// and scale on its own place inside its row; a warp's lanes (consecutive units of a group) read
+// piece j as 512 contiguous bytes, j * 512 past piece 0; a 64-weight unit's scales where the plain
+// layout has them.
+template <int kW>
+void ExpectXLayout(int k) {
+  SCOPED_TRACE("unit weights " + std::to_string(kW) + " k=" + std::to_string(k));
+  const int64_t pitch = gemv_internal::XRowBytesFor(kW, k);
+  const int64_t group_bytes = int64_t{gemv_internal::kXGroupUnits} * kW;
+  ASSERT_EQ(pitch % group_bytes, 0);
+  ASSERT_GE(pitch, k);
+  ASSERT_LT(pitch, k + group_bytes);
+  ASSERT_EQ(gemv_internal::XRowScalesFor(kW, k) * 32, pitch);
+  std::vector<int> hits(pitch, 0);
+  for (int e = 0; e < k; ++e) {
+    const int64_t at = gemv_internal::XqOffset<kW>(k, e);
+    ASSERT_GE(at, 0);
+    ASSERT_LT(at, pitch);
+    ASSERT_EQ(++hits[at], 1) << "element " << e;
+    const int u = e / kW, piece = e % kW / 16;
+    const int64_t piece0 = gemv_internal::XqOffset<kW>(k, u * kW + e % 16);
+    ASSERT_EQ(at, piece0 + piece * 512) << "piece " << piece << " of unit " << u;
+    if (u % gemv_internal::kXGroupUnits != 0) {  // the lane before, the same piece: 16 bytes before
+      ASSERT_EQ(at, gemv_internal::XqOffset<kW>(k, e - kW) + 16);
+    }
+  }
+  std::vector<int> scale_hits(gemv_internal::XRowScalesFor(kW, k), 0);
+  for (int b = 0; b < k / 32; ++b) {
+    const int64_t at = gemv_internal::XsIndex<kW>(k, b);
+    ASSERT_LT(at, static_cast<int64_t>(scale_hits.size()));
+    ASSERT_EQ(++scale_hits[at], 1) << "block " << b;
+    if (kW == 64) ASSERT_EQ(at, b);
+    const int u = b / (kW / 32), i = b % (kW / 32);  // piece i / 2 of the unit's scales
+    ASSERT_EQ(at, gemv_internal::XsIndex<kW>(k, u * (kW / 32) + i % 2) + i / 2 * 64);
+  }
+}
+
+TEST(GemvDirectPlan, XLaidOutForTheUnits) {
+  for (int k : {64, 256, 1984, 2048, 4096, 4160, 14336}) ExpectXLayout<64>(k);
+  for (int k : {128, 256, 3968, 4096, 4224, 14336}) ExpectXLayout<128>(k);
+  EXPECT_EQ(gemv_internal::XRowBytesFor(64, 14336), 14336);   // Q4_K: 7 whole groups
+  EXPECT_EQ(gemv_internal::XRowBytesFor(128, 14336), 16384);  // Q6_K, Q8_0: 3.5 groups
+  EXPECT_EQ(gemv_internal::XRowBytesFor(0, 576), 576);        // plain
+  EXPECT_EQ(gemv_internal::DirectUnitWeights(DType::kQ4_K), 64);
+  EXPECT_EQ(gemv_internal::DirectUnitWeights(DType::kQ5_K), 64);
+  for (DType t : {DType::kQ8_0, DType::kQ6_K, DType::kQ2_K, DType::kQ3_K, DType::kQ4_0,
+                  DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
+    EXPECT_EQ(gemv_internal::DirectUnitWeights(t), 128) << DTypeName(t);
+  }
+  EXPECT_EQ(gemv_internal::DirectUnitWeights(DType::kBF16), 0);
+}
+
 }  // namespace
 }  // namespace hearth
