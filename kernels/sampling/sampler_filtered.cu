@@ -447,7 +447,7 @@ __device__ __noinline__ bool SampleInOneRead(const float* x, int vocab, const Sa
   // kAlone: the raw online log-sum-exp (sum 0 without need_lse); top-p alone: that of s.
   float m = -INFINITY, sum = 0.f, ms = -INFINITY, mass = 0.f;
   HEARTH_SAMPLER_ROW_READ_HOOK();
-  ForEachBatchFrom(x, 0, vocab, [&](int base, const float(&v)[kBatch]) {
+  ForEachBatchFrom<true>(x, 0, vocab, [&](int base, const float(&v)[kBatch]) {
     float lm = -INFINITY, sv[kBatch];
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) lm = fmaxf(lm, v[u]), sv[u] = __fmul_rn(v[u], inv_t);
