@@ -572,10 +572,14 @@ constexpr bool HasDirectGemvType(DType t) {
   return t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K ||
          t == DType::kQ6_K || HasSmallBlocks(t);
 }
-// The weights of a direct unit of t (64 or 128; 0 where t has none): the layout of its x.
-constexpr int DirectUnitWeights(DType t) {
-  if (!HasDirectGemvType(t)) return 0;
-  return t == DType::kQ4_K || t == DType::kQ5_K ? 64 : 128;
+// The weights of a direct unit of T (64 or 128; 0 where T has none): the layout of its x.
+template <DType T>
+constexpr int DirectUnitWeights() {
+  if constexpr (HasDirectGemvType(T)) {
+    return DirectUnit<T>::kWeights;
+  } else {
+    return 0;
+  }
 }
 constexpr bool HasDirectGemv(DType t, int k) {
   return HasDirectGemvType(t) && (!HasSmallBlocks(t) || k % 128 == 0);
@@ -734,7 +738,7 @@ constexpr bool DirectFusesX(DirectX mode, int unit_weights, int num_tokens, int 
 
 // The kernel on x already quantized by the integer GEMV's pre-kernel (matmul_gemv_direct.cu);
 // w_type with HasDirectGemv(w_type, k), act BF16 or F16, w 16-byte aligned, xq / xs 16-byte
-// aligned and laid out for DirectUnitWeights(w_type) (QuantizeXKernel<A, that>: XqOffset, rows
+// aligned and laid out for DirectUnitWeights<w_type>() (QuantizeXKernel<A, that>: XqOffset, rows
 // XRowBytesFor / XRowScalesFor apart), 1 <= num_tokens <= 8. The caller validates.
 Status LaunchDirectGemv(DType w_type, DType act, const void* w, const int8_t* xq, const XScale* xs,
                         const void* bias, void* y, int num_tokens, int n, int k,

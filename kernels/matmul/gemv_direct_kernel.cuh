@@ -93,7 +93,6 @@ __device__ __forceinline__ void LoadEight(const A* __restrict__ p, bool valid, f
 template <class A, int kUnitWeights>
 __device__ __forceinline__ void QuantizeXToShared(const A* __restrict__ x, int num_blocks, int k,
                                                   int8_t* sxq, XScale* sxs) {
-  const int blocks_per_row = k / kQ8Block;
   constexpr int kQuads = kDirectThreads / 4, kBatch = 4;
   const int quad = threadIdx.x / 4, q = threadIdx.x % 4;
   for (int b0 = 0; b0 < num_blocks; b0 += kBatch * kQuads) {
@@ -124,16 +123,11 @@ __device__ __forceinline__ void QuantizeXToShared(const A* __restrict__ x, int n
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
       if (b < num_blocks) {  // laid out for the unit (XqOffset): 8 bytes stay in one piece
-        const int t = b / blocks_per_row, in_row = b - t * blocks_per_row;
-        uint32_t* dst =
-            reinterpret_cast<uint32_t*>(sxq + t * XRowBytesFor(kUnitWeights, k) +
-                                        XqOffset<kUnitWeights>(k, in_row * kQ8Block + 8 * q));
+        const XPlace at = XPlaceOf<kUnitWeights>(k, b, 8 * q);
+        uint32_t* dst = reinterpret_cast<uint32_t*>(sxq + at.q);
         dst[0] = word[0];
         dst[1] = word[1];
-        if (q == 0) {
-          sxs[t * XRowScalesFor(kUnitWeights, k) + XsIndex<kUnitWeights>(k, in_row)] =
-              ScaleQ8(amax, sum);
-        }
+        if (q == 0) sxs[at.s] = ScaleQ8(amax, sum);
       }
     }
   }

@@ -41,19 +41,12 @@ __global__ void QuantizeXKernel(const A* __restrict__ x,  // [num_blocks * 32]
 #pragma unroll
   for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
   const int q = QuantizeQ8(v, InverseScaleQ8(amax));
-  int64_t at_q = b * kQ8Block + lane, at_s = b;  // the plain layout
-  if constexpr (kUnitWeights != 0) {
-    // 32-bit division: before the direct GEMV, b < 8 rows x k / 32 blocks.
-    const int blocks_per_row = k / kQ8Block, t = static_cast<int>(b) / blocks_per_row;
-    const int in_row = static_cast<int>(b) - t * blocks_per_row;
-    at_q = t * XRowBytesFor(kUnitWeights, k) + XqOffset<kUnitWeights>(k, in_row * kQ8Block + lane);
-    at_s = t * XRowScalesFor(kUnitWeights, k) + XsIndex<kUnitWeights>(k, in_row);
-  }
-  xq[at_q] = static_cast<int8_t>(q);
+  const XPlace at = XPlaceOf<kUnitWeights>(k, b, lane);
+  xq[at.q] = static_cast<int8_t>(q);
   int sum = q;
 #pragma unroll
   for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-  if (lane == 0) xs[at_s] = ScaleQ8(amax, sum);
+  if (lane == 0) xs[at.s] = ScaleQ8(amax, sum);
 }
 
 // Register budget: 64 per thread for one token (32 warps per SM), 80 for 2-4 (24), 96 for 5-8

@@ -53,7 +53,7 @@ constexpr int64_t XRowScalesFor(int unit_weights, int k) {
   return XRowBytesFor(unit_weights, k) / kQ8Block;
 }
 template <int kUnitWeights>
-HEARTH_HD int64_t XqOffset(int /*k*/, int e) {
+HEARTH_HD int64_t XqOffset(int e) {
   if constexpr (kUnitWeights == 0) {
     return e;
   } else {
@@ -63,7 +63,7 @@ HEARTH_HD int64_t XqOffset(int /*k*/, int e) {
   }
 }
 template <int kUnitWeights>
-HEARTH_HD int64_t XsIndex(int /*k*/, int b) {
+HEARTH_HD int64_t XsIndex(int b) {
   if constexpr (kUnitWeights == 0) {
     return b;
   } else {
@@ -71,6 +71,24 @@ HEARTH_HD int64_t XsIndex(int /*k*/, int b) {
     const int u = b / kPerUnit, i = b % kPerUnit;
     return int64_t{u / kXGroupUnits} * kXGroupUnits * kPerUnit +
            (i / 2 * kXGroupUnits + u % kXGroupUnits) * 2 + i % 2;
+  }
+}
+// Where element e of activation block b (the blocks of the rows one after another, k / 32 a row)
+// and the block's scale lie, for the quantizers that write the layout (QuantizeXKernel,
+// QuantizeXToShared). The plain layout needs no division; the others a 32-bit one (b < 8 rows x
+// k / 32 blocks: the direct GEMV takes at most 8 tokens).
+struct XPlace {
+  int64_t q, s;  // byte of xq, index of xs
+};
+template <int kUnitWeights>
+HEARTH_HD XPlace XPlaceOf(int k, int64_t b, int e) {
+  if constexpr (kUnitWeights == 0) {
+    return {b * kQ8Block + e, b};
+  } else {
+    const int blocks_per_row = k / kQ8Block, t = static_cast<int>(b) / blocks_per_row;
+    const int in_row = static_cast<int>(b) - t * blocks_per_row;
+    return {t * XRowBytesFor(kUnitWeights, k) + XqOffset<kUnitWeights>(in_row * kQ8Block + e),
+            t * XRowScalesFor(kUnitWeights, k) + XsIndex<kUnitWeights>(in_row)};
   }
 }
 
@@ -133,10 +151,10 @@ void LayOutXCpu(int num_tokens, int k, const int8_t* xq, const XScale* xs, int8_
   const int64_t pitch_q = XRowBytesFor(kUnitWeights, k), pitch_s = XRowScalesFor(kUnitWeights, k);
   for (int t = 0; t < num_tokens; ++t) {
     for (int e = 0; e < k; ++e) {
-      out_q[t * pitch_q + XqOffset<kUnitWeights>(k, e)] = xq[int64_t{t} * k + e];
+      out_q[t * pitch_q + XqOffset<kUnitWeights>(e)] = xq[int64_t{t} * k + e];
     }
     for (int b = 0; b < k / kQ8Block; ++b) {
-      out_s[t * pitch_s + XsIndex<kUnitWeights>(k, b)] = xs[int64_t{t} * (k / kQ8Block) + b];
+      out_s[t * pitch_s + XsIndex<kUnitWeights>(b)] = xs[int64_t{t} * (k / kQ8Block) + b];
     }
   }
 }

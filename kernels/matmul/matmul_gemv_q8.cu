@@ -82,10 +82,11 @@ template <DType T, class A>
 Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, int num_tokens, int n,
                      int k, void* scratch, bool direct, cudaStream_t stream) {
   const DType act = std::is_same_v<A, __half> ? DType::kF16 : DType::kBF16;
+  constexpr int kUnitWeights = DirectUnitWeights<T>();  // 0: T has no direct GEMV
   if (direct) {
     static const Result<DirectX> mode = ParseDirectX(std::getenv("HEARTH_DIRECT_X"));
     if (!mode.ok()) return mode.status();
-    if (DirectFusesX(*mode, DirectUnitWeights(T), num_tokens, k,
+    if (DirectFusesX(*mode, kUnitWeights, num_tokens, k,
                      reinterpret_cast<uintptr_t>(x) % 16 == 0)) {
       return LaunchDirectGemvFusedX(T, act, w, x, bias, y, num_tokens, n, k, stream);
     }
@@ -95,9 +96,8 @@ Status LaunchTypedQ8(const void* w, const void* x, const void* bias, void* y, in
   const int64_t x_blocks = static_cast<int64_t>(num_tokens) * (k / kQ8Block);
   const auto* xa = static_cast<const A*>(x);
   if (direct) {
-    if constexpr (HasDirectGemvType(T)) {
+    if constexpr (kUnitWeights != 0) {
       // x laid out for the direct GEMV's units (XqOffset).
-      constexpr int kUnitWeights = DirectUnit<T>::kWeights;
       CUDA_CHECK(cuda::LaunchKernel(QuantizeXKernel<A, kUnitWeights>, QuantizeXCtas(x_blocks),
                                     kQuantizeXThreads, 0, stream, xa, x_blocks, k, xq, xs));
       CUDA_CHECK_LAUNCH();

@@ -298,25 +298,25 @@ void ExpectXLayout(int k) {
   ASSERT_EQ(gemv_internal::XRowScalesFor(kW, k) * 32, pitch);
   std::vector<int> hits(pitch, 0);
   for (int e = 0; e < k; ++e) {
-    const int64_t at = gemv_internal::XqOffset<kW>(k, e);
+    const int64_t at = gemv_internal::XqOffset<kW>(e);
     ASSERT_GE(at, 0);
     ASSERT_LT(at, pitch);
     ASSERT_EQ(++hits[at], 1) << "element " << e;
     const int u = e / kW, piece = e % kW / 16;
-    const int64_t piece0 = gemv_internal::XqOffset<kW>(k, u * kW + e % 16);
+    const int64_t piece0 = gemv_internal::XqOffset<kW>(u * kW + e % 16);
     ASSERT_EQ(at, piece0 + piece * 512) << "piece " << piece << " of unit " << u;
     if (u % gemv_internal::kXGroupUnits != 0) {  // the lane before, the same piece: 16 bytes before
-      ASSERT_EQ(at, gemv_internal::XqOffset<kW>(k, e - kW) + 16);
+      ASSERT_EQ(at, gemv_internal::XqOffset<kW>(e - kW) + 16);
     }
   }
   std::vector<int> scale_hits(gemv_internal::XRowScalesFor(kW, k), 0);
   for (int b = 0; b < k / 32; ++b) {
-    const int64_t at = gemv_internal::XsIndex<kW>(k, b);
+    const int64_t at = gemv_internal::XsIndex<kW>(b);
     ASSERT_LT(at, static_cast<int64_t>(scale_hits.size()));
     ASSERT_EQ(++scale_hits[at], 1) << "block " << b;
     if (kW == 64) ASSERT_EQ(at, b);
     const int u = b / (kW / 32), i = b % (kW / 32);  // piece i / 2 of the unit's scales
-    ASSERT_EQ(at, gemv_internal::XsIndex<kW>(k, u * (kW / 32) + i % 2) + i / 2 * 64);
+    ASSERT_EQ(at, gemv_internal::XsIndex<kW>(u * (kW / 32) + i % 2) + i / 2 * 64);
   }
 }
 
@@ -326,13 +326,18 @@ TEST(GemvDirectPlan, XLaidOutForTheUnits) {
   EXPECT_EQ(gemv_internal::XRowBytesFor(64, 14336), 14336);   // Q4_K: 7 whole groups
   EXPECT_EQ(gemv_internal::XRowBytesFor(128, 14336), 16384);  // Q6_K, Q8_0: 3.5 groups
   EXPECT_EQ(gemv_internal::XRowBytesFor(0, 576), 576);        // plain
-  EXPECT_EQ(gemv_internal::DirectUnitWeights(DType::kQ4_K), 64);
-  EXPECT_EQ(gemv_internal::DirectUnitWeights(DType::kQ5_K), 64);
-  for (DType t : {DType::kQ8_0, DType::kQ6_K, DType::kQ2_K, DType::kQ3_K, DType::kQ4_0,
-                  DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
-    EXPECT_EQ(gemv_internal::DirectUnitWeights(t), 128) << DTypeName(t);
-  }
-  EXPECT_EQ(gemv_internal::DirectUnitWeights(DType::kBF16), 0);
+  using gemv_internal::DirectUnitWeights;
+  EXPECT_EQ(DirectUnitWeights<DType::kQ4_K>(), 64);
+  EXPECT_EQ(DirectUnitWeights<DType::kQ5_K>(), 64);
+  EXPECT_EQ(DirectUnitWeights<DType::kQ8_0>(), 128);
+  EXPECT_EQ(DirectUnitWeights<DType::kQ6_K>(), 128);
+  EXPECT_EQ(DirectUnitWeights<DType::kQ2_K>(), 128);
+  EXPECT_EQ(DirectUnitWeights<DType::kQ3_K>(), 128);
+  EXPECT_EQ(DirectUnitWeights<DType::kQ4_0>(), 128);
+  EXPECT_EQ(DirectUnitWeights<DType::kQ4_1>(), 128);
+  EXPECT_EQ(DirectUnitWeights<DType::kQ5_0>(), 128);
+  EXPECT_EQ(DirectUnitWeights<DType::kQ5_1>(), 128);
+  EXPECT_EQ(DirectUnitWeights<DType::kBF16>(), 0);
 }
 
 }  // namespace

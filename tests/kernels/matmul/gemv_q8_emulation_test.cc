@@ -103,7 +103,7 @@ void ExpectLaidOutForDirectUnits(const std::vector<float>& x, int64_t x_blocks, 
   std::vector<int> hits(xq.size(), 0);
   for (int t = 0; t < num_tokens; ++t) {
     for (int e = 0; e < k; ++e) {
-      const int64_t at = gi::XqOffset<kUnitWeights>(k, e);
+      const int64_t at = gi::XqOffset<kUnitWeights>(e);
       ASSERT_LT(at, gi::XRowBytesFor(kUnitWeights, k));
       ASSERT_EQ(++hits[size_t(t) * gi::XRowBytesFor(kUnitWeights, k) + at], 1);
     }
