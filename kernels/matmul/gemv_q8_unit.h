@@ -42,7 +42,8 @@ struct alignas(8) XScale {  // one 8-byte load
 // (32j + l) * 16: a warp's j-th load is 512 contiguous bytes, j * 512 past its first (an
 // immediate offset). A 128-weight unit's 4 scales are 2 such pieces; a 64-weight unit's 2 scales
 // are one piece, which lies at the plain place already. A partial last group keeps the full
-// group's extent: a row takes XRowBytes bytes and XRowScales scales, token t's at t times those.
+// group's extent: a row takes XRowBytesFor bytes and XRowScalesFor scales, token t's at t times
+// those.
 constexpr int kXGroupUnits = 32;
 constexpr int64_t XRowBytesFor(int unit_weights, int k) {
   if (unit_weights == 0) return k;
